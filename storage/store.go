@@ -1,0 +1,91 @@
+package storage
+
+import "errors"
+
+// Version identifies one write: the block height and the index of the
+// transaction in that block. Versions of a key only grow. The zero Version
+// means "no value".
+type Version struct {
+	Height uint64
+	Index  uint32
+}
+
+// IsZero reports whether v is the zero version.
+func (v Version) IsZero() bool { return v.Height == 0 && v.Index == 0 }
+
+// Less orders versions by height, then index.
+func (v Version) Less(o Version) bool {
+	if v.Height != o.Height {
+		return v.Height < o.Height
+	}
+	return v.Index < o.Index
+}
+
+// Entry is one version of one key. A delete is recorded as a tombstone:
+// Deleted is true and Value is nil.
+type Entry struct {
+	Key     []byte
+	Value   []byte
+	Version Version
+	Deleted bool
+}
+
+// Batch is everything one block changes. Commit applies it atomically and
+// durably, together with the block's height and app hash.
+type Batch struct {
+	Height  uint64
+	AppHash []byte
+	// Writes in application order. Every write's Version.Height equals
+	// Height. Two writes with the same key and version: the later one wins.
+	Writes []Entry
+}
+
+// Errors returned by every Store.
+var (
+	// ErrHeightOrder: a batch's height is not above the last committed height
+	// (height 0 may be committed, once, only while nothing else is).
+	ErrHeightOrder = errors.New("storage: batch height must be above the last committed height")
+	// ErrBadWrite: a write has an empty key or a version from another height.
+	ErrBadWrite = errors.New("storage: bad write in batch")
+	// ErrClosed: the store was used after Close.
+	ErrClosed = errors.New("storage: store is closed")
+	// ErrPruned: a read asked for a height below the retained history.
+	ErrPruned = errors.New("storage: height is below the retained history")
+)
+
+// Store is a versioned (MVCC) key-value store. Reads see only committed
+// batches. Implementations are safe for concurrent use: reads may run while
+// a Commit is in progress and see either all of the batch or none of it.
+type Store interface {
+	// Get returns the newest version of key with Version.Height <= height;
+	// height 0 means the latest committed state. ok is false if the key has
+	// no such version. A tombstone comes back with ok true and Deleted true.
+	Get(key []byte, height uint64) (e Entry, ok bool, err error)
+
+	// History returns up to limit versions of key, newest first, all strictly
+	// older than before (the zero Version means "start from the newest").
+	// Tombstones are included. limit <= 0 means a default of 100.
+	History(key []byte, before Version, limit int) ([]Entry, error)
+
+	// Scan calls fn, in ascending key order, with the newest version at or
+	// below height (0 = latest) of every key that starts with prefix,
+	// skipping keys whose newest such version is a tombstone. fn returning
+	// false stops the scan.
+	Scan(prefix []byte, height uint64, fn func(Entry) bool) error
+
+	// Commit applies b atomically and durably (synced before it returns).
+	Commit(b Batch) error
+
+	// Last returns the height and app hash of the last committed batch
+	// (0 and nil for a new store).
+	Last() (height uint64, appHash []byte, err error)
+
+	// Prune drops versions that no read at height >= keepFrom can see: for
+	// each key, every version older than its newest version at or below
+	// keepFrom. The latest value of a key is never pruned. Reads below
+	// keepFrom afterwards return ErrPruned.
+	Prune(keepFrom uint64) error
+
+	// Close releases the store. Further calls return ErrClosed.
+	Close() error
+}

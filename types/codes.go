@@ -1,0 +1,85 @@
+package types
+
+import "fmt"
+
+// Code is the stable result code of a transaction. It is what CometBFT
+// reports as ResponseCheckTx.code and ExecTxResult.code. Numbers are never
+// reused; a retired code keeps its number and message.
+type Code uint32
+
+// Result codes. 0 is success; every other code means the transaction changed
+// nothing.
+const (
+	CodeOK           Code = 0
+	CodeEncoding     Code = 1  // the tx or its body does not decode
+	CodeTooLarge     Code = 2  // tx bytes, op count, key or value over a limit
+	CodeWrongChain   Code = 3  // body.chain_id is not this chain's id
+	CodeNoSignature  Code = 4  // the tx carries no signature
+	CodeBadSignature Code = 5  // a signature or public key does not verify
+	CodeExpired      Code = 6  // valid_until_height is below the block height
+	CodeTooFarAhead  Code = 7  // valid_until_height is beyond the replay window
+	CodeReplay       Code = 8  // this exact tx was already committed
+	CodeConflict     Code = 9  // a check op found a different version
+	CodeInvalidOp    Code = 10 // an op is empty, unknown, or names an invalid key
+	CodeUnauthorized Code = 11 // the signer lacks a permission (RBAC)
+	CodeInternal     Code = 12 // the node failed while handling the tx; nothing changed
+)
+
+var codeText = [...]string{
+	CodeOK:           "ok",
+	CodeEncoding:     "malformed transaction",
+	CodeTooLarge:     "transaction over a size limit",
+	CodeWrongChain:   "wrong chain id",
+	CodeNoSignature:  "transaction is not signed",
+	CodeBadSignature: "invalid signature",
+	CodeExpired:      "transaction expired",
+	CodeTooFarAhead:  "valid_until_height too far ahead",
+	CodeReplay:       "transaction already committed (replay)",
+	CodeConflict:     "conflict: a checked key changed",
+	CodeInvalidOp:    "invalid operation",
+	CodeUnauthorized: "unauthorized",
+	CodeInternal:     "internal error",
+}
+
+var codeName = [...]string{
+	CodeOK:           "OK",
+	CodeEncoding:     "ENCODING",
+	CodeTooLarge:     "TOO_LARGE",
+	CodeWrongChain:   "WRONG_CHAIN",
+	CodeNoSignature:  "NO_SIGNATURE",
+	CodeBadSignature: "BAD_SIGNATURE",
+	CodeExpired:      "EXPIRED",
+	CodeTooFarAhead:  "TOO_FAR_AHEAD",
+	CodeReplay:       "REPLAY",
+	CodeConflict:     "CONFLICT",
+	CodeInvalidOp:    "INVALID_OP",
+	CodeUnauthorized: "UNAUTHORIZED",
+	CodeInternal:     "INTERNAL",
+}
+
+// Name is the code's stable upper-case name, e.g. "CONFLICT".
+func (c Code) Name() string {
+	if int(c) < len(codeName) {
+		return codeName[c]
+	}
+	return fmt.Sprintf("CODE_%d", uint32(c))
+}
+
+// Message is the code's short human description.
+func (c Code) Message() string {
+	if int(c) < len(codeText) {
+		return codeText[c]
+	}
+	return "unknown result code"
+}
+
+func (c Code) String() string { return c.Name() }
+
+// Codes lists every defined code in numeric order.
+func Codes() []Code {
+	out := make([]Code, len(codeName))
+	for i := range out {
+		out[i] = Code(i)
+	}
+	return out
+}

@@ -1,0 +1,17 @@
+// Package types holds dstt's wire types and the rules that belong to them.
+//
+// The messages in tx.pb.go are generated from proto/dstt/v1/tx.proto with
+// gogoproto (`make proto` regenerates them; the generated code is committed).
+// Around them this package defines:
+//
+//   - the signing rule: SignBytes is a domain-separated SHA-256 of the chain id
+//     and the body bytes exactly as sent. Validators never re-encode a body;
+//   - identities: an Address is the first 20 bytes of SHA-256 of an ed25519
+//     public key, written as 40 lowercase hex digits;
+//   - TxHash, the SHA-256 of the tx bytes (the same hash CometBFT uses, so a
+//     hash from `dstt` and from CometBFT's /tx RPC agree);
+//   - the result codes every transaction outcome carries (codes.go). Codes
+//     are stable: a number is never reused for another meaning.
+//
+// Nothing in this package does I/O; everything is safe for concurrent use.
+package types
