@@ -23,6 +23,8 @@ const (
 	CodeInvalidOp    Code = 10 // an op is empty, unknown, or names an invalid key
 	CodeUnauthorized Code = 11 // the signer lacks a permission (RBAC)
 	CodeInternal     Code = 12 // the node failed while handling the tx; nothing changed
+	CodeNotFound     Code = 13 // query: no such key, tx or path
+	CodeBadQuery     Code = 14 // query: malformed request or height out of range
 )
 
 var codeText = [...]string{
@@ -39,6 +41,8 @@ var codeText = [...]string{
 	CodeInvalidOp:    "invalid operation",
 	CodeUnauthorized: "unauthorized",
 	CodeInternal:     "internal error",
+	CodeNotFound:     "not found",
+	CodeBadQuery:     "bad query",
 }
 
 var codeName = [...]string{
@@ -55,6 +59,8 @@ var codeName = [...]string{
 	CodeInvalidOp:    "INVALID_OP",
 	CodeUnauthorized: "UNAUTHORIZED",
 	CodeInternal:     "INTERNAL",
+	CodeNotFound:     "NOT_FOUND",
+	CodeBadQuery:     "BAD_QUERY",
 }
 
 // Name is the code's stable upper-case name, e.g. "CONFLICT".

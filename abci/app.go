@@ -1,0 +1,214 @@
+package abci
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	abcitypes "github.com/cometbft/cometbft/abci/types"
+	"github.com/cometbft/cometbft/libs/log"
+
+	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/types"
+)
+
+// AppVersion is the version of the state machine's rules.
+const AppVersion uint64 = 1
+
+// Codespace marks dstt's result codes in CometBFT responses, so a client can
+// tell them from CometBFT's own.
+const Codespace = "dstt"
+
+// Query paths served by App.Query.
+const (
+	QueryGet     = "/kv/get"     // data: key; height: 0 = latest
+	QueryHistory = "/kv/history" // data: encoded types.HistoryRequest
+	QueryTx      = "/tx"         // data: 32-byte tx hash
+	QueryParams  = "/params"     // JSON chain id and params
+)
+
+// Event types and attributes emitted for committed txs.
+const (
+	EventTx    = "dstt_tx"    // signer, code
+	EventWrite = "dstt_write" // key, version, op (put|delete)
+)
+
+// App adapts the Engine to CometBFT's ABCI. It only translates: every
+// decision is the engine's. CometBFT's local client serialises the calls.
+type App struct {
+	abcitypes.BaseApplication
+	engine *Engine
+	logger log.Logger
+}
+
+var _ abcitypes.Application = (*App)(nil)
+
+// NewApp wraps engine. A nil logger is silent.
+func NewApp(engine *Engine, logger log.Logger) *App {
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	return &App{engine: engine, logger: logger}
+}
+
+// Engine returns the wrapped engine.
+func (a *App) Engine() *Engine { return a.engine }
+
+// Info reports the last committed height and app hash, so CometBFT's
+// handshake can replay whatever blocks the app has not committed.
+func (a *App) Info(context.Context, *abcitypes.RequestInfo) (*abcitypes.ResponseInfo, error) {
+	return &abcitypes.ResponseInfo{
+		Data:             "dstt",
+		AppVersion:       AppVersion,
+		LastBlockHeight:  int64(a.engine.Height()),
+		LastBlockAppHash: a.engine.AppHash(),
+	}, nil
+}
+
+// InitChain writes the genesis state.
+func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*abcitypes.ResponseInitChain, error) {
+	hash, err := a.engine.InitChain(req.ChainId, req.AppStateBytes)
+	if err != nil {
+		return nil, err
+	}
+	return &abcitypes.ResponseInitChain{AppHash: hash}, nil
+}
+
+func codespace(c types.Code) string {
+	if c == types.CodeOK {
+		return ""
+	}
+	return Codespace
+}
+
+// CheckTx admits or rejects a tx for the mempool.
+func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcitypes.ResponseCheckTx, error) {
+	out := a.engine.CheckTx(req.Tx)
+	return &abcitypes.ResponseCheckTx{Code: uint32(out.Code), Log: out.Log, Codespace: codespace(out.Code)}, nil
+}
+
+// PrepareProposal drops txs that cannot be valid in the block.
+func (a *App) PrepareProposal(_ context.Context, req *abcitypes.RequestPrepareProposal) (*abcitypes.ResponsePrepareProposal, error) {
+	return &abcitypes.ResponsePrepareProposal{
+		Txs: a.engine.PrepareProposal(uint64(req.Height), req.Txs, req.MaxTxBytes),
+	}, nil
+}
+
+// ProcessProposal rejects a block holding a tx that cannot be valid.
+func (a *App) ProcessProposal(_ context.Context, req *abcitypes.RequestProcessProposal) (*abcitypes.ResponseProcessProposal, error) {
+	if ok, why := a.engine.ProcessProposal(uint64(req.Height), req.Txs); !ok {
+		a.logger.Info("rejecting proposal", "height", req.Height, "reason", why)
+		return &abcitypes.ResponseProcessProposal{Status: abcitypes.ResponseProcessProposal_REJECT}, nil
+	}
+	return &abcitypes.ResponseProcessProposal{Status: abcitypes.ResponseProcessProposal_ACCEPT}, nil
+}
+
+// FinalizeBlock executes the block and stages its writes.
+func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlock) (*abcitypes.ResponseFinalizeBlock, error) {
+	res, err := a.engine.FinalizeBlock(Block{Height: uint64(req.Height), Time: req.Time, Txs: req.Txs})
+	if err != nil {
+		return nil, err
+	}
+	txs := make([]*abcitypes.ExecTxResult, len(res.Txs))
+	for i, out := range res.Txs {
+		txs[i] = execResult(uint64(req.Height), uint32(i), out)
+	}
+	return &abcitypes.ResponseFinalizeBlock{TxResults: txs, AppHash: res.AppHash}, nil
+}
+
+func execResult(height uint64, idx uint32, out Outcome) *abcitypes.ExecTxResult {
+	r := &abcitypes.ExecTxResult{Code: uint32(out.Code), Log: out.Log, Codespace: codespace(out.Code)}
+	rec := types.TxResult{Height: height, TxIndex: idx, Code: uint32(out.Code), Log: out.Log, Writes: out.Writes, Signer: out.Signer}
+	r.Data, _ = rec.Marshal() // a plain message of bytes and ints: cannot fail
+	if out.Signer != "" {
+		r.Events = append(r.Events, abcitypes.Event{Type: EventTx, Attributes: []abcitypes.EventAttribute{
+			{Key: "signer", Value: out.Signer, Index: true},
+			{Key: "code", Value: out.Code.Name(), Index: true},
+		}})
+	}
+	for _, w := range out.Writes {
+		op := "put"
+		if w.Deleted {
+			op = "delete"
+		}
+		r.Events = append(r.Events, abcitypes.Event{Type: EventWrite, Attributes: []abcitypes.EventAttribute{
+			{Key: "key", Value: w.Key, Index: true},
+			{Key: "version", Value: w.Version.Text()},
+			{Key: "op", Value: op},
+		}})
+	}
+	return r
+}
+
+// Commit persists the staged block. A failure here halts the node: state
+// on disk is still the previous block's, and CometBFT replays on restart.
+func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.ResponseCommit, error) {
+	if err := a.engine.Commit(); err != nil {
+		return nil, err
+	}
+	return &abcitypes.ResponseCommit{}, nil
+}
+
+// Query serves the read paths. Errors come back as codes with a message,
+// never as Go errors (those would close the client connection).
+func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
+	resp := &abcitypes.ResponseQuery{Height: int64(a.engine.Height()), Codespace: Codespace}
+	if req.Height < 0 {
+		return queryErr(resp, fmt.Errorf("%w: negative height", ErrBadQuery)), nil
+	}
+	height := uint64(req.Height)
+	var (
+		val []byte
+		err error
+	)
+	switch req.Path {
+	case QueryGet:
+		var kv types.KV
+		if kv, err = a.engine.Get(string(req.Data), height); err == nil {
+			val, err = kv.Marshal()
+			resp.Key = req.Data
+			if height != 0 {
+				resp.Height = req.Height
+			}
+		}
+	case QueryHistory:
+		var hreq types.HistoryRequest
+		if err = hreq.Unmarshal(req.Data); err != nil {
+			err = fmt.Errorf("%w: history request: %v", ErrBadQuery, err)
+			break
+		}
+		var h types.History
+		if h, err = a.engine.History(hreq); err == nil {
+			val, err = h.Marshal()
+		}
+	case QueryTx:
+		var r types.TxResult
+		if r, err = a.engine.TxResult(req.Data); err == nil {
+			val, err = r.Marshal()
+		}
+	case QueryParams:
+		val, err = json.Marshal(chainRecord{ChainID: a.engine.ChainID(), Params: a.engine.Params()})
+	default:
+		err = fmt.Errorf("%w: unknown path %q (known: %s, %s, %s, %s)", ErrNotFound, req.Path, QueryGet, QueryHistory, QueryTx, QueryParams)
+	}
+	if err != nil {
+		return queryErr(resp, err), nil
+	}
+	resp.Value = val
+	resp.Codespace = ""
+	return resp, nil
+}
+
+func queryErr(resp *abcitypes.ResponseQuery, err error) *abcitypes.ResponseQuery {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		resp.Code = uint32(types.CodeNotFound)
+	case errors.Is(err, ErrBadQuery), errors.Is(err, ErrNoHistory), errors.Is(err, storage.ErrPruned):
+		resp.Code = uint32(types.CodeBadQuery)
+	default:
+		resp.Code = uint32(types.CodeInternal)
+	}
+	resp.Log = err.Error()
+	return resp
+}

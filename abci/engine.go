@@ -1,0 +1,267 @@
+package abci
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/types"
+)
+
+// Errors from the engine's Go API (the second error tier: faults, not bad
+// transactions, which get a types.Code).
+var (
+	ErrNotInitialised = errors.New("abci: chain not initialised (no genesis state in the store)")
+	ErrStaged         = errors.New("abci: a finalized block is waiting for Commit")
+	ErrNothingStaged  = errors.New("abci: Commit without FinalizeBlock")
+	ErrHeight         = errors.New("abci: block height out of order")
+	ErrGenesis        = errors.New("abci: genesis state differs from the stored one")
+)
+
+// Verifier checks ed25519 signatures in bulk. VerifyBatch must be a pure
+// function of its input: it may use goroutines or a cache inside, but its
+// answer for an item is the same as security.Verify's.
+type Verifier interface {
+	VerifyBatch(items []security.SigItem) []bool
+}
+
+// Block is the engine's input: a decided block.
+type Block struct {
+	Height uint64
+	Time   time.Time
+	Txs    [][]byte
+}
+
+// Outcome is the result of one tx.
+type Outcome struct {
+	Code   types.Code
+	Log    string
+	Hash   []byte
+	Signer string
+	Writes []types.Write
+}
+
+// BlockResult is the engine's output for a block.
+type BlockResult struct {
+	Txs     []Outcome
+	AppHash []byte
+}
+
+// chainRecord is what genesis stores under paramsKey.
+type chainRecord struct {
+	ChainID string `json:"chain_id"`
+	Params  Params `json:"params"`
+}
+
+// Engine is the deterministic state machine. It is not safe for concurrent
+// use: its caller (the ABCI adapter) serialises calls. It uses nothing but
+// its inputs and the store: no clock, randomness or goroutines.
+type Engine struct {
+	store    storage.Store
+	verifier Verifier
+	chainID  string
+	params   Params
+	height   uint64
+	appHash  []byte
+	staged   *staged
+}
+
+// staged is a finalized block waiting for Commit.
+type staged struct {
+	height  uint64
+	appHash []byte
+	writes  []storage.Entry
+	latest  map[string]int // storage key -> index in writes of its newest staged write
+}
+
+// NewEngine opens the engine over store. A store without genesis state is
+// fine: InitChain will write it.
+func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
+	e := &Engine{store: store, verifier: v, params: DefaultParams()}
+	h, hash, err := store.Last()
+	if err != nil {
+		return nil, fmt.Errorf("abci: open engine: %w", err)
+	}
+	rec, ok, err := e.loadChainRecord()
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		e.chainID, e.params = rec.ChainID, rec.Params
+	}
+	e.height, e.appHash = h, hash
+	return e, nil
+}
+
+func (e *Engine) loadChainRecord() (chainRecord, bool, error) {
+	var rec chainRecord
+	ent, ok, err := e.store.Get(paramsKey, 0)
+	if err != nil || !ok {
+		return rec, false, err
+	}
+	if err := json.Unmarshal(ent.Value, &rec); err != nil {
+		return rec, false, fmt.Errorf("abci: stored params: %w", err)
+	}
+	return rec, true, nil
+}
+
+// Initialised reports whether genesis state is in the store.
+func (e *Engine) Initialised() bool { return e.chainID != "" }
+
+// Height is the last committed height.
+func (e *Engine) Height() uint64 { return e.height }
+
+// AppHash is the last committed app hash.
+func (e *Engine) AppHash() []byte { return bytes.Clone(e.appHash) }
+
+// ChainID is the chain id from genesis.
+func (e *Engine) ChainID() string { return e.chainID }
+
+// Params are the chain's rules from genesis.
+func (e *Engine) Params() Params { return e.params }
+
+// InitChain writes genesis state and returns the genesis app hash. Called
+// again with the same genesis (a crash before block 1) it changes nothing.
+func (e *Engine) InitChain(chainID string, appState []byte) ([]byte, error) {
+	if chainID == "" {
+		return nil, fmt.Errorf("%w: empty chain id", ErrGenesis)
+	}
+	g, err := DecodeGenesisState(appState)
+	if err != nil {
+		return nil, err
+	}
+	val, err := json.Marshal(chainRecord{ChainID: chainID, Params: g.Params})
+	if err != nil {
+		return nil, err
+	}
+	writes := []storage.Entry{{Key: paramsKey, Value: val}}
+	hash := nextAppHash(nil, 0, writes)
+	if e.Initialised() {
+		if e.height != 0 || !bytes.Equal(e.appHash, hash) {
+			return nil, fmt.Errorf("%w (stored chain %q at height %d)", ErrGenesis, e.chainID, e.height)
+		}
+		return e.AppHash(), nil
+	}
+	if err := e.store.Commit(storage.Batch{Height: 0, AppHash: hash, Writes: writes}); err != nil {
+		return nil, fmt.Errorf("abci: write genesis: %w", err)
+	}
+	e.chainID, e.params, e.height, e.appHash = chainID, g.Params, 0, hash
+	return e.AppHash(), nil
+}
+
+// nextAppHash folds one block's writes into the app hash. A block that
+// writes nothing keeps the hash, so empty blocks never change it.
+func nextAppHash(prev []byte, height uint64, writes []storage.Entry) []byte {
+	if len(writes) == 0 && prev != nil {
+		return prev
+	}
+	h := sha256.New()
+	h.Write([]byte("dstt/apphash/v1\x00"))
+	h.Write(prev)
+	var buf [binary.MaxVarintLen64]byte
+	put := func(x uint64) { h.Write(buf[:binary.PutUvarint(buf[:], x)]) }
+	put(height)
+	for _, w := range writes {
+		put(uint64(len(w.Key)))
+		h.Write(w.Key)
+		put(w.Version.Height)
+		put(uint64(w.Version.Index))
+		if w.Deleted {
+			h.Write([]byte{1})
+			continue
+		}
+		h.Write([]byte{0})
+		put(uint64(len(w.Value)))
+		h.Write(w.Value)
+	}
+	return h.Sum(nil)
+}
+
+// CheckTx decides whether a tx may enter the mempool, against committed
+// state, as if it were to be committed in the next block.
+func (e *Engine) CheckTx(txBytes []byte) Outcome {
+	if !e.Initialised() {
+		return Outcome{Code: types.CodeInternal, Log: "node has no genesis state yet"}
+	}
+	d := e.decode(txBytes)
+	if d.code == types.CodeOK {
+		e.verifyAll([]*decodedTx{d})
+	}
+	if d.code == types.CodeOK {
+		e.checkWindow(d, e.height+1)
+	}
+	if d.code == types.CodeOK {
+		if _, seen, err := e.store.Get(txKey(d.hash), 0); err != nil {
+			d.fail(types.CodeInternal, "replay check failed")
+		} else if seen {
+			d.fail(types.CodeReplay, "tx %X was committed before", d.hash)
+		}
+	}
+	return Outcome{Code: d.code, Log: d.log, Hash: d.hash, Signer: d.signer}
+}
+
+// validateProposal runs every check a tx must pass to be worth including in
+// a block at height; it returns one decoded tx per input, in order.
+func (e *Engine) validateProposal(height uint64, txs [][]byte) []*decodedTx {
+	ds := make([]*decodedTx, len(txs))
+	for i, tx := range txs {
+		ds[i] = e.decode(tx)
+	}
+	e.verifyAll(ds)
+	seen := make(map[[32]byte]bool, len(ds))
+	for _, d := range ds {
+		if d.code != types.CodeOK {
+			continue
+		}
+		e.checkWindow(d, height)
+		if d.code != types.CodeOK {
+			continue
+		}
+		k := [32]byte(d.hash)
+		if seen[k] {
+			d.fail(types.CodeReplay, "tx %X appears twice in the block", d.hash)
+			continue
+		}
+		seen[k] = true
+		if _, ok, err := e.store.Get(txKey(d.hash), 0); err != nil || ok {
+			d.fail(types.CodeReplay, "tx %X was committed before", d.hash)
+		}
+	}
+	return ds
+}
+
+// PrepareProposal keeps, in order, the txs that can be valid at height and
+// fit in maxBytes (maxBytes <= 0: no limit).
+func (e *Engine) PrepareProposal(height uint64, txs [][]byte, maxBytes int64) [][]byte {
+	ds := e.validateProposal(height, txs)
+	out := make([][]byte, 0, len(txs))
+	var total int64
+	for i, d := range ds {
+		if d.code != types.CodeOK {
+			continue
+		}
+		if maxBytes > 0 && total+int64(len(txs[i])) > maxBytes {
+			break
+		}
+		total += int64(len(txs[i]))
+		out = append(out, txs[i])
+	}
+	return out
+}
+
+// ProcessProposal accepts a proposed block only if every tx in it can be
+// valid; otherwise it returns the index and reason of the first bad one.
+func (e *Engine) ProcessProposal(height uint64, txs [][]byte) (bool, string) {
+	for i, d := range e.validateProposal(height, txs) {
+		if d.code != types.CodeOK {
+			return false, fmt.Sprintf("tx %d: %s", i, d.log)
+		}
+	}
+	return true, ""
+}

@@ -1,0 +1,177 @@
+package abci
+
+import (
+	"fmt"
+
+	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/types"
+)
+
+// FinalizeBlock executes a decided block against a staged batch: txs in
+// block order, each all-or-nothing. Nothing is persisted until Commit.
+// A Go error means the node cannot go on (storage failure, wrong height).
+func (e *Engine) FinalizeBlock(b Block) (*BlockResult, error) {
+	if !e.Initialised() {
+		return nil, ErrNotInitialised
+	}
+	if e.staged != nil {
+		return nil, ErrStaged
+	}
+	if b.Height != e.height+1 {
+		return nil, fmt.Errorf("%w: got %d, last committed %d", ErrHeight, b.Height, e.height)
+	}
+	st := &staged{height: b.Height, latest: make(map[string]int)}
+	ds := make([]*decodedTx, len(b.Txs))
+	for i, tx := range b.Txs {
+		ds[i] = e.decode(tx)
+	}
+	e.verifyAll(ds)
+	res := &BlockResult{Txs: make([]Outcome, len(b.Txs))}
+	for i, d := range ds {
+		out, err := e.execTx(st, uint32(i), d)
+		if err != nil {
+			return nil, err
+		}
+		res.Txs[i] = out
+	}
+	st.appHash = nextAppHash(e.appHash, b.Height, st.writes)
+	res.AppHash = st.appHash
+	e.staged = st
+	return res, nil
+}
+
+// read returns the newest value of a storage key as the block sees it:
+// staged writes first, then committed state.
+func (e *Engine) read(st *staged, key []byte) (storage.Entry, bool, error) {
+	if i, ok := st.latest[string(key)]; ok {
+		return st.writes[i], true, nil
+	}
+	return e.store.Get(key, 0)
+}
+
+func (st *staged) put(ent storage.Entry) {
+	st.latest[string(ent.Key)] = len(st.writes)
+	st.writes = append(st.writes, ent)
+}
+
+// pendingWrite is one buffered user write of the tx being executed.
+type pendingWrite struct {
+	key     string
+	value   []byte
+	deleted bool
+}
+
+// execTx runs one tx at index idx of the staged block.
+func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
+	out := Outcome{Hash: d.hash, Signer: d.signer}
+	if d.code == types.CodeOK {
+		e.checkWindow(d, st.height)
+	}
+	if d.code == types.CodeOK {
+		_, seen, err := e.read(st, txKey(d.hash))
+		if err != nil {
+			return out, fmt.Errorf("abci: replay check: %w", err)
+		}
+		if seen {
+			d.fail(types.CodeReplay, "tx %X was committed before", d.hash)
+		}
+	}
+	// Only an authentic tx leaves a record, and only the first time: a
+	// replay must not overwrite the original's result.
+	if !d.verified || d.code == types.CodeReplay {
+		out.Code, out.Log = d.code, d.log
+		return out, nil
+	}
+	var writes []pendingWrite
+	if d.code == types.CodeOK {
+		var err error
+		writes, err = e.applyOps(st, d)
+		if err != nil {
+			return out, err
+		}
+	}
+	ver := storage.Version{Height: st.height, Index: idx}
+	if d.code == types.CodeOK {
+		out.Writes = make([]types.Write, 0, len(writes))
+		for _, w := range writes {
+			st.put(storage.Entry{Key: userKey(w.key), Value: w.value, Deleted: w.deleted, Version: ver})
+			out.Writes = append(out.Writes, types.Write{
+				Key:     w.key,
+				Version: types.Version{Height: ver.Height, TxIndex: ver.Index},
+				Deleted: w.deleted,
+			})
+		}
+	}
+	out.Code, out.Log = d.code, d.log
+	rec := types.TxResult{
+		Height: st.height, TxIndex: idx, Code: uint32(d.code), Log: d.log,
+		Writes: out.Writes, Signer: d.signer,
+	}
+	val, err := rec.Marshal()
+	if err != nil {
+		return out, fmt.Errorf("abci: encode tx result: %w", err)
+	}
+	st.put(storage.Entry{Key: txKey(d.hash), Value: val, Version: ver})
+	return out, nil
+}
+
+// applyOps evaluates a tx's ops. Checks compare against the state before
+// the tx (earlier txs of the block included); puts and deletes are buffered
+// and applied only if every check passes. A key written twice keeps the last
+// write. On a failed check d is marked CONFLICT and no writes come back.
+func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
+	writes := make([]pendingWrite, 0, len(d.body.Ops))
+	pos := make(map[string]int, len(d.body.Ops))
+	buffer := func(w pendingWrite) {
+		if i, ok := pos[w.key]; ok {
+			writes[i] = w
+			return
+		}
+		pos[w.key] = len(writes)
+		writes = append(writes, w)
+	}
+	for i := range d.body.Ops {
+		switch o := d.body.Ops[i].Sum.(type) {
+		case *types.Op_Put:
+			buffer(pendingWrite{key: o.Put.Key, value: o.Put.Value})
+		case *types.Op_Delete:
+			ent, ok, err := e.read(st, userKey(o.Delete.Key))
+			if err != nil {
+				return nil, fmt.Errorf("abci: read %q: %w", o.Delete.Key, err)
+			}
+			_, buffered := pos[o.Delete.Key]
+			if (ok && !ent.Deleted) || buffered {
+				buffer(pendingWrite{key: o.Delete.Key, deleted: true})
+			}
+		case *types.Op_Check:
+			ent, ok, err := e.read(st, userKey(o.Check.Key))
+			if err != nil {
+				return nil, fmt.Errorf("abci: read %q: %w", o.Check.Key, err)
+			}
+			var have types.Version
+			if ok && !ent.Deleted {
+				have = types.Version{Height: ent.Version.Height, TxIndex: ent.Version.Index}
+			}
+			if have != o.Check.Version {
+				d.fail(types.CodeConflict, "op %d: key %q is at version %s, the tx expected %s",
+					i, o.Check.Key, have.Text(), o.Check.Version.Text())
+				return nil, nil
+			}
+		}
+	}
+	return writes, nil
+}
+
+// Commit persists the staged block atomically (state, tx records, height
+// and app hash in one synced batch).
+func (e *Engine) Commit() error {
+	st := e.staged
+	if st == nil {
+		return ErrNothingStaged
+	}
+	if err := e.store.Commit(storage.Batch{Height: st.height, AppHash: st.appHash, Writes: st.writes}); err != nil {
+		return fmt.Errorf("abci: commit height %d: %w", st.height, err)
+	}
+	e.height, e.appHash, e.staged = st.height, st.appHash, nil
+	return nil
+}

@@ -1,0 +1,218 @@
+package abci
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+
+	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/types"
+)
+
+// TestGolden runs the engine scripts under testdata/. Commands:
+//
+//	tx name=T signer=K [cosign=K2] [nonce=N] [until=H|+N] [chain=C] [tamper] [nosig]
+//	  one op per input line: put KEY VALUE | delete KEY | check KEY VERSION
+//	raw name=T hex=...       a tx of arbitrary bytes
+//	checktx T                CheckTx against committed state
+//	block T1 T2 ...          FinalizeBlock + Commit of the next block
+//	get KEY [height=H]
+//	history KEY [limit=N] [before=VERSION]
+//	status T                 the committed result of tx T
+//	reopen                   a new engine over the same store (a restart)
+//
+// Regenerate expected output with `go test ./abci -run TestGolden -rewrite`
+// and review the diff.
+func TestGolden(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		store := storage.NewInMemoryStore()
+		e := newTestEngine(t, store, NewCachedVerifier(1024))
+		txs := map[string][]byte{}
+		nonce := uint64(0)
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			switch d.Cmd {
+			case "tx":
+				nonce++
+				name, tx := buildGoldenTx(t, e, d, nonce)
+				txs[name] = tx
+				return fmt.Sprintf("%s: %d bytes", name, len(tx))
+			case "raw":
+				var name, hexs string
+				d.ScanArgs(t, "name", &name)
+				d.ScanArgs(t, "hex", &hexs)
+				b, err := hex.DecodeString(hexs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				txs[name] = b
+				return "ok"
+			case "checktx":
+				out := e.CheckTx(lookupTx(t, txs, d.CmdArgs[0].Key))
+				return fmtOutcome(out)
+			case "block":
+				var block [][]byte
+				for _, a := range d.CmdArgs {
+					block = append(block, lookupTx(t, txs, a.Key))
+				}
+				before := e.AppHash()
+				res := runBlock(t, e, block...)
+				var sb strings.Builder
+				for i, out := range res.Txs {
+					fmt.Fprintf(&sb, "%s: %s\n", d.CmdArgs[i].Key, fmtOutcome(out))
+				}
+				changed := "unchanged"
+				if string(before) != string(res.AppHash) {
+					changed = "changed"
+				}
+				fmt.Fprintf(&sb, "height=%d app_hash=%X (%s)", e.Height(), res.AppHash[:8], changed)
+				return sb.String()
+			case "get":
+				var h uint64
+				d.MaybeScanArgs(t, "height", &h)
+				kv, err := e.Get(d.CmdArgs[0].Key, h)
+				if err != nil {
+					return "error: " + err.Error()
+				}
+				return fmt.Sprintf("%s=%s version=%s", kv.Key, kv.Value, kv.Version.Text())
+			case "history":
+				req := types.HistoryRequest{Key: d.CmdArgs[0].Key}
+				var limit uint64
+				if d.MaybeScanArgs(t, "limit", &limit) {
+					req.Limit = uint32(limit)
+				}
+				var before string
+				if d.MaybeScanArgs(t, "before", &before) {
+					v, err := types.ParseVersion(before)
+					if err != nil {
+						t.Fatal(err)
+					}
+					req.Before = v
+				}
+				h, err := e.History(req)
+				if err != nil {
+					return "error: " + err.Error()
+				}
+				var sb strings.Builder
+				for _, kv := range h.Versions {
+					if kv.Deleted {
+						fmt.Fprintf(&sb, "%s deleted\n", kv.Version.Text())
+					} else {
+						fmt.Fprintf(&sb, "%s %s\n", kv.Version.Text(), kv.Value)
+					}
+				}
+				fmt.Fprintf(&sb, "next=%s", h.Next.Text())
+				return sb.String()
+			case "status":
+				r, err := e.TxResult(types.TxHash(lookupTx(t, txs, d.CmdArgs[0].Key)))
+				if err != nil {
+					return "error: " + err.Error()
+				}
+				return fmt.Sprintf("height=%d index=%d code=%s writes=%d", r.Height, r.TxIndex, types.Code(r.Code).Name(), len(r.Writes))
+			case "reopen":
+				e = newTestEngine(t, store, NewCachedVerifier(1024))
+				return fmt.Sprintf("height=%d app_hash=%X", e.Height(), e.AppHash()[:8])
+			default:
+				t.Fatalf("unknown command %q", d.Cmd)
+				return ""
+			}
+		})
+	})
+}
+
+func lookupTx(t *testing.T, txs map[string][]byte, name string) []byte {
+	tx, ok := txs[name]
+	if !ok {
+		t.Fatalf("no tx named %q", name)
+	}
+	return tx
+}
+
+func fmtOutcome(out Outcome) string {
+	s := out.Code.Name()
+	if out.Log != "" {
+		s += " " + out.Log
+	}
+	for _, w := range out.Writes {
+		op := "put"
+		if w.Deleted {
+			op = "delete"
+		}
+		s += fmt.Sprintf(" [%s %s@%s]", op, w.Key, w.Version.Text())
+	}
+	return s
+}
+
+func buildGoldenTx(t *testing.T, e *Engine, d *datadriven.TestData, nonce uint64) (string, []byte) {
+	var name, signer string
+	d.ScanArgs(t, "name", &name)
+	d.ScanArgs(t, "signer", &signer)
+	d.MaybeScanArgs(t, "nonce", &nonce)
+	body := types.TxBody{ChainId: testChain, Nonce: nonce, ValidUntilHeight: e.Height() + 10}
+	d.MaybeScanArgs(t, "chain", &body.ChainId)
+	var until string
+	if d.MaybeScanArgs(t, "until", &until) {
+		rel := strings.HasPrefix(until, "+")
+		n, err := strconv.ParseUint(strings.TrimPrefix(until, "+"), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel {
+			n += e.Height()
+		}
+		body.ValidUntilHeight = n
+	}
+	for _, line := range strings.Split(strings.TrimSpace(d.Input), "\n") {
+		f := strings.Fields(line)
+		for i := range f {
+			if strings.HasPrefix(f[i], `"`) {
+				u, err := strconv.Unquote(f[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				f[i] = u
+			}
+		}
+		switch {
+		case len(f) == 0:
+		case f[0] == "put" && len(f) == 3:
+			body.Ops = append(body.Ops, putOp(f[1], f[2]))
+		case f[0] == "delete" && len(f) == 2:
+			body.Ops = append(body.Ops, deleteOp(f[1]))
+		case f[0] == "check" && len(f) == 3:
+			v, err := types.ParseVersion(f[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			body.Ops = append(body.Ops, checkOp(f[1], v))
+		default:
+			t.Fatalf("bad op line %q", line)
+		}
+	}
+	signers := []security.Signer{testKey(signer)}
+	var cosign string
+	if d.MaybeScanArgs(t, "cosign", &cosign) {
+		signers = append(signers, testKey(cosign))
+	}
+	tx := signTx(t, &body, signers...)
+	if d.HasArg("tamper") || d.HasArg("nosig") {
+		var env types.Tx
+		if err := env.Unmarshal(tx); err != nil {
+			t.Fatal(err)
+		}
+		if d.HasArg("tamper") {
+			env.Signatures[0].Signature[5] ^= 0x40
+		} else {
+			env.Signatures = nil
+		}
+		var err error
+		if tx, err = env.Marshal(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return name, tx
+}

@@ -1,0 +1,68 @@
+package abci
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/types"
+)
+
+const testChain = "test-chain"
+
+// testKey derives a fixed key from a name, so golden files are stable.
+func testKey(name string) *security.LocalSigner {
+	seed := sha256.Sum256([]byte("dstt-test-key/" + name))
+	return security.NewLocalSigner(ed25519.NewKeyFromSeed(seed[:]))
+}
+
+func newTestEngine(t testing.TB, store storage.Store, v Verifier) *Engine {
+	t.Helper()
+	e, err := NewEngine(store, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Initialised() {
+		if _, err := e.InitChain(testChain, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func signTx(t testing.TB, body *types.TxBody, signers ...security.Signer) []byte {
+	t.Helper()
+	tx, err := security.SignTx(body, signers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+func putOp(k, v string) types.Op {
+	return types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: k, Value: []byte(v)}}}
+}
+
+func deleteOp(k string) types.Op {
+	return types.Op{Sum: &types.Op_Delete{Delete: &types.Delete{Key: k}}}
+}
+
+func checkOp(k string, v types.Version) types.Op {
+	return types.Op{Sum: &types.Op_Check{Check: &types.Check{Key: k, Version: v}}}
+}
+
+// runBlock finalizes and commits txs as the next block.
+func runBlock(t testing.TB, e *Engine, txs ...[]byte) *BlockResult {
+	t.Helper()
+	h := e.Height() + 1
+	res, err := e.FinalizeBlock(Block{Height: h, Txs: txs})
+	if err != nil {
+		t.Fatalf("finalize %d: %v", h, err)
+	}
+	if err := e.Commit(); err != nil {
+		t.Fatalf("commit %d: %v", h, err)
+	}
+	return res
+}

@@ -1,0 +1,96 @@
+package abci
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/types"
+)
+
+// Query errors. The adapter maps them to query codes.
+var (
+	ErrNotFound  = errors.New("abci: not found")
+	ErrBadQuery  = errors.New("abci: bad query")
+	ErrNoHistory = errors.New("abci: height is above the last committed height")
+)
+
+// maxHistoryPage bounds one page of a key's history.
+const maxHistoryPage = 1000
+
+func toVersion(v storage.Version) types.Version {
+	return types.Version{Height: v.Height, TxIndex: v.Index}
+}
+
+func toKV(key string, ent storage.Entry) types.KV {
+	return types.KV{Key: key, Value: ent.Value, Version: toVersion(ent.Version), Deleted: ent.Deleted}
+}
+
+func (e *Engine) checkQueryHeight(height uint64) error {
+	if height > e.height {
+		return fmt.Errorf("%w: asked for %d, last committed is %d", ErrNoHistory, height, e.height)
+	}
+	return nil
+}
+
+// Get returns key's value as of height (0 = latest committed). A deleted
+// key is ErrNotFound.
+func (e *Engine) Get(key string, height uint64) (types.KV, error) {
+	if c, msg := e.checkKey(key); c != types.CodeOK {
+		return types.KV{}, fmt.Errorf("%w: %s", ErrBadQuery, msg)
+	}
+	if err := e.checkQueryHeight(height); err != nil {
+		return types.KV{}, err
+	}
+	ent, ok, err := e.store.Get(userKey(key), height)
+	if err != nil {
+		return types.KV{}, err
+	}
+	if !ok || ent.Deleted {
+		return types.KV{}, fmt.Errorf("%w: key %q", ErrNotFound, key)
+	}
+	return toKV(key, ent), nil
+}
+
+// History returns one page of key's versions, newest first.
+func (e *Engine) History(req types.HistoryRequest) (types.History, error) {
+	if c, msg := e.checkKey(req.Key); c != types.CodeOK {
+		return types.History{}, fmt.Errorf("%w: %s", ErrBadQuery, msg)
+	}
+	limit := int(req.Limit)
+	if limit <= 0 || limit > maxHistoryPage {
+		limit = 100
+	}
+	ents, err := e.store.History(userKey(req.Key), storage.Version{Height: req.Before.Height, Index: req.Before.TxIndex}, limit+1)
+	if err != nil {
+		return types.History{}, err
+	}
+	h := types.History{Key: req.Key}
+	for i, ent := range ents {
+		if i == limit {
+			h.Next = h.Versions[limit-1].Version
+			break
+		}
+		h.Versions = append(h.Versions, toKV(req.Key, ent))
+	}
+	return h, nil
+}
+
+// TxResult returns the committed result of the tx with this hash.
+func (e *Engine) TxResult(hash []byte) (types.TxResult, error) {
+	if len(hash) != 32 {
+		return types.TxResult{}, fmt.Errorf("%w: a tx hash is 32 bytes (64 hex digits), got %d bytes", ErrBadQuery, len(hash))
+	}
+	ent, ok, err := e.store.Get(txKey(hash), 0)
+	if err != nil {
+		return types.TxResult{}, err
+	}
+	if !ok {
+		return types.TxResult{}, fmt.Errorf("%w: tx %X is not committed", ErrNotFound, hash)
+	}
+	var r types.TxResult
+	if err := r.Unmarshal(ent.Value); err != nil {
+		return types.TxResult{}, fmt.Errorf("abci: stored tx result: %w", err)
+	}
+	return r, nil
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dstt/dstt/transport/client"
+	"github.com/dstt/dstt/types"
+)
+
+type kvJSON struct {
+	Key         string `json:"key"`
+	Value       string `json:"value,omitempty"`
+	ValueBase64 string `json:"value_base64,omitempty"`
+	Version     string `json:"version"`
+	Height      int64  `json:"height"`
+	Deleted     bool   `json:"deleted,omitempty"`
+}
+
+func toKVJSON(kv types.KV, height int64) kvJSON {
+	out := kvJSON{Key: kv.Key, Version: kv.Version.Text(), Height: height, Deleted: kv.Deleted}
+	if !kv.Deleted {
+		if utf8.Valid(kv.Value) {
+			out.Value = string(kv.Value)
+		} else {
+			out.ValueBase64 = base64.StdEncoding.EncodeToString(kv.Value)
+		}
+	}
+	return out
+}
+
+func (k kvJSON) text() string {
+	switch {
+	case k.Deleted:
+		return "(deleted)"
+	case k.ValueBase64 != "":
+		return "base64:" + k.ValueBase64
+	}
+	return k.Value
+}
+
+func newQueryCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "query", Aliases: []string{"q"}, Short: "Read keys, history and tx results"}
+	var height int64
+	get := &cobra.Command{
+		Use:   "get KEY",
+		Short: "Read KEY's value (latest, or as of --height)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			c, ctx, cancel, err := g.client()
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			kv, h, err := c.Get(ctx, args[0], height)
+			if err != nil {
+				return err
+			}
+			out := toKVJSON(kv, h)
+			return g.print(out, func(w io.Writer) {
+				fmt.Fprintf(w, "%s = %s\n  version %s, read at height %d\n", out.Key, out.text(), out.Version, out.Height)
+			})
+		},
+	}
+	get.Flags().Int64Var(&height, "height", 0, "read the value as of this height (0 = latest)")
+
+	var limit uint32
+	var before string
+	history := &cobra.Command{
+		Use:   "history KEY",
+		Short: "List KEY's versions, newest first",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			req := types.HistoryRequest{Key: args[0], Limit: limit}
+			if before != "" {
+				v, err := types.ParseVersion(before)
+				if err != nil {
+					return err
+				}
+				req.Before = v
+			}
+			c, ctx, cancel, err := g.client()
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			h, err := c.History(ctx, req)
+			if err != nil {
+				return err
+			}
+			out := struct {
+				Key      string   `json:"key"`
+				Versions []kvJSON `json:"versions"`
+				Next     string   `json:"next,omitempty"`
+			}{Key: h.Key, Versions: make([]kvJSON, len(h.Versions))}
+			for i, kv := range h.Versions {
+				out.Versions[i] = toKVJSON(kv, int64(kv.Version.Height))
+			}
+			if !h.Next.IsZero() {
+				out.Next = h.Next.Text()
+			}
+			return g.print(out, func(w io.Writer) {
+				if len(out.Versions) == 0 {
+					fmt.Fprintf(w, "%s has no history\n", h.Key)
+					return
+				}
+				fmt.Fprintf(w, "%-12s %-8s %s\n", "VERSION", "HEIGHT", "VALUE")
+				for _, v := range out.Versions {
+					fmt.Fprintf(w, "%-12s %-8d %s\n", v.Version, v.Height, v.text())
+				}
+				if out.Next != "" {
+					fmt.Fprintf(w, "more: dstt query history %s --before %s\n", h.Key, out.Next)
+				}
+			})
+		},
+	}
+	history.Flags().Uint32Var(&limit, "limit", 100, "versions per page (max 1000)")
+	history.Flags().StringVar(&before, "before", "", "start below this version (from the previous page)")
+
+	txq := &cobra.Command{
+		Use:   "tx HASH",
+		Short: "Show a committed tx's result by its hash",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			hash, err := hex.DecodeString(strings.TrimPrefix(strings.TrimPrefix(args[0], "0x"), "0X"))
+			if err != nil || len(hash) != 32 {
+				return fmt.Errorf("%q is not a tx hash (want 64 hex digits, as printed by dstt tx)", args[0])
+			}
+			c, ctx, cancel, err := g.client()
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			r, err := c.Tx(ctx, hash)
+			if err != nil {
+				return err
+			}
+			out := struct {
+				Hash   string      `json:"hash"`
+				Height uint64      `json:"height"`
+				Index  uint32      `json:"index"`
+				Code   uint32      `json:"code"`
+				Name   string      `json:"code_name"`
+				Log    string      `json:"log"`
+				Signer string      `json:"signer"`
+				Writes []writeJSON `json:"writes"`
+			}{strings.ToUpper(hex.EncodeToString(hash)), r.Height, r.TxIndex, r.Code, types.Code(r.Code).Name(), r.Log, r.Signer, writesJSON(r.Writes)}
+			return g.print(out, func(w io.Writer) {
+				fmt.Fprintf(w, "tx %s\n  height %d, index %d, signer %s\n  result: %s", out.Hash, out.Height, out.Index, out.Signer, out.Name)
+				if out.Log != "" {
+					fmt.Fprintf(w, " (%s)", out.Log)
+				}
+				fmt.Fprintln(w)
+				for _, wr := range out.Writes {
+					fmt.Fprintf(w, "  wrote %s version %s\n", wr.Key, wr.Version)
+				}
+			})
+		},
+	}
+	cmd.AddCommand(get, history, txq)
+	return cmd
+}
+
+func (g *globals) client() (*client.Client, context.Context, context.CancelFunc, error) {
+	c, err := client.New(g.node)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	return c, ctx, cancel, nil
+}

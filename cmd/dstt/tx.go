@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dstt/dstt/transport/client"
+	"github.com/dstt/dstt/types"
+)
+
+type txFlags struct {
+	from     string
+	memo     string
+	validFor uint64
+	timeout  time.Duration
+}
+
+func newTxCmd(g *globals) *cobra.Command {
+	f := &txFlags{}
+	cmd := &cobra.Command{
+		Use:   "tx",
+		Short: "Sign and submit transactions (waits until committed)",
+		Long: `Sign a transaction with a key from the keyring, submit it to the node and wait
+until it is committed in a block. A transaction is all-or-nothing: if any op
+fails, none applies. Exit status is 1 when the tx is refused or fails.`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.from, "from", "", "name of the signing key (default: the home's, set by start --dev)")
+	pf.StringVar(&f.memo, "memo", "", "free text stored with the tx")
+	pf.Uint64Var(&f.validFor, "valid-for", client.DefaultValidFor, "blocks the tx stays valid for")
+	pf.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the node")
+	cmd.AddCommand(&cobra.Command{
+		Use:   "put KEY VALUE",
+		Short: "Write VALUE under KEY",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return g.submit(f, []types.Op{{Sum: &types.Op_Put{Put: &types.Put{Key: args[0], Value: []byte(args[1])}}}})
+		},
+	}, &cobra.Command{
+		Use:   "delete KEY",
+		Short: "Delete KEY (its history is kept)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return g.submit(f, []types.Op{{Sum: &types.Op_Delete{Delete: &types.Delete{Key: args[0]}}}})
+		},
+	}, &cobra.Command{
+		Use:   "batch FILE.json",
+		Short: "Submit several ops, with version checks, as one all-or-nothing tx",
+		Long: `Submit the ops in FILE.json ("-" for stdin) as one transaction. The file is
+either a list of ops or an object {"memo": "...", "ops": [...]}; each op is one of
+
+  {"put":    {"key": "acct/1", "value": "100"}}
+  {"put":    {"key": "blob", "value_base64": "AAEC"}}
+  {"delete": {"key": "acct/2"}}
+  {"check":  {"key": "acct/1", "version": "12.0"}}
+
+A check aborts the whole tx with CONFLICT unless the key is at that version
+("0" = the key must not exist). Versions are HEIGHT.INDEX as shown by
+dstt query get.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			data, err := readInput(args[0])
+			if err != nil {
+				return err
+			}
+			ops, memo, err := parseBatch(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			if memo != "" && f.memo == "" {
+				f.memo = memo
+			}
+			return g.submit(f, ops)
+		},
+	})
+	return cmd
+}
+
+func readInput(path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(path)
+}
+
+type batchOp struct {
+	Put *struct {
+		Key         string  `json:"key"`
+		Value       *string `json:"value"`
+		ValueBase64 *string `json:"value_base64"`
+	} `json:"put"`
+	Delete *struct {
+		Key string `json:"key"`
+	} `json:"delete"`
+	Check *struct {
+		Key     string `json:"key"`
+		Version string `json:"version"`
+	} `json:"check"`
+}
+
+// parseBatch reads the batch file format documented on `tx batch`.
+func parseBatch(data []byte) ([]types.Op, string, error) {
+	var file struct {
+		Memo string    `json:"memo"`
+		Ops  []batchOp `json:"ops"`
+	}
+	trimmed := bytes.TrimSpace(data)
+	var err error
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		err = strictJSON(trimmed, &file.Ops)
+	} else {
+		err = strictJSON(trimmed, &file)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("not a batch file: %v", err)
+	}
+	if len(file.Ops) == 0 {
+		return nil, "", errors.New("the batch has no ops")
+	}
+	ops := make([]types.Op, 0, len(file.Ops))
+	for i, o := range file.Ops {
+		n := 0
+		for _, set := range []bool{o.Put != nil, o.Delete != nil, o.Check != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			return nil, "", fmt.Errorf("op %d: want exactly one of put, delete, check", i)
+		}
+		switch {
+		case o.Put != nil:
+			var val []byte
+			switch {
+			case o.Put.Value != nil && o.Put.ValueBase64 == nil:
+				val = []byte(*o.Put.Value)
+			case o.Put.ValueBase64 != nil && o.Put.Value == nil:
+				if val, err = base64.StdEncoding.DecodeString(*o.Put.ValueBase64); err != nil {
+					return nil, "", fmt.Errorf("op %d: value_base64: %v", i, err)
+				}
+			default:
+				return nil, "", fmt.Errorf("op %d: put needs exactly one of value, value_base64", i)
+			}
+			ops = append(ops, types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: o.Put.Key, Value: val}}})
+		case o.Delete != nil:
+			ops = append(ops, types.Op{Sum: &types.Op_Delete{Delete: &types.Delete{Key: o.Delete.Key}}})
+		case o.Check != nil:
+			v, err := types.ParseVersion(o.Check.Version)
+			if err != nil {
+				return nil, "", fmt.Errorf("op %d: %w", i, err)
+			}
+			ops = append(ops, types.Op{Sum: &types.Op_Check{Check: &types.Check{Key: o.Check.Key, Version: v}}})
+		}
+	}
+	return ops, file.Memo, nil
+}
+
+func strictJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+type writeJSON struct {
+	Key     string `json:"key"`
+	Version string `json:"version"`
+	Deleted bool   `json:"deleted,omitempty"`
+}
+
+type txJSON struct {
+	Hash   string      `json:"hash"`
+	Height int64       `json:"height"`
+	Code   uint32      `json:"code"`
+	Name   string      `json:"code_name"`
+	Log    string      `json:"log"`
+	Writes []writeJSON `json:"writes"`
+}
+
+func writesJSON(ws []types.Write) []writeJSON {
+	out := make([]writeJSON, len(ws))
+	for i, w := range ws {
+		out[i] = writeJSON{Key: w.Key, Version: w.Version.Text(), Deleted: w.Deleted}
+	}
+	return out
+}
+
+// submit signs ops with --from and waits for the block result.
+func (g *globals) submit(f *txFlags, ops []types.Op) error {
+	from := f.from
+	if from == "" {
+		cc, _ := loadClientConfig(g.home)
+		from = cc.From
+	}
+	if from == "" {
+		return errors.New("no signing key: pass --from NAME (see dstt keys list)")
+	}
+	kr, err := g.openKeyring()
+	if err != nil {
+		return err
+	}
+	signer, err := kr.Signer(from)
+	if err != nil {
+		return fmt.Errorf("key %q: %w (list keys: dstt keys list --keyring-backend %s)", from, err, g.backendName())
+	}
+	c, err := client.New(g.node)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	body := types.TxBody{Ops: ops, Memo: f.memo}
+	info, err := c.ChainInfo(ctx)
+	if err != nil {
+		return err
+	}
+	body.ValidUntilHeight = uint64(info.LatestHeight) + f.validFor
+	res, err := c.Submit(ctx, &body, signer)
+	var txErr *client.TxError
+	switch {
+	case errors.As(err, &txErr):
+		out := txJSON{Hash: txErr.Hash, Height: txErr.Height, Code: uint32(txErr.Code), Name: txErr.Code.Name(), Log: txErr.Log, Writes: []writeJSON{}}
+		if g.json() {
+			_ = g.print(out, nil)
+		}
+		return err
+	case err != nil:
+		return err
+	}
+	out := txJSON{Hash: res.Hash, Height: res.Height, Code: uint32(res.Code), Name: res.Code.Name(), Log: res.Log, Writes: writesJSON(res.Writes)}
+	return g.print(out, func(w io.Writer) {
+		fmt.Fprintf(w, "committed tx %s at height %d\n", res.Hash, res.Height)
+		for _, wr := range res.Writes {
+			op := "put"
+			if wr.Deleted {
+				op = "delete"
+			}
+			fmt.Fprintf(w, "  %-6s %s  version %s\n", op, wr.Key, wr.Version.Text())
+		}
+	})
+}
