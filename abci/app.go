@@ -145,8 +145,10 @@ func execResult(height uint64, idx uint32, out Outcome) *abcitypes.ExecTxResult 
 // on disk is still the previous block's, and CometBFT replays on restart.
 func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.ResponseCommit, error) {
 	if err := a.engine.Commit(); err != nil {
+		a.logger.Error("commit failed; the node stops", "err", err)
 		return nil, err
 	}
+	a.logger.Info("committed", "height", a.engine.Height(), "app_hash", fmt.Sprintf("%X", a.engine.AppHash()))
 	return &abcitypes.ResponseCommit{}, nil
 }
 

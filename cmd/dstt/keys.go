@@ -11,7 +11,7 @@ import (
 	"github.com/dstt/dstt/security"
 )
 
-func keyringDir(home string) string { return filepath.Join(home, "keyring") }
+func keyringDir(home string) string { return filepath.Join(home, "keyring") } // = consensus.Home.KeyringDir()
 
 // openKeyring opens the home's keyring with the chosen backend; the file
 // backend takes its passphrase from $DSTT_KEYRING_PASSPHRASE or a prompt.

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,7 @@ import (
 )
 
 type txFlags struct {
+	signOnly bool
 	from     string
 	memo     string
 	validFor uint64
@@ -38,6 +41,7 @@ fails, none applies. Exit status is 1 when the tx is refused or fails.`,
 	pf.StringVar(&f.memo, "memo", "", "free text stored with the tx")
 	pf.Uint64Var(&f.validFor, "valid-for", client.DefaultValidFor, "blocks the tx stays valid for")
 	pf.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the node")
+	pf.BoolVar(&f.signOnly, "sign-only", false, "print the signed tx (hex) instead of submitting it; submit later with dstt tx broadcast")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "put KEY VALUE",
 		Short: "Write VALUE under KEY",
@@ -80,6 +84,31 @@ dstt query get.`,
 				f.memo = memo
 			}
 			return g.submit(f, ops)
+		},
+	}, &cobra.Command{
+		Use:   "broadcast TX_HEX|@FILE|-",
+		Short: "Submit an already signed tx (from --sign-only) and wait for its block",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			raw := []byte(args[0])
+			if args[0] == "-" || strings.HasPrefix(args[0], "@") {
+				var err error
+				if raw, err = readInput(strings.TrimPrefix(args[0], "@")); err != nil {
+					return err
+				}
+			}
+			tx, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+			if err != nil {
+				return fmt.Errorf("the tx must be hex, as printed by --sign-only: %v", err)
+			}
+			c, err := client.New(g.node)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+			defer cancel()
+			res, err := c.BroadcastCommit(ctx, tx)
+			return g.report(res, err)
 		},
 	})
 	return cmd
@@ -223,7 +252,21 @@ func (g *globals) submit(f *txFlags, ops []types.Op) error {
 		return err
 	}
 	body.ValidUntilHeight = uint64(info.LatestHeight) + f.validFor
+	if f.signOnly {
+		tx, err := c.Sign(ctx, &body, signer)
+		if err != nil {
+			return err
+		}
+		out := map[string]string{"tx": hex.EncodeToString(tx), "hash": types.TxHashHex(tx)}
+		return g.print(out, func(w io.Writer) { fmt.Fprintln(w, out["tx"]) })
+	}
 	res, err := c.Submit(ctx, &body, signer)
+	return g.report(res, err)
+}
+
+// report prints a submitted tx's outcome; a refused or failed tx is an
+// error (exit status 1), printed as JSON too with -o json.
+func (g *globals) report(res client.Result, err error) error {
 	var txErr *client.TxError
 	switch {
 	case errors.As(err, &txErr):

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/types"
+)
+
+func devSigner(t *testing.T, home string) security.Signer {
+	t.Helper()
+	kr, err := security.OpenKeyring(security.BackendTest, keyringDir(home), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := kr.Signer(devKeyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func putBody(k, v string) *types.TxBody {
+	return &types.TxBody{Ops: []types.Op{{Sum: &types.Op_Put{Put: &types.Put{Key: k, Value: []byte(v)}}}}}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,64 @@
+// Package consensus embeds CometBFT: it owns the node home directory, the CometBFT config
+// tuned for a single machine, the genesis document, the node and validator keys, and the
+// lifecycle of an in-process node. It holds no business rules: the ABCI application comes
+// in as an abcitypes.Application and the genesis app_state as opaque JSON.
+//
+// # Home layout
+//
+//	HOME/config/config.toml               CometBFT config (NewConfig writes it; Home.Config reads it)
+//	HOME/config/genesis.json              chain id, validators, consensus params, app_state
+//	HOME/config/node_key.json             p2p identity (Home.NodeID)
+//	HOME/config/priv_validator_key.json   consensus signing key (mode 0600)
+//	HOME/data/                            CometBFT's databases, consensus WAL
+//	HOME/data/priv_validator_state.json   last signed height/round/step
+//	HOME/data/app/                        the application's store (Home.AppDataDir)
+//	HOME/keyring/                         client keys (Home.KeyringDir; owned by security/)
+//
+// HOME defaults to $DSTT_HOME, else ~/.dstt (DefaultHomeDir).
+//
+// # Call order
+//
+//	home, err := consensus.InitHome(opts)      // once per home; or OpenHome(path) later
+//	home, err := consensus.OpenHome(path)      // ErrNotInitialised if InitHome never ran
+//	app := ...                                 // the ABCI app, its store under home.AppDataDir()
+//	node, err := consensus.NewNode(home, app, logger)
+//	err = node.Run(ctx)                        // Start; block until ctx is done; Stop
+//
+// or Start and Stop by hand; use Client() for the CometBFT RPC API in-process and
+// WaitForHeight to wait for a commit. A Node starts at most once: to restart, Stop it and
+// build a new Node on the same home (the databases are closed by then). Always Stop a Node
+// that NewNode returned, even one that never started. The application is the caller's:
+// close it after Stop.
+//
+// # Errors
+//
+//   - InitHome: ErrInvalidOptions (every problem listed), ErrHomeExists (config/ or data/
+//     not empty and Overwrite unset; Overwrite deletes config/ and data/, keeps keyring/).
+//   - OpenHome, Home.Config, NewNode: ErrNotInitialised (with the missing files and the
+//     hint to run `dstt init` or `dstt start --dev`); Home.Config and NewNode:
+//     ErrInvalidConfig (every problem listed; file paths in config.toml must match the
+//     layout); NewNode: ErrDBBackendAbsent when config.toml names a database backend this
+//     binary lacks.
+//   - Node: ErrAlreadyStarted, ErrStopped.
+//
+// # Database backend
+//
+// CometBFT's Pebble backend is compiled in only with the `pebbledb` build tag
+// (cometbft-db). DefaultDBBackend is "pebbledb" in such builds and "goleveldb" otherwise;
+// a home keeps the backend it was created with.
+//
+// # Concurrency
+//
+// Home is a path plus read-only helpers: safe to share. Node's Start, Stop, Run and
+// IsRunning are safe from any goroutine (Start/Stop are serialised; Stop waits for
+// shutdown). The client returned by Client is safe for concurrent use. CometBFT calls the
+// application from several goroutines (consensus, mempool, query connections): the
+// application must handle that, as the ABCI contract requires.
+//
+// # config.toml
+//
+// CometBFT reads config.toml with viper, which is not in dstt's module graph; Home.Config
+// decodes it with internal/tomlcfg, which implements the TOML CometBFT's template produces
+// plus hand edits (comments, arrays, inline tables), with viper's weak typing. Unknown keys
+// are ignored, as CometBFT does.
+package consensus

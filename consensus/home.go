@@ -1,0 +1,411 @@
+package consensus
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	cfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/crypto"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/types"
+
+	"github.com/dstt/dstt/consensus/internal/tomlcfg"
+)
+
+// Errors returned by the home functions; wrapped with details, test with errors.Is.
+var (
+	ErrHomeExists      = errors.New("consensus: home is already initialised")
+	ErrNotInitialised  = errors.New("consensus: home is not initialised")
+	ErrInvalidOptions  = errors.New("consensus: invalid init options")
+	ErrInvalidConfig   = errors.New("consensus: invalid config.toml")
+	ErrDBBackendAbsent = errors.New("consensus: db_backend not compiled into this binary")
+)
+
+// Defaults for InitOptions fields left empty.
+const (
+	DefaultChainID   = "dstt-devnet"
+	DefaultMoniker   = "node0"
+	DefaultP2PListen = "tcp://127.0.0.1:26656"
+	DefaultRPCListen = "tcp://127.0.0.1:26657"
+	// HomeEnv names the environment variable that overrides DefaultHomeDir.
+	HomeEnv = "DSTT_HOME"
+)
+
+// Layout, relative to the home directory. The CometBFT paths are the ones CometBFT's
+// DefaultConfig uses, so config.toml stays valid for CometBFT's own tools.
+const (
+	configDirName   = cfg.DefaultConfigDir // "config"
+	dataDirName     = cfg.DefaultDataDir   // "data"
+	appDataDirName  = "app"                // under data/
+	keyringDirName  = "keyring"
+	dirPerm         = 0o700
+	publicFilePerm  = 0o644
+	privateFilePerm = 0o600
+)
+
+// Home is an initialised node home directory:
+//
+//	HOME/config/config.toml               CometBFT config (read by Config)
+//	HOME/config/genesis.json              genesis (read by Genesis)
+//	HOME/config/node_key.json             p2p identity key
+//	HOME/config/priv_validator_key.json   consensus signing key
+//	HOME/data/                            CometBFT's databases and WAL
+//	HOME/data/priv_validator_state.json   last signed height/round/step (double-sign guard)
+//	HOME/data/app/                        the application's store (owned by the app)
+//	HOME/keyring/                         client keys (owned by security/)
+//
+// A Home holds only its path; every method reads the files afresh.
+type Home struct {
+	dir string
+}
+
+// InitOptions configures InitHome. Zero values take the defaults documented per field.
+type InitOptions struct {
+	Home      string          // directory; default DefaultHomeDir()
+	ChainID   string          // default DefaultChainID; 1–50 of [A-Za-z0-9._-]
+	Moniker   string          // node name shown to peers; default DefaultMoniker
+	AppState  json.RawMessage // genesis app_state, opaque here (genesis.json holds it indented); empty omits it
+	Overwrite bool            // replace an initialised home (see InitHome)
+	P2PListen string          // default DefaultP2PListen
+	RPCListen string          // default DefaultRPCListen; CometBFT's RPC has no auth: keep it on loopback
+	DBBackend string          // CometBFT's db_backend; default DefaultDBBackend ("goleveldb" or "pebbledb")
+	// GenesisTime defaults to now. Set it to build identical genesis files on several hosts.
+	GenesisTime time.Time
+}
+
+var chainIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func (o InitOptions) withDefaults() InitOptions {
+	if o.Home == "" {
+		o.Home = DefaultHomeDir()
+	}
+	if o.ChainID == "" {
+		o.ChainID = DefaultChainID
+	}
+	if o.Moniker == "" {
+		o.Moniker = DefaultMoniker
+	}
+	if o.P2PListen == "" {
+		o.P2PListen = DefaultP2PListen
+	}
+	if o.RPCListen == "" {
+		o.RPCListen = DefaultRPCListen
+	}
+	if o.DBBackend == "" {
+		o.DBBackend = DefaultDBBackend
+	}
+	return o
+}
+
+// Validate reports every problem with the options at once (after defaults are applied).
+func (o InitOptions) Validate() error {
+	o = o.withDefaults()
+	var problems []string
+	if len(o.ChainID) > types.MaxChainIDLen || !chainIDPattern.MatchString(o.ChainID) {
+		problems = append(problems, fmt.Sprintf("chain id %q: want 1-%d characters of [A-Za-z0-9._-], starting with a letter or digit",
+			o.ChainID, types.MaxChainIDLen))
+	}
+	// CometBFT's config template writes the moniker unescaped inside "...".
+	if strings.ContainsAny(o.Moniker, "\"\\") || strings.IndexFunc(o.Moniker, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		problems = append(problems, fmt.Sprintf("moniker %q: must not contain quotes, backslashes or control characters", o.Moniker))
+	}
+	if len(o.AppState) > 0 && !json.Valid(o.AppState) {
+		problems = append(problems, "app state is not valid JSON")
+	}
+	if err := checkListenAddr(o.P2PListen); err != nil {
+		problems = append(problems, fmt.Sprintf("p2p listen address %q: %v", o.P2PListen, err))
+	}
+	if err := checkListenAddr(o.RPCListen); err != nil {
+		problems = append(problems, fmt.Sprintf("rpc listen address %q: %v", o.RPCListen, err))
+	}
+	if o.P2PListen == o.RPCListen {
+		problems = append(problems, fmt.Sprintf("p2p and rpc listen on the same address %q", o.RPCListen))
+	}
+	switch o.DBBackend {
+	case "goleveldb", "pebbledb":
+	default:
+		problems = append(problems, fmt.Sprintf("db backend %q: want goleveldb or pebbledb", o.DBBackend))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalidOptions, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// checkListenAddr accepts tcp://host:port with a port in 1..65535.
+func checkListenAddr(addr string) error {
+	proto, hostPort, ok := strings.Cut(addr, "://")
+	if !ok || proto != "tcp" {
+		return errors.New("want tcp://host:port")
+	}
+	_, port, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q: want 1-65535", port)
+	}
+	return nil
+}
+
+// DefaultHomeDir is $DSTT_HOME if set, else ~/.dstt (".dstt" if the user's home is unknown).
+func DefaultHomeDir() string {
+	if dir := os.Getenv(HomeEnv); dir != "" {
+		return dir
+	}
+	userHome, err := os.UserHomeDir()
+	if err != nil {
+		return ".dstt"
+	}
+	return filepath.Join(userHome, ".dstt")
+}
+
+// InitHome creates a home: directories, config.toml tuned for one machine, fresh node and
+// validator keys, and a genesis with this node as the only validator.
+//
+// If the home already holds CometBFT files (config/ or data/ is not empty) it returns
+// ErrHomeExists, unless opts.Overwrite is set: then config/ and data/ are deleted first
+// (chain, app store, node and validator keys) and keyring/ is kept.
+func InitHome(opts InitOptions) (*Home, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	dir, err := filepath.Abs(opts.Home)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: home %q: %w", opts.Home, err)
+	}
+	h := &Home{dir: dir}
+
+	used, err := h.hasChainFiles()
+	if err != nil {
+		return nil, err
+	}
+	if used {
+		if !opts.Overwrite {
+			return nil, fmt.Errorf("%w: %s (remove it or pass overwrite to start a new chain)", ErrHomeExists, dir)
+		}
+		for _, d := range []string{h.ConfigDir(), h.DataDir()} {
+			if err := os.RemoveAll(d); err != nil {
+				return nil, fmt.Errorf("consensus: clearing %s: %w", d, err)
+			}
+		}
+	}
+	for _, d := range []string{dir, h.ConfigDir(), h.DataDir(), h.AppDataDir(), h.KeyringDir()} {
+		if err := os.MkdirAll(d, dirPerm); err != nil {
+			return nil, fmt.Errorf("consensus: creating %s: %w", d, err)
+		}
+	}
+
+	pubKey, err := genValidatorKey(h.PrivValidatorKeyFile(), h.PrivValidatorStateFile())
+	if err != nil {
+		return nil, err
+	}
+	if err := genNodeKey(h.NodeKeyFile()); err != nil {
+		return nil, err
+	}
+	genTime := opts.GenesisTime
+	if genTime.IsZero() {
+		genTime = time.Now()
+	}
+	gen, err := NewGenesis(opts.ChainID, genTime, []types.GenesisValidator{{
+		PubKey: pubKey,
+		Power:  ValidatorPower,
+		Name:   opts.Moniker,
+	}}, opts.AppState)
+	if err != nil {
+		return nil, err
+	}
+	if err := gen.SaveAs(h.GenesisFile()); err != nil {
+		return nil, fmt.Errorf("consensus: writing genesis: %w", err)
+	}
+	if err := writeConfig(h.ConfigFile(), NewConfig(h.dir, opts)); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// hasChainFiles reports whether config/ or data/ exists with anything in it.
+func (h *Home) hasChainFiles() (bool, error) {
+	for _, d := range []string{h.ConfigDir(), h.DataDir()} {
+		entries, err := os.ReadDir(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("consensus: reading %s: %w", d, err)
+		}
+		if len(entries) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// writeConfig writes c with CometBFT's own template. WriteConfigFile exits the process on
+// a write error, so first prove the file is writable.
+func writeConfig(path string, c *cfg.Config) error {
+	if err := os.WriteFile(path, nil, publicFilePerm); err != nil {
+		return fmt.Errorf("consensus: writing config: %w", err)
+	}
+	cfg.WriteConfigFile(path, c)
+	return nil
+}
+
+// OpenHome opens an initialised home. A missing or partial home gives ErrNotInitialised.
+func OpenHome(path string) (*Home, error) {
+	dir, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: home %q: %w", path, err)
+	}
+	h := &Home{dir: dir}
+	if missing := h.missingFiles(); len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %s has no %s; run `dstt init` to create it, or `dstt start --dev` for a throwaway dev chain",
+			ErrNotInitialised, dir, strings.Join(missing, ", "))
+	}
+	return h, nil
+}
+
+// IsInitialised reports whether path holds every file a node needs to start.
+func IsInitialised(path string) bool {
+	dir, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	return len((&Home{dir: dir}).missingFiles()) == 0
+}
+
+func (h *Home) missingFiles() []string {
+	var missing []string
+	for _, f := range []string{h.ConfigFile(), h.GenesisFile(), h.NodeKeyFile(), h.PrivValidatorKeyFile(), h.PrivValidatorStateFile()} {
+		if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
+			rel, _ := filepath.Rel(h.dir, f)
+			missing = append(missing, rel)
+		}
+	}
+	return missing
+}
+
+// Dir is the absolute home directory.
+func (h *Home) Dir() string { return h.dir }
+
+// ConfigDir is HOME/config.
+func (h *Home) ConfigDir() string { return filepath.Join(h.dir, configDirName) }
+
+// DataDir is HOME/data, CometBFT's database directory.
+func (h *Home) DataDir() string { return filepath.Join(h.dir, dataDirName) }
+
+// AppDataDir is HOME/data/app, where the application keeps its store.
+func (h *Home) AppDataDir() string { return filepath.Join(h.DataDir(), appDataDirName) }
+
+// KeyringDir is HOME/keyring, where client keys live.
+func (h *Home) KeyringDir() string { return filepath.Join(h.dir, keyringDirName) }
+
+// ConfigFile is HOME/config/config.toml.
+func (h *Home) ConfigFile() string {
+	return filepath.Join(h.ConfigDir(), cfg.DefaultConfigFileName)
+}
+
+// GenesisFile is HOME/config/genesis.json.
+func (h *Home) GenesisFile() string {
+	return filepath.Join(h.ConfigDir(), cfg.DefaultGenesisJSONName)
+}
+
+// NodeKeyFile is HOME/config/node_key.json.
+func (h *Home) NodeKeyFile() string { return filepath.Join(h.ConfigDir(), cfg.DefaultNodeKeyName) }
+
+// PrivValidatorKeyFile is HOME/config/priv_validator_key.json.
+func (h *Home) PrivValidatorKeyFile() string {
+	return filepath.Join(h.ConfigDir(), cfg.DefaultPrivValKeyName)
+}
+
+// PrivValidatorStateFile is HOME/data/priv_validator_state.json.
+func (h *Home) PrivValidatorStateFile() string {
+	return filepath.Join(h.DataDir(), cfg.DefaultPrivValStateName)
+}
+
+// Config reads config.toml over CometBFT's defaults, roots it at the home and validates it.
+// The file locations in it must match the home layout (ErrInvalidConfig lists every
+// mismatch): move files by moving the home, not by editing paths.
+func (h *Home) Config() (*cfg.Config, error) {
+	data, err := os.ReadFile(h.ConfigFile())
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s has no config.toml", ErrNotInitialised, h.dir)
+		}
+		return nil, fmt.Errorf("consensus: reading config: %w", err)
+	}
+	c := cfg.DefaultConfig()
+	if err := tomlcfg.Unmarshal(data, c); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, h.ConfigFile(), err)
+	}
+	c.SetRoot(h.dir)
+	var problems []string
+	for _, p := range []struct{ key, got, want string }{
+		{"genesis_file", c.GenesisFile(), h.GenesisFile()},
+		{"node_key_file", c.NodeKeyFile(), h.NodeKeyFile()},
+		{"priv_validator_key_file", c.PrivValidatorKeyFile(), h.PrivValidatorKeyFile()},
+		{"priv_validator_state_file", c.PrivValidatorStateFile(), h.PrivValidatorStateFile()},
+		{"db_dir", c.DBDir(), h.DataDir()},
+	} {
+		if filepath.Clean(p.got) != p.want {
+			problems = append(problems, fmt.Sprintf("%s is %s, want %s", p.key, p.got, p.want))
+		}
+	}
+	if c.PrivValidatorListenAddr != "" {
+		problems = append(problems, "priv_validator_laddr is set; remote signers are not supported yet")
+	}
+	if err := c.ValidateBasic(); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, h.ConfigFile(), strings.Join(problems, "; "))
+	}
+	return c, nil
+}
+
+// Genesis reads and validates genesis.json.
+func (h *Home) Genesis() (*types.GenesisDoc, error) {
+	gen, err := types.GenesisDocFromFile(h.GenesisFile())
+	if err != nil {
+		return nil, fmt.Errorf("consensus: %w", err)
+	}
+	return gen, nil
+}
+
+// ChainID is the chain id in genesis.json.
+func (h *Home) ChainID() (string, error) {
+	gen, err := h.Genesis()
+	if err != nil {
+		return "", err
+	}
+	return gen.ChainID, nil
+}
+
+// NodeID is this node's p2p ID (the hex address of its node key), as used in
+// persistent_peers ("ID@host:port").
+func (h *Home) NodeID() (string, error) {
+	key, err := p2p.LoadNodeKey(h.NodeKeyFile())
+	if err != nil {
+		return "", fmt.Errorf("consensus: loading node key: %w", err)
+	}
+	return string(key.ID()), nil
+}
+
+// ValidatorPubKey is the consensus public key of this node's validator key.
+func (h *Home) ValidatorPubKey() (crypto.PubKey, error) {
+	key, err := loadValidatorKey(h.PrivValidatorKeyFile())
+	if err != nil {
+		return nil, err
+	}
+	return key.PubKey, nil
+}

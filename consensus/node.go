@@ -1,0 +1,270 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	dbm "github.com/cometbft/cometbft-db"
+	abcitypes "github.com/cometbft/cometbft/abci/types"
+	cfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/libs/log"
+	"github.com/cometbft/cometbft/libs/service"
+	nm "github.com/cometbft/cometbft/node"
+	"github.com/cometbft/cometbft/p2p"
+	"github.com/cometbft/cometbft/proxy"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
+	rpclocal "github.com/cometbft/cometbft/rpc/client/local"
+)
+
+// Errors from the Node lifecycle.
+var (
+	ErrAlreadyStarted = errors.New("consensus: node already started")
+	ErrStopped        = errors.New("consensus: node stopped; build a new one with NewNode")
+)
+
+type nodeState int
+
+const (
+	stateCreated nodeState = iota
+	stateRunning
+	stateStopped
+)
+
+// Node is an in-process CometBFT node running one ABCI application.
+// Start, Stop and Run may be called from any goroutine; Stop is idempotent.
+type Node struct {
+	home   *Home
+	config *cfg.Config
+	comet  *nm.Node
+	client *rpclocal.Local
+	dbs    *dbSet
+
+	mu    sync.Mutex
+	state nodeState
+}
+
+// NewNode builds a node from an initialised home and the application. The node's
+// databases are open and the ABCI handshake (Info, replay of stored blocks into the app)
+// has run when it returns; nothing listens until Start. A nil logger is silent.
+// Call Stop even if Start is never called, to close the databases.
+func NewNode(home *Home, app abcitypes.Application, logger log.Logger) (*Node, error) {
+	if home == nil || app == nil {
+		return nil, errors.New("consensus: NewNode needs a home and an application")
+	}
+	if logger == nil {
+		logger = log.NewNopLogger()
+	}
+	c, err := home.Config()
+	if err != nil {
+		return nil, err
+	}
+	pv, err := loadFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
+	if err != nil {
+		return nil, err
+	}
+	nodeKey, err := p2p.LoadNodeKey(c.NodeKeyFile())
+	if err != nil {
+		return nil, fmt.Errorf("consensus: loading node key: %w", err)
+	}
+	dbs := &dbSet{}
+	comet, err := nm.NewNode(c, pv, nodeKey,
+		proxy.NewLocalClientCreator(app),
+		nm.DefaultGenesisDocProviderFunc(c),
+		dbs.provider,
+		nm.DefaultMetricsProvider(c.Instrumentation),
+		logger,
+	)
+	if err != nil {
+		// Services NewNode already started are unreachable now; at least free the
+		// databases (and their file locks).
+		return nil, errors.Join(fmt.Errorf("consensus: creating node: %w", err), dbs.closeAll())
+	}
+	return &Node{
+		home:   home,
+		config: c,
+		comet:  comet,
+		client: rpclocal.New(comet),
+		dbs:    dbs,
+	}, nil
+}
+
+// Start starts p2p, the RPC server and consensus. A Node starts once: after Stop, or a
+// failed Start (which stops it), Start returns ErrStopped.
+func (n *Node) Start() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch n.state {
+	case stateRunning:
+		return ErrAlreadyStarted
+	case stateStopped:
+		return ErrStopped
+	}
+	if err := n.comet.Start(); err != nil {
+		return errors.Join(fmt.Errorf("consensus: starting node: %w", err), n.teardownLocked())
+	}
+	n.state = stateRunning
+	return nil
+}
+
+// Stop stops the node, waits until consensus, p2p and RPC have shut down, and closes the
+// databases. It is idempotent and safe on a node that never started.
+func (n *Node) Stop() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.teardownLocked()
+}
+
+func (n *Node) teardownLocked() error {
+	var errs []error
+	switch n.state {
+	case stateStopped:
+		return nil
+	case stateRunning:
+		if err := n.comet.Stop(); err != nil && !errors.Is(err, service.ErrAlreadyStopped) {
+			errs = append(errs, fmt.Errorf("consensus: stopping node: %w", err))
+		}
+		n.comet.Wait()
+	case stateCreated:
+		// Never started (or Start failed): CometBFT's Stop refuses a service that has not
+		// started, but NewNode already started the event bus and indexer and opened the
+		// stores. OnStop is the node's own teardown for exactly those.
+		n.comet.OnStop()
+	}
+	n.state = stateStopped
+	// The node leaves its ABCI connections running; stop them so their watcher goroutine
+	// exits. The application itself belongs to the caller.
+	if err := n.comet.ProxyApp().Stop(); err != nil && !errors.Is(err, service.ErrAlreadyStopped) {
+		errs = append(errs, fmt.Errorf("consensus: stopping ABCI connections: %w", err))
+	}
+	// The node closes its block, state and evidence stores but not the indexer's; close
+	// whatever is still open.
+	errs = append(errs, n.dbs.closeAll())
+	return errors.Join(errs...)
+}
+
+// Run starts the node, blocks until ctx is done (or the node is stopped elsewhere), then
+// stops it. A clean shutdown returns nil.
+func (n *Node) Run(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return n.Stop()
+	}
+	if err := n.Start(); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-n.comet.Quit():
+	}
+	return n.Stop()
+}
+
+// IsRunning reports whether the node has started and not stopped.
+func (n *Node) IsRunning() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.state == stateRunning
+}
+
+// Client is an in-process RPC client: the CometBFT RPC API without HTTP. It works while
+// the node runs. Do not call its Start/Stop (they act on the node's event bus).
+func (n *Node) Client() rpcclient.Client { return n.client }
+
+// RPCAddress is the CometBFT RPC listen address, e.g. "tcp://127.0.0.1:26657".
+func (n *Node) RPCAddress() string { return n.config.RPC.ListenAddress }
+
+// Config is the config the node runs with. Treat it as read-only.
+func (n *Node) Config() *cfg.Config { return n.config }
+
+// Home is the home the node was built from.
+func (n *Node) Home() *Home { return n.home }
+
+// CometNode is the underlying CometBFT node, for what this package does not wrap
+// (mempool, event bus, block store). Do not start or stop it directly.
+func (n *Node) CometNode() *nm.Node { return n.comet }
+
+// WaitForHeight waits until the chain seen through c has committed height h, polling
+// Status (so it works for in-process and HTTP clients). It gives up when ctx is done:
+// pass a deadline, since with create_empty_blocks = false the height only moves when
+// there are txs.
+func WaitForHeight(ctx context.Context, c rpcclient.StatusClient, h int64) error {
+	const maxInterval = 100 * time.Millisecond
+	interval := 5 * time.Millisecond
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var last int64
+	var lastErr error
+	for {
+		select {
+		case <-ctx.Done():
+			if lastErr != nil {
+				return fmt.Errorf("consensus: waiting for height %d (last error: %v): %w", h, lastErr, ctx.Err())
+			}
+			return fmt.Errorf("consensus: waiting for height %d (at %d): %w", h, last, ctx.Err())
+		case <-timer.C:
+		}
+		st, err := c.Status(ctx)
+		if err == nil {
+			lastErr = nil
+			last = st.SyncInfo.LatestBlockHeight
+			if last >= h {
+				return nil
+			}
+		} else {
+			lastErr = err
+		}
+		timer.Reset(interval)
+		interval = min(2*interval, maxInterval)
+	}
+}
+
+// dbSet opens CometBFT's databases through cfg.DefaultDBProvider and remembers them, so
+// every one can be closed when the node stops (CometBFT leaves the indexer's open, which
+// keeps its file lock and blocks a restart in the same process).
+type dbSet struct {
+	mu  sync.Mutex
+	dbs []*onceClosedDB
+}
+
+func (s *dbSet) provider(ctx *cfg.DBContext) (dbm.DB, error) {
+	db, err := cfg.DefaultDBProvider(ctx)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "unknown db_backend") {
+			return nil, fmt.Errorf("%w: %q (build with -tags %s, or init a home with another backend): %v",
+				ErrDBBackendAbsent, ctx.Config.DBBackend, ctx.Config.DBBackend, err)
+		}
+		return nil, err
+	}
+	d := &onceClosedDB{DB: db}
+	s.mu.Lock()
+	s.dbs = append(s.dbs, d)
+	s.mu.Unlock()
+	return d, nil
+}
+
+func (s *dbSet) closeAll() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, d := range s.dbs {
+		if err := d.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("consensus: closing database: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// onceClosedDB makes Close idempotent; the first Close's error is returned every time.
+type onceClosedDB struct {
+	dbm.DB
+	once sync.Once
+	err  error
+}
+
+func (d *onceClosedDB) Close() error {
+	d.once.Do(func() { d.err = d.DB.Close() })
+	return d.err
+}

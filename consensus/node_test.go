@@ -1,0 +1,205 @@
+package consensus
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cometbft/cometbft/abci/example/kvstore"
+	"github.com/cometbft/cometbft/libs/log"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
+	"github.com/cometbft/cometbft/types"
+)
+
+// commitTx submits tx through the in-process client and requires it committed with code 0.
+func commitTx(t *testing.T, c rpcclient.Client, tx string) int64 {
+	t.Helper()
+	res, err := c.BroadcastTxCommit(context.Background(), types.Tx(tx))
+	if err != nil {
+		t.Fatalf("BroadcastTxCommit(%q): %v", tx, err)
+	}
+	if res.CheckTx.Code != 0 || res.TxResult.Code != 0 || res.Height <= 0 {
+		t.Fatalf("BroadcastTxCommit(%q): check %d, exec %d, height %d", tx, res.CheckTx.Code, res.TxResult.Code, res.Height)
+	}
+	return res.Height
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(deadline time.Duration, cond func() bool) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return cond()
+		case <-tick.C:
+		}
+	}
+	return true
+}
+
+func queryKey(t *testing.T, c rpcclient.Client, key string) string {
+	t.Helper()
+	res, err := c.ABCIQuery(context.Background(), "", []byte(key))
+	if err != nil {
+		t.Fatalf("ABCIQuery(%q): %v", key, err)
+	}
+	return string(res.Response.Value)
+}
+
+func TestNodeCommitsStopsAndRestarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real CometBFT node")
+	}
+	opts := testOptions(t)
+	home, err := InitHome(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Run 1: in-memory kvstore, Start/Stop by hand.
+	node, err := NewNode(home, kvstore.NewInMemoryApplication(), log.NewNopLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if node.RPCAddress() != opts.RPCListen {
+		t.Errorf("RPCAddress %q, want %q", node.RPCAddress(), opts.RPCListen)
+	}
+	if err := node.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = node.Stop() })
+	if err := node.Start(); !errors.Is(err, ErrAlreadyStarted) {
+		t.Errorf("second Start: %v", err)
+	}
+	client := node.Client()
+	h1 := commitTx(t, client, "name=dstt")
+	if got := queryKey(t, client, "name"); got != "dstt" {
+		t.Errorf("query name = %q", got)
+	}
+	// The kv tx indexer is on: the tx becomes findable by hash (indexing is asynchronous).
+	indexed := func() bool {
+		txRes, err := client.Tx(context.Background(), types.Tx("name=dstt").Hash(), false)
+		return err == nil && txRes.Height == h1
+	}
+	if !eventually(5*time.Second, indexed) {
+		t.Error("committed tx not found by hash")
+	}
+	// The HTTP RPC listens on the configured loopback port.
+	httpURL := "http://" + strings.TrimPrefix(opts.RPCListen, "tcp://") + "/status"
+	resp, err := http.Get(httpURL)
+	if err != nil {
+		t.Fatalf("GET %s: %v", httpURL, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"network":"dstt-test"`) {
+		t.Errorf("GET /status: %d %s", resp.StatusCode, body)
+	}
+
+	// create_empty_blocks = false: once the tx's block (and the proof block for its new
+	// app hash) are done, the height stays put. Several timeout_commits pass here.
+	idle := time.NewTimer(5 * TimeoutCommit)
+	<-idle.C
+	if st, err := client.Status(context.Background()); err != nil || st.SyncInfo.LatestBlockHeight > h1+1 {
+		t.Errorf("idle chain moved from %d: %+v, %v", h1, st.SyncInfo, err)
+	}
+
+	if err := node.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	// The validator's last-sign state was persisted while signing.
+	if pv, err := loadFilePV(home.PrivValidatorKeyFile(), home.PrivValidatorStateFile()); err != nil || pv.LastSignState.Height < h1 {
+		t.Errorf("priv_validator_state height %d after committing %d (%v)", pv.LastSignState.Height, h1, err)
+	}
+	if err := node.Stop(); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+	if node.IsRunning() {
+		t.Error("IsRunning after Stop")
+	}
+	if err := node.Start(); !errors.Is(err, ErrStopped) {
+		t.Errorf("Start after Stop: %v", err)
+	}
+
+	// Run 2: same home, a persistent kvstore starting empty. The handshake replays the
+	// stored blocks into it, and the chain continues past h1. Driven by Run(ctx).
+	app := kvstore.NewPersistentApplication(t.TempDir())
+	defer app.Close()
+	node2, err := NewNode(home, app, log.NewNopLogger())
+	if err != nil {
+		t.Fatalf("NewNode on the same home after Stop: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- node2.Run(ctx) }()
+
+	waitCtx, waitCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer waitCancel()
+	if err := WaitForHeight(waitCtx, node2.Client(), h1); err != nil {
+		t.Fatal(err)
+	}
+	if got := queryKey(t, node2.Client(), "name"); got != "dstt" {
+		t.Errorf("after restart, query name = %q (blocks not replayed into the new app?)", got)
+	}
+	h2 := commitTx(t, node2.Client(), "second=tx")
+	if h2 <= h1 {
+		t.Errorf("height after restart %d, want > %d", h2, h1)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if node2.IsRunning() {
+		t.Error("IsRunning after Run returned")
+	}
+}
+
+func TestNodeStopWithoutStartReleasesDatabases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds real CometBFT nodes")
+	}
+	home, err := InitHome(testOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		node, err := NewNode(home, kvstore.NewInMemoryApplication(), nil)
+		if err != nil {
+			t.Fatalf("NewNode #%d: %v", i+1, err)
+		}
+		if err := node.Stop(); err != nil {
+			t.Fatalf("Stop #%d: %v", i+1, err)
+		}
+	}
+}
+
+func TestWaitForHeightHonoursDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := WaitForHeight(ctx, stuckStatus{}, 5)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitForHeight = %v, want DeadlineExceeded", err)
+	}
+}
+
+// stuckStatus is a StatusClient whose chain never moves past height 1.
+type stuckStatus struct{}
+
+func (stuckStatus) Status(context.Context) (*ctypes.ResultStatus, error) {
+	return &ctypes.ResultStatus{SyncInfo: ctypes.SyncInfo{LatestBlockHeight: 1}}, nil
+}
