@@ -9,6 +9,9 @@
 #   make proto   regenerate types/*.pb.go from proto/ (needs protoc)
 
 GO        ?= go
+# CometBFT's own block store and state use Pebble; cometbft-db compiles its
+# Pebble backend only with this tag. Every go command below inherits it.
+export GOFLAGS := $(strip $(GOFLAGS) -tags=pebbledb)
 FUZZTIME  ?= 60s
 GOGOPROTO  = $(shell $(GO) list -m -f '{{.Dir}}' github.com/cosmos/gogoproto)
 PROTOC_GEN = $(shell $(GO) env GOPATH)/bin/protoc-gen-gocosmos

@@ -47,8 +47,11 @@ const (
 //     hash must not change on an empty block), timeout_commit = TimeoutCommit,
 //     peer_gossip_sleep_duration = PeerGossipSleep, shorter round-step timeouts;
 //   - mempool: flood type with recheck, larger size and cache, 1 MiB max tx;
-//   - p2p: addr_book_strict = false and allow_duplicate_ip = true so several nodes on
-//     127.0.0.1 can peer, higher send/recv rates;
+//   - p2p: pex = false (a consortium lists its validators in persistent_peers rather
+//     than discovering strangers; it also stops the address book's background writer,
+//     which CometBFT does not wait for on shutdown), addr_book_strict = false and
+//     allow_duplicate_ip = true so several nodes on 127.0.0.1 can peer, higher
+//     send/recv rates;
 //   - rpc.max_body_bytes for a 1 MiB tx; instrumentation.prometheus_listen_addr on
 //     loopback (Prometheus stays off);
 //   - tx_index.indexer = "kv" (CometBFT's /tx and /tx_search work) and ABCI responses
@@ -70,6 +73,7 @@ func NewConfig(homeDir string, opts InitOptions) *cfg.Config {
 	c.RPC.Unsafe = false
 
 	c.P2P.ListenAddress = opts.P2PListen
+	c.P2P.PexReactor = false
 	c.P2P.AddrBookStrict = false
 	c.P2P.AllowDuplicateIP = true
 	c.P2P.SendRate = p2pRate

@@ -32,8 +32,10 @@
 //
 // # Errors
 //
-//   - InitHome: ErrInvalidOptions (every problem listed), ErrHomeExists (config/ or data/
-//     not empty and Overwrite unset; Overwrite deletes config/ and data/, keeps keyring/).
+//   - InitHome: ErrInvalidOptions (every problem listed), ErrHomeExists (a chain is
+//     there and Overwrite is unset). Overwrite deletes the config files InitHome writes,
+//     the address book and all of data/ (chain, app store, validator state); it keeps
+//     keyring/ and any other file in config/.
 //   - OpenHome, Home.Config, NewNode: ErrNotInitialised (with the missing files and the
 //     hint to run `dstt init` or `dstt start --dev`); Home.Config and NewNode:
 //     ErrInvalidConfig (every problem listed; file paths in config.toml must match the
@@ -51,9 +53,11 @@
 //
 // Home is a path plus read-only helpers: safe to share. Node's Start, Stop, Run and
 // IsRunning are safe from any goroutine (Start/Stop are serialised; Stop waits for
-// shutdown). The client returned by Client is safe for concurrent use. CometBFT calls the
-// application from several goroutines (consensus, mempool, query connections): the
-// application must handle that, as the ABCI contract requires.
+// shutdown). The client returned by Client is safe for concurrent use. The application is
+// reached through proxy.NewLocalClientCreator: CometBFT's consensus, mempool, query and
+// snapshot connections call it from different goroutines but under one shared mutex, so
+// it sees one ABCI call at a time; code outside ABCI that touches the same state (an
+// in-process gateway reading the store, say) must synchronise with it.
 //
 // # config.toml
 //

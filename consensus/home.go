@@ -172,9 +172,12 @@ func DefaultHomeDir() string {
 // InitHome creates a home: directories, config.toml tuned for one machine, fresh node and
 // validator keys, and a genesis with this node as the only validator.
 //
-// If the home already holds CometBFT files (config/ or data/ is not empty) it returns
-// ErrHomeExists, unless opts.Overwrite is set: then config/ and data/ are deleted first
-// (chain, app store, node and validator keys) and keyring/ is kept.
+// If the home already holds a chain (any of the files InitHome writes in config/, or
+// anything in data/) it returns ErrHomeExists, unless opts.Overwrite is set: then those
+// config files and all of data/ (CometBFT's chain, the app store, the validator state)
+// are deleted first. Other files in config/ (a CLI's client settings, say) and keyring/
+// are kept. A new chain needs an empty data/: blocks of the old chain would not match
+// the new genesis.
 func InitHome(opts InitOptions) (*Home, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -194,9 +197,9 @@ func InitHome(opts InitOptions) (*Home, error) {
 		if !opts.Overwrite {
 			return nil, fmt.Errorf("%w: %s (remove it or pass overwrite to start a new chain)", ErrHomeExists, dir)
 		}
-		for _, d := range []string{h.ConfigDir(), h.DataDir()} {
-			if err := os.RemoveAll(d); err != nil {
-				return nil, fmt.Errorf("consensus: clearing %s: %w", d, err)
+		for _, p := range append(h.ownedConfigFiles(), h.DataDir()) {
+			if err := os.RemoveAll(p); err != nil {
+				return nil, fmt.Errorf("consensus: clearing %s: %w", p, err)
 			}
 		}
 	}
@@ -234,21 +237,31 @@ func InitHome(opts InitOptions) (*Home, error) {
 	return h, nil
 }
 
-// hasChainFiles reports whether config/ or data/ exists with anything in it.
+// ownedConfigFiles are the files in config/ that InitHome writes or CometBFT keeps there.
+func (h *Home) ownedConfigFiles() []string {
+	return []string{
+		h.ConfigFile(), h.GenesisFile(), h.NodeKeyFile(), h.PrivValidatorKeyFile(),
+		filepath.Join(h.ConfigDir(), cfg.DefaultAddrBookName),
+	}
+}
+
+// hasChainFiles reports whether any owned config file exists or data/ has anything in it.
 func (h *Home) hasChainFiles() (bool, error) {
-	for _, d := range []string{h.ConfigDir(), h.DataDir()} {
-		entries, err := os.ReadDir(d)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("consensus: reading %s: %w", d, err)
-		}
-		if len(entries) > 0 {
+	for _, f := range h.ownedConfigFiles() {
+		if _, err := os.Lstat(f); err == nil {
 			return true, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("consensus: checking %s: %w", f, err)
 		}
 	}
-	return false, nil
+	entries, err := os.ReadDir(h.DataDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("consensus: reading %s: %w", h.DataDir(), err)
+	}
+	return len(entries) > 0, nil
 }
 
 // writeConfig writes c with CometBFT's own template. WriteConfigFile exits the process on

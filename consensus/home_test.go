@@ -113,6 +113,11 @@ func TestInitHomeRefusesExistingHome(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	clientFile := filepath.Join(h.ConfigDir(), "client.json")
+	if err := os.WriteFile(clientFile, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	if _, err := InitHome(opts); !errors.Is(err, ErrHomeExists) {
 		t.Fatalf("second InitHome: %v, want ErrHomeExists", err)
 	}
@@ -135,15 +140,24 @@ func TestInitHomeRefusesExistingHome(t *testing.T) {
 	if data, err := os.ReadFile(keyringFile); err != nil || string(data) != "secret" {
 		t.Errorf("overwrite touched the keyring: %q, %v", data, err)
 	}
+	if _, err := os.Stat(clientFile); err != nil {
+		t.Errorf("overwrite deleted a file it does not own: %v", err)
+	}
 }
 
-func TestInitHomeIntoDirWithOnlyKeyring(t *testing.T) {
+func TestInitHomeIntoDirWithOnlyForeignFiles(t *testing.T) {
 	opts := testOptions(t)
 	if err := os.MkdirAll(filepath.Join(opts.Home, "keyring"), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(opts.Home, "config"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(opts.Home, "config", "client.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := InitHome(opts); err != nil {
-		t.Fatalf("InitHome next to an existing keyring: %v", err)
+		t.Fatalf("InitHome next to a keyring and a client config: %v", err)
 	}
 }
 
@@ -172,6 +186,7 @@ func TestConfigRoundTrip(t *testing.T) {
 		{"rpc.laddr", c.RPC.ListenAddress, opts.RPCListen},
 		{"p2p.laddr", c.P2P.ListenAddress, opts.P2PListen},
 		{"tx_index", c.TxIndex.Indexer, "kv"},
+		{"pex", c.P2P.PexReactor, false},
 		{"mempool.size", c.Mempool.Size, mempoolSize},
 		{"mempool.max_tx_bytes", c.Mempool.MaxTxBytes, mempoolMaxTxBytes},
 		{"genesis file", c.GenesisFile(), h.GenesisFile()},

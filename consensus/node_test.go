@@ -203,3 +203,22 @@ type stuckStatus struct{}
 func (stuckStatus) Status(context.Context) (*ctypes.ResultStatus, error) {
 	return &ctypes.ResultStatus{SyncInfo: ctypes.SyncInfo{LatestBlockHeight: 1}}, nil
 }
+
+func TestNewNodeReportsMissingDBBackend(t *testing.T) {
+	if DefaultDBBackend == "pebbledb" {
+		t.Skip("this build has every backend InitOptions accepts")
+	}
+	opts := testOptions(t)
+	opts.DBBackend = "pebbledb"
+	home, err := InitHome(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := NewNode(home, kvstore.NewInMemoryApplication(), nil)
+	if !errors.Is(err, ErrDBBackendAbsent) || !strings.Contains(err.Error(), "-tags pebbledb") {
+		t.Fatalf("NewNode = %v, want ErrDBBackendAbsent with a build hint", err)
+	}
+	if node != nil {
+		t.Fatal("NewNode returned a node with an error")
+	}
+}

@@ -72,7 +72,7 @@ key. Refuses to touch an existing home unless --overwrite.`,
 		},
 	}
 	f.register(cmd, "dstt-local")
-	cmd.Flags().BoolVar(&f.overwrite, "overwrite", false, "replace an existing home's config and genesis (deletes nothing else)")
+	cmd.Flags().BoolVar(&f.overwrite, "overwrite", false, "re-create an existing home: new config, genesis and keys; DELETES data/ (the chain and app state); keeps keyring/")
 	return cmd
 }
 

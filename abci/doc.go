@@ -1,0 +1,52 @@
+// Package abci is dstt's replicated state machine: a pure, deterministic
+// block engine (Engine) and the thin adapter (App) that drives it from
+// CometBFT's ABCI 2.0.
+//
+// # Engine
+//
+// Engine turns a decided block (height, time, tx bytes) into one result per
+// tx and a new app hash. It uses nothing but its inputs and its
+// storage.Store: no clock, randomness, goroutines or map-order output, so
+// every honest validator computes the same bytes. Call order:
+//
+//	NewEngine(store, verifier)
+//	InitChain(chainID, appState)        once, on a new chain
+//	loop:
+//	    CheckTx(tx)                     any number, against committed state
+//	    PrepareProposal / ProcessProposal
+//	    FinalizeBlock(block)            stages the block's writes
+//	    Commit()                        writes them in one atomic batch
+//
+// Engine is not safe for concurrent use; CometBFT's local client serialises
+// the ABCI calls. The Verifier it is given may verify in parallel and cache
+// results (CachedVerifier), as long as its answers equal security.Verify's.
+//
+// # Transactions
+//
+// A tx is all-or-nothing. The engine checks, in order: encoding and size
+// limits, chain id, signatures (all must verify; the first signer is the
+// actor), the replay window (height <= valid_until_height <= height +
+// tx_window), that the tx hash was never committed, then the ops. A check op
+// compares the key's version before the tx with the expected one (zero =
+// must not exist); puts and deletes are buffered and applied only if every
+// check passes. Any failure yields a stable types.Code and changes no user
+// key. Every authentic tx (signatures verified) leaves a record of its result
+// under its hash, so its status can be queried and it can never be replayed.
+//
+// # State and app hash
+//
+// All state lives in one versioned store: user keys under prefix 'k', tx
+// results under 't', genesis params under 'p'. Writes get the version
+// (height, tx index). The app hash is a hash chain over each block's writes,
+// in order: H(h) = SHA-256(tag, H(h-1), h, writes). A block that writes
+// nothing keeps the hash, so empty blocks never change it (CometBFT's
+// create_empty_blocks=false depends on this).
+//
+// # Errors
+//
+// Bad txs get codes (types.Code). Faults return Go errors wrapping this
+// package's sentinels (ErrHeight, ErrStaged, ...) or storage's; the adapter
+// returns them to CometBFT, which stops the node rather than diverge.
+// Queries return ErrNotFound / ErrBadQuery, which App.Query maps to the
+// codes NOT_FOUND and BAD_QUERY.
+package abci
