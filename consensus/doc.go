@@ -61,8 +61,7 @@
 //
 // # config.toml
 //
-// CometBFT reads config.toml with viper, which is not in dstt's module graph; Home.Config
-// decodes it with internal/tomlcfg, which implements the TOML CometBFT's template produces
-// plus hand edits (comments, arrays, inline tables), with viper's weak typing. Unknown keys
+// Home.Config reads config.toml the way CometBFT's own command does: viper over
+// cfg.DefaultConfig(), decoded through the config structs' mapstructure tags. Unknown keys
 // are ignored, as CometBFT does.
 package consensus

@@ -17,8 +17,8 @@ import (
 	"github.com/cometbft/cometbft/crypto"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/types"
+	"github.com/spf13/viper"
 
-	"github.com/dstt/dstt/consensus/internal/tomlcfg"
 )
 
 // Errors returned by the home functions; wrapped with details, test with errors.Is.
@@ -350,15 +350,21 @@ func (h *Home) PrivValidatorStateFile() string {
 // The file locations in it must match the home layout (ErrInvalidConfig lists every
 // mismatch): move files by moving the home, not by editing paths.
 func (h *Home) Config() (*cfg.Config, error) {
-	data, err := os.ReadFile(h.ConfigFile())
-	if err != nil {
+	if _, err := os.Stat(h.ConfigFile()); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s has no config.toml", ErrNotInitialised, h.dir)
 		}
 		return nil, fmt.Errorf("consensus: reading config: %w", err)
 	}
+	// The way CometBFT's own command reads it: viper over the defaults,
+	// decoded through the config structs' mapstructure tags.
+	v := viper.New()
+	v.SetConfigFile(h.ConfigFile())
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, h.ConfigFile(), err)
+	}
 	c := cfg.DefaultConfig()
-	if err := tomlcfg.Unmarshal(data, c); err != nil {
+	if err := v.Unmarshal(c); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidConfig, h.ConfigFile(), err)
 	}
 	c.SetRoot(h.dir)
