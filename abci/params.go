@@ -98,6 +98,23 @@ func (p Params) Validate() error {
 // GenesisState is the app_state of a dstt genesis file.
 type GenesisState struct {
 	Params Params `json:"params"`
+	// Admins are the addresses (types.Address) that hold admin rights
+	// over every domain from genesis: the RBAC bootstrap.
+	Admins []string `json:"admins,omitempty"`
+	// Orgs are the consortium's member organisations.
+	Orgs []Org `json:"orgs,omitempty"`
+	// Threshold is k in k-of-n: a governance tx needs signatures from
+	// admins of k distinct orgs. 0 means a majority of the orgs.
+	Threshold uint32 `json:"threshold,omitempty"`
+}
+
+// Org is a consortium member organisation.
+type Org struct {
+	ID string `json:"id"`
+	// Admins are the addresses of the org's admin keys.
+	Admins []string `json:"admins"`
+	// Validators are the hex ed25519 public keys of the org's validators.
+	Validators []string `json:"validators,omitempty"`
 }
 
 // DefaultGenesisState is what `dstt init` writes.
