@@ -276,6 +276,9 @@ type Op struct {
 	//	*Op_Put
 	//	*Op_Delete
 	//	*Op_Check
+	//	*Op_Grant
+	//	*Op_Revoke
+	//	*Op_Policy
 	Sum isOp_Sum `protobuf_oneof:"sum"`
 }
 
@@ -327,10 +330,22 @@ type Op_Delete struct {
 type Op_Check struct {
 	Check *Check `protobuf:"bytes,3,opt,name=check,proto3,oneof" json:"check,omitempty"`
 }
+type Op_Grant struct {
+	Grant *Grant `protobuf:"bytes,4,opt,name=grant,proto3,oneof" json:"grant,omitempty"`
+}
+type Op_Revoke struct {
+	Revoke *Revoke `protobuf:"bytes,5,opt,name=revoke,proto3,oneof" json:"revoke,omitempty"`
+}
+type Op_Policy struct {
+	Policy *PolicyRule `protobuf:"bytes,6,opt,name=policy,proto3,oneof" json:"policy,omitempty"`
+}
 
 func (*Op_Put) isOp_Sum()    {}
 func (*Op_Delete) isOp_Sum() {}
 func (*Op_Check) isOp_Sum()  {}
+func (*Op_Grant) isOp_Sum()  {}
+func (*Op_Revoke) isOp_Sum() {}
+func (*Op_Policy) isOp_Sum() {}
 
 func (m *Op) GetSum() isOp_Sum {
 	if m != nil {
@@ -360,12 +375,36 @@ func (m *Op) GetCheck() *Check {
 	return nil
 }
 
+func (m *Op) GetGrant() *Grant {
+	if x, ok := m.GetSum().(*Op_Grant); ok {
+		return x.Grant
+	}
+	return nil
+}
+
+func (m *Op) GetRevoke() *Revoke {
+	if x, ok := m.GetSum().(*Op_Revoke); ok {
+		return x.Revoke
+	}
+	return nil
+}
+
+func (m *Op) GetPolicy() *PolicyRule {
+	if x, ok := m.GetSum().(*Op_Policy); ok {
+		return x.Policy
+	}
+	return nil
+}
+
 // XXX_OneofWrappers is for the internal use of the proto package.
 func (*Op) XXX_OneofWrappers() []interface{} {
 	return []interface{}{
 		(*Op_Put)(nil),
 		(*Op_Delete)(nil),
 		(*Op_Check)(nil),
+		(*Op_Grant)(nil),
+		(*Op_Revoke)(nil),
+		(*Op_Policy)(nil),
 	}
 }
 
@@ -521,6 +560,219 @@ func (m *Check) GetVersion() Version {
 	return Version{}
 }
 
+// Grant gives subject (an address or a role) the role in domain ("*" = every
+// domain).
+type Grant struct {
+	Subject string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	Role    string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Domain  string `protobuf:"bytes,3,opt,name=domain,proto3" json:"domain,omitempty"`
+}
+
+func (m *Grant) Reset()         { *m = Grant{} }
+func (m *Grant) String() string { return proto.CompactTextString(m) }
+func (*Grant) ProtoMessage()    {}
+func (*Grant) Descriptor() ([]byte, []int) {
+	return fileDescriptor_33ac3370ed9bb78a, []int{8}
+}
+func (m *Grant) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Grant) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Grant.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Grant) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Grant.Merge(m, src)
+}
+func (m *Grant) XXX_Size() int {
+	return m.Size()
+}
+func (m *Grant) XXX_DiscardUnknown() {
+	xxx_messageInfo_Grant.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Grant proto.InternalMessageInfo
+
+func (m *Grant) GetSubject() string {
+	if m != nil {
+		return m.Subject
+	}
+	return ""
+}
+
+func (m *Grant) GetRole() string {
+	if m != nil {
+		return m.Role
+	}
+	return ""
+}
+
+func (m *Grant) GetDomain() string {
+	if m != nil {
+		return m.Domain
+	}
+	return ""
+}
+
+// Revoke takes a role back; the fields are those of the Grant.
+type Revoke struct {
+	Subject string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	Role    string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	Domain  string `protobuf:"bytes,3,opt,name=domain,proto3" json:"domain,omitempty"`
+}
+
+func (m *Revoke) Reset()         { *m = Revoke{} }
+func (m *Revoke) String() string { return proto.CompactTextString(m) }
+func (*Revoke) ProtoMessage()    {}
+func (*Revoke) Descriptor() ([]byte, []int) {
+	return fileDescriptor_33ac3370ed9bb78a, []int{9}
+}
+func (m *Revoke) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Revoke) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Revoke.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Revoke) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Revoke.Merge(m, src)
+}
+func (m *Revoke) XXX_Size() int {
+	return m.Size()
+}
+func (m *Revoke) XXX_DiscardUnknown() {
+	xxx_messageInfo_Revoke.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Revoke proto.InternalMessageInfo
+
+func (m *Revoke) GetSubject() string {
+	if m != nil {
+		return m.Subject
+	}
+	return ""
+}
+
+func (m *Revoke) GetRole() string {
+	if m != nil {
+		return m.Role
+	}
+	return ""
+}
+
+func (m *Revoke) GetDomain() string {
+	if m != nil {
+		return m.Domain
+	}
+	return ""
+}
+
+// PolicyRule adds (or, with remove, deletes) one permission line: subject
+// (address, role, or "anyone") may (or, with deny, may not) do action on keys
+// matching object in domain. Deny wins over allow.
+type PolicyRule struct {
+	Subject string `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	Domain  string `protobuf:"bytes,2,opt,name=domain,proto3" json:"domain,omitempty"`
+	// object is a key pattern in Casbin keyMatch2 syntax ("bank1/payments/*",
+	// "bank1/:id"), or "*" for every key.
+	Object string `protobuf:"bytes,3,opt,name=object,proto3" json:"object,omitempty"`
+	// action is read, write, admin, or "*".
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	Deny   bool   `protobuf:"varint,5,opt,name=deny,proto3" json:"deny,omitempty"`
+	Remove bool   `protobuf:"varint,6,opt,name=remove,proto3" json:"remove,omitempty"`
+}
+
+func (m *PolicyRule) Reset()         { *m = PolicyRule{} }
+func (m *PolicyRule) String() string { return proto.CompactTextString(m) }
+func (*PolicyRule) ProtoMessage()    {}
+func (*PolicyRule) Descriptor() ([]byte, []int) {
+	return fileDescriptor_33ac3370ed9bb78a, []int{10}
+}
+func (m *PolicyRule) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *PolicyRule) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_PolicyRule.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *PolicyRule) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_PolicyRule.Merge(m, src)
+}
+func (m *PolicyRule) XXX_Size() int {
+	return m.Size()
+}
+func (m *PolicyRule) XXX_DiscardUnknown() {
+	xxx_messageInfo_PolicyRule.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_PolicyRule proto.InternalMessageInfo
+
+func (m *PolicyRule) GetSubject() string {
+	if m != nil {
+		return m.Subject
+	}
+	return ""
+}
+
+func (m *PolicyRule) GetDomain() string {
+	if m != nil {
+		return m.Domain
+	}
+	return ""
+}
+
+func (m *PolicyRule) GetObject() string {
+	if m != nil {
+		return m.Object
+	}
+	return ""
+}
+
+func (m *PolicyRule) GetAction() string {
+	if m != nil {
+		return m.Action
+	}
+	return ""
+}
+
+func (m *PolicyRule) GetDeny() bool {
+	if m != nil {
+		return m.Deny
+	}
+	return false
+}
+
+func (m *PolicyRule) GetRemove() bool {
+	if m != nil {
+		return m.Remove
+	}
+	return false
+}
+
 // Write records one key a committed transaction changed.
 type Write struct {
 	Key     string  `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -532,7 +784,7 @@ func (m *Write) Reset()         { *m = Write{} }
 func (m *Write) String() string { return proto.CompactTextString(m) }
 func (*Write) ProtoMessage()    {}
 func (*Write) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{8}
+	return fileDescriptor_33ac3370ed9bb78a, []int{11}
 }
 func (m *Write) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -598,7 +850,7 @@ func (m *TxResult) Reset()         { *m = TxResult{} }
 func (m *TxResult) String() string { return proto.CompactTextString(m) }
 func (*TxResult) ProtoMessage()    {}
 func (*TxResult) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{9}
+	return fileDescriptor_33ac3370ed9bb78a, []int{12}
 }
 func (m *TxResult) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -681,7 +933,7 @@ func (m *KV) Reset()         { *m = KV{} }
 func (m *KV) String() string { return proto.CompactTextString(m) }
 func (*KV) ProtoMessage()    {}
 func (*KV) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{10}
+	return fileDescriptor_33ac3370ed9bb78a, []int{13}
 }
 func (m *KV) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -750,7 +1002,7 @@ func (m *HistoryRequest) Reset()         { *m = HistoryRequest{} }
 func (m *HistoryRequest) String() string { return proto.CompactTextString(m) }
 func (*HistoryRequest) ProtoMessage()    {}
 func (*HistoryRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{11}
+	return fileDescriptor_33ac3370ed9bb78a, []int{14}
 }
 func (m *HistoryRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -812,7 +1064,7 @@ func (m *History) Reset()         { *m = History{} }
 func (m *History) String() string { return proto.CompactTextString(m) }
 func (*History) ProtoMessage()    {}
 func (*History) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{12}
+	return fileDescriptor_33ac3370ed9bb78a, []int{15}
 }
 func (m *History) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -871,6 +1123,9 @@ func init() {
 	proto.RegisterType((*Put)(nil), "dstt.v1.Put")
 	proto.RegisterType((*Delete)(nil), "dstt.v1.Delete")
 	proto.RegisterType((*Check)(nil), "dstt.v1.Check")
+	proto.RegisterType((*Grant)(nil), "dstt.v1.Grant")
+	proto.RegisterType((*Revoke)(nil), "dstt.v1.Revoke")
+	proto.RegisterType((*PolicyRule)(nil), "dstt.v1.PolicyRule")
 	proto.RegisterType((*Write)(nil), "dstt.v1.Write")
 	proto.RegisterType((*TxResult)(nil), "dstt.v1.TxResult")
 	proto.RegisterType((*KV)(nil), "dstt.v1.KV")
@@ -881,49 +1136,59 @@ func init() {
 func init() { proto.RegisterFile("dstt/v1/tx.proto", fileDescriptor_33ac3370ed9bb78a) }
 
 var fileDescriptor_33ac3370ed9bb78a = []byte{
-	// 670 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x9c, 0x54, 0xcd, 0x6e, 0xd3, 0x40,
-	0x10, 0xb6, 0xe3, 0xbf, 0x64, 0xd2, 0x96, 0x68, 0x55, 0x81, 0xa9, 0x20, 0x54, 0x46, 0x42, 0x05,
-	0xb5, 0x09, 0x0d, 0x1c, 0x38, 0x70, 0x0a, 0x1c, 0x52, 0xe5, 0xd0, 0xca, 0x94, 0x22, 0x21, 0xa1,
-	0x28, 0x8e, 0x17, 0xc7, 0xaa, 0xe3, 0x35, 0xf6, 0x3a, 0xd8, 0x37, 0x1e, 0x81, 0x47, 0xe0, 0xca,
-	0x9b, 0xf4, 0xd8, 0x23, 0x27, 0x84, 0x9a, 0x17, 0x41, 0xfb, 0x13, 0xb7, 0x88, 0x48, 0xa5, 0x5c,
-	0xac, 0x9d, 0x99, 0x6f, 0xe6, 0x9b, 0xf9, 0x66, 0xbd, 0xd0, 0xf2, 0x33, 0x4a, 0xbb, 0xf3, 0xfd,
-	0x2e, 0x2d, 0x3a, 0x49, 0x4a, 0x28, 0x41, 0x16, 0xf3, 0x74, 0xe6, 0xfb, 0x5b, 0x9b, 0x01, 0x09,
-	0x08, 0xf7, 0x75, 0xd9, 0x49, 0x84, 0x9d, 0x0f, 0x50, 0x3b, 0x2e, 0xd0, 0x7d, 0x00, 0x8f, 0xf8,
-	0xe5, 0xc8, 0x2b, 0x29, 0xce, 0x6c, 0x75, 0x5b, 0xdd, 0x59, 0x73, 0x1b, 0xcc, 0xd3, 0x67, 0x0e,
-	0xf4, 0x02, 0x20, 0x0b, 0x83, 0x78, 0x4c, 0xf3, 0x14, 0x67, 0x76, 0x6d, 0x5b, 0xdb, 0x69, 0xf6,
-	0x50, 0x47, 0x16, 0xee, 0xbc, 0x59, 0x86, 0xfa, 0xfa, 0xd9, 0xcf, 0x07, 0x8a, 0x7b, 0x05, 0xeb,
-	0xf4, 0xa1, 0x51, 0x85, 0xd1, 0x1d, 0xb0, 0x92, 0xdc, 0x1b, 0x9d, 0xe2, 0x52, 0x52, 0x98, 0x49,
-	0xee, 0x0d, 0x71, 0x89, 0xee, 0x41, 0xa3, 0xca, 0xb1, 0x6b, 0x82, 0xbd, 0x72, 0x38, 0xdf, 0x54,
-	0x30, 0x8f, 0x8b, 0x3e, 0xf1, 0x4b, 0x74, 0x17, 0xea, 0x93, 0xe9, 0x38, 0x8c, 0x47, 0xa1, 0xcf,
-	0x4b, 0x34, 0x5c, 0x8b, 0xdb, 0x07, 0x3e, 0xda, 0x04, 0x23, 0x26, 0xf1, 0x44, 0xe4, 0xeb, 0xae,
-	0x30, 0xd0, 0x2e, 0xa0, 0xf9, 0x38, 0x0a, 0xfd, 0x51, 0x1e, 0xd3, 0x30, 0x1a, 0x4d, 0x71, 0x18,
-	0x4c, 0xa9, 0xad, 0x71, 0x48, 0x8b, 0x47, 0xde, 0xb2, 0xc0, 0x80, 0xfb, 0xd1, 0x43, 0xd0, 0x48,
-	0x92, 0xd9, 0x3a, 0x1f, 0xb0, 0x59, 0x0d, 0x78, 0x98, 0xc8, 0xc9, 0x58, 0x14, 0x21, 0xd0, 0x67,
-	0x78, 0x46, 0x6c, 0x83, 0xf3, 0xf3, 0xb3, 0xf3, 0x12, 0xac, 0x13, 0x9c, 0x66, 0x21, 0x89, 0xd1,
-	0x6d, 0x30, 0x25, 0x8b, 0xca, 0x59, 0xa4, 0xc5, 0x5a, 0xa7, 0xc5, 0x28, 0x8c, 0x7d, 0x5c, 0xf0,
-	0x16, 0xd7, 0x5d, 0x8b, 0x16, 0x07, 0xcc, 0x74, 0xbe, 0xa8, 0x50, 0x3b, 0x4c, 0xd0, 0x36, 0x68,
-	0x49, 0x2e, 0xd2, 0x9a, 0xbd, 0xb5, 0x8a, 0xfd, 0x28, 0xa7, 0x03, 0xc5, 0x65, 0x21, 0xf4, 0x18,
-	0x4c, 0x1f, 0x47, 0x98, 0x8a, 0x21, 0x9b, 0xbd, 0x5b, 0x15, 0xe8, 0x35, 0x77, 0x0f, 0x14, 0x57,
-	0x02, 0xd0, 0x23, 0x30, 0x26, 0x53, 0x3c, 0x39, 0xe5, 0xb3, 0x36, 0x7b, 0x1b, 0x15, 0xf2, 0x15,
-	0xf3, 0x0e, 0x14, 0x57, 0x84, 0xfb, 0x06, 0x68, 0x59, 0x3e, 0x73, 0xf6, 0x40, 0x3b, 0xca, 0x29,
-	0x6a, 0x81, 0xb6, 0xdc, 0x4e, 0xc3, 0x65, 0x47, 0x26, 0xeb, 0x7c, 0x1c, 0xe5, 0xcb, 0xb5, 0x08,
-	0xc3, 0xd9, 0x02, 0x53, 0x30, 0xfe, 0x9d, 0xe1, 0x0c, 0xc1, 0xe0, 0x1c, 0x2b, 0x8a, 0x3d, 0x05,
-	0x6b, 0x2e, 0x64, 0x92, 0x03, 0xb4, 0xaa, 0xb6, 0xa4, 0x7c, 0x52, 0xe8, 0x25, 0xcc, 0xc1, 0x60,
-	0xbc, 0x4b, 0xc3, 0x55, 0x3c, 0x37, 0x2f, 0x86, 0x6c, 0xb0, 0x84, 0x3a, 0x3e, 0x57, 0xa5, 0xee,
-	0x2e, 0x4d, 0xe7, 0xbb, 0x0a, 0xf5, 0xe3, 0xc2, 0xc5, 0x59, 0x1e, 0xd1, 0xff, 0xd8, 0x20, 0xbb,
-	0x13, 0x13, 0xe2, 0x63, 0x5e, 0x76, 0xdd, 0xe5, 0x67, 0xd6, 0x71, 0x44, 0x02, 0x5b, 0x17, 0x1d,
-	0x47, 0x24, 0x40, 0xbb, 0x60, 0x7e, 0x66, 0xc3, 0x64, 0xb6, 0xc1, 0x6f, 0xd8, 0xe5, 0x52, 0xf8,
-	0x8c, 0xb2, 0x5d, 0x89, 0x61, 0x6d, 0xb0, 0x7f, 0x00, 0xa7, 0xb6, 0xc9, 0x4b, 0x48, 0xcb, 0x29,
-	0xa0, 0x36, 0x3c, 0xf9, 0xd7, 0x4d, 0x5d, 0x55, 0x49, 0xbb, 0xb1, 0x4a, 0xfa, 0x9f, 0x2a, 0x4d,
-	0x61, 0x63, 0x10, 0x66, 0x94, 0xa4, 0xa5, 0x8b, 0x3f, 0xe5, 0x38, 0x5b, 0x75, 0x5f, 0x3a, 0x60,
-	0x7a, 0xf8, 0x23, 0x49, 0xf1, 0x35, 0x4b, 0x91, 0x28, 0xd6, 0x75, 0x14, 0xce, 0x42, 0x2a, 0xa5,
-	0x13, 0x86, 0x33, 0x07, 0x4b, 0x32, 0xad, 0xa0, 0xd8, 0x83, 0xba, 0xec, 0x75, 0xf9, 0x16, 0x5d,
-	0xfe, 0xaa, 0xc3, 0x13, 0x59, 0xbf, 0x82, 0xa0, 0x27, 0xa0, 0xc7, 0xb8, 0xa0, 0xd7, 0x8c, 0xcf,
-	0x31, 0xfd, 0xe7, 0x67, 0x17, 0x6d, 0xf5, 0xfc, 0xa2, 0xad, 0xfe, 0xba, 0x68, 0xab, 0x5f, 0x17,
-	0x6d, 0xe5, 0x7c, 0xd1, 0x56, 0x7e, 0x2c, 0xda, 0xca, 0xfb, 0xad, 0x20, 0xa4, 0xd3, 0xdc, 0xeb,
-	0x4c, 0xc8, 0xac, 0xcb, 0xdf, 0x58, 0xfe, 0xa1, 0x65, 0x82, 0x33, 0xcf, 0xe4, 0x4f, 0xe9, 0xb3,
-	0xdf, 0x01, 0x00, 0x00, 0xff, 0xff, 0xc2, 0x19, 0x6d, 0xbf, 0x7d, 0x05, 0x00, 0x00,
+	// 822 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x55, 0xcd, 0x8e, 0xe3, 0x44,
+	0x10, 0x8e, 0xe3, 0xbf, 0xb8, 0xb2, 0xbb, 0x8c, 0x9a, 0x15, 0x98, 0x11, 0x84, 0x91, 0x91, 0xd0,
+	0x82, 0x76, 0x12, 0x36, 0x70, 0xe0, 0xc0, 0x29, 0x20, 0x91, 0x55, 0x04, 0xbb, 0x6a, 0x86, 0x41,
+	0x42, 0x42, 0x51, 0x6c, 0x37, 0x89, 0x19, 0xc7, 0x6d, 0xec, 0xb6, 0xb1, 0xaf, 0x3c, 0x01, 0x67,
+	0x4e, 0x5c, 0x79, 0x93, 0x3d, 0xee, 0x91, 0x13, 0x42, 0x33, 0x2f, 0x82, 0xba, 0xba, 0xe3, 0x04,
+	0x88, 0x58, 0x16, 0xed, 0xc5, 0xea, 0xfa, 0xea, 0xeb, 0xaa, 0xfa, 0xaa, 0xca, 0x36, 0x9c, 0xc4,
+	0xa5, 0x10, 0x93, 0xfa, 0xc1, 0x44, 0x34, 0xe3, 0xbc, 0xe0, 0x82, 0x13, 0x57, 0x22, 0xe3, 0xfa,
+	0xc1, 0xe9, 0xdd, 0x35, 0x5f, 0x73, 0xc4, 0x26, 0xf2, 0xa4, 0xdc, 0xc1, 0x37, 0xd0, 0xbf, 0x68,
+	0xc8, 0x1b, 0x00, 0x21, 0x8f, 0xdb, 0x65, 0xd8, 0x0a, 0x56, 0xfa, 0xc6, 0x99, 0x71, 0xef, 0x16,
+	0xf5, 0x24, 0x32, 0x93, 0x00, 0xf9, 0x10, 0xa0, 0x4c, 0xd6, 0xd9, 0x4a, 0x54, 0x05, 0x2b, 0xfd,
+	0xfe, 0x99, 0x79, 0x6f, 0x38, 0x25, 0x63, 0x1d, 0x78, 0xfc, 0xc5, 0xce, 0x35, 0xb3, 0x9e, 0xfc,
+	0xfe, 0x66, 0x8f, 0x1e, 0x70, 0x83, 0x19, 0x78, 0x9d, 0x9b, 0xbc, 0x0a, 0x6e, 0x5e, 0x85, 0xcb,
+	0x2b, 0xd6, 0xea, 0x14, 0x4e, 0x5e, 0x85, 0x0b, 0xd6, 0x92, 0xd7, 0xc1, 0xeb, 0xee, 0xf8, 0x7d,
+	0x95, 0xbd, 0x03, 0x82, 0x5f, 0x0c, 0x70, 0x2e, 0x9a, 0x19, 0x8f, 0x5b, 0xf2, 0x1a, 0x0c, 0xa2,
+	0xcd, 0x2a, 0xc9, 0x96, 0x49, 0x8c, 0x21, 0x3c, 0xea, 0xa2, 0xfd, 0x30, 0x26, 0x77, 0xc1, 0xce,
+	0x78, 0x16, 0xa9, 0xfb, 0x16, 0x55, 0x06, 0xb9, 0x0f, 0xa4, 0x5e, 0xa5, 0x49, 0xbc, 0xac, 0x32,
+	0x91, 0xa4, 0xcb, 0x0d, 0x4b, 0xd6, 0x1b, 0xe1, 0x9b, 0x48, 0x39, 0x41, 0xcf, 0x97, 0xd2, 0x31,
+	0x47, 0x9c, 0xbc, 0x05, 0x26, 0xcf, 0x4b, 0xdf, 0x42, 0x81, 0xc3, 0x4e, 0xe0, 0xa3, 0x5c, 0x2b,
+	0x93, 0x5e, 0x42, 0xc0, 0xda, 0xb2, 0x2d, 0xf7, 0x6d, 0xcc, 0x8f, 0xe7, 0xe0, 0x23, 0x70, 0x2f,
+	0x59, 0x51, 0x26, 0x3c, 0x23, 0xaf, 0x80, 0xa3, 0xb3, 0x18, 0x98, 0x45, 0x5b, 0xb2, 0x74, 0xd1,
+	0x2c, 0x93, 0x2c, 0x66, 0x0d, 0x96, 0x78, 0x9b, 0xba, 0xa2, 0x79, 0x28, 0xcd, 0xe0, 0xc7, 0x3e,
+	0xf4, 0x1f, 0xe5, 0xe4, 0x0c, 0xcc, 0xbc, 0x52, 0xd7, 0x86, 0xd3, 0x5b, 0x5d, 0xf6, 0xc7, 0x95,
+	0x98, 0xf7, 0xa8, 0x74, 0x91, 0x77, 0xc0, 0x89, 0x59, 0xca, 0x84, 0x12, 0x39, 0x9c, 0xbe, 0xd4,
+	0x91, 0x3e, 0x41, 0x78, 0xde, 0xa3, 0x9a, 0x40, 0xde, 0x06, 0x3b, 0xda, 0xb0, 0xe8, 0x0a, 0xb5,
+	0x0e, 0xa7, 0x77, 0x3a, 0xe6, 0xc7, 0x12, 0x9d, 0xf7, 0xa8, 0x72, 0x4b, 0xde, 0xba, 0x58, 0x65,
+	0xc2, 0xb7, 0xfe, 0xc6, 0xfb, 0x54, 0xa2, 0x92, 0x87, 0x6e, 0x99, 0xba, 0x60, 0x35, 0xbf, 0x62,
+	0xa8, 0xfb, 0x30, 0x35, 0x45, 0x58, 0xa6, 0x56, 0x04, 0x72, 0x0e, 0x4e, 0xce, 0xd3, 0x24, 0x6a,
+	0x7d, 0x07, 0xa9, 0x2f, 0xef, 0xa5, 0x20, 0x4c, 0xab, 0x14, 0xe9, 0x8a, 0x34, 0xb3, 0xc1, 0x2c,
+	0xab, 0x6d, 0x70, 0x0e, 0xe6, 0xe3, 0x4a, 0x90, 0x13, 0x30, 0x77, 0xfb, 0xe1, 0x51, 0x79, 0x94,
+	0x83, 0xad, 0x57, 0x69, 0xb5, 0x5b, 0x0c, 0x65, 0x04, 0xa7, 0xe0, 0x28, 0xcd, 0xff, 0xbc, 0x11,
+	0x2c, 0xc0, 0x46, 0x95, 0x47, 0x82, 0xbd, 0x07, 0x6e, 0xad, 0x06, 0xa5, 0x5b, 0x78, 0xd2, 0x15,
+	0xa7, 0x07, 0xa8, 0x47, 0xbd, 0xa3, 0x05, 0x9f, 0x81, 0x8d, 0xad, 0x20, 0x3e, 0xb8, 0x65, 0x15,
+	0x7e, 0xc7, 0x22, 0xb1, 0x5b, 0x3d, 0x6d, 0xca, 0x8d, 0x28, 0x78, 0xaa, 0x0a, 0xf4, 0x28, 0x9e,
+	0xe5, 0x1a, 0xc4, 0x7c, 0xbb, 0x4a, 0x32, 0x1c, 0x80, 0x47, 0xb5, 0x15, 0x7c, 0x0e, 0x8e, 0x6a,
+	0xd8, 0x0b, 0x8a, 0xf7, 0xb3, 0x01, 0xb0, 0x6f, 0xeb, 0xbf, 0x04, 0xdd, 0x07, 0xe8, 0x1f, 0x06,
+	0x90, 0x38, 0x57, 0x17, 0x74, 0x60, 0xde, 0xf1, 0x57, 0x91, 0x90, 0x8d, 0xb2, 0x14, 0xae, 0x2c,
+	0x59, 0x5c, 0xcc, 0xb2, 0x16, 0xd7, 0x60, 0x40, 0xf1, 0x2c, 0xb9, 0x05, 0xdb, 0xf2, 0x9a, 0xe1,
+	0xc4, 0x07, 0x54, 0x5b, 0x01, 0x03, 0xfb, 0xab, 0x22, 0x39, 0x36, 0xa3, 0xe7, 0x1f, 0x84, 0x94,
+	0xa6, 0x76, 0x3b, 0xc6, 0x4a, 0x07, 0x74, 0x67, 0x06, 0xbf, 0x1a, 0x30, 0xb8, 0x68, 0x28, 0x2b,
+	0xab, 0x54, 0xfc, 0x8f, 0xf7, 0x4f, 0x4a, 0x8a, 0x78, 0xcc, 0x30, 0xec, 0x6d, 0x8a, 0x67, 0x59,
+	0x71, 0xca, 0xd7, 0x5a, 0xbb, 0x3c, 0x92, 0xfb, 0xe0, 0xfc, 0x20, 0xc5, 0x94, 0xbe, 0x8d, 0xdf,
+	0x87, 0xfd, 0xab, 0x82, 0x1a, 0x75, 0xb9, 0x9a, 0x23, 0xcb, 0x90, 0x5f, 0x30, 0x56, 0x60, 0x4b,
+	0x3c, 0xaa, 0xad, 0xa0, 0x81, 0xfe, 0xe2, 0xf2, 0xbf, 0x6e, 0xf9, 0x61, 0x97, 0xcc, 0xe7, 0xee,
+	0x92, 0xf5, 0xd7, 0x2e, 0x6d, 0xe0, 0xce, 0x3c, 0x29, 0x05, 0x2f, 0x5a, 0xca, 0xbe, 0xaf, 0x58,
+	0x79, 0xec, 0x5d, 0x1b, 0x83, 0x13, 0xb2, 0x6f, 0x79, 0xc1, 0x9e, 0x31, 0x14, 0xcd, 0x92, 0x55,
+	0xa7, 0xc9, 0x36, 0x11, 0xba, 0x75, 0xca, 0x08, 0x6a, 0x70, 0x75, 0xa6, 0x23, 0x29, 0xce, 0x61,
+	0xa0, 0x6b, 0xdd, 0xfd, 0x49, 0xf6, 0x1f, 0xda, 0xc5, 0xa5, 0x8e, 0xdf, 0x51, 0xc8, 0xbb, 0x60,
+	0x65, 0xac, 0x11, 0xcf, 0x90, 0x8f, 0x9c, 0xd9, 0x07, 0x4f, 0xae, 0x47, 0xc6, 0xd3, 0xeb, 0x91,
+	0xf1, 0xc7, 0xf5, 0xc8, 0xf8, 0xe9, 0x66, 0xd4, 0x7b, 0x7a, 0x33, 0xea, 0xfd, 0x76, 0x33, 0xea,
+	0x7d, 0x7d, 0xba, 0x4e, 0xc4, 0xa6, 0x0a, 0xc7, 0x11, 0xdf, 0x4e, 0xf0, 0x0f, 0x89, 0x0f, 0xd1,
+	0xe6, 0xac, 0x0c, 0x1d, 0xfc, 0x11, 0xbe, 0xff, 0x67, 0x00, 0x00, 0x00, 0xff, 0xff, 0x08, 0xd5,
+	0xc7, 0xe5, 0x3b, 0x07, 0x00, 0x00,
 }
 
 func (m *Tx) Marshal() (dAtA []byte, err error) {
@@ -1196,6 +1461,69 @@ func (m *Op_Check) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	}
 	return len(dAtA) - i, nil
 }
+func (m *Op_Grant) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Op_Grant) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.Grant != nil {
+		{
+			size, err := m.Grant.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x22
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Op_Revoke) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Op_Revoke) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.Revoke != nil {
+		{
+			size, err := m.Revoke.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x2a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Op_Policy) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Op_Policy) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.Policy != nil {
+		{
+			size, err := m.Policy.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x32
+	}
+	return len(dAtA) - i, nil
+}
 func (m *Put) Marshal() (dAtA []byte, err error) {
 	size := m.Size()
 	dAtA = make([]byte, size)
@@ -1297,6 +1625,165 @@ func (m *Check) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i -= len(m.Key)
 		copy(dAtA[i:], m.Key)
 		i = encodeVarintTx(dAtA, i, uint64(len(m.Key)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Grant) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Grant) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Grant) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Domain) > 0 {
+		i -= len(m.Domain)
+		copy(dAtA[i:], m.Domain)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Domain)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Role) > 0 {
+		i -= len(m.Role)
+		copy(dAtA[i:], m.Role)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Role)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Subject) > 0 {
+		i -= len(m.Subject)
+		copy(dAtA[i:], m.Subject)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Subject)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Revoke) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Revoke) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Revoke) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Domain) > 0 {
+		i -= len(m.Domain)
+		copy(dAtA[i:], m.Domain)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Domain)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Role) > 0 {
+		i -= len(m.Role)
+		copy(dAtA[i:], m.Role)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Role)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Subject) > 0 {
+		i -= len(m.Subject)
+		copy(dAtA[i:], m.Subject)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Subject)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *PolicyRule) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *PolicyRule) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *PolicyRule) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Remove {
+		i--
+		if m.Remove {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.Deny {
+		i--
+		if m.Deny {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x28
+	}
+	if len(m.Action) > 0 {
+		i -= len(m.Action)
+		copy(dAtA[i:], m.Action)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Action)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.Object) > 0 {
+		i -= len(m.Object)
+		copy(dAtA[i:], m.Object)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Object)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Domain) > 0 {
+		i -= len(m.Domain)
+		copy(dAtA[i:], m.Domain)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Domain)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Subject) > 0 {
+		i -= len(m.Subject)
+		copy(dAtA[i:], m.Subject)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Subject)))
 		i--
 		dAtA[i] = 0xa
 	}
@@ -1714,6 +2201,42 @@ func (m *Op_Check) Size() (n int) {
 	}
 	return n
 }
+func (m *Op_Grant) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Grant != nil {
+		l = m.Grant.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *Op_Revoke) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Revoke != nil {
+		l = m.Revoke.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *Op_Policy) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Policy != nil {
+		l = m.Policy.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
 func (m *Put) Size() (n int) {
 	if m == nil {
 		return 0
@@ -1756,6 +2279,79 @@ func (m *Check) Size() (n int) {
 	}
 	l = m.Version.Size()
 	n += 1 + l + sovTx(uint64(l))
+	return n
+}
+
+func (m *Grant) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Subject)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Role)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Domain)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *Revoke) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Subject)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Role)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Domain)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *PolicyRule) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Subject)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Domain)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Object)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	l = len(m.Action)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.Deny {
+		n += 2
+	}
+	if m.Remove {
+		n += 2
+	}
 	return n
 }
 
@@ -2520,6 +3116,111 @@ func (m *Op) Unmarshal(dAtA []byte) error {
 			}
 			m.Sum = &Op_Check{v}
 			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Grant", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Grant{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Sum = &Op_Grant{v}
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Revoke", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Revoke{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Sum = &Op_Revoke{v}
+			iNdEx = postIndex
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Policy", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &PolicyRule{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Sum = &Op_Policy{v}
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipTx(dAtA[iNdEx:])
@@ -2833,6 +3534,516 @@ func (m *Check) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Grant) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Grant: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Grant: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Subject", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Subject = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Role", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Role = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Domain", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Domain = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Revoke) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Revoke: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Revoke: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Subject", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Subject = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Role", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Role = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Domain", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Domain = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *PolicyRule) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: PolicyRule: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: PolicyRule: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Subject", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Subject = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Domain", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Domain = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Object", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Object = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Action", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Action = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Deny", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Deny = bool(v != 0)
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Remove", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Remove = bool(v != 0)
 		default:
 			iNdEx = preIndex
 			skippy, err := skipTx(dAtA[iNdEx:])
