@@ -2,6 +2,7 @@ package abci
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"testing"
@@ -30,7 +31,41 @@ func newWorkload(seed int64) *workload {
 	return w
 }
 
-func (w *workload) key() string { return fmt.Sprintf("k%d", w.rng.Intn(12)) }
+func (w *workload) key() string {
+	return fmt.Sprintf("%s/k%d", []string{"d0", "d1", "d2"}[w.rng.Intn(3)], w.rng.Intn(4))
+}
+
+func (w *workload) keys() []string {
+	var ks []string
+	for _, d := range []string{"d0", "d1", "d2"} {
+		for i := range 4 {
+			ks = append(ks, fmt.Sprintf("%s/k%d", d, i))
+		}
+	}
+	return ks
+}
+
+// policyOp is a random grant, revoke, or allow/deny rule (added or removed)
+// over the workload's signers, roles and domains.
+func (w *workload) policyOp() types.Op {
+	subj := types.Address(w.signers[1+w.rng.Intn(len(w.signers)-1)].PubKey())
+	role := []string{"writer", "reader"}[w.rng.Intn(2)]
+	dom := []string{"d0", "d1", "d2", "*"}[w.rng.Intn(4)]
+	switch w.rng.Intn(4) {
+	case 0:
+		return types.Op{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: subj, Role: role, Domain: dom}}}
+	case 1:
+		return types.Op{Sum: &types.Op_Revoke{Revoke: &types.Revoke{Subject: subj, Role: role, Domain: dom}}}
+	}
+	if w.rng.Intn(2) == 0 {
+		subj = role
+	}
+	obj := []string{"*", "d0/*", "d1/k1", "d2/:k"}[w.rng.Intn(4)]
+	return types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{
+		Subject: subj, Domain: dom, Object: obj, Action: []string{"read", "write", "*"}[w.rng.Intn(3)],
+		Deny: w.rng.Intn(4) == 0, Remove: w.rng.Intn(4) == 0,
+	}}}
+}
 
 func (w *workload) tx(t testing.TB, height uint64, versions func(string) types.Version) []byte {
 	r := w.rng.Intn(100)
@@ -44,6 +79,14 @@ func (w *workload) tx(t testing.TB, height uint64, versions func(string) types.V
 	}
 	w.nonce++
 	body := types.TxBody{ChainId: testChain, Nonce: w.nonce, ValidUntilHeight: height + uint64(w.rng.Intn(5))}
+	if r < 20 { // a policy change, by the admin (signer0) or, denied, by someone else
+		signer := w.signers[0]
+		if r < 12 {
+			signer = w.signers[1+w.rng.Intn(len(w.signers)-1)]
+		}
+		body.Ops = append(body.Ops, w.policyOp())
+		return signTx(t, &body, signer)
+	}
 	if r < 9 {
 		body.ValidUntilHeight = height - 1 // expired
 	}
@@ -85,14 +128,29 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 		t.Fatal(err)
 	}
 	restartStore := storage.NewInMemoryStore()
+	w := newWorkload(seed)
+	genesis := DefaultGenesisState()
+	genesis.Admins = []string{types.Address(w.signers[0].PubKey())}
+	state, _ := json.Marshal(genesis)
+	open := func(s storage.Store, v Verifier) *Engine {
+		e, err := NewEngine(s, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.Initialised() {
+			if _, err := e.InitChain(testChain, state); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return e
+	}
 	engines := []*Engine{
-		newTestEngine(t, storage.NewInMemoryStore(), NewCachedVerifier(64)),
-		newTestEngine(t, storage.NewInMemoryStore(), PlainVerifier{}),
-		newTestEngine(t, ps, NewCachedVerifier(1<<16)),
-		newTestEngine(t, restartStore, PlainVerifier{}),
+		open(storage.NewInMemoryStore(), NewCachedVerifier(64)),
+		open(storage.NewInMemoryStore(), PlainVerifier{}),
+		open(ps, NewCachedVerifier(1<<16)),
+		open(restartStore, PlainVerifier{}),
 	}
 	defer func() { _ = ps.Close() }()
-	w := newWorkload(seed)
 	ref := engines[0]
 	versions := func(k string) types.Version {
 		kv, err := ref.Get(k, 0)
@@ -101,7 +159,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 		}
 		return kv.Version
 	}
-	changes := 0
+	changes, denied, policyChanges := 0, 0, 0
 	for h := uint64(1); h <= uint64(blocks); h++ {
 		var txs [][]byte
 		if w.rng.Intn(8) != 0 { // some blocks are empty
@@ -127,31 +185,53 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 				first = res
 				continue
 			}
-			if !bytes.Equal(res.AppHash, first.AppHash) {
-				t.Fatalf("seed %d height %d: engine %d app hash %X, engine 0 %X", seed, h, i, res.AppHash, first.AppHash)
-			}
 			for j := range res.Txs {
 				a, b := res.Txs[j], first.Txs[j]
 				if a.Code != b.Code || a.Log != b.Log || len(a.Writes) != len(b.Writes) {
 					t.Fatalf("seed %d height %d tx %d: engine %d %v %q, engine 0 %v %q", seed, h, j, i, a.Code, a.Log, b.Code, b.Log)
 				}
 			}
+			if !bytes.Equal(res.AppHash, first.AppHash) {
+				t.Fatalf("seed %d height %d: engine %d app hash %X, engine 0 %X", seed, h, i, res.AppHash, first.AppHash)
+			}
 		}
-		for _, o := range first.Txs {
-			if o.Code == types.CodeOK && len(o.Writes) > 0 {
+		for i, o := range first.Txs {
+			switch {
+			case o.Code == types.CodeOK && len(o.Writes) > 0:
 				changes++
+			case o.Code == types.CodeUnauthorized:
+				denied++
+			case o.Code == types.CodeOK:
+				if _, body, err := types.DecodeTx(txs[i]); err == nil && body.Ops[0].GetPut() == nil && body.Ops[0].GetDelete() == nil && body.Ops[0].GetCheck() == nil {
+					policyChanges++
+				}
+			}
+		}
+		for i, e := range engines[1:] { // the same policy everywhere, deciding the same way
+			if fmt.Sprint(e.Policy().Rules(), e.Policy().Grants()) != fmt.Sprint(ref.Policy().Rules(), ref.Policy().Grants()) {
+				t.Fatalf("seed %d height %d: engine %d has another policy", seed, h, i+1)
+			}
+			for _, s := range w.signers {
+				sub := types.Address(s.PubKey())
+				for _, k := range w.keys() {
+					for _, act := range []string{"read", "write"} {
+						if a, b := e.Policy().Allowed(sub, k[:2], k, act), ref.Policy().Allowed(sub, k[:2], k, act); a != b {
+							t.Fatalf("seed %d height %d: engine %d decides %s %s %s = %v, engine 0 %v\nrules %v\ngrants %v", seed, h, i+1, sub, act, k, a, b, ref.Policy().Rules(), ref.Policy().Grants())
+						}
+					}
+				}
 			}
 		}
 		if h%7 == 0 { // restart engine 3 over its store
-			engines[3] = newTestEngine(t, restartStore, PlainVerifier{})
+			engines[3] = open(restartStore, PlainVerifier{})
 		}
 	}
-	if changes == 0 {
-		t.Fatalf("seed %d: the workload committed no writes; the test proves nothing", seed)
+	if changes == 0 || denied == 0 || policyChanges == 0 {
+		t.Fatalf("seed %d: writes %d, denials %d, policy changes %d: the workload must exercise all three", seed, changes, denied, policyChanges)
 	}
+	t.Logf("seed %d: %d writing txs, %d denied, %d policy changes", seed, changes, denied, policyChanges)
 	// Every replica reads the same values.
-	for k := range 12 {
-		key := fmt.Sprintf("k%d", k)
+	for _, key := range w.keys() {
 		want, werr := ref.Get(key, 0)
 		for i, e := range engines[1:] {
 			got, gerr := e.Get(key, 0)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
@@ -57,6 +58,8 @@ type BlockResult struct {
 type chainRecord struct {
 	ChainID string `json:"chain_id"`
 	Params  Params `json:"params"`
+	// Open: genesis named no admins, so access control is off.
+	Open bool `json:"open,omitempty"`
 }
 
 // Engine is the deterministic state machine. It is not safe for concurrent
@@ -67,6 +70,8 @@ type Engine struct {
 	verifier Verifier
 	chainID  string
 	params   Params
+	policy   *rbac.Policy
+	open     bool // no admins at genesis: every signer may do everything
 	height   uint64
 	appHash  []byte
 	staged   *staged
@@ -83,7 +88,7 @@ type staged struct {
 // NewEngine opens the engine over store. A store without genesis state is
 // fine: InitChain will write it.
 func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
-	e := &Engine{store: store, verifier: v, params: DefaultParams()}
+	e := &Engine{store: store, verifier: v, params: DefaultParams(), policy: rbac.New()}
 	h, hash, err := store.Last()
 	if err != nil {
 		return nil, fmt.Errorf("abci: open engine: %w", err)
@@ -93,10 +98,42 @@ func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
 		return nil, err
 	}
 	if ok {
-		e.chainID, e.params = rec.ChainID, rec.Params
+		e.chainID, e.params, e.open = rec.ChainID, rec.Params, rec.Open
+	}
+	if err := e.loadPolicy(); err != nil {
+		return nil, err
 	}
 	e.height, e.appHash = h, hash
 	return e, nil
+}
+
+// loadPolicy rebuilds the access-control policy from committed state.
+func (e *Engine) loadPolicy() error {
+	var bad []byte
+	err := e.store.Scan([]byte{nsRBAC}, 0, func(ent storage.Entry) bool {
+		rule, grant, ok := decodePolicyKey(ent.Key)
+		var err error
+		switch {
+		case !ok:
+			err = errors.New("undecodable")
+		case rule != nil:
+			_, err = e.policy.AddRule(*rule)
+		default:
+			_, err = e.policy.AddGrant(*grant)
+		}
+		if err != nil {
+			bad = ent.Key
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("abci: load policy: %w", err)
+	}
+	if bad != nil {
+		return fmt.Errorf("abci: load policy: bad stored line %q", bad)
+	}
+	return nil
 }
 
 func (e *Engine) loadChainRecord() (chainRecord, bool, error) {
@@ -136,11 +173,22 @@ func (e *Engine) InitChain(chainID string, appState []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	val, err := json.Marshal(chainRecord{ChainID: chainID, Params: g.Params})
+	rules, grants, err := genesisPolicy(g)
+	if err != nil {
+		return nil, err
+	}
+	open := len(grants) == 0
+	val, err := json.Marshal(chainRecord{ChainID: chainID, Params: g.Params, Open: open})
 	if err != nil {
 		return nil, err
 	}
 	writes := []storage.Entry{{Key: paramsKey, Value: val}}
+	for _, r := range rules {
+		writes = append(writes, storage.Entry{Key: ruleKey(r), Value: []byte{}})
+	}
+	for _, gr := range grants {
+		writes = append(writes, storage.Entry{Key: grantKey(gr), Value: []byte{}})
+	}
 	hash := nextAppHash(nil, 0, writes)
 	if e.Initialised() {
 		if e.height != 0 || !bytes.Equal(e.appHash, hash) {
@@ -151,8 +199,71 @@ func (e *Engine) InitChain(chainID string, appState []byte) ([]byte, error) {
 	if err := e.store.Commit(storage.Batch{Height: 0, AppHash: hash, Writes: writes}); err != nil {
 		return nil, fmt.Errorf("abci: write genesis: %w", err)
 	}
-	e.chainID, e.params, e.height, e.appHash = chainID, g.Params, 0, hash
+	for _, r := range rules {
+		if _, err := e.policy.AddRule(r); err != nil {
+			return nil, err
+		}
+	}
+	for _, gr := range grants {
+		if _, err := e.policy.AddGrant(gr); err != nil {
+			return nil, err
+		}
+	}
+	e.chainID, e.params, e.open, e.height, e.appHash = chainID, g.Params, open, 0, hash
 	return e.AppHash(), nil
+}
+
+// genesisPolicy is the bootstrap policy: the admin role may do everything;
+// genesis admins hold it in every domain, org admins in their org's domain.
+func genesisPolicy(g GenesisState) ([]rbac.Rule, []rbac.Grant, error) {
+	var grants []rbac.Grant
+	add := func(addr, dom string) error {
+		if !isAddress(addr) {
+			return fmt.Errorf("%w: admin %q is not an address (40 lowercase hex digits; see dstt keys show)", ErrGenesis, addr)
+		}
+		grants = append(grants, rbac.Grant{Subject: addr, Role: rbac.AdminRole, Domain: dom})
+		return nil
+	}
+	for _, a := range g.Admins {
+		if err := add(a, rbac.AllDomains); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, o := range g.Orgs {
+		for _, a := range o.Admins {
+			if err := add(a, o.ID); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if len(grants) == 0 {
+		return nil, nil, nil
+	}
+	return []rbac.Rule{{Subject: rbac.AdminRole, Domain: rbac.AllDomains, Object: "*", Action: rbac.ActAll}}, grants, nil
+}
+
+func isAddress(s string) bool {
+	if len(s) != 2*types.AddressLen {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Open reports whether access control is off (no admins at genesis).
+func (e *Engine) Open() bool { return e.open }
+
+// Policy is the access-control policy as of the last executed tx.
+func (e *Engine) Policy() *rbac.Policy { return e.policy }
+
+// CanRead reports whether reader (an address, or "" for an unsigned
+// request) may read key under the committed policy.
+func (e *Engine) CanRead(reader, key string) bool {
+	return e.open || e.policy.Allowed(reader, rbac.DomainOf(key), key, rbac.ActRead)
 }
 
 // nextAppHash folds one block's writes into the app hash. A block that
@@ -195,6 +306,9 @@ func (e *Engine) CheckTx(txBytes []byte) Outcome {
 	}
 	if d.code == types.CodeOK {
 		e.checkWindow(d, e.height+1)
+	}
+	if d.code == types.CodeOK {
+		e.authorize(d)
 	}
 	if d.code == types.CodeOK {
 		if _, seen, err := e.store.Get(txKey(d.hash), 0); err != nil {

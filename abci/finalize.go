@@ -63,6 +63,7 @@ type pendingWrite struct {
 
 // execTx runs one tx at index idx of the staged block.
 func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
+	d.index = idx
 	out := Outcome{Hash: d.hash, Signer: d.signer}
 	if d.code == types.CodeOK {
 		e.checkWindow(d, st.height)
@@ -81,6 +82,9 @@ func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
 	if !d.verified || d.code == types.CodeReplay {
 		out.Code, out.Log = d.code, d.log
 		return out, nil
+	}
+	if d.code == types.CodeOK {
+		e.authorize(d)
 	}
 	var writes []pendingWrite
 	if d.code == types.CodeOK {
@@ -122,6 +126,7 @@ func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
 func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 	writes := make([]pendingWrite, 0, len(d.body.Ops))
 	pos := make(map[string]int, len(d.body.Ops))
+	var policyOps []int
 	buffer := func(w pendingWrite) {
 		if i, ok := pos[w.key]; ok {
 			writes[i] = w
@@ -143,6 +148,8 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 			if (ok && !ent.Deleted) || buffered {
 				buffer(pendingWrite{key: o.Delete.Key, deleted: true})
 			}
+		case *types.Op_Grant, *types.Op_Revoke, *types.Op_Policy:
+			policyOps = append(policyOps, i)
 		case *types.Op_Check:
 			ent, ok, err := e.read(st, userKey(o.Check.Key))
 			if err != nil {
@@ -159,7 +166,40 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 			}
 		}
 	}
+	e.applyPolicyOps(st, d, policyOps)
 	return writes, nil
+}
+
+// applyPolicyOps changes the policy (effective from the next tx) and stages
+// the stored lines. Adding a line that exists or removing one that does not
+// changes nothing.
+func (e *Engine) applyPolicyOps(st *staged, d *decodedTx, idx []int) {
+	for _, i := range idx {
+		var key []byte
+		var changed, remove bool
+		switch o := d.body.Ops[i].Sum.(type) {
+		case *types.Op_Grant:
+			g := grantOf(o.Grant.Subject, o.Grant.Role, o.Grant.Domain)
+			changed, _ = e.policy.AddGrant(g)
+			key = grantKey(g)
+		case *types.Op_Revoke:
+			g := grantOf(o.Revoke.Subject, o.Revoke.Role, o.Revoke.Domain)
+			changed, _ = e.policy.RemoveGrant(g)
+			key, remove = grantKey(g), true
+		case *types.Op_Policy:
+			r := ruleOf(o.Policy)
+			if o.Policy.Remove {
+				changed, _ = e.policy.RemoveRule(r)
+				remove = true
+			} else {
+				changed, _ = e.policy.AddRule(r)
+			}
+			key = ruleKey(r)
+		}
+		if changed { // validated in decode: the policy cannot refuse it
+			st.put(storage.Entry{Key: key, Value: []byte{}, Deleted: remove, Version: storage.Version{Height: st.height, Index: d.index}})
+		}
+	}
 }
 
 // Commit persists the staged block atomically (state, tx records, height

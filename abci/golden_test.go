@@ -2,6 +2,7 @@ package abci
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/datadriven"
 
+	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
@@ -16,8 +18,13 @@ import (
 
 // TestGolden runs the engine scripts under testdata/. Commands:
 //
+//	init admins=K1,K2        genesis with these admins (first command only)
 //	tx name=T signer=K [cosign=K2] [nonce=N] [until=H|+N] [chain=C] [tamper] [nosig]
-//	  one op per input line: put KEY VALUE | delete KEY | check KEY VERSION
+//	  one op per input line: put KEY VALUE | delete KEY | check KEY VERSION |
+//	  grant SUBJ ROLE DOMAIN | revoke SUBJ ROLE DOMAIN |
+//	  allow|deny|unallow|undeny SUBJ DOMAIN OBJECT ACTION   (SUBJ @name = name's address)
+//	can SUBJ ACTION KEY       the policy's decision now
+//	policy                    every rule and grant
 //	raw name=T hex=...       a tx of arbitrary bytes
 //	checktx T                CheckTx against committed state
 //	block T1 T2 ...          FinalizeBlock + Commit of the next block
@@ -31,11 +38,43 @@ import (
 func TestGolden(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		store := storage.NewInMemoryStore()
-		e := newTestEngine(t, store, NewCachedVerifier(1024))
+		var e *Engine
 		txs := map[string][]byte{}
 		nonce := uint64(0)
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			if d.Cmd == "init" { // must come first: a chain with genesis admins
+				var admins string
+				d.ScanArgs(t, "admins", &admins)
+				g := DefaultGenesisState()
+				for _, a := range strings.Split(admins, ",") {
+					g.Admins = append(g.Admins, addressOf(a))
+				}
+				state, _ := json.Marshal(g)
+				var err error
+				if e, err = NewEngine(store, NewCachedVerifier(1024)); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.InitChain(testChain, state); err != nil {
+					t.Fatal(err)
+				}
+				return fmt.Sprintf("open=%v rules=%d grants=%d", e.Open(), len(e.Policy().Rules()), len(e.Policy().Grants()))
+			}
+			if e == nil {
+				e = newTestEngine(t, store, NewCachedVerifier(1024))
+			}
 			switch d.Cmd {
+			case "can":
+				sub, act, key := d.CmdArgs[0].Key, d.CmdArgs[1].Key, d.CmdArgs[2].Key
+				return fmt.Sprint(e.Policy().Allowed(addressOf(sub), rbac.DomainOf(key), key, act))
+			case "policy":
+				var sb strings.Builder
+				for _, r := range e.Policy().Rules() {
+					fmt.Fprintln(&sb, r)
+				}
+				for _, g := range e.Policy().Grants() {
+					fmt.Fprintln(&sb, g)
+				}
+				return strings.TrimSpace(sb.String())
 			case "tx":
 				nonce++
 				name, tx := buildGoldenTx(t, e, d, nonce)
@@ -124,6 +163,15 @@ func TestGolden(t *testing.T) {
 	})
 }
 
+// addressOf maps "@name" to the address of name's test key; other
+// subjects (roles, "anyone") pass through.
+func addressOf(s string) string {
+	if strings.HasPrefix(s, "@") {
+		return types.Address(testKey(s[1:]).PubKey())
+	}
+	return s
+}
+
 func lookupTx(t *testing.T, txs map[string][]byte, name string) []byte {
 	tx, ok := txs[name]
 	if !ok {
@@ -183,6 +231,18 @@ func buildGoldenTx(t *testing.T, e *Engine, d *datadriven.TestData, nonce uint64
 			body.Ops = append(body.Ops, putOp(f[1], f[2]))
 		case f[0] == "delete" && len(f) == 2:
 			body.Ops = append(body.Ops, deleteOp(f[1]))
+		case (f[0] == "grant" || f[0] == "revoke") && len(f) == 4:
+			sub, role, dom := addressOf(f[1]), f[2], f[3]
+			if f[0] == "grant" {
+				body.Ops = append(body.Ops, types.Op{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: sub, Role: role, Domain: dom}}})
+			} else {
+				body.Ops = append(body.Ops, types.Op{Sum: &types.Op_Revoke{Revoke: &types.Revoke{Subject: sub, Role: role, Domain: dom}}})
+			}
+		case (f[0] == "allow" || f[0] == "deny" || f[0] == "unallow" || f[0] == "undeny") && len(f) == 5:
+			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{
+				Subject: addressOf(f[1]), Domain: f[2], Object: f[3], Action: f[4],
+				Deny: strings.HasSuffix(f[0], "deny"), Remove: strings.HasPrefix(f[0], "un"),
+			}}})
 		case f[0] == "check" && len(f) == 3:
 			v, err := types.ParseVersion(f[2])
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/types"
 )
@@ -19,6 +20,7 @@ type decodedTx struct {
 	// verified: every signature checked out, so the tx is authentic even
 	// if it fails later; only authentic txs leave a record in state.
 	verified bool
+	index    uint32 // position in the block (FinalizeBlock only)
 	code     types.Code
 	log      string
 }
@@ -107,6 +109,27 @@ func (e *Engine) checkOp(op *types.Op) (types.Code, string) {
 			return types.CodeInvalidOp, "empty check"
 		}
 		return e.checkKey(o.Check.Key)
+	case *types.Op_Grant:
+		if o.Grant == nil {
+			return types.CodeInvalidOp, "empty grant"
+		}
+		if err := grantOf(o.Grant.Subject, o.Grant.Role, o.Grant.Domain).Validate(); err != nil {
+			return types.CodeInvalidOp, err.Error()
+		}
+	case *types.Op_Revoke:
+		if o.Revoke == nil {
+			return types.CodeInvalidOp, "empty revoke"
+		}
+		if err := grantOf(o.Revoke.Subject, o.Revoke.Role, o.Revoke.Domain).Validate(); err != nil {
+			return types.CodeInvalidOp, err.Error()
+		}
+	case *types.Op_Policy:
+		if o.Policy == nil {
+			return types.CodeInvalidOp, "empty policy rule"
+		}
+		if err := ruleOf(o.Policy).Validate(); err != nil {
+			return types.CodeInvalidOp, err.Error()
+		}
 	default:
 		return types.CodeInvalidOp, "unknown or empty op"
 	}
@@ -168,6 +191,52 @@ func (e *Engine) verifyAll(ds []*decodedTx) {
 			}
 		}
 		j += len(d.tx.Signatures)
+	}
+}
+
+func grantOf(subject, role, domain string) rbac.Grant {
+	return rbac.Grant{Subject: subject, Role: role, Domain: domain}
+}
+
+func ruleOf(p *types.PolicyRule) rbac.Rule {
+	return rbac.Rule{Subject: p.Subject, Domain: p.Domain, Object: p.Object, Action: p.Action, Deny: p.Deny}
+}
+
+// authorize checks every op of d against the policy as it stands before
+// the tx: put/delete need write on the key, check needs read, policy ops
+// need admin in their domain. The first missing permission fails the tx.
+func (e *Engine) authorize(d *decodedTx) {
+	if e.open {
+		return
+	}
+	for i := range d.body.Ops {
+		var dom, obj, act string
+		switch o := d.body.Ops[i].Sum.(type) {
+		case *types.Op_Put:
+			obj, act = o.Put.Key, rbac.ActWrite
+		case *types.Op_Delete:
+			obj, act = o.Delete.Key, rbac.ActWrite
+		case *types.Op_Check:
+			obj, act = o.Check.Key, rbac.ActRead
+		case *types.Op_Grant:
+			dom, act = o.Grant.Domain, rbac.ActAdmin
+		case *types.Op_Revoke:
+			dom, act = o.Revoke.Domain, rbac.ActAdmin
+		case *types.Op_Policy:
+			dom, act = o.Policy.Domain, rbac.ActAdmin
+		}
+		if act == rbac.ActAdmin {
+			if !e.policy.IsAdmin(d.signer, dom) {
+				d.fail(types.CodeUnauthorized, "op %d: %s lacks admin in domain %q", i, d.signer, dom)
+				return
+			}
+			continue
+		}
+		dom = rbac.DomainOf(obj)
+		if !e.policy.Allowed(d.signer, dom, obj, act) {
+			d.fail(types.CodeUnauthorized, "op %d: %s lacks %s on key %q (domain %q)", i, d.signer, act, obj, dom)
+			return
+		}
 	}
 }
 

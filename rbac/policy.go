@@ -114,7 +114,7 @@ func (r Rule) Validate() error {
 	default:
 		probs = append(probs, fmt.Sprintf("action %q: want read, write, admin or *", r.Action))
 	}
-	if r.Object == "" || len(r.Object) > 512 || strings.ContainsAny(r.Object, ", \t\n") {
+	if r.Object == "" || len(r.Object) > 512 || strings.ContainsFunc(r.Object, func(c rune) bool { return c == ',' || c <= ' ' || c == 0x7f }) {
 		probs = append(probs, fmt.Sprintf("object %q: want a key pattern of 1-512 characters without commas or spaces", r.Object))
 	} else if _, err := compileObject(r.Object); err != nil {
 		probs = append(probs, fmt.Sprintf("object %q: %v", r.Object, err))
@@ -246,7 +246,7 @@ func (p *Policy) AddGrant(g Grant) (bool, error) {
 	}
 	ok, err := p.enf.AddGroupingPolicy(g.Subject, g.Role, g.Domain)
 	if ok {
-		clear(p.roles)
+		err = p.rebuildRoles()
 	}
 	return ok, err
 }
@@ -255,9 +255,19 @@ func (p *Policy) AddGrant(g Grant) (bool, error) {
 func (p *Policy) RemoveGrant(g Grant) (bool, error) {
 	ok, err := p.enf.RemoveGroupingPolicy(g.Subject, g.Role, g.Domain)
 	if ok {
-		clear(p.roles)
+		err = p.rebuildRoles()
 	}
 	return ok, err
+}
+
+// rebuildRoles rebuilds Casbin's role links from the grant lines. Casbin's
+// incremental updates with a domain-matching function ("*" grants) can
+// leave stale links, so that a long-running policy decides differently
+// from one loaded fresh from the same lines; a rebuild is exact and cheap
+// (grants change rarely).
+func (p *Policy) rebuildRoles() error {
+	clear(p.roles)
+	return p.enf.BuildRoleLinks()
 }
 
 // subjects is sub followed by its roles in dom, transitively.
