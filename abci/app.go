@@ -26,6 +26,8 @@ const (
 	QueryHistory = "/kv/history" // data: encoded types.HistoryRequest
 	QueryTx      = "/tx"         // data: 32-byte tx hash
 	QueryParams  = "/params"     // JSON chain id and params
+	QueryPolicy  = "/rbac/policy" // JSON PolicyView (signed readers)
+	QueryCheck   = "/rbac/check"  // data: JSON CheckRequest; answer: JSON CheckResult
 )
 
 // Event types and attributes emitted for committed txs.
@@ -40,6 +42,10 @@ type App struct {
 	abcitypes.BaseApplication
 	engine *Engine
 	logger log.Logger
+	auth   *queryAuth
+	// OnAuthFailure, when set, is told about every refused read (for the
+	// node's security log). It must not block.
+	OnAuthFailure func(reader, path, reason string)
 }
 
 var _ abcitypes.Application = (*App)(nil)
@@ -49,7 +55,7 @@ func NewApp(engine *Engine, logger log.Logger) *App {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	return &App{engine: engine, logger: logger}
+	return &App{engine: engine, logger: logger, auth: newQueryAuth()}
 }
 
 // Engine returns the wrapped engine.
@@ -153,48 +159,31 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 }
 
 // Query serves the read paths. Errors come back as codes with a message,
-// never as Go errors (those would close the client connection).
+// never as Go errors (those would close the client connection). Reads of
+// keys that "anyone" may not read need the signed form (QuerySigned).
 func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
 	resp := &abcitypes.ResponseQuery{Height: int64(a.engine.Height()), Codespace: Codespace}
+	path, data, height, reader := req.Path, req.Data, req.Height, ""
 	if req.Height < 0 {
 		return queryErr(resp, fmt.Errorf("%w: negative height", ErrBadQuery)), nil
 	}
-	height := uint64(req.Height)
-	var (
-		val []byte
-		err error
-	)
-	switch req.Path {
-	case QueryGet:
-		var kv types.KV
-		if kv, err = a.engine.Get(string(req.Data), height); err == nil {
-			val, err = kv.Marshal()
-			resp.Key = req.Data
-			if height != 0 {
-				resp.Height = req.Height
-			}
+	if path == QuerySigned {
+		var sq types.SignedQuery
+		if err := sq.Unmarshal(req.Data); err != nil {
+			return queryErr(resp, fmt.Errorf("%w: signed query: %v", ErrBadQuery, err)), nil
 		}
-	case QueryHistory:
-		var hreq types.HistoryRequest
-		if err = hreq.Unmarshal(req.Data); err != nil {
-			err = fmt.Errorf("%w: history request: %v", ErrBadQuery, err)
-			break
+		var err error
+		if reader, err = a.auth.open(a.engine.ChainID(), &sq); err != nil {
+			a.authFailed("", sq.Path, err)
+			return queryErr(resp, err), nil
 		}
-		var h types.History
-		if h, err = a.engine.History(hreq); err == nil {
-			val, err = h.Marshal()
-		}
-	case QueryTx:
-		var r types.TxResult
-		if r, err = a.engine.TxResult(req.Data); err == nil {
-			val, err = r.Marshal()
-		}
-	case QueryParams:
-		val, err = json.Marshal(chainRecord{ChainID: a.engine.ChainID(), Params: a.engine.Params()})
-	default:
-		err = fmt.Errorf("%w: unknown path %q (known: %s, %s, %s, %s)", ErrNotFound, req.Path, QueryGet, QueryHistory, QueryTx, QueryParams)
+		path, data, height = sq.Path, sq.Data, int64(sq.Height)
 	}
+	val, err := a.query(path, data, uint64(height), reader, resp)
 	if err != nil {
+		if errors.Is(err, ErrUnauthorized) {
+			a.authFailed(reader, path, err)
+		}
 		return queryErr(resp, err), nil
 	}
 	resp.Value = val
@@ -202,10 +191,85 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 	return resp, nil
 }
 
+func (a *App) authFailed(reader, path string, err error) {
+	if a.OnAuthFailure != nil {
+		a.OnAuthFailure(reader, path, err.Error())
+	}
+}
+
+func (a *App) query(path string, data []byte, height uint64, reader string, resp *abcitypes.ResponseQuery) ([]byte, error) {
+	e := a.engine
+	switch path {
+	case QueryGet:
+		key := string(data)
+		if !e.CanRead(reader, key) {
+			return nil, readDenied(reader, key)
+		}
+		kv, err := e.Get(key, height)
+		if err != nil {
+			return nil, err
+		}
+		resp.Key = data
+		if height != 0 {
+			resp.Height = int64(height)
+		}
+		return kv.Marshal()
+	case QueryHistory:
+		var hreq types.HistoryRequest
+		if err := hreq.Unmarshal(data); err != nil {
+			return nil, fmt.Errorf("%w: history request: %v", ErrBadQuery, err)
+		}
+		if !e.CanRead(reader, hreq.Key) {
+			return nil, readDenied(reader, hreq.Key)
+		}
+		h, err := e.History(hreq)
+		if err != nil {
+			return nil, err
+		}
+		return h.Marshal()
+	case QueryTx:
+		r, err := e.TxResult(data)
+		if err != nil {
+			return nil, err
+		}
+		if !e.Open() && r.Signer != reader {
+			for _, w := range r.Writes {
+				if !e.CanRead(reader, w.Key) {
+					return nil, fmt.Errorf("%w: a tx's result is visible to its signer and to readers of every key it wrote; %s", ErrUnauthorized, readDenied(reader, w.Key))
+				}
+			}
+			if len(r.Writes) == 0 && reader == "" {
+				return nil, fmt.Errorf("%w: sign the query to read this tx's result", ErrUnauthorized)
+			}
+		}
+		return r.Marshal()
+	case QueryParams:
+		return json.Marshal(chainRecord{ChainID: e.ChainID(), Params: e.Params(), Open: e.Open()})
+	case QueryPolicy:
+		if reader == "" && !e.Open() {
+			return nil, fmt.Errorf("%w: sign the query to list the policy", ErrUnauthorized)
+		}
+		return json.Marshal(PolicyView{Open: e.Open(), Rules: e.Policy().Rules(), Grants: e.Policy().Grants()})
+	case QueryCheck:
+		if reader == "" && !e.Open() {
+			return nil, fmt.Errorf("%w: sign the query to ask the policy", ErrUnauthorized)
+		}
+		var c CheckRequest
+		if err := json.Unmarshal(data, &c); err != nil {
+			return nil, fmt.Errorf("%w: check request: %v", ErrBadQuery, err)
+		}
+		return json.Marshal(e.Check(c))
+	}
+	return nil, fmt.Errorf("%w: unknown path %q (known: %s, %s, %s, %s, %s, %s, %s)", ErrNotFound, path,
+		QueryGet, QueryHistory, QueryTx, QueryParams, QueryPolicy, QueryCheck, QuerySigned)
+}
+
 func queryErr(resp *abcitypes.ResponseQuery, err error) *abcitypes.ResponseQuery {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		resp.Code = uint32(types.CodeNotFound)
+	case errors.Is(err, ErrUnauthorized):
+		resp.Code = uint32(types.CodeUnauthorized)
 	case errors.Is(err, ErrBadQuery), errors.Is(err, ErrNoHistory), errors.Is(err, storage.ErrPruned):
 		resp.Code = uint32(types.CodeBadQuery)
 	default:

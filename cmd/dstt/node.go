@@ -24,6 +24,7 @@ import (
 const devKeyName = "dev"
 
 type initFlags struct {
+	admins    []string
 	chainID   string
 	moniker   string
 	overwrite bool
@@ -39,7 +40,9 @@ func (f *initFlags) register(cmd *cobra.Command, defaultChain string) {
 }
 
 func (f *initFlags) initHome(home string) (*consensus.Home, error) {
-	appState, err := json.Marshal(abci.DefaultGenesisState())
+	gen := abci.DefaultGenesisState()
+	gen.Admins = f.admins
+	appState, err := json.Marshal(gen)
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +66,9 @@ key. Refuses to touch an existing home unless --overwrite.`,
 			if err != nil {
 				return err
 			}
+			if len(f.admins) == 0 {
+				fmt.Fprintln(g.stderr, "warning: no --admin given: access control is OFF on this chain (every signer may do everything)")
+			}
 			if err := saveClientConfig(g.home, clientConfig{Node: f.rpcListen}); err != nil {
 				return err
 			}
@@ -72,6 +78,7 @@ key. Refuses to touch an existing home unless --overwrite.`,
 		},
 	}
 	f.register(cmd, "dstt-local")
+	cmd.Flags().StringSliceVar(&f.admins, "admin", nil, "address of a genesis admin (admin in every domain); repeatable. Without one, access control is off")
 	cmd.Flags().BoolVar(&f.overwrite, "overwrite", false, "re-create an existing home: new config, genesis and keys; DELETES data/ (the chain and app state); keeps keyring/")
 	return cmd
 }
@@ -112,9 +119,6 @@ home is reused as it is.`,
 // initDev initialises a dev home: one validator, a "dev" key in the test
 // keyring, and CLI defaults pointing at both.
 func (g *globals) initDev(f *initFlags) error {
-	if _, err := f.initHome(g.home); err != nil {
-		return err
-	}
 	kr, err := security.OpenKeyring(security.BackendTest, keyringDir(g.home), nil)
 	if err != nil {
 		return err
@@ -126,10 +130,14 @@ func (g *globals) initDev(f *initFlags) error {
 	if err != nil {
 		return err
 	}
+	f.admins = []string{k.Address}
+	if _, err := f.initHome(g.home); err != nil {
+		return err
+	}
 	if err := saveClientConfig(g.home, clientConfig{Node: f.rpcListen, KeyringBackend: security.BackendTest, From: devKeyName}); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.stderr, "dev home initialised at %s (chain %q); key %q (test keyring, unencrypted) has address %s\n",
+	fmt.Fprintf(g.stderr, "dev home initialised at %s (chain %q); key %q (test keyring, unencrypted, chain admin) has address %s\n",
 		g.home, f.chainID, devKeyName, k.Address)
 	return nil
 }

@@ -48,14 +48,21 @@ func (k kvJSON) text() string {
 }
 
 func newQueryCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "query", Aliases: []string{"q"}, Short: "Read keys, history and tx results"}
+	cmd := &cobra.Command{
+		Use: "query", Aliases: []string{"q"}, Short: "Read keys, history and tx results",
+		Long: `Read from the node. Queries are signed with --from (default: the home's key)
+so that keys only some readers may read can be read; --from - sends them
+unsigned, which only works for keys "anyone" may read.`,
+	}
+	var from string
+	cmd.PersistentFlags().StringVar(&from, "from", "", "key that signs the query (default: the home's; - for unsigned)")
 	var height int64
 	get := &cobra.Command{
 		Use:   "get KEY",
 		Short: "Read KEY's value (latest, or as of --height)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			c, ctx, cancel, err := g.client()
+			c, ctx, cancel, err := g.readerClient(from)
 			if err != nil {
 				return err
 			}
@@ -87,7 +94,7 @@ func newQueryCmd(g *globals) *cobra.Command {
 				}
 				req.Before = v
 			}
-			c, ctx, cancel, err := g.client()
+			c, ctx, cancel, err := g.readerClient(from)
 			if err != nil {
 				return err
 			}
@@ -134,7 +141,7 @@ func newQueryCmd(g *globals) *cobra.Command {
 			if err != nil || len(hash) != 32 {
 				return fmt.Errorf("%q is not a tx hash (want 64 hex digits, as printed by dstt tx)", args[0])
 			}
-			c, ctx, cancel, err := g.client()
+			c, ctx, cancel, err := g.readerClient(from)
 			if err != nil {
 				return err
 			}
@@ -169,10 +176,28 @@ func newQueryCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func (g *globals) client() (*client.Client, context.Context, context.CancelFunc, error) {
+// readerClient connects to the node; queries are signed with the key from
+// (or the home's default key) when there is one, so protected keys can be
+// read. from "-" means unsigned.
+func (g *globals) readerClient(from string) (*client.Client, context.Context, context.CancelFunc, error) {
 	c, err := client.New(g.node)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if from == "" {
+		cc, _ := loadClientConfig(g.home)
+		from = cc.From
+	}
+	if from != "" && from != "-" {
+		kr, err := g.openKeyring()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		s, err := kr.Signer(from)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("key %q (to sign the query; --from - for unsigned): %w", from, err)
+		}
+		c.SetReader(s)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	return c, ctx, cancel, nil

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
@@ -18,10 +20,11 @@ import (
 
 // Errors returned by Client methods (wrapped; test with errors.Is).
 var (
-	ErrUnreachable = errors.New("client: node unreachable")
-	ErrRejected    = errors.New("client: transaction rejected")
-	ErrNotFound    = errors.New("client: not found")
-	ErrQuery       = errors.New("client: query failed")
+	ErrUnreachable  = errors.New("client: node unreachable")
+	ErrRejected     = errors.New("client: transaction rejected")
+	ErrNotFound     = errors.New("client: not found")
+	ErrQuery        = errors.New("client: query failed")
+	ErrUnauthorized = errors.New("client: unauthorized")
 )
 
 // DefaultValidFor is how many blocks past the latest height a submitted tx
@@ -60,7 +63,16 @@ type Result struct {
 type Client struct {
 	rpc  rpcclient.Client
 	addr string
+	// reader, when set, signs every query (SetReader).
+	reader  security.Signer
+	mu      sync.Mutex
+	chainID string // cached for signing queries
+	now     func() time.Time
 }
+
+// SetReader makes the client sign its queries with s, so it can read keys
+// that only some signers may read. Call it before using the client.
+func (c *Client) SetReader(s security.Signer) { c.reader = s }
 
 // New connects to a node's RPC address, e.g. tcp://127.0.0.1:26657.
 func New(addr string) (*Client, error) {
@@ -68,11 +80,13 @@ func New(addr string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
 	}
-	return &Client{rpc: c, addr: addr}, nil
+	return &Client{rpc: c, addr: addr, now: time.Now}, nil
 }
 
 // NewFromRPC wraps any CometBFT RPC client (e.g. the in-process one).
-func NewFromRPC(c rpcclient.Client) *Client { return &Client{rpc: c, addr: "in-process"} }
+func NewFromRPC(c rpcclient.Client) *Client {
+	return &Client{rpc: c, addr: "in-process", now: time.Now}
+}
 
 func (c *Client) unreachable(err error) error {
 	return fmt.Errorf("%w at %s (is `dstt start` running there? set --node): %v", ErrUnreachable, c.addr, err)
@@ -157,6 +171,13 @@ func (c *Client) BroadcastCommit(ctx context.Context, tx []byte) (Result, error)
 }
 
 func (c *Client) query(ctx context.Context, path string, data []byte, height int64) ([]byte, int64, error) {
+	if c.reader != nil {
+		var err error
+		if path, data, err = c.signQuery(ctx, path, data, height); err != nil {
+			return nil, 0, err
+		}
+		height = 0
+	}
 	res, err := c.rpc.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: height})
 	if err != nil {
 		return nil, 0, c.unreachable(err)
@@ -167,9 +188,36 @@ func (c *Client) query(ctx context.Context, path string, data []byte, height int
 		return r.Value, r.Height, nil
 	case types.CodeNotFound:
 		return nil, r.Height, fmt.Errorf("%w: %s", ErrNotFound, strings.TrimPrefix(r.Log, "abci: not found: "))
+	case types.CodeUnauthorized:
+		return nil, r.Height, fmt.Errorf("%w: %s", ErrUnauthorized, strings.TrimPrefix(r.Log, "abci: unauthorized: "))
 	default:
 		return nil, r.Height, fmt.Errorf("%w: %s", ErrQuery, r.Log)
 	}
+}
+
+// signQuery wraps a query in a types.SignedQuery signed by the reader.
+func (c *Client) signQuery(ctx context.Context, path string, data []byte, height int64) (string, []byte, error) {
+	c.mu.Lock()
+	chainID := c.chainID
+	c.mu.Unlock()
+	if chainID == "" {
+		info, err := c.ChainInfo(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		chainID = info.ChainID
+		c.mu.Lock()
+		c.chainID = chainID
+		c.mu.Unlock()
+	}
+	sq := types.SignedQuery{Path: path, Data: data, Height: uint64(height), TimeUnixMs: c.now().UnixMilli(), PubKey: c.reader.PubKey()}
+	sig, err := c.reader.Sign(types.QuerySignBytes(chainID, path, data, sq.Height, sq.TimeUnixMs))
+	if err != nil {
+		return "", nil, fmt.Errorf("client: sign query: %w", err)
+	}
+	sq.Signature = sig
+	b, err := sq.Marshal()
+	return abci.QuerySigned, b, err
 }
 
 // Get reads key at height (0 = latest). It returns the value's entry and
@@ -201,6 +249,12 @@ func (c *Client) History(ctx context.Context, req types.HistoryRequest) (types.H
 		return types.History{}, fmt.Errorf("%w: decode answer: %v", ErrQuery, err)
 	}
 	return h, nil
+}
+
+// Raw runs any query path and returns the answer's bytes.
+func (c *Client) Raw(ctx context.Context, path string, data []byte) ([]byte, error) {
+	val, _, err := c.query(ctx, path, data, 0)
+	return val, err
 }
 
 // Tx returns the committed result of a tx by its hash.

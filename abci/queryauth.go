@@ -1,0 +1,77 @@
+package abci
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/types"
+)
+
+// QuerySigned is the query path for authenticated reads: data is an
+// encoded types.SignedQuery wrapping the inner path, data and height.
+const QuerySigned = "/signed"
+
+// DefaultQuerySkew bounds how far a signed query's timestamp may be from the
+// node's clock.
+const DefaultQuerySkew = 30 * time.Second
+
+// ErrUnauthorized is returned for reads the reader may not make.
+var ErrUnauthorized = errors.New("abci: unauthorized")
+
+// queryAuth checks signed queries. It is node-local (it reads the wall
+// clock) and lives in the adapter, never in the engine.
+type queryAuth struct {
+	now  func() time.Time
+	skew time.Duration
+	mu   sync.Mutex
+	seen map[[32]byte]time.Time // signature hash -> expiry, for replay refusal
+}
+
+func newQueryAuth() *queryAuth {
+	return &queryAuth{now: time.Now, skew: DefaultQuerySkew, seen: map[[32]byte]time.Time{}}
+}
+
+// open verifies sq and returns the reader's address. A signed query can be
+// used once: a replay inside the skew window is refused.
+func (q *queryAuth) open(chainID string, sq *types.SignedQuery) (string, error) {
+	if len(sq.PubKey) != 32 || len(sq.Signature) != 64 {
+		return "", fmt.Errorf("%w: signed query needs a 32-byte ed25519 key and a 64-byte signature", ErrUnauthorized)
+	}
+	now := q.now()
+	t := time.UnixMilli(sq.TimeUnixMs)
+	if d := now.Sub(t); d > q.skew || d < -q.skew {
+		return "", fmt.Errorf("%w: signed query timestamp %s is more than %s from the node's clock %s (check the client's clock)",
+			ErrUnauthorized, t.UTC().Format(time.RFC3339), q.skew, now.UTC().Format(time.RFC3339))
+	}
+	msg := types.QuerySignBytes(chainID, sq.Path, sq.Data, sq.Height, sq.TimeUnixMs)
+	if !security.Verify(sq.PubKey, msg, sq.Signature) {
+		return "", fmt.Errorf("%w: the query's signature does not verify", ErrUnauthorized)
+	}
+	key := sha256.Sum256(sq.Signature)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if exp, ok := q.seen[key]; ok && now.Before(exp) {
+		return "", fmt.Errorf("%w: this signed query was already used (replay)", ErrUnauthorized)
+	}
+	if len(q.seen) > 100_000 { // drop expired entries
+		for k, exp := range q.seen {
+			if now.After(exp) {
+				delete(q.seen, k)
+			}
+		}
+	}
+	q.seen[key] = t.Add(2 * q.skew)
+	return types.Address(sq.PubKey), nil
+}
+
+// readDenied is the error for a read reader may not make.
+func readDenied(reader, key string) error {
+	if reader == "" {
+		return fmt.Errorf("%w: reading %q needs a signed query (dstt query ... --from KEY) by a reader with read permission", ErrUnauthorized, key)
+	}
+	return fmt.Errorf("%w: %s lacks read on key %q", ErrUnauthorized, reader, key)
+}
