@@ -22,10 +22,10 @@ const Codespace = "dstt"
 
 // Query paths served by App.Query.
 const (
-	QueryGet     = "/kv/get"     // data: key; height: 0 = latest
-	QueryHistory = "/kv/history" // data: encoded types.HistoryRequest
-	QueryTx      = "/tx"         // data: 32-byte tx hash
-	QueryParams  = "/params"     // JSON chain id and params
+	QueryGet     = "/kv/get"      // data: key; height: 0 = latest
+	QueryHistory = "/kv/history"  // data: encoded types.HistoryRequest
+	QueryTx      = "/tx"          // data: 32-byte tx hash
+	QueryParams  = "/params"      // JSON chain id and params
 	QueryPolicy  = "/rbac/policy" // JSON PolicyView (signed readers)
 	QueryCheck   = "/rbac/check"  // data: JSON CheckRequest; answer: JSON CheckResult
 )
