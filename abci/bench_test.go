@@ -1,6 +1,7 @@
 package abci
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -20,9 +21,12 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		v    func() Verifier
+		rbac bool
 	}{
-		{"cold", func() Verifier { return PlainVerifier{} }},
-		{"cached", func() Verifier { return NewCachedVerifier(2 * perBlock) }},
+		{"cold", func() Verifier { return PlainVerifier{} }, false},
+		{"cold-rbac1000", func() Verifier { return PlainVerifier{} }, true},
+		{"cached", func() Verifier { return NewCachedVerifier(2 * perBlock) }, false},
+		{"cached-rbac1000", func() Verifier { return NewCachedVerifier(2 * perBlock) }, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			store, err := storage.NewPebbleStore(b.TempDir(), storage.DefaultPebbleOptions())
@@ -31,10 +35,15 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 			}
 			defer store.Close()
 			v := bc.v()
-			e := newTestEngine(b, store, v)
 			signers := make([]security.Signer, 16)
 			for i := range signers {
 				signers[i] = testKey(fmt.Sprint("bench", i))
+			}
+			var e *Engine
+			if bc.rbac {
+				e = newPolicyBenchEngine(b, store, v, signers)
+			} else {
+				e = newTestEngine(b, store, v)
 			}
 			value := make([]byte, 64)
 			nonce := uint64(0)
@@ -77,4 +86,46 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 			b.ReportMetric(float64(b.N*perBlock)/b.Elapsed().Seconds(), "tx/s")
 		})
 	}
+}
+
+// newPolicyBenchEngine is a chain with access control on and a 1,000-line
+// policy: 980 rules for 49 other roles over 10 domains, plus the rules and
+// grants that let the bench signers write acct/*.
+func newPolicyBenchEngine(b *testing.B, store storage.Store, v Verifier, signers []security.Signer) *Engine {
+	admin := testKey("bench-admin")
+	g := DefaultGenesisState()
+	g.Admins = []string{types.Address(admin.PubKey())}
+	state, _ := json.Marshal(g)
+	e, err := NewEngine(store, v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.InitChain(testChain, state); err != nil {
+		b.Fatal(err)
+	}
+	var ops []types.Op
+	for i := range 980 {
+		ops = append(ops, types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{
+			Subject: fmt.Sprintf("role%d", 1+i%49), Domain: fmt.Sprintf("org%d", i%10),
+			Object: fmt.Sprintf("org%d/data%d/*", i%10, i), Action: []string{"read", "write"}[i%2], Deny: i%7 == 0,
+		}}})
+	}
+	ops = append(ops,
+		types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: "writer", Domain: "acct", Object: "acct/*", Action: "write"}}},
+		types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: "writer", Domain: "acct", Object: "acct/frozen/*", Action: "write", Deny: true}}},
+		types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: "anyone", Domain: "public", Object: "public/*", Action: "read"}}},
+	)
+	for _, s := range signers {
+		ops = append(ops, types.Op{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: types.Address(s.PubKey()), Role: "writer", Domain: "acct"}}})
+	}
+	for i := 0; i < len(ops); i += 500 {
+		tx := signTx(b, &types.TxBody{ChainId: testChain, Nonce: uint64(i + 1), ValidUntilHeight: e.Height() + 5, Ops: ops[i:min(i+500, len(ops))]}, admin)
+		if res := runBlock(b, e, tx); res.Txs[0].Code != types.CodeOK {
+			b.Fatalf("policy setup: %s", res.Txs[0].Log)
+		}
+	}
+	if n := len(e.Policy().Rules()) + len(e.Policy().Grants()); n < 1000 {
+		b.Fatalf("policy has %d lines, want >= 1000", n)
+	}
+	return e
 }
