@@ -250,6 +250,12 @@ func (a *App) query(path string, data []byte, height uint64, reader string, resp
 			return nil, fmt.Errorf("%w: sign the query to list the policy", ErrUnauthorized)
 		}
 		return json.Marshal(PolicyView{Open: e.Open(), Rules: e.Policy().Rules(), Grants: e.Policy().Grants()})
+	case QueryIdentity:
+		v, err := e.Identity(string(data))
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
 	case QueryCheck:
 		if reader == "" && !e.Open() {
 			return nil, fmt.Errorf("%w: sign the query to ask the policy", ErrUnauthorized)

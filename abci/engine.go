@@ -71,7 +71,8 @@ type Engine struct {
 	chainID  string
 	params   Params
 	policy   *rbac.Policy
-	open     bool // no admins at genesis: every signer may do everything
+	open     bool                 // no admins at genesis: every signer may do everything
+	keys     map[string]keyRecord // key address -> identity, for rotated identities
 	height   uint64
 	appHash  []byte
 	staged   *staged
@@ -88,7 +89,7 @@ type staged struct {
 // NewEngine opens the engine over store. A store without genesis state is
 // fine: InitChain will write it.
 func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
-	e := &Engine{store: store, verifier: v, params: DefaultParams(), policy: rbac.New()}
+	e := &Engine{store: store, verifier: v, params: DefaultParams(), policy: rbac.New(), keys: map[string]keyRecord{}}
 	h, hash, err := store.Last()
 	if err != nil {
 		return nil, fmt.Errorf("abci: open engine: %w", err)
@@ -101,6 +102,9 @@ func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
 		e.chainID, e.params, e.open = rec.ChainID, rec.Params, rec.Open
 	}
 	if err := e.loadPolicy(); err != nil {
+		return nil, err
+	}
+	if err := e.loadKeys(); err != nil {
 		return nil, err
 	}
 	e.height, e.appHash = h, hash
@@ -305,6 +309,9 @@ func (e *Engine) CheckTx(txBytes []byte) Outcome {
 		e.verifyAll([]*decodedTx{d})
 	}
 	if d.code == types.CodeOK {
+		e.resolveSigners(d)
+	}
+	if d.code == types.CodeOK {
 		e.checkWindow(d, e.height+1)
 	}
 	if d.code == types.CodeOK {
@@ -333,6 +340,7 @@ func (e *Engine) validateProposal(height uint64, txs [][]byte) []*decodedTx {
 		if d.code != types.CodeOK {
 			continue
 		}
+		e.resolveSigners(d)
 		e.checkWindow(d, height)
 		if d.code != types.CodeOK {
 			continue

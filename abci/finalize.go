@@ -64,6 +64,9 @@ type pendingWrite struct {
 // execTx runs one tx at index idx of the staged block.
 func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
 	d.index = idx
+	if d.code == types.CodeOK {
+		e.resolveSigners(d)
+	}
 	out := Outcome{Hash: d.hash, Signer: d.signer}
 	if d.code == types.CodeOK {
 		e.checkWindow(d, st.height)
@@ -150,6 +153,12 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 			}
 		case *types.Op_Grant, *types.Op_Revoke, *types.Op_Policy:
 			policyOps = append(policyOps, i)
+		case *types.Op_RotateKey:
+			if why := e.checkRotation(d, o.RotateKey.NewPubKey); why != "" {
+				d.fail(types.CodeInvalidOp, "op %d: %s", i, why)
+				return nil, nil
+			}
+			policyOps = append(policyOps, i)
 		case *types.Op_Check:
 			ent, ok, err := e.read(st, userKey(o.Check.Key))
 			if err != nil {
@@ -166,18 +175,25 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 			}
 		}
 	}
-	e.applyPolicyOps(st, d, policyOps)
+	if err := e.applyPolicyOps(st, d, policyOps); err != nil {
+		return nil, err
+	}
 	return writes, nil
 }
 
 // applyPolicyOps changes the policy (effective from the next tx) and stages
 // the stored lines. Adding a line that exists or removing one that does not
 // changes nothing.
-func (e *Engine) applyPolicyOps(st *staged, d *decodedTx, idx []int) {
+func (e *Engine) applyPolicyOps(st *staged, d *decodedTx, idx []int) error {
 	for _, i := range idx {
 		var key []byte
 		var changed, remove bool
 		switch o := d.body.Ops[i].Sum.(type) {
+		case *types.Op_RotateKey:
+			if err := e.rotateKey(st, d, o.RotateKey.NewPubKey); err != nil {
+				return fmt.Errorf("abci: rotate key: %w", err)
+			}
+			continue
 		case *types.Op_Grant:
 			g := grantOf(o.Grant.Subject, o.Grant.Role, o.Grant.Domain)
 			changed, _ = e.policy.AddGrant(g)
@@ -200,6 +216,7 @@ func (e *Engine) applyPolicyOps(st *staged, d *decodedTx, idx []int) {
 			st.put(storage.Entry{Key: key, Value: []byte{}, Deleted: remove, Version: storage.Version{Height: st.height, Index: d.index}})
 		}
 	}
+	return nil
 }
 
 // Commit persists the staged block atomically (state, tx records, height

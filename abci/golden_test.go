@@ -23,7 +23,9 @@ import (
 //	  one op per input line: put KEY VALUE | delete KEY | check KEY VERSION |
 //	  grant SUBJ ROLE DOMAIN | revoke SUBJ ROLE DOMAIN |
 //	  allow|deny|unallow|undeny SUBJ DOMAIN OBJECT ACTION   (SUBJ @name = name's address)
+//	  rotate NEWKEY           (RotateKey to NEWKEY's public key)
 //	can SUBJ ACTION KEY       the policy's decision now
+//	identity SUBJ             an identity's key history
 //	policy                    every rule and grant
 //	raw name=T hex=...       a tx of arbitrary bytes
 //	checktx T                CheckTx against committed state
@@ -66,6 +68,17 @@ func TestGolden(t *testing.T) {
 			case "can":
 				sub, act, key := d.CmdArgs[0].Key, d.CmdArgs[1].Key, d.CmdArgs[2].Key
 				return fmt.Sprint(e.Policy().Allowed(addressOf(sub), rbac.DomainOf(key), key, act))
+			case "identity":
+				v, err := e.Identity(addressOf(d.CmdArgs[0].Key))
+				if err != nil {
+					return "error: " + err.Error()
+				}
+				var sb strings.Builder
+				fmt.Fprintf(&sb, "identity %s\n", v.Identity)
+				for _, k := range v.Keys {
+					fmt.Fprintf(&sb, "key %s since %d retired %d\n", k.Address, k.Since, k.RetiredAt)
+				}
+				return strings.TrimSpace(sb.String())
 			case "policy":
 				var sb strings.Builder
 				for _, r := range e.Policy().Rules() {
@@ -243,6 +256,8 @@ func buildGoldenTx(t *testing.T, e *Engine, d *datadriven.TestData, nonce uint64
 				Subject: addressOf(f[1]), Domain: f[2], Object: f[3], Action: f[4],
 				Deny: strings.HasSuffix(f[0], "deny"), Remove: strings.HasPrefix(f[0], "un"),
 			}}})
+		case f[0] == "rotate" && len(f) == 2:
+			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_RotateKey{RotateKey: &types.RotateKey{NewPubKey: testKey(f[1]).PubKey()}}})
 		case f[0] == "check" && len(f) == 3:
 			v, err := types.ParseVersion(f[2])
 			if err != nil {

@@ -123,6 +123,10 @@ func (e *Engine) checkOp(op *types.Op) (types.Code, string) {
 		if err := grantOf(o.Revoke.Subject, o.Revoke.Role, o.Revoke.Domain).Validate(); err != nil {
 			return types.CodeInvalidOp, err.Error()
 		}
+	case *types.Op_RotateKey:
+		if o.RotateKey == nil || len(o.RotateKey.NewPubKey) != 32 {
+			return types.CodeInvalidOp, "rotate_key needs a 32-byte ed25519 public key"
+		}
 	case *types.Op_Policy:
 		if o.Policy == nil {
 			return types.CodeInvalidOp, "empty policy rule"
@@ -224,6 +228,8 @@ func (e *Engine) authorize(d *decodedTx) {
 			dom, act = o.Revoke.Domain, rbac.ActAdmin
 		case *types.Op_Policy:
 			dom, act = o.Policy.Domain, rbac.ActAdmin
+		case *types.Op_RotateKey:
+			continue // anyone may rotate their own key
 		}
 		if act == rbac.ActAdmin {
 			if !e.policy.IsAdmin(d.signer, dom) {

@@ -25,6 +25,7 @@ const (
 	CodeInternal     Code = 12 // the node failed while handling the tx; nothing changed
 	CodeNotFound     Code = 13 // query: no such key, tx or path
 	CodeBadQuery     Code = 14 // query: malformed request or height out of range
+	CodeKeyRetired   Code = 15 // a signature is by a key its identity has rotated away from
 )
 
 var codeText = [...]string{
@@ -43,6 +44,7 @@ var codeText = [...]string{
 	CodeInternal:     "internal error",
 	CodeNotFound:     "not found",
 	CodeBadQuery:     "bad query",
+	CodeKeyRetired:   "signing key retired",
 }
 
 var codeName = [...]string{
@@ -61,6 +63,7 @@ var codeName = [...]string{
 	CodeInternal:     "INTERNAL",
 	CodeNotFound:     "NOT_FOUND",
 	CodeBadQuery:     "BAD_QUERY",
+	CodeKeyRetired:   "KEY_RETIRED",
 }
 
 // Name is the code's stable upper-case name, e.g. "CONFLICT".

@@ -1,0 +1,157 @@
+package abci
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/types"
+)
+
+// Identities and key rotation. An identity is the address of the key that
+// first signed for it; its permissions are granted to that address. A
+// RotateKey op signed by the identity's current key makes another key
+// current from the next tx on and retires the old one. Keys that never took
+// part in a rotation have no record: their address is their identity.
+//
+// State: nsKey + key address -> JSON keyRecord; nsIdentity + identity ->
+// JSON IdentityView (the identity's key history). The engine keeps every
+// key record in memory (rotations are rare), so resolving a signer costs a
+// map lookup.
+const (
+	nsKey      = 'i'
+	nsIdentity = 'I'
+)
+
+type keyRecord struct {
+	Identity  string `json:"identity"`
+	RetiredAt uint64 `json:"retired_at,omitempty"` // height; 0 = current
+}
+
+// IdentityKey is one key in an identity's history.
+type IdentityKey struct {
+	PubKey    string `json:"pub_key"` // hex
+	Address   string `json:"address"`
+	Since     uint64 `json:"since_height"`
+	RetiredAt uint64 `json:"retired_at_height,omitempty"`
+}
+
+// IdentityView is the answer to QueryIdentity.
+type IdentityView struct {
+	Identity string        `json:"identity"`
+	Current  string        `json:"current_pub_key,omitempty"`
+	Keys     []IdentityKey `json:"keys"`
+}
+
+// QueryIdentity: data is an address (of an identity or of any of its keys);
+// the answer is its JSON IdentityView.
+const QueryIdentity = "/identity"
+
+func prefixed(ns byte, s string) []byte { return append([]byte{ns}, s...) }
+
+func (e *Engine) loadKeys() error {
+	var bad error
+	err := e.store.Scan([]byte{nsKey}, 0, func(ent storage.Entry) bool {
+		var r keyRecord
+		if err := json.Unmarshal(ent.Value, &r); err != nil {
+			bad = fmt.Errorf("abci: stored key record %q: %w", ent.Key, err)
+			return false
+		}
+		e.keys[string(ent.Key[1:])] = r
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return bad
+}
+
+// resolveSigners maps d's verified signatures to identities: the actor is
+// the first signature's identity. A retired key fails the tx.
+func (e *Engine) resolveSigners(d *decodedTx) {
+	for i, s := range d.tx.Signatures {
+		addr := types.Address(s.PubKey)
+		rec, ok := e.keys[addr]
+		if !ok {
+			continue
+		}
+		if rec.RetiredAt != 0 {
+			d.fail(types.CodeKeyRetired, "signature %d: key %s of identity %s was retired at height %d; sign with its current key", i, addr, rec.Identity, rec.RetiredAt)
+			return
+		}
+		if i == 0 {
+			d.signer = rec.Identity
+		}
+	}
+}
+
+// rotateKey applies a RotateKey op of the tx being executed.
+func (e *Engine) rotateKey(st *staged, d *decodedTx, newPub []byte) error {
+	oldAddr := types.Address(d.tx.Signatures[0].PubKey)
+	newAddr := types.Address(newPub)
+	identity := d.signer
+	view, err := e.identityView(st, identity)
+	if err != nil {
+		return err
+	}
+	if len(view.Keys) == 0 { // first rotation: record the original key
+		view.Keys = []IdentityKey{{PubKey: hex.EncodeToString(d.tx.Signatures[0].PubKey), Address: oldAddr}}
+	}
+	view.Keys[len(view.Keys)-1].RetiredAt = st.height
+	view.Keys = append(view.Keys, IdentityKey{PubKey: hex.EncodeToString(newPub), Address: newAddr, Since: st.height})
+	view.Current = hex.EncodeToString(newPub)
+	ver := storage.Version{Height: st.height, Index: d.index}
+	old := keyRecord{Identity: identity, RetiredAt: st.height}
+	cur := keyRecord{Identity: identity}
+	e.keys[oldAddr], e.keys[newAddr] = old, cur
+	for _, w := range []struct {
+		key []byte
+		val any
+	}{{prefixed(nsKey, oldAddr), old}, {prefixed(nsKey, newAddr), cur}, {prefixed(nsIdentity, identity), view}} {
+		b, err := json.Marshal(w.val)
+		if err != nil {
+			return err
+		}
+		st.put(storage.Entry{Key: w.key, Value: b, Version: ver})
+	}
+	return nil
+}
+
+// checkRotation reports why newPub cannot become d's signer's key, or "".
+func (e *Engine) checkRotation(d *decodedTx, newPub []byte) string {
+	newAddr := types.Address(newPub)
+	if _, used := e.keys[newAddr]; used || newAddr == d.signer {
+		return fmt.Sprintf("key %s already belongs to an identity", newAddr)
+	}
+	return ""
+}
+
+func (e *Engine) identityView(st *staged, identity string) (IdentityView, error) {
+	view := IdentityView{Identity: identity}
+	var ent storage.Entry
+	var ok bool
+	var err error
+	if st != nil {
+		ent, ok, err = e.read(st, prefixed(nsIdentity, identity))
+	} else {
+		ent, ok, err = e.store.Get(prefixed(nsIdentity, identity), 0)
+	}
+	if err != nil || !ok {
+		return view, err
+	}
+	err = json.Unmarshal(ent.Value, &view)
+	return view, err
+}
+
+// Identity answers QueryIdentity for an identity or any of its keys.
+func (e *Engine) Identity(addr string) (IdentityView, error) {
+	if !isAddress(addr) {
+		return IdentityView{}, fmt.Errorf("%w: %q is not an address", ErrBadQuery, addr)
+	}
+	identity := addr
+	if rec, ok := e.keys[addr]; ok {
+		identity = rec.Identity
+	}
+	return e.identityView(nil, identity)
+}
