@@ -74,7 +74,15 @@ func (a *App) Info(context.Context, *abcitypes.RequestInfo) (*abcitypes.Response
 
 // InitChain writes the genesis state.
 func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*abcitypes.ResponseInitChain, error) {
-	hash, err := a.engine.InitChain(req.ChainId, req.AppStateBytes)
+	vals := make([]Validator, 0, len(req.Validators))
+	for _, v := range req.Validators {
+		pk := v.PubKey.GetEd25519()
+		if len(pk) != 32 {
+			return nil, fmt.Errorf("%w: validator key is not ed25519", ErrGenesis)
+		}
+		vals = append(vals, Validator{PubKey: pk, Power: v.Power})
+	}
+	hash, err := a.engine.InitChain(req.ChainId, req.AppStateBytes, vals...)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +120,15 @@ func (a *App) ProcessProposal(_ context.Context, req *abcitypes.RequestProcessPr
 
 // FinalizeBlock executes the block and stages its writes.
 func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlock) (*abcitypes.ResponseFinalizeBlock, error) {
-	res, err := a.engine.FinalizeBlock(Block{Height: uint64(req.Height), Time: req.Time, Txs: req.Txs})
+	b := Block{Height: uint64(req.Height), Time: req.Time, Txs: req.Txs}
+	for _, m := range req.Misbehavior {
+		kind := "duplicate_vote"
+		if m.Type == abcitypes.MisbehaviorType_LIGHT_CLIENT_ATTACK {
+			kind = "light_client_attack"
+		}
+		b.Misbehavior = append(b.Misbehavior, Misbehavior{Type: kind, Validator: m.Validator.Address, Height: uint64(m.Height)})
+	}
+	res, err := a.engine.FinalizeBlock(b)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +136,15 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlo
 	for i, out := range res.Txs {
 		txs[i] = execResult(uint64(req.Height), uint32(i), out)
 	}
-	return &abcitypes.ResponseFinalizeBlock{TxResults: txs, AppHash: res.AppHash}, nil
+	resp := &abcitypes.ResponseFinalizeBlock{TxResults: txs, AppHash: res.AppHash}
+	for _, u := range res.ValidatorUpdates {
+		resp.ValidatorUpdates = append(resp.ValidatorUpdates, abcitypes.Ed25519ValidatorUpdate(u.PubKey, u.Power))
+		a.logger.Info("validator update", "address", fmt.Sprintf("%X", types.TxHash(u.PubKey)[:20]), "power", u.Power)
+	}
+	for _, m := range b.Misbehavior {
+		a.logger.Error("validator misbehaviour: power removed", "type", m.Type, "validator", fmt.Sprintf("%X", m.Validator), "height", m.Height)
+	}
+	return resp, nil
 }
 
 func execResult(height uint64, idx uint32, out Outcome) *abcitypes.ExecTxResult {
@@ -250,6 +274,18 @@ func (a *App) query(path string, data []byte, height uint64, reader string, resp
 			return nil, fmt.Errorf("%w: sign the query to list the policy", ErrUnauthorized)
 		}
 		return json.Marshal(PolicyView{Open: e.Open(), Rules: e.Policy().Rules(), Grants: e.Policy().Grants()})
+	case QueryValidators:
+		v, err := e.Validators()
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
+	case QueryOrgs:
+		orgs, k, err := e.Orgs()
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(map[string]any{"orgs": orgs, "threshold": k})
 	case QueryIdentity:
 		v, err := e.Identity(string(data))
 		if err != nil {

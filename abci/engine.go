@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dstt/dstt/rbac"
@@ -34,9 +36,10 @@ type Verifier interface {
 
 // Block is the engine's input: a decided block.
 type Block struct {
-	Height uint64
-	Time   time.Time
-	Txs    [][]byte
+	Height      uint64
+	Time        time.Time
+	Txs         [][]byte
+	Misbehavior []Misbehavior
 }
 
 // Outcome is the result of one tx.
@@ -50,8 +53,9 @@ type Outcome struct {
 
 // BlockResult is the engine's output for a block.
 type BlockResult struct {
-	Txs     []Outcome
-	AppHash []byte
+	Txs              []Outcome
+	AppHash          []byte
+	ValidatorUpdates []ValidatorUpdate
 }
 
 // chainRecord is what genesis stores under paramsKey.
@@ -59,7 +63,8 @@ type chainRecord struct {
 	ChainID string `json:"chain_id"`
 	Params  Params `json:"params"`
 	// Open: genesis named no admins, so access control is off.
-	Open bool `json:"open,omitempty"`
+	Open bool     `json:"open,omitempty"`
+	Gov  govState `json:"gov"`
 }
 
 // Engine is the deterministic state machine. It is not safe for concurrent
@@ -73,6 +78,7 @@ type Engine struct {
 	policy   *rbac.Policy
 	open     bool                 // no admins at genesis: every signer may do everything
 	keys     map[string]keyRecord // key address -> identity, for rotated identities
+	gov      govState
 	height   uint64
 	appHash  []byte
 	staged   *staged
@@ -80,10 +86,11 @@ type Engine struct {
 
 // staged is a finalized block waiting for Commit.
 type staged struct {
-	height  uint64
-	appHash []byte
-	writes  []storage.Entry
-	latest  map[string]int // storage key -> index in writes of its newest staged write
+	height     uint64
+	appHash    []byte
+	valUpdates []ValidatorUpdate
+	writes     []storage.Entry
+	latest     map[string]int // storage key -> index in writes of its newest staged write
 }
 
 // NewEngine opens the engine over store. A store without genesis state is
@@ -99,7 +106,7 @@ func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
 		return nil, err
 	}
 	if ok {
-		e.chainID, e.params, e.open = rec.ChainID, rec.Params, rec.Open
+		e.chainID, e.params, e.open, e.gov = rec.ChainID, rec.Params, rec.Open, rec.Gov
 	}
 	if err := e.loadPolicy(); err != nil {
 		return nil, err
@@ -169,7 +176,7 @@ func (e *Engine) Params() Params { return e.params }
 
 // InitChain writes genesis state and returns the genesis app hash. Called
 // again with the same genesis (a crash before block 1) it changes nothing.
-func (e *Engine) InitChain(chainID string, appState []byte) ([]byte, error) {
+func (e *Engine) InitChain(chainID string, appState []byte, validators ...Validator) ([]byte, error) {
 	if chainID == "" {
 		return nil, fmt.Errorf("%w: empty chain id", ErrGenesis)
 	}
@@ -182,7 +189,8 @@ func (e *Engine) InitChain(chainID string, appState []byte) ([]byte, error) {
 		return nil, err
 	}
 	open := len(grants) == 0
-	val, err := json.Marshal(chainRecord{ChainID: chainID, Params: g.Params, Open: open})
+	gov := govState{Threshold: g.Threshold}
+	val, err := json.Marshal(chainRecord{ChainID: chainID, Params: g.Params, Open: open, Gov: gov})
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +201,11 @@ func (e *Engine) InitChain(chainID string, appState []byte) ([]byte, error) {
 	for _, gr := range grants {
 		writes = append(writes, storage.Entry{Key: grantKey(gr), Value: []byte{}})
 	}
+	govWrites, err := genesisGov(g, validators)
+	if err != nil {
+		return nil, err
+	}
+	writes = append(writes, govWrites...)
 	hash := nextAppHash(nil, 0, writes)
 	if e.Initialised() {
 		if e.height != 0 || !bytes.Equal(e.appHash, hash) {
@@ -213,7 +226,7 @@ func (e *Engine) InitChain(chainID string, appState []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	e.chainID, e.params, e.open, e.height, e.appHash = chainID, g.Params, open, 0, hash
+	e.chainID, e.params, e.open, e.gov, e.height, e.appHash = chainID, g.Params, open, gov, 0, hash
 	return e.AppHash(), nil
 }
 
@@ -244,6 +257,32 @@ func genesisPolicy(g GenesisState) ([]rbac.Rule, []rbac.Grant, error) {
 		return nil, nil, nil
 	}
 	return []rbac.Rule{{Subject: rbac.AdminRole, Domain: rbac.AllDomains, Object: "*", Action: rbac.ActAll}}, grants, nil
+}
+
+// genesisGov writes the member orgs and the genesis validators (with the
+// org that lists each one's public key).
+func genesisGov(g GenesisState, validators []Validator) ([]storage.Entry, error) {
+	var writes []storage.Entry
+	orgOf := map[string]string{}
+	for _, o := range g.Orgs {
+		b, err := json.Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		writes = append(writes, storage.Entry{Key: prefixed(nsOrg, o.ID), Value: b})
+		for _, v := range o.Validators {
+			orgOf[strings.ToLower(v)] = o.ID
+		}
+	}
+	for _, v := range validators {
+		pk := hex.EncodeToString(v.PubKey)
+		b, err := json.Marshal(validatorRecord{PubKey: pk, Power: v.Power, Org: orgOf[pk]})
+		if err != nil {
+			return nil, err
+		}
+		writes = append(writes, storage.Entry{Key: validatorKey(v.PubKey), Value: b})
+	}
+	return writes, nil
 }
 
 func isAddress(s string) bool {
@@ -316,6 +355,11 @@ func (e *Engine) CheckTx(txBytes []byte) Outcome {
 	}
 	if d.code == types.CodeOK {
 		e.authorize(d)
+	}
+	if d.code == types.CodeOK {
+		if err := e.authorizeGov(nil, d); err != nil {
+			d.fail(types.CodeInternal, "governance check failed")
+		}
 	}
 	if d.code == types.CodeOK {
 		if _, seen, err := e.store.Get(txKey(d.hash), 0); err != nil {

@@ -21,6 +21,9 @@ func (e *Engine) FinalizeBlock(b Block) (*BlockResult, error) {
 		return nil, fmt.Errorf("%w: got %d, last committed %d", ErrHeight, b.Height, e.height)
 	}
 	st := &staged{height: b.Height, latest: make(map[string]int)}
+	if err := e.punish(st, b.Misbehavior); err != nil {
+		return nil, fmt.Errorf("abci: evidence: %w", err)
+	}
 	ds := make([]*decodedTx, len(b.Txs))
 	for i, tx := range b.Txs {
 		ds[i] = e.decode(tx)
@@ -36,6 +39,7 @@ func (e *Engine) FinalizeBlock(b Block) (*BlockResult, error) {
 	}
 	st.appHash = nextAppHash(e.appHash, b.Height, st.writes)
 	res.AppHash = st.appHash
+	res.ValidatorUpdates = st.valUpdates
 	e.staged = st
 	return res, nil
 }
@@ -88,6 +92,11 @@ func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
 	}
 	if d.code == types.CodeOK {
 		e.authorize(d)
+	}
+	if d.code == types.CodeOK {
+		if err := e.authorizeGov(st, d); err != nil {
+			return out, fmt.Errorf("abci: governance check: %w", err)
+		}
 	}
 	var writes []pendingWrite
 	if d.code == types.CodeOK {
@@ -151,7 +160,8 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 			if (ok && !ent.Deleted) || buffered {
 				buffer(pendingWrite{key: o.Delete.Key, deleted: true})
 			}
-		case *types.Op_Grant, *types.Op_Revoke, *types.Op_Policy:
+		case *types.Op_Grant, *types.Op_Revoke, *types.Op_Policy,
+			*types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg:
 			policyOps = append(policyOps, i)
 		case *types.Op_RotateKey:
 			if why := e.checkRotation(d, o.RotateKey.NewPubKey); why != "" {
@@ -178,6 +188,9 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 	if err := e.applyPolicyOps(st, d, policyOps); err != nil {
 		return nil, err
 	}
+	if d.code != types.CodeOK {
+		return nil, nil
+	}
 	return writes, nil
 }
 
@@ -185,35 +198,57 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 // the stored lines. Adding a line that exists or removing one that does not
 // changes nothing.
 func (e *Engine) applyPolicyOps(st *staged, d *decodedTx, idx []int) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	u := st.mark()
+	ver := storage.Version{Height: st.height, Index: d.index}
 	for _, i := range idx {
 		var key []byte
 		var changed, remove bool
 		switch o := d.body.Ops[i].Sum.(type) {
 		case *types.Op_RotateKey:
-			if err := e.rotateKey(st, d, o.RotateKey.NewPubKey); err != nil {
+			if err := e.rotateKey(st, d, o.RotateKey.NewPubKey, u); err != nil {
 				return fmt.Errorf("abci: rotate key: %w", err)
+			}
+			continue
+		case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg:
+			if err := e.applyGovOp(st, d, i, ver, u); err != nil {
+				return fmt.Errorf("abci: governance op: %w", err)
+			}
+			if d.code != types.CodeOK {
+				u.rollback()
+				return nil
 			}
 			continue
 		case *types.Op_Grant:
 			g := grantOf(o.Grant.Subject, o.Grant.Role, o.Grant.Domain)
-			changed, _ = e.policy.AddGrant(g)
+			if changed, _ = e.policy.AddGrant(g); changed {
+				u.add(func() { _, _ = e.policy.RemoveGrant(g) })
+			}
 			key = grantKey(g)
 		case *types.Op_Revoke:
 			g := grantOf(o.Revoke.Subject, o.Revoke.Role, o.Revoke.Domain)
-			changed, _ = e.policy.RemoveGrant(g)
+			if changed, _ = e.policy.RemoveGrant(g); changed {
+				u.add(func() { _, _ = e.policy.AddGrant(g) })
+			}
 			key, remove = grantKey(g), true
 		case *types.Op_Policy:
 			r := ruleOf(o.Policy)
 			if o.Policy.Remove {
-				changed, _ = e.policy.RemoveRule(r)
+				if changed, _ = e.policy.RemoveRule(r); changed {
+					u.add(func() { _, _ = e.policy.AddRule(r) })
+				}
 				remove = true
 			} else {
-				changed, _ = e.policy.AddRule(r)
+				if changed, _ = e.policy.AddRule(r); changed {
+					u.add(func() { _, _ = e.policy.RemoveRule(r) })
+				}
 			}
 			key = ruleKey(r)
 		}
 		if changed { // validated in decode: the policy cannot refuse it
-			st.put(storage.Entry{Key: key, Value: []byte{}, Deleted: remove, Version: storage.Version{Height: st.height, Index: d.index}})
+			st.put(storage.Entry{Key: key, Value: []byte{}, Deleted: remove, Version: ver})
 		}
 	}
 	return nil

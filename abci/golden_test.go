@@ -45,18 +45,41 @@ func TestGolden(t *testing.T) {
 		nonce := uint64(0)
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
 			if d.Cmd == "init" { // must come first: a chain with genesis admins
-				var admins string
-				d.ScanArgs(t, "admins", &admins)
+				var admins, orgs, vals string
+				d.MaybeScanArgs(t, "admins", &admins)
+				d.MaybeScanArgs(t, "orgs", &orgs)       // id:@admin,...
+				d.MaybeScanArgs(t, "validators", &vals) // key:org,...
 				g := DefaultGenesisState()
 				for _, a := range strings.Split(admins, ",") {
-					g.Admins = append(g.Admins, addressOf(a))
+					if a != "" {
+						g.Admins = append(g.Admins, addressOf(a))
+					}
+				}
+				var thr uint64
+				if d.MaybeScanArgs(t, "threshold", &thr) {
+					g.Threshold = uint32(thr)
+				}
+				byOrg := map[string]int{}
+				for _, o := range strings.Split(orgs, ",") {
+					if id, adm, ok := strings.Cut(o, ":"); ok {
+						byOrg[id] = len(g.Orgs)
+						g.Orgs = append(g.Orgs, Org{ID: id, Admins: []string{addressOf(adm)}})
+					}
+				}
+				var validators []Validator
+				for _, v := range strings.Split(vals, ",") {
+					if name, org, ok := strings.Cut(v, ":"); ok {
+						pub := testKey(name).PubKey()
+						validators = append(validators, Validator{PubKey: pub, Power: 10})
+						g.Orgs[byOrg[org]].Validators = append(g.Orgs[byOrg[org]].Validators, hex.EncodeToString(pub))
+					}
 				}
 				state, _ := json.Marshal(g)
 				var err error
 				if e, err = NewEngine(store, NewCachedVerifier(1024)); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := e.InitChain(testChain, state); err != nil {
+				if _, err := e.InitChain(testChain, state, validators...); err != nil {
 					t.Fatal(err)
 				}
 				return fmt.Sprintf("open=%v rules=%d grants=%d", e.Open(), len(e.Policy().Rules()), len(e.Policy().Grants()))
@@ -79,6 +102,21 @@ func TestGolden(t *testing.T) {
 					fmt.Fprintf(&sb, "key %s since %d retired %d\n", k.Address, k.Since, k.RetiredAt)
 				}
 				return strings.TrimSpace(sb.String())
+			case "validators":
+				vs, err := e.Validators()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sb strings.Builder
+				for _, v := range vs {
+					fmt.Fprintf(&sb, "%s power=%d org=%s\n", strings.ToLower(v.Address), v.Power, v.Org)
+				}
+				orgs, k, _ := e.Orgs()
+				for _, o := range orgs {
+					fmt.Fprintf(&sb, "org %s admins=%d\n", o.ID, len(o.Admins))
+				}
+				fmt.Fprintf(&sb, "threshold=%d", k)
+				return sb.String()
 			case "policy":
 				var sb strings.Builder
 				for _, r := range e.Policy().Rules() {
@@ -108,14 +146,30 @@ func TestGolden(t *testing.T) {
 				return fmtOutcome(out)
 			case "block":
 				var block [][]byte
+				var names []string
+				var evidence []Misbehavior
 				for _, a := range d.CmdArgs {
+					if a.Key == "evidence" { // evidence=VALIDATORKEY
+						evidence = append(evidence, Misbehavior{Type: "duplicate_vote", Validator: types.TxHash(testKey(a.Vals[0]).PubKey())[:20], Height: e.Height()})
+						continue
+					}
 					block = append(block, lookupTx(t, txs, a.Key))
+					names = append(names, a.Key)
 				}
 				before := e.AppHash()
-				res := runBlock(t, e, block...)
+				res, err := e.FinalizeBlock(Block{Height: e.Height() + 1, Txs: block, Misbehavior: evidence})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := e.Commit(); err != nil {
+					t.Fatal(err)
+				}
 				var sb strings.Builder
 				for i, out := range res.Txs {
-					fmt.Fprintf(&sb, "%s: %s\n", d.CmdArgs[i].Key, fmtOutcome(out))
+					fmt.Fprintf(&sb, "%s: %s\n", names[i], fmtOutcome(out))
+				}
+				for _, u := range res.ValidatorUpdates {
+					fmt.Fprintf(&sb, "validator update: %s power %d\n", types.Address(u.PubKey), u.Power)
 				}
 				changed := "unchanged"
 				if string(before) != string(res.AppHash) {
@@ -256,6 +310,19 @@ func buildGoldenTx(t *testing.T, e *Engine, d *datadriven.TestData, nonce uint64
 				Subject: addressOf(f[1]), Domain: f[2], Object: f[3], Action: f[4],
 				Deny: strings.HasSuffix(f[0], "deny"), Remove: strings.HasPrefix(f[0], "un"),
 			}}})
+		case f[0] == "addval" && len(f) == 4:
+			p, _ := strconv.ParseInt(f[2], 10, 64)
+			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_AddValidator{AddValidator: &types.AddValidator{PubKey: testKey(f[1]).PubKey(), Power: p, Org: f[3]}}})
+		case f[0] == "rmval" && len(f) == 2:
+			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_RemoveValidator{RemoveValidator: &types.RemoveValidator{PubKey: testKey(f[1]).PubKey()}}})
+		case f[0] == "addorg" && len(f) >= 3:
+			op := &types.AddOrg{Id: f[1]}
+			for _, a := range f[2:] {
+				op.Admins = append(op.Admins, addressOf(a))
+			}
+			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_AddOrg{AddOrg: op}})
+		case f[0] == "rmorg" && len(f) == 2:
+			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_RemoveOrg{RemoveOrg: &types.RemoveOrg{Id: f[1]}}})
 		case f[0] == "rotate" && len(f) == 2:
 			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_RotateKey{RotateKey: &types.RotateKey{NewPubKey: testKey(f[1]).PubKey()}}})
 		case f[0] == "check" && len(f) == 3:
@@ -271,7 +338,9 @@ func buildGoldenTx(t *testing.T, e *Engine, d *datadriven.TestData, nonce uint64
 	signers := []security.Signer{testKey(signer)}
 	var cosign string
 	if d.MaybeScanArgs(t, "cosign", &cosign) {
-		signers = append(signers, testKey(cosign))
+		for _, c := range strings.Split(cosign, ",") {
+			signers = append(signers, testKey(c))
+		}
 	}
 	tx := signTx(t, &body, signers...)
 	if d.HasArg("tamper") || d.HasArg("nosig") {

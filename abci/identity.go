@@ -87,7 +87,7 @@ func (e *Engine) resolveSigners(d *decodedTx) {
 }
 
 // rotateKey applies a RotateKey op of the tx being executed.
-func (e *Engine) rotateKey(st *staged, d *decodedTx, newPub []byte) error {
+func (e *Engine) rotateKey(st *staged, d *decodedTx, newPub []byte, u *undoLog) error {
 	oldAddr := types.Address(d.tx.Signatures[0].PubKey)
 	newAddr := types.Address(newPub)
 	identity := d.signer
@@ -104,6 +104,15 @@ func (e *Engine) rotateKey(st *staged, d *decodedTx, newPub []byte) error {
 	ver := storage.Version{Height: st.height, Index: d.index}
 	old := keyRecord{Identity: identity, RetiredAt: st.height}
 	cur := keyRecord{Identity: identity}
+	prevOld, hadOld := e.keys[oldAddr]
+	u.add(func() {
+		delete(e.keys, newAddr)
+		if hadOld {
+			e.keys[oldAddr] = prevOld
+		} else {
+			delete(e.keys, oldAddr)
+		}
+	})
 	e.keys[oldAddr], e.keys[newAddr] = old, cur
 	for _, w := range []struct {
 		key []byte

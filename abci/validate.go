@@ -123,6 +123,8 @@ func (e *Engine) checkOp(op *types.Op) (types.Code, string) {
 		if err := grantOf(o.Revoke.Subject, o.Revoke.Role, o.Revoke.Domain).Validate(); err != nil {
 			return types.CodeInvalidOp, err.Error()
 		}
+	case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg:
+		return checkGovOp(op)
 	case *types.Op_RotateKey:
 		if o.RotateKey == nil || len(o.RotateKey.NewPubKey) != 32 {
 			return types.CodeInvalidOp, "rotate_key needs a 32-byte ed25519 public key"
@@ -230,6 +232,8 @@ func (e *Engine) authorize(d *decodedTx) {
 			dom, act = o.Policy.Domain, rbac.ActAdmin
 		case *types.Op_RotateKey:
 			continue // anyone may rotate their own key
+		default:
+			continue // governance: k-of-n org signatures (authorizeGov)
 		}
 		if act == rbac.ActAdmin {
 			if !e.policy.IsAdmin(d.signer, dom) {

@@ -280,6 +280,10 @@ type Op struct {
 	//	*Op_Revoke
 	//	*Op_Policy
 	//	*Op_RotateKey
+	//	*Op_AddValidator
+	//	*Op_RemoveValidator
+	//	*Op_AddOrg
+	//	*Op_RemoveOrg
 	Sum isOp_Sum `protobuf_oneof:"sum"`
 }
 
@@ -343,14 +347,30 @@ type Op_Policy struct {
 type Op_RotateKey struct {
 	RotateKey *RotateKey `protobuf:"bytes,7,opt,name=rotate_key,json=rotateKey,proto3,oneof" json:"rotate_key,omitempty"`
 }
+type Op_AddValidator struct {
+	AddValidator *AddValidator `protobuf:"bytes,8,opt,name=add_validator,json=addValidator,proto3,oneof" json:"add_validator,omitempty"`
+}
+type Op_RemoveValidator struct {
+	RemoveValidator *RemoveValidator `protobuf:"bytes,9,opt,name=remove_validator,json=removeValidator,proto3,oneof" json:"remove_validator,omitempty"`
+}
+type Op_AddOrg struct {
+	AddOrg *AddOrg `protobuf:"bytes,10,opt,name=add_org,json=addOrg,proto3,oneof" json:"add_org,omitempty"`
+}
+type Op_RemoveOrg struct {
+	RemoveOrg *RemoveOrg `protobuf:"bytes,11,opt,name=remove_org,json=removeOrg,proto3,oneof" json:"remove_org,omitempty"`
+}
 
-func (*Op_Put) isOp_Sum()       {}
-func (*Op_Delete) isOp_Sum()    {}
-func (*Op_Check) isOp_Sum()     {}
-func (*Op_Grant) isOp_Sum()     {}
-func (*Op_Revoke) isOp_Sum()    {}
-func (*Op_Policy) isOp_Sum()    {}
-func (*Op_RotateKey) isOp_Sum() {}
+func (*Op_Put) isOp_Sum()             {}
+func (*Op_Delete) isOp_Sum()          {}
+func (*Op_Check) isOp_Sum()           {}
+func (*Op_Grant) isOp_Sum()           {}
+func (*Op_Revoke) isOp_Sum()          {}
+func (*Op_Policy) isOp_Sum()          {}
+func (*Op_RotateKey) isOp_Sum()       {}
+func (*Op_AddValidator) isOp_Sum()    {}
+func (*Op_RemoveValidator) isOp_Sum() {}
+func (*Op_AddOrg) isOp_Sum()          {}
+func (*Op_RemoveOrg) isOp_Sum()       {}
 
 func (m *Op) GetSum() isOp_Sum {
 	if m != nil {
@@ -408,6 +428,34 @@ func (m *Op) GetRotateKey() *RotateKey {
 	return nil
 }
 
+func (m *Op) GetAddValidator() *AddValidator {
+	if x, ok := m.GetSum().(*Op_AddValidator); ok {
+		return x.AddValidator
+	}
+	return nil
+}
+
+func (m *Op) GetRemoveValidator() *RemoveValidator {
+	if x, ok := m.GetSum().(*Op_RemoveValidator); ok {
+		return x.RemoveValidator
+	}
+	return nil
+}
+
+func (m *Op) GetAddOrg() *AddOrg {
+	if x, ok := m.GetSum().(*Op_AddOrg); ok {
+		return x.AddOrg
+	}
+	return nil
+}
+
+func (m *Op) GetRemoveOrg() *RemoveOrg {
+	if x, ok := m.GetSum().(*Op_RemoveOrg); ok {
+		return x.RemoveOrg
+	}
+	return nil
+}
+
 // XXX_OneofWrappers is for the internal use of the proto package.
 func (*Op) XXX_OneofWrappers() []interface{} {
 	return []interface{}{
@@ -418,7 +466,215 @@ func (*Op) XXX_OneofWrappers() []interface{} {
 		(*Op_Revoke)(nil),
 		(*Op_Policy)(nil),
 		(*Op_RotateKey)(nil),
+		(*Op_AddValidator)(nil),
+		(*Op_RemoveValidator)(nil),
+		(*Op_AddOrg)(nil),
+		(*Op_RemoveOrg)(nil),
 	}
+}
+
+// AddValidator adds a validator (or changes its power) for a member org.
+type AddValidator struct {
+	PubKey []byte `protobuf:"bytes,1,opt,name=pub_key,json=pubKey,proto3" json:"pub_key,omitempty"`
+	Power  int64  `protobuf:"varint,2,opt,name=power,proto3" json:"power,omitempty"`
+	Org    string `protobuf:"bytes,3,opt,name=org,proto3" json:"org,omitempty"`
+}
+
+func (m *AddValidator) Reset()         { *m = AddValidator{} }
+func (m *AddValidator) String() string { return proto.CompactTextString(m) }
+func (*AddValidator) ProtoMessage()    {}
+func (*AddValidator) Descriptor() ([]byte, []int) {
+	return fileDescriptor_33ac3370ed9bb78a, []int{5}
+}
+func (m *AddValidator) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *AddValidator) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_AddValidator.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *AddValidator) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_AddValidator.Merge(m, src)
+}
+func (m *AddValidator) XXX_Size() int {
+	return m.Size()
+}
+func (m *AddValidator) XXX_DiscardUnknown() {
+	xxx_messageInfo_AddValidator.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_AddValidator proto.InternalMessageInfo
+
+func (m *AddValidator) GetPubKey() []byte {
+	if m != nil {
+		return m.PubKey
+	}
+	return nil
+}
+
+func (m *AddValidator) GetPower() int64 {
+	if m != nil {
+		return m.Power
+	}
+	return 0
+}
+
+func (m *AddValidator) GetOrg() string {
+	if m != nil {
+		return m.Org
+	}
+	return ""
+}
+
+// RemoveValidator takes a validator out of the set (power 0).
+type RemoveValidator struct {
+	PubKey []byte `protobuf:"bytes,1,opt,name=pub_key,json=pubKey,proto3" json:"pub_key,omitempty"`
+}
+
+func (m *RemoveValidator) Reset()         { *m = RemoveValidator{} }
+func (m *RemoveValidator) String() string { return proto.CompactTextString(m) }
+func (*RemoveValidator) ProtoMessage()    {}
+func (*RemoveValidator) Descriptor() ([]byte, []int) {
+	return fileDescriptor_33ac3370ed9bb78a, []int{6}
+}
+func (m *RemoveValidator) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *RemoveValidator) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_RemoveValidator.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *RemoveValidator) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_RemoveValidator.Merge(m, src)
+}
+func (m *RemoveValidator) XXX_Size() int {
+	return m.Size()
+}
+func (m *RemoveValidator) XXX_DiscardUnknown() {
+	xxx_messageInfo_RemoveValidator.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_RemoveValidator proto.InternalMessageInfo
+
+func (m *RemoveValidator) GetPubKey() []byte {
+	if m != nil {
+		return m.PubKey
+	}
+	return nil
+}
+
+// AddOrg admits a member organisation; its admins get admin in its domain.
+type AddOrg struct {
+	Id     string   `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Admins []string `protobuf:"bytes,2,rep,name=admins,proto3" json:"admins,omitempty"`
+}
+
+func (m *AddOrg) Reset()         { *m = AddOrg{} }
+func (m *AddOrg) String() string { return proto.CompactTextString(m) }
+func (*AddOrg) ProtoMessage()    {}
+func (*AddOrg) Descriptor() ([]byte, []int) {
+	return fileDescriptor_33ac3370ed9bb78a, []int{7}
+}
+func (m *AddOrg) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *AddOrg) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_AddOrg.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *AddOrg) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_AddOrg.Merge(m, src)
+}
+func (m *AddOrg) XXX_Size() int {
+	return m.Size()
+}
+func (m *AddOrg) XXX_DiscardUnknown() {
+	xxx_messageInfo_AddOrg.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_AddOrg proto.InternalMessageInfo
+
+func (m *AddOrg) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+func (m *AddOrg) GetAdmins() []string {
+	if m != nil {
+		return m.Admins
+	}
+	return nil
+}
+
+// RemoveOrg removes a member organisation that has no validators left.
+type RemoveOrg struct {
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+}
+
+func (m *RemoveOrg) Reset()         { *m = RemoveOrg{} }
+func (m *RemoveOrg) String() string { return proto.CompactTextString(m) }
+func (*RemoveOrg) ProtoMessage()    {}
+func (*RemoveOrg) Descriptor() ([]byte, []int) {
+	return fileDescriptor_33ac3370ed9bb78a, []int{8}
+}
+func (m *RemoveOrg) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *RemoveOrg) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_RemoveOrg.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *RemoveOrg) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_RemoveOrg.Merge(m, src)
+}
+func (m *RemoveOrg) XXX_Size() int {
+	return m.Size()
+}
+func (m *RemoveOrg) XXX_DiscardUnknown() {
+	xxx_messageInfo_RemoveOrg.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_RemoveOrg proto.InternalMessageInfo
+
+func (m *RemoveOrg) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
 }
 
 // RotateKey makes new_pub_key the signing key of the signer's identity from
@@ -433,7 +689,7 @@ func (m *RotateKey) Reset()         { *m = RotateKey{} }
 func (m *RotateKey) String() string { return proto.CompactTextString(m) }
 func (*RotateKey) ProtoMessage()    {}
 func (*RotateKey) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{5}
+	return fileDescriptor_33ac3370ed9bb78a, []int{9}
 }
 func (m *RotateKey) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -479,7 +735,7 @@ func (m *Put) Reset()         { *m = Put{} }
 func (m *Put) String() string { return proto.CompactTextString(m) }
 func (*Put) ProtoMessage()    {}
 func (*Put) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{6}
+	return fileDescriptor_33ac3370ed9bb78a, []int{10}
 }
 func (m *Put) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -531,7 +787,7 @@ func (m *Delete) Reset()         { *m = Delete{} }
 func (m *Delete) String() string { return proto.CompactTextString(m) }
 func (*Delete) ProtoMessage()    {}
 func (*Delete) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{7}
+	return fileDescriptor_33ac3370ed9bb78a, []int{11}
 }
 func (m *Delete) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -578,7 +834,7 @@ func (m *Check) Reset()         { *m = Check{} }
 func (m *Check) String() string { return proto.CompactTextString(m) }
 func (*Check) ProtoMessage()    {}
 func (*Check) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{8}
+	return fileDescriptor_33ac3370ed9bb78a, []int{12}
 }
 func (m *Check) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -633,7 +889,7 @@ func (m *Grant) Reset()         { *m = Grant{} }
 func (m *Grant) String() string { return proto.CompactTextString(m) }
 func (*Grant) ProtoMessage()    {}
 func (*Grant) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{9}
+	return fileDescriptor_33ac3370ed9bb78a, []int{13}
 }
 func (m *Grant) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -694,7 +950,7 @@ func (m *Revoke) Reset()         { *m = Revoke{} }
 func (m *Revoke) String() string { return proto.CompactTextString(m) }
 func (*Revoke) ProtoMessage()    {}
 func (*Revoke) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{10}
+	return fileDescriptor_33ac3370ed9bb78a, []int{14}
 }
 func (m *Revoke) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -763,7 +1019,7 @@ func (m *PolicyRule) Reset()         { *m = PolicyRule{} }
 func (m *PolicyRule) String() string { return proto.CompactTextString(m) }
 func (*PolicyRule) ProtoMessage()    {}
 func (*PolicyRule) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{11}
+	return fileDescriptor_33ac3370ed9bb78a, []int{15}
 }
 func (m *PolicyRule) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -845,7 +1101,7 @@ func (m *Write) Reset()         { *m = Write{} }
 func (m *Write) String() string { return proto.CompactTextString(m) }
 func (*Write) ProtoMessage()    {}
 func (*Write) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{12}
+	return fileDescriptor_33ac3370ed9bb78a, []int{16}
 }
 func (m *Write) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -911,7 +1167,7 @@ func (m *TxResult) Reset()         { *m = TxResult{} }
 func (m *TxResult) String() string { return proto.CompactTextString(m) }
 func (*TxResult) ProtoMessage()    {}
 func (*TxResult) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{13}
+	return fileDescriptor_33ac3370ed9bb78a, []int{17}
 }
 func (m *TxResult) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -994,7 +1250,7 @@ func (m *KV) Reset()         { *m = KV{} }
 func (m *KV) String() string { return proto.CompactTextString(m) }
 func (*KV) ProtoMessage()    {}
 func (*KV) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{14}
+	return fileDescriptor_33ac3370ed9bb78a, []int{18}
 }
 func (m *KV) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1063,7 +1319,7 @@ func (m *HistoryRequest) Reset()         { *m = HistoryRequest{} }
 func (m *HistoryRequest) String() string { return proto.CompactTextString(m) }
 func (*HistoryRequest) ProtoMessage()    {}
 func (*HistoryRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{15}
+	return fileDescriptor_33ac3370ed9bb78a, []int{19}
 }
 func (m *HistoryRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1125,7 +1381,7 @@ func (m *History) Reset()         { *m = History{} }
 func (m *History) String() string { return proto.CompactTextString(m) }
 func (*History) ProtoMessage()    {}
 func (*History) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{16}
+	return fileDescriptor_33ac3370ed9bb78a, []int{20}
 }
 func (m *History) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1192,7 +1448,7 @@ func (m *SignedQuery) Reset()         { *m = SignedQuery{} }
 func (m *SignedQuery) String() string { return proto.CompactTextString(m) }
 func (*SignedQuery) ProtoMessage()    {}
 func (*SignedQuery) Descriptor() ([]byte, []int) {
-	return fileDescriptor_33ac3370ed9bb78a, []int{17}
+	return fileDescriptor_33ac3370ed9bb78a, []int{21}
 }
 func (m *SignedQuery) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1269,6 +1525,10 @@ func init() {
 	proto.RegisterType((*TxBody)(nil), "dstt.v1.TxBody")
 	proto.RegisterType((*Version)(nil), "dstt.v1.Version")
 	proto.RegisterType((*Op)(nil), "dstt.v1.Op")
+	proto.RegisterType((*AddValidator)(nil), "dstt.v1.AddValidator")
+	proto.RegisterType((*RemoveValidator)(nil), "dstt.v1.RemoveValidator")
+	proto.RegisterType((*AddOrg)(nil), "dstt.v1.AddOrg")
+	proto.RegisterType((*RemoveOrg)(nil), "dstt.v1.RemoveOrg")
 	proto.RegisterType((*RotateKey)(nil), "dstt.v1.RotateKey")
 	proto.RegisterType((*Put)(nil), "dstt.v1.Put")
 	proto.RegisterType((*Delete)(nil), "dstt.v1.Delete")
@@ -1287,66 +1547,75 @@ func init() {
 func init() { proto.RegisterFile("dstt/v1/tx.proto", fileDescriptor_33ac3370ed9bb78a) }
 
 var fileDescriptor_33ac3370ed9bb78a = []byte{
-	// 934 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x56, 0xcf, 0x6e, 0xe3, 0x44,
-	0x18, 0x8f, 0xe3, 0xc4, 0x89, 0xbf, 0x74, 0x97, 0x6a, 0x58, 0x81, 0xa9, 0x20, 0x54, 0x46, 0x42,
-	0x0b, 0x6c, 0x53, 0xb6, 0xcb, 0x81, 0x03, 0xa7, 0x80, 0x44, 0x56, 0xd1, 0xb2, 0x65, 0xe8, 0x16,
-	0x09, 0x09, 0x45, 0x8e, 0x3d, 0x24, 0x43, 0x6d, 0x8f, 0xb1, 0xc7, 0xa9, 0xfd, 0x16, 0x9c, 0x39,
-	0x71, 0x42, 0xe2, 0x09, 0x78, 0x85, 0x3d, 0xee, 0x91, 0x13, 0x42, 0xed, 0x8b, 0xa0, 0xf9, 0x66,
-	0xe2, 0xa4, 0x4b, 0x61, 0x29, 0xda, 0x4b, 0xf4, 0xfd, 0xf9, 0xcd, 0xf7, 0xf7, 0x37, 0x9e, 0xc0,
-	0x6e, 0x54, 0x48, 0x79, 0xb8, 0xba, 0x7f, 0x28, 0xab, 0x51, 0x96, 0x0b, 0x29, 0x48, 0x4f, 0x59,
-	0x46, 0xab, 0xfb, 0x7b, 0x77, 0x16, 0x62, 0x21, 0xd0, 0x76, 0xa8, 0x24, 0xed, 0xf6, 0xbf, 0x85,
-	0xf6, 0x49, 0x45, 0xde, 0x02, 0x98, 0x8b, 0xa8, 0x9e, 0xcd, 0x6b, 0xc9, 0x0a, 0xcf, 0xda, 0xb7,
-	0xee, 0xee, 0x50, 0x57, 0x59, 0xc6, 0xca, 0x40, 0x3e, 0x06, 0x28, 0xf8, 0x22, 0x0d, 0x64, 0x99,
-	0xb3, 0xc2, 0x6b, 0xef, 0xdb, 0x77, 0x07, 0x47, 0x64, 0x64, 0x02, 0x8f, 0xbe, 0x5a, 0xbb, 0xc6,
-	0x9d, 0xa7, 0x7f, 0xbc, 0xdd, 0xa2, 0x5b, 0x58, 0x7f, 0x0c, 0x6e, 0xe3, 0x26, 0xaf, 0x43, 0x2f,
-	0x2b, 0xe7, 0xb3, 0x33, 0x56, 0x9b, 0x14, 0x4e, 0x56, 0xce, 0xa7, 0xac, 0x26, 0x6f, 0x82, 0xdb,
-	0x9c, 0xf1, 0xda, 0x3a, 0x7b, 0x63, 0xf0, 0x7f, 0xb6, 0xc0, 0x39, 0xa9, 0xc6, 0x22, 0xaa, 0xc9,
-	0x1b, 0xd0, 0x0f, 0x97, 0x01, 0x4f, 0x67, 0x3c, 0xc2, 0x10, 0x2e, 0xed, 0xa1, 0xfe, 0x30, 0x22,
-	0x77, 0xa0, 0x9b, 0x8a, 0x34, 0xd4, 0xe7, 0x3b, 0x54, 0x2b, 0xe4, 0x1e, 0x90, 0x55, 0x10, 0xf3,
-	0x68, 0x56, 0xa6, 0x92, 0xc7, 0xb3, 0x25, 0xe3, 0x8b, 0xa5, 0xf4, 0x6c, 0x84, 0xec, 0xa2, 0xe7,
-	0x89, 0x72, 0x4c, 0xd0, 0x4e, 0xde, 0x01, 0x5b, 0x64, 0x85, 0xd7, 0xc1, 0x06, 0x07, 0x4d, 0x83,
-	0x8f, 0x33, 0xd3, 0x99, 0xf2, 0x12, 0x02, 0x9d, 0x84, 0x25, 0xc2, 0xeb, 0x62, 0x7e, 0x94, 0xfd,
-	0x4f, 0xa0, 0x77, 0xca, 0xf2, 0x82, 0x8b, 0x94, 0xbc, 0x06, 0x8e, 0xc9, 0x62, 0x61, 0x16, 0xa3,
-	0xa9, 0xd2, 0x65, 0x35, 0xe3, 0x69, 0xc4, 0x2a, 0x2c, 0xf1, 0x16, 0xed, 0xc9, 0xea, 0xa1, 0x52,
-	0xfd, 0xdf, 0xda, 0xd0, 0x7e, 0x9c, 0x91, 0x7d, 0xb0, 0xb3, 0x52, 0x1f, 0x1b, 0x1c, 0xed, 0x34,
-	0xd9, 0x8f, 0x4b, 0x39, 0x69, 0x51, 0xe5, 0x22, 0xef, 0x81, 0x13, 0xb1, 0x98, 0x49, 0xdd, 0xe4,
-	0xe0, 0xe8, 0x95, 0x06, 0xf4, 0x19, 0x9a, 0x27, 0x2d, 0x6a, 0x00, 0xe4, 0x5d, 0xe8, 0x86, 0x4b,
-	0x16, 0x9e, 0x61, 0xaf, 0x83, 0xa3, 0xdb, 0x0d, 0xf2, 0x53, 0x65, 0x9d, 0xb4, 0xa8, 0x76, 0x2b,
-	0xdc, 0x22, 0x0f, 0x52, 0xe9, 0x75, 0x9e, 0xc3, 0x7d, 0xae, 0xac, 0x0a, 0x87, 0x6e, 0x95, 0x3a,
-	0x67, 0x2b, 0x71, 0xc6, 0xb0, 0xef, 0xed, 0xd4, 0x14, 0xcd, 0x2a, 0xb5, 0x06, 0x90, 0x03, 0x70,
-	0x32, 0x11, 0xf3, 0xb0, 0xf6, 0x1c, 0x84, 0xbe, 0xba, 0x69, 0x05, 0xcd, 0xb4, 0x8c, 0x11, 0xae,
-	0x41, 0xe4, 0x01, 0x40, 0x2e, 0x64, 0x20, 0x19, 0x12, 0xa3, 0x87, 0x47, 0x36, 0xe4, 0xa2, 0xe8,
-	0x9a, 0xb2, 0x7a, 0xd2, 0xa2, 0x6e, 0xbe, 0x56, 0xc6, 0x5d, 0xb0, 0x8b, 0x32, 0xf1, 0x3f, 0x00,
-	0xb7, 0x01, 0x90, 0x21, 0x0c, 0x52, 0x76, 0x3e, 0xbb, 0x4a, 0x31, 0x37, 0x65, 0xe7, 0xc7, 0xc8,
-	0x32, 0xff, 0x00, 0xec, 0xe3, 0x52, 0x92, 0x5d, 0xb0, 0xd7, 0x6e, 0x97, 0x2a, 0x51, 0x51, 0x67,
-	0x15, 0xc4, 0xe5, 0x9a, 0x7a, 0x5a, 0xf1, 0xf7, 0xc0, 0xd1, 0x53, 0xfd, 0xfb, 0x09, 0x7f, 0x0a,
-	0x5d, 0x9c, 0xe3, 0x35, 0xc1, 0x3e, 0x84, 0xde, 0x4a, 0x53, 0xc1, 0x2c, 0x69, 0xb7, 0xe9, 0xc5,
-	0x50, 0xc4, 0x90, 0x69, 0x0d, 0xf3, 0x1f, 0x41, 0x17, 0x87, 0x4d, 0x3c, 0xe8, 0x15, 0xe5, 0xfc,
-	0x7b, 0x16, 0xca, 0x35, 0xb9, 0x8d, 0xaa, 0x38, 0x97, 0x8b, 0x58, 0x17, 0xe8, 0x52, 0x94, 0x15,
-	0xd1, 0x22, 0x91, 0x04, 0x3c, 0xc5, 0x15, 0xbb, 0xd4, 0x68, 0xfe, 0x17, 0xe0, 0xe8, 0x95, 0xbc,
-	0xa4, 0x78, 0x3f, 0x59, 0x00, 0x9b, 0xc5, 0xfd, 0x4b, 0xd0, 0x4d, 0x80, 0xf6, 0x76, 0x00, 0x65,
-	0x17, 0xfa, 0x80, 0x09, 0x2c, 0x1a, 0x7c, 0x10, 0x4a, 0x35, 0xa8, 0x8e, 0xb6, 0x6b, 0x4d, 0x15,
-	0x17, 0xb1, 0xb4, 0x46, 0xa2, 0xf5, 0x29, 0xca, 0x0a, 0x9b, 0xb3, 0x44, 0xac, 0x18, 0x72, 0xaa,
-	0x4f, 0x8d, 0xe6, 0x33, 0xe8, 0x7e, 0x9d, 0xf3, 0xeb, 0x76, 0x74, 0xf3, 0x45, 0xa8, 0xd6, 0xf4,
-	0xed, 0x89, 0xb0, 0xd2, 0x3e, 0x5d, 0xab, 0xfe, 0xaf, 0x16, 0xf4, 0x4f, 0x2a, 0xca, 0x8a, 0x32,
-	0x96, 0xff, 0xe3, 0x86, 0xab, 0x96, 0x42, 0x11, 0x31, 0x0c, 0x7b, 0x8b, 0xa2, 0xac, 0x2a, 0x8e,
-	0xc5, 0xc2, 0xf4, 0xae, 0x44, 0x72, 0x0f, 0x9c, 0x73, 0xd5, 0x4c, 0xe1, 0x75, 0xf1, 0x0b, 0xb4,
-	0xb9, 0x8c, 0xd8, 0xa3, 0x29, 0xd7, 0x60, 0x54, 0x19, 0xea, 0x1b, 0xc9, 0x72, 0x1c, 0x89, 0x4b,
-	0x8d, 0xe6, 0x57, 0xd0, 0x9e, 0x9e, 0xfe, 0x57, 0x96, 0x6f, 0x4f, 0xc9, 0xbe, 0xf1, 0x94, 0x3a,
-	0x57, 0xa7, 0xb4, 0x84, 0xdb, 0x13, 0x5e, 0x48, 0x91, 0xd7, 0x94, 0xfd, 0x50, 0xb2, 0xe2, 0xba,
-	0xbb, 0x36, 0x02, 0x67, 0xce, 0xbe, 0x13, 0x39, 0x7b, 0xc1, 0x52, 0x0c, 0x4a, 0x55, 0x1d, 0xf3,
-	0x84, 0x4b, 0x33, 0x3a, 0xad, 0xf8, 0x2b, 0xe8, 0x99, 0x4c, 0xd7, 0xa4, 0x38, 0x80, 0xbe, 0xa9,
-	0x75, 0xfd, 0x56, 0x6d, 0x3e, 0xe5, 0xd3, 0x53, 0x13, 0xbf, 0x81, 0x90, 0xf7, 0xa1, 0x93, 0xb2,
-	0x4a, 0xbe, 0xa0, 0x7d, 0xc4, 0xf8, 0xbf, 0x58, 0x30, 0x50, 0xef, 0x19, 0x8b, 0xbe, 0x2c, 0x59,
-	0x5e, 0xab, 0xbd, 0x66, 0x81, 0x5c, 0x9a, 0xec, 0x28, 0x23, 0x7d, 0x03, 0x19, 0x98, 0x31, 0xa3,
-	0xbc, 0x45, 0x19, 0xfb, 0x0a, 0x65, 0xf6, 0x61, 0x47, 0xf2, 0x84, 0xcd, 0xca, 0x94, 0x57, 0xb3,
-	0xa4, 0xc0, 0x81, 0xda, 0x14, 0x94, 0xed, 0x49, 0xca, 0xab, 0x47, 0xc5, 0xf6, 0x9b, 0xd9, 0xfd,
-	0xe7, 0x37, 0xd3, 0x79, 0xee, 0xcd, 0x1c, 0x7f, 0xf4, 0xf4, 0x62, 0x68, 0x3d, 0xbb, 0x18, 0x5a,
-	0x7f, 0x5e, 0x0c, 0xad, 0x1f, 0x2f, 0x87, 0xad, 0x67, 0x97, 0xc3, 0xd6, 0xef, 0x97, 0xc3, 0xd6,
-	0x37, 0x7b, 0x0b, 0x2e, 0x97, 0xe5, 0x7c, 0x14, 0x8a, 0xe4, 0x10, 0xff, 0x2c, 0xe0, 0x8f, 0xac,
-	0x33, 0x56, 0xcc, 0x1d, 0xfc, 0x4f, 0xf0, 0xe0, 0xaf, 0x00, 0x00, 0x00, 0xff, 0xff, 0x02, 0x53,
-	0xa6, 0x37, 0x46, 0x08, 0x00, 0x00,
+	// 1087 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x56, 0x4f, 0x6f, 0xe3, 0x44,
+	0x14, 0x4f, 0xe2, 0xc4, 0x89, 0x5f, 0xfa, 0x4f, 0x43, 0x01, 0x53, 0x20, 0x54, 0x46, 0x42, 0x4b,
+	0xd9, 0xa6, 0xbb, 0x5d, 0x0e, 0x1c, 0xf6, 0xb2, 0x01, 0x44, 0x56, 0xd5, 0xd2, 0x32, 0x74, 0x8b,
+	0x84, 0x84, 0x22, 0x27, 0x33, 0x24, 0xa6, 0x89, 0xc7, 0xd8, 0xe3, 0xd4, 0xfe, 0x16, 0x9c, 0x91,
+	0x90, 0x38, 0x21, 0xf1, 0x4d, 0xf6, 0xb8, 0x47, 0x4e, 0x08, 0xb5, 0x5f, 0x04, 0xcd, 0x9b, 0x89,
+	0xe3, 0x86, 0x96, 0x65, 0xd1, 0x5e, 0xa2, 0xf7, 0xe7, 0x37, 0xef, 0xbd, 0xdf, 0xcc, 0x7b, 0x2f,
+	0x86, 0x2d, 0x96, 0x48, 0x79, 0x30, 0xbf, 0x7f, 0x20, 0xb3, 0x6e, 0x14, 0x0b, 0x29, 0x48, 0x53,
+	0x59, 0xba, 0xf3, 0xfb, 0x3b, 0xdb, 0x63, 0x31, 0x16, 0x68, 0x3b, 0x50, 0x92, 0x76, 0x7b, 0xdf,
+	0x41, 0xed, 0x34, 0x23, 0xef, 0x02, 0x0c, 0x05, 0xcb, 0x07, 0xc3, 0x5c, 0xf2, 0xc4, 0xad, 0xee,
+	0x56, 0xef, 0xac, 0x51, 0x47, 0x59, 0x7a, 0xca, 0x40, 0x3e, 0x01, 0x48, 0x82, 0x71, 0xe8, 0xcb,
+	0x34, 0xe6, 0x89, 0x5b, 0xdb, 0xb5, 0xee, 0xb4, 0x0f, 0x49, 0xd7, 0x04, 0xee, 0x7e, 0xbd, 0x70,
+	0xf5, 0xea, 0xcf, 0xfe, 0x7c, 0xaf, 0x42, 0x4b, 0x58, 0xaf, 0x07, 0x4e, 0xe1, 0x26, 0x6f, 0x42,
+	0x33, 0x4a, 0x87, 0x83, 0x73, 0x9e, 0x9b, 0x14, 0x76, 0x94, 0x0e, 0x8f, 0x78, 0x4e, 0xde, 0x01,
+	0xa7, 0x38, 0xe3, 0xd6, 0x74, 0xf6, 0xc2, 0xe0, 0xfd, 0x5a, 0x05, 0xfb, 0x34, 0xeb, 0x09, 0x96,
+	0x93, 0xb7, 0xa0, 0x35, 0x9a, 0xf8, 0x41, 0x38, 0x08, 0x18, 0x86, 0x70, 0x68, 0x13, 0xf5, 0xc7,
+	0x8c, 0x6c, 0x43, 0x23, 0x14, 0xe1, 0x48, 0x9f, 0xaf, 0x53, 0xad, 0x90, 0xbb, 0x40, 0xe6, 0xfe,
+	0x34, 0x60, 0x83, 0x34, 0x94, 0xc1, 0x74, 0x30, 0xe1, 0xc1, 0x78, 0x22, 0x5d, 0x0b, 0x21, 0x5b,
+	0xe8, 0x79, 0xaa, 0x1c, 0x7d, 0xb4, 0x93, 0xf7, 0xc1, 0x12, 0x51, 0xe2, 0xd6, 0x91, 0x60, 0xbb,
+	0x20, 0x78, 0x1c, 0x19, 0x66, 0xca, 0x4b, 0x08, 0xd4, 0x67, 0x7c, 0x26, 0xdc, 0x06, 0xe6, 0x47,
+	0xd9, 0x7b, 0x08, 0xcd, 0x33, 0x1e, 0x27, 0x81, 0x08, 0xc9, 0x1b, 0x60, 0x9b, 0x2c, 0x55, 0xcc,
+	0x62, 0x34, 0x55, 0xba, 0xcc, 0x06, 0x41, 0xc8, 0x78, 0x86, 0x25, 0xae, 0xd3, 0xa6, 0xcc, 0x1e,
+	0x2b, 0xd5, 0xfb, 0xa5, 0x0e, 0xb5, 0xe3, 0x88, 0xec, 0x82, 0x15, 0xa5, 0xfa, 0x58, 0xfb, 0x70,
+	0xad, 0xc8, 0x7e, 0x92, 0xca, 0x7e, 0x85, 0x2a, 0x17, 0xf9, 0x10, 0x6c, 0xc6, 0xa7, 0x5c, 0x6a,
+	0x92, 0xed, 0xc3, 0xcd, 0x02, 0xf4, 0x19, 0x9a, 0xfb, 0x15, 0x6a, 0x00, 0xe4, 0x03, 0x68, 0x8c,
+	0x26, 0x7c, 0x74, 0x8e, 0x5c, 0xdb, 0x87, 0x1b, 0x05, 0xf2, 0x53, 0x65, 0xed, 0x57, 0xa8, 0x76,
+	0x2b, 0xdc, 0x38, 0xf6, 0x43, 0xe9, 0xd6, 0x57, 0x70, 0x5f, 0x28, 0xab, 0xc2, 0xa1, 0x5b, 0xa5,
+	0x8e, 0xf9, 0x5c, 0x9c, 0x73, 0xe4, 0x5d, 0x4e, 0x4d, 0xd1, 0xac, 0x52, 0x6b, 0x00, 0xd9, 0x07,
+	0x3b, 0x12, 0xd3, 0x60, 0x94, 0xbb, 0x36, 0x42, 0x5f, 0x5b, 0x52, 0x41, 0x33, 0x4d, 0xa7, 0x08,
+	0xd7, 0x20, 0xf2, 0x00, 0x20, 0x16, 0xd2, 0x97, 0x1c, 0x1b, 0xa3, 0x89, 0x47, 0x96, 0xcd, 0x45,
+	0xd1, 0x75, 0xc4, 0xf3, 0x7e, 0x85, 0x3a, 0xf1, 0x42, 0x21, 0x0f, 0x61, 0xdd, 0x67, 0x6c, 0x80,
+	0x2f, 0xe8, 0x4b, 0x11, 0xbb, 0x2d, 0x3c, 0xf7, 0x7a, 0x71, 0xee, 0x11, 0x63, 0x67, 0x0b, 0x67,
+	0xbf, 0x42, 0xd7, 0xfc, 0x92, 0x4e, 0x3e, 0x87, 0xad, 0x98, 0xcf, 0xc4, 0x9c, 0x97, 0x02, 0x38,
+	0x18, 0xc0, 0x2d, 0xd1, 0x52, 0x80, 0x72, 0x8c, 0xcd, 0xf8, 0xba, 0x89, 0xec, 0x41, 0x53, 0x15,
+	0x21, 0xe2, 0xb1, 0x0b, 0x2b, 0x97, 0xf2, 0x88, 0xb1, 0xe3, 0x78, 0xac, 0x58, 0xfa, 0x28, 0x21,
+	0x4b, 0x9d, 0x52, 0xc1, 0xdb, 0xab, 0x2c, 0xd1, 0xa5, 0x4f, 0x38, 0xf1, 0x42, 0xe9, 0x35, 0xc0,
+	0x4a, 0xd2, 0x99, 0x77, 0x0c, 0x6b, 0x65, 0x3a, 0xb7, 0xcf, 0xd1, 0x36, 0x34, 0x22, 0x71, 0xc1,
+	0x63, 0x6c, 0x0f, 0x8b, 0x6a, 0x85, 0x6c, 0x81, 0xa5, 0x72, 0x5a, 0xd8, 0xaf, 0x4a, 0xf4, 0xf6,
+	0x60, 0x73, 0x85, 0xde, 0xad, 0x31, 0xbd, 0x7b, 0x60, 0x6b, 0x32, 0x64, 0x03, 0x6a, 0xc5, 0xd8,
+	0xd5, 0x02, 0xa6, 0x3a, 0xdd, 0x67, 0xb3, 0x20, 0xd4, 0x1b, 0xc1, 0xa1, 0x46, 0xf3, 0xde, 0x06,
+	0xa7, 0xe0, 0xb3, 0x7a, 0xc8, 0xfb, 0x08, 0x9c, 0xe2, 0x49, 0x49, 0x07, 0xda, 0x21, 0xbf, 0x18,
+	0x5c, 0x4f, 0xec, 0x84, 0xfc, 0xe2, 0x44, 0xe7, 0xde, 0x07, 0xeb, 0x24, 0x95, 0x8a, 0xc0, 0xc2,
+	0xed, 0x50, 0x25, 0x2a, 0xa2, 0x73, 0x7f, 0x9a, 0x2e, 0x96, 0x85, 0x56, 0xbc, 0x1d, 0xb0, 0xf5,
+	0x1c, 0xfc, 0xf3, 0x84, 0x77, 0x04, 0x0d, 0xec, 0xfc, 0x1b, 0x82, 0xdd, 0x83, 0xe6, 0x5c, 0x0f,
+	0xaf, 0x19, 0xab, 0xad, 0xe2, 0x5d, 0xcc, 0x50, 0x9b, 0xf1, 0x5f, 0xc0, 0xbc, 0x27, 0xd0, 0xc0,
+	0xf1, 0x20, 0x2e, 0x34, 0x93, 0x74, 0xf8, 0x03, 0x1f, 0xc9, 0xc5, 0x3a, 0x32, 0xaa, 0xda, 0x12,
+	0xb1, 0x98, 0xea, 0x02, 0x1d, 0x8a, 0xb2, 0xba, 0x30, 0x26, 0x66, 0x7e, 0x10, 0x9a, 0xb7, 0x30,
+	0x9a, 0xf7, 0x25, 0xd8, 0x7a, 0x88, 0x5e, 0x51, 0xbc, 0x9f, 0xab, 0x00, 0xcb, 0x51, 0xfb, 0x97,
+	0xa0, 0xcb, 0x00, 0xb5, 0x72, 0x00, 0x65, 0x17, 0xfa, 0x80, 0x09, 0x2c, 0x0a, 0xbc, 0x3f, 0x92,
+	0xea, 0xa2, 0xea, 0xda, 0xae, 0x35, 0x55, 0x1c, 0xe3, 0x61, 0x8e, 0xab, 0xa1, 0x45, 0x51, 0x56,
+	0x58, 0xdd, 0xc8, 0xb8, 0x05, 0x5a, 0xd4, 0x68, 0x1e, 0x87, 0xc6, 0x37, 0x71, 0x70, 0xd3, 0x1b,
+	0xbd, 0xfc, 0x43, 0x28, 0x6a, 0x7a, 0xdf, 0x31, 0xac, 0xb4, 0x45, 0x17, 0xaa, 0xf7, 0x7b, 0x15,
+	0x5a, 0xa7, 0x19, 0xe5, 0x49, 0x3a, 0x95, 0xff, 0x63, 0x27, 0x2b, 0x4a, 0x23, 0xc1, 0x38, 0x86,
+	0x5d, 0xa7, 0x28, 0xab, 0x8a, 0xa7, 0x62, 0x6c, 0xb8, 0x2b, 0x91, 0xdc, 0x05, 0xfb, 0x42, 0x91,
+	0x49, 0xdc, 0x06, 0xfe, 0x67, 0x2c, 0xd7, 0x27, 0x72, 0x34, 0xe5, 0x1a, 0x8c, 0x2a, 0x43, 0xfd,
+	0xab, 0xf1, 0x18, 0xaf, 0xc4, 0xa1, 0x46, 0xf3, 0x32, 0xa8, 0x1d, 0x9d, 0xfd, 0xd7, 0x2e, 0x2f,
+	0xdf, 0x92, 0xf5, 0xd2, 0xb7, 0x54, 0xbf, 0x7e, 0x4b, 0x13, 0xd8, 0xe8, 0x07, 0x89, 0x14, 0x71,
+	0x4e, 0xf9, 0x8f, 0x29, 0x4f, 0x6e, 0x9a, 0xb5, 0x2e, 0xd8, 0x43, 0xfe, 0xbd, 0x88, 0xf9, 0x0b,
+	0x1e, 0xc5, 0xa0, 0x54, 0xd5, 0xd3, 0x60, 0x16, 0x48, 0x73, 0x75, 0x5a, 0xf1, 0xe6, 0xd0, 0x34,
+	0x99, 0x6e, 0x48, 0xb1, 0x0f, 0x2d, 0x53, 0xeb, 0xe2, 0xeb, 0x62, 0xf9, 0xe7, 0x7b, 0x74, 0x66,
+	0xe2, 0x17, 0x10, 0xb2, 0x07, 0xf5, 0x90, 0x67, 0xf2, 0x05, 0xf4, 0x11, 0xe3, 0xfd, 0x56, 0x85,
+	0xb6, 0xfa, 0x02, 0xe1, 0xec, 0xab, 0x94, 0xc7, 0xb9, 0x7a, 0xd7, 0xc8, 0x97, 0x13, 0x93, 0x1d,
+	0x65, 0x6c, 0x5f, 0x5f, 0xfa, 0xe6, 0x9a, 0x51, 0x2e, 0xb5, 0x8c, 0x75, 0xad, 0x65, 0x76, 0x61,
+	0x4d, 0x06, 0x33, 0x3e, 0x48, 0xc3, 0x20, 0x1b, 0xcc, 0x12, 0xbc, 0x50, 0x8b, 0x82, 0xb2, 0x3d,
+	0x0d, 0x83, 0xec, 0x49, 0x52, 0xde, 0xa4, 0x8d, 0xdb, 0xbf, 0x72, 0xec, 0x95, 0xaf, 0x9c, 0xde,
+	0xc7, 0xcf, 0x2e, 0x3b, 0xd5, 0xe7, 0x97, 0x9d, 0xea, 0x5f, 0x97, 0x9d, 0xea, 0x4f, 0x57, 0x9d,
+	0xca, 0xf3, 0xab, 0x4e, 0xe5, 0x8f, 0xab, 0x4e, 0xe5, 0xdb, 0x9d, 0x71, 0x20, 0x27, 0xe9, 0xb0,
+	0x3b, 0x12, 0xb3, 0x03, 0xfc, 0xbc, 0xc3, 0x1f, 0x99, 0x47, 0x3c, 0x19, 0xda, 0xf8, 0x15, 0xf7,
+	0xe0, 0xef, 0x00, 0x00, 0x00, 0xff, 0xff, 0x8e, 0x71, 0x6b, 0xb3, 0xf8, 0x09, 0x00, 0x00,
 }
 
 func (m *Tx) Marshal() (dAtA []byte, err error) {
@@ -1703,6 +1972,231 @@ func (m *Op_RotateKey) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	}
 	return len(dAtA) - i, nil
 }
+func (m *Op_AddValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Op_AddValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.AddValidator != nil {
+		{
+			size, err := m.AddValidator.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x42
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Op_RemoveValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Op_RemoveValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.RemoveValidator != nil {
+		{
+			size, err := m.RemoveValidator.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x4a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Op_AddOrg) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Op_AddOrg) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.AddOrg != nil {
+		{
+			size, err := m.AddOrg.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x52
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Op_RemoveOrg) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Op_RemoveOrg) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.RemoveOrg != nil {
+		{
+			size, err := m.RemoveOrg.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintTx(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x5a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *AddValidator) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *AddValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AddValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Org) > 0 {
+		i -= len(m.Org)
+		copy(dAtA[i:], m.Org)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Org)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.Power != 0 {
+		i = encodeVarintTx(dAtA, i, uint64(m.Power))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.PubKey) > 0 {
+		i -= len(m.PubKey)
+		copy(dAtA[i:], m.PubKey)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.PubKey)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *RemoveValidator) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *RemoveValidator) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *RemoveValidator) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.PubKey) > 0 {
+		i -= len(m.PubKey)
+		copy(dAtA[i:], m.PubKey)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.PubKey)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *AddOrg) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *AddOrg) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *AddOrg) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Admins) > 0 {
+		for iNdEx := len(m.Admins) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Admins[iNdEx])
+			copy(dAtA[i:], m.Admins[iNdEx])
+			i = encodeVarintTx(dAtA, i, uint64(len(m.Admins[iNdEx])))
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Id)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *RemoveOrg) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *RemoveOrg) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *RemoveOrg) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintTx(dAtA, i, uint64(len(m.Id)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func (m *RotateKey) Marshal() (dAtA []byte, err error) {
 	size := m.Size()
 	dAtA = make([]byte, size)
@@ -2519,6 +3013,119 @@ func (m *Op_RotateKey) Size() (n int) {
 	}
 	return n
 }
+func (m *Op_AddValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.AddValidator != nil {
+		l = m.AddValidator.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *Op_RemoveValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.RemoveValidator != nil {
+		l = m.RemoveValidator.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *Op_AddOrg) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.AddOrg != nil {
+		l = m.AddOrg.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *Op_RemoveOrg) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.RemoveOrg != nil {
+		l = m.RemoveOrg.Size()
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+func (m *AddValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.PubKey)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if m.Power != 0 {
+		n += 1 + sovTx(uint64(m.Power))
+	}
+	l = len(m.Org)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *RemoveValidator) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.PubKey)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
+func (m *AddOrg) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Id)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	if len(m.Admins) > 0 {
+		for _, s := range m.Admins {
+			l = len(s)
+			n += 1 + l + sovTx(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *RemoveOrg) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Id)
+	if l > 0 {
+		n += 1 + l + sovTx(uint64(l))
+	}
+	return n
+}
+
 func (m *RotateKey) Size() (n int) {
 	if m == nil {
 		return 0
@@ -3581,6 +4188,561 @@ func (m *Op) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			m.Sum = &Op_RotateKey{v}
+			iNdEx = postIndex
+		case 8:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AddValidator", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &AddValidator{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Sum = &Op_AddValidator{v}
+			iNdEx = postIndex
+		case 9:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RemoveValidator", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &RemoveValidator{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Sum = &Op_RemoveValidator{v}
+			iNdEx = postIndex
+		case 10:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AddOrg", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &AddOrg{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Sum = &Op_AddOrg{v}
+			iNdEx = postIndex
+		case 11:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RemoveOrg", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &RemoveOrg{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Sum = &Op_RemoveOrg{v}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *AddValidator) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: AddValidator: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: AddValidator: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PubKey", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.PubKey = append(m.PubKey[:0], dAtA[iNdEx:postIndex]...)
+			if m.PubKey == nil {
+				m.PubKey = []byte{}
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Power", wireType)
+			}
+			m.Power = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Power |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Org", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Org = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *RemoveValidator) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: RemoveValidator: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: RemoveValidator: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PubKey", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.PubKey = append(m.PubKey[:0], dAtA[iNdEx:postIndex]...)
+			if m.PubKey == nil {
+				m.PubKey = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *AddOrg) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: AddOrg: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: AddOrg: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Id = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Admins", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Admins = append(m.Admins, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipTx(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthTx
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *RemoveOrg) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowTx
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: RemoveOrg: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: RemoveOrg: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowTx
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthTx
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthTx
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Id = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
