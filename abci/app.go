@@ -9,6 +9,7 @@ import (
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/libs/log"
 
+	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
 )
@@ -30,6 +31,10 @@ const (
 	QueryCheck   = "/rbac/check"  // data: JSON CheckRequest; answer: JSON CheckResult
 )
 
+// AuditReadKey is the key whose read permission lets a reader page through
+// the consensus audit log over RPC.
+const AuditReadKey = "audit/log"
+
 // Event types and attributes emitted for committed txs.
 const (
 	EventTx    = "dstt_tx"    // signer, code
@@ -46,6 +51,9 @@ type App struct {
 	// OnAuthFailure, when set, is told about every refused read (for the
 	// node's security log). It must not block.
 	OnAuthFailure func(reader, path, reason string)
+	// OnCheckTxRejected, when set, is told about every tx the mempool
+	// refuses (for the node's security log). It must not block.
+	OnCheckTxRejected func(txHash []byte, signer string, code types.Code, log string)
 }
 
 var _ abcitypes.Application = (*App)(nil)
@@ -99,6 +107,9 @@ func codespace(c types.Code) string {
 // CheckTx admits or rejects a tx for the mempool.
 func (a *App) CheckTx(_ context.Context, req *abcitypes.RequestCheckTx) (*abcitypes.ResponseCheckTx, error) {
 	out := a.engine.CheckTx(req.Tx)
+	if out.Code != types.CodeOK && a.OnCheckTxRejected != nil && req.Type == abcitypes.CheckTxType_New {
+		a.OnCheckTxRejected(out.Hash, out.Signer, out.Code, out.Log)
+	}
 	return &abcitypes.ResponseCheckTx{Code: uint32(out.Code), Log: out.Log, Codespace: codespace(out.Code)}, nil
 }
 
@@ -274,6 +285,26 @@ func (a *App) query(path string, data []byte, height uint64, reader string, resp
 			return nil, fmt.Errorf("%w: sign the query to list the policy", ErrUnauthorized)
 		}
 		return json.Marshal(PolicyView{Open: e.Open(), Rules: e.Policy().Rules(), Grants: e.Policy().Grants()})
+	case audit.QueryEntries:
+		if !e.CanRead(reader, AuditReadKey) {
+			return nil, fmt.Errorf("%w: reading the audit log needs read on %q (e.g. dstt rbac allow auditor read 'audit/*'); %v", ErrUnauthorized, AuditReadKey, readDenied(reader, AuditReadKey))
+		}
+		req, err := audit.DecodeEntriesRequest(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
+		}
+		r, err := e.AuditEntries(req)
+		if err != nil {
+			return nil, err
+		}
+		return r.Encode(), nil
+	case audit.QueryHead:
+		h, err := e.AuditHead(height)
+		if err != nil {
+			return nil, err
+		}
+		resp.Height = int64(h.Height)
+		return h.Encode(), nil
 	case QueryValidators:
 		v, err := e.Validators()
 		if err != nil {

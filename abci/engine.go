@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
@@ -71,23 +72,27 @@ type chainRecord struct {
 // use: its caller (the ABCI adapter) serialises calls. It uses nothing but
 // its inputs and the store: no clock, randomness or goroutines.
 type Engine struct {
-	store    storage.Store
-	verifier Verifier
-	chainID  string
-	params   Params
-	policy   *rbac.Policy
-	open     bool                 // no admins at genesis: every signer may do everything
-	keys     map[string]keyRecord // key address -> identity, for rotated identities
-	gov      govState
-	height   uint64
-	appHash  []byte
-	staged   *staged
+	store     storage.Store
+	verifier  Verifier
+	chainID   string
+	params    Params
+	policy    *rbac.Policy
+	open      bool                 // no admins at genesis: every signer may do everything
+	keys      map[string]keyRecord // key address -> identity, for rotated identities
+	gov       govState
+	height    uint64
+	appHash   []byte
+	stateHash []byte          // hash chain over state writes (see audit.go)
+	head      audit.ChainHead // the consensus audit chain's head
+	staged    *staged
 }
 
 // staged is a finalized block waiting for Commit.
 type staged struct {
 	height     uint64
 	appHash    []byte
+	stateHash  []byte
+	head       audit.ChainHead
 	valUpdates []ValidatorUpdate
 	writes     []storage.Entry
 	latest     map[string]int // storage key -> index in writes of its newest staged write
@@ -112,6 +117,9 @@ func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
 		return nil, err
 	}
 	if err := e.loadKeys(); err != nil {
+		return nil, err
+	}
+	if err := e.loadHead(); err != nil {
 		return nil, err
 	}
 	e.height, e.appHash = h, hash
@@ -206,7 +214,9 @@ func (e *Engine) InitChain(chainID string, appState []byte, validators ...Valida
 		return nil, err
 	}
 	writes = append(writes, govWrites...)
-	hash := nextAppHash(nil, 0, writes)
+	stateHash := nextStateHash(nil, 0, writes)
+	writes = append(writes, storage.Entry{Key: headKey, Value: encodeHeadRecord(stateHash, audit.ChainHead{})})
+	hash := audit.AppHash(stateHash, audit.ChainHead{})
 	if e.Initialised() {
 		if e.height != 0 || !bytes.Equal(e.appHash, hash) {
 			return nil, fmt.Errorf("%w (stored chain %q at height %d)", ErrGenesis, e.chainID, e.height)
@@ -227,6 +237,7 @@ func (e *Engine) InitChain(chainID string, appState []byte, validators ...Valida
 		}
 	}
 	e.chainID, e.params, e.open, e.gov, e.height, e.appHash = chainID, g.Params, open, gov, 0, hash
+	e.stateHash, e.head = stateHash, audit.ChainHead{}
 	return e.AppHash(), nil
 }
 
@@ -309,9 +320,10 @@ func (e *Engine) CanRead(reader, key string) bool {
 	return e.open || e.policy.Allowed(reader, rbac.DomainOf(key), key, rbac.ActRead)
 }
 
-// nextAppHash folds one block's writes into the app hash. A block that
-// writes nothing keeps the hash, so empty blocks never change it.
-func nextAppHash(prev []byte, height uint64, writes []storage.Entry) []byte {
+// nextStateHash folds one block's state writes into the state hash (audit
+// records are left out: the audit head enters the app hash on its own). A
+// block that writes nothing keeps the hash, so empty blocks never change it.
+func nextStateHash(prev []byte, height uint64, writes []storage.Entry) []byte {
 	if len(writes) == 0 && prev != nil {
 		return prev
 	}
@@ -322,6 +334,9 @@ func nextAppHash(prev []byte, height uint64, writes []storage.Entry) []byte {
 	put := func(x uint64) { h.Write(buf[:binary.PutUvarint(buf[:], x)]) }
 	put(height)
 	for _, w := range writes {
+		if isDerived(w.Key) {
+			continue
+		}
 		put(uint64(len(w.Key)))
 		h.Write(w.Key)
 		put(w.Version.Height)

@@ -21,7 +21,8 @@ func (e *Engine) FinalizeBlock(b Block) (*BlockResult, error) {
 		return nil, fmt.Errorf("%w: got %d, last committed %d", ErrHeight, b.Height, e.height)
 	}
 	st := &staged{height: b.Height, latest: make(map[string]int)}
-	if err := e.punish(st, b.Misbehavior); err != nil {
+	evidence, err := e.punish(st, &b)
+	if err != nil {
 		return nil, fmt.Errorf("abci: evidence: %w", err)
 	}
 	ds := make([]*decodedTx, len(b.Txs))
@@ -37,7 +38,7 @@ func (e *Engine) FinalizeBlock(b Block) (*BlockResult, error) {
 		}
 		res.Txs[i] = out
 	}
-	st.appHash = nextAppHash(e.appHash, b.Height, st.writes)
+	st.appHash = e.stageAudit(st, &b, ds, res, evidence)
 	res.AppHash = st.appHash
 	res.ValidatorUpdates = st.valUpdates
 	e.staged = st
@@ -265,5 +266,6 @@ func (e *Engine) Commit() error {
 		return fmt.Errorf("abci: commit height %d: %w", st.height, err)
 	}
 	e.height, e.appHash, e.staged = st.height, st.appHash, nil
+	e.stateHash, e.head = st.stateHash, st.head
 	return nil
 }

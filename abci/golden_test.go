@@ -1,6 +1,7 @@
 package abci
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cockroachdb/datadriven"
 
+	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
@@ -27,6 +29,8 @@ import (
 //	can SUBJ ACTION KEY       the policy's decision now
 //	identity SUBJ             an identity's key history
 //	policy                    every rule and grant
+//	audit                     the consensus audit chain (verified)
+//	validators                validators, orgs and the threshold
 //	raw name=T hex=...       a tx of arbitrary bytes
 //	checktx T                CheckTx against committed state
 //	block T1 T2 ...          FinalizeBlock + Commit of the next block
@@ -102,6 +106,34 @@ func TestGolden(t *testing.T) {
 					fmt.Fprintf(&sb, "key %s since %d retired %d\n", k.Address, k.Since, k.RetiredAt)
 				}
 				return strings.TrimSpace(sb.String())
+			case "audit": // the consensus audit chain, verified
+				r, err := e.AuditEntries(audit.EntriesRequest{Limit: 1000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := audit.Verify(r.Entries, audit.ChainHead{}); err != nil {
+					t.Fatalf("audit chain does not verify: %v", err)
+				}
+				if r.Head.Seq != uint64(len(r.Entries)) {
+					t.Fatalf("head %d, %d entries", r.Head.Seq, len(r.Entries))
+				}
+				var sb strings.Builder
+				for _, a := range r.Entries {
+					actor := a.Actor
+					if len(actor) > 8 {
+						actor = actor[:8]
+					}
+					fmt.Fprintf(&sb, "%d h=%d i=%d %s actor=%s %s %v %s\n", a.Seq, a.Height, a.TxIndex, a.Kind, actor, a.Action, a.Resources, a.CodeName)
+				}
+				h, err := e.AuditHead(0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(h.AppHash(), e.AppHash()) {
+					t.Fatalf("audit head does not reproduce the app hash")
+				}
+				fmt.Fprintf(&sb, "head=%d", h.Head.Seq)
+				return sb.String()
 			case "validators":
 				vs, err := e.Validators()
 				if err != nil {

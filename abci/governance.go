@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
@@ -379,8 +380,9 @@ func (e *Engine) totalPower(st *staged) (int64, error) {
 
 // punish zeroes the power of validators with evidence against them, keeping
 // at least one validator with power.
-func (e *Engine) punish(st *staged, evs []Misbehavior) error {
-	for i, ev := range evs {
+func (e *Engine) punish(st *staged, b *Block) ([]audit.Entry, error) {
+	var entries []audit.Entry
+	for i, ev := range b.Misbehavior {
 		var pub []byte
 		var rec validatorRecord
 		if err := e.scanValidators(st, func(p []byte, r validatorRecord) {
@@ -388,19 +390,24 @@ func (e *Engine) punish(st *staged, evs []Misbehavior) error {
 				pub, rec = p, r
 			}
 		}); err != nil {
-			return err
+			return nil, err
 		}
 		if pub == nil {
 			continue // already removed
 		}
+		entries = append(entries, audit.Entry{
+			Height: b.Height, Time: b.Time, Kind: audit.KindEvidence, Action: "punish",
+			Resources: []string{"validator:" + types.Address(pub)},
+			Message:   fmt.Sprintf("%s at height %d: power %d removed", ev.Type, ev.Height, rec.Power),
+		})
 		ver := storage.Version{Height: st.height, Index: uint32(i)}
 		evKey := append([]byte{nsEvidence}, fmt.Sprintf("%020d/%04d", st.height, i)...)
 		if err := e.putJSON(st, evKey, EvidenceRecord{Type: ev.Type, Validator: types.Address(pub), Height: ev.Height, Block: st.height, PowerWas: rec.Power}, ver); err != nil {
-			return err
+			return nil, err
 		}
 		total, err := e.totalPower(st)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if total-rec.Power <= 0 {
 			continue // never remove the last voting power; the record stands
@@ -408,7 +415,7 @@ func (e *Engine) punish(st *staged, evs []Misbehavior) error {
 		st.put(storage.Entry{Key: validatorKey(pub), Deleted: true, Version: ver})
 		st.update(pub, 0)
 	}
-	return nil
+	return entries, nil
 }
 
 // update records a validator change for CometBFT; the last one per key in

@@ -1,0 +1,221 @@
+package abci
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/dstt/dstt/audit"
+	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/types"
+)
+
+// The consensus audit chain. Every tx in a block (whatever its outcome) and
+// every punished misbehaviour gets an audit.Entry derived only from the
+// block, appended to a hash chain kept in state. The app hash is
+// audit.AppHash(state hash, audit head): the validators sign the audit
+// chain's head with every commit, and a verifier holding the state hash can
+// check any head against a signed header (audit.VerifyAgainstCommit).
+//
+// State: nsAudit + 8-byte big-endian seq -> audit entry encoding;
+// headKey -> the state hash and audit head after the block that wrote it
+// (an MVCC key, so a read at height H gives them as of H). Neither is part
+// of the state hash.
+const (
+	nsAudit = 'a'
+	nsHead  = 'h'
+)
+
+var headKey = []byte{nsHead}
+
+func auditKey(seq uint64) []byte {
+	b := make([]byte, 9)
+	b[0] = nsAudit
+	binary.BigEndian.PutUint64(b[1:], seq)
+	return b
+}
+
+// isDerived reports whether a storage key holds audit data, which the state
+// hash leaves out.
+func isDerived(key []byte) bool { return len(key) > 0 && (key[0] == nsAudit || key[0] == nsHead) }
+
+func encodeHeadRecord(stateHash []byte, head audit.ChainHead) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(stateHash)))
+	b = append(b, stateHash...)
+	b = binary.AppendUvarint(b, head.Seq)
+	return append(b, head.Hash...)
+}
+
+func decodeHeadRecord(v []byte) ([]byte, audit.ChainHead, error) {
+	n, k := binary.Uvarint(v)
+	if k <= 0 || uint64(len(v)-k) < n {
+		return nil, audit.ChainHead{}, errors.New("abci: bad head record")
+	}
+	state := v[k : k+int(n)]
+	rest := v[k+int(n):]
+	seq, k2 := binary.Uvarint(rest)
+	if k2 <= 0 {
+		return nil, audit.ChainHead{}, errors.New("abci: bad head record")
+	}
+	return state, audit.ChainHead{Seq: seq, Hash: rest[k2:]}, nil
+}
+
+func (e *Engine) loadHead() error {
+	ent, ok, err := e.store.Get(headKey, 0)
+	if err != nil || !ok {
+		return err
+	}
+	e.stateHash, e.head, err = decodeHeadRecord(ent.Value)
+	return err
+}
+
+// auditEntry describes tx i of a block for the audit chain.
+func auditEntry(b *Block, i int, d *decodedTx, out *Outcome) audit.Entry {
+	ent := audit.Entry{
+		Height: b.Height, TxIndex: uint32(i), Time: b.Time, Actor: out.Signer,
+		Code: uint32(out.Code), CodeName: out.Code.Name(), Message: out.Log, TxHash: out.Hash,
+	}
+	if !d.verified { // not authenticated: name no actor
+		ent.Actor = ""
+	}
+	kind := audit.KindTxCommitted
+	switch out.Code {
+	case types.CodeOK:
+	case types.CodeUnauthorized:
+		kind = audit.KindRBACDenied
+	default:
+		kind = audit.KindTxRejected
+	}
+	var actions []string
+	for j := range d.body.Ops {
+		act, res := describeOp(&d.body.Ops[j])
+		if !strings.Contains(strings.Join(actions, ","), act) {
+			actions = append(actions, act)
+		}
+		ent.Resources = append(ent.Resources, res)
+		if out.Code == types.CodeOK {
+			switch act {
+			case "grant", "revoke", "policy":
+				kind = audit.KindPolicyChanged
+			case "add_validator", "remove_validator":
+				kind = audit.KindValidatorChanged
+			case "add_org", "remove_org":
+				if kind != audit.KindValidatorChanged {
+					kind = audit.KindOrgChanged
+				}
+			}
+		}
+	}
+	ent.Kind = kind
+	switch len(actions) {
+	case 0:
+		ent.Action = "tx"
+	case 1:
+		ent.Action = actions[0]
+	default:
+		ent.Action = "batch"
+	}
+	return ent
+}
+
+// describeOp names an op's action and the resource it touches.
+func describeOp(op *types.Op) (string, string) {
+	switch o := op.Sum.(type) {
+	case *types.Op_Put:
+		return "put", o.Put.Key
+	case *types.Op_Delete:
+		return "delete", o.Delete.Key
+	case *types.Op_Check:
+		return "check", o.Check.Key
+	case *types.Op_Grant:
+		return "grant", fmt.Sprintf("role:%s@%s:%s", o.Grant.Role, o.Grant.Domain, o.Grant.Subject)
+	case *types.Op_Revoke:
+		return "revoke", fmt.Sprintf("role:%s@%s:%s", o.Revoke.Role, o.Revoke.Domain, o.Revoke.Subject)
+	case *types.Op_Policy:
+		return "policy", fmt.Sprintf("rule:%s@%s:%s:%s", o.Policy.Subject, o.Policy.Domain, o.Policy.Object, o.Policy.Action)
+	case *types.Op_RotateKey:
+		return "rotate_key", "key:" + types.Address(o.RotateKey.NewPubKey)
+	case *types.Op_AddValidator:
+		return "add_validator", "validator:" + types.Address(o.AddValidator.PubKey)
+	case *types.Op_RemoveValidator:
+		return "remove_validator", "validator:" + types.Address(o.RemoveValidator.PubKey)
+	case *types.Op_AddOrg:
+		return "add_org", "org:" + o.AddOrg.Id
+	case *types.Op_RemoveOrg:
+		return "remove_org", "org:" + o.RemoveOrg.Id
+	}
+	return "unknown", ""
+}
+
+// stageAudit appends the block's audit entries and, when the block changed
+// anything, the new head record; it returns the block's app hash.
+func (e *Engine) stageAudit(st *staged, b *Block, ds []*decodedTx, res *BlockResult, evidence []audit.Entry) []byte {
+	st.stateHash = nextStateHash(e.stateHash, b.Height, st.writes)
+	chain := audit.NewChain(e.head)
+	ver := storage.Version{Height: st.height}
+	add := func(ent audit.Entry) {
+		ent = chain.Append(ent)
+		st.writes = append(st.writes, storage.Entry{Key: auditKey(ent.Seq), Value: ent.Encode(), Version: storage.Version{Height: st.height, Index: ent.TxIndex}})
+	}
+	for _, ev := range evidence {
+		add(ev)
+	}
+	for i, d := range ds {
+		add(auditEntry(b, i, d, &res.Txs[i]))
+	}
+	st.head = chain.Head()
+	if st.head.Seq != e.head.Seq || string(st.stateHash) != string(e.stateHash) {
+		st.writes = append(st.writes, storage.Entry{Key: headKey, Value: encodeHeadRecord(st.stateHash, st.head), Version: ver})
+	}
+	return audit.AppHash(st.stateHash, st.head)
+}
+
+// AuditEntries answers audit.QueryEntries.
+func (e *Engine) AuditEntries(req audit.EntriesRequest) (audit.EntriesResponse, error) {
+	resp := audit.EntriesResponse{Head: e.head}
+	from := max(req.From, 1)
+	limit := uint64(req.Limit)
+	if limit == 0 {
+		limit = audit.DefaultPage
+	}
+	limit = min(limit, audit.MaxPage)
+	for seq := from; seq < from+limit && seq <= e.head.Seq; seq++ {
+		ent, ok, err := e.store.Get(auditKey(seq), 0)
+		if err != nil {
+			return resp, err
+		}
+		if !ok {
+			return resp, fmt.Errorf("abci: audit entry %d missing from state", seq)
+		}
+		a, err := audit.Decode(ent.Value)
+		if err != nil {
+			return resp, fmt.Errorf("abci: audit entry %d: %w", seq, err)
+		}
+		resp.Entries = append(resp.Entries, a)
+	}
+	return resp, nil
+}
+
+// AuditHead answers audit.QueryHead: the state hash and audit head after
+// block height (0 = the last committed).
+func (e *Engine) AuditHead(height uint64) (audit.HeadResponse, error) {
+	if height == 0 {
+		height = e.height
+	}
+	if err := e.checkQueryHeight(height); err != nil {
+		return audit.HeadResponse{}, err
+	}
+	ent, ok, err := e.store.Get(headKey, height)
+	if err != nil {
+		return audit.HeadResponse{}, err
+	}
+	if !ok {
+		return audit.HeadResponse{}, fmt.Errorf("%w: no audit head at height %d", ErrNotFound, height)
+	}
+	state, head, err := decodeHeadRecord(ent.Value)
+	if err != nil {
+		return audit.HeadResponse{}, err
+	}
+	return audit.HeadResponse{Height: height, StateHash: state, Head: head}, nil
+}
