@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	cmtjson "github.com/cometbft/cometbft/libs/json"
 	"github.com/cometbft/cometbft/types"
 )
 
@@ -62,4 +63,18 @@ func NewGenesis(chainID string, genesisTime time.Time, validators []types.Genesi
 		return nil, fmt.Errorf("consensus: invalid genesis: %w", err)
 	}
 	return gen, nil
+}
+
+// copyGenesis returns a validated deep copy of gen (through its JSON form, as the file
+// will hold it), so that completing defaults never touches the caller's document.
+func copyGenesis(gen *types.GenesisDoc) (*types.GenesisDoc, error) {
+	data, err := cmtjson.Marshal(gen)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: encoding genesis: %w", err)
+	}
+	out, err := types.GenesisDocFromJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: invalid genesis: %w", err)
+	}
+	return out, nil
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/viper"
-
 )
 
 // Errors returned by the home functions; wrapped with details, test with errors.Is.
@@ -36,6 +35,8 @@ const (
 	DefaultMoniker   = "node0"
 	DefaultP2PListen = "tcp://127.0.0.1:26656"
 	DefaultRPCListen = "tcp://127.0.0.1:26657"
+	// DefaultPrometheusListen is the metrics address config.toml names (Prometheus off).
+	DefaultPrometheusListen = "127.0.0.1:26660"
 	// HomeEnv names the environment variable that overrides DefaultHomeDir.
 	HomeEnv = "DSTT_HOME"
 )
@@ -71,7 +72,7 @@ type Home struct {
 // InitOptions configures InitHome. Zero values take the defaults documented per field.
 type InitOptions struct {
 	Home      string          // directory; default DefaultHomeDir()
-	ChainID   string          // default DefaultChainID; 1–50 of [A-Za-z0-9._-]
+	ChainID   string          // default DefaultChainID, or Genesis's; 1–50 of [A-Za-z0-9._-]
 	Moniker   string          // node name shown to peers; default DefaultMoniker
 	AppState  json.RawMessage // genesis app_state, opaque here (genesis.json holds it indented); empty omits it
 	Overwrite bool            // replace an initialised home (see InitHome)
@@ -80,6 +81,27 @@ type InitOptions struct {
 	DBBackend string          // CometBFT's db_backend; default DefaultDBBackend ("goleveldb" or "pebbledb")
 	// GenesisTime defaults to now. Set it to build identical genesis files on several hosts.
 	GenesisTime time.Time
+
+	// PrometheusListen is where the metrics endpoint would listen (host:port); Prometheus
+	// stays off unless config.toml turns it on. Default DefaultPrometheusListen; give
+	// each node of a one-host network its own.
+	PrometheusListen string
+
+	// Keys are this node's node and validator keys; nil makes fresh ones. A multi-node
+	// network generates every node's keys first (GenerateNodeKeys), so the genesis and
+	// the peer lists can name them all.
+	Keys *NodeKeys
+	// Genesis, when set, is written as this home's genesis.json instead of a genesis with
+	// this node as the only validator: a multi-validator genesis (NewGenesis) shared by
+	// every node, or the genesis of an existing chain this node joins. ChainID may then
+	// only repeat its chain id; AppState and GenesisTime must be unset.
+	Genesis *types.GenesisDoc
+	// Transport is TransportTCP (default) or TransportLibP2P; every validator of a chain
+	// must use the same one.
+	Transport string
+	// Peers are the nodes this node dials at start and reconnects to whenever the link
+	// drops: persistent_peers (tcp) or persistent bootstrap_peers (libp2p).
+	Peers []Peer
 }
 
 var chainIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -87,6 +109,9 @@ var chainIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 func (o InitOptions) withDefaults() InitOptions {
 	if o.Home == "" {
 		o.Home = DefaultHomeDir()
+	}
+	if o.ChainID == "" && o.Genesis != nil {
+		o.ChainID = o.Genesis.ChainID
 	}
 	if o.ChainID == "" {
 		o.ChainID = DefaultChainID
@@ -102,6 +127,12 @@ func (o InitOptions) withDefaults() InitOptions {
 	}
 	if o.DBBackend == "" {
 		o.DBBackend = DefaultDBBackend
+	}
+	if o.PrometheusListen == "" {
+		o.PrometheusListen = DefaultPrometheusListen
+	}
+	if o.Transport == "" {
+		o.Transport = TransportTCP
 	}
 	return o
 }
@@ -134,6 +165,45 @@ func (o InitOptions) Validate() error {
 	case "goleveldb", "pebbledb":
 	default:
 		problems = append(problems, fmt.Sprintf("db backend %q: want goleveldb or pebbledb", o.DBBackend))
+	}
+	if _, _, err := net.SplitHostPort(o.PrometheusListen); err != nil {
+		problems = append(problems, fmt.Sprintf("prometheus listen address %q: want host:port", o.PrometheusListen))
+	}
+	if o.Keys != nil {
+		if err := o.Keys.validate(); err != nil {
+			problems = append(problems, "keys: "+err.Error())
+		}
+	}
+	if g := o.Genesis; g != nil {
+		if o.ChainID != g.ChainID {
+			problems = append(problems, fmt.Sprintf("chain id %q differs from the genesis's %q", o.ChainID, g.ChainID))
+		}
+		if len(o.AppState) > 0 {
+			problems = append(problems, "app state is set together with a genesis (the genesis carries its own)")
+		}
+		if !o.GenesisTime.IsZero() {
+			problems = append(problems, "genesis time is set together with a genesis (the genesis carries its own)")
+		}
+	}
+	switch o.Transport {
+	case TransportTCP, TransportLibP2P:
+	default:
+		problems = append(problems, fmt.Sprintf("transport %q: want %s or %s", o.Transport, TransportTCP, TransportLibP2P))
+	}
+	seen := map[string]int{}
+	for i, p := range o.Peers {
+		if err := p.validate(); err != nil {
+			problems = append(problems, fmt.Sprintf("peer %d: %v", i, err))
+			continue
+		}
+		id := p.NodeID()
+		if j, dup := seen[id]; dup {
+			problems = append(problems, fmt.Sprintf("peer %d: same node key as peer %d (%s)", i, j, id))
+		}
+		seen[id] = i
+		if o.Keys != nil && o.Keys.NodeKey != nil && id == o.Keys.NodeID() {
+			problems = append(problems, fmt.Sprintf("peer %d is this node itself (%s)", i, id))
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalidOptions, strings.Join(problems, "; "))
@@ -209,29 +279,42 @@ func InitHome(opts InitOptions) (*Home, error) {
 		}
 	}
 
-	pubKey, err := genValidatorKey(h.PrivValidatorKeyFile(), h.PrivValidatorStateFile())
+	config, err := NewConfig(h.dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := genNodeKey(h.NodeKeyFile()); err != nil {
+	keys := GenerateNodeKeys()
+	if opts.Keys != nil {
+		keys = *opts.Keys
+	}
+	pubKey, err := genValidatorKey(keys.ValidatorKey, h.PrivValidatorKeyFile(), h.PrivValidatorStateFile())
+	if err != nil {
 		return nil, err
 	}
-	genTime := opts.GenesisTime
-	if genTime.IsZero() {
-		genTime = time.Now()
+	if err := genNodeKey(keys.NodeKey, h.NodeKeyFile()); err != nil {
+		return nil, err
 	}
-	gen, err := NewGenesis(opts.ChainID, genTime, []types.GenesisValidator{{
-		PubKey: pubKey,
-		Power:  ValidatorPower,
-		Name:   opts.Moniker,
-	}}, opts.AppState)
+	var gen *types.GenesisDoc
+	if opts.Genesis != nil {
+		gen, err = copyGenesis(opts.Genesis)
+	} else {
+		genTime := opts.GenesisTime
+		if genTime.IsZero() {
+			genTime = time.Now()
+		}
+		gen, err = NewGenesis(opts.ChainID, genTime, []types.GenesisValidator{{
+			PubKey: pubKey,
+			Power:  ValidatorPower,
+			Name:   opts.Moniker,
+		}}, opts.AppState)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if err := gen.SaveAs(h.GenesisFile()); err != nil {
 		return nil, fmt.Errorf("consensus: writing genesis: %w", err)
 	}
-	if err := writeConfig(h.ConfigFile(), NewConfig(h.dir, opts)); err != nil {
+	if err := writeConfig(h.ConfigFile(), config); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -380,8 +463,8 @@ func (h *Home) Config() (*cfg.Config, error) {
 			problems = append(problems, fmt.Sprintf("%s is %s, want %s", p.key, p.got, p.want))
 		}
 	}
-	if c.PrivValidatorListenAddr != "" {
-		problems = append(problems, "priv_validator_laddr is set; remote signers are not supported yet")
+	if err := checkPrivValidatorLaddr(c.PrivValidatorListenAddr); err != nil {
+		problems = append(problems, fmt.Sprintf("priv_validator_laddr %q: %v", c.PrivValidatorListenAddr, err))
 	}
 	if err := c.ValidateBasic(); err != nil {
 		problems = append(problems, err.Error())
@@ -418,6 +501,48 @@ func (h *Home) NodeID() (string, error) {
 		return "", fmt.Errorf("consensus: loading node key: %w", err)
 	}
 	return string(key.ID()), nil
+}
+
+// NodePubKey is the public key of this node's p2p key: what another node's InitOptions.Peers
+// names it by.
+func (h *Home) NodePubKey() (crypto.PubKey, error) {
+	key, err := p2p.LoadNodeKey(h.NodeKeyFile())
+	if err != nil {
+		return nil, fmt.Errorf("consensus: loading node key: %w", err)
+	}
+	return key.PubKey(), nil
+}
+
+// LibP2PID is this node's libp2p peer ID ("12D3KooW..."), the id other nodes list in
+// [p2p.libp2p] bootstrap_peers.
+func (h *Home) LibP2PID() (string, error) {
+	pub, err := h.NodePubKey()
+	if err != nil {
+		return "", err
+	}
+	return LibP2PID(pub)
+}
+
+// AsPeer is this node as another node's Peer: its node key and the address config.toml
+// gives for it (p2p.external_address if set, else p2p.laddr; host:port), e.g. for a node
+// that joins the chain later.
+func (h *Home) AsPeer() (Peer, error) {
+	pub, err := h.NodePubKey()
+	if err != nil {
+		return Peer{}, err
+	}
+	c, err := h.Config()
+	if err != nil {
+		return Peer{}, err
+	}
+	addr := c.P2P.ListenAddress
+	if c.P2P.ExternalAddress != "" {
+		addr = c.P2P.ExternalAddress
+	}
+	if _, hostPort, ok := strings.Cut(addr, "://"); ok {
+		addr = hostPort
+	}
+	return Peer{NodeKey: pub, Address: addr}, nil
 }
 
 // ValidatorPubKey is the consensus public key of this node's validator key.

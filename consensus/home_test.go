@@ -201,13 +201,16 @@ func TestConfigRoundTrip(t *testing.T) {
 	if !strings.HasPrefix(c.RPC.ListenAddress, "tcp://127.0.0.1:") {
 		t.Errorf("rpc not on loopback: %s", c.RPC.ListenAddress)
 	}
-	if d := NewConfig(h.Dir(), opts); d.Consensus.TimeoutCommit != c.Consensus.TimeoutCommit || d.Mempool.CacheSize != c.Mempool.CacheSize {
+	if d, err := NewConfig(h.Dir(), opts); err != nil || d.Consensus.TimeoutCommit != c.Consensus.TimeoutCommit || d.Mempool.CacheSize != c.Mempool.CacheSize {
 		t.Error("config.toml differs from NewConfig")
 	}
 }
 
 func TestDefaultRPCOnLoopback(t *testing.T) {
-	c := NewConfig(t.TempDir(), InitOptions{})
+	c, err := NewConfig(t.TempDir(), InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if c.RPC.ListenAddress != "tcp://127.0.0.1:26657" || c.P2P.ListenAddress != "tcp://127.0.0.1:26656" {
 		t.Errorf("rpc %s p2p %s", c.RPC.ListenAddress, c.P2P.ListenAddress)
 	}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cometbft/cometbft/crypto"
 	"github.com/cometbft/cometbft/crypto/ed25519"
@@ -17,10 +18,44 @@ import (
 // CometBFT's privval load and save functions call os.Exit or panic on a bad file; these
 // return errors instead and write the same JSON formats.
 
-// genValidatorKey writes a fresh ed25519 priv_validator_key.json and a zero
+// NodeKeys are a node's two identities: its p2p key (node_key.json; the node ID and the
+// libp2p peer ID derive from it) and its consensus signing key (priv_validator_key.json).
+// Generating them before the homes exist lets a multi-node genesis and every node's peer
+// list name all nodes up front (InitOptions.Keys); InitHome otherwise makes fresh ones.
+type NodeKeys struct {
+	NodeKey      crypto.PrivKey
+	ValidatorKey crypto.PrivKey
+}
+
+// GenerateNodeKeys returns fresh ed25519 node and validator keys.
+func GenerateNodeKeys() NodeKeys {
+	return NodeKeys{NodeKey: ed25519.GenPrivKey(), ValidatorKey: ed25519.GenPrivKey()}
+}
+
+// NodeID is the p2p node ID (hex address of the node key), as in persistent_peers.
+func (k NodeKeys) NodeID() string { return string(p2p.PubKeyToID(k.NodeKey.PubKey())) }
+
+// ValidatorPubKey is the consensus public key, as listed in genesis.
+func (k NodeKeys) ValidatorPubKey() crypto.PubKey { return k.ValidatorKey.PubKey() }
+
+func (k NodeKeys) validate() error {
+	var problems []string
+	if k.NodeKey == nil || k.NodeKey.Type() != ed25519.KeyType {
+		problems = append(problems, "node key: want an ed25519 key")
+	}
+	if k.ValidatorKey == nil || k.ValidatorKey.Type() != ed25519.KeyType {
+		problems = append(problems, "validator key: want an ed25519 key")
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// genValidatorKey writes priv as priv_validator_key.json and a zero
 // priv_validator_state.json, and returns the public key.
-func genValidatorKey(keyFile, stateFile string) (crypto.PubKey, error) {
-	pv := privval.NewFilePV(ed25519.GenPrivKey(), keyFile, stateFile)
+func genValidatorKey(priv crypto.PrivKey, keyFile, stateFile string) (crypto.PubKey, error) {
+	pv := privval.NewFilePV(priv, keyFile, stateFile)
 	if err := saveJSON(keyFile, pv.Key); err != nil {
 		return nil, fmt.Errorf("consensus: writing validator key: %w", err)
 	}
@@ -30,9 +65,9 @@ func genValidatorKey(keyFile, stateFile string) (crypto.PubKey, error) {
 	return pv.Key.PubKey, nil
 }
 
-// genNodeKey writes a fresh node_key.json.
-func genNodeKey(file string) error {
-	if err := saveJSON(file, &p2p.NodeKey{PrivKey: ed25519.GenPrivKey()}); err != nil {
+// genNodeKey writes priv as node_key.json.
+func genNodeKey(priv crypto.PrivKey, file string) error {
+	if err := saveJSON(file, &p2p.NodeKey{PrivKey: priv}); err != nil {
 		return fmt.Errorf("consensus: writing node key: %w", err)
 	}
 	return nil

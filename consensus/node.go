@@ -18,6 +18,7 @@ import (
 	"github.com/cometbft/cometbft/proxy"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpclocal "github.com/cometbft/cometbft/rpc/client/local"
+	cmttypes "github.com/cometbft/cometbft/types"
 )
 
 // Errors from the Node lifecycle.
@@ -62,9 +63,11 @@ func NewNode(home *Home, app abcitypes.Application, logger log.Logger) (*Node, e
 	if err != nil {
 		return nil, err
 	}
-	pv, err := loadFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
-	if err != nil {
-		return nil, err
+	var pv cmttypes.PrivValidator // nil with a remote signer: CometBFT then listens on priv_validator_laddr
+	if c.PrivValidatorListenAddr == "" {
+		if pv, err = loadFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile()); err != nil {
+			return nil, err
+		}
 	}
 	nodeKey, err := p2p.LoadNodeKey(c.NodeKeyFile())
 	if err != nil {

@@ -55,6 +55,8 @@ const (
 	BackendTest = "test"
 	// BackendMemory keeps keys in process memory only.
 	BackendMemory = "memory"
+	// BackendVault keeps keys in Vault's transit engine (vault_keyring.go).
+	BackendVault = "vault"
 )
 
 // Keyring errors.
@@ -63,7 +65,7 @@ var (
 	ErrKeyExists       = errors.New("security: a key with this name already exists")
 	ErrBadPassphrase   = errors.New("security: wrong passphrase or corrupted key file")
 	ErrBadName         = errors.New("security: bad key name (want 1-64 characters of A-Z a-z 0-9 . _ -)")
-	ErrUnknownBackend  = errors.New("security: unknown keyring backend (valid: file, test, memory)")
+	ErrUnknownBackend  = errors.New("security: unknown keyring backend (valid: file, test, memory, vault)")
 	ErrBadKeyFile      = errors.New("security: malformed key file")
 	ErrEmptyPassphrase = errors.New("security: empty passphrase")
 	ErrNoPassphrase    = errors.New("security: the file keyring needs a passphrase source")
@@ -81,6 +83,8 @@ func OpenKeyring(backend, dir string, passphrase PassphraseFunc) (Keyring, error
 		return openTestKeyring(filepath.Join(dir, "test"))
 	case BackendMemory:
 		return NewInMemoryKeyring(), nil
+	case BackendVault:
+		return openVaultKeyring(dir)
 	default:
 		return nil, fmt.Errorf("%w: %q", ErrUnknownBackend, backend)
 	}

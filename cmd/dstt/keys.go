@@ -1,14 +1,21 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/transport/client"
+	"github.com/dstt/dstt/types"
 )
 
 func keyringDir(home string) string { return filepath.Join(home, "keyring") } // = consensus.Home.KeyringDir()
@@ -33,14 +40,20 @@ func toKeyJSON(k security.KeyInfo) keyJSON {
 
 func newKeysCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage signing keys in the home's keyring"}
-	cmd.AddCommand(&cobra.Command{
+	var kek bool
+	add := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Generate a new ed25519 key",
 		Long: `Generate a new ed25519 key and store it in the keyring. With the default file
 backend the key is encrypted at rest; the passphrase comes from
-$DSTT_KEYRING_PASSPHRASE or a prompt.`,
+$DSTT_KEYRING_PASSPHRASE or a prompt. With --keyring-backend vault the key is
+an ed25519 key in Vault's transit engine and never leaves Vault; --kek makes
+an aes256-gcm96 transit key instead, to wrap data keys for tx put --encrypt.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
+			if kek {
+				return g.addKEK(args[0])
+			}
 			kr, err := g.openKeyring()
 			if err != nil {
 				return err
@@ -53,7 +66,9 @@ $DSTT_KEYRING_PASSPHRASE or a prompt.`,
 				fmt.Fprintf(w, "created key %q (%s backend)\naddress: %s\n", k.Name, k.Backend, k.Address)
 			})
 		},
-	}, &cobra.Command{
+	}
+	add.Flags().BoolVar(&kek, "kek", false, "vault backend: create an aes256-gcm96 key-encryption key for envelope encryption")
+	cmd.AddCommand(add, newKeysRotateCmd(g), &cobra.Command{
 		Use:   "list",
 		Short: "List the keys",
 		Args:  cobra.NoArgs,
@@ -92,8 +107,18 @@ $DSTT_KEYRING_PASSPHRASE or a prompt.`,
 			if err != nil {
 				return fmt.Errorf("%w: %q in the %s keyring (list them: dstt keys list)", err, args[0], g.backendName())
 			}
-			return g.print(toKeyJSON(k), func(w io.Writer) {
+			out := showJSON{keyJSON: toKeyJSON(k)}
+			if v := security.VaultOf(kr); v != nil {
+				out.Vault = vaultKeyJSONOf(v, k.Name)
+			}
+			return g.print(out, func(w io.Writer) {
 				fmt.Fprintf(w, "name:    %s\naddress: %s\npub_key: %x\nbackend: %s\n", k.Name, k.Address, k.PubKey, k.Backend)
+				if vk := out.Vault; vk != nil {
+					fmt.Fprintf(w, "vault:   transit key %s at %s, signing version %d, latest version %d\n", vk.Key, vk.Address, vk.SigningVersion, vk.LatestVersion)
+					if vk.LatestVersion > vk.SigningVersion {
+						fmt.Fprintf(w, "         a rotation is pending: finish it with dstt keys rotate %s\n", k.Name)
+					}
+				}
 			})
 		},
 	})
@@ -105,4 +130,298 @@ func (g *globals) backendName() string {
 		return security.BackendFile
 	}
 	return g.backend
+}
+
+// --- Vault-managed keys and key rotation (issue 5) ---
+
+type showJSON struct {
+	keyJSON
+	Vault *vaultKeyJSON `json:"vault,omitempty"`
+}
+
+type vaultKeyJSON struct {
+	Address        string             `json:"address"`
+	Key            string             `json:"key"` // MOUNT/keys/NAME
+	SigningVersion int                `json:"signing_version"`
+	LatestVersion  int                `json:"latest_version"`
+	Versions       []vaultVersionJSON `json:"versions"`
+}
+
+type vaultVersionJSON struct {
+	Version int    `json:"version"`
+	PubKey  string `json:"pub_key"`
+	Address string `json:"address"`
+}
+
+// vaultKeyJSONOf describes a transit key's versions; nil if it cannot be read.
+func vaultKeyJSONOf(v *security.Vault, name string) *vaultKeyJSON {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	k, err := v.ReadKey(ctx, name)
+	if err != nil {
+		return nil
+	}
+	out := &vaultKeyJSON{Address: v.Address(), Key: v.TransitMount() + "/keys/" + name, SigningVersion: k.SigningVersion(), LatestVersion: k.LatestVersion}
+	for _, ver := range k.Versions() {
+		pub := k.PubKey(ver)
+		out.Versions = append(out.Versions, vaultVersionJSON{Version: ver, PubKey: hex.EncodeToString(pub), Address: types.Address(pub)})
+	}
+	return out
+}
+
+// openVault connects to Vault with the home's settings (keyring/vault.json)
+// and the usual VAULT_* environment (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT,
+// VAULT_NAMESPACE; or an AppRole from DSTT_VAULT_ROLE_ID and
+// DSTT_VAULT_SECRET_ID).
+func (g *globals) openVault(ctx context.Context) (*security.Vault, error) {
+	cfg, err := security.VaultConfigForKeyring(keyringDir(g.home))
+	if err != nil {
+		return nil, err
+	}
+	return security.NewVault(ctx, cfg, nil)
+}
+
+// addKEK creates an aes256-gcm96 transit key for envelope encryption.
+func (g *globals) addKEK(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := g.openVault(ctx)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	k, err := v.CreateKey(ctx, name, security.TransitKeyAES256)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"name": name, "type": k.Type, "vault": v.Address(), "key": v.TransitMount() + "/keys/" + name}
+	return g.print(out, func(w io.Writer) {
+		fmt.Fprintf(w, "created key-encryption key %q (%s) in Vault at %s\nuse: dstt tx put KEY VALUE --encrypt --kek %s\n", name, k.Type, v.Address(), name)
+	})
+}
+
+func newKeysRotateCmd(g *globals) *cobra.Command {
+	var finish bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "rotate NAME",
+		Short: "Replace a key by a successor; the identity (address, permissions) stays",
+		Long: `Rotate the key NAME: make a successor key and submit a RotateKey tx, signed by
+the current key, that registers the successor for the same identity. After
+the tx's height the chain refuses the old key for that identity; the address
+and its permissions stay.
+
+  vault backend:     the transit key gets a new version. Until the tx is
+                     committed dstt keeps signing with the old version (Vault's
+                     min_encryption_version pins it); then the new version
+                     becomes the minimum, so Vault refuses the old one too.
+  file/test backend: the successor is generated as NAME.next; once the tx is
+                     committed it becomes NAME and the old key is kept as
+                     NAME.old-N (N = 1, 2, ...).
+
+If the tx fails or its outcome is unknown, the successor stays pending and
+running the command again resumes with the same successor. If the tx was
+committed but the command did not see it, --finish completes the local (or
+Vault) side without submitting anything.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error { return g.rotateKey(args[0], finish, timeout) },
+	}
+	cmd.Flags().BoolVar(&finish, "finish", false, "only complete a rotation whose tx is already committed")
+	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for Vault and the node")
+	return cmd
+}
+
+// rotation is one key rotation in progress, whatever the backend.
+type rotation struct {
+	old     security.Signer
+	newPub  []byte
+	resumed bool
+	finish  func(ctx context.Context) (kept string, err error)
+}
+
+type rotateJSON struct {
+	Name      string `json:"name"`
+	Backend   string `json:"backend"`
+	OldPubKey string `json:"old_pub_key,omitempty"`
+	NewPubKey string `json:"new_pub_key"`
+	Hash      string `json:"hash,omitempty"`
+	Height    int64  `json:"height,omitempty"`
+	Kept      string `json:"old_key_kept_as,omitempty"`
+	Resumed   bool   `json:"resumed,omitempty"`
+}
+
+func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	kr, err := g.openKeyring()
+	if err != nil {
+		return err
+	}
+	var r *rotation
+	switch v := security.VaultOf(kr); {
+	case v != nil && finishOnly:
+		r, err = finishVaultRotation(ctx, v, name)
+	case v != nil:
+		r, err = beginVaultRotation(ctx, v, name)
+	case g.backendName() == security.BackendFile || g.backendName() == security.BackendTest:
+		r, err = g.beginLocalRotation(kr, name, finishOnly)
+	default:
+		return fmt.Errorf("keys rotate: the %s keyring does not persist keys; use the file, test or vault backend", g.backendName())
+	}
+	if err != nil {
+		return err
+	}
+	out := rotateJSON{Name: name, Backend: g.backendName(), NewPubKey: hex.EncodeToString(r.newPub), Resumed: r.resumed}
+	if r.old != nil {
+		out.OldPubKey = hex.EncodeToString(r.old.PubKey())
+	}
+	if !finishOnly {
+		res, err := g.submitRotation(ctx, name, r)
+		if err != nil {
+			return err
+		}
+		out.Hash, out.Height = res.Hash, res.Height
+	}
+	if out.Kept, err = r.finish(ctx); err != nil {
+		return fmt.Errorf("keys rotate: the RotateKey tx is committed, but finishing locally failed: %w (retry: dstt keys rotate %s --finish)", err, name)
+	}
+	return g.print(out, func(w io.Writer) {
+		if out.Hash != "" {
+			fmt.Fprintf(w, "rotated key %q: RotateKey tx %s committed at height %d\n", name, out.Hash, out.Height)
+		} else {
+			fmt.Fprintf(w, "finished the rotation of key %q\n", name)
+		}
+		fmt.Fprintf(w, "new public key: %s (the identity's address and permissions stay)\n", out.NewPubKey)
+		if out.Kept != "" {
+			fmt.Fprintf(w, "old key kept as %s (the chain refuses it from now on)\n", out.Kept)
+		}
+	})
+}
+
+// submitRotation signs RotateKey{new_pub_key} with the old key and waits
+// for its block. Every failure leaves the successor pending.
+func (g *globals) submitRotation(ctx context.Context, name string, r *rotation) (client.Result, error) {
+	c, err := client.New(g.node)
+	if err != nil {
+		return client.Result{}, err
+	}
+	body := &types.TxBody{Ops: []types.Op{{Sum: &types.Op_RotateKey{RotateKey: &types.RotateKey{NewPubKey: r.newPub}}}}}
+	tx, err := c.Sign(ctx, body, r.old)
+	if err != nil {
+		return client.Result{}, fmt.Errorf("keys rotate: sign the RotateKey tx with the current key: %w (nothing was submitted; the successor stays pending)", err)
+	}
+	hash := types.TxHashHex(tx)
+	res, err := c.BroadcastCommit(ctx, tx)
+	var txErr *client.TxError
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.As(err, &txErr) && txErr.Code == types.CodeInvalidOp:
+		return res, fmt.Errorf("keys rotate: the node refused the RotateKey tx (%w); if it does not support key rotation yet, nothing changed on chain and the successor stays pending", err)
+	case errors.As(err, &txErr) && txErr.Code == types.CodeKeyRetired:
+		return res, fmt.Errorf("keys rotate: %w: the current key of %q is already retired on chain; if an earlier rotation of this key was committed, finish it with: dstt keys rotate %s --finish", err, name, name)
+	case errors.As(err, &txErr):
+		return res, fmt.Errorf("keys rotate: %w (nothing changed; the successor stays pending: run the command again to retry)", err)
+	default:
+		return res, fmt.Errorf("keys rotate: tx %s: %w; its outcome is unknown: check with dstt query tx %s, then run dstt keys rotate %s again (if it failed) or with --finish (if it is committed)", hash, err, hash, name)
+	}
+}
+
+func beginVaultRotation(ctx context.Context, v *security.Vault, name string) (*rotation, error) {
+	vr, err := v.BeginRotation(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &rotation{old: vr.Old, newPub: vr.NewPubKey, resumed: vr.Resumed, finish: func(ctx context.Context) (string, error) {
+		if err := v.FinishRotation(ctx, vr); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s/keys/%s version %d (verify only)", v.TransitMount(), name, vr.OldVersion), nil
+	}}, nil
+}
+
+func finishVaultRotation(ctx context.Context, v *security.Vault, name string) (*rotation, error) {
+	k, err := v.ReadKey(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if k.LatestVersion <= k.SigningVersion() {
+		return nil, fmt.Errorf("keys rotate --finish: no rotation of %q is pending (signing version %d is the latest)", name, k.SigningVersion())
+	}
+	return &rotation{newPub: k.PubKey(k.LatestVersion), finish: func(ctx context.Context) (string, error) {
+		if err := v.SetMinSigningVersion(ctx, name, k.LatestVersion); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s/keys/%s version %d (verify only)", v.TransitMount(), name, k.SigningVersion()), nil
+	}}, nil
+}
+
+// beginLocalRotation prepares the successor NAME.next in a file or test
+// keyring. Finishing renames key files in the keyring directory (the
+// layout security documents: DIR/NAME.key, DIR/test/NAME.key).
+// TODO(lead): a Keyring.Rename in security/keyring_dir.go would own this.
+func (g *globals) beginLocalRotation(kr security.Keyring, name string, finishOnly bool) (*rotation, error) {
+	next := name + ".next"
+	if err := security.ValidateName(next); err != nil {
+		return nil, fmt.Errorf("keys rotate: key name %q is too long to rotate: %w", name, err)
+	}
+	cur, err := kr.Show(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q in the %s keyring (list them: dstt keys list)", err, name, g.backendName())
+	}
+	nk, err := kr.Show(next)
+	resumed := err == nil
+	switch {
+	case errors.Is(err, security.ErrKeyNotFound) && finishOnly:
+		return nil, fmt.Errorf("keys rotate --finish: no rotation of %q is pending (no key %q)", name, next)
+	case errors.Is(err, security.ErrKeyNotFound):
+		if nk, err = kr.Add(next); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	}
+	var old security.Signer
+	if !finishOnly {
+		if old, err = kr.Signer(name); err != nil {
+			return nil, err
+		}
+	}
+	dir := keyringDir(g.home)
+	if g.backendName() == security.BackendTest {
+		dir = filepath.Join(dir, "test")
+	}
+	path := func(n string) string { return filepath.Join(dir, n+".key") }
+	finish := func(context.Context) (string, error) {
+		// Keep the old key under the first free NAME.old-N (or the one that
+		// already holds it, after an interrupted finish).
+		kept := ""
+		for n := 1; kept == ""; n++ {
+			cand := fmt.Sprintf("%s.old-%d", name, n)
+			if err := security.ValidateName(cand); err != nil {
+				return "", err
+			}
+			info, err := kr.Show(cand)
+			switch {
+			case errors.Is(err, security.ErrKeyNotFound):
+				if err := os.Link(path(name), path(cand)); err != nil {
+					return "", err
+				}
+				kept = cand
+			case err != nil:
+				return "", err
+			case bytes.Equal(info.PubKey, cur.PubKey):
+				kept = cand
+			}
+		}
+		if err := os.Rename(path(next), path(name)); err != nil {
+			return "", err
+		}
+		if d, err := os.Open(dir); err == nil {
+			_ = d.Sync()
+			_ = d.Close()
+		}
+		return kept, nil
+	}
+	return &rotation{old: old, newPub: nk.PubKey, resumed: resumed, finish: finish}, nil
 }

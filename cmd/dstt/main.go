@@ -53,8 +53,8 @@ Quick start:
 	pf.StringVar(&g.home, "home", defaultHome(), "node home directory ($DSTT_HOME)")
 	pf.StringVar(&g.node, "node", "", "RPC address of the node to talk to (default: the home's, or "+defaultNode+")")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
-	pf.StringVar(&g.backend, "keyring-backend", "", "keyring backend: file (encrypted, default), test (UNENCRYPTED, dev only) or memory")
-	root.AddCommand(newInitCmd(g), newStartCmd(g), newKeysCmd(g), newTxCmd(g), newQueryCmd(g), newVersionCmd(g))
+	pf.StringVar(&g.backend, "keyring-backend", "", "keyring backend: file (encrypted, default), test (UNENCRYPTED, dev only), memory, or vault (Vault transit: VAULT_ADDR, VAULT_TOKEN)")
+	root.AddCommand(newInitCmd(g), newStartCmd(g), newKeysCmd(g), newTxCmd(g), newQueryCmd(g), newRBACCmd(g), newGovCmd(g), newVersionCmd(g), newTestnetCmd(g), newAuditCmd(g), newSignerCmd(g), newBenchCmd(g))
 	return root
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/transport/rest"
 )
 
 // devKeyName is the key `start --dev` creates in the test keyring.
@@ -87,6 +88,7 @@ func newStartCmd(g *globals) *cobra.Command {
 	f := &initFlags{}
 	var dev bool
 	var logLevel, cometLogLevel string
+	restCfg := rest.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run the node until interrupted",
@@ -104,15 +106,17 @@ home is reused as it is.`,
 					return err
 				}
 			}
+			restCfg.ListenOptional = !cmd.Flags().Changed("rest-laddr")
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return g.runNode(ctx, logLevel, cometLogLevel)
+			return g.runNode(ctx, logLevel, cometLogLevel, &restCfg)
 		},
 	}
 	f.register(cmd, "dstt-dev")
 	cmd.Flags().BoolVar(&dev, "dev", false, "initialise an empty home as a one-node dev chain with a test-keyring key \"dev\"")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "dstt's log level: debug, info, error or none")
 	cmd.Flags().StringVar(&cometLogLevel, "comet-log-level", "error", "CometBFT's log level: debug, info, error or none")
+	restCfg.RegisterFlags(cmd.Flags()) // REST gateway (issue 7): --rest-laddr, --rest-tls-*, limits
 	return cmd
 }
 
@@ -155,7 +159,7 @@ func newLogger(w io.Writer, level string) (log.Logger, error) {
 
 // runNode opens the home, the store and the engine, and runs the node
 // until ctx is cancelled.
-func (g *globals) runNode(ctx context.Context, logLevel, cometLogLevel string) error {
+func (g *globals) runNode(ctx context.Context, logLevel, cometLogLevel string, restCfg *rest.Config) error {
 	logger, err := newLogger(g.stderr, logLevel)
 	if err != nil {
 		return err
@@ -173,14 +177,43 @@ func (g *globals) runNode(ctx context.Context, logLevel, cometLogLevel string) e
 		return fmt.Errorf("open app store: %w", err)
 	}
 	defer store.Close()
-	engine, err := abci.NewEngine(store, abci.NewCachedVerifier(1<<18))
+	verifier := abci.NewCachedVerifier(1 << 18) // shared with the REST gateway, which pre-verifies submitted batches
+	engine, err := abci.NewEngine(store, verifier)
 	if err != nil {
 		return err
 	}
-	node, err := consensus.NewNode(h, abci.NewApp(engine, logger.With("module", "dstt")), cometLogger)
+	app := abci.NewApp(engine, logger.With("module", "dstt"))
+	// --- audit (issue 4, docs/AUDIT.md): node security chain, SIEM sinks ---
+	aud, err := openAudit(h, logger)
 	if err != nil {
 		return err
 	}
+	defer aud.close()
+	aud.hook(app)
+	// --- end audit ---
+	node, err := consensus.NewNode(h, app, cometLogger)
+	if err != nil {
+		return err
+	}
+	// --- audit: start the configured sinks (HOME/config/audit.toml) ---
+	if err := aud.startSinks(ctx, node.Client()); err != nil {
+		return err
+	}
+	// --- end audit ---
+	// --- REST gateway (issue 7, transport/rest): in-process, stops when ctx ends ---
+	if !restCfg.Disabled() {
+		gw, err := rest.Serve(ctx, rest.NewCometBackend(node.CometNode(), node.Client()), *restCfg,
+			rest.Options{Verifier: verifier, Logger: logger.With("module", "rest")})
+		switch {
+		case errors.Is(err, rest.ErrListenSkipped):
+			fmt.Fprintf(g.stderr, "warning: %v\n", err)
+		case err != nil:
+			return errors.Join(fmt.Errorf("REST gateway: %w", err), node.Stop())
+		default:
+			fmt.Fprintf(g.stderr, "REST gateway on %s\n", gw.URL())
+		}
+	}
+	// --- end REST gateway ---
 	fmt.Fprintf(g.stderr, "dstt node starting: home %s, RPC %s, height %d\n", h.Dir(), node.RPCAddress(), engine.Height())
 	return node.Run(ctx)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
 )
@@ -57,6 +59,7 @@ unsigned, which only works for keys "anyone" may read.`,
 	var from string
 	cmd.PersistentFlags().StringVar(&from, "from", "", "key that signs the query (default: the home's; - for unsigned)")
 	var height int64
+	var decrypt bool // envelope encryption (issue 5)
 	get := &cobra.Command{
 		Use:   "get KEY",
 		Short: "Read KEY's value (latest, or as of --height)",
@@ -71,6 +74,11 @@ unsigned, which only works for keys "anyone" may read.`,
 			if err != nil {
 				return err
 			}
+			if decrypt { // envelope encryption (issue 5)
+				if kv.Value, err = g.openValue(ctx, kv); err != nil {
+					return err
+				}
+			}
 			out := toKVJSON(kv, h)
 			return g.print(out, func(w io.Writer) {
 				fmt.Fprintf(w, "%s = %s\n  version %s, read at height %d\n", out.Key, out.text(), out.Version, out.Height)
@@ -78,6 +86,7 @@ unsigned, which only works for keys "anyone" may read.`,
 		},
 	}
 	get.Flags().Int64Var(&height, "height", 0, "read the value as of this height (0 = latest)")
+	get.Flags().BoolVar(&decrypt, "decrypt", false, "decrypt a value written with tx put --encrypt, unwrapping its data key through Vault transit")
 
 	var limit uint32
 	var before string
@@ -201,4 +210,30 @@ func (g *globals) readerClient(from string) (*client.Client, context.Context, co
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	return c, ctx, cancel, nil
+}
+
+// --- envelope encryption (issue 5) ---
+
+// openValue decrypts an envelope-encrypted value through Vault; Vault's
+// policy on transit/decrypt/KEK decides whether this reader may.
+func (g *globals) openValue(ctx context.Context, kv types.KV) ([]byte, error) {
+	if kv.Deleted {
+		return nil, nil
+	}
+	if !security.IsEnvelope(kv.Value) {
+		return nil, fmt.Errorf("--decrypt: %q holds a plain value, not one written with tx put --encrypt", kv.Key)
+	}
+	v, err := g.openVault(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("--decrypt: %w", err)
+	}
+	defer v.Close()
+	pt, err := security.OpenEnvelope(ctx, security.VaultKeyWrapper{V: v}, kv.Key, kv.Value)
+	if errors.Is(err, security.ErrVaultDenied) {
+		return nil, fmt.Errorf("--decrypt: Vault does not let this token decrypt %q: %w", kv.Key, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--decrypt: %w", err)
+	}
+	return pt, nil
 }

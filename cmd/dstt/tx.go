@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
 )
@@ -42,14 +43,37 @@ fails, none applies. Exit status is 1 when the tx is refused or fails.`,
 	pf.Uint64Var(&f.validFor, "valid-for", client.DefaultValidFor, "blocks the tx stays valid for")
 	pf.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the node")
 	pf.BoolVar(&f.signOnly, "sign-only", false, "print the signed tx (hex) instead of submitting it; submit later with dstt tx broadcast")
-	cmd.AddCommand(&cobra.Command{
+	// --- envelope encryption (issue 5): put --encrypt [--kek NAME] ---
+	var encrypt bool
+	var kek string
+	put := &cobra.Command{
 		Use:   "put KEY VALUE",
 		Short: "Write VALUE under KEY",
-		Args:  cobra.ExactArgs(2),
+		Long: `Write VALUE under KEY.
+
+With --encrypt the value is envelope-encrypted before it leaves this machine:
+Vault transit makes a fresh data key under the key-encryption key --kek
+(datakey/plaintext), the value is sealed with AES-256-GCM, and the chain
+stores only the ciphertext and the wrapped data key. Reading it back needs
+dstt query get KEY --decrypt and a Vault token allowed to use
+transit/decrypt/KEK. Vault is reached through VAULT_ADDR, VAULT_TOKEN,
+VAULT_CACERT, VAULT_NAMESPACE (see docs/KEYS.md).`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			return g.submit(f, []types.Op{{Sum: &types.Op_Put{Put: &types.Put{Key: args[0], Value: []byte(args[1])}}}})
+			value := []byte(args[1])
+			if encrypt {
+				var err error
+				if value, err = g.sealValue(f.timeout, kek, args[0], value); err != nil {
+					return err
+				}
+			}
+			return g.submit(f, []types.Op{{Sum: &types.Op_Put{Put: &types.Put{Key: args[0], Value: value}}}})
 		},
-	}, &cobra.Command{
+	}
+	put.Flags().BoolVar(&encrypt, "encrypt", false, "envelope-encrypt VALUE with a data key from Vault transit (see --kek)")
+	put.Flags().StringVar(&kek, "kek", defaultKEK, "with --encrypt: the Vault transit aes256-gcm96 key that wraps the data key")
+	// --- end envelope encryption ---
+	cmd.AddCommand(put, &cobra.Command{
 		Use:   "delete KEY",
 		Short: "Delete KEY (its history is kept)",
 		Args:  cobra.ExactArgs(1),
@@ -289,4 +313,29 @@ func (g *globals) report(res client.Result, err error) error {
 			fmt.Fprintf(w, "  %-6s %s  version %s\n", op, wr.Key, wr.Version.Text())
 		}
 	})
+}
+
+// --- envelope encryption (issue 5) ---
+
+// defaultKEK is the transit key tx put --encrypt wraps data keys with.
+const defaultKEK = "dstt-data"
+
+// sealValue envelope-encrypts value for key through Vault. On any error
+// nothing is returned, so nothing half-encrypted is ever submitted.
+func (g *globals) sealValue(timeout time.Duration, kek, key string, value []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	v, err := g.openVault(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("--encrypt: %w (nothing was submitted)", err)
+	}
+	defer v.Close()
+	env, err := security.SealEnvelope(ctx, security.VaultKeyWrapper{V: v}, kek, key, value)
+	if err != nil {
+		if errors.Is(err, security.ErrVaultNotFound) {
+			return nil, fmt.Errorf("--encrypt: %w (create the key-encryption key once: dstt keys add %s --kek; nothing was submitted)", err, kek)
+		}
+		return nil, fmt.Errorf("--encrypt: %w (nothing was submitted)", err)
+	}
+	return env, nil
 }

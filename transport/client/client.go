@@ -3,9 +3,12 @@ package client
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -15,16 +18,23 @@ import (
 
 	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/types"
 )
 
-// Errors returned by Client methods (wrapped; test with errors.Is).
+// Errors returned by Client methods (wrapped; test with errors.Is). Errors
+// that come from a gateway problem document also wrap the *api.Problem
+// (errors.As).
 var (
-	ErrUnreachable  = errors.New("client: node unreachable")
-	ErrRejected     = errors.New("client: transaction rejected")
-	ErrNotFound     = errors.New("client: not found")
-	ErrQuery        = errors.New("client: query failed")
-	ErrUnauthorized = errors.New("client: unauthorized")
+	ErrUnreachable   = errors.New("client: node unreachable")
+	ErrRejected      = errors.New("client: transaction rejected")
+	ErrNotFound      = errors.New("client: not found")
+	ErrQuery         = errors.New("client: query failed")
+	ErrUnauthorized  = errors.New("client: unauthorized")
+	ErrBusy          = errors.New("client: node busy or not ready; retry later")
+	ErrCommitTimeout = errors.New("client: tx admitted but not committed in time")
+	ErrUnsupported   = errors.New("client: not supported over this connection")
+	ErrNoSigner      = errors.New("client: no signer (use WithSigner or pass signers)")
 )
 
 // DefaultValidFor is how many blocks past the latest height a submitted tx
@@ -50,46 +60,174 @@ func (e *TxError) Error() string {
 
 func (e *TxError) Unwrap() error { return ErrRejected }
 
-// Result is a committed tx.
+// Result is a committed (or, from BroadcastSync, admitted) tx.
 type Result struct {
 	Hash   string
 	Height int64
+	Index  uint32
 	Code   types.Code
 	Log    string
 	Writes []types.Write
 }
 
-// Client talks to one node.
+// conn is one way of reaching a node: CometBFT RPC or the REST gateway.
+// A non-nil *api.SignedRead authenticates the read it comes with.
+type conn interface {
+	chainInfo(ctx context.Context) (ChainInfo, error)
+	// broadcast submits txs in order; commit waits for their blocks. It
+	// returns one outcome per tx.
+	broadcast(ctx context.Context, txs [][]byte, commit bool) ([]api.TxOutcome, error)
+	get(ctx context.Context, key string, height int64, sr *api.SignedRead) (types.KV, int64, error)
+	history(ctx context.Context, req types.HistoryRequest, sr *api.SignedRead) (types.History, error)
+	tx(ctx context.Context, hash []byte, sr *api.SignedRead) (types.TxResult, error)
+	raw(ctx context.Context, path string, data []byte, sr *api.SignedRead) ([]byte, error)
+	subscribe(ctx context.Context, prefix string, from *api.EventID, auth func() (*api.SignedRead, error), sink subSink) error
+	close() error
+}
+
+// Client talks to one node. It is safe for concurrent use.
 type Client struct {
-	rpc  rpcclient.Client
+	conn conn
 	addr string
 	// reader, when set, signs every query (SetReader).
 	reader  security.Signer
+	signers []security.Signer
+	txn     TxnOptions
 	mu      sync.Mutex
 	chainID string // cached for signing queries
 	now     func() time.Time
+	// contention is the adaptive part of Txn's backoff (see txn.go).
+	contention contention
+	readClock  readClock
+}
+
+// readClock hands out signed-read timestamps. A node refuses a signed
+// query it has seen, and two identical reads signed in the same
+// millisecond are byte-identical (ed25519 is deterministic), so repeats of
+// one query get distinct, increasing milliseconds.
+type readClock struct {
+	mu   sync.Mutex
+	last map[[32]byte]int64
+}
+
+func (rc *readClock) next(pub []byte, path string, data []byte, height int64, now time.Time) time.Time {
+	h := sha256.New()
+	h.Write(pub)
+	h.Write([]byte(path))
+	h.Write([]byte{0})
+	h.Write(data)
+	var hb [8]byte
+	binary.BigEndian.PutUint64(hb[:], uint64(height))
+	h.Write(hb[:])
+	var k [32]byte
+	h.Sum(k[:0])
+	ms := now.UnixMilli()
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.last == nil || len(rc.last) > 10_000 {
+		rc.last = make(map[[32]byte]int64)
+	}
+	if prev, ok := rc.last[k]; ok && ms <= prev {
+		ms = prev + 1
+	}
+	rc.last[k] = ms
+	return time.UnixMilli(ms)
+}
+
+// Option configures a Client.
+type Option func(*options)
+
+type options struct {
+	httpClient *http.Client
+	tlsConfig  *tls.Config
+	signers    []security.Signer
+	reader     security.Signer
+	txn        *TxnOptions
+}
+
+// WithHTTPClient makes a REST client use hc (timeouts, proxies, transport).
+func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.httpClient = hc } }
+
+// WithTLSConfig sets the TLS config of a REST client's default transport
+// (server CA, client certificate).
+func WithTLSConfig(tc *tls.Config) Option { return func(o *options) { o.tlsConfig = tc } }
+
+// WithSigner sets the signers Txn and SubmitOps use (the first is the
+// actor); it also signs reads, unless WithReader says otherwise.
+func WithSigner(s ...security.Signer) Option { return func(o *options) { o.signers = s } }
+
+// WithReader signs every query with s (see SetReader).
+func WithReader(s security.Signer) Option { return func(o *options) { o.reader = s } }
+
+// WithTxnOptions sets the defaults of Txn.
+func WithTxnOptions(t TxnOptions) Option { return func(o *options) { o.txn = &t } }
+
+func newClient(c conn, addr string, opts []Option) *Client {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	cl := &Client{conn: c, addr: addr, now: time.Now, signers: o.signers, reader: o.reader, txn: DefaultTxnOptions()}
+	if cl.reader == nil && len(o.signers) > 0 {
+		cl.reader = o.signers[0]
+	}
+	if o.txn != nil {
+		cl.txn = *o.txn
+	}
+	return cl
+}
+
+// Connect dials a node by address: tcp://host:port is its CometBFT RPC,
+// http://host:port or https://host:port its REST gateway.
+func Connect(addr string, opts ...Option) (*Client, error) {
+	switch {
+	case strings.HasPrefix(addr, "http://"), strings.HasPrefix(addr, "https://"):
+		return NewREST(addr, opts...)
+	case strings.HasPrefix(addr, "tcp://"):
+		return New(addr, opts...)
+	}
+	return nil, fmt.Errorf("%w: address %q: want tcp://HOST:PORT (CometBFT RPC) or http(s)://HOST:PORT (REST gateway)", ErrUnreachable, addr)
+}
+
+// New connects to a node's CometBFT RPC address, e.g. tcp://127.0.0.1:26657.
+func New(addr string, opts ...Option) (*Client, error) {
+	c, err := rpchttp.New(addr, "/websocket")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
+	}
+	return newClient(&rpcConn{rpc: c, addr: addr, http: c}, addr, opts), nil
+}
+
+// NewFromRPC wraps any CometBFT RPC client (e.g. the in-process one).
+func NewFromRPC(c rpcclient.Client, opts ...Option) *Client {
+	return newClient(&rpcConn{rpc: c, addr: "in-process"}, "in-process", opts)
+}
+
+// NewREST connects to a node's REST gateway, e.g. http://127.0.0.1:8080.
+func NewREST(baseURL string, opts ...Option) (*Client, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	rc, err := newRESTConn(baseURL, o.httpClient, o.tlsConfig)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(rc, baseURL, opts), nil
 }
 
 // SetReader makes the client sign its queries with s, so it can read keys
 // that only some signers may read. Call it before using the client.
 func (c *Client) SetReader(s security.Signer) { c.reader = s }
 
-// New connects to a node's RPC address, e.g. tcp://127.0.0.1:26657.
-func New(addr string) (*Client, error) {
-	c, err := rpchttp.New(addr, "/websocket")
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
-	}
-	return &Client{rpc: c, addr: addr, now: time.Now}, nil
-}
+// Close releases the client's connections.
+func (c *Client) Close() error { return c.conn.close() }
 
-// NewFromRPC wraps any CometBFT RPC client (e.g. the in-process one).
-func NewFromRPC(c rpcclient.Client) *Client {
-	return &Client{rpc: c, addr: "in-process", now: time.Now}
-}
+// Addr is the address the client talks to.
+func (c *Client) Addr() string { return c.addr }
 
-func (c *Client) unreachable(err error) error {
-	return fmt.Errorf("%w at %s (is `dstt start` running there? set --node): %v", ErrUnreachable, c.addr, err)
+func unreachable(addr string, err error) error {
+	return fmt.Errorf("%w at %s (is `dstt start` running there? set --node): %v", ErrUnreachable, addr, err)
 }
 
 // ChainInfo is what a client needs to build a tx.
@@ -100,11 +238,24 @@ type ChainInfo struct {
 
 // ChainInfo asks the node for its chain id and latest height.
 func (c *Client) ChainInfo(ctx context.Context) (ChainInfo, error) {
-	st, err := c.rpc.Status(ctx)
-	if err != nil {
-		return ChainInfo{}, c.unreachable(err)
+	info, err := c.conn.chainInfo(ctx)
+	if err == nil {
+		c.mu.Lock()
+		c.chainID = info.ChainID
+		c.mu.Unlock()
 	}
-	return ChainInfo{ChainID: st.NodeInfo.Network, LatestHeight: st.SyncInfo.LatestBlockHeight}, nil
+	return info, err
+}
+
+func (c *Client) cachedChainID(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	id := c.chainID
+	c.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	info, err := c.ChainInfo(ctx)
+	return info.ChainID, err
 }
 
 // Prepare fills in a body's chain id, and its nonce and valid_until_height
@@ -116,11 +267,7 @@ func (c *Client) Prepare(ctx context.Context, body *types.TxBody) error {
 	}
 	body.ChainId = info.ChainID
 	if body.Nonce == 0 {
-		var b [8]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return fmt.Errorf("client: nonce: %w", err)
-		}
-		body.Nonce = binary.BigEndian.Uint64(b[:]) | 1
+		body.Nonce = RandomNonce()
 	}
 	if body.ValidUntilHeight == 0 {
 		body.ValidUntilHeight = uint64(info.LatestHeight) + DefaultValidFor
@@ -128,8 +275,23 @@ func (c *Client) Prepare(ctx context.Context, body *types.TxBody) error {
 	return nil
 }
 
+// RandomNonce returns a random non-zero nonce.
+func RandomNonce() uint64 {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("client: crypto/rand failed: %v", err)) // never on supported platforms
+	}
+	return binary.BigEndian.Uint64(b[:]) | 1
+}
+
 // Sign prepares body and signs it; it returns the tx bytes.
 func (c *Client) Sign(ctx context.Context, body *types.TxBody, signers ...security.Signer) ([]byte, error) {
+	if len(signers) == 0 {
+		signers = c.signers
+	}
+	if len(signers) == 0 {
+		return nil, ErrNoSigner
+	}
 	if err := c.Prepare(ctx, body); err != nil {
 		return nil, err
 	}
@@ -137,7 +299,8 @@ func (c *Client) Sign(ctx context.Context, body *types.TxBody, signers ...securi
 }
 
 // Submit signs body and waits until the tx is committed in a block. A tx
-// refused by CheckTx or failed in the block returns a *TxError.
+// refused by CheckTx or failed in the block returns a *TxError. Without
+// signers it uses the client's (WithSigner).
 func (c *Client) Submit(ctx context.Context, body *types.TxBody, signers ...security.Signer) (Result, error) {
 	tx, err := c.Sign(ctx, body, signers...)
 	if err != nil {
@@ -146,92 +309,95 @@ func (c *Client) Submit(ctx context.Context, body *types.TxBody, signers ...secu
 	return c.BroadcastCommit(ctx, tx)
 }
 
+// SubmitOps builds a tx of ops, signs it with the client's signers and
+// waits for its block.
+func (c *Client) SubmitOps(ctx context.Context, ops ...types.Op) (Result, error) {
+	return c.Submit(ctx, &types.TxBody{Ops: ops})
+}
+
 // BroadcastCommit submits signed tx bytes and waits for the block result.
 func (c *Client) BroadcastCommit(ctx context.Context, tx []byte) (Result, error) {
-	hash := types.TxHashHex(tx)
-	res, err := c.rpc.BroadcastTxCommit(ctx, tx)
+	outs, err := c.conn.broadcast(ctx, [][]byte{tx}, true)
 	if err != nil {
-		if strings.Contains(err.Error(), "already exists in cache") {
-			return Result{}, &TxError{Hash: hash, Code: types.CodeReplay, Log: "tx is already in the mempool", Stage: "check"}
-		}
-		return Result{}, c.unreachable(err)
+		return Result{}, err
 	}
-	if res.CheckTx.Code != 0 {
-		return Result{}, &TxError{Hash: hash, Code: types.Code(res.CheckTx.Code), Log: res.CheckTx.Log, Stage: "check"}
-	}
-	out := Result{Hash: hash, Height: res.Height, Code: types.Code(res.TxResult.Code), Log: res.TxResult.Log}
-	var rec types.TxResult
-	if err := rec.Unmarshal(res.TxResult.Data); err == nil {
-		out.Writes = rec.Writes
-	}
-	if out.Code != types.CodeOK {
-		return out, &TxError{Hash: hash, Height: res.Height, Code: out.Code, Log: out.Log, Stage: "deliver"}
-	}
-	return out, nil
+	return OutcomeResult(outs[0])
 }
 
-func (c *Client) query(ctx context.Context, path string, data []byte, height int64) ([]byte, int64, error) {
-	if c.reader != nil {
-		var err error
-		if path, data, err = c.signQuery(ctx, path, data, height); err != nil {
-			return nil, 0, err
-		}
-		height = 0
-	}
-	res, err := c.rpc.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: height})
+// BroadcastSync submits signed tx bytes and returns once the mempool
+// admitted (Result with the hash) or refused (*TxError) it.
+func (c *Client) BroadcastSync(ctx context.Context, tx []byte) (Result, error) {
+	outs, err := c.conn.broadcast(ctx, [][]byte{tx}, false)
 	if err != nil {
-		return nil, 0, c.unreachable(err)
+		return Result{}, err
 	}
-	r := res.Response
-	switch types.Code(r.Code) {
-	case types.CodeOK:
-		return r.Value, r.Height, nil
-	case types.CodeNotFound:
-		return nil, r.Height, fmt.Errorf("%w: %s", ErrNotFound, strings.TrimPrefix(r.Log, "abci: not found: "))
-	case types.CodeUnauthorized:
-		return nil, r.Height, fmt.Errorf("%w: %s", ErrUnauthorized, strings.TrimPrefix(r.Log, "abci: unauthorized: "))
-	default:
-		return nil, r.Height, fmt.Errorf("%w: %s", ErrQuery, r.Log)
-	}
+	return OutcomeResult(outs[0])
 }
 
-// signQuery wraps a query in a types.SignedQuery signed by the reader.
-func (c *Client) signQuery(ctx context.Context, path string, data []byte, height int64) (string, []byte, error) {
-	c.mu.Lock()
-	chainID := c.chainID
-	c.mu.Unlock()
-	if chainID == "" {
-		info, err := c.ChainInfo(ctx)
+// BroadcastBatch submits signed txs in one request (over REST; one call
+// per tx over RPC) and returns one outcome per tx, in order. commit waits
+// for the blocks. An error means the request as a whole failed.
+func (c *Client) BroadcastBatch(ctx context.Context, txs [][]byte, commit bool) ([]api.TxOutcome, error) {
+	return c.conn.broadcast(ctx, txs, commit)
+}
+
+// OutcomeResult converts one tx outcome into a Result, or the error that
+// says why it did not get where it was sent: *TxError (refused by CheckTx,
+// or failed in a block with Result filled in), ErrBusy (mempool full, node
+// not ready), ErrCommitTimeout.
+func OutcomeResult(o api.TxOutcome) (Result, error) {
+	res := Result{Hash: o.Hash, Height: o.Height, Index: o.Index, Code: types.Code(o.Code), Log: o.Log}
+	if len(o.Writes) > 0 {
+		ws, err := api.TypesWrites(o.Writes)
 		if err != nil {
-			return "", nil, err
+			return res, fmt.Errorf("%w: %v", ErrQuery, err)
 		}
-		chainID = info.ChainID
-		c.mu.Lock()
-		c.chainID = chainID
-		c.mu.Unlock()
+		res.Writes = ws
 	}
-	sq := types.SignedQuery{Path: path, Data: data, Height: uint64(height), TimeUnixMs: c.now().UnixMilli(), PubKey: c.reader.PubKey()}
-	sig, err := c.reader.Sign(types.QuerySignBytes(chainID, path, data, sq.Height, sq.TimeUnixMs))
+	switch o.Status {
+	case api.StatusCommitted, api.StatusAdmitted:
+		return res, nil
+	case api.StatusFailed:
+		return res, &TxError{Hash: o.Hash, Height: o.Height, Code: types.Code(o.Code), Log: o.Log, Stage: "deliver"}
+	case api.StatusPending:
+		return res, fmt.Errorf("%w: tx %s (%s)", ErrCommitTimeout, o.Hash, o.Log)
+	case api.StatusRejected:
+		if o.Code != 0 {
+			return Result{}, &TxError{Hash: o.Hash, Height: o.Height, Code: types.Code(o.Code), Log: o.Log, Stage: "check"}
+		}
+		return Result{}, fmt.Errorf("%w: tx %s: %s: %s", ErrBusy, o.Hash, o.CodeName, o.Log)
+	}
+	return res, fmt.Errorf("%w: tx %s: unknown status %q", ErrQuery, o.Hash, o.Status)
+}
+
+// signRead signs the inner query with the client's reader; nil without one.
+func (c *Client) signRead(ctx context.Context, reader security.Signer, path string, data []byte, height int64) (*api.SignedRead, error) {
+	if reader == nil {
+		return nil, nil
+	}
+	chainID, err := c.cachedChainID(ctx)
 	if err != nil {
-		return "", nil, fmt.Errorf("client: sign query: %w", err)
+		return nil, err
 	}
-	sq.Signature = sig
-	b, err := sq.Marshal()
-	return abci.QuerySigned, b, err
+	sr, err := api.SignRead(reader, chainID, path, data, height, c.readClock.next(reader.PubKey(), path, data, height, c.now()))
+	if err != nil {
+		return nil, err
+	}
+	return &sr, nil
 }
 
 // Get reads key at height (0 = latest). It returns the value's entry and
 // the height the answer is for.
 func (c *Client) Get(ctx context.Context, key string, height int64) (types.KV, int64, error) {
-	val, h, err := c.query(ctx, abci.QueryGet, []byte(key), height)
+	return c.getAs(ctx, c.reader, key, height)
+}
+
+func (c *Client) getAs(ctx context.Context, reader security.Signer, key string, height int64) (types.KV, int64, error) {
+	sr, err := c.signRead(ctx, reader, abci.QueryGet, []byte(key), height)
 	if err != nil {
-		return types.KV{}, h, err
+		return types.KV{}, 0, err
 	}
-	var kv types.KV
-	if err := kv.Unmarshal(val); err != nil {
-		return types.KV{}, h, fmt.Errorf("%w: decode answer: %v", ErrQuery, err)
-	}
-	return kv, h, nil
+	return c.conn.get(ctx, key, height, sr)
 }
 
 // History returns one page of key's versions, newest first.
@@ -240,32 +406,28 @@ func (c *Client) History(ctx context.Context, req types.HistoryRequest) (types.H
 	if err != nil {
 		return types.History{}, err
 	}
-	val, _, err := c.query(ctx, abci.QueryHistory, data, 0)
+	sr, err := c.signRead(ctx, c.reader, abci.QueryHistory, data, 0)
 	if err != nil {
 		return types.History{}, err
 	}
-	var h types.History
-	if err := h.Unmarshal(val); err != nil {
-		return types.History{}, fmt.Errorf("%w: decode answer: %v", ErrQuery, err)
-	}
-	return h, nil
+	return c.conn.history(ctx, req, sr)
 }
 
-// Raw runs any query path and returns the answer's bytes.
+// Raw runs any query path and returns the answer's bytes (CometBFT RPC
+// only: the REST gateway serves named routes).
 func (c *Client) Raw(ctx context.Context, path string, data []byte) ([]byte, error) {
-	val, _, err := c.query(ctx, path, data, 0)
-	return val, err
+	sr, err := c.signRead(ctx, c.reader, path, data, 0)
+	if err != nil {
+		return nil, err
+	}
+	return c.conn.raw(ctx, path, data, sr)
 }
 
 // Tx returns the committed result of a tx by its hash.
 func (c *Client) Tx(ctx context.Context, hash []byte) (types.TxResult, error) {
-	val, _, err := c.query(ctx, abci.QueryTx, hash, 0)
+	sr, err := c.signRead(ctx, c.reader, abci.QueryTx, hash, 0)
 	if err != nil {
 		return types.TxResult{}, err
 	}
-	var r types.TxResult
-	if err := r.Unmarshal(val); err != nil {
-		return types.TxResult{}, fmt.Errorf("%w: decode answer: %v", ErrQuery, err)
-	}
-	return r, nil
+	return c.conn.tx(ctx, hash, sr)
 }

@@ -1,0 +1,286 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/dstt/dstt/audit"
+)
+
+// ShipperOptions tune a Shipper. Zero values take the defaults.
+type ShipperOptions struct {
+	Chain        string        // label for metrics and logs: "consensus" or "node"
+	BatchSize    int           // entries per Send (default 1000)
+	PollInterval time.Duration // how often to look for new entries without a notification (default 1 s)
+	SendTimeout  time.Duration // bound on one Send (default 30 s)
+	MinBackoff   time.Duration // first retry delay (default 100 ms)
+	MaxBackoff   time.Duration // retry delay cap (default 30 s)
+	Metrics      *Metrics      // nil: no metrics
+	Logger       *slog.Logger  // nil: silent
+}
+
+func (o ShipperOptions) withDefaults() ShipperOptions {
+	if o.Chain == "" {
+		o.Chain = "consensus"
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 30 * time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(30*time.Second, o.MinBackoff)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Status is a snapshot of a shipper.
+type Status struct {
+	Sink      string
+	Chain     string
+	Cursor    audit.ChainHead // last acknowledged entry
+	Head      uint64          // the source's head seq when last read
+	Failures  uint64          // failed attempts since start
+	LastError string          // "" after a success
+}
+
+// Lag is how many entries the receiver has not acknowledged.
+func (s Status) Lag() uint64 {
+	if s.Head > s.Cursor.Seq {
+		return s.Head - s.Cursor.Seq
+	}
+	return 0
+}
+
+// Shipper moves one chain's entries from a Source to one Sink, at least
+// once and in order: read a batch after the cursor, check it continues the
+// chain (hashes and links from the cursor on: a sink only ever receives a
+// verified chain), send, and only after the receiver's acknowledgement save
+// the cursor. A failure is retried with exponential backoff (MinBackoff
+// doubling to MaxBackoff, with jitter), forever: dropping entries would
+// break at-least-once. Each shipper runs in its own goroutine, so a down
+// sink delays nothing but itself, and catches up from its cursor.
+type Shipper struct {
+	src     audit.Source
+	sink    Sink
+	cursors CursorStore
+	opts    ShipperOptions
+	wake    chan struct{}
+
+	mu     sync.Mutex
+	status Status
+}
+
+// NewShipper returns a shipper; Run starts it.
+func NewShipper(src audit.Source, sink Sink, cursors CursorStore, opts ShipperOptions) *Shipper {
+	opts = opts.withDefaults()
+	return &Shipper{
+		src: src, sink: sink, cursors: cursors, opts: opts, wake: make(chan struct{}, 1),
+		status: Status{Sink: sink.Name(), Chain: opts.Chain},
+	}
+}
+
+// Notify wakes the shipper to look for new entries now (the engine calls it
+// after Commit). It never blocks.
+func (s *Shipper) Notify() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Status returns a snapshot.
+func (s *Shipper) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.status
+	st.Cursor.Hash = append([]byte(nil), st.Cursor.Hash...)
+	return st
+}
+
+func (s *Shipper) labels() []string { return []string{s.sink.Name(), s.opts.Chain} }
+
+func (s *Shipper) fail(err error) {
+	s.mu.Lock()
+	s.status.Failures++
+	s.status.LastError = err.Error()
+	s.mu.Unlock()
+	if m := s.opts.Metrics; m != nil {
+		m.Failures.WithLabelValues(s.labels()...).Inc()
+		m.Up.WithLabelValues(s.labels()...).Set(0)
+	}
+	s.opts.Logger.Warn("audit sink failed; will retry", "sink", s.sink.Name(), "chain", s.opts.Chain, "err", err)
+}
+
+func (s *Shipper) setHead(head uint64) {
+	s.mu.Lock()
+	s.status.Head = max(s.status.Head, head)
+	lag := s.status.Lag()
+	s.mu.Unlock()
+	if m := s.opts.Metrics; m != nil {
+		m.Lag.WithLabelValues(s.labels()...).Set(float64(lag))
+	}
+}
+
+func (s *Shipper) acked(cursor audit.ChainHead, n int) {
+	s.mu.Lock()
+	s.status.Cursor = cursor
+	s.status.Head = max(s.status.Head, cursor.Seq)
+	s.status.LastError = ""
+	lag := s.status.Lag()
+	s.mu.Unlock()
+	if m := s.opts.Metrics; m != nil {
+		m.Cursor.WithLabelValues(s.labels()...).Set(float64(cursor.Seq))
+		m.Lag.WithLabelValues(s.labels()...).Set(float64(lag))
+		m.Shipped.WithLabelValues(s.labels()...).Add(float64(n))
+		m.Up.WithLabelValues(s.labels()...).Set(1)
+	}
+}
+
+// sleep waits d (with up to 20% jitter), for ctx, or for Notify when wake
+// is true.
+func (s *Shipper) sleep(ctx context.Context, d time.Duration, wake bool) {
+	d += time.Duration(rand.Int64N(int64(d)/5 + 1))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var changed <-chan struct{}
+	if n, ok := s.src.(audit.Notifier); ok && wake {
+		changed = n.Changed()
+	}
+	var woken chan struct{}
+	if wake {
+		woken = s.wake
+	}
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-woken:
+	case <-changed:
+	}
+}
+
+// Run ships until ctx ends, then returns ctx's error. Errors along the way
+// are retried (and counted, logged and visible in Status); only a cursor
+// that cannot be read stops Run early.
+func (s *Shipper) Run(ctx context.Context) error {
+	cursor, err := s.cursors.Load(s.sink.Name())
+	if err != nil {
+		return fmt.Errorf("sink %s: load cursor: %w", s.sink.Name(), err)
+	}
+	s.mu.Lock()
+	s.status.Cursor = cursor
+	s.mu.Unlock()
+	backoff := s.opts.MinBackoff
+	retry := func(err error) {
+		s.fail(err)
+		s.sleep(ctx, backoff, false)
+		backoff = min(2*backoff, s.opts.MaxBackoff)
+	}
+	for ctx.Err() == nil {
+		// Notifications that arrive while reading must not be lost: take the
+		// change channel before looking.
+		var changed <-chan struct{}
+		if n, ok := s.src.(audit.Notifier); ok {
+			changed = n.Changed()
+		}
+		head, err := s.src.Head(ctx)
+		if err != nil {
+			retry(fmt.Errorf("read head: %w", err))
+			continue
+		}
+		s.setHead(head.Seq)
+		if head.Seq <= cursor.Seq {
+			t := time.NewTimer(s.opts.PollInterval)
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			case <-s.wake:
+			case <-changed:
+			}
+			t.Stop()
+			continue
+		}
+		entries, err := s.src.Entries(ctx, cursor.Seq+1, min(s.opts.BatchSize, int(head.Seq-cursor.Seq)))
+		if err != nil {
+			retry(fmt.Errorf("read entries from %d: %w", cursor.Seq+1, err))
+			continue
+		}
+		if len(entries) == 0 {
+			retry(fmt.Errorf("source has head %d but no entries after %d", head.Seq, cursor.Seq))
+			continue
+		}
+		// A sink only ever receives a verified continuation of what it
+		// acknowledged before.
+		v := audit.NewVerifier(cursor)
+		bad := false
+		for i := range entries {
+			if err := v.Add(&entries[i]); err != nil {
+				retry(fmt.Errorf("source chain does not verify, not shipping it: %w", err))
+				bad = true
+				break
+			}
+		}
+		if bad {
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, s.opts.SendTimeout)
+		err = s.sink.Send(sctx, entries)
+		cancel()
+		if err != nil {
+			if rw, ok := s.sink.(Rewinder); ok {
+				if from, ok := rw.ResendFrom(); ok && from <= cursor.Seq {
+					cursor, err = s.rewind(ctx, from, err)
+				}
+			}
+			retry(err)
+			continue
+		}
+		last := entries[len(entries)-1]
+		next := audit.ChainHead{Seq: last.Seq, Hash: last.Hash}
+		if err := s.cursors.Save(s.sink.Name(), next); err != nil {
+			// The receiver has the entries; they will be sent again.
+			retry(fmt.Errorf("save cursor: %w", err))
+			continue
+		}
+		cursor = next
+		s.acked(cursor, len(entries))
+		backoff = s.opts.MinBackoff
+	}
+	return ctx.Err()
+}
+
+// rewind moves the cursor back to just before from (the receiver may have
+// lost what followed) and saves it, so a restart resends too.
+func (s *Shipper) rewind(ctx context.Context, from uint64, cause error) (audit.ChainHead, error) {
+	var back audit.ChainHead
+	if from > 1 {
+		es, err := s.src.Entries(ctx, from-1, 1)
+		if err != nil || len(es) == 0 || es[0].Seq != from-1 {
+			return s.Status().Cursor, errors.Join(cause, fmt.Errorf("rewind to %d: read entry %d: %v", from, from-1, err))
+		}
+		back = audit.ChainHead{Seq: es[0].Seq, Hash: es[0].Hash}
+	}
+	if err := s.cursors.Save(s.sink.Name(), back); err != nil {
+		return s.Status().Cursor, errors.Join(cause, fmt.Errorf("rewind: save cursor: %w", err))
+	}
+	s.mu.Lock()
+	s.status.Cursor = back
+	s.mu.Unlock()
+	s.opts.Logger.Info("audit sink resends entries a broken connection may have lost", "sink", s.sink.Name(), "from", from)
+	return back, fmt.Errorf("%w (resending from seq %d)", cause, from)
+}

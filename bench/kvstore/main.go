@@ -1,0 +1,329 @@
+// Command kvstore is the reference side of the side-by-side benchmark
+// (bench/compare.sh): CometBFT v0.40's example kvstore application, on a
+// node home made by dstt's consensus package (so it runs with exactly the
+// CometBFT config a dstt node runs with), loaded through
+//
+//	load    CometBFT's HTTP JSON-RPC (broadcast_tx_sync, commits seen on
+//	        the websocket), as a client of a `kvstore node` process;
+//	inproc  the in-process path: the load generator runs inside the node's
+//	        process and submits through the in-process RPC client.
+//
+// It also prints the comparison table (compare). Usage:
+//
+//	kvstore init   --home DIR --rpc-laddr tcp://127.0.0.1:26757 --p2p-laddr tcp://127.0.0.1:26756
+//	kvstore node   --home DIR
+//	kvstore load   --rpc tcp://127.0.0.1:26757 [load flags] [-o json]
+//	kvstore inproc --home DIR [load flags] [-o json]
+//	kvstore compare --a A.json --b B.json --c C.json [--light L.json]
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cometbft/cometbft/abci/example/kvstore"
+	rpcclient "github.com/cometbft/cometbft/rpc/client"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	cmttypes "github.com/cometbft/cometbft/types"
+
+	"github.com/dstt/dstt/bench"
+	"github.com/dstt/dstt/consensus"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: kvstore init|node|load|inproc|compare [flags]")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "init":
+		err = cmdInit(os.Args[2:])
+	case "node":
+		err = cmdNode(ctx, os.Args[2:])
+	case "load":
+		err = cmdLoad(ctx, os.Args[2:])
+	case "inproc":
+		err = cmdInproc(ctx, os.Args[2:])
+	case "compare":
+		err = cmdCompare(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
+}
+
+func cmdInit(args []string) error {
+	fs := flag.NewFlagSet("init", flag.ExitOnError)
+	home := fs.String("home", "", "home directory")
+	rpc := fs.String("rpc-laddr", "tcp://127.0.0.1:26757", "RPC listen address")
+	p2p := fs.String("p2p-laddr", "tcp://127.0.0.1:26756", "P2P listen address")
+	_ = fs.Parse(args)
+	_, err := consensus.InitHome(consensus.InitOptions{Home: *home, ChainID: "kvstore-bench", RPCListen: *rpc, P2PListen: *p2p})
+	return err
+}
+
+// openNode builds the kvstore node of a home (not started).
+func openNode(home string) (*consensus.Node, func(), error) {
+	h, err := consensus.OpenHome(home)
+	if err != nil {
+		return nil, nil, err
+	}
+	app := kvstore.NewPersistentApplication(filepath.Join(h.DataDir(), "kvstore"))
+	n, err := consensus.NewNode(h, app, nil)
+	if err != nil {
+		_ = app.Close()
+		return nil, nil, err
+	}
+	return n, func() { _ = app.Close() }, nil
+}
+
+func cmdNode(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("node", flag.ExitOnError)
+	home := fs.String("home", "", "home directory")
+	_ = fs.Parse(args)
+	n, closeApp, err := openNode(*home)
+	if err != nil {
+		return err
+	}
+	defer closeApp()
+	fmt.Fprintf(os.Stderr, "kvstore node: RPC %s\n", n.RPCAddress())
+	return n.Run(ctx)
+}
+
+// loadFlags are the load shape, shared by load and inproc.
+type loadFlags struct {
+	bench.Config
+	json bool
+}
+
+func (l *loadFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.Mode, "mode", bench.ModeClosed, "open or closed")
+	fs.Float64Var(&l.Rate, "rate", 1000, "open loop: offered tx/s")
+	fs.IntVar(&l.Concurrency, "concurrency", 256, "closed: workers; open: most requests in flight")
+	fs.DurationVar(&l.Duration, "duration", 10*time.Second, "measured time")
+	fs.DurationVar(&l.Warmup, "warmup", 2*time.Second, "unmeasured time first")
+	fs.BoolVar(&l.json, "json", false, "print the report as JSON")
+}
+
+func (l *loadFlags) run(ctx context.Context, target string, w bench.Workload) error {
+	cfg := l.Config
+	cfg.Progress, cfg.ProgressEvery = os.Stderr, time.Second
+	rep, err := bench.Run(ctx, cfg, w)
+	if err != nil {
+		return err
+	}
+	rep.Target = target
+	if l.json {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.WriteText(os.Stdout)
+	return nil
+}
+
+// kvWorkload submits one kvstore tx ("key=value") per request through
+// broadcast_tx_sync and waits until a committed block holds it.
+type kvWorkload struct {
+	rpc     rpcclient.Client
+	tracker *tracker
+	run     string
+	seq     atomic.Uint64
+}
+
+func (w *kvWorkload) TxsPerRequest() int { return 1 }
+
+func (w *kvWorkload) Do(ctx context.Context, _ int) ([]bench.Result, error) {
+	n := w.seq.Add(1)
+	tx := fmt.Appendf(nil, "b%s-%d=v%d", w.run, n, n)
+	ch := w.tracker.watch(sha256.Sum256(tx))
+	res, err := w.rpc.BroadcastTxSync(ctx, tx)
+	if err != nil {
+		w.tracker.forget(sha256.Sum256(tx))
+		return nil, err
+	}
+	if res.Code != 0 {
+		w.tracker.forget(sha256.Sum256(tx))
+		return []bench.Result{{Outcome: bench.Failed, Reason: fmt.Sprintf("CheckTx code %d: %s", res.Code, res.Log)}}, nil
+	}
+	select {
+	case code := <-ch:
+		if code != 0 {
+			return []bench.Result{{Outcome: bench.Failed, Reason: fmt.Sprintf("block code %d", code)}}, nil
+		}
+		return []bench.Result{{Outcome: bench.Committed}}, nil
+	case <-ctx.Done():
+		w.tracker.forget(sha256.Sum256(tx))
+		return nil, ctx.Err()
+	}
+}
+
+// tracker follows NewBlock events and tells the waiters of each tx.
+type tracker struct {
+	mu      sync.Mutex
+	waiters map[[32]byte]chan uint32
+}
+
+func (t *tracker) watch(h [32]byte) chan uint32 {
+	ch := make(chan uint32, 1)
+	t.mu.Lock()
+	t.waiters[h] = ch
+	t.mu.Unlock()
+	return ch
+}
+
+func (t *tracker) forget(h [32]byte) {
+	t.mu.Lock()
+	delete(t.waiters, h)
+	t.mu.Unlock()
+}
+
+func startTracker(ctx context.Context, c rpcclient.Client) (*tracker, error) {
+	ch, err := c.Subscribe(ctx, "kvbench", cmttypes.EventQueryNewBlock.String(), 1000)
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to blocks: %w", err)
+	}
+	t := &tracker{waiters: map[[32]byte]chan uint32{}}
+	go func() {
+		for ev := range ch {
+			nb, ok := ev.Data.(cmttypes.EventDataNewBlock)
+			if !ok || nb.Block == nil {
+				continue
+			}
+			t.mu.Lock()
+			for i, tx := range nb.Block.Txs {
+				h := sha256.Sum256(tx)
+				if w, ok := t.waiters[h]; ok {
+					delete(t.waiters, h)
+					var code uint32
+					if i < len(nb.ResultFinalizeBlock.TxResults) {
+						code = nb.ResultFinalizeBlock.TxResults[i].Code
+					}
+					w <- code
+				}
+			}
+			t.mu.Unlock()
+		}
+	}()
+	return t, nil
+}
+
+func runID() string { return fmt.Sprintf("%d", time.Now().UnixNano()%1_000_000_000) }
+
+func cmdLoad(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("load", flag.ExitOnError)
+	var l loadFlags
+	l.register(fs)
+	addr := fs.String("rpc", "tcp://127.0.0.1:26757", "the node's CometBFT RPC")
+	_ = fs.Parse(args)
+	// A client as tuned as the REST SDK's: keep-alive connections for
+	// every worker (CometBFT's default client keeps 2 and re-dials).
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        4096,
+		MaxIdleConnsPerHost: 4096,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}}
+	c, err := rpchttp.NewWithClient(*addr, "/websocket", hc)
+	if err != nil {
+		return err
+	}
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("websocket: %w", err)
+	}
+	defer func() { _ = c.Stop() }()
+	t, err := startTracker(ctx, c)
+	if err != nil {
+		return err
+	}
+	return l.run(ctx, "kvstore via CometBFT HTTP RPC "+*addr, &kvWorkload{rpc: c, tracker: t, run: runID()})
+}
+
+func cmdInproc(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("inproc", flag.ExitOnError)
+	var l loadFlags
+	l.register(fs)
+	home := fs.String("home", "", "home directory")
+	_ = fs.Parse(args)
+	n, closeApp, err := openNode(*home)
+	if err != nil {
+		return err
+	}
+	defer closeApp()
+	if err := n.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = n.Stop() }()
+	t, err := startTracker(ctx, n.Client())
+	if err != nil {
+		return err
+	}
+	return l.run(ctx, "kvstore in-process (rpclocal)", &kvWorkload{rpc: n.Client(), tracker: t, run: runID()})
+}
+
+func cmdCompare(args []string) error {
+	fs := flag.NewFlagSet("compare", flag.ExitOnError)
+	a := fs.String("a", "", "(a) kvstore over HTTP RPC, JSON report")
+	b := fs.String("b", "", "(b) kvstore in-process, JSON report")
+	c := fs.String("c", "", "(c) dstt over REST, JSON report")
+	light := fs.String("light", "", "dstt at light load, JSON report")
+	_ = fs.Parse(args)
+	load := func(p string) (*bench.Report, error) {
+		if p == "" {
+			return nil, nil
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		var r bench.Report
+		return &r, json.Unmarshal(raw, &r)
+	}
+	var reps [4]*bench.Report
+	var errs []error
+	for i, p := range []string{*a, *b, *c, *light} {
+		r, err := load(p)
+		reps[i] = r
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	fmt.Printf("%-44s %12s %9s %9s %9s %8s\n", "system", "committed/s", "p50 ms", "p95 ms", "p99 ms", "aborts")
+	names := []string{"(a) kvstore, CometBFT HTTP RPC", "(b) kvstore, in-process", "(c) dstt, REST POST /v1/txs", "dstt, light load (latency)"}
+	for i, r := range reps {
+		if r == nil {
+			continue
+		}
+		fmt.Printf("%-44s %12.0f %9.1f %9.1f %9.1f %7.2f%%\n", names[i], r.CommittedTPS, r.P50ms, r.P95ms, r.P99ms, 100*r.AbortRate)
+	}
+	ratio := func(x, y *bench.Report, what string) {
+		if x != nil && y != nil && y.CommittedTPS > 0 {
+			fmt.Printf("%-44s %12.2fx\n", what, x.CommittedTPS/y.CommittedTPS)
+		}
+	}
+	ratio(reps[2], reps[0], "(c) / (a)")
+	ratio(reps[2], reps[1], "(c) / (b)")
+	ratio(reps[1], reps[0], "(b) / (a)")
+	return nil
+}

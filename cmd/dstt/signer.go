@@ -1,0 +1,468 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	cmtcrypto "github.com/cometbft/cometbft/crypto"
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+	cmtjson "github.com/cometbft/cometbft/libs/json"
+	"github.com/cometbft/cometbft/libs/protoio"
+	"github.com/cometbft/cometbft/lp2p"
+	"github.com/cometbft/cometbft/privval"
+	privvalproto "github.com/cometbft/cometbft/proto/tendermint/privval"
+	libp2pnoise "github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/spf13/cobra"
+
+	"github.com/dstt/dstt/consensus"
+	"github.com/dstt/dstt/security"
+)
+
+// `dstt signer`: a CometBFT remote signer whose validator key is an ed25519
+// key in Vault transit. The node listens on priv_validator_laddr; the signer
+// dials it and answers its sign requests, guarding against double signs with
+// a durable state file (security.ValidatorSigner).
+
+const (
+	signerStateFile    = "priv_validator_state.json"
+	signerIdentityFile = "signer_identity_key.json"
+	// signerReadTimeout: the node pings every ~3.3 s (2/3 of its 5 s
+	// timeout), so a silent connection for this long is dead.
+	signerReadTimeout  = 15 * time.Second
+	signerWriteTimeout = 5 * time.Second
+	signerMaxMsgSize   = 1 << 20
+	// signerVaultTimeout keeps a Vault request inside the node's 5 s
+	// read timeout, so a slow Vault costs an error, not the connection.
+	signerVaultTimeout = 3 * time.Second
+)
+
+type signerFlags struct {
+	stateDir    string
+	key         string
+	keyVersion  int
+	chainID     string
+	laddr       string
+	journal     string
+	vaultConfig string
+	createKey   bool
+	logLevel    string
+}
+
+func (f *signerFlags) dir(g *globals) string {
+	if f.stateDir != "" {
+		return f.stateDir
+	}
+	return filepath.Join(g.home, "signer")
+}
+
+func newSignerCmd(g *globals) *cobra.Command {
+	f := &signerFlags{}
+	cmd := &cobra.Command{
+		Use:   "signer",
+		Short: "Remote validator signer with the consensus key in Vault (CometBFT privval)",
+		Long: `Sign a validator's votes and proposals with an ed25519 key in Vault transit,
+served to the node over CometBFT's remote-signer protocol. The node listens on
+priv_validator_laddr (config.toml); the signer dials it, so the signer host
+needs no open port. Before it returns a signature the signer makes the signed
+height/round/step durable (fsync), and it refuses to sign conflicting data
+for a height/round/step it signed before, also after a crash or kill -9.
+
+  dstt signer init --key validator --create-key   # once: state, identity, key
+  dstt signer show-validator --key validator      # the pub key for genesis
+  dstt signer start --key validator --chain-id C --priv-validator-laddr tcp://127.0.0.1:26659
+
+Vault: VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE and VAULT_TOKEN, or an AppRole
+(DSTT_VAULT_ROLE_ID + DSTT_VAULT_SECRET_ID or DSTT_VAULT_SECRET_ID_FILE); see
+docs/KEYS.md for the policy a validator needs.`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.stateDir, "state-dir", "", "signer state directory (default HOME/signer)")
+	pf.StringVar(&f.key, "key", "validator", "name of the ed25519 transit key")
+	pf.IntVar(&f.keyVersion, "key-version", 0, "transit key version to sign with (0 = the key's signing version)")
+	pf.StringVar(&f.vaultConfig, "vault-config", "", "JSON file of non-secret Vault settings (default HOME/keyring/vault.json if present)")
+
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create the signer's state file and identity key (once per validator key)",
+		Args:  cobra.NoArgs,
+		RunE:  func(*cobra.Command, []string) error { return g.signerInit(f) },
+	}
+	initCmd.Flags().BoolVar(&f.createKey, "create-key", false, "create the ed25519 transit key if it does not exist")
+
+	show := &cobra.Command{
+		Use:   "show-validator",
+		Short: "Print the validator public key (CometBFT JSON, for genesis) and the signer's identity",
+		Args:  cobra.NoArgs,
+		RunE:  func(*cobra.Command, []string) error { return g.signerShow(f) },
+	}
+
+	start := &cobra.Command{
+		Use:   "start",
+		Short: "Serve sign requests to the node until interrupted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return g.signerStart(ctx, f)
+		},
+	}
+	start.Flags().StringVar(&f.chainID, "chain-id", "", "chain to sign for (default: the home's genesis)")
+	start.Flags().StringVar(&f.laddr, "priv-validator-laddr", "", "the node's priv_validator_laddr: tcp://HOST:PORT, unix://PATH or noise://NODE-PEER-ID@IP:PORT (default: the home's config.toml)")
+	start.Flags().StringVar(&f.journal, "journal", "", "append one JSON line per new signature to this file (fsynced)")
+	start.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn, error or none")
+	cmd.AddCommand(initCmd, show, start)
+	return cmd
+}
+
+// signerVault connects to Vault for the signer.
+func (g *globals) signerVault(ctx context.Context, f *signerFlags, logger *slog.Logger) (*security.Vault, error) {
+	cfg := security.DefaultVaultConfig()
+	cfg.Timeout = signerVaultTimeout
+	cfg.MaxRetries = 0
+	path := f.vaultConfig
+	if path == "" {
+		path = filepath.Join(keyringDir(g.home), "vault.json")
+	}
+	cfg, err := security.LoadVaultConfigFile(path, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return security.NewVault(ctx, security.VaultConfigFromEnv(cfg), logger)
+}
+
+type signerIdentity struct {
+	PrivKey cmtcrypto.PrivKey `json:"priv_key"`
+}
+
+// loadOrCreateIdentity reads the signer's connection identity (it
+// authenticates the signer to a noise:// node); create makes one if missing.
+func loadOrCreateIdentity(path string, create bool) (cmtcrypto.PrivKey, bool, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		var id signerIdentity
+		if err := cmtjson.Unmarshal(data, &id); err != nil || id.PrivKey == nil {
+			return nil, false, fmt.Errorf("signer identity %s: malformed (%v)", path, err)
+		}
+		return id.PrivKey, false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) || !create {
+		return nil, false, fmt.Errorf("signer identity: %w (run dstt signer init)", err)
+	}
+	key := cmted25519.GenPrivKey()
+	data, err = cmtjson.MarshalIndent(signerIdentity{PrivKey: key}, "", "  ")
+	if err != nil {
+		return nil, false, err
+	}
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, false, fmt.Errorf("signer identity: %w", err)
+	}
+	_, err = fh.Write(data)
+	if err == nil {
+		err = fh.Sync()
+	}
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("signer identity: %w", err)
+	}
+	return key, true, nil
+}
+
+type validatorJSON struct {
+	Key          string          `json:"key"`
+	Version      int             `json:"version"`
+	Vault        string          `json:"vault"`
+	PubKey       json.RawMessage `json:"pub_key"` // CometBFT JSON, as in genesis validators
+	PubKeyHex    string          `json:"pub_key_hex"`
+	Address      string          `json:"address"` // CometBFT validator address
+	SignerPeerID string          `json:"signer_peer_id,omitempty"`
+	StateFile    string          `json:"state_file,omitempty"`
+}
+
+func (g *globals) validatorInfo(ctx context.Context, f *signerFlags, v *security.Vault) (validatorJSON, *security.TransitSigner, error) {
+	s, err := v.Signer(ctx, f.key, f.keyVersion)
+	if err != nil {
+		return validatorJSON{}, nil, err
+	}
+	pub := cmted25519.PubKey(s.PubKey())
+	pj, err := cmtjson.Marshal(pub)
+	if err != nil {
+		return validatorJSON{}, nil, err
+	}
+	out := validatorJSON{Key: f.key, Version: s.Version(), Vault: v.Address(), PubKey: pj, PubKeyHex: hex.EncodeToString(pub), Address: pub.Address().String()}
+	if id, _, err := loadOrCreateIdentity(filepath.Join(f.dir(g), signerIdentityFile), false); err == nil {
+		if pid, err := lp2p.IDFromPrivateKey(id); err == nil {
+			out.SignerPeerID = pid.String()
+		}
+	}
+	return out, s, nil
+}
+
+func (g *globals) printValidator(out validatorJSON, extra string) error {
+	return g.print(out, func(w io.Writer) {
+		fmt.Fprint(w, extra)
+		fmt.Fprintf(w, "validator key: %s version %d in Vault at %s\naddress:       %s\npub_key:       %s\n", out.Key, out.Version, out.Vault, out.Address, out.PubKey)
+		if out.SignerPeerID != "" {
+			fmt.Fprintf(w, "signer peer id (for a noise:// priv_validator_laddr): %s\n", out.SignerPeerID)
+		}
+	})
+}
+
+func (g *globals) signerInit(f *signerFlags) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := g.signerVault(ctx, f, nil)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	var extra strings.Builder
+	if f.createKey {
+		if _, err := v.CreateKey(ctx, f.key, security.TransitKeyEd25519); err == nil {
+			fmt.Fprintf(&extra, "created transit key %q\n", f.key)
+		} else if !errors.Is(err, security.ErrKeyExists) {
+			return err
+		}
+	}
+	dir := f.dir(g)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	statePath := filepath.Join(dir, signerStateFile)
+	created, err := security.InitSignState(statePath)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(&extra, "created sign state %s\n", statePath)
+	} else {
+		fmt.Fprintf(&extra, "kept the existing sign state %s\n", statePath)
+	}
+	if _, made, err := loadOrCreateIdentity(filepath.Join(dir, signerIdentityFile), true); err != nil {
+		return err
+	} else if made {
+		fmt.Fprintf(&extra, "created signer identity %s\n", filepath.Join(dir, signerIdentityFile))
+	}
+	out, _, err := g.validatorInfo(ctx, f, v)
+	if err != nil {
+		return err
+	}
+	out.StateFile = statePath
+	return g.printValidator(out, extra.String())
+}
+
+func (g *globals) signerShow(f *signerFlags) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := g.signerVault(ctx, f, nil)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	out, _, err := g.validatorInfo(ctx, f, v)
+	if err != nil {
+		return err
+	}
+	return g.printValidator(out, "")
+}
+
+func newSlogLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	switch level {
+	case "none":
+		return slog.New(slog.NewTextHandler(io.Discard, nil)), nil
+	case "debug":
+		l = slog.LevelDebug
+	case "info":
+		l = slog.LevelInfo
+	case "warn":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn, error or none", level)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func (g *globals) signerStart(ctx context.Context, f *signerFlags) error {
+	logger, err := newSlogLogger(g.stderr, f.logLevel)
+	if err != nil {
+		return err
+	}
+	chainID, laddr := f.chainID, f.laddr
+	if chainID == "" || laddr == "" {
+		h, err := consensus.OpenHome(g.home)
+		if err != nil {
+			return fmt.Errorf("signer: pass --chain-id and --priv-validator-laddr, or a --home with both: %w", err)
+		}
+		if chainID == "" {
+			if chainID, err = h.ChainID(); err != nil {
+				return err
+			}
+		}
+		if laddr == "" {
+			c, err := h.Config()
+			if err != nil {
+				return err
+			}
+			if laddr = c.PrivValidatorListenAddr; laddr == "" {
+				return fmt.Errorf("signer: %s sets no priv_validator_laddr; pass --priv-validator-laddr", h.ConfigFile())
+			}
+		}
+	}
+	dir := f.dir(g)
+	identity, _, err := loadOrCreateIdentity(filepath.Join(dir, signerIdentityFile), false)
+	if err != nil {
+		return err
+	}
+	dial, err := signerDialer(laddr, identity)
+	if err != nil {
+		return err
+	}
+
+	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	v, err := g.signerVault(vctx, f, logger)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	vctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	ts, err := v.Signer(vctx, f.key, f.keyVersion)
+	cancel()
+	if err != nil {
+		return err
+	}
+	cfg := security.ValidatorSignerConfig{ChainID: chainID, StateFile: filepath.Join(dir, signerStateFile)}
+	if f.journal != "" {
+		jf, err := os.OpenFile(f.journal, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("signer: journal: %w", err)
+		}
+		defer jf.Close()
+		cfg.Journal = jf
+	}
+	pv, err := security.NewValidatorSigner(ts, cfg)
+	if err != nil {
+		return err
+	}
+	defer pv.Close()
+	h, r, s := pv.State()
+	pub := cmted25519.PubKey(ts.PubKey())
+	logger.Info("signer starting", "chain_id", chainID, "node", laddr, "key", f.key, "version", ts.Version(),
+		"validator_address", pub.Address().String(), "vault", v.Address(), "last_height", h, "last_round", r, "last_step", s)
+	fmt.Fprintf(g.stderr, "dstt signer: validator %s (Vault key %s v%d) signing for chain %q via %s; last signed %d/%d/%d\n",
+		pub.Address(), f.key, ts.Version(), chainID, laddr, h, r, s)
+	return serveSigner(ctx, dial, pv, chainID, logger)
+}
+
+// signerDialer returns how to reach the node's priv_validator_laddr.
+func signerDialer(laddr string, identity cmtcrypto.PrivKey) (func() (net.Conn, error), error) {
+	switch {
+	case strings.HasPrefix(laddr, "tcp://"):
+		// CometBFT's SecretConnection; the node does not authenticate the
+		// signer's key here (use noise:// for that).
+		return privval.DialTCPFn(laddr, signerWriteTimeout, identity), nil
+	case strings.HasPrefix(laddr, "unix://"):
+		return privval.DialUnixFn(strings.TrimPrefix(laddr, "unix://")), nil
+	case strings.HasPrefix(laddr, "noise://"):
+		nodePeer, hostport, err := privval.ParseNoiseAddr(laddr)
+		if err != nil {
+			return nil, err
+		}
+		lpk, err := lp2p.PrivateKeyFromCosmosKey(identity)
+		if err != nil {
+			return nil, err
+		}
+		tr, err := libp2pnoise.New(libp2pnoise.ID, lpk, nil)
+		if err != nil {
+			return nil, err
+		}
+		return func() (net.Conn, error) {
+			raw, err := net.DialTimeout("tcp", hostport, signerWriteTimeout)
+			if err != nil {
+				return nil, err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), signerWriteTimeout)
+			defer cancel()
+			conn, err := tr.SecureOutbound(ctx, raw, nodePeer)
+			if err != nil {
+				raw.Close()
+				return nil, fmt.Errorf("noise handshake with %s: %w", nodePeer, err)
+			}
+			return conn, nil
+		}, nil
+	}
+	return nil, fmt.Errorf("signer: priv_validator_laddr %q: want tcp://HOST:PORT, unix://PATH or noise://NODE-PEER-ID@IP:PORT", laddr)
+}
+
+// serveSigner dials the node, answers its requests, and redials whenever
+// the connection drops, until ctx is done.
+func serveSigner(ctx context.Context, dial func() (net.Conn, error), pv *security.ValidatorSigner, chainID string, logger *slog.Logger) error {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		conn, err := dial()
+		if err != nil {
+			logger.Debug("signer: node not reachable yet", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 500*time.Millisecond)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		logger.Info("signer: connected to the node")
+		err = serveConn(ctx, conn, pv, chainID, logger)
+		_ = conn.Close()
+		if ctx.Err() == nil {
+			logger.Warn("signer: connection to the node ended; redialling", "err", err)
+		}
+	}
+	logger.Info("signer: stopped")
+	return nil
+}
+
+func serveConn(ctx context.Context, conn net.Conn, pv *security.ValidatorSigner, chainID string, logger *slog.Logger) error {
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	r := protoio.NewDelimitedReader(conn, signerMaxMsgSize)
+	w := protoio.NewDelimitedWriter(conn)
+	for {
+		if err := conn.SetReadDeadline(time.Now().Add(signerReadTimeout)); err != nil {
+			return err
+		}
+		var req privvalproto.Message
+		if _, err := r.ReadMsg(&req); err != nil {
+			return err
+		}
+		res, err := privval.DefaultValidationRequestHandler(pv, req, chainID)
+		if err != nil {
+			logger.Error("signer: request refused", "request", fmt.Sprintf("%T", req.Sum), "err", err)
+		} else if logger.Enabled(ctx, slog.LevelDebug) {
+			logger.Debug("signer: request served", "request", fmt.Sprintf("%T", req.Sum))
+		}
+		if err := conn.SetWriteDeadline(time.Now().Add(signerWriteTimeout)); err != nil {
+			return err
+		}
+		if _, err := w.WriteMsg(&res); err != nil {
+			return err
+		}
+	}
+}

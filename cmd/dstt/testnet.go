@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dstt/dstt/consensus"
+	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/testnet"
+)
+
+func newTestnetCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "testnet",
+		Short: "Generate and inspect a local multi-validator network",
+		Long: `Generate a local network of N validators, one per organisation, each an
+ordinary dstt home (dstt start --home DIR/nodeI runs it). The scripts in the
+repository's testnet/ directory start, stop, kill and restart its nodes; see
+docs/TESTNET.md.`,
+	}
+	cmd.AddCommand(newTestnetInitCmd(g), newTestnetAddNodeCmd(g), newTestnetStatusCmd(g))
+	return cmd
+}
+
+func newTestnetInitCmd(g *globals) *cobra.Command {
+	var o testnet.Options
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Write N node homes sharing one genesis, wired as peers",
+		Long: `Write DIR/node1..nodeN: N validators (equal power) in one genesis, each on its
+own loopback ports (node i: P2P BASE+10(i-1), RPC that +1, Prometheus that +2),
+each listing all the others as persistent peers on the chosen transport.
+
+Node i belongs to organisation org i, whose admin is the home's test-keyring
+key "dev" (UNENCRYPTED: a testnet only); every "dev" key is also a genesis
+admin. Governance needs k of the N orgs (--threshold, default a majority).
+Each home's client.json points the CLI at that node, so
+
+  dstt --home DIR/node2 tx put greeting hello
+
+signs with org2's admin key and submits to node2. The transport is CometBFT's
+TCP p2p (default) or its experimental go-libp2p transport (QUIC over UDP on
+the P2P port). DIR/testnet.json describes the network.`,
+		Args: cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			nw, err := testnet.Generate(o)
+			if err != nil {
+				return err
+			}
+			for _, n := range nw.Nodes {
+				cc := clientConfig{Node: n.RPC, KeyringBackend: security.BackendTest, From: devKeyName}
+				if err := saveClientConfig(n.Home, cc); err != nil {
+					return err
+				}
+			}
+			return g.print(nw, func(w io.Writer) {
+				fmt.Fprintf(w, "testnet %q in %s: %d validators, transport %s, governance threshold %d of %d orgs\n\n",
+					nw.ChainID, nw.Dir, len(nw.Nodes), nw.Transport, nw.Threshold, len(nw.Nodes))
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NODE\tORG\tP2P\tRPC\tADMIN (key \"dev\")")
+				for _, n := range nw.Nodes {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Org, n.P2P, n.RPC, n.AdminAddress)
+				}
+				tw.Flush()
+				fmt.Fprintf(w, "\nstart one: dstt start --home %s\nor all:    testnet/up.sh (see docs/TESTNET.md)\n", nw.Nodes[0].Home)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Validators, "validators", testnet.DefaultValidators, "number of validators (and organisations)")
+	f.StringVar(&o.Dir, "dir", testnet.DefaultDir, "directory for the node homes")
+	f.StringVar(&o.Transport, "transport", consensus.TransportTCP, "p2p transport: tcp or libp2p (experimental, QUIC)")
+	f.StringVar(&o.ChainID, "chain-id", testnet.DefaultChainID, "chain id")
+	f.IntVar(&o.BasePort, "base-port", testnet.DefaultBasePort, "node1's P2P port; node i uses BASE+10(i-1) .. +2")
+	f.IntVar(&o.Threshold, "threshold", 0, "k: org admin signatures a governance tx needs (default: a majority of the orgs)")
+	f.BoolVar(&o.Overwrite, "overwrite", false, "replace a testnet in DIR: new keys, genesis and config; DELETES its chain data; keeps the keyrings")
+	return cmd
+}
+
+func newTestnetAddNodeCmd(g *globals) *cobra.Command {
+	var dir string
+	var o testnet.AddNodeOptions
+	cmd := &cobra.Command{
+		Use:   "add-node",
+		Short: "Add a full node for a new organisation to the testnet",
+		Long: `Add DIR/nodeK (K: one more than the nodes so far) with the next ports, fresh
+keys, the chain's genesis, every existing node as a peer, and a test-keyring
+key "dev" for its organisation (default orgK). Started (testnet/up.sh or
+dstt start --home DIR/nodeK), it syncs the chain as a full node. It becomes a
+validator only when a governance tx signed by k org admins adds its org and its
+validator key (docs/TESTNET.md, "Onboarding an organisation").`,
+		Args: cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			_, n, err := testnet.AddNode(dir, o)
+			if err != nil {
+				return err
+			}
+			cc := clientConfig{Node: n.RPC, KeyringBackend: security.BackendTest, From: devKeyName}
+			if err := saveClientConfig(n.Home, cc); err != nil {
+				return err
+			}
+			return g.print(n, func(w io.Writer) {
+				fmt.Fprintf(w, "added %s (%s, full node) at %s\n  p2p %s, rpc %s\n  validator key %s\n  admin (key \"dev\") %s\n",
+					n.Name, n.Org, n.Home, n.P2P, n.RPC, n.ValidatorPubKey, n.AdminAddress)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", testnet.DefaultDir, "the testnet's directory")
+	cmd.Flags().StringVar(&o.Org, "org", "", "the new node's organisation (default orgK)")
+	return cmd
+}
+
+func newTestnetStatusCmd(g *globals) *cobra.Command {
+	var dir string
+	var timeout, wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Height, app hash and peers of every node",
+		Long: `Ask every node of the testnet in DIR for its status (RPC /status and
+/net_info) and report its process (from the pid file the testnet scripts
+keep), height, app hash, peers and whether it is catching up; then compare the
+block hash at the lowest height all answering nodes have (a mismatch is a
+fork, and makes the command exit 1).
+
+With --wait D it first waits, up to D, until every node that runs (by its pid
+file) or answers is ready: RPC answering, at least one peer, not catching up,
+block 1 or later. It exits 1 if that does not happen in time.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			nw, err := testnet.Load(dir)
+			if err != nil {
+				return err
+			}
+			var waitErr error
+			if wait > 0 {
+				wctx, wcancel := context.WithTimeout(cmd.Context(), wait)
+				waitErr = testnet.WaitReady(wctx, nw)
+				wcancel()
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			statuses := testnet.Status(ctx, nw)
+			common, agreeErr := testnet.Agreement(ctx, nw, statuses)
+			out := map[string]any{"chain_id": nw.ChainID, "nodes": statuses, "common_height": common, "agree": agreeErr == nil}
+			if agreeErr != nil {
+				out["disagreement"] = agreeErr.Error()
+			}
+			if err := g.print(out, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NODE\tORG\tPROCESS\tHEIGHT\tAPP HASH\tPEERS\tPOWER\tSTATE")
+				for _, s := range statuses {
+					proc := s.Process
+					if s.PID > 0 {
+						proc = fmt.Sprintf("%s (%d)", s.Process, s.PID)
+					}
+					if !s.Reachable() {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\tunreachable: %s\n", s.Name, s.Org, proc, s.Error)
+						continue
+					}
+					state := "ok"
+					if s.CatchingUp {
+						state = "catching up"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", s.Name, s.Org, proc, s.Height, shortHash(s.AppHash), s.Peers, s.Power, state)
+				}
+				tw.Flush()
+				switch {
+				case agreeErr != nil:
+					fmt.Fprintf(w, "FORK: %v\n", agreeErr)
+				case common > 0:
+					fmt.Fprintf(w, "all answering nodes agree on block %d\n", common)
+				}
+			}); err != nil {
+				return err
+			}
+			if agreeErr != nil {
+				return agreeErr
+			}
+			return waitErr
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", testnet.DefaultDir, "the testnet's directory")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "first wait up to this long until every running node has caught up")
+	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the nodes")
+	return cmd
+}
+
+func shortHash(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
+}

@@ -1,0 +1,562 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	cmttypes "github.com/cometbft/cometbft/types"
+
+	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/consensus"
+	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/vaulttest"
+	"github.com/dstt/dstt/transport/client"
+	"github.com/dstt/dstt/types"
+)
+
+// These tests run real processes against a real Vault dev server
+// (security/vaulttest): the dstt CLI with --keyring-backend vault, envelope
+// encryption, key rotation, and a validator that signs through `dstt
+// signer` with its consensus key in Vault.
+
+// vcli runs the dstt CLI on home with env; it returns stdout, stderr and
+// the exit code.
+func vcli(t *testing.T, bin, home string, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--home", home}, args...)...)
+	cmd.Env = env
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func vcliJSON(t *testing.T, bin, home string, env []string, args ...string) (map[string]any, string, int) {
+	t.Helper()
+	out, errs, code := vcli(t, bin, home, env, append(args, "-o", "json")...)
+	var v map[string]any
+	if out != "" {
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("dstt %v: output is not JSON (%v): %q, stderr %q", args, err, out, errs)
+		}
+	}
+	return v, errs, code
+}
+
+// TestVaultClientE2E covers acceptance 1, 2 and 4 for clients: a tx signed
+// by a Vault transit key is committed; key rotation (as far as the engine
+// supports it); envelope encryption with Vault's policies deciding who
+// reads; Vault wrong-token/sealed/down errors while the node serves reads.
+func TestVaultClientE2E(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{})
+	n := newDevNode(t)
+	n.start()
+	root := srv.Env(vaulttest.RootToken)
+	run := func(env []string, args ...string) (map[string]any, string, int) {
+		t.Helper()
+		return vcliJSON(t, n.bin, n.home, env, args...)
+	}
+	mustRun := func(env []string, args ...string) map[string]any {
+		t.Helper()
+		v, errs, code := run(env, args...)
+		if code != 0 {
+			t.Fatalf("dstt %v: exit %d: %v %s", args, code, v, errs)
+		}
+		return v
+	}
+
+	// A client key in Vault; the dev admin lets it write.
+	alice := mustRun(root, "keys", "add", "alice", "--keyring-backend", "vault")
+	aliceAddr := alice["address"].(string)
+	if alice["backend"] != "vault" {
+		t.Fatalf("keys add: %v", alice)
+	}
+	mustRun(root, "rbac", "grant", "admin", "--to", aliceAddr)
+	list := mustRun(root, "keys", "show", "alice", "--keyring-backend", "vault")
+	if list["address"] != aliceAddr || list["vault"].(map[string]any)["signing_version"].(float64) != 1 {
+		t.Fatalf("keys show: %v", list)
+	}
+
+	// Acceptance 1: signed in Vault, committed, attributed to the identity.
+	put := mustRun(root, "tx", "put", "vault/greeting", "signed in vault", "--from", "alice", "--keyring-backend", "vault")
+	st := mustRun(root, "query", "tx", put["hash"].(string))
+	if st["code_name"] != "OK" || st["signer"] != aliceAddr {
+		t.Fatalf("query tx: %v (want signer %s)", st, aliceAddr)
+	}
+	// A tx signed now with the current key, broadcast after the rotation.
+	stale := mustRun(root, "tx", "put", "vault/stale", "x", "--from", "alice", "--keyring-backend", "vault", "--sign-only")
+
+	t.Run("rotate-vault", func(t *testing.T) {
+		v, errs, code := run(root, "keys", "rotate", "alice", "--keyring-backend", "vault")
+		if code != 0 && strings.Contains(errs, "INVALID_OP") {
+			// The key stays pending in Vault; signing keeps the old version.
+			k := mustRun(root, "keys", "show", "alice", "--keyring-backend", "vault")
+			if k["address"] != aliceAddr {
+				t.Fatalf("a refused rotation changed the signing key: %v", k)
+			}
+			mustRun(root, "tx", "put", "vault/after-refused-rotation", "x", "--from", "alice", "--keyring-backend", "vault")
+			t.Skipf("ENGINE SUPPORT PENDING: the node answers INVALID_OP for RotateKey (the lead's engine side); "+
+				"the CLI built, signed with Vault version 1 and submitted the tx, and nothing changed: %s", strings.TrimSpace(errs))
+		}
+		if code != 0 {
+			t.Fatalf("keys rotate: exit %d %v %s", code, v, errs)
+		}
+		newPub := v["new_pub_key"].(string)
+		k := mustRun(root, "keys", "show", "alice", "--keyring-backend", "vault")
+		if k["pub_key"] != newPub || k["vault"].(map[string]any)["signing_version"].(float64) != 2 {
+			t.Fatalf("after rotation: %v", k)
+		}
+		// The identity stays: a tx by the new key is attributed to it.
+		p := mustRun(root, "tx", "put", "vault/after-rotation", "v2", "--from", "alice", "--keyring-backend", "vault")
+		if st := mustRun(root, "query", "tx", p["hash"].(string)); st["signer"] != aliceAddr {
+			t.Fatalf("identity changed with the rotation: signer %v, want %s", st["signer"], aliceAddr)
+		}
+		// The replaced key is refused after the rotation height.
+		res, _, code := run(root, "tx", "broadcast", stale["tx"].(string))
+		if code != 1 || res["code_name"] != types.CodeKeyRetired.Name() {
+			t.Fatalf("tx by the retired key: exit %d %v", code, res)
+		}
+		// The key history is queryable (lead's /identity path).
+		c, err := client.New(n.rpc)
+		if err == nil {
+			c.SetReader(devSigner(t, n.home))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			addrBytes, _ := hex.DecodeString(aliceAddr)
+			if raw, err := c.Raw(ctx, "/identity", addrBytes); err == nil {
+				t.Logf("/identity %s: %d bytes", aliceAddr, len(raw))
+			} else if raw, err2 := c.Raw(ctx, "/identity", []byte(aliceAddr)); err2 == nil {
+				t.Logf("/identity %s (hex data): %d bytes", aliceAddr, len(raw))
+			} else {
+				t.Logf("/identity not answered yet: %v", err)
+			}
+		}
+	})
+
+	t.Run("rotate-file", func(t *testing.T) {
+		bob := mustRun(root, "keys", "add", "bob", "--keyring-backend", "test")
+		bobAddr := bob["address"].(string)
+		mustRun(root, "rbac", "grant", "admin", "--to", bobAddr)
+		v, errs, code := run(root, "keys", "rotate", "bob", "--keyring-backend", "test")
+		if code != 0 && strings.Contains(errs, "INVALID_OP") {
+			if _, err := os.Stat(filepath.Join(n.home, "keyring", "test", "bob.next.key")); err != nil {
+				t.Fatalf("the pending successor is gone after a refused rotation: %v", err)
+			}
+			if k := mustRun(root, "keys", "show", "bob", "--keyring-backend", "test"); k["address"] != bobAddr {
+				t.Fatalf("a refused rotation replaced the key: %v", k)
+			}
+			t.Skipf("ENGINE SUPPORT PENDING: the node answers INVALID_OP for RotateKey; bob.next stays pending: %s", strings.TrimSpace(errs))
+		}
+		if code != 0 {
+			t.Fatalf("keys rotate: exit %d %v %s", code, v, errs)
+		}
+		if v["old_key_kept_as"] != "bob.old-1" {
+			t.Fatalf("rotate: %v", v)
+		}
+		old := mustRun(root, "keys", "show", "bob.old-1", "--keyring-backend", "test")
+		cur := mustRun(root, "keys", "show", "bob", "--keyring-backend", "test")
+		if old["address"] != bobAddr || cur["pub_key"] != v["new_pub_key"] {
+			t.Fatalf("keys after rotation: old %v new %v", old, cur)
+		}
+		p := mustRun(root, "tx", "put", "file/after-rotation", "x", "--from", "bob", "--keyring-backend", "test")
+		if st := mustRun(root, "query", "tx", p["hash"].(string)); st["signer"] != bobAddr {
+			t.Fatalf("identity changed: %v", st)
+		}
+		if res, _, code := run(root, "tx", "put", "file/old-key", "x", "--from", "bob.old-1", "--keyring-backend", "test"); code != 1 || res["code_name"] != types.CodeKeyRetired.Name() {
+			t.Fatalf("old file key after rotation: exit %d %v", code, res)
+		}
+	})
+
+	// Acceptance 2: envelope encryption; Vault's policies decide who reads.
+	mustRun(root, "keys", "add", "dstt-data", "--kek")
+	srv.PutPolicy("writer", `path "transit/datakey/plaintext/dstt-data" { capabilities = ["update"] }`)
+	srv.PutPolicy("reader", `path "transit/decrypt/dstt-data" { capabilities = ["update"] }`)
+	writer, reader, outsider := srv.Env(srv.Token("writer")), srv.Env(srv.Token("reader")), srv.Env(srv.Token("default"))
+	secret := "IBAN DE89 3704 0044 0532 0130 00"
+	mustRun(writer, "tx", "put", "pii/acct-7", secret, "--encrypt")
+	raw := mustRun(outsider, "query", "get", "pii/acct-7")
+	if v := raw["value"].(string); strings.Contains(v, secret) || !security.IsEnvelope([]byte(v)) {
+		t.Fatalf("stored value is not an envelope without the plaintext: %q", v)
+	}
+	if got := mustRun(reader, "query", "get", "pii/acct-7", "--decrypt"); got["value"] != secret {
+		t.Fatalf("--decrypt by a reader: %v", got)
+	}
+	out, errs, code := vcli(t, n.bin, n.home, outsider, "query", "get", "pii/acct-7", "--decrypt")
+	if code != 1 || out != "" || !strings.Contains(errs, "does not let this token decrypt") || !strings.Contains(errs, "transit/decrypt/dstt-data") {
+		t.Fatalf("--decrypt by an outsider: exit %d out %q err %q", code, out, errs)
+	}
+	t.Logf("outsider --decrypt: %s", strings.TrimSpace(errs))
+	if _, errs, code := run(root, "query", "get", "vault/greeting", "--decrypt"); code != 1 || !strings.Contains(errs, "plain value") {
+		t.Fatalf("--decrypt of a plain value: %d %s", code, errs)
+	}
+
+	// Acceptance 4: wrong token, sealed, down: clear errors, nothing
+	// submitted, the node keeps serving reads.
+	bad := srv.Env("hvs.not-a-real-token")
+	_, errs, code = run(bad, "tx", "put", "pii/x", "v", "--encrypt")
+	if code != 1 || !strings.Contains(errs, "Vault denied") || !strings.Contains(errs, "nothing was submitted") || strings.Contains(errs, "hvs.not-a-real-token") {
+		t.Fatalf("wrong token: exit %d %q", code, errs)
+	}
+	_, errs, code = run(bad, "tx", "put", "vault/x", "v", "--from", "alice", "--keyring-backend", "vault")
+	if code != 1 || !strings.Contains(errs, "Vault denied") {
+		t.Fatalf("wrong token, vault keyring: exit %d %q", code, errs)
+	}
+	srv.Seal()
+	_, errs, code = run(writer, "tx", "put", "pii/y", "v", "--encrypt")
+	if code != 1 || !strings.Contains(errs, "sealed") {
+		t.Fatalf("sealed: exit %d %q", code, errs)
+	}
+	t.Logf("sealed: %s", strings.TrimSpace(errs))
+	if got := mustRun(root, "query", "get", "vault/greeting"); got["value"] != "signed in vault" {
+		t.Fatalf("read while Vault is sealed: %v", got)
+	}
+	srv.Unseal()
+	srv.Kill()
+	_, errs, code = run(root, "tx", "put", "vault/z", "v", "--from", "alice", "--keyring-backend", "vault")
+	if code != 1 || !strings.Contains(errs, "Vault unreachable") {
+		t.Fatalf("down: exit %d %q", code, errs)
+	}
+	t.Logf("down: %s", strings.TrimSpace(errs))
+	for _, k := range []string{"pii/x", "pii/y", "vault/x", "vault/z"} {
+		if _, errs, code := run(root, "query", "get", k); code != 1 || !strings.Contains(errs, "not found") {
+			t.Fatalf("%s was written although its tx failed: %d %s", k, code, errs)
+		}
+	}
+	if got := mustRun(root, "query", "get", "pii/acct-7"); got["key"] != "pii/acct-7" {
+		t.Fatalf("read while Vault is down: %v", got)
+	}
+	n.stop()
+}
+
+// proc is a background dstt process with its output kept.
+type proc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func startProc(t *testing.T, env []string, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, logs: &lockedBuffer{}}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if p.cmd.ProcessState == nil {
+			_ = p.cmd.Process.Kill()
+			_ = p.cmd.Wait()
+		}
+	})
+	return p
+}
+
+func (p *proc) kill() { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() }
+
+func (p *proc) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		p.kill()
+		p.t.Fatalf("process did not stop: %s", p.logs)
+	}
+}
+
+// TestVaultSignerE2E covers acceptance 3 (and 4 for validators): a
+// single-validator chain whose consensus key is a Vault transit key, signed
+// through `dstt signer` over CometBFT's remote-signer protocol, for 100+
+// heights, with the signer killed -9 and restarted mid-run and Vault
+// sealed for a while. No double sign: every (height, round, step) the
+// signer journaled has one sign-bytes, and every commit on chain verifies
+// against the Vault key with a signature the signer journaled. The node
+// keeps serving reads while it cannot sign.
+func TestVaultSignerE2E(t *testing.T) {
+	srv := vaulttest.Start(t, vaulttest.Options{TLS: true})
+	bin := dsttBinary(t)
+	ctx := context.Background()
+	rootV := srv.Vault("")
+	if _, err := rootV.CreateKey(ctx, "validator", security.TransitKeyEd25519); err != nil {
+		t.Fatal(err)
+	}
+	// The signer's own token: only what a validator needs.
+	srv.PutPolicy("validator", `
+path "transit/keys/validator" { capabilities = ["read"] }
+path "transit/sign/validator" { capabilities = ["update"] }`)
+	roleID, secretID := srv.AppRole("validator", []string{"validator"}, time.Hour, 2*time.Hour)
+	signerEnv := append(srv.Env(""), "DSTT_VAULT_ROLE_ID="+roleID, "DSTT_VAULT_SECRET_ID="+secretID)
+	for i, e := range signerEnv {
+		if e == "VAULT_TOKEN=" {
+			signerEnv = append(signerEnv[:i], signerEnv[i+1:]...)
+			break
+		}
+	}
+	ts, err := rootV.Signer(ctx, "validator", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := cmted25519.PubKey(ts.PubKey())
+
+	// A home whose genesis names the Vault key as the only validator, and
+	// whose node listens for the signer.
+	home := t.TempDir()
+	rpc := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	laddr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	const chainID = "vault-chain"
+	appState, _ := json.Marshal(abci.DefaultGenesisState())
+	gen, err := consensus.NewGenesis(chainID, time.Now(), []cmttypes.GenesisValidator{{PubKey: pub, Power: 10, Name: "vault-validator"}}, appState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := consensus.InitHome(consensus.InitOptions{Home: home, Genesis: gen, RPCListen: rpc,
+		P2PListen: fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), PrometheusListen: fmt.Sprintf("127.0.0.1:%d", freePort(t))}); err != nil {
+		t.Fatal(err)
+	}
+	editConfig(t, filepath.Join(home, "config", "config.toml"), map[string]string{
+		"priv_validator_laddr": fmt.Sprintf("%q", laddr),
+		"create_empty_blocks":  "true",
+		"timeout_commit":       `"100ms"`,
+	})
+	if err := saveClientConfig(home, clientConfig{Node: rpc, KeyringBackend: security.BackendTest, From: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := vcli(t, bin, home, signerEnv, "signer", "init", "--key", "validator"); code != 0 {
+		t.Fatalf("signer init: %s %s", out, errs)
+	}
+	journal := filepath.Join(home, "sign-journal.jsonl")
+	startSigner := func() *proc {
+		return startProc(t, signerEnv, bin, "--home", home, "signer", "start", "--key", "validator", "--journal", journal, "--log-level", "warn")
+	}
+	signer := startSigner()
+	node := startProc(t, cleanVaultEnv(), bin, "--home", home, "start", "--log-level", "error", "--comet-log-level", "error")
+
+	hc, err := rpchttp.New(rpc, "/websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	height := func() int64 {
+		st, err := hc.Status(ctx)
+		if err != nil {
+			return 0
+		}
+		return st.SyncInfo.LatestBlockHeight
+	}
+	waitHeight := func(h int64, d time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for height() < h {
+			if time.Now().After(deadline) {
+				t.Fatalf("height %d not reached in %s (at %d)\nnode:\n%s\nsigner:\n%s", h, d, height(), node.logs, signer.logs)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	start := time.Now()
+	waitHeight(3, 90*time.Second)
+	// A write, to read back while the validator cannot sign.
+	devKey(t, home)
+	mustCLI := func(args ...string) {
+		t.Helper()
+		if out, errs, code := vcli(t, bin, home, cleanVaultEnv(), args...); code != 0 {
+			t.Fatalf("dstt %v: %s %s", args, out, errs)
+		}
+	}
+	mustCLI("tx", "put", "chain/k", "v")
+
+	// kill -9 the signer three times at different points, restart it.
+	for i, at := range []int64{30, 55, 80} {
+		waitHeight(at, 120*time.Second)
+		time.Sleep(time.Duration(37*i) * time.Millisecond) // vary where in a height the kill lands
+		signer.kill()
+		stalled := height()
+		time.Sleep(1500 * time.Millisecond)
+		if h := height(); h > stalled+1 {
+			t.Fatalf("the chain moved from %d to %d without its signer", stalled, h)
+		}
+		// Reads are served while the validator cannot sign.
+		out, errs, code := vcli(t, bin, home, cleanVaultEnv(), "query", "get", "chain/k", "-o", "json")
+		if code != 0 || !strings.Contains(out, `"v"`) {
+			t.Fatalf("read without a signer: %d %s %s", code, out, errs)
+		}
+		signer = startSigner()
+	}
+	// Vault sealed: the signer cannot sign, the node serves reads; unsealed:
+	// blocks again.
+	waitHeight(90, 120*time.Second)
+	srv.Seal()
+	time.Sleep(500 * time.Millisecond)
+	sealedAt := height()
+	time.Sleep(2 * time.Second)
+	if h := height(); h > sealedAt+1 {
+		t.Fatalf("blocks while Vault is sealed: %d -> %d", sealedAt, h)
+	}
+	if out, errs, code := vcli(t, bin, home, cleanVaultEnv(), "query", "get", "chain/k"); code != 0 {
+		t.Fatalf("read while Vault is sealed: %s %s", out, errs)
+	}
+	srv.Unseal()
+	waitHeight(115, 120*time.Second)
+	final := height()
+	elapsed := time.Since(start)
+	signer.stop()
+	node.stop()
+	if !strings.Contains(signer.logs.String()+node.logs.String(), "sealed") {
+		t.Logf("note: no 'sealed' error was logged (the seal may have fallen between heights)")
+	}
+	t.Logf("%d heights in %s through the Vault signer (3 kill -9 restarts, Vault sealed ~2.5 s)", final, elapsed.Round(time.Second))
+
+	// 1. The journal: one sign-bytes per HRS, strictly increasing HRS.
+	type hrs struct {
+		h int64
+		r int32
+		s int8
+	}
+	seen := map[hrs]string{}
+	sigs := map[int64]map[string]bool{} // height -> precommit signatures
+	var last hrs
+	f, err := os.Open(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lines := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); lines++ {
+		var rec security.SignRecord
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("journal line %d: %v", lines+1, err)
+		}
+		k := hrs{rec.Height, rec.Round, rec.Step}
+		if prev, ok := seen[k]; ok && prev != rec.SignBytesHash {
+			t.Fatalf("DOUBLE SIGN at %+v: %s and %s", k, prev, rec.SignBytesHash)
+		}
+		if lines > 0 && !(k.h > last.h || k.h == last.h && (k.r > last.r || k.r == last.r && k.s > last.s)) {
+			t.Fatalf("journal not strictly increasing: %+v after %+v", k, last)
+		}
+		seen[k], last = rec.SignBytesHash, k
+		if rec.Step == 3 { // precommit
+			if sigs[rec.Height] == nil {
+				sigs[rec.Height] = map[string]bool{}
+			}
+			sigs[rec.Height][hex.EncodeToString(rec.Signature)] = true
+		}
+	}
+	// 2. The state file holds the last journaled HRS.
+	st, err := security.LoadSignState(filepath.Join(home, "signer", "priv_validator_state.json"))
+	if err != nil || st.Height != last.h || st.Round != last.r || st.Step != last.s {
+		t.Fatalf("state file %+v, journal ends at %+v (%v)", st, last, err)
+	}
+	// 3. The chain: every commit verifies against the Vault key with a
+	// signature from the journal, and no block carries evidence.
+	signer = startSigner()
+	node = startProc(t, cleanVaultEnv(), bin, "--home", home, "start", "--log-level", "error", "--comet-log-level", "none")
+	waitHeight(final, 60*time.Second)
+	vals := cmttypes.NewValidatorSet([]*cmttypes.Validator{cmttypes.NewValidator(pub, 10)})
+	for h := int64(1); h < final; h++ {
+		c, err := hc.Commit(ctx, &h)
+		if err != nil {
+			t.Fatalf("commit %d: %v", h, err)
+		}
+		if err := vals.VerifyCommit(chainID, c.Commit.BlockID, h, c.Commit); err != nil {
+			t.Fatalf("commit %d does not verify against the Vault key: %v", h, err)
+		}
+		sig := hex.EncodeToString(c.Commit.Signatures[0].Signature)
+		if !sigs[h][sig] {
+			t.Fatalf("commit %d carries a precommit signature the signer did not journal", h)
+		}
+		b, err := hc.Block(ctx, &h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Block.Evidence.Evidence) > 0 {
+			t.Fatalf("block %d carries evidence: %v", h, b.Block.Evidence.Evidence)
+		}
+	}
+	signer.stop()
+	node.stop()
+	t.Logf("journal: %d signatures, no HRS signed twice with different bytes; %d commits verified", lines, final-1)
+}
+
+// editConfig sets keys in config.toml (each key must exist once).
+func editConfig(t *testing.T, path string, set map[string]string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for k, v := range set {
+		re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(k) + ` = .*$`)
+		if len(re.FindAllString(s, -1)) != 1 {
+			t.Fatalf("config.toml: %s not found once", k)
+		}
+		s = re.ReplaceAllString(s, k+" = "+v)
+	}
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func cleanVaultEnv() []string {
+	var out []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "VAULT_") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// devKey makes the home's "dev" key in the test keyring (the CLI's default
+// signer there).
+func devKey(t *testing.T, home string) security.KeyInfo {
+	t.Helper()
+	kr, err := security.OpenKeyring(security.BackendTest, keyringDir(home), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := kr.Add(devKeyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

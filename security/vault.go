@@ -1,0 +1,572 @@
+package security
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+)
+
+// Environment variables VaultConfigFromEnv reads. The first four are
+// Vault's own; the AppRole ones are dstt's.
+const (
+	EnvVaultAddr         = "VAULT_ADDR"
+	EnvVaultToken        = "VAULT_TOKEN"
+	EnvVaultNamespace    = "VAULT_NAMESPACE"
+	EnvVaultCACert       = "VAULT_CACERT"
+	EnvVaultRoleID       = "DSTT_VAULT_ROLE_ID"
+	EnvVaultSecretID     = "DSTT_VAULT_SECRET_ID"
+	EnvVaultSecretIDFile = "DSTT_VAULT_SECRET_ID_FILE"
+	EnvVaultTransitMount = "DSTT_VAULT_TRANSIT_MOUNT"
+)
+
+// Vault errors. Every error from this file's functions wraps one of them
+// (test with errors.Is) and names the operation and the Vault path, never a
+// token, secret id or key material.
+var (
+	// ErrVaultConfig: VaultConfig.Validate found problems (all listed).
+	ErrVaultConfig = errors.New("security: bad Vault configuration")
+	// ErrVaultUnreachable: no answer from Vault (refused, timeout, DNS,
+	// TLS handshake). The message says which.
+	ErrVaultUnreachable = errors.New("security: Vault unreachable")
+	// ErrVaultSealed: Vault answered but is sealed; an operator must
+	// unseal it.
+	ErrVaultSealed = errors.New("security: Vault is sealed")
+	// ErrVaultDenied: Vault refused the token (missing, expired, revoked)
+	// or its policy does not allow the operation.
+	ErrVaultDenied = errors.New("security: Vault denied the request (token invalid or policy does not allow it)")
+	// ErrVaultNotFound: the transit key (or mount) does not exist.
+	ErrVaultNotFound = errors.New("security: not found in Vault")
+	// ErrVaultRequest: Vault refused the request for another reason
+	// (bad input, key version below the minimum, ...). The message holds
+	// Vault's own explanation.
+	ErrVaultRequest = errors.New("security: Vault refused the request")
+	// ErrVaultResponse: Vault's answer was not what the API promises
+	// (missing field, bad encoding, a signature that does not verify
+	// against the key's public key).
+	ErrVaultResponse = errors.New("security: unexpected answer from Vault")
+)
+
+// VaultConfig says how to reach and authenticate to Vault. Zero values
+// take the defaults DefaultVaultConfig documents.
+type VaultConfig struct {
+	// Address of the Vault server, e.g. https://vault.example:8200.
+	Address string `json:"address,omitempty"`
+	// Namespace (Vault Enterprise / HCP); empty for none.
+	Namespace string `json:"namespace,omitempty"`
+	// CACert is a PEM file of the CA that signed Vault's TLS certificate;
+	// empty uses the system roots.
+	CACert string `json:"ca_cert,omitempty"`
+	// TransitMount is where the transit secrets engine is mounted.
+	TransitMount string `json:"transit_mount,omitempty"`
+	// Timeout bounds each request to Vault.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// MaxRetries of a request that failed with a 5xx or a connection error
+	// (Vault's client retries with a backoff of about a second).
+	MaxRetries int `json:"max_retries,omitempty"`
+
+	// Token authenticates directly (clients, operators). Never stored in a
+	// config file: it comes from VAULT_TOKEN or a flag.
+	Token string `json:"-"`
+	// AppRole login (nodes and signers): RoleID plus SecretID (or the file
+	// SecretIDFile holding it). Used when Token is empty.
+	RoleID       string `json:"role_id,omitempty"`
+	SecretID     string `json:"-"`
+	SecretIDFile string `json:"secret_id_file,omitempty"`
+	// AppRoleMount is where the approle auth method is mounted.
+	AppRoleMount string `json:"approle_mount,omitempty"`
+}
+
+// Defaults of VaultConfig.
+const (
+	DefaultVaultAddress      = "https://127.0.0.1:8200"
+	DefaultVaultTransitMount = "transit"
+	DefaultVaultAppRoleMount = "approle"
+	DefaultVaultTimeout      = 10 * time.Second
+	DefaultVaultMaxRetries   = 1
+)
+
+// DefaultVaultConfig returns the defaults: Vault on https://127.0.0.1:8200,
+// transit at "transit", approle at "approle", 10 s per request, one retry.
+func DefaultVaultConfig() VaultConfig {
+	return VaultConfig{
+		Address:      DefaultVaultAddress,
+		TransitMount: DefaultVaultTransitMount,
+		AppRoleMount: DefaultVaultAppRoleMount,
+		Timeout:      DefaultVaultTimeout,
+		MaxRetries:   DefaultVaultMaxRetries,
+	}
+}
+
+// VaultConfigFromEnv returns base with every variable that is set in the
+// environment applied over it: VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE,
+// VAULT_CACERT, DSTT_VAULT_ROLE_ID, DSTT_VAULT_SECRET_ID,
+// DSTT_VAULT_SECRET_ID_FILE, DSTT_VAULT_TRANSIT_MOUNT.
+func VaultConfigFromEnv(base VaultConfig) VaultConfig {
+	for _, e := range []struct {
+		name string
+		dst  *string
+	}{
+		{EnvVaultAddr, &base.Address},
+		{EnvVaultToken, &base.Token},
+		{EnvVaultNamespace, &base.Namespace},
+		{EnvVaultCACert, &base.CACert},
+		{EnvVaultRoleID, &base.RoleID},
+		{EnvVaultSecretID, &base.SecretID},
+		{EnvVaultSecretIDFile, &base.SecretIDFile},
+		{EnvVaultTransitMount, &base.TransitMount},
+	} {
+		if v, ok := os.LookupEnv(e.name); ok && v != "" {
+			*e.dst = v
+		}
+	}
+	return base
+}
+
+// LoadVaultConfigFile reads the non-secret settings of a VaultConfig from a
+// JSON file (address, namespace, ca_cert, transit_mount, timeout in
+// nanoseconds or as a Go duration string, max_retries, role_id,
+// secret_id_file, approle_mount) over base. A missing file returns base
+// unchanged. Tokens and secret ids are never read from it.
+func LoadVaultConfigFile(path string, base VaultConfig) (VaultConfig, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return base, nil
+	}
+	if err != nil {
+		return base, fmt.Errorf("%w: %v", ErrVaultConfig, err)
+	}
+	var f struct {
+		VaultConfig
+		Timeout json.RawMessage `json:"timeout,omitempty"`
+	}
+	f.VaultConfig = base
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return base, fmt.Errorf("%w: %s: %v", ErrVaultConfig, path, err)
+	}
+	out := f.VaultConfig
+	out.Token, out.SecretID = base.Token, base.SecretID
+	if len(f.Timeout) > 0 {
+		var s string
+		var n int64
+		switch {
+		case json.Unmarshal(f.Timeout, &s) == nil:
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return base, fmt.Errorf("%w: %s: timeout %q: %v", ErrVaultConfig, path, s, err)
+			}
+			out.Timeout = d
+		case json.Unmarshal(f.Timeout, &n) == nil:
+			out.Timeout = time.Duration(n)
+		default:
+			return base, fmt.Errorf("%w: %s: timeout: want a duration like \"10s\"", ErrVaultConfig, path)
+		}
+	}
+	return out, nil
+}
+
+func (c VaultConfig) withDefaults() VaultConfig {
+	d := DefaultVaultConfig()
+	if c.Address == "" {
+		c.Address = d.Address
+	}
+	if c.TransitMount == "" {
+		c.TransitMount = d.TransitMount
+	}
+	if c.AppRoleMount == "" {
+		c.AppRoleMount = d.AppRoleMount
+	}
+	if c.Timeout == 0 {
+		c.Timeout = d.Timeout
+	}
+	return c
+}
+
+// Validate reports every problem at once (after defaults), wrapping
+// ErrVaultConfig. It never echoes a token or secret id.
+func (c VaultConfig) Validate() error {
+	c = c.withDefaults()
+	var problems []string
+	u, err := url.Parse(c.Address)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		problems = append(problems, fmt.Sprintf("address %q: want http(s)://host:port", c.Address))
+	}
+	for _, m := range []struct{ what, v string }{{"transit mount", c.TransitMount}, {"approle mount", c.AppRoleMount}} {
+		if strings.Trim(m.v, "/") != m.v || strings.ContainsAny(m.v, " ?#") {
+			problems = append(problems, fmt.Sprintf("%s %q: want a path without leading or trailing '/'", m.what, m.v))
+		}
+	}
+	if c.Timeout < 0 {
+		problems = append(problems, fmt.Sprintf("timeout %s: must not be negative", c.Timeout))
+	}
+	if c.MaxRetries < 0 {
+		problems = append(problems, fmt.Sprintf("max retries %d: must not be negative", c.MaxRetries))
+	}
+	if c.CACert != "" {
+		if _, err := os.Stat(c.CACert); err != nil {
+			problems = append(problems, fmt.Sprintf("ca cert %q: %v", c.CACert, errors.Unwrap(err)))
+		}
+	}
+	switch {
+	case c.Token != "":
+	case c.RoleID != "" && (c.SecretID != "" || c.SecretIDFile != ""):
+	case c.RoleID != "":
+		problems = append(problems, "AppRole login needs a secret id ($"+EnvVaultSecretID+" or $"+EnvVaultSecretIDFile+")")
+	default:
+		problems = append(problems, "no credentials: set $"+EnvVaultToken+", or an AppRole ($"+EnvVaultRoleID+" and $"+EnvVaultSecretID+")")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrVaultConfig, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Vault is an authenticated connection to a Vault server: the transit
+// operations dstt needs (vault_transit.go), AppRole login, and token
+// renewal in the background. It is safe for concurrent use. Close stops
+// the renewal.
+type Vault struct {
+	client  *vaultapi.Client
+	cfg     VaultConfig
+	log     *slog.Logger
+	transit string // mount, no slashes
+
+	mu      sync.Mutex
+	stop    chan struct{}
+	done    chan struct{}
+	closed  bool
+	authErr error // last background re-login failure, if any
+}
+
+// NewVault connects to Vault with cfg (validated first) and logs in: with
+// the token, or through AppRole. A renewable token is renewed in the
+// background until Close; an AppRole login is repeated when its token
+// reaches its maximum TTL. logger (nil = silent) gets renewal events, never
+// a token. NewVault checks that Vault answers and is unsealed, so a bad
+// address, a sealed Vault or wrong credentials fail here with
+// ErrVaultUnreachable, ErrVaultSealed or ErrVaultDenied.
+func NewVault(ctx context.Context, cfg VaultConfig, logger *slog.Logger) (*Vault, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ac := vaultapi.DefaultConfig() // also reads Vault's usual VAULT_* settings
+	if ac.Error != nil {
+		return nil, fmt.Errorf("%w: %v", ErrVaultConfig, ac.Error)
+	}
+	ac.Address = cfg.Address
+	ac.Timeout = cfg.Timeout
+	ac.MaxRetries = cfg.MaxRetries
+	if cfg.CACert != "" {
+		if err := ac.ConfigureTLS(&vaultapi.TLSConfig{CACert: cfg.CACert}); err != nil {
+			return nil, fmt.Errorf("%w: ca cert %q: %v", ErrVaultConfig, cfg.CACert, err)
+		}
+	}
+	client, err := vaultapi.NewClient(ac)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrVaultConfig, err)
+	}
+	client.SetToken("") // NewClient picks up $VAULT_TOKEN; only cfg decides
+	client.ClearNamespace()
+	if cfg.Namespace != "" {
+		client.SetNamespace(cfg.Namespace)
+	}
+	v := &Vault{client: client, cfg: cfg, log: logger, transit: strings.Trim(cfg.TransitMount, "/")}
+	if err := v.checkHealth(ctx); err != nil {
+		return nil, err
+	}
+	secret, err := v.login(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v.startRenewal(secret)
+	return v, nil
+}
+
+// checkHealth asks sys/health (no token needed).
+func (v *Vault) checkHealth(ctx context.Context) error {
+	h, err := v.client.Sys().HealthWithContext(ctx)
+	if err != nil {
+		return v.classify("health check", "sys/health", err)
+	}
+	if h.Sealed {
+		return fmt.Errorf("%w: %s (unseal it: vault operator unseal)", ErrVaultSealed, v.cfg.Address)
+	}
+	if !h.Initialized {
+		return fmt.Errorf("%w: %s is not initialised (vault operator init)", ErrVaultSealed, v.cfg.Address)
+	}
+	return nil
+}
+
+// login authenticates and returns the auth secret to renew (nil when the
+// token is not renewable).
+func (v *Vault) login(ctx context.Context) (*vaultapi.Secret, error) {
+	if v.cfg.Token != "" {
+		v.client.SetToken(v.cfg.Token)
+		s, err := v.client.Auth().Token().LookupSelfWithContext(ctx)
+		if err != nil {
+			return nil, v.classify("token lookup", "auth/token/lookup-self", err)
+		}
+		if s == nil || s.Data == nil {
+			return nil, fmt.Errorf("%w: token lookup returned nothing", ErrVaultResponse)
+		}
+		renewable, _ := s.TokenIsRenewable()
+		ttl, _ := s.TokenTTL()
+		if !renewable || ttl <= 0 {
+			return nil, nil // a root or periodic-less token: nothing to renew
+		}
+		return &vaultapi.Secret{Auth: &vaultapi.SecretAuth{
+			ClientToken: v.cfg.Token, Renewable: true, LeaseDuration: int(ttl / time.Second),
+		}}, nil
+	}
+	secretID := v.cfg.SecretID
+	if secretID == "" {
+		b, err := os.ReadFile(v.cfg.SecretIDFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: secret id file %q: %v", ErrVaultConfig, v.cfg.SecretIDFile, errors.Unwrap(err))
+		}
+		secretID = strings.TrimSpace(string(b))
+	}
+	path := "auth/" + strings.Trim(v.cfg.AppRoleMount, "/") + "/login"
+	// Log in with a token-less copy, so a failed re-login never sends the
+	// expiring token along.
+	c, err := v.client.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrVaultConfig, err)
+	}
+	if ns := v.client.Namespace(); ns != "" {
+		c.SetNamespace(ns)
+	}
+	c.SetToken("")
+	s, err := c.Logical().WriteWithContext(ctx, path, map[string]any{"role_id": v.cfg.RoleID, "secret_id": secretID})
+	if err != nil {
+		return nil, v.classify("AppRole login", path, err)
+	}
+	if s == nil || s.Auth == nil || s.Auth.ClientToken == "" {
+		return nil, fmt.Errorf("%w: AppRole login at %s returned no token", ErrVaultResponse, path)
+	}
+	v.client.SetToken(s.Auth.ClientToken)
+	v.log.Info("vault: logged in with AppRole", "mount", v.cfg.AppRoleMount, "ttl", time.Duration(s.Auth.LeaseDuration)*time.Second,
+		"renewable", s.Auth.Renewable)
+	return s, nil
+}
+
+// startRenewal runs the lifetime watcher loop in the background.
+func (v *Vault) startRenewal(secret *vaultapi.Secret) {
+	v.stop = make(chan struct{})
+	v.done = make(chan struct{})
+	go func() {
+		defer close(v.done)
+		for {
+			if secret == nil || secret.Auth == nil || (!secret.Auth.Renewable && v.cfg.Token != "") {
+				return
+			}
+			next, ok := v.watch(secret)
+			if !ok {
+				return
+			}
+			secret = next
+		}
+	}()
+}
+
+// watch renews secret until it can no longer be renewed, then logs in again
+// (AppRole) and returns the new secret. It returns false on Close or when
+// a static token can no longer be renewed.
+func (v *Vault) watch(secret *vaultapi.Secret) (*vaultapi.Secret, bool) {
+	if secret.Auth.Renewable {
+		w, err := v.client.NewLifetimeWatcher(&vaultapi.LifetimeWatcherInput{Secret: secret})
+		if err != nil {
+			v.log.Error("vault: cannot watch the token lifetime", "err", err)
+			return nil, false
+		}
+		go w.Start()
+	loop:
+		for {
+			select {
+			case <-v.stop:
+				w.Stop()
+				return nil, false
+			case r := <-w.RenewCh():
+				if r != nil && r.Secret != nil && r.Secret.Auth != nil {
+					v.log.Debug("vault: token renewed", "ttl", time.Duration(r.Secret.Auth.LeaseDuration)*time.Second)
+				}
+			case err := <-w.DoneCh():
+				w.Stop()
+				if err != nil {
+					v.log.Warn("vault: token renewal stopped", "err", v.classify("token renewal", "auth/token/renew-self", err))
+				} else {
+					v.log.Info("vault: token reached its maximum TTL")
+				}
+				break loop
+			}
+		}
+	} else {
+		// A non-renewable AppRole token: log in again shortly before it expires.
+		ttl := time.Duration(secret.Auth.LeaseDuration) * time.Second
+		wait := max(ttl*2/3, time.Second)
+		select {
+		case <-v.stop:
+			return nil, false
+		case <-time.After(wait):
+		}
+	}
+	if v.cfg.Token != "" {
+		v.log.Error("vault: the token can no longer be renewed; requests will fail once it expires (use AppRole for long-running processes)")
+		return nil, false
+	}
+	backoff := time.Second
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), v.cfg.Timeout)
+		s, err := v.login(ctx)
+		cancel()
+		v.mu.Lock()
+		v.authErr = err
+		v.mu.Unlock()
+		if err == nil {
+			return s, true
+		}
+		v.log.Error("vault: AppRole re-login failed; retrying", "err", err, "in", backoff)
+		select {
+		case <-v.stop:
+			return nil, false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// Close stops the background token renewal. It does not revoke the token.
+// Safe to call more than once.
+func (v *Vault) Close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil
+	}
+	v.closed = true
+	if v.stop != nil {
+		close(v.stop)
+		<-v.done
+	}
+	return nil
+}
+
+// Address is the Vault server's address.
+func (v *Vault) Address() string { return v.cfg.Address }
+
+// TransitMount is the mount path of the transit engine used.
+func (v *Vault) TransitMount() string { return v.transit }
+
+// Client is the underlying Vault API client, for operations this type does
+// not wrap. It carries the current token: do not log it.
+func (v *Vault) Client() *vaultapi.Client { return v.client }
+
+// Health reports Vault's seal state: nil when it answers and is unsealed.
+func (v *Vault) Health(ctx context.Context) error { return v.checkHealth(ctx) }
+
+// classify turns a Vault API error into one of the package's sentinel
+// errors with the operation and path, and Vault's own explanation; it
+// builds the message itself so no request header (the token) can leak.
+func (v *Vault) classify(op, path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *vaultapi.ResponseError
+	if errors.As(err, &re) {
+		msg := strings.Join(re.Errors, "; ")
+		if re.RawError {
+			msg = strings.TrimSpace(msg)
+			if len(msg) > 200 {
+				msg = msg[:200] + "..."
+			}
+		}
+		where := fmt.Sprintf("%s %s at %s", op, path, v.cfg.Address)
+		switch {
+		case re.StatusCode == 503 && strings.Contains(strings.ToLower(msg), "sealed"):
+			return fmt.Errorf("%w: %s (unseal it: vault operator unseal)", ErrVaultSealed, where)
+		case re.StatusCode == 403 || re.StatusCode == 401:
+			return fmt.Errorf("%w: %s: %s", ErrVaultDenied, where, msg)
+		case re.StatusCode == 404:
+			return fmt.Errorf("%w: %s: %s", ErrVaultNotFound, where, msg)
+		case re.StatusCode >= 500:
+			return fmt.Errorf("%w: %s: HTTP %d: %s", ErrVaultUnreachable, where, re.StatusCode, msg)
+		default:
+			return fmt.Errorf("%w: %s: HTTP %d: %s", ErrVaultRequest, where, re.StatusCode, msg)
+		}
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %s %s at %s: no answer in time", ErrVaultUnreachable, op, path, v.cfg.Address)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("%w: %s %s at %s: cancelled", ErrVaultUnreachable, op, path, v.cfg.Address)
+	}
+	return fmt.Errorf("%w: %s %s at %s: %s", ErrVaultUnreachable, op, path, v.cfg.Address, transportProblem(err))
+}
+
+// transportProblem describes a network or TLS failure in a few words,
+// without URLs that could carry query parameters.
+func transportProblem(err error) string {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var op *net.OpError
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &ua):
+		return "TLS: Vault's certificate is signed by an unknown authority (set $" + EnvVaultCACert + " to its CA)"
+	case errors.As(err, &hn):
+		return "TLS: " + hn.Error()
+	case errors.As(err, &ci):
+		return "TLS: " + ci.Error()
+	case errors.As(err, &dns):
+		return "DNS: " + dns.Error()
+	case errors.As(err, &op):
+		if op.Op == "dial" {
+			return "cannot connect: " + op.Err.Error()
+		}
+		return op.Op + ": " + op.Err.Error()
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return "Vault speaks plain HTTP: use an http:// address"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// vaultConfigFileName is the optional non-secret Vault settings file of a
+// keyring directory (see OpenKeyring's "vault" backend).
+const vaultConfigFileName = "vault.json"
+
+// VaultConfigForKeyring is the configuration the "vault" keyring backend
+// uses for dir: DIR/vault.json if present, then the environment
+// (VaultConfigFromEnv) over it.
+func VaultConfigForKeyring(dir string) (VaultConfig, error) {
+	cfg := DefaultVaultConfig()
+	if dir != "" {
+		var err error
+		if cfg, err = LoadVaultConfigFile(filepath.Join(dir, vaultConfigFileName), cfg); err != nil {
+			return cfg, err
+		}
+	}
+	return VaultConfigFromEnv(cfg), nil
+}

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package security
+
+// lockFile is a no-op where flock is unavailable: run one signer per
+// state file.
+func lockFile(string) (func() error, error) { return func() error { return nil }, nil }

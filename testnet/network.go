@@ -1,0 +1,495 @@
+package testnet
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cometbft/cometbft/types"
+
+	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/consensus"
+	"github.com/dstt/dstt/security"
+)
+
+// Errors from Generate and Load; wrapped with details, test with errors.Is.
+var (
+	ErrInvalidOptions = errors.New("testnet: invalid options")
+	ErrExists         = errors.New("testnet: directory already holds a testnet")
+	ErrPortInUse      = errors.New("testnet: port in use")
+	ErrNotFound       = errors.New("testnet: no testnet here")
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultValidators = 4
+	DefaultChainID    = "dstt-testnet"
+	DefaultBasePort   = 26700
+	DefaultDir        = "testnet/out"
+	// PortsPerNode is the stride between nodes' ports: node i (1-based) listens on
+	// BasePort + PortsPerNode*(i-1) + {0: P2P, 1: RPC, 2: Prometheus}.
+	PortsPerNode = 10
+	// MaxValidators bounds N: one host, and the port range.
+	MaxValidators = 50
+
+	// AdminKeyName is each home's test-keyring key: its org's admin, also a genesis
+	// admin (RBAC bootstrap), and the CLI's default signer in that home.
+	AdminKeyName = "dev"
+	// ManifestFile, in the network's directory, describes it (Network as JSON).
+	ManifestFile = "testnet.json"
+
+	host = "127.0.0.1"
+)
+
+// Options configures Generate. Zero values take the defaults.
+type Options struct {
+	Dir        string // the network's directory; homes are Dir/node1..nodeN. Default DefaultDir
+	Validators int    // N; default DefaultValidators
+	ChainID    string // default DefaultChainID
+	// Transport is consensus.TransportTCP (default) or consensus.TransportLibP2P.
+	Transport string
+	// BasePort is node1's P2P port; see PortsPerNode. Default DefaultBasePort.
+	BasePort int
+	// Threshold is k of the k-of-n org approvals governance needs; default a majority
+	// of the N orgs (N/2+1).
+	Threshold int
+	// Overwrite deletes an existing testnet in Dir first (its node homes and manifest).
+	Overwrite bool
+	// GenesisTime defaults to now.
+	GenesisTime time.Time
+	// SkipPortCheck skips checking that every port is free now.
+	SkipPortCheck bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.Dir == "" {
+		o.Dir = DefaultDir
+	}
+	if o.Validators == 0 {
+		o.Validators = DefaultValidators
+	}
+	if o.ChainID == "" {
+		o.ChainID = DefaultChainID
+	}
+	if o.Transport == "" {
+		o.Transport = consensus.TransportTCP
+	}
+	if o.BasePort == 0 {
+		o.BasePort = DefaultBasePort
+	}
+	if o.Threshold == 0 {
+		o.Threshold = o.Validators/2 + 1
+	}
+	return o
+}
+
+// Validate reports every problem with the options at once (after defaults).
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	var problems []string
+	if o.Validators < 1 || o.Validators > MaxValidators {
+		problems = append(problems, fmt.Sprintf("validators %d: want 1-%d", o.Validators, MaxValidators))
+	}
+	if o.Transport != consensus.TransportTCP && o.Transport != consensus.TransportLibP2P {
+		problems = append(problems, fmt.Sprintf("transport %q: want %s or %s", o.Transport, consensus.TransportTCP, consensus.TransportLibP2P))
+	}
+	if last := o.BasePort + PortsPerNode*(o.Validators-1) + 2; o.BasePort < 1024 || last > 65535 {
+		problems = append(problems, fmt.Sprintf("base port %d: the ports %d-%d must lie in 1024-65535", o.BasePort, o.BasePort, last))
+	}
+	if o.Threshold < 1 || o.Threshold > o.Validators {
+		problems = append(problems, fmt.Sprintf("threshold %d: want 1-%d (k of the %d orgs)", o.Threshold, o.Validators, o.Validators))
+	}
+	if err := (consensus.InitOptions{ChainID: o.ChainID}).Validate(); err != nil {
+		problems = append(problems, fmt.Sprintf("chain id %q: want 1-50 characters of [A-Za-z0-9._-]", o.ChainID))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalidOptions, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Network describes a generated testnet; Generate saves it as DIR/testnet.json.
+type Network struct {
+	Dir       string `json:"dir"` // absolute
+	ChainID   string `json:"chain_id"`
+	Transport string `json:"transport"`
+	Threshold int    `json:"threshold"`
+	BasePort  int    `json:"base_port"`
+	Nodes     []Node `json:"nodes"`
+}
+
+// Node is one validator of a Network, and its organisation.
+type Node struct {
+	Name string `json:"name"` // node1..nodeN: the home's directory name and moniker
+	Org  string `json:"org"`  // org1..orgN
+	Home string `json:"home"` // absolute
+	// Listen addresses: P2P (TCP for tcp, UDP/QUIC for libp2p), RPC, Prometheus (off).
+	P2P        string `json:"p2p"`
+	RPC        string `json:"rpc"`
+	Prometheus string `json:"prometheus"`
+	NodeID     string `json:"node_id"`   // CometBFT node ID
+	LibP2PID   string `json:"libp2p_id"` // libp2p peer ID (used when transport is libp2p)
+	// ValidatorPubKey is the hex ed25519 consensus key, as in the org's genesis entry.
+	ValidatorPubKey string `json:"validator_pub_key"`
+	// AdminAddress is the address of the home's "dev" key, the org's admin.
+	AdminAddress string `json:"admin_address"`
+	// Genesis is true for the validators in genesis, false for a node added later
+	// (AddNode), which starts as a full node of an org the chain does not know yet.
+	Genesis bool `json:"genesis"`
+}
+
+// RPCURL is the node's RPC as an http URL, e.g. http://127.0.0.1:26701.
+func (n Node) RPCURL() string { return "http://" + strings.TrimPrefix(n.RPC, "tcp://") }
+
+// Node returns the node with the given name (node1...) or ErrNotFound.
+func (nw *Network) Node(name string) (Node, error) {
+	for _, n := range nw.Nodes {
+		if n.Name == name {
+			return n, nil
+		}
+	}
+	return Node{}, fmt.Errorf("%w: no node %q in %s", ErrNotFound, name, nw.Dir)
+}
+
+var nodeDirPattern = regexp.MustCompile(`^node[0-9]+$`)
+
+// Generate writes a testnet: N ordinary dstt homes DIR/node1..nodeN, each with distinct
+// loopback ports, its own node and validator keys and a test-keyring key "dev"; one
+// genesis (byte-identical in every home) listing all N validators with equal power, and
+// an app_state where node i's validator and "dev" key form organisation org i, every
+// "dev" key is a genesis admin, and governance needs Threshold of the N orgs; every
+// node's config names all the others as persistent peers on the chosen transport. It
+// saves the manifest as DIR/testnet.json. Client settings (client.json) are the CLI's.
+func Generate(opts Options) (*Network, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("testnet: dir %q: %w", opts.Dir, err)
+	}
+	if err := prepareDir(dir, opts.Overwrite); err != nil {
+		return nil, err
+	}
+	if !opts.SkipPortCheck {
+		if err := checkPorts(opts); err != nil {
+			return nil, err
+		}
+	}
+
+	nw := &Network{Dir: dir, ChainID: opts.ChainID, Transport: opts.Transport, Threshold: opts.Threshold, BasePort: opts.BasePort}
+	keys := make([]consensus.NodeKeys, opts.Validators)
+	vals := make([]types.GenesisValidator, opts.Validators)
+	state := abci.DefaultGenesisState()
+	state.Threshold = uint32(opts.Threshold)
+	for i := range opts.Validators {
+		name := fmt.Sprintf("node%d", i+1)
+		home := filepath.Join(dir, name)
+		keys[i] = consensus.GenerateNodeKeys()
+		n, err := newNode(name, fmt.Sprintf("org%d", i+1), home, opts.BasePort+PortsPerNode*i, keys[i])
+		if err != nil {
+			return nil, err
+		}
+		n.Genesis = true
+		admin := n.AdminAddress
+		nw.Nodes = append(nw.Nodes, n)
+		vals[i] = types.GenesisValidator{PubKey: keys[i].ValidatorPubKey(), Power: consensus.ValidatorPower, Name: name}
+		state.Admins = append(state.Admins, admin)
+		state.Orgs = append(state.Orgs, abci.Org{ID: n.Org, Admins: []string{admin}, Validators: []string{n.ValidatorPubKey}})
+	}
+	appState, err := json.Marshal(state)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := abci.DecodeGenesisState(appState); err != nil {
+		return nil, fmt.Errorf("testnet: app state: %w", err)
+	}
+	genTime := opts.GenesisTime
+	if genTime.IsZero() {
+		genTime = time.Now()
+	}
+	gen, err := consensus.NewGenesis(opts.ChainID, genTime, vals, appState)
+	if err != nil {
+		return nil, err
+	}
+
+	for i, n := range nw.Nodes {
+		var peers []consensus.Peer
+		for j, m := range nw.Nodes {
+			if j != i {
+				peers = append(peers, consensus.Peer{NodeKey: keys[j].NodeKey.PubKey(), Address: strings.TrimPrefix(m.P2P, "tcp://")})
+			}
+		}
+		_, err := consensus.InitHome(consensus.InitOptions{
+			Home:             n.Home,
+			Moniker:          n.Name,
+			Genesis:          gen,
+			Keys:             &keys[i],
+			P2PListen:        n.P2P,
+			RPCListen:        n.RPC,
+			PrometheusListen: n.Prometheus,
+			Transport:        opts.Transport,
+			Peers:            peers,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("testnet: %s: %w", n.Name, err)
+		}
+	}
+	if err := nw.save(); err != nil {
+		return nil, err
+	}
+	return nw, nil
+}
+
+// newNode describes a node whose home is home, with ports from base, and creates its
+// admin key.
+func newNode(name, org, home string, base int, keys consensus.NodeKeys) (Node, error) {
+	admin, err := adminKey(filepath.Join(home, "keyring"))
+	if err != nil {
+		return Node{}, err
+	}
+	libp2pID, err := consensus.LibP2PID(keys.NodeKey.PubKey())
+	if err != nil {
+		return Node{}, err
+	}
+	return Node{
+		Name:            name,
+		Org:             org,
+		Home:            home,
+		P2P:             fmt.Sprintf("tcp://%s:%d", host, base),
+		RPC:             fmt.Sprintf("tcp://%s:%d", host, base+1),
+		Prometheus:      fmt.Sprintf("%s:%d", host, base+2),
+		NodeID:          keys.NodeID(),
+		LibP2PID:        libp2pID,
+		ValidatorPubKey: hex.EncodeToString(keys.ValidatorPubKey().Bytes()),
+		AdminAddress:    admin.Address,
+	}, nil
+}
+
+// AddNodeOptions configures AddNode. Zero values take the defaults.
+type AddNodeOptions struct {
+	// Org names the organisation the node and its "dev" key stand for; default
+	// "orgK" for node K. The chain learns of it only through governance.
+	Org string
+	// SkipPortCheck skips checking that the node's ports are free now.
+	SkipPortCheck bool
+}
+
+// AddNode adds a node to the testnet in dir: home DIR/nodeK (K = one more than the
+// nodes so far), the next ports, fresh keys and a "dev" key, the chain's genesis (from
+// node1's home) and every existing node as a peer. It is a full node of the running
+// chain, not a validator: governance (k-of-n org admins) must add its org and its
+// validator key. The existing nodes need no change: it dials them. The manifest is
+// updated.
+func AddNode(dir string, opts AddNodeOptions) (*Network, Node, error) {
+	nw, err := Load(dir)
+	if err != nil {
+		return nil, Node{}, err
+	}
+	if len(nw.Nodes) == 0 || nw.BasePort == 0 {
+		return nil, Node{}, fmt.Errorf("%w: %s lists no nodes or no base port", ErrNotFound, filepath.Join(nw.Dir, ManifestFile))
+	}
+	k := len(nw.Nodes) + 1
+	name := fmt.Sprintf("node%d", k)
+	if opts.Org == "" {
+		opts.Org = fmt.Sprintf("org%d", k)
+	}
+	base := nw.BasePort + PortsPerNode*(k-1)
+	if base+2 > 65535 {
+		return nil, Node{}, fmt.Errorf("%w: no ports left above %d for %s", ErrInvalidOptions, nw.BasePort, name)
+	}
+	home := filepath.Join(nw.Dir, name)
+	if _, err := os.Stat(home); err == nil {
+		return nil, Node{}, fmt.Errorf("%w: %s exists but the manifest does not list it", ErrExists, home)
+	}
+	if !opts.SkipPortCheck {
+		if err := checkPorts(Options{Validators: 1, BasePort: base, Transport: nw.Transport}); err != nil {
+			return nil, Node{}, err
+		}
+	}
+	first, err := consensus.OpenHome(nw.Nodes[0].Home)
+	if err != nil {
+		return nil, Node{}, err
+	}
+	gen, err := first.Genesis()
+	if err != nil {
+		return nil, Node{}, err
+	}
+	var peers []consensus.Peer
+	for _, m := range nw.Nodes {
+		h, err := consensus.OpenHome(m.Home)
+		if err != nil {
+			return nil, Node{}, err
+		}
+		p, err := h.AsPeer()
+		if err != nil {
+			return nil, Node{}, err
+		}
+		peers = append(peers, p)
+	}
+	keys := consensus.GenerateNodeKeys()
+	n, err := newNode(name, opts.Org, home, base, keys)
+	if err != nil {
+		return nil, Node{}, err
+	}
+	if _, err := consensus.InitHome(consensus.InitOptions{
+		Home:             n.Home,
+		Moniker:          n.Name,
+		Genesis:          gen,
+		Keys:             &keys,
+		P2PListen:        n.P2P,
+		RPCListen:        n.RPC,
+		PrometheusListen: n.Prometheus,
+		Transport:        nw.Transport,
+		Peers:            peers,
+	}); err != nil {
+		return nil, Node{}, fmt.Errorf("testnet: %s: %w", name, err)
+	}
+	nw.Nodes = append(nw.Nodes, n)
+	if err := nw.save(); err != nil {
+		return nil, Node{}, err
+	}
+	return nw, n, nil
+}
+
+// adminKey returns the keyring's "dev" key, creating it if missing (an overwritten
+// testnet keeps its admin keys, as `dstt init --overwrite` keeps a keyring).
+func adminKey(keyringDir string) (security.KeyInfo, error) {
+	kr, err := security.OpenKeyring(security.BackendTest, keyringDir, nil)
+	if err != nil {
+		return security.KeyInfo{}, err
+	}
+	k, err := kr.Show(AdminKeyName)
+	if errors.Is(err, security.ErrKeyNotFound) {
+		k, err = kr.Add(AdminKeyName)
+	}
+	return k, err
+}
+
+// prepareDir creates dir, or clears a previous testnet in it when overwrite is set: the
+// manifest and every node home, except their keyrings.
+func prepareDir(dir string, overwrite bool) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return os.MkdirAll(dir, 0o700)
+	}
+	if err != nil {
+		return fmt.Errorf("testnet: reading %s: %w", dir, err)
+	}
+	var ours []string
+	for _, e := range entries {
+		if e.Name() == ManifestFile || (e.IsDir() && nodeDirPattern.MatchString(e.Name())) {
+			ours = append(ours, e.Name())
+		}
+	}
+	if len(ours) == 0 {
+		return nil
+	}
+	if !overwrite {
+		return fmt.Errorf("%w: %s holds %s (stop it, then pass --overwrite to start a new chain)", ErrExists, dir, strings.Join(ours, ", "))
+	}
+	for _, name := range ours {
+		p := filepath.Join(dir, name)
+		if name == ManifestFile {
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("testnet: %w", err)
+			}
+			continue
+		}
+		// A home: everything goes but the keyring, so the admin keys survive.
+		sub, err := os.ReadDir(p)
+		if err != nil {
+			return fmt.Errorf("testnet: %w", err)
+		}
+		for _, s := range sub {
+			if s.Name() == "keyring" {
+				continue
+			}
+			if err := os.RemoveAll(filepath.Join(p, s.Name())); err != nil {
+				return fmt.Errorf("testnet: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkPorts reports every port Generate would assign that cannot be bound now: TCP for
+// RPC and Prometheus, and for P2P TCP or UDP (libp2p speaks QUIC).
+func checkPorts(o Options) error {
+	var busy []string
+	try := func(network string, port int) {
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		if network == "udp" {
+			c, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				busy = append(busy, "udp/"+strconv.Itoa(port))
+				return
+			}
+			c.Close()
+			return
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			busy = append(busy, "tcp/"+strconv.Itoa(port))
+			return
+		}
+		l.Close()
+	}
+	p2pNet := "tcp"
+	if o.Transport == consensus.TransportLibP2P {
+		p2pNet = "udp"
+	}
+	for i := range o.Validators {
+		base := o.BasePort + PortsPerNode*i
+		try(p2pNet, base)
+		try("tcp", base+1)
+		try("tcp", base+2)
+	}
+	if len(busy) > 0 {
+		return fmt.Errorf("%w: %s on %s (is a testnet running? stop it, or pass another --base-port)", ErrPortInUse, strings.Join(busy, ", "), host)
+	}
+	return nil
+}
+
+func (nw *Network) save() error {
+	data, err := json.MarshalIndent(nw, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(nw.Dir, ManifestFile), append(data, '\n'), 0o644)
+}
+
+// Load reads the manifest in dir; ErrNotFound if there is none.
+func Load(dir string) (*Network, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("testnet: dir %q: %w", dir, err)
+	}
+	data, err := os.ReadFile(filepath.Join(abs, ManifestFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s has no %s (run `dstt testnet init --dir %s`)", ErrNotFound, abs, ManifestFile, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("testnet: %w", err)
+	}
+	var nw Network
+	if err := json.Unmarshal(data, &nw); err != nil {
+		return nil, fmt.Errorf("testnet: %s: %w", filepath.Join(abs, ManifestFile), err)
+	}
+	// The directory may have moved since Generate: paths follow it.
+	nw.Dir = abs
+	for i := range nw.Nodes {
+		nw.Nodes[i].Home = filepath.Join(abs, nw.Nodes[i].Name)
+	}
+	return &nw, nil
+}

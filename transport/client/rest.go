@@ -1,0 +1,227 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dstt/dstt/transport/api"
+	"github.com/dstt/dstt/types"
+)
+
+// restConn reaches a node through its REST gateway.
+type restConn struct {
+	base string // no trailing slash
+	hc   *http.Client
+}
+
+func newRESTConn(baseURL string, hc *http.Client, tc *tls.Config) (*restConn, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: REST address %q: want http(s)://HOST:PORT", ErrUnreachable, baseURL)
+	}
+	if hc == nil {
+		tr := &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:     tc,
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 1024,
+			IdleConnTimeout:     90 * time.Second,
+			TLSHandshakeTimeout: 10 * time.Second,
+			ForceAttemptHTTP2:   false,
+		}
+		hc = &http.Client{Transport: tr}
+	}
+	return &restConn{base: strings.TrimRight(baseURL, "/"), hc: hc}, nil
+}
+
+// do sends a request and decodes a JSON answer into out, or the problem
+// document into an error wrapping the matching sentinel.
+func (r *restConn) do(ctx context.Context, method, path string, body any, sr *api.SignedRead, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if sr != nil {
+		req.Header.Set("Authorization", sr.String())
+	}
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return unreachable(r.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return problemError(resp)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%w: decode answer: %v", ErrQuery, err)
+	}
+	return nil
+}
+
+// problemError reads a problem document and wraps it in the sentinel its
+// code calls for.
+func problemError(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var p api.Problem
+	if err := json.Unmarshal(body, &p); err != nil || p.Code == "" {
+		p = api.Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode), Code: api.ProblemInternal, Detail: strings.TrimSpace(string(body))}
+	}
+	return wrapProblem(&p)
+}
+
+func wrapProblem(p *api.Problem) error {
+	var sentinel error
+	switch p.Code {
+	case types.CodeNotFound.Name():
+		sentinel = ErrNotFound
+	case types.CodeUnauthorized.Name(), api.ProblemForbidden:
+		sentinel = ErrUnauthorized
+	case api.ProblemRateLimited, api.ProblemMempoolFull, api.ProblemNotReady, api.ProblemTooManyStreams, api.ProblemEventsLagged:
+		sentinel = ErrBusy
+	case api.ProblemCommitTimeout:
+		sentinel = ErrCommitTimeout
+	default:
+		if p.TxCode != nil {
+			return &TxError{Hash: p.TxHash, Height: p.Height, Code: types.Code(*p.TxCode), Log: p.Detail, Stage: "check"}
+		}
+		sentinel = ErrQuery
+	}
+	return fmt.Errorf("%w: %w", sentinel, p)
+}
+
+func (r *restConn) chainInfo(ctx context.Context) (ChainInfo, error) {
+	var st api.Status
+	if err := r.do(ctx, http.MethodGet, api.PathStatus, nil, nil, &st); err != nil {
+		return ChainInfo{}, err
+	}
+	return ChainInfo{ChainID: st.ChainID, LatestHeight: st.LatestHeight}, nil
+}
+
+func (r *restConn) broadcast(ctx context.Context, txs [][]byte, commit bool) ([]api.TxOutcome, error) {
+	req := api.SubmitRequest{Txs: make([]string, len(txs)), Mode: api.ModeSync, Encoding: api.EncodingBase64}
+	if commit {
+		req.Mode = api.ModeCommit
+		if dl, ok := ctx.Deadline(); ok {
+			// Ask the gateway to answer (with "pending") a little before
+			// the caller gives up, within its limit of 2 minutes.
+			req.TimeoutMS = max(1, min(time.Until(dl).Milliseconds()-50, 120_000))
+		}
+	}
+	for i, tx := range txs {
+		req.Txs[i] = base64.StdEncoding.EncodeToString(tx)
+	}
+	var res api.SubmitResponse
+	if err := r.do(ctx, http.MethodPost, api.PathTxs, req, nil, &res); err != nil {
+		return nil, err
+	}
+	if len(res.Results) != len(txs) {
+		return nil, fmt.Errorf("%w: %d results for %d txs", ErrQuery, len(res.Results), len(txs))
+	}
+	return res.Results, nil
+}
+
+func kvPath(key string) string { return api.PathKV + url.PathEscape(key) }
+
+func (r *restConn) get(ctx context.Context, key string, height int64, sr *api.SignedRead) (types.KV, int64, error) {
+	p := kvPath(key)
+	if height > 0 {
+		p += "?height=" + strconv.FormatInt(height, 10)
+	}
+	var kv api.KV
+	if err := r.do(ctx, http.MethodGet, p, nil, sr, &kv); err != nil {
+		var prob *api.Problem
+		if errors.As(err, &prob) {
+			return types.KV{}, prob.Height, err
+		}
+		return types.KV{}, 0, err
+	}
+	out, err := kv.Types()
+	if err != nil {
+		return types.KV{}, 0, fmt.Errorf("%w: decode answer: %v", ErrQuery, err)
+	}
+	return out, kv.Height, nil
+}
+
+func (r *restConn) history(ctx context.Context, req types.HistoryRequest, sr *api.SignedRead) (types.History, error) {
+	q := url.Values{}
+	if req.Limit > 0 {
+		q.Set("limit", strconv.FormatUint(uint64(req.Limit), 10))
+	}
+	if !req.Before.IsZero() {
+		q.Set("before", req.Before.Text())
+	}
+	p := kvPath(req.Key) + "/history"
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
+	var h api.History
+	if err := r.do(ctx, http.MethodGet, p, nil, sr, &h); err != nil {
+		return types.History{}, err
+	}
+	out := types.History{Key: h.Key, Versions: make([]types.KV, len(h.Versions))}
+	for i, v := range h.Versions {
+		kv, err := v.Types()
+		if err != nil {
+			return types.History{}, fmt.Errorf("%w: decode answer: %v", ErrQuery, err)
+		}
+		out.Versions[i] = kv
+	}
+	if h.Next != "" {
+		v, err := types.ParseVersion(h.Next)
+		if err != nil {
+			return types.History{}, fmt.Errorf("%w: decode answer: %v", ErrQuery, err)
+		}
+		out.Next = v
+	}
+	return out, nil
+}
+
+func (r *restConn) tx(ctx context.Context, hash []byte, sr *api.SignedRead) (types.TxResult, error) {
+	var res api.TxResult
+	if err := r.do(ctx, http.MethodGet, api.PathTxs+"/"+strings.ToUpper(hex.EncodeToString(hash)), nil, sr, &res); err != nil {
+		return types.TxResult{}, err
+	}
+	ws, err := api.TypesWrites(res.Writes)
+	if err != nil {
+		return types.TxResult{}, fmt.Errorf("%w: decode answer: %v", ErrQuery, err)
+	}
+	return types.TxResult{Height: uint64(res.Height), TxIndex: res.Index, Code: res.Code, Log: res.Log, Writes: ws, Signer: res.Signer}, nil
+}
+
+func (r *restConn) raw(context.Context, string, []byte, *api.SignedRead) ([]byte, error) {
+	return nil, fmt.Errorf("%w: raw ABCI queries need the CometBFT RPC (tcp://)", ErrUnsupported)
+}
+
+func (r *restConn) close() error {
+	r.hc.CloseIdleConnections()
+	return nil
+}
+
+// errStreamEnded: the server closed the event stream without an error.
+var errStreamEnded = errors.New("client: event stream ended")

@@ -1,0 +1,389 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	cmttypes "github.com/cometbft/cometbft/types"
+
+	"github.com/dstt/dstt/transport/api"
+	"github.com/dstt/dstt/types"
+)
+
+// SubscribeOptions say where a subscription starts. The zero value starts
+// with the next committed block.
+type SubscribeOptions struct {
+	// After resumes after this event id (an api.WriteEvent's ID, or a
+	// checkpoint height): every later write is delivered.
+	After string
+	// FromHeight starts at the first write of this height.
+	FromHeight int64
+	// Buffer is the capacity of the Events channel (default 256).
+	Buffer int
+}
+
+// Subscription delivers committed writes under a key prefix, in commit
+// order, without gaps: when the connection drops or falls behind, it
+// reconnects and resumes after the last position it saw. Events is closed
+// when the subscription ends; Err then says why (nil after Close or the
+// context's end).
+type Subscription struct {
+	events chan api.WriteEvent
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu   sync.Mutex
+	err  error
+	last *api.EventID
+}
+
+// Events is the stream of writes.
+func (s *Subscription) Events() <-chan api.WriteEvent { return s.events }
+
+// Err is why the subscription ended (valid once Events is closed).
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// LastID is the position delivered last ("" before any), for a later
+// SubscribeOptions.After.
+func (s *Subscription) LastID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		return ""
+	}
+	return s.last.String()
+}
+
+// Close ends the subscription and waits for it to stop.
+func (s *Subscription) Close() {
+	s.cancel()
+	<-s.done
+}
+
+// subSink is how a conn hands a stream to the Subscription.
+type subSink struct {
+	// ready is called once the node accepted the subscription.
+	ready func()
+	// emit delivers ev (nil: a checkpoint only) at position pos.
+	emit func(ev *api.WriteEvent, pos api.EventID) error
+}
+
+// subscribeMaxFailures bounds consecutive reconnects without progress.
+const subscribeMaxFailures = 20
+
+// Subscribe streams the committed writes whose key starts with prefix.
+// Over REST the gateway filters them by the reader's read permission (the
+// subscription is signed by the client's reader); over CometBFT RPC every
+// node client sees whole blocks anyway. It returns once the node accepted
+// the subscription.
+func (c *Client) Subscribe(ctx context.Context, prefix string, opts SubscribeOptions) (*Subscription, error) {
+	buf := opts.Buffer
+	if buf <= 0 {
+		buf = 256
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Subscription{events: make(chan api.WriteEvent, buf), cancel: cancel, done: make(chan struct{})}
+	switch {
+	case opts.After != "":
+		id, err := api.ParseEventID(opts.After)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		s.last = &id
+	case opts.FromHeight > 1:
+		id := api.Checkpoint(opts.FromHeight - 1)
+		s.last = &id
+	case opts.FromHeight == 1:
+		id := api.Checkpoint(0) // before everything
+		s.last = &id
+	}
+	firstErr := make(chan error, 1)
+	var readyOnce sync.Once
+	ready := func() { readyOnce.Do(func() { firstErr <- nil }) }
+	sink := subSink{
+		ready: ready,
+		emit: func(ev *api.WriteEvent, pos api.EventID) error {
+			s.mu.Lock()
+			if s.last != nil && !s.last.Less(pos) {
+				s.mu.Unlock()
+				return nil // already delivered (a resumed stream overlaps)
+			}
+			p := pos
+			s.last = &p
+			s.mu.Unlock()
+			if ev == nil {
+				return nil
+			}
+			select {
+			case s.events <- *ev:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+	}
+	auth := func() (*api.SignedRead, error) {
+		if c.reader == nil {
+			return nil, nil
+		}
+		path, data := api.EventsQuery(types.Address(c.reader.PubKey()), prefix)
+		return c.signRead(ctx, c.reader, path, data, 0)
+	}
+	var connected atomic.Bool
+	go func() {
+		defer close(s.done)
+		defer close(s.events)
+		failures, delay := 0, 100*time.Millisecond
+		for {
+			s.mu.Lock()
+			from := s.last
+			s.mu.Unlock()
+			before := from
+			err := c.conn.subscribe(ctx, prefix, from, auth, subSink{ready: func() { connected.Store(true); ready() }, emit: sink.emit})
+			if ctx.Err() != nil {
+				return
+			}
+			if !connected.Load() || terminal(err) {
+				s.mu.Lock()
+				s.err = err
+				s.mu.Unlock()
+				select {
+				case firstErr <- err:
+				default:
+				}
+				return
+			}
+			s.mu.Lock()
+			progressed := s.last != nil && (before == nil || before.Less(*s.last))
+			s.mu.Unlock()
+			if progressed {
+				failures, delay = 0, 100*time.Millisecond
+			}
+			if failures++; failures > subscribeMaxFailures {
+				s.mu.Lock()
+				s.err = fmt.Errorf("client: event stream failed %d times in a row: %w", failures-1, err)
+				s.mu.Unlock()
+				return
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+			delay = min(2*delay, 5*time.Second)
+		}
+	}()
+	select {
+	case err := <-firstErr:
+		if err != nil {
+			cancel()
+			<-s.done
+			return nil, err
+		}
+		return s, nil
+	case <-ctx.Done():
+		<-s.done
+		return nil, ctx.Err()
+	}
+}
+
+// terminal reports whether a stream error will not go away by retrying.
+func terminal(err error) bool {
+	return errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrQuery) || errors.Is(err, ErrUnsupported)
+}
+
+// subscribe reads the gateway's Server-Sent Events stream.
+func (r *restConn) subscribe(ctx context.Context, prefix string, from *api.EventID, auth func() (*api.SignedRead, error), sink subSink) error {
+	q := url.Values{"prefix": {prefix}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+api.PathEvents+"?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if from != nil {
+		req.Header.Set("Last-Event-ID", from.String())
+	}
+	sr, err := auth()
+	if err != nil {
+		return err
+	}
+	if sr != nil {
+		req.Header.Set("Authorization", sr.String())
+	}
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return unreachable(r.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return problemError(resp)
+	}
+	sink.ready()
+	br := bufio.NewReaderSize(resp.Body, 64<<10)
+	var id, event string
+	var data strings.Builder
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w: %v", errStreamEnded, err)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if line != "" {
+			field, value, _ := strings.Cut(line, ":")
+			value = strings.TrimPrefix(value, " ")
+			switch field {
+			case "id":
+				id = value
+			case "event":
+				event = value
+			case "data":
+				if data.Len() > 0 {
+					data.WriteByte('\n')
+				}
+				data.WriteString(value)
+			}
+			continue
+		}
+		// A blank line dispatches the event.
+		var pos *api.EventID
+		if id != "" {
+			p, err := api.ParseEventID(id)
+			if err != nil {
+				return fmt.Errorf("%w: bad event id from the gateway: %v", ErrQuery, err)
+			}
+			pos = &p
+		}
+		switch {
+		case event == api.EventError:
+			var p api.Problem
+			if err := json.Unmarshal([]byte(data.String()), &p); err != nil {
+				return fmt.Errorf("%w: bad error event: %v", ErrQuery, err)
+			}
+			return wrapProblem(&p)
+		case event == api.EventWrite && pos != nil:
+			var ev api.WriteEvent
+			if err := json.Unmarshal([]byte(data.String()), &ev); err != nil {
+				return fmt.Errorf("%w: bad write event: %v", ErrQuery, err)
+			}
+			if err := sink.emit(&ev, *pos); err != nil {
+				return err
+			}
+		case pos != nil && data.Len() == 0:
+			if err := sink.emit(nil, *pos); err != nil {
+				return err
+			}
+		}
+		id, event = "", ""
+		data.Reset()
+	}
+}
+
+// subscribe follows NewBlock events over CometBFT RPC, reading blocks it
+// missed (or that come before the resume point) from the node's store.
+func (r *rpcConn) subscribe(ctx context.Context, prefix string, from *api.EventID, _ func() (*api.SignedRead, error), sink subSink) error {
+	if r.http != nil {
+		r.wsOnce.Do(func() {
+			if !r.http.IsRunning() {
+				r.wsErr = r.http.Start()
+			}
+		})
+		if r.wsErr != nil {
+			return unreachable(r.addr, r.wsErr)
+		}
+	}
+	name := fmt.Sprintf("dstt-client-%d", subscriberSeq.Add(1))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch, err := r.rpc.Subscribe(ctx, name, cmttypes.EventQueryNewBlock.String(), 256)
+	if err != nil {
+		return unreachable(r.addr, err)
+	}
+	defer func() { _ = r.rpc.UnsubscribeAll(context.Background(), name) }()
+	sink.ready()
+	var last int64 = -1
+	if from != nil {
+		last = from.Height - 1
+	}
+	deliver := func(height int64, evs []api.WriteEvent) error {
+		for i := range evs {
+			ev := &evs[i]
+			if !strings.HasPrefix(ev.Key, prefix) {
+				continue
+			}
+			pos := api.EventID{Height: ev.Height, TxIndex: ev.TxIndex, Write: ev.WriteIndex}
+			if from != nil && !from.Less(pos) {
+				continue
+			}
+			if err := sink.emit(ev, pos); err != nil {
+				return err
+			}
+		}
+		last = height
+		return sink.emit(nil, api.Checkpoint(height))
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case msg, ok := <-ch:
+			if !ok {
+				return fmt.Errorf("%w: the node closed the block subscription", errStreamEnded)
+			}
+			nb, ok := msg.Data.(cmttypes.EventDataNewBlock)
+			if !ok || nb.Block == nil {
+				continue
+			}
+			h := nb.Block.Height
+			if last >= 0 {
+				for gap := last + 1; gap < h; gap++ {
+					evs, err := r.loadWrites(ctx, gap)
+					if err != nil {
+						return err
+					}
+					if err := deliver(gap, evs); err != nil {
+						return err
+					}
+				}
+			}
+			if h <= last {
+				continue
+			}
+			if err := deliver(h, api.BlockWrites(h, nb.Block.Time, nb.Block.Txs.ToSliceOfBytes(), nb.ResultFinalizeBlock.TxResults)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (r *rpcConn) loadWrites(ctx context.Context, height int64) ([]api.WriteEvent, error) {
+	b, err := r.rpc.Block(ctx, &height)
+	if err != nil {
+		return nil, unreachable(r.addr, err)
+	}
+	res, err := r.rpc.BlockResults(ctx, &height)
+	if err != nil {
+		return nil, unreachable(r.addr, err)
+	}
+	return api.BlockWrites(height, b.Block.Time, b.Block.Txs.ToSliceOfBytes(), res.TxsResults), nil
+}
+
+var subscriberSeq atomic.Uint64

@@ -1,0 +1,61 @@
+// Package rest is dstt's client gateway: a REST/JSON API served by the node
+// process itself (`dstt start`, default 127.0.0.1:8080), described by the
+// OpenAPI 3 document openapi.json (served at /v1/openapi.json).
+//
+//	POST /v1/txs              submit one signed tx or a batch (mode sync|commit)
+//	GET  /v1/txs/{hash}       a committed tx's result
+//	GET  /v1/kv/{key}         a value (?height= for an older one)
+//	GET  /v1/kv/{key}/history its versions, newest first (?before=, ?limit=)
+//	GET  /v1/events           Server-Sent Events of committed writes (?prefix=)
+//	GET  /v1/status           chain id, latest height, mempool size
+//	GET  /healthz, /readyz    liveness; readiness (caught up, enough peers)
+//	GET  /metrics             Prometheus
+//
+// # Submitting
+//
+// Txs go into the mempool in-process (Backend.CheckTx), not through
+// CometBFT's HTTP RPC. A request's txs are first checked as a whole for
+// what cannot depend on state: each decodes, names this chain, and carries
+// signatures that verify, checked in one parallel batch through the node's
+// verifier (so CheckTx then finds them cached). If any fails, the request
+// gets a problem document naming the tx and nothing is submitted. The
+// others go to the mempool in request order; in commit mode the request
+// then waits for their blocks. Commit waits cost one map lookup per
+// committed tx: the gateway follows blocks through a single event-bus
+// subscription (the hub), whatever the number of waiting clients.
+//
+// A batch is not atomic: each tx is its own all-or-nothing transaction and
+// gets its own outcome. A single tx ("tx" rather than "txs") that does not
+// succeed gets a problem document instead of a result list.
+//
+// # Errors
+//
+// Every error is an RFC 9457 problem document (application/problem+json)
+// with a stable code: a gateway code (api.Problem* constants: BAD_JSON,
+// BODY_TOO_LARGE, RATE_LIMITED, ...) or, for a tx refused or failed, the
+// tx result code name (CONFLICT, BAD_SIGNATURE, ...).
+//
+// # Events
+//
+// GET /v1/events streams every committed write whose key has the prefix,
+// in commit order, each with id HEIGHT.INDEX.WRITE. A stream never skips:
+// a client that falls behind is told so (EVENTS_LAGGED) and resumes with
+// Last-Event-ID, reading the blocks it missed from the node's store.
+//
+// # Security and limits
+//
+// TLS 1.3 only, with optional or required client certificates
+// (Config.TLS). Bodies, batch sizes and headers are bounded; each client
+// (its certificate, else its IP address) has a token-bucket rate limit.
+// Reads pass through a ReadAuthorizer, the hook for RBAC; the default
+// allows all. Submissions need none: txs are signed, and the engine
+// decides what each signer may do.
+//
+// # Lifecycle
+//
+// New validates the Config; Start follows blocks and listens; Shutdown ends
+// event streams and waits for other requests until its context ends. The
+// gateway may start before the node (CometBFT's event bus runs from the
+// node's construction); until the node has caught up, submissions get
+// NOT_READY. A Gateway is safe for concurrent use.
+package rest

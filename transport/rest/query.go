@@ -1,0 +1,217 @@
+package rest
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/transport/api"
+	"github.com/dstt/dstt/types"
+)
+
+// pathUnescape decodes a key taken from the escaped path: %XX sequences
+// (so "/" can travel as %2F), with "+" kept as it is.
+func pathUnescape(s string) (string, error) { return url.PathUnescape(s) }
+
+// authorize runs the read authorizer; false means a problem was written.
+func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, req ReadRequest) bool {
+	err := g.opts.Authorizer.AuthorizeRead(r, ClientIdentity(r), req)
+	if err == nil {
+		return true
+	}
+	var p *api.Problem
+	if !errors.As(err, &p) {
+		p = api.NewProblem(api.ProblemForbidden, err.Error())
+	}
+	if g.opts.OnAuthFailure != nil {
+		g.opts.OnAuthFailure(ClientIdentity(r), fmt.Sprintf("%s read of %q refused: %s", req.Kind, req.Key+req.TxHash, p.Detail))
+	}
+	writeProblem(w, r, p)
+	return false
+}
+
+// query runs an ABCI query, signed by the request's reader when it has a
+// Dstt-Query Authorization header, and writes the problem for a failure;
+// a nil answer means a problem was written.
+func (g *Gateway) query(w http.ResponseWriter, r *http.Request, path string, data []byte, height int64) ([]byte, int64) {
+	sr, p := signedRead(r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return nil, 0
+	}
+	res, err := g.queryAs(r.Context(), sr, path, data, height)
+	if err != nil {
+		writeProblem(w, r, api.NewProblem(api.ProblemNotReady, "the node did not answer the query: "+err.Error()))
+		return nil, 0
+	}
+	if res.Code != 0 {
+		p := api.QueryProblem(types.Code(res.Code), trimAbciPrefix(res.Log))
+		p.Height = res.Height // the height the answer is for: a snapshot for "not found" too
+		writeProblem(w, r, p)
+		return nil, 0
+	}
+	if res.Value == nil {
+		res.Value = []byte{}
+	}
+	return res.Value, res.Height
+}
+
+func badParam(w http.ResponseWriter, r *http.Request, format string, args ...any) {
+	writeProblem(w, r, api.NewProblem(api.ProblemBadRequest, fmt.Sprintf(format, args...)))
+}
+
+// queryInt parses an optional non-negative integer query parameter.
+func queryInt(r *http.Request, name string) (int64, bool, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, true, fmt.Errorf("parameter %s=%q: want a non-negative integer", name, s)
+	}
+	return n, true, nil
+}
+
+func (g *Gateway) handleKV(w http.ResponseWriter, r *http.Request, key string) {
+	height, _, err := queryInt(r, "height")
+	if err != nil {
+		badParam(w, r, "%v", err)
+		return
+	}
+	if !g.authorize(w, r, ReadRequest{Kind: ReadKV, Key: key, Height: height}) {
+		return
+	}
+	val, h := g.query(w, r, abci.QueryGet, []byte(key), height)
+	if val == nil {
+		return
+	}
+	var kv types.KV
+	if err := kv.Unmarshal(val); err != nil {
+		writeProblem(w, r, api.NewProblem(api.ProblemInternal, "decoding the node's answer: "+err.Error()))
+		return
+	}
+	out := api.NewKV(kv, h)
+	if r.URL.Query().Get("encoding") == api.EncodingBase64 && out.Value != "" {
+		out.ValueBase64, out.Value = encodeBase64([]byte(out.Value)), ""
+	}
+	writeJSON(w, out)
+}
+
+func (g *Gateway) handleHistory(w http.ResponseWriter, r *http.Request, key string) {
+	limit, _, err := queryInt(r, "limit")
+	if err != nil {
+		badParam(w, r, "%v", err)
+		return
+	}
+	req := types.HistoryRequest{Key: key, Limit: uint32(min(limit, 1<<31))}
+	if s := r.URL.Query().Get("before"); s != "" {
+		v, err := types.ParseVersion(s)
+		if err != nil {
+			badParam(w, r, "parameter before=%q: %v", s, err)
+			return
+		}
+		req.Before = v
+	}
+	if !g.authorize(w, r, ReadRequest{Kind: ReadHistory, Key: key}) {
+		return
+	}
+	data, err := req.Marshal()
+	if err != nil {
+		writeProblem(w, r, api.NewProblem(api.ProblemInternal, err.Error()))
+		return
+	}
+	val, _ := g.query(w, r, abci.QueryHistory, data, 0)
+	if val == nil {
+		return
+	}
+	var h types.History
+	if err := h.Unmarshal(val); err != nil {
+		writeProblem(w, r, api.NewProblem(api.ProblemInternal, "decoding the node's answer: "+err.Error()))
+		return
+	}
+	out := api.History{Key: h.Key, Versions: make([]api.KV, len(h.Versions))}
+	for i, kv := range h.Versions {
+		out.Versions[i] = api.NewKV(kv, 0)
+	}
+	if !h.Next.IsZero() {
+		out.Next = h.Next.Text()
+	}
+	writeJSON(w, out)
+}
+
+func (g *Gateway) handleTx(w http.ResponseWriter, r *http.Request, hashHex string) {
+	hash, err := hex.DecodeString(hashHex)
+	if err != nil || len(hash) != 32 {
+		badParam(w, r, "tx hash %q: want 64 hex digits", hashHex)
+		return
+	}
+	h := hexUpper(hash)
+	if !g.authorize(w, r, ReadRequest{Kind: ReadTx, TxHash: h}) {
+		return
+	}
+	val, _ := g.query(w, r, abci.QueryTx, hash, 0)
+	if val == nil {
+		return
+	}
+	var rec types.TxResult
+	if err := rec.Unmarshal(val); err != nil {
+		writeProblem(w, r, api.NewProblem(api.ProblemInternal, "decoding the node's answer: "+err.Error()))
+		return
+	}
+	writeJSON(w, api.NewTxResult(h, rec))
+}
+
+func (g *Gateway) handleStatus(w http.ResponseWriter, r *http.Request) {
+	st, err := g.backend.Status(r.Context())
+	if err != nil {
+		writeProblem(w, r, api.NewProblem(api.ProblemNotReady, err.Error()))
+		return
+	}
+	n, _ := g.backend.MempoolSize()
+	out := api.Status{
+		ChainID: g.backend.ChainID(), LatestHeight: st.LatestHeight, CatchingUp: st.CatchingUp,
+		Peers: st.Peers, MempoolTxs: n,
+	}
+	if !st.LatestBlockTime.IsZero() {
+		out.LatestBlockTime = st.LatestBlockTime.UTC().Format(time.RFC3339Nano)
+	}
+	writeJSON(w, out)
+}
+
+func (g *Gateway) handleHealthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, map[string]string{"status": "ok"})
+}
+
+func (g *Gateway) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	out := api.Ready{MinPeers: g.cfg.MinPeers}
+	st, err := g.backend.Status(r.Context())
+	if err != nil {
+		out.Reasons = append(out.Reasons, "node status unavailable: "+err.Error())
+	} else {
+		out.Height, out.CatchingUp, out.Peers = st.LatestHeight, st.CatchingUp, st.Peers
+		if st.CatchingUp {
+			out.Reasons = append(out.Reasons, "catching up with the network")
+		}
+		if st.Peers < g.cfg.MinPeers {
+			out.Reasons = append(out.Reasons, fmt.Sprintf("%d peers, want at least %d", st.Peers, g.cfg.MinPeers))
+		}
+	}
+	select {
+	case <-g.closing:
+		out.Reasons = append(out.Reasons, "shutting down")
+	default:
+	}
+	out.Ready = len(out.Reasons) == 0
+	w.Header().Set("Content-Type", "application/json")
+	if !out.Ready {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	writeJSON(w, out)
+}

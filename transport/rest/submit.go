@@ -1,0 +1,393 @@
+package rest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	abcitypes "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/transport/api"
+	"github.com/dstt/dstt/types"
+)
+
+func hexUpper(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
+
+// submitRequest is a decoded, validated POST /v1/txs.
+type submitRequest struct {
+	single  bool // the request used "tx", not "txs"
+	commit  bool
+	timeout time.Duration // 0: the gateway's default
+	txs     [][]byte
+}
+
+// decodeSubmitRequest parses and validates a POST /v1/txs body. It never
+// panics; every failure is a Problem naming the field (and tx index) at
+// fault. maxTxs bounds the batch; maxTimeout the commit wait a request
+// may ask for.
+func decodeSubmitRequest(body []byte, maxTxs int, maxTimeout time.Duration) (submitRequest, *api.Problem) {
+	var req api.SubmitRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return submitRequest{}, api.NewProblem(api.ProblemBadJSON, "want a JSON object like {\"txs\": [\"<base64 or hex tx>\", ...], \"mode\": \"sync\"}: "+jsonErrorText(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return submitRequest{}, api.NewProblem(api.ProblemBadJSON, "unexpected data after the JSON object")
+	}
+	var out submitRequest
+	switch req.Mode {
+	case "", api.ModeSync:
+	case api.ModeCommit:
+		out.commit = true
+	default:
+		return out, api.NewProblem(api.ProblemBadRequest, fmt.Sprintf("mode %q: want %q or %q", req.Mode, api.ModeSync, api.ModeCommit))
+	}
+	switch req.Encoding {
+	case "", api.EncodingBase64, api.EncodingHex:
+	default:
+		return out, api.NewProblem(api.ProblemBadRequest, fmt.Sprintf("encoding %q: want %q, %q or none (auto)", req.Encoding, api.EncodingBase64, api.EncodingHex))
+	}
+	switch {
+	case req.TimeoutMS < 0:
+		return out, api.NewProblem(api.ProblemBadRequest, fmt.Sprintf("timeout_ms %d is negative", req.TimeoutMS))
+	case req.TimeoutMS > 0 && !out.commit:
+		return out, api.NewProblem(api.ProblemBadRequest, "timeout_ms only applies to mode \"commit\"")
+	case req.TimeoutMS > maxTimeout.Milliseconds():
+		return out, api.NewProblem(api.ProblemBadRequest, fmt.Sprintf("timeout_ms %d is above the gateway's limit of %d", req.TimeoutMS, maxTimeout.Milliseconds()))
+	}
+	out.timeout = time.Duration(req.TimeoutMS) * time.Millisecond
+	strs := req.Txs
+	switch {
+	case req.Tx != "" && len(req.Txs) > 0:
+		return out, api.NewProblem(api.ProblemBadRequest, "set either \"tx\" (one tx) or \"txs\" (a batch), not both")
+	case req.Tx != "":
+		strs, out.single = []string{req.Tx}, true
+	case len(req.Txs) == 0:
+		return out, api.NewProblem(api.ProblemBadRequest, "no transactions: set \"tx\" or \"txs\"")
+	case len(req.Txs) > maxTxs:
+		return out, api.NewProblem(api.ProblemTooManyTxs, fmt.Sprintf("%d txs in one request; the limit is %d: split the batch", len(req.Txs), maxTxs))
+	}
+	out.txs = make([][]byte, len(strs))
+	for i, s := range strs {
+		tx, err := decodeTxString(s, req.Encoding)
+		if err != nil {
+			p := api.NewProblem(api.ProblemBadTxEncoding, fmt.Sprintf("tx %d: %v", i, err))
+			p.TxIndex = &i
+			return submitRequest{}, p
+		}
+		out.txs[i] = tx
+	}
+	return out, nil
+}
+
+// decodeTxString decodes one tx as hex or base64 (auto: hex when every
+// character is a hex digit and the length is even).
+func decodeTxString(s, encoding string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, errors.New("empty tx")
+	}
+	if encoding == "" {
+		encoding = api.EncodingBase64
+		if len(s)%2 == 0 && strings.IndexFunc(s, func(r rune) bool {
+			return !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F')
+		}) < 0 {
+			encoding = api.EncodingHex
+		}
+	}
+	if encoding == api.EncodingHex {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			return nil, fmt.Errorf("not hex: %v", err)
+		}
+		return b, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64 (standard or URL alphabet, padded or not) nor hex")
+}
+
+// jsonErrorText makes encoding/json's errors shorter and friendlier.
+func jsonErrorText(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q: want %s, got JSON %s", typ.Field, typ.Type, typ.Value)
+	case errors.Is(err, io.EOF):
+		return "empty body"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated JSON"
+	}
+	return err.Error()
+}
+
+// readBody reads a JSON request body within the size limit.
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *api.Problem) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil, api.NewProblem(api.ProblemUnsupportedMedia, fmt.Sprintf("Content-Type %q: send application/json", ct))
+		}
+	}
+	if r.ContentLength > g.cfg.MaxBodyBytes {
+		return nil, api.NewProblem(api.ProblemBodyTooLarge, fmt.Sprintf("the body is %d bytes; the limit is %d: send smaller batches", r.ContentLength, g.cfg.MaxBodyBytes))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, api.NewProblem(api.ProblemBodyTooLarge, fmt.Sprintf("the body is over the limit of %d bytes: send smaller batches", g.cfg.MaxBodyBytes))
+		}
+		return nil, api.NewProblem(api.ProblemBadRequest, "reading the body: "+err.Error())
+	}
+	return body, nil
+}
+
+// precheck runs the checks whose answer depends on nothing but the tx
+// bytes and the chain id: the envelope decodes, it is for this chain, and
+// every signature verifies (one parallel batch for the whole request,
+// through the node's verifier so CheckTx finds them cached). A failure
+// rejects the whole request before anything reaches the mempool: these
+// txs could never commit, whatever the state.
+func (g *Gateway) precheck(txs [][]byte) *api.Problem {
+	chainID := g.backend.ChainID()
+	var items []security.SigItem
+	owner := make([]int, 0, len(txs))
+	fail := func(i int, c types.Code, tx []byte, format string, args ...any) *api.Problem {
+		p := api.TxProblem(c, types.TxHashHex(tx), 0, c.Message()+": "+fmt.Sprintf(format, args...))
+		p.TxIndex = &i
+		if len(txs) > 1 {
+			p.Detail = fmt.Sprintf("tx %d of the batch: %s; nothing in the batch was submitted", i, p.Detail)
+		}
+		return p
+	}
+	for i, raw := range txs {
+		tx, body, err := types.DecodeTx(raw)
+		if err != nil {
+			return fail(i, types.CodeEncoding, raw, "%v", err)
+		}
+		if body.ChainId != chainID {
+			return fail(i, types.CodeWrongChain, raw, "tx is for chain %q, this is %q", body.ChainId, chainID)
+		}
+		if len(tx.Signatures) == 0 {
+			return fail(i, types.CodeNoSignature, raw, "add at least one signature")
+		}
+		msg := types.SignBytes(chainID, tx.BodyBytes)
+		for j, s := range tx.Signatures {
+			if len(s.PubKey) != security.PubKeySize || len(s.Signature) != security.SignatureSize {
+				return fail(i, types.CodeBadSignature, raw, "signature %d: want a 32-byte ed25519 key and a 64-byte signature", j)
+			}
+			items = append(items, security.SigItem{PubKey: s.PubKey, Msg: msg, Sig: s.Signature})
+			owner = append(owner, i)
+		}
+	}
+	var ok []bool
+	if g.opts.Verifier != nil {
+		ok = g.opts.Verifier.VerifyBatch(items)
+	} else {
+		ok = security.VerifyBatch(items)
+	}
+	for k, good := range ok {
+		if !good {
+			i := owner[k]
+			return fail(i, types.CodeBadSignature, txs[i], "a signature does not verify (was the tx changed after signing, or signed for another chain?)")
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	body, p := g.readBody(w, r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	req, p := decodeSubmitRequest(body, g.cfg.MaxBatchTxs, g.cfg.MaxCommitTimeout)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	if p := g.precheck(req.txs); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	mode := api.ModeSync
+	if req.commit {
+		mode = api.ModeCommit
+	}
+	g.metrics.submitted.WithLabelValues(mode).Add(float64(len(req.txs)))
+
+	timeout := req.timeout
+	if timeout == 0 {
+		timeout = g.cfg.CommitTimeout
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+
+	res := g.admit(ctx, req)
+	res.Count()
+	if req.single {
+		if p := outcomeProblem(res.Results[0], mode); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+	}
+	writeJSON(w, res)
+}
+
+// admission is one tx on its way through the mempool.
+type admission struct {
+	hash   [32]byte
+	waiter *waiter
+}
+
+// admit hands the txs to the mempool in order and, in commit mode, waits
+// for their blocks until ctx ends.
+func (g *Gateway) admit(ctx context.Context, req submitRequest) api.SubmitResponse {
+	res := api.SubmitResponse{Results: make([]api.TxOutcome, len(req.txs))}
+	adm := make([]admission, len(req.txs))
+	var full error
+	for i, tx := range req.txs {
+		a := &adm[i]
+		a.hash = sha256.Sum256(tx)
+		out := &res.Results[i]
+		out.Hash = hexUpper(a.hash[:])
+		if full != nil {
+			refuse(out, api.ProblemMempoolFull, full.Error())
+			continue
+		}
+		a.waiter = g.hub.watch(a.hash, req.commit)
+		start := time.Now()
+		var check *abcitypes.ResponseCheckTx
+		err := g.backend.CheckTx(tx, func(r *abcitypes.ResponseCheckTx) { check = r })
+		g.metrics.checkTxLatency.Observe(time.Since(start).Seconds())
+		switch {
+		case err == nil && check == nil:
+			// The callback comes later (a remote ABCI app): not waited for.
+			out.Status = api.StatusAdmitted
+		case err == nil && check.Code == 0:
+			out.Status = api.StatusAdmitted
+		case err == nil:
+			g.hub.forget(a.hash, a.waiter)
+			a.waiter = nil
+			g.metrics.observeRejected(check.Code)
+			out.Status, out.Code, out.CodeName, out.Log = api.StatusRejected, check.Code, types.Code(check.Code).Name(), check.Log
+		case errors.Is(err, ErrTxInCache):
+			g.metrics.refused.WithLabelValues("in_cache").Inc()
+			g.alreadyKnown(ctx, a, out)
+		default:
+			g.hub.forget(a.hash, a.waiter)
+			a.waiter = nil
+			reason := api.ProblemInternal
+			switch {
+			case errors.Is(err, ErrMempoolFull):
+				reason, full = api.ProblemMempoolFull, err
+			case errors.Is(err, ErrNotReady):
+				reason, full = api.ProblemNotReady, err
+			case errors.Is(err, ErrTxTooLarge):
+				reason = api.ProblemBodyTooLarge
+			}
+			g.metrics.refused.WithLabelValues(strings.ToLower(reason)).Inc()
+			refuse(out, reason, err.Error())
+		}
+	}
+	if !req.commit {
+		return res
+	}
+	for i := range adm {
+		a := &adm[i]
+		out := &res.Results[i]
+		if a.waiter == nil || out.Status != api.StatusAdmitted {
+			continue
+		}
+		select {
+		case o := <-a.waiter.ch:
+			*out = o
+		case <-ctx.Done():
+			g.hub.forget(a.hash, a.waiter)
+			// The block may have landed just now.
+			select {
+			case o := <-a.waiter.ch:
+				*out = o
+			default:
+				out.Status = api.StatusPending
+				out.Log = "admitted to the mempool but not committed before the timeout; poll GET /v1/txs/" + out.Hash
+			}
+		}
+	}
+	return res
+}
+
+func refuse(out *api.TxOutcome, code, log string) {
+	out.Status, out.Code, out.CodeName, out.Log = api.StatusRejected, 0, code, log
+}
+
+// alreadyKnown handles a tx the mempool's cache holds: either it was
+// committed before (then it is a replay, as CheckTx would say once the
+// cache forgets it) or it is still waiting in the mempool (then it is
+// admitted, and a commit-mode request waits for it like for any other).
+func (g *Gateway) alreadyKnown(ctx context.Context, a *admission, out *api.TxOutcome) {
+	q, err := g.backend.Query(ctx, abci.QueryTx, a.hash[:], 0)
+	if err == nil && q.Code == 0 {
+		var rec types.TxResult
+		if rec.Unmarshal(q.Value) == nil {
+			g.hub.forget(a.hash, a.waiter)
+			a.waiter = nil
+			out.Status, out.Code, out.CodeName = api.StatusRejected, uint32(types.CodeReplay), types.CodeReplay.Name()
+			out.Log = fmt.Sprintf("%s: tx %s was committed before, at height %d (code %s)", types.CodeReplay.Message(), out.Hash, rec.Height, types.Code(rec.Code).Name())
+			out.Height = int64(rec.Height)
+			return
+		}
+	}
+	out.Status, out.Log = api.StatusAdmitted, "already in the mempool"
+}
+
+// outcomeProblem turns a single tx's non-OK outcome into the Problem the
+// client gets instead of a SubmitResponse.
+func outcomeProblem(o api.TxOutcome, mode string) *api.Problem {
+	switch o.Status {
+	case api.StatusCommitted, api.StatusAdmitted:
+		return nil
+	case api.StatusPending:
+		p := api.NewProblem(api.ProblemCommitTimeout, o.Log)
+		p.TxHash = o.Hash
+		return p
+	case api.StatusRejected, api.StatusFailed:
+		if o.Code == 0 {
+			p := api.NewProblem(o.CodeName, o.Log)
+			p.TxHash = o.Hash
+			switch o.CodeName {
+			case api.ProblemMempoolFull, api.ProblemNotReady:
+				p.RetryAfterSeconds = 1
+			}
+			return p
+		}
+		p := api.TxProblem(types.Code(o.Code), o.Hash, o.Height, o.Log)
+		if o.Status == api.StatusFailed {
+			p.Detail = fmt.Sprintf("failed in block %d, nothing applied: %s", o.Height, o.Log)
+		} else if mode == api.ModeCommit || mode == api.ModeSync {
+			p.Detail = "refused by the mempool (CheckTx), nothing applied: " + o.Log
+		}
+		return p
+	}
+	return api.NewProblem(api.ProblemInternal, "unknown outcome "+o.Status)
+}
