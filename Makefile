@@ -7,6 +7,9 @@
 #   make fuzz    each fuzz target for FUZZTIME (default 60s)
 #   make bench   the engine benchmark (see docs/PERFORMANCE.md)
 #   make bench-compare  kvstore vs dstt side by side (bench/compare.sh)
+#   make e2e     only the multi-validator network tests (testnet/: crash, quorum
+#                loss, governance, evidence, libp2p, scripts; ~3 min; in `test` too)
+#   make bench-failover  commit latency with 1 of 4 validators down (docs/PERFORMANCE.md)
 #   make proto   regenerate types/*.pb.go from proto/ (needs protoc)
 
 GO        ?= go
@@ -17,7 +20,7 @@ FUZZTIME  ?= 60s
 GOGOPROTO  = $(shell $(GO) list -m -f '{{.Dir}}' github.com/cosmos/gogoproto)
 PROTOC_GEN = $(shell $(GO) env GOPATH)/bin/protoc-gen-gocosmos
 
-.PHONY: all build test test-deps test-deps-vault vet unit race fuzz bench bench-compare proto clean
+.PHONY: all build test test-deps test-deps-vault vet unit race fuzz bench bench-compare e2e bench-failover proto clean
 
 all: build
 
@@ -73,6 +76,12 @@ test: test-deps vet unit race
 fuzz:
 	$(GO) test ./types -run '^$$' -fuzz FuzzDecodeTx -fuzztime $(FUZZTIME)
 	$(GO) test ./abci -run '^$$' -fuzz FuzzCheckTx -fuzztime $(FUZZTIME)
+	$(GO) test ./audit -run '^$$' -fuzz 'FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./audit -run '^$$' -fuzz FuzzDecodeQueries -fuzztime $(FUZZTIME)
+	$(GO) test ./transport/rest -run '^$$' -fuzz FuzzDecodeSubmitRequest -fuzztime $(FUZZTIME)
+	$(GO) test ./security -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
+	$(GO) test ./security -run '^$$' -fuzz FuzzDecodeEnvelope -fuzztime $(FUZZTIME)
+	$(GO) test ./storage -run '^$$' -fuzz FuzzDataKey -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) test ./abci -run '^$$' -bench FinalizeCommit -benchtime 20x
@@ -82,6 +91,13 @@ bench:
 # validator (VALIDATORS=4 once the testnet can start). Knobs: see the script.
 bench-compare:
 	bash bench/compare.sh
+
+# e2e: the testnet/ end-to-end tests alone (`unit` runs them too).
+e2e:
+	$(GO) test -count=1 -v ./testnet
+
+bench-failover:
+	$(GO) test ./testnet -run '^$$' -bench FailoverLatency -benchtime 1x -v
 
 proto:
 	@command -v protoc >/dev/null || { echo "protoc missing: apt-get install -y protobuf-compiler"; exit 1; }

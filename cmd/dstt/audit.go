@@ -681,17 +681,12 @@ func (a *nodeAudit) hook(app *abci.App) {
 }
 
 // startSinks starts the shippers of the enabled sinks: the consensus chain
-// is read through the node's in-process RPC client, with queries signed by
-// the audit key (grant its address read on "audit/log" on a closed chain).
-func (a *nodeAudit) startSinks(ctx context.Context, c rpcclient.Client) error {
+// is read from the node's own committed state (cons).
+func (a *nodeAudit) startSinks(ctx context.Context, cons audit.Source) error {
 	if len(a.cfg.Sinks) == 0 {
 		return nil
 	}
 	sources := map[string]audit.Source{}
-	cons := audit.NewRPCSource(c)
-	if a.signer != nil {
-		cons.SignWith(a.chainID, a.signer)
-	}
 	sources["consensus"] = cons
 	if a.nodeLog != nil {
 		sources["node"] = a.nodeLog

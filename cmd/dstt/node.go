@@ -196,7 +196,7 @@ func (g *globals) runNode(ctx context.Context, logLevel, cometLogLevel string, r
 		return err
 	}
 	// --- audit: start the configured sinks (HOME/config/audit.toml) ---
-	if err := aud.startSinks(ctx, node.Client()); err != nil {
+	if err := aud.startSinks(ctx, abci.NewAuditSource(store)); err != nil {
 		return err
 	}
 	// --- end audit ---
