@@ -207,6 +207,16 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 				}
 			}
 		}
+		refHead, err := ref.AuditHead(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range engines[1:] { // identical audit chains
+			h, err := e.AuditHead(0)
+			if err != nil || !h.Head.Equal(refHead.Head) || !bytes.Equal(h.StateHash, refHead.StateHash) {
+				t.Fatalf("seed %d height %d: engine %d audit head %v, engine 0 %v (%v)", seed, h.Height, i+1, h.Head, refHead.Head, err)
+			}
+		}
 		for i, e := range engines[1:] { // the same policy everywhere, deciding the same way
 			if fmt.Sprint(e.Policy().Rules(), e.Policy().Grants()) != fmt.Sprint(ref.Policy().Rules(), ref.Policy().Grants()) {
 				t.Fatalf("seed %d height %d: engine %d has another policy", seed, h, i+1)
