@@ -30,9 +30,34 @@
 // that NewNode returned, even one that never started. The application is the caller's:
 // close it after Stop.
 //
+// A network of several nodes (see package testnet) makes every node's keys first, builds
+// one genesis listing all validators, then initialises each home with it and with the
+// others as peers:
+//
+//	keys := consensus.GenerateNodeKeys()           // per node
+//	gen, err := consensus.NewGenesis(chainID, time.Now(), validators, appState)
+//	home, err := consensus.InitHome(consensus.InitOptions{
+//		Keys: &keys, Genesis: gen, Transport: consensus.TransportTCP,
+//		Peers: []consensus.Peer{{NodeKey: otherNodePubKey, Address: "127.0.0.1:26710"}}, ...})
+//
+// A node joining a running chain does the same with the chain's genesis
+// (Home.Genesis of a member) and peers from the members' Home.AsPeer.
+//
+// # Transports
+//
+// TransportTCP is CometBFT's own p2p (persistent_peers = "ID@host:port", the node ID being
+// the hex address of the node key). TransportLibP2P switches on CometBFT v0.40's
+// experimental go-libp2p transport: QUIC over UDP on the P2P listen port, peers in
+// [p2p.libp2p] bootstrap_peers as {host, libp2p peer ID, persistent}. A Peer holds the
+// node's public key, from which both IDs derive (Peer.NodeID, LibP2PID). Every validator
+// of a chain must use the same transport.
+//
 // # Errors
 //
-//   - InitHome: ErrInvalidOptions (every problem listed), ErrHomeExists (a chain is
+//   - InitHome, NewConfig: ErrInvalidOptions (every problem listed: also a bad
+//     transport, a peer without an ed25519 key or host:port, a duplicate peer or the node
+//     itself as peer, a genesis together with AppState/GenesisTime or another chain id),
+//     ErrHomeExists (a chain is
 //     there and Overwrite is unset). Overwrite deletes the config files InitHome writes,
 //     the address book and all of data/ (chain, app store, validator state); it keeps
 //     keyring/ and any other file in config/.

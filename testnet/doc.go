@@ -16,7 +16,8 @@
 // +1 (RPC) and +2 (Prometheus, off): distinct ports, so N nodes share one host. All N
 // validators are in one genesis with equal power; node i's validator key and its
 // test-keyring key "dev" make up organisation org i (app_state orgs), every "dev" key is
-// a genesis admin, and governance needs Threshold (k) of the N orgs. Every node lists all
+// a genesis admin, and governance needs admins of k distinct orgs (Threshold; 0, the
+// default, is a majority of the member orgs at the time). Every node lists all
 // the others as peers: persistent_peers on CometBFT's TCP transport, persistent
 // [p2p.libp2p] bootstrap_peers on the go-libp2p one. The CLI (`dstt testnet init`) also
 // writes each home's client.json, so `dstt --home DIR/nodeI tx put k v` signs with org

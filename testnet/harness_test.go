@@ -81,7 +81,9 @@ func newCluster(tb testing.TB, transport string, n int, extraInit ...string) *cl
 		if attempt == 20 {
 			tb.Fatalf("no free port range for the testnet after 20 tries: %s", lastErr)
 		}
-		base := 20000 + 10*rand.IntN(3500) // 20000..54990
+		// Below the kernel's ephemeral range (32768+), so no outgoing connection of
+		// another test can take a port between the check and the listen.
+		base := 20000 + 10*rand.IntN(1200) // 20000..31990
 		args := append([]string{"testnet", "init", "--dir", dir, "--validators", fmt.Sprint(n),
 			"--transport", transport, "--base-port", fmt.Sprint(base), "-o", "json"}, extraInit...)
 		out, err := exec.Command(bin, args...).CombinedOutput()

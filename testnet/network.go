@@ -59,8 +59,9 @@ type Options struct {
 	Transport string
 	// BasePort is node1's P2P port; see PortsPerNode. Default DefaultBasePort.
 	BasePort int
-	// Threshold is k of the k-of-n org approvals governance needs; default a majority
-	// of the N orgs (N/2+1).
+	// Threshold fixes k, the org approvals a governance tx needs, in genesis. Zero (the
+	// default) writes 0, which the engine reads as "a majority of the member orgs at
+	// the time": k follows the consortium as orgs join and leave.
 	Threshold int
 	// Overwrite deletes an existing testnet in Dir first (its node homes and manifest).
 	Overwrite bool
@@ -86,9 +87,6 @@ func (o Options) withDefaults() Options {
 	if o.BasePort == 0 {
 		o.BasePort = DefaultBasePort
 	}
-	if o.Threshold == 0 {
-		o.Threshold = o.Validators/2 + 1
-	}
 	return o
 }
 
@@ -105,8 +103,8 @@ func (o Options) Validate() error {
 	if last := o.BasePort + PortsPerNode*(o.Validators-1) + 2; o.BasePort < 1024 || last > 65535 {
 		problems = append(problems, fmt.Sprintf("base port %d: the ports %d-%d must lie in 1024-65535", o.BasePort, o.BasePort, last))
 	}
-	if o.Threshold < 1 || o.Threshold > o.Validators {
-		problems = append(problems, fmt.Sprintf("threshold %d: want 1-%d (k of the %d orgs)", o.Threshold, o.Validators, o.Validators))
+	if o.Threshold < 0 || o.Threshold > o.Validators {
+		problems = append(problems, fmt.Sprintf("threshold %d: want 1-%d (k of the %d orgs), or 0 for a majority", o.Threshold, o.Validators, o.Validators))
 	}
 	if err := (consensus.InitOptions{ChainID: o.ChainID}).Validate(); err != nil {
 		problems = append(problems, fmt.Sprintf("chain id %q: want 1-50 characters of [A-Za-z0-9._-]", o.ChainID))
@@ -122,6 +120,7 @@ type Network struct {
 	Dir       string `json:"dir"` // absolute
 	ChainID   string `json:"chain_id"`
 	Transport string `json:"transport"`
+	// Threshold is the genesis k; 0 means a majority of the member orgs (MajorityOf).
 	Threshold int    `json:"threshold"`
 	BasePort  int    `json:"base_port"`
 	Nodes     []Node `json:"nodes"`
@@ -147,6 +146,9 @@ type Node struct {
 	Genesis bool `json:"genesis"`
 }
 
+// MajorityOf is the k a threshold of 0 gives with n member orgs: n/2+1.
+func MajorityOf(n int) int { return n/2 + 1 }
+
 // RPCURL is the node's RPC as an http URL, e.g. http://127.0.0.1:26701.
 func (n Node) RPCURL() string { return "http://" + strings.TrimPrefix(n.RPC, "tcp://") }
 
@@ -166,9 +168,10 @@ var nodeDirPattern = regexp.MustCompile(`^node[0-9]+$`)
 // loopback ports, its own node and validator keys and a test-keyring key "dev"; one
 // genesis (byte-identical in every home) listing all N validators with equal power, and
 // an app_state where node i's validator and "dev" key form organisation org i, every
-// "dev" key is a genesis admin, and governance needs Threshold of the N orgs; every
-// node's config names all the others as persistent peers on the chosen transport. It
-// saves the manifest as DIR/testnet.json. Client settings (client.json) are the CLI's.
+// "dev" key is a genesis admin, and governance needs opts.Threshold orgs (0: a majority
+// of the member orgs at the time); every node's config names all the others as
+// persistent peers on the chosen transport. It saves the manifest as DIR/testnet.json.
+// Client settings (client.json) are the CLI's.
 func Generate(opts Options) (*Network, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err

@@ -33,7 +33,7 @@ func generate(t *testing.T, o testnet.Options) *testnet.Network {
 
 func TestGenerateFourValidators(t *testing.T) {
 	nw := generate(t, testnet.Options{})
-	if len(nw.Nodes) != 4 || nw.ChainID != testnet.DefaultChainID || nw.Threshold != 3 || nw.Transport != consensus.TransportTCP {
+	if len(nw.Nodes) != 4 || nw.ChainID != testnet.DefaultChainID || nw.Threshold != 0 || nw.Transport != consensus.TransportTCP {
 		t.Fatalf("network %+v", nw)
 	}
 	loaded, err := testnet.Load(nw.Dir)
@@ -126,7 +126,8 @@ func TestGenerateFourValidators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if state.Threshold != 3 || len(state.Orgs) != 4 || len(state.Admins) != 4 {
+	// Threshold 0: a majority of the member orgs, however many there are.
+	if state.Threshold != 0 || len(state.Orgs) != 4 || len(state.Admins) != 4 {
 		t.Fatalf("app state %+v", state)
 	}
 	for i, o := range state.Orgs {
@@ -144,6 +145,14 @@ func TestGenerateLibP2P(t *testing.T) {
 	nw := generate(t, testnet.Options{Validators: 3, Transport: consensus.TransportLibP2P, Threshold: 3})
 	if nw.Threshold != 3 {
 		t.Errorf("threshold %d", nw.Threshold)
+	}
+	h, _ := consensus.OpenHome(nw.Nodes[0].Home)
+	gen, err := h.Genesis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state, err := abci.DecodeGenesisState(gen.AppState); err != nil || state.Threshold != 3 {
+		t.Errorf("--threshold 3 wrote %+v (%v)", state.Threshold, err)
 	}
 	for _, n := range nw.Nodes {
 		h, err := consensus.OpenHome(n.Home)
@@ -211,10 +220,12 @@ func TestOptionsValidate(t *testing.T) {
 	if err := (testnet.Options{BasePort: 65530}).Validate(); err == nil {
 		t.Error("ports past 65535 accepted")
 	}
+	if err := (testnet.Options{Threshold: -1}).Validate(); err == nil {
+		t.Error("threshold -1 accepted")
+	}
 	for n, k := range map[int]int{1: 1, 2: 2, 3: 2, 4: 3, 5: 3, 7: 4} {
-		nw := generate(t, testnet.Options{Validators: n})
-		if nw.Threshold != k {
-			t.Errorf("%d orgs: default threshold %d, want %d", n, nw.Threshold, k)
+		if got := testnet.MajorityOf(n); got != k {
+			t.Errorf("MajorityOf(%d) = %d, want %d", n, got, k)
 		}
 	}
 }

@@ -286,6 +286,7 @@ func TestCrashRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c2.SetReader(signer) // the dev key is the chain's admin: it may read everything
 	rctx, rcancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer rcancel()
 	for _, a := range acked {

@@ -38,7 +38,9 @@ each listing all the others as persistent peers on the chosen transport.
 
 Node i belongs to organisation org i, whose admin is the home's test-keyring
 key "dev" (UNENCRYPTED: a testnet only); every "dev" key is also a genesis
-admin. Governance needs k of the N orgs (--threshold, default a majority).
+admin. Governance needs admins of k distinct orgs: by default a majority of
+the member orgs at the time (genesis threshold 0, so k follows the consortium
+as orgs join and leave); --threshold K fixes k in genesis.
 Each home's client.json points the CLI at that node, so
 
   dstt --home DIR/node2 tx put greeting hello
@@ -59,8 +61,12 @@ the P2P port). DIR/testnet.json describes the network.`,
 				}
 			}
 			return g.print(nw, func(w io.Writer) {
-				fmt.Fprintf(w, "testnet %q in %s: %d validators, transport %s, governance threshold %d of %d orgs\n\n",
-					nw.ChainID, nw.Dir, len(nw.Nodes), nw.Transport, nw.Threshold, len(nw.Nodes))
+				k := fmt.Sprintf("k = %d of the %d orgs (fixed)", nw.Threshold, len(nw.Nodes))
+				if nw.Threshold == 0 {
+					k = fmt.Sprintf("k = a majority of the member orgs (now %d of %d)", testnet.MajorityOf(len(nw.Nodes)), len(nw.Nodes))
+				}
+				fmt.Fprintf(w, "testnet %q in %s: %d validators, transport %s, governance %s\n\n",
+					nw.ChainID, nw.Dir, len(nw.Nodes), nw.Transport, k)
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "NODE\tORG\tP2P\tRPC\tADMIN (key \"dev\")")
 				for _, n := range nw.Nodes {
@@ -77,7 +83,7 @@ the P2P port). DIR/testnet.json describes the network.`,
 	f.StringVar(&o.Transport, "transport", consensus.TransportTCP, "p2p transport: tcp or libp2p (experimental, QUIC)")
 	f.StringVar(&o.ChainID, "chain-id", testnet.DefaultChainID, "chain id")
 	f.IntVar(&o.BasePort, "base-port", testnet.DefaultBasePort, "node1's P2P port; node i uses BASE+10(i-1) .. +2")
-	f.IntVar(&o.Threshold, "threshold", 0, "k: org admin signatures a governance tx needs (default: a majority of the orgs)")
+	f.IntVar(&o.Threshold, "threshold", 0, "fix k, the orgs whose admins must sign a governance tx (default 0: a majority of the member orgs at the time)")
 	f.BoolVar(&o.Overwrite, "overwrite", false, "replace a testnet in DIR: new keys, genesis and config; DELETES its chain data; keeps the keyrings")
 	return cmd
 }
