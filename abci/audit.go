@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/storage"
@@ -88,9 +88,10 @@ func auditEntry(b *Block, i int, d *decodedTx, out *Outcome) audit.Entry {
 		kind = audit.KindTxRejected
 	}
 	var actions []string
+	ent.Resources = make([]string, 0, len(d.body.Ops))
 	for j := range d.body.Ops {
 		act, res := describeOp(&d.body.Ops[j])
-		if !strings.Contains(strings.Join(actions, ","), act) {
+		if !slices.Contains(actions, act) {
 			actions = append(actions, act)
 		}
 		ent.Resources = append(ent.Resources, res)
@@ -155,8 +156,8 @@ func (e *Engine) stageAudit(st *staged, b *Block, ds []*decodedTx, res *BlockRes
 	chain := audit.NewChain(e.head)
 	ver := storage.Version{Height: st.height}
 	add := func(ent audit.Entry) {
-		ent = chain.Append(ent)
-		st.writes = append(st.writes, storage.Entry{Key: auditKey(ent.Seq), Value: ent.Encode(), Version: storage.Version{Height: st.height, Index: ent.TxIndex}})
+		ent, enc := chain.AppendEncoded(ent)
+		st.writes = append(st.writes, storage.Entry{Key: auditKey(ent.Seq), Value: enc, Version: storage.Version{Height: st.height, Index: ent.TxIndex}})
 	}
 	for _, ev := range evidence {
 		add(ev)
