@@ -223,7 +223,7 @@ func testKeyring(t *testing.T, backend string, kr Keyring, reopen func() Keyring
 }
 
 func TestOpenKeyringBackends(t *testing.T) {
-	if _, err := OpenKeyring("vault", t.TempDir(), nil); !errors.Is(err, ErrUnknownBackend) ||
+	if _, err := OpenKeyring("nonesuch", t.TempDir(), nil); !errors.Is(err, ErrUnknownBackend) ||
 		!strings.Contains(err.Error(), "file, test, memory") {
 		t.Fatalf("unknown backend: %v", err)
 	}

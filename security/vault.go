@@ -375,8 +375,9 @@ func (v *Vault) startRenewal(secret *vaultapi.Secret) {
 	go func() {
 		defer close(v.done)
 		for {
-			if secret == nil || secret.Auth == nil || (!secret.Auth.Renewable && v.cfg.Token != "") {
-				return
+			if secret == nil || secret.Auth == nil || secret.Auth.LeaseDuration <= 0 ||
+				(!secret.Auth.Renewable && v.cfg.Token != "") {
+				return // nothing expires, or nothing can be done about it
 			}
 			next, ok := v.watch(secret)
 			if !ok {
@@ -491,7 +492,7 @@ func (v *Vault) classify(op, path string, err error) error {
 	}
 	var re *vaultapi.ResponseError
 	if errors.As(err, &re) {
-		msg := strings.Join(re.Errors, "; ")
+		msg := vaultMessages(re.Errors)
 		if re.RawError {
 			msg = strings.TrimSpace(msg)
 			if len(msg) > 200 {
@@ -502,7 +503,8 @@ func (v *Vault) classify(op, path string, err error) error {
 		switch {
 		case re.StatusCode == 503 && strings.Contains(strings.ToLower(msg), "sealed"):
 			return fmt.Errorf("%w: %s (unseal it: vault operator unseal)", ErrVaultSealed, where)
-		case re.StatusCode == 403 || re.StatusCode == 401:
+		case re.StatusCode == 403 || re.StatusCode == 401,
+			re.StatusCode == 400 && strings.HasSuffix(path, "/login"): // wrong AppRole credentials
 			return fmt.Errorf("%w: %s: %s", ErrVaultDenied, where, msg)
 		case re.StatusCode == 404:
 			return fmt.Errorf("%w: %s: %s", ErrVaultNotFound, where, msg)
@@ -519,6 +521,23 @@ func (v *Vault) classify(op, path string, err error) error {
 		return fmt.Errorf("%w: %s %s at %s: cancelled", ErrVaultUnreachable, op, path, v.cfg.Address)
 	}
 	return fmt.Errorf("%w: %s %s at %s: %s", ErrVaultUnreachable, op, path, v.cfg.Address, transportProblem(err))
+}
+
+// vaultMessages flattens Vault's error strings, which often hold a
+// multierror ("1 error occurred:\n\t* permission denied\n\n"), into one
+// line: "permission denied".
+func vaultMessages(errs []string) string {
+	var out []string
+	for _, e := range errs {
+		for _, line := range strings.Split(e, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasSuffix(line, "error occurred:") || strings.HasSuffix(line, "errors occurred:") {
+				continue
+			}
+			out = append(out, strings.TrimPrefix(line, "* "))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // transportProblem describes a network or TLS failure in a few words,

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -83,6 +84,16 @@ type ValidatorSignerConfig struct {
 	// written after the state is durable and before the signature is
 	// returned. An *os.File journal is fsynced each time.
 	Journal io.Writer
+	// RetryFor is how long one sign request keeps retrying while Vault is
+	// sealed or unreachable (ErrVaultSealed, ErrVaultUnreachable) before it
+	// fails. CometBFT does not re-ask for a step whose signing failed: with
+	// a single validator the chain would stall until the node restarts. A
+	// request held past the node's 5 s read timeout is asked again on a new
+	// connection; the signature made meanwhile is the one returned. 0 fails
+	// at once.
+	RetryFor time.Duration
+	// Logger (nil = silent) hears about retries while Vault is unavailable.
+	Logger *slog.Logger
 }
 
 // ValidatorSigner implements CometBFT's types.PrivValidator over a Signer
@@ -94,6 +105,8 @@ type ValidatorSigner struct {
 	chainID string
 	path    string
 	journal io.Writer
+	retry   time.Duration
+	log     *slog.Logger
 	unlock  func() error
 	now     func() time.Time
 
@@ -151,6 +164,9 @@ func NewValidatorSigner(s Signer, cfg ValidatorSignerConfig) (*ValidatorSigner, 
 	if len(pub) != PubKeySize {
 		return nil, fmt.Errorf("security: validator signer: public key of %d bytes", len(pub))
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	if cfg.ChainID == "" || cfg.StateFile == "" {
 		return nil, errors.New("security: validator signer needs a chain id and a state file")
 	}
@@ -168,7 +184,7 @@ func NewValidatorSigner(s Signer, cfg ValidatorSignerConfig) (*ValidatorSigner, 
 	}
 	return &ValidatorSigner{
 		signer: s, pub: cmted25519.PubKey(pub), chainID: cfg.ChainID, path: cfg.StateFile,
-		journal: cfg.Journal, unlock: unlock, now: time.Now, state: st,
+		journal: cfg.Journal, retry: cfg.RetryFor, log: cfg.Logger, unlock: unlock, now: time.Now, state: st,
 	}, nil
 }
 
@@ -318,9 +334,31 @@ func (pv *ValidatorSigner) checkHRS(h int64, r int32, s int8) (bool, error) {
 	return same, nil
 }
 
-// sign signs msgs (one request when the signer batches) and checks each
-// signature against the public key.
+// sign signs msgs, retrying for pv.retry while Vault is sealed or
+// unreachable, and checks each signature against the public key.
 func (pv *ValidatorSigner) sign(msgs ...[]byte) ([][]byte, error) {
+	deadline := pv.now().Add(pv.retry)
+	backoff := 50 * time.Millisecond
+	for {
+		sigs, err := pv.signOnce(msgs...)
+		transient := errors.Is(err, ErrVaultSealed) || errors.Is(err, ErrVaultUnreachable)
+		if err == nil || !transient || !pv.now().Add(backoff).Before(deadline) {
+			if err == nil && backoff > 50*time.Millisecond {
+				pv.log.Info("validator signer: Vault is back; signed")
+			}
+			return sigs, err
+		}
+		if backoff == 50*time.Millisecond {
+			pv.log.Warn("validator signer: Vault unavailable; holding the sign request", "for", time.Until(deadline).Round(time.Second), "err", err)
+		}
+		time.Sleep(backoff)
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+// signOnce signs msgs (one request when the signer batches) and checks
+// each signature against the public key.
+func (pv *ValidatorSigner) signOnce(msgs ...[]byte) ([][]byte, error) {
 	var sigs [][]byte
 	if bs, ok := pv.signer.(BatchSigner); ok && len(msgs) > 1 {
 		var err error

@@ -199,12 +199,32 @@ func TestValidatorSignerVault(t *testing.T) {
 	if err := pv.SignVote(testChain, pc); err != nil {
 		t.Fatal(err)
 	}
+	// With RetryFor, a request waits out a short seal instead of failing.
+	pv.Close()
+	pv, err = security.NewValidatorSigner(ts, security.ValidatorSignerConfig{ChainID: testChain, StateFile: state, Journal: jf, RetryFor: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Seal()
+	done := make(chan error, 1)
+	pc5 := vote(cmtproto.PrecommitType, 5, 0, blockID(5), t0)
+	go func() { done <- pv.SignVote(testChain, pc5) }()
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("returned while Vault was sealed: %v", err)
+	default:
+	}
+	srv.Unseal()
+	if err := <-done; err != nil || !pub.VerifySignature(cmttypes.VoteSignBytes(testChain, pc5), pc5.Signature) {
+		t.Fatalf("after the seal ended: %v", err)
+	}
 	f, _ := os.Open(filepath.Join(dir, "journal"))
 	defer f.Close()
 	n := 0
 	for sc := bufio.NewScanner(f); sc.Scan(); n++ {
 	}
-	if n != 4 {
-		t.Fatalf("journal has %d lines, want 4", n)
+	if n != 5 {
+		t.Fatalf("journal has %d lines, want 5", n)
 	}
 }

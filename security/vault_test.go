@@ -373,7 +373,7 @@ path "transit/sign/node-audit" { capabilities = ["update"] }`)
 	bad := srv.Config("")
 	bad.RoleID, bad.SecretID = roleID, "00000000-dead-beef-0000-000000000000"
 	_, err = security.NewVault(ctx, bad, nil)
-	if !errors.Is(err, security.ErrVaultDenied) && !errors.Is(err, security.ErrVaultRequest) {
+	if !errors.Is(err, security.ErrVaultDenied) {
 		t.Fatalf("bad secret id: %v", err)
 	}
 	if strings.Contains(err.Error(), bad.SecretID) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
@@ -248,6 +250,19 @@ type rotateJSON struct {
 	Height    int64  `json:"height,omitempty"`
 	Kept      string `json:"old_key_kept_as,omitempty"`
 	Resumed   bool   `json:"resumed,omitempty"`
+	Identity  string `json:"identity,omitempty"` // from the chain's /identity query
+	Keys      int    `json:"identity_keys,omitempty"`
+}
+
+// queryIdentity asks the node for the identity of the key with address
+// addr and its key history (abci.QueryIdentity).
+func queryIdentity(ctx context.Context, c *client.Client, addr string) (abci.IdentityView, error) {
+	var v abci.IdentityView
+	raw, err := c.Raw(ctx, abci.QueryIdentity, []byte(addr))
+	if err != nil {
+		return v, err
+	}
+	return v, json.Unmarshal(raw, &v)
 }
 
 func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration) error {
@@ -285,6 +300,11 @@ func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration)
 	if out.Kept, err = r.finish(ctx); err != nil {
 		return fmt.Errorf("keys rotate: the RotateKey tx is committed, but finishing locally failed: %w (retry: dstt keys rotate %s --finish)", err, name)
 	}
+	if c, err := client.New(g.node); err == nil {
+		if id, err := queryIdentity(ctx, c, types.Address(r.newPub)); err == nil {
+			out.Identity, out.Keys = id.Identity, len(id.Keys)
+		}
+	}
 	return g.print(out, func(w io.Writer) {
 		if out.Hash != "" {
 			fmt.Fprintf(w, "rotated key %q: RotateKey tx %s committed at height %d\n", name, out.Hash, out.Height)
@@ -292,6 +312,9 @@ func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration)
 			fmt.Fprintf(w, "finished the rotation of key %q\n", name)
 		}
 		fmt.Fprintf(w, "new public key: %s (the identity's address and permissions stay)\n", out.NewPubKey)
+		if out.Identity != "" {
+			fmt.Fprintf(w, "identity:       %s (%d keys in its history: dstt keys rotate never changes it)\n", out.Identity, out.Keys)
+		}
 		if out.Kept != "" {
 			fmt.Fprintf(w, "old key kept as %s (the chain refuses it from now on)\n", out.Kept)
 		}
@@ -318,6 +341,14 @@ func (g *globals) submitRotation(ctx context.Context, name string, r *rotation) 
 		return res, nil
 	case errors.As(err, &txErr) && txErr.Code == types.CodeInvalidOp:
 		return res, fmt.Errorf("keys rotate: the node refused the RotateKey tx (%w); if it does not support key rotation yet, nothing changed on chain and the successor stays pending", err)
+	case errors.As(err, &txErr) && txErr.Code == types.CodeKeyRetired && r.resumed:
+		// An earlier attempt may have been committed without us seeing it:
+		// if the chain's current key for this identity is the successor,
+		// only the local (or Vault) side is left to do.
+		if id, qerr := queryIdentity(ctx, c, types.Address(r.old.PubKey())); qerr == nil && id.Current == hex.EncodeToString(r.newPub) {
+			return client.Result{Hash: "", Height: 0}, nil
+		}
+		fallthrough
 	case errors.As(err, &txErr) && txErr.Code == types.CodeKeyRetired:
 		return res, fmt.Errorf("keys rotate: %w: the current key of %q is already retired on chain; if an earlier rotation of this key was committed, finish it with: dstt keys rotate %s --finish", err, name, name)
 	case errors.As(err, &txErr):

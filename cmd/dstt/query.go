@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"

@@ -32,14 +32,14 @@ the next tx. See docs/RBAC.md.`,
 	pf.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the node")
 	f.validFor = 100
 
-	var domain, to string
+	var grantDomain, ruleDomain, to string
 	var remove bool
 	grant := &cobra.Command{
 		Use:   "grant ROLE --to SUBJECT [--domain D]",
 		Short: "Give SUBJECT (an address or a role) ROLE in domain D (\"*\" = every domain)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			return g.submit(f, []types.Op{{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: to, Role: args[0], Domain: domain}}}})
+			return g.submit(f, []types.Op{{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: to, Role: args[0], Domain: grantDomain}}}})
 		},
 	}
 	revoke := &cobra.Command{
@@ -47,12 +47,12 @@ the next tx. See docs/RBAC.md.`,
 		Short: "Take ROLE in domain D back from SUBJECT",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			return g.submit(f, []types.Op{{Sum: &types.Op_Revoke{Revoke: &types.Revoke{Subject: to, Role: args[0], Domain: domain}}}})
+			return g.submit(f, []types.Op{{Sum: &types.Op_Revoke{Revoke: &types.Revoke{Subject: to, Role: args[0], Domain: grantDomain}}}})
 		},
 	}
 	for _, c := range []*cobra.Command{grant, revoke} {
 		c.Flags().StringVar(&to, "to", "", "the address or role that gets (or loses) the role")
-		c.Flags().StringVar(&domain, "domain", rbac.AllDomains, "domain of the grant")
+		c.Flags().StringVar(&grantDomain, "domain", rbac.AllDomains, "domain of the grant")
 		_ = c.MarkFlagRequired("to")
 	}
 	rule := func(deny bool) *cobra.Command {
@@ -65,7 +65,7 @@ the next tx. See docs/RBAC.md.`,
 			Short: fmt.Sprintf("Add (or --remove) a rule: SUBJECT may%s ACTION (read|write|admin|*) keys matching PATTERN", map[bool]string{true: " not", false: ""}[deny]),
 			Args:  cobra.ExactArgs(3),
 			RunE: func(_ *cobra.Command, args []string) error {
-				dom := domain
+				dom := ruleDomain
 				if dom == "" {
 					dom = rbac.DomainOf(args[2])
 					if args[2] == "*" || strings.HasPrefix(args[2], ":") {
@@ -77,7 +77,7 @@ the next tx. See docs/RBAC.md.`,
 				}}}})
 			},
 		}
-		c.Flags().StringVar(&domain, "domain", "", "domain of the rule (default: the pattern's first segment, or * for \"*\")")
+		c.Flags().StringVar(&ruleDomain, "domain", "", "domain of the rule (default: the pattern's first segment, or * for \"*\")")
 		c.Flags().BoolVar(&remove, "remove", false, "remove the rule instead of adding it")
 		return c
 	}

@@ -59,6 +59,7 @@ type signerFlags struct {
 	vaultConfig string
 	createKey   bool
 	logLevel    string
+	vaultWait   time.Duration
 }
 
 func (f *signerFlags) dir(g *globals) string {
@@ -123,6 +124,7 @@ docs/KEYS.md for the policy a validator needs.`,
 	start.Flags().StringVar(&f.laddr, "priv-validator-laddr", "", "the node's priv_validator_laddr: tcp://HOST:PORT, unix://PATH or noise://NODE-PEER-ID@IP:PORT (default: the home's config.toml)")
 	start.Flags().StringVar(&f.journal, "journal", "", "append one JSON line per new signature to this file (fsynced)")
 	start.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn, error or none")
+	start.Flags().DurationVar(&f.vaultWait, "vault-wait", 60*time.Second, "how long a sign request waits for a sealed or unreachable Vault before it fails (CometBFT does not re-ask a failed step: a lone validator stalls until restarted)")
 	cmd.AddCommand(initCmd, show, start)
 	return cmd
 }
@@ -349,7 +351,7 @@ func (g *globals) signerStart(ctx context.Context, f *signerFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg := security.ValidatorSignerConfig{ChainID: chainID, StateFile: filepath.Join(dir, signerStateFile)}
+	cfg := security.ValidatorSignerConfig{ChainID: chainID, StateFile: filepath.Join(dir, signerStateFile), RetryFor: f.vaultWait, Logger: logger}
 	if f.journal != "" {
 		jf, err := os.OpenFile(f.journal, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {

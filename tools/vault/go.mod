@@ -1,6 +1,6 @@
 module github.com/dstt/dstt/tools/vault
 
-go 1.26.8
+go 1.26.0
 
 replace github.com/99designs/keyring => github.com/Jeffail/keyring v1.2.3
 
