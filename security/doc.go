@@ -4,8 +4,13 @@
 //
 // # Signatures
 //
-// Keys are ed25519. LocalSigner signs with a key in memory; a Vault transit
-// signer will implement the same Signer interface. Verify and VerifyBatch
+// Keys are ed25519. LocalSigner signs with a key in memory; TransitSigner
+// (vault_transit.go) signs through HashiCorp Vault's transit engine and
+// implements the same Signer interface. The "vault" keyring backend, envelope
+// encryption of values (envelope.go) and ValidatorSigner, a CometBFT
+// PrivValidator over any Signer with a durable double-sign guard
+// (vault_privval.go, served by `dstt signer`), are documented in
+// docs/KEYS.md. Verify and VerifyBatch
 // use ZIP-215 rules through curve25519-voi, with exactly the options
 // CometBFT's crypto/ed25519 uses: cofactored verification that accepts
 // non-canonical point encodings. ZIP-215 accepts every signature Go's
