@@ -251,8 +251,16 @@ func TestValidatorsCommitTogether(t *testing.T) {
 			if err := WaitForHeight(ctx, nodes[1].Client(), h); err != nil {
 				t.Fatal(err)
 			}
-			if got := queryKey(t, nodes[1].Client(), "who"); got != "both" {
-				t.Errorf("second validator reads %q", got)
+			// The block store reports height h before the app has applied
+			// block h: read until the value shows, with a deadline.
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for got := queryKey(t, nodes[1].Client(), "who"); got != "both"; got = queryKey(t, nodes[1].Client(), "who") {
+				select {
+				case <-ctx.Done():
+					t.Fatalf("second validator reads %q", got)
+				case <-tick.C:
+				}
 			}
 		})
 	}

@@ -21,6 +21,7 @@ import (
 
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 
+	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/testnet"
 	"github.com/dstt/dstt/transport/client"
@@ -352,7 +353,42 @@ func (c *cluster) checkAgreement(tb testing.TB, names ...string) int64 {
 			}
 		}
 	}
+	c.checkAuditChains(tb, ctx, h-1, names...)
 	return h
+}
+
+// checkAuditChains: every node holds the same consensus audit chain head
+// after block h, and that head is proved by the validators' signatures on
+// block h+1 (audit.VerifyAgainstCommit, as `dstt audit verify` does).
+func (c *cluster) checkAuditChains(tb testing.TB, ctx context.Context, h int64, names ...string) {
+	tb.Helper()
+	if h < 1 {
+		return
+	}
+	var ref audit.HeadResponse
+	for i, name := range names {
+		r := c.rpc(tb, name)
+		head, err := audit.NewRPCSource(r).HeadAt(ctx, h)
+		if err != nil {
+			tb.Fatalf("%s: audit head at %d: %v", name, h, err)
+		}
+		if i == 0 {
+			ref = head
+			st, err := r.Status(ctx)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			anchor, err := audit.VerifyAgainstCommit(ctx, audit.NewRPCCommitFetcher(r), st.NodeInfo.Network, head, audit.CommitOptions{})
+			if err != nil {
+				tb.Fatalf("%s: audit head at %d does not verify against the signed commit: %v", name, h, err)
+			}
+			tb.Logf("audit head %s after block %d proved by %d validators' commit of block %d", anchor.Head, h, anchor.Validators, anchor.SignedHeight)
+			continue
+		}
+		if !head.Head.Equal(ref.Head) || string(head.StateHash) != string(ref.StateHash) {
+			tb.Fatalf("audit chains differ after block %d: %s has %s, %s has %s", h, names[0], ref.Head, name, head.Head)
+		}
+	}
 }
 
 // blockHashes returns the block hashes of heights 1..h (index i is height i+1), read
