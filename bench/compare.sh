@@ -19,12 +19,17 @@
 #   DURATION, WARMUP        measured / warmup time per run (20s, 5s)
 #   TIMEOUT_COMMIT          consensus.timeout_commit for every home ("" keeps
 #                           the home's default: 100ms for dstt init)
-#   KV_CONCURRENCY          kvstore workers (512)
+#   KV_CONCURRENCY          kvstore workers, one tx per request (800: the RPC
+#                           server allows 900 connections)
+#   KV_BATCH_CONCURRENCY    kvstore workers with batches of KV_BATCH txs (400 x 10:
+#                           JSON-RPC batch requests over HTTP, at most 10 by
+#                           CometBFT's default max_request_batch_size; in (b),
+#                           sequential in-process calls)
 #   DSTT_CONCURRENCY        dstt bench workers (16), DSTT_BATCH txs each (250)
 #   DSTT_PRESIGN            put txs signed before the run (400000)
 #   LIGHT_RATE              light-load offered tx/s (20)
-#   VALIDATORS              1, or 4 once `dstt testnet` can start a local
-#                           network (the hook below; skipped until then)
+#   VALIDATORS              1 (default), or 4: also a 4-validator local
+#                           testnet (dstt testnet init), load on node1's gateway
 #   PROFILE=1               30 s CPU profile of the dstt node during (c)
 #   BASE_PORT               first of the ports used (46600)
 #   OUT                     where results go (${TMPDIR:-/tmp}/dstt-bench-DATE)
@@ -34,7 +39,9 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
 WARMUP=${WARMUP:-5s}
 TIMEOUT_COMMIT=${TIMEOUT_COMMIT:-}
-KV_CONCURRENCY=${KV_CONCURRENCY:-512}
+KV_CONCURRENCY=${KV_CONCURRENCY:-800}
+KV_BATCH_CONCURRENCY=${KV_BATCH_CONCURRENCY:-400}
+KV_BATCH=${KV_BATCH:-10}
 DSTT_CONCURRENCY=${DSTT_CONCURRENCY:-16}
 DSTT_BATCH=${DSTT_BATCH:-250}
 DSTT_PRESIGN=${DSTT_PRESIGN:-400000}
@@ -71,7 +78,7 @@ go build -o "$BIN/kvstore" ./bench/kvstore
 	echo "go: $(go version)"
 	echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "duration: $DURATION (+ warmup $WARMUP), timeout_commit: ${TIMEOUT_COMMIT:-home default}"
-	echo "kvstore workers: $KV_CONCURRENCY; dstt: $DSTT_CONCURRENCY workers x $DSTT_BATCH txs, $DSTT_PRESIGN presigned"
+	echo "kvstore: $KV_CONCURRENCY workers x 1 tx, $KV_BATCH_CONCURRENCY x $KV_BATCH; dstt: $DSTT_CONCURRENCY workers x $DSTT_BATCH txs, $DSTT_PRESIGN presigned"
 } > "$OUT/env.txt"
 cat "$OUT/env.txt" >&2
 
@@ -112,13 +119,16 @@ KV_PID=$!
 wait_http "http://127.0.0.1:$KV_RPC/status"
 "$BIN/kvstore" load --rpc "tcp://127.0.0.1:$KV_RPC" --concurrency "$KV_CONCURRENCY" \
 	--duration "$DURATION" --warmup "$WARMUP" -json > "$OUT/a.json" 2> "$OUT/a-progress.log"
+log "(a') kvstore via CometBFT HTTP RPC, JSON-RPC batches"
+"$BIN/kvstore" load --rpc "tcp://127.0.0.1:$KV_RPC" --concurrency "$KV_BATCH_CONCURRENCY" --batch "$KV_BATCH" \
+	--duration "$DURATION" --warmup "$WARMUP" -json > "$OUT/a2.json" 2> "$OUT/a2-progress.log"
 stop_pid "$KV_PID"
 
 # (b) the same, in-process.
 log "(b) kvstore in-process"
 "$BIN/kvstore" init --home "$WORK/kvb" --rpc-laddr "tcp://127.0.0.1:$KV_RPC" --p2p-laddr "tcp://127.0.0.1:$KV_P2P"
 tune_home "$WORK/kvb"
-"$BIN/kvstore" inproc --home "$WORK/kvb" --concurrency "$KV_CONCURRENCY" \
+"$BIN/kvstore" inproc --home "$WORK/kvb" --concurrency "$KV_BATCH_CONCURRENCY" --batch "$KV_BATCH" \
 	--duration "$DURATION" --warmup "$WARMUP" -json > "$OUT/b.json" 2> "$OUT/b-progress.log"
 
 # (c) dstt through the REST gateway.
@@ -167,24 +177,38 @@ wait_profile() {
 	fi
 }
 
-# The 4-validator hook: a local testnet from `dstt testnet` (the testnet
-# issue). Until that can start nodes with their REST gateways on known
-# ports, this run is skipped and says so.
+# 4 validators: a local testnet from `dstt testnet init` (one org each,
+# every node's "dev" key a genesis admin), each node serving its gateway;
+# the load goes to node1's gateway and reaches the others by gossip.
 run_dstt_testnet4() {
-	if ! "$BIN/dstt" testnet --help 2>/dev/null | grep -q "start"; then
-		log "4 validators: skipped (dstt testnet cannot start a local network yet)"
-		echo "4 validators: skipped (no dstt testnet start)" > "$OUT/testnet4.txt"
-		return 0
-	fi
-	# TODO(testnet): dstt testnet init --nodes 4 --dir "$WORK/net"; start the
-	# nodes with --rest-laddr 127.0.0.1:$((DS_REST+10+i)); run dstt bench
-	# against node0's gateway (and light load), as in run_dstt_single.
-	log "4 validators: the hook is not wired to dstt testnet yet"
+	local net="$WORK/net" base=$((BASE_PORT + 100)) pids=() i
+	log "4 validators: dstt testnet init"
+	"$BIN/dstt" testnet init --dir "$net" --validators 4 --base-port "$base" > "$OUT/net-init.log" 2>&1
+	for i in 1 2 3 4; do
+		tune_home "$net/node$i"
+		"$BIN/dstt" start --home "$net/node$i" --rest-laddr "127.0.0.1:$((base + 50 + i))" \
+			--log-level error --comet-log-level error 2> "$OUT/net-node$i.log" &
+		pids+=($!)
+		PIDS+=($!)
+	done
+	for i in 1 2 3 4; do wait_http "http://127.0.0.1:$((base + 50 + i))/readyz"; done
+	local gw="http://127.0.0.1:$((base + 51))"
+	log "(c4) dstt, 4 validators, via node1's REST gateway"
+	"$BIN/dstt" bench --home "$net/node1" --target "$gw" --mode closed \
+		--concurrency "$DSTT_CONCURRENCY" --batch "$DSTT_BATCH" --presign "$DSTT_PRESIGN" \
+		--duration "$DURATION" --warmup "$WARMUP" -o json > "$OUT/c4.json" 2> "$OUT/c4-progress.log"
+	log "4 validators, light load"
+	"$BIN/dstt" bench --home "$net/node1" --target "$gw" --mode open \
+		--rate "$LIGHT_RATE" --batch 1 --concurrency 64 \
+		--duration "$DURATION" --warmup "$WARMUP" -o json > "$OUT/light4.json" 2> "$OUT/light4-progress.log"
+	for p in "${pids[@]}"; do stop_pid "$p"; done
 }
 
 run_dstt_single
 if [ "$VALIDATORS" = 4 ]; then run_dstt_testnet4; fi
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/env.txt"
-"$BIN/kvstore" compare --a "$OUT/a.json" --b "$OUT/b.json" --c "$OUT/c.json" --light "$OUT/light.json" | tee "$OUT/summary.txt"
+extra=()
+if [ -s "$OUT/c4.json" ]; then extra=(--c4 "$OUT/c4.json" --light4 "$OUT/light4.json"); fi
+"$BIN/kvstore" compare --a "$OUT/a.json" --a2 "$OUT/a2.json" --b "$OUT/b.json" --c "$OUT/c.json" --light "$OUT/light.json" "${extra[@]}" | tee "$OUT/summary.txt"
 echo "results in $OUT" >&2

@@ -76,7 +76,8 @@ type DsttConfig struct {
 type DsttWorkload struct {
 	cfg        DsttConfig
 	chainID    string
-	validUntil uint64
+	validUntil uint64        // of the presigned txs
+	height     atomic.Uint64 // highest height seen in a result
 	seq        atomic.Uint64
 	presigned  [][]byte
 	next       atomic.Int64
@@ -104,6 +105,7 @@ func NewDsttWorkload(ctx context.Context, cfg DsttConfig) (*DsttWorkload, error)
 	if _, err := rand.Read(w.valueBuf); err != nil {
 		return nil, err
 	}
+	w.height.Store(uint64(info.LatestHeight))
 	if cfg.Presign > 0 {
 		if err := w.presign(cfg.Presign); err != nil {
 			return nil, err
@@ -123,14 +125,20 @@ func (w *DsttWorkload) value(n int) []byte {
 	return v
 }
 
+// sign signs ops valid until ValidFor blocks past the highest height seen
+// (a long run at light load goes through many blocks).
 func (w *DsttWorkload) sign(seq uint64, ops ...types.Op) ([]byte, error) {
-	body := &types.TxBody{ChainId: w.chainID, Nonce: client.RandomNonce(), ValidUntilHeight: w.validUntil, Ops: ops}
+	return w.signUntil(seq, w.height.Load()+w.cfg.ValidFor, ops...)
+}
+
+func (w *DsttWorkload) signUntil(seq, validUntil uint64, ops ...types.Op) ([]byte, error) {
+	body := &types.TxBody{ChainId: w.chainID, Nonce: client.RandomNonce(), ValidUntilHeight: validUntil, Ops: ops}
 	return security.SignTx(body, w.cfg.Signers[seq%uint64(len(w.cfg.Signers))])
 }
 
-func (w *DsttWorkload) putTx(seq uint64) ([]byte, error) {
+func (w *DsttWorkload) putOp(seq uint64) types.Op {
 	key := fmt.Sprintf("%sput/%d", w.cfg.Prefix, seq)
-	return w.sign(seq, types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: key, Value: w.value(int(seq))}}})
+	return types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: key, Value: w.value(int(seq))}}}
 }
 
 // presign signs n put txs on every core.
@@ -142,7 +150,7 @@ func (w *DsttWorkload) presign(n int) error {
 	for p := range errs {
 		wg.Go(func() {
 			for i := p; i < n; i += len(errs) {
-				tx, err := w.putTx(base + uint64(i))
+				tx, err := w.signUntil(base+uint64(i), w.validUntil, w.putOp(base+uint64(i)))
 				if err != nil {
 					errs[p] = err
 					return
@@ -187,7 +195,8 @@ func (w *DsttWorkload) Do(ctx context.Context, _ int) ([]Result, error) {
 				tx = w.presigned[i]
 				break
 			}
-			tx, err = w.putTx(w.seq.Add(1))
+			seq := w.seq.Add(1)
+			tx, err = w.sign(seq, w.putOp(seq))
 		case pick < w.cfg.Mix.Put+w.cfg.Mix.RMW:
 			tx, err = w.rmwTx(ctx, w.seq.Add(1), fmt.Sprintf("%srmw/%d", w.cfg.Prefix, mrand.IntN(w.cfg.KeySpace)))
 		default:
@@ -204,6 +213,12 @@ func (w *DsttWorkload) Do(ctx context.Context, _ int) ([]Result, error) {
 	}
 	rs := make([]Result, len(outs))
 	for i, o := range outs {
+		for h := uint64(max(o.Height, 0)); ; {
+			cur := w.height.Load()
+			if h <= cur || w.height.CompareAndSwap(cur, h) {
+				break
+			}
+		}
 		switch {
 		case o.Status == api.StatusCommitted:
 			rs[i].Outcome = Committed

@@ -37,6 +37,7 @@ import (
 	"github.com/cometbft/cometbft/abci/example/kvstore"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	ctypes "github.com/cometbft/cometbft/rpc/core/types"
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/dstt/dstt/bench"
@@ -112,7 +113,8 @@ func cmdNode(ctx context.Context, args []string) error {
 // loadFlags are the load shape, shared by load and inproc.
 type loadFlags struct {
 	bench.Config
-	json bool
+	json  bool
+	batch int
 }
 
 func (l *loadFlags) register(fs *flag.FlagSet) {
@@ -122,6 +124,7 @@ func (l *loadFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&l.Duration, "duration", 10*time.Second, "measured time")
 	fs.DurationVar(&l.Warmup, "warmup", 2*time.Second, "unmeasured time first")
 	fs.BoolVar(&l.json, "json", false, "print the report as JSON")
+	fs.IntVar(&l.batch, "batch", 1, "txs per request (over HTTP: one JSON-RPC batch request)")
 }
 
 func (l *loadFlags) run(ctx context.Context, target string, w bench.Workload) error {
@@ -141,40 +144,94 @@ func (l *loadFlags) run(ctx context.Context, target string, w bench.Workload) er
 	return nil
 }
 
-// kvWorkload submits one kvstore tx ("key=value") per request through
-// broadcast_tx_sync and waits until a committed block holds it.
+// kvWorkload submits kvstore txs ("key=value") through broadcast_tx_sync,
+// batch at a time (over HTTP one JSON-RPC batch request), and waits until
+// committed blocks hold them all.
 type kvWorkload struct {
 	rpc     rpcclient.Client
+	http    *rpchttp.HTTP // for JSON-RPC batches; nil in-process
 	tracker *tracker
 	run     string
+	batch   int
 	seq     atomic.Uint64
 }
 
-func (w *kvWorkload) TxsPerRequest() int { return 1 }
+func (w *kvWorkload) TxsPerRequest() int { return w.batch }
 
 func (w *kvWorkload) Do(ctx context.Context, _ int) ([]bench.Result, error) {
-	n := w.seq.Add(1)
-	tx := fmt.Appendf(nil, "b%s-%d=v%d", w.run, n, n)
-	ch := w.tracker.watch(sha256.Sum256(tx))
-	res, err := w.rpc.BroadcastTxSync(ctx, tx)
-	if err != nil {
-		w.tracker.forget(sha256.Sum256(tx))
-		return nil, err
+	txs := make([]cmttypes.Tx, w.batch)
+	chans := make([]chan uint32, w.batch)
+	for i := range txs {
+		n := w.seq.Add(1)
+		txs[i] = fmt.Appendf(nil, "b%s-%d=v%d", w.run, n, n)
+		chans[i] = w.tracker.watch(sha256.Sum256(txs[i]))
 	}
-	if res.Code != 0 {
-		w.tracker.forget(sha256.Sum256(tx))
-		return []bench.Result{{Outcome: bench.Failed, Reason: fmt.Sprintf("CheckTx code %d: %s", res.Code, res.Log)}}, nil
-	}
-	select {
-	case code := <-ch:
-		if code != 0 {
-			return []bench.Result{{Outcome: bench.Failed, Reason: fmt.Sprintf("block code %d", code)}}, nil
+	forget := func() {
+		for _, tx := range txs {
+			w.tracker.forget(sha256.Sum256(tx))
 		}
-		return []bench.Result{{Outcome: bench.Committed}}, nil
-	case <-ctx.Done():
-		w.tracker.forget(sha256.Sum256(tx))
-		return nil, ctx.Err()
 	}
+	codes := make([]uint32, len(txs))
+	logs := make([]string, len(txs))
+	switch {
+	case w.http != nil && len(txs) > 1:
+		b := w.http.NewBatch()
+		for _, tx := range txs {
+			if _, err := b.BroadcastTxSync(ctx, tx); err != nil {
+				forget()
+				return nil, err
+			}
+		}
+		res, err := b.Send(ctx)
+		if err != nil {
+			forget()
+			return nil, err
+		}
+		if len(res) != len(txs) {
+			forget()
+			return nil, fmt.Errorf("JSON-RPC batch: %d answers for %d txs", len(res), len(txs))
+		}
+		for i, r := range res {
+			bt, ok := r.(*ctypes.ResultBroadcastTx)
+			if !ok {
+				forget()
+				return nil, fmt.Errorf("JSON-RPC batch: answer %d is %T", i, r)
+			}
+			codes[i], logs[i] = bt.Code, bt.Log
+		}
+	default:
+		for i, tx := range txs {
+			res, err := w.rpc.BroadcastTxSync(ctx, tx)
+			if err != nil {
+				forget()
+				return nil, err
+			}
+			codes[i], logs[i] = res.Code, res.Log
+		}
+	}
+	rs := make([]bench.Result, len(txs))
+	for i := range txs {
+		if codes[i] != 0 {
+			w.tracker.forget(sha256.Sum256(txs[i]))
+			rs[i] = bench.Result{Outcome: bench.Failed, Reason: fmt.Sprintf("CheckTx code %d: %s", codes[i], logs[i])}
+			chans[i] = nil
+		}
+	}
+	for i, ch := range chans {
+		if ch == nil {
+			continue
+		}
+		select {
+		case code := <-ch:
+			if code != 0 {
+				rs[i] = bench.Result{Outcome: bench.Failed, Reason: fmt.Sprintf("block code %d", code)}
+			}
+		case <-ctx.Done():
+			forget()
+			return nil, ctx.Err()
+		}
+	}
+	return rs, nil
 }
 
 // tracker follows NewBlock events and tells the waiters of each tx.
@@ -256,7 +313,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return l.run(ctx, "kvstore via CometBFT HTTP RPC "+*addr, &kvWorkload{rpc: c, tracker: t, run: runID()})
+	return l.run(ctx, "kvstore via CometBFT HTTP RPC "+*addr, &kvWorkload{rpc: c, http: c, tracker: t, run: runID(), batch: max(l.batch, 1)})
 }
 
 func cmdInproc(ctx context.Context, args []string) error {
@@ -278,15 +335,18 @@ func cmdInproc(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return l.run(ctx, "kvstore in-process (rpclocal)", &kvWorkload{rpc: n.Client(), tracker: t, run: runID()})
+	return l.run(ctx, "kvstore in-process (rpclocal)", &kvWorkload{rpc: n.Client(), tracker: t, run: runID(), batch: max(l.batch, 1)})
 }
 
 func cmdCompare(args []string) error {
 	fs := flag.NewFlagSet("compare", flag.ExitOnError)
-	a := fs.String("a", "", "(a) kvstore over HTTP RPC, JSON report")
+	a := fs.String("a", "", "(a) kvstore over HTTP RPC, one tx per request, JSON report")
+	a2 := fs.String("a2", "", "(a') kvstore over HTTP RPC, JSON-RPC batches, JSON report")
 	b := fs.String("b", "", "(b) kvstore in-process, JSON report")
 	c := fs.String("c", "", "(c) dstt over REST, JSON report")
 	light := fs.String("light", "", "dstt at light load, JSON report")
+	c4 := fs.String("c4", "", "dstt, 4 validators, JSON report")
+	light4 := fs.String("light4", "", "dstt, 4 validators, light load, JSON report")
 	_ = fs.Parse(args)
 	load := func(p string) (*bench.Report, error) {
 		if p == "" {
@@ -299,9 +359,9 @@ func cmdCompare(args []string) error {
 		var r bench.Report
 		return &r, json.Unmarshal(raw, &r)
 	}
-	var reps [4]*bench.Report
+	var reps [7]*bench.Report
 	var errs []error
-	for i, p := range []string{*a, *b, *c, *light} {
+	for i, p := range []string{*a, *b, *c, *light, *a2, *c4, *light4} {
 		r, err := load(p)
 		reps[i] = r
 		errs = append(errs, err)
@@ -310,8 +370,10 @@ func cmdCompare(args []string) error {
 		return err
 	}
 	fmt.Printf("%-44s %12s %9s %9s %9s %8s\n", "system", "committed/s", "p50 ms", "p95 ms", "p99 ms", "aborts")
-	names := []string{"(a) kvstore, CometBFT HTTP RPC", "(b) kvstore, in-process", "(c) dstt, REST POST /v1/txs", "dstt, light load (latency)"}
-	for i, r := range reps {
+	names := []string{"(a) kvstore, HTTP RPC, 1 tx/request", "(b) kvstore, in-process", "(c) dstt, REST POST /v1/txs", "dstt, light load (latency)",
+		"(a') kvstore, HTTP RPC, JSON-RPC batches", "(c4) dstt, 4 validators, REST", "dstt, 4 validators, light load"}
+	for _, i := range []int{0, 4, 1, 2, 3, 5, 6} {
+		r := reps[i]
 		if r == nil {
 			continue
 		}
@@ -322,8 +384,14 @@ func cmdCompare(args []string) error {
 			fmt.Printf("%-44s %12.2fx\n", what, x.CommittedTPS/y.CommittedTPS)
 		}
 	}
+	bestA := reps[0]
+	if reps[4] != nil && (bestA == nil || reps[4].CommittedTPS > bestA.CommittedTPS) {
+		bestA = reps[4]
+	}
 	ratio(reps[2], reps[0], "(c) / (a)")
+	ratio(reps[2], reps[4], "(c) / (a')")
+	ratio(reps[2], bestA, "(c) / best of (a), (a')")
 	ratio(reps[2], reps[1], "(c) / (b)")
-	ratio(reps[1], reps[0], "(b) / (a)")
+	ratio(reps[1], bestA, "(b) / best of (a), (a')")
 	return nil
 }

@@ -1,17 +1,60 @@
-// Package client is dstt's Go client: it reads chain info, signs and submits
-// transactions, and queries keys, history and tx results over CometBFT's RPC
-// (HTTP to a remote node, or in-process).
+// Package client is dstt's Go SDK: it signs and submits transactions,
+// reads keys, history and tx results, follows committed writes, and runs
+// interactive transactions, against one node, over its REST gateway
+// (NewREST, http(s)://) or CometBFT's RPC (New, tcp://; NewFromRPC for the
+// in-process client). Connect picks by the address's scheme.
 //
 // A Client is safe for concurrent use. Calls take a context and return
-// errors wrapped around this package's sentinels:
+// errors wrapped around this package's sentinels (test with errors.Is):
 //
 //   - ErrUnreachable: the node did not answer (is `dstt start` running? is
-//     --node right?);
-//   - ErrRejected: the tx was refused or failed; the *TxError inside carries
-//     the stable result code (types.Code) and the node's message;
-//   - ErrNotFound: a query found no such key or tx.
+//     the address right?);
+//   - ErrRejected: the tx was refused or failed; the *TxError inside
+//     carries the stable result code (types.Code), the stage ("check" or
+//     "deliver") and the node's message;
+//   - ErrNotFound, ErrUnauthorized, ErrQuery: a read found nothing, was not
+//     allowed, or was malformed;
+//   - ErrBusy: the node is overloaded or not ready (mempool full, rate
+//     limited, catching up): retry later; ErrCommitTimeout: admitted, not
+//     yet committed;
+//   - ErrContention: Txn gave up after MaxAttempts conflicts.
 //
-// Submit signs a body built by the caller with the given signers. It fills
-// in the chain id and, when zero, a random nonce and a valid_until_height a
-// fixed number of blocks ahead of the node's latest height.
+// Over REST an error that comes from a problem document also wraps the
+// *api.Problem (errors.As), with its stable code.
+//
+// # Submitting
+//
+// Submit signs a body with the given signers (or the client's, WithSigner)
+// and waits for its block; it fills in the chain id and, when zero, a
+// random nonce and a valid_until_height DefaultValidFor blocks ahead.
+// BroadcastCommit and BroadcastSync send signed bytes; BroadcastBatch sends
+// many in one request and returns one api.TxOutcome per tx.
+//
+// # Reading
+//
+// With a reader (WithReader, SetReader, or the first WithSigner key) every
+// read is signed, so keys only some readers may read can be read; the node
+// checks the signature and the reader's permission. Signed reads are
+// single-use: the client gives repeats of one query distinct timestamps.
+//
+// # Interactive transactions
+//
+// Txn(ctx, fn) runs fn against a snapshot: Txn.Get reads at the height of
+// the first read and records each version; Put and Delete are buffered.
+// The commit is one tx that checks every version read (a `check` op) and
+// applies the writes, all or nothing. If a key read has changed since, the
+// node aborts it with CONFLICT and Txn runs fn again on a fresh snapshot,
+// after a pause drawn uniformly from [0, base·2^(attempt-1)) capped at
+// MaxBackoff, where base grows with the conflict rate this client has seen
+// recently: under contention retries spread out, and without it they are
+// immediate. After MaxAttempts the error wraps ErrContention and the last
+// CONFLICT. fn must be safe to run more than once and should do nothing
+// but reads and writes through the Txn.
+//
+// # Events
+//
+// Subscribe(ctx, prefix, opts) delivers every committed write under a key
+// prefix in commit order, with ids HEIGHT.INDEX.WRITE. It reconnects on
+// its own and resumes after the last position seen, so nothing is skipped
+// or repeated; opts.After / FromHeight resume a previous subscription.
 package client

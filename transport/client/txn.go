@@ -25,7 +25,7 @@ type TxnOptions struct {
 	// BaseBackoff and MaxBackoff bound the pause before a retry: attempt n
 	// waits a random time in [0, min(MaxBackoff, base·2^(n-1))) ("full
 	// jitter"), where base is BaseBackoff scaled up by the conflict rate
-	// this client has seen lately (up to 32×): the more contention, the
+	// this client has seen lately (up to 16×): the more contention, the
 	// more the retries spread out.
 	BaseBackoff time.Duration
 	MaxBackoff  time.Duration
@@ -38,7 +38,7 @@ type TxnOptions struct {
 
 // DefaultTxnOptions are the defaults of Txn.
 func DefaultTxnOptions() TxnOptions {
-	return TxnOptions{MaxAttempts: 64, BaseBackoff: 2 * time.Millisecond, MaxBackoff: time.Second, ValidFor: DefaultValidFor}
+	return TxnOptions{MaxAttempts: 64, BaseBackoff: 2 * time.Millisecond, MaxBackoff: 500 * time.Millisecond, ValidFor: DefaultValidFor}
 }
 
 func (o TxnOptions) withDefaults(c *Client) TxnOptions {
@@ -255,7 +255,7 @@ func (c *contention) backoff(o TxnOptions, n int) time.Duration {
 	c.mu.Lock()
 	rate := c.rate
 	c.mu.Unlock()
-	base := float64(o.BaseBackoff) * (1 + 31*rate)
+	base := float64(o.BaseBackoff) * (1 + 15*rate)
 	ceiling := min(float64(o.MaxBackoff), base*float64(uint64(1)<<min(n-1, 30)))
 	if ceiling < 1 {
 		return 0

@@ -42,14 +42,22 @@ func TestUnauthorizedRequests(t *testing.T) {
 	if _, err := admin.SubmitOps(ctx, rule); err != nil {
 		t.Fatal(err)
 	}
-	height := n.Engine.Height()
+	before := appHash(t, n)
 
 	// A write without permission: 403 UNAUTHORIZED, nothing applied.
 	r := postJSON(t, n, api.SubmitRequest{Tx: hex.EncodeToString(signTx(t, n, stranger, put("secret/b", "mine"))), Mode: api.ModeCommit})
 	wantProblem(t, "unauthorised write", r, 403, "UNAUTHORIZED")
-	if n.Engine.Height() != height || n.Node.CometNode().Mempool().Size() != 0 {
-		t.Errorf("the refused tx changed something: height %d -> %d", height, n.Engine.Height())
+	if after := appHash(t, n); after != before || n.Node.CometNode().Mempool().Size() != 0 {
+		t.Errorf("the refused tx changed something: app hash %s -> %s", before, after)
 	}
+
+	// Resubmitting the admin's committed tx: REPLAY, even though an
+	// unsigned reader may not see its record.
+	replayed := signTx(t, n, n.Admin, put("secret/r", "1"))
+	if r := postJSON(t, n, api.SubmitRequest{Tx: hex.EncodeToString(replayed), Mode: api.ModeCommit}); r.status != 200 {
+		t.Fatalf("admin tx: %d %s", r.status, r.body)
+	}
+	wantProblem(t, "replay on an access-controlled chain", postJSON(t, n, api.SubmitRequest{Tx: hex.EncodeToString(replayed), Mode: api.ModeCommit}), 409, "REPLAY")
 
 	// Unsigned reads of a protected key: 403.
 	wantProblem(t, "unsigned read", do(t, http.MethodGet, n.URL()+"/v1/kv/secret%2Fb", "", nil), 403, "UNAUTHORIZED")
@@ -106,7 +114,7 @@ func TestUnauthorizedRequests(t *testing.T) {
 	if _, err := admin.SubmitOps(ctx, put("secret/c", "x"), put("pub/z", "end")); err != nil {
 		t.Fatal(err)
 	}
-	if got := streamKeys(admin); len(got) != 4 || got[0] != "pub/a" || got[1] != "secret/b" || got[2] != "secret/c" {
+	if got := streamKeys(admin); len(got) != 5 || got[0] != "pub/a" || got[1] != "secret/b" || got[2] != "secret/r" || got[3] != "secret/c" {
 		t.Errorf("admin's stream: %v", got)
 	}
 	if got := streamKeys(sc); len(got) != 2 || got[0] != "pub/a" || got[1] != "pub/z" {

@@ -246,7 +246,7 @@ func (g *Gateway) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	res := g.admit(ctx, req)
 	res.Count()
 	if req.single {
-		if p := outcomeProblem(res.Results[0], mode); p != nil {
+		if p := outcomeProblem(res.Results[0]); p != nil {
 			writeProblem(w, r, p)
 			return
 		}
@@ -345,25 +345,29 @@ func refuse(out *api.TxOutcome, code, log string) {
 // committed before (then it is a replay, as CheckTx would say once the
 // cache forgets it) or it is still waiting in the mempool (then it is
 // admitted, and a commit-mode request waits for it like for any other).
+// The tx record tells them apart; on a chain with access control an
+// unsigned read of it may be refused, but a refusal (rather than
+// NOT_FOUND) already says that the record exists.
 func (g *Gateway) alreadyKnown(ctx context.Context, a *admission, out *api.TxOutcome) {
 	q, err := g.backend.Query(ctx, abci.QueryTx, a.hash[:], 0)
-	if err == nil && q.Code == 0 {
+	if err == nil && (q.Code == 0 || q.Code == uint32(types.CodeUnauthorized)) {
+		g.hub.forget(a.hash, a.waiter)
+		a.waiter = nil
+		out.Status, out.Code, out.CodeName = api.StatusRejected, uint32(types.CodeReplay), types.CodeReplay.Name()
+		out.Log = fmt.Sprintf("%s: tx %s was committed before", types.CodeReplay.Message(), out.Hash)
 		var rec types.TxResult
-		if rec.Unmarshal(q.Value) == nil {
-			g.hub.forget(a.hash, a.waiter)
-			a.waiter = nil
-			out.Status, out.Code, out.CodeName = api.StatusRejected, uint32(types.CodeReplay), types.CodeReplay.Name()
-			out.Log = fmt.Sprintf("%s: tx %s was committed before, at height %d (code %s)", types.CodeReplay.Message(), out.Hash, rec.Height, types.Code(rec.Code).Name())
+		if q.Code == 0 && rec.Unmarshal(q.Value) == nil {
+			out.Log += fmt.Sprintf(", at height %d (code %s)", rec.Height, types.Code(rec.Code).Name())
 			out.Height = int64(rec.Height)
-			return
 		}
+		return
 	}
 	out.Status, out.Log = api.StatusAdmitted, "already in the mempool"
 }
 
 // outcomeProblem turns a single tx's non-OK outcome into the Problem the
 // client gets instead of a SubmitResponse.
-func outcomeProblem(o api.TxOutcome, mode string) *api.Problem {
+func outcomeProblem(o api.TxOutcome) *api.Problem {
 	switch o.Status {
 	case api.StatusCommitted, api.StatusAdmitted:
 		return nil
@@ -384,7 +388,7 @@ func outcomeProblem(o api.TxOutcome, mode string) *api.Problem {
 		p := api.TxProblem(types.Code(o.Code), o.Hash, o.Height, o.Log)
 		if o.Status == api.StatusFailed {
 			p.Detail = fmt.Sprintf("failed in block %d, nothing applied: %s", o.Height, o.Log)
-		} else if mode == api.ModeCommit || mode == api.ModeSync {
+		} else {
 			p.Detail = "refused by the mempool (CheckTx), nothing applied: " + o.Log
 		}
 		return p

@@ -37,7 +37,9 @@ type Options struct {
 
 // Node is a running test node.
 type Node struct {
-	Node     *consensus.Node
+	Node *consensus.Node
+	// Engine is not safe to use while the node runs (it is not safe for
+	// concurrent use); read the chain through Node.Client() instead.
 	Engine   *abci.Engine
 	Gateway  *rest.Gateway
 	Admin    *security.LocalSigner // a key; genesis admin with Options.RBAC
