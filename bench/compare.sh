@@ -30,6 +30,9 @@
 #   LIGHT_RATE              light-load offered tx/s (20)
 #   VALIDATORS              1 (default), or 4: also a 4-validator local
 #                           testnet (dstt testnet init), load on node1's gateway
+#   CONFIG_SED              extra sed script applied to every home's config.toml,
+#                           for experiments applied to all systems alike, e.g.
+#                           's/^indexer = .*/indexer = "null"/;s/^recheck = .*/recheck = false/'
 #   PROFILE=1               30 s CPU profile of the dstt node during (c)
 #   BASE_PORT               first of the ports used (46600)
 #   OUT                     where results go (${TMPDIR:-/tmp}/dstt-bench-DATE)
@@ -48,6 +51,7 @@ DSTT_PRESIGN=${DSTT_PRESIGN:-400000}
 LIGHT_RATE=${LIGHT_RATE:-20}
 VALIDATORS=${VALIDATORS:-1}
 PROFILE=${PROFILE:-0}
+CONFIG_SED=${CONFIG_SED:-}
 BASE_PORT=${BASE_PORT:-46600}
 OUT=${OUT:-${TMPDIR:-/tmp}/dstt-bench-$(date +%Y%m%d-%H%M%S)}
 case " ${GOFLAGS:-} " in *-tags=pebbledb*) ;; *) export GOFLAGS="${GOFLAGS:-} -tags=pebbledb" ;; esac
@@ -77,7 +81,7 @@ go build -o "$BIN/kvstore" ./bench/kvstore
 	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 	echo "go: $(go version)"
 	echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "duration: $DURATION (+ warmup $WARMUP), timeout_commit: ${TIMEOUT_COMMIT:-home default}"
+	echo "duration: $DURATION (+ warmup $WARMUP), timeout_commit: ${TIMEOUT_COMMIT:-home default}${CONFIG_SED:+, config sed: $CONFIG_SED}"
 	echo "kvstore: $KV_CONCURRENCY workers x 1 tx, $KV_BATCH_CONCURRENCY x $KV_BATCH; dstt: $DSTT_CONCURRENCY workers x $DSTT_BATCH txs, $DSTT_PRESIGN presigned"
 } > "$OUT/env.txt"
 cat "$OUT/env.txt" >&2
@@ -91,7 +95,10 @@ tune_home() {
 	if [ -n "${2:-}" ]; then
 		sed -i "s/^pprof_laddr = .*/pprof_laddr = \"$2\"/" "$cfg"
 	fi
-	grep -E '^(timeout_commit|skip_timeout_commit|pprof_laddr) =' "$cfg" >&2
+	if [ -n "$CONFIG_SED" ]; then
+		sed -i "$CONFIG_SED" "$cfg"
+	fi
+	grep -E '^(timeout_commit|skip_timeout_commit|pprof_laddr|indexer|recheck) =' "$cfg" >&2
 }
 
 # wait_http URL: until it answers (60 s).

@@ -87,19 +87,11 @@ func (g *globals) auditRPC(from string) (rpcclient.Client, *audit.RPCSource, str
 	}
 	chainID := st.NodeInfo.Network
 	src := audit.NewRPCSource(c)
-	if from == "" {
-		cc, _ := loadClientConfig(g.home)
-		from = cc.From
+	s, err := g.signerFor(from, "to sign the audit queries; --reader - for unsigned")
+	if err != nil {
+		return nil, nil, "", err
 	}
-	if from != "" && from != "-" {
-		kr, err := g.openKeyring()
-		if err != nil {
-			return nil, nil, "", err
-		}
-		s, err := kr.Signer(from)
-		if err != nil {
-			return nil, nil, "", fmt.Errorf("key %q (to sign the audit queries; --reader - for unsigned): %w", from, err)
-		}
+	if s != nil {
 		src.SignWith(chainID, s)
 	}
 	return c, src, chainID, nil

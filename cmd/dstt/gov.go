@@ -193,21 +193,12 @@ dstt gov validators and dstt gov orgs show the current state.`,
 			if err != nil {
 				return err
 			}
-			from := f.from
-			if from == "" {
-				cc, _ := loadClientConfig(g.home)
-				from = cc.From
-			}
-			if from == "" {
-				return errors.New("pass --from ADMIN")
-			}
-			kr, err := g.openKeyring()
+			s, err := g.signerFor(f.from, "your admin key")
 			if err != nil {
 				return err
 			}
-			s, err := kr.Signer(from)
-			if err != nil {
-				return fmt.Errorf("key %q: %w", from, err)
+			if s == nil {
+				return errors.New("pass --from ADMIN")
 			}
 			sig, err := s.Sign(types.SignBytes(p.ChainID, p.raw))
 			if err != nil {

@@ -29,6 +29,28 @@ func (g *globals) openKeyring() (security.Keyring, error) {
 	return security.OpenKeyring(g.backend, keyringDir(g.home), pass)
 }
 
+// signerFor returns the keyring signer named from, or the home's default key
+// (client.json) when from is empty. It returns nil, nil when there is no key
+// to use: from is "-" (unsigned, for reads), or no name is set at all.
+func (g *globals) signerFor(from, purpose string) (security.Signer, error) {
+	if from == "" {
+		cc, _ := loadClientConfig(g.home)
+		from = cc.From
+	}
+	if from == "" || from == "-" {
+		return nil, nil
+	}
+	kr, err := g.openKeyring()
+	if err != nil {
+		return nil, err
+	}
+	s, err := kr.Signer(from)
+	if err != nil {
+		return nil, fmt.Errorf("key %q (%s; list keys: dstt keys list --keyring-backend %s): %w", from, purpose, g.backendName(), err)
+	}
+	return s, nil
+}
+
 type keyJSON struct {
 	Name    string `json:"name"`
 	Address string `json:"address"`

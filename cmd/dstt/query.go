@@ -193,19 +193,11 @@ func (g *globals) readerClient(from string) (*client.Client, context.Context, co
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if from == "" {
-		cc, _ := loadClientConfig(g.home)
-		from = cc.From
+	s, err := g.signerFor(from, "to sign the query; --from - for unsigned")
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if from != "" && from != "-" {
-		kr, err := g.openKeyring()
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		s, err := kr.Signer(from)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("key %q (to sign the query; --from - for unsigned): %w", from, err)
-		}
+	if s != nil {
 		c.SetReader(s)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)

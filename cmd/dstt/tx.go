@@ -248,21 +248,12 @@ func writesJSON(ws []types.Write) []writeJSON {
 
 // submit signs ops with --from and waits for the block result.
 func (g *globals) submit(f *txFlags, ops []types.Op) error {
-	from := f.from
-	if from == "" {
-		cc, _ := loadClientConfig(g.home)
-		from = cc.From
-	}
-	if from == "" {
-		return errors.New("no signing key: pass --from NAME (see dstt keys list)")
-	}
-	kr, err := g.openKeyring()
+	signer, err := g.signerFor(f.from, "to sign the tx")
 	if err != nil {
 		return err
 	}
-	signer, err := kr.Signer(from)
-	if err != nil {
-		return fmt.Errorf("key %q: %w (list keys: dstt keys list --keyring-backend %s)", from, err, g.backendName())
+	if signer == nil {
+		return errors.New("no signing key: pass --from NAME (see dstt keys list)")
 	}
 	c, err := client.New(g.node)
 	if err != nil {
