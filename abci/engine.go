@@ -84,11 +84,13 @@ type Engine struct {
 	appHash   []byte
 	stateHash []byte          // hash chain over state writes (see audit.go)
 	head      audit.ChainHead // the consensus audit chain's head
+	replay    *replayIndex    // tx hashes committed inside the replay window
 	staged    *staged
 }
 
 // staged is a finalized block waiting for Commit.
 type staged struct {
+	txHashes   [][]byte // txs recorded in this block (for the replay index)
 	height     uint64
 	appHash    []byte
 	stateHash  []byte
@@ -123,6 +125,9 @@ func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
 		return nil, err
 	}
 	e.height, e.appHash = h, hash
+	if err := e.loadReplayIndex(); err != nil {
+		return nil, fmt.Errorf("abci: load replay index: %w", err)
+	}
 	return e, nil
 }
 
@@ -377,9 +382,7 @@ func (e *Engine) CheckTx(txBytes []byte) Outcome {
 		}
 	}
 	if d.code == types.CodeOK {
-		if _, seen, err := e.store.Get(txKey(d.hash), 0); err != nil {
-			d.fail(types.CodeInternal, "replay check failed")
-		} else if seen {
+		if e.replay.has(d.hash) {
 			d.fail(types.CodeReplay, "tx %X was committed before", d.hash)
 		}
 	}
@@ -410,7 +413,7 @@ func (e *Engine) validateProposal(height uint64, txs [][]byte) []*decodedTx {
 			continue
 		}
 		seen[k] = true
-		if _, ok, err := e.store.Get(txKey(d.hash), 0); err != nil || ok {
+		if e.replay.has(d.hash) {
 			d.fail(types.CodeReplay, "tx %X was committed before", d.hash)
 		}
 	}

@@ -77,11 +77,8 @@ func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
 		e.checkWindow(d, st.height)
 	}
 	if d.code == types.CodeOK {
-		_, seen, err := e.read(st, txKey(d.hash))
-		if err != nil {
-			return out, fmt.Errorf("abci: replay check: %w", err)
-		}
-		if seen {
+		_, seen := st.latest[string(txKey(d.hash))]
+		if seen || e.replay.has(d.hash) {
 			d.fail(types.CodeReplay, "tx %X was committed before", d.hash)
 		}
 	}
@@ -129,6 +126,7 @@ func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
 		return out, fmt.Errorf("abci: encode tx result: %w", err)
 	}
 	st.put(storage.Entry{Key: txKey(d.hash), Value: val, Version: ver})
+	st.txHashes = append(st.txHashes, d.hash)
 	return out, nil
 }
 
@@ -266,6 +264,10 @@ func (e *Engine) Commit() error {
 		return fmt.Errorf("abci: commit height %d: %w", st.height, err)
 	}
 	e.height, e.appHash, e.staged = st.height, st.appHash, nil
+	for _, h := range st.txHashes {
+		e.replay.add(st.height, h)
+	}
+	e.replay.forget(e.windowStart())
 	e.stateHash, e.head = st.stateHash, st.head
 	return nil
 }

@@ -1,0 +1,57 @@
+package abci
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/types"
+)
+
+// TestReplayIndexWindow: the in-memory replay index answers like the
+// stored tx records inside the window, forgets hashes that can no longer be
+// valid, and is rebuilt identically after a restart.
+func TestReplayIndexWindow(t *testing.T) {
+	g := DefaultGenesisState()
+	g.Params.TxWindow = 3
+	state, _ := json.Marshal(g)
+	store := storage.NewInMemoryStore()
+	e, err := NewEngine(store, PlainVerifier{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.InitChain(testChain, state); err != nil {
+		t.Fatal(err)
+	}
+	alice := testKey("alice")
+	tx := signTx(t, &types.TxBody{ChainId: testChain, Nonce: 1, ValidUntilHeight: 3, Ops: []types.Op{putOp("k", "v")}}, alice)
+	if res := runBlock(t, e, tx); res.Txs[0].Code != types.CodeOK {
+		t.Fatal(res.Txs[0].Log)
+	}
+	for h := 2; h <= 3; h++ {
+		if out := e.CheckTx(tx); out.Code != types.CodeReplay {
+			t.Fatalf("height %d: replay got %s", h, out.Code)
+		}
+		if res := runBlock(t, e, tx); res.Txs[0].Code != types.CodeReplay {
+			t.Fatalf("height %d: replay in a block got %s", h, res.Txs[0].Code)
+		}
+		if re, err := NewEngine(store, PlainVerifier{}); err != nil || !re.replay.has(types.TxHash(tx)) {
+			t.Fatalf("height %d: a restarted engine forgot the tx (%v)", h, err)
+		}
+	}
+	// Past valid_until the tx is expired whatever the index says, and the
+	// index lets go of it once no replay could be valid.
+	for range 4 {
+		runBlock(t, e)
+	}
+	if out := e.CheckTx(tx); out.Code != types.CodeExpired {
+		t.Fatalf("after the window: %s", out.Code)
+	}
+	if e.replay.has(types.TxHash(tx)) || len(e.replay.seen) != 0 {
+		t.Fatalf("index still holds %d hashes after the window", len(e.replay.seen))
+	}
+	re, err := NewEngine(store, PlainVerifier{})
+	if err != nil || len(re.replay.seen) != 0 {
+		t.Fatalf("restarted index holds %d hashes (%v)", len(re.replay.seen), err)
+	}
+}
