@@ -113,7 +113,9 @@ func TestBlockWrites(t *testing.T) {
 		}
 		return tx
 	}
-	put := func(k, v string) types.Op { return types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: k, Value: []byte(v)}}} }
+	put := func(k, v string) types.Op {
+		return types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: k, Value: []byte(v)}}}
+	}
 	txs := [][]byte{
 		sign(put("a", "1"), put("b", "2"), put("a", "3")),
 		sign(put("x", "no")), // failed: no writes reported
