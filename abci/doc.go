@@ -35,11 +35,15 @@
 //
 // # State and app hash
 //
-// All state lives in one versioned store: user keys under prefix 'k', tx
-// results under 't', genesis params under 'p'. Writes get the version
-// (height, tx index). The app hash is a hash chain over each block's writes,
-// in order: H(h) = SHA-256(tag, H(h-1), h, writes). A block that writes
-// nothing keeps the hash, so empty blocks never change it (CometBFT's
+// All state lives in one versioned store, one namespace per byte prefix:
+// 'k' user keys, 't' tx results, 'p' genesis params, 'r' RBAC rules and
+// grants, 'i'/'I' key-rotation records, 'o' member orgs, 'v' validators,
+// 'e' evidence, 'a' audit entries, 'h' the state hash and audit head.
+// Writes get the version (height, tx index). The state hash is a hash chain
+// over each block's state writes (audit records excluded); the app hash is
+// audit.AppHash(state hash, audit head), so the validators sign the audit
+// chain's head with every block. A block that writes nothing keeps both, so
+// empty blocks never change the app hash (CometBFT's
 // create_empty_blocks=false depends on this).
 //
 // # Errors
@@ -47,6 +51,7 @@
 // Bad txs get codes (types.Code). Faults return Go errors wrapping this
 // package's sentinels (ErrHeight, ErrStaged, ...) or storage's; the adapter
 // returns them to CometBFT, which stops the node rather than diverge.
-// Queries return ErrNotFound / ErrBadQuery, which App.Query maps to the
-// codes NOT_FOUND and BAD_QUERY.
+// Queries return ErrNotFound / ErrBadQuery / ErrUnauthorized, which
+// App.Query maps to the codes NOT_FOUND, BAD_QUERY and UNAUTHORIZED. Reads
+// of keys "anyone" may not read need the signed form (QuerySigned).
 package abci

@@ -7,8 +7,9 @@ import (
 )
 
 // The engine keeps all of its state in one versioned store, in namespaces
-// separated by a one-byte prefix. User keys live under nsUser, so no put can
-// reach the engine's own records.
+// separated by a one-byte prefix (the full list is in doc.go; the others are
+// declared beside the code that owns them). User keys live under nsUser, so
+// no put can reach the engine's own records.
 const (
 	nsUser   = 'k' // k + user key -> value
 	nsTx     = 't' // t + 32-byte tx hash -> encoded types.TxResult
