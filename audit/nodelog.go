@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,7 +20,17 @@ import (
 var (
 	ErrClosed   = errors.New("audit: node log closed")
 	ErrTooLarge = errors.New("audit: entry too large")
+	// ErrNodeLogTruncated: OpenNodeLog found the log cut short or damaged
+	// (entries the high-water mark says were written are missing, or bytes
+	// after the last signature do not verify) and, without
+	// NodeLogOptions.AcceptTruncated, changed nothing.
+	ErrNodeLogTruncated = errors.New("audit: node log truncated or damaged")
 )
+
+// KindNodeLogTruncated is the node-chain entry OpenNodeLog records when it
+// opens a truncated or damaged log with AcceptTruncated: what was lost,
+// the sequence numbers given up and where damaged bytes were moved.
+const KindNodeLogTruncated Kind = "node_log_truncated"
 
 // Fields are what the caller of NodeLog.Append says about an event; the
 // log adds Kind, Time, Seq and the hashes.
@@ -44,7 +56,27 @@ type NodeLogOptions struct {
 	QueueSize int
 	// MaxBatch bounds the entries written and signed together (default 4096).
 	MaxBatch int
+	// AcceptTruncated opens a log that OpenNodeLog would refuse with
+	// ErrNodeLogTruncated: bytes after the last good signature are moved
+	// to PATH.torn-OFFSET, a gap record signed by the node's key marks the
+	// sequence numbers lost (up to the highest ever written, from the
+	// high-water mark or the damaged tail), the chain continues after them,
+	// and a KindNodeLogTruncated entry records the event (Recovery).
+	AcceptTruncated bool
 }
+
+// NodeLogRecovery is what OpenNodeLog did with AcceptTruncated.
+type NodeLogRecovery struct {
+	Cause      string    // what was wrong
+	Kept       ChainHead // the last entry kept (signed)
+	HighWater  ChainHead // the highest entry ever written; the chain resumes after it
+	MovedTo    string    // where damaged bytes went ("" if none)
+	MovedBytes int64
+	Entry      Entry // the KindNodeLogTruncated entry
+}
+
+// Lost is how many sequence numbers were given up.
+func (r NodeLogRecovery) Lost() uint64 { return r.HighWater.Seq - r.Kept.Seq }
 
 func (o NodeLogOptions) withDefaults() NodeLogOptions {
 	if o.Now == nil {
@@ -90,11 +122,16 @@ type NodeLog struct {
 
 	mu      sync.RWMutex // guards the fields below
 	f       *os.File
+	hwm     *hwmFile
 	chain   *Chain
-	offsets []int64 // file offset of each entry's record, by seq-1
+	offsets []int64      // file offset of each entry's record, in file order
+	segs    []logSegment // runs of consecutive seqs in offsets (a gap starts one)
 	size    int64
 	err     error         // sticky write failure
 	changed chan struct{} // closed when entries are added
+
+	recovery   *NodeLogRecovery // set by an accepted truncation
+	hwmCreated bool             // a log with entries had no high-water mark
 }
 
 var (
@@ -103,12 +140,18 @@ var (
 )
 
 // OpenNodeLog opens (or creates, with its directory) the node log at path
-// and starts its writer. Every stored signature is checked against signer's
-// key. If a crash left a torn batch at the end (an incomplete record, or
-// entries without their signature), those bytes are moved to
-// PATH.torn-OFFSET and the file is cut back to its last signature; none of
-// them had been acknowledged. Any other damage is an error (wrapping a
-// *VerifyError): the node must not append to a log it cannot vouch for.
+// and its high-water mark PATH.hwm, and starts its writer. Every stored
+// signature is checked against signer's key.
+//
+// A log that lost entries (it ends before the high-water mark: cut back, or
+// deleted) or has bytes after its last good signature that do not verify (a
+// torn write, corruption, tampering) is refused with ErrNodeLogTruncated
+// (wrapping the *VerifyError when there is one), and nothing is changed:
+// the node must not append to a log it cannot vouch for, nor reuse a
+// sequence number a SIEM may already hold. NodeLogOptions.AcceptTruncated
+// opens it anyway, loudly (see there and Recovery). A log with entries but
+// no high-water mark (one written before marks existed) gets one
+// (HighWaterMarkCreated).
 func OpenNodeLog(path string, signer security.Signer, opts NodeLogOptions) (*NodeLog, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("audit: node log dir: %w", err)
@@ -123,7 +166,38 @@ func OpenNodeLog(path string, signer security.Signer, opts NodeLogOptions) (*Nod
 		return nil, err
 	}
 	go l.run()
+	if r := l.recovery; r != nil {
+		moved := "no damaged bytes"
+		if r.MovedTo != "" {
+			moved = fmt.Sprintf("%d damaged bytes moved to %s", r.MovedBytes, r.MovedTo)
+		}
+		lost := "no sequence numbers lost"
+		if r.Lost() > 0 {
+			lost = fmt.Sprintf("seqs %d..%d lost and never reused", r.Kept.Seq+1, r.HighWater.Seq)
+		}
+		resources := []string{path}
+		if r.MovedTo != "" {
+			resources = append(resources, r.MovedTo)
+		}
+		e, err := l.Append(KindNodeLogTruncated, Fields{
+			Action: "accept_truncated", Resources: resources,
+			Message: fmt.Sprintf("node log truncated or damaged: %s; kept signed entries up to seq %d, highest seq ever written %d: %s; %s; opened with the operator's consent",
+				truncateText(r.Cause, 4096), r.Kept.Seq, r.HighWater.Seq, lost, moved),
+		})
+		if err != nil {
+			l.Close()
+			return nil, fmt.Errorf("audit: record the accepted truncation: %w", err)
+		}
+		r.Entry = e
+	}
 	return l, nil
+}
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func openNodeLog(f *os.File, path string, signer security.Signer, opts NodeLogOptions) (*NodeLog, error) {
@@ -146,42 +220,138 @@ func openNodeLog(f *os.File, path string, signer security.Signer, opts NodeLogOp
 	if err != nil {
 		return nil, fmt.Errorf("audit: node log %s: %w", path, err)
 	}
+	hwmPath := path + hwmSuffix
+	mark, found, hwmErr := readHWM(hwmPath)
+
+	// What is wrong, if anything; high is the highest entry ever written.
+	var problems []string
+	var causes []error
+	high := sc.signedHead
 	if sc.tailErr != nil {
-		if !errors.Is(sc.tailErr, errTorn) || sc.tailBytes > maxTornBytes {
-			return nil, fmt.Errorf("audit: node log %s is damaged after its last good signature (seq %d, offset %d); verify it with `dstt audit verify --node-log` and move it aside: %w",
-				path, sc.signedHead.Seq, sc.signedEnd, sc.tailErr)
+		problems = append(problems, fmt.Sprintf("the %d bytes after its last good signature (seq %d, offset %d) do not verify",
+			size-sc.signedEnd, sc.signedHead.Seq, sc.signedEnd))
+		causes = append(causes, sc.tailErr)
+		if sc.maxSeen.Seq > high.Seq {
+			high = sc.maxSeen
 		}
-		if err := saveTornTail(f, path, sc.signedEnd, size); err != nil {
-			return nil, err
-		}
-		size = sc.signedEnd
 	}
-	return &NodeLog{
+	switch {
+	case hwmErr != nil:
+		problems = append(problems, "its high-water mark is unreadable")
+		causes = append(causes, hwmErr)
+	case found && (mark.Seq > sc.signedHead.Seq || mark.Seq == sc.signedHead.Seq && !bytes.Equal(mark.Hash, sc.signedHead.Hash)):
+		problems = append(problems, fmt.Sprintf("it ends at seq %d but the node had written up to seq %d (high-water mark %s, hash %X)",
+			sc.signedHead.Seq, mark.Seq, hwmPath, mark.Hash))
+		causes = append(causes, &VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrTruncated,
+			Detail: fmt.Sprintf("log ends at seq %d, high-water mark is seq %d", sc.signedHead.Seq, mark.Seq)})
+		if mark.Seq > high.Seq || mark.Seq == high.Seq && high.Equal(sc.signedHead) {
+			high = mark
+		}
+	}
+	l := &NodeLog{
 		path: path, signer: signer, pub: pub, opts: opts,
 		queue:   make(chan nodeReq, opts.QueueSize),
 		done:    make(chan struct{}),
 		f:       f,
-		chain:   NewChain(sc.signedHead),
 		offsets: sc.offsets,
+		segs:    sc.segs,
 		size:    size,
 		changed: make(chan struct{}),
-	}, nil
+	}
+	head := sc.signedHead
+	if len(problems) > 0 {
+		if !opts.AcceptTruncated {
+			return nil, fmt.Errorf("%w: %s: %s (%w). Nothing was changed. Keep a copy, check it (dstt audit verify --node-log), and open it with AcceptTruncated to continue after seq %d (the loss is then recorded in the log)",
+				ErrNodeLogTruncated, path, strings.Join(problems, "; "), errors.Join(causes...), high.Seq)
+		}
+		r := &NodeLogRecovery{Cause: fmt.Sprintf("%s (%v)", strings.Join(problems, "; "), errors.Join(causes...)), Kept: sc.signedHead, HighWater: high}
+		if size > sc.signedEnd {
+			if r.MovedTo, err = saveTail(f, path, sc.signedEnd, size); err != nil {
+				return nil, err
+			}
+			r.MovedBytes = size - sc.signedEnd
+			l.size = sc.signedEnd
+		}
+		if !high.Equal(sc.signedHead) {
+			if err := l.writeGap(Gap{From: sc.signedHead, To: high}); err != nil {
+				return nil, err
+			}
+			head = high
+		}
+		l.recovery = r
+	} else if !found && sc.signedHead.Seq > 0 {
+		l.hwmCreated = true
+	}
+	l.chain = NewChain(head)
+	if l.hwm, err = createHWM(hwmPath, head); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
-func saveTornTail(f *os.File, path string, from, size int64) error {
+// writeGap appends a signed gap record at the end of the file (a signature
+// boundary) and starts a new segment after it.
+func (l *NodeLog) writeGap(g Gap) error {
+	sig, err := l.signer.Sign(NodeGapSignBytes(g.From, g.To))
+	if err != nil {
+		return fmt.Errorf("audit: sign node log gap %s..%s: %w", g.From, g.To, err)
+	}
+	rec := appendRecord(nil, recGap, nodeGap{Gap: g, PubKey: l.pub, Sig: sig}.encode())
+	if _, err := l.f.WriteAt(rec, l.size); err != nil {
+		return fmt.Errorf("audit: write node log gap: %w", err)
+	}
+	if err := syncFileAndDir(l.f, l.path); err != nil {
+		return err
+	}
+	l.size += int64(len(rec))
+	l.segs = append(l.segs, logSegment{first: g.To.Seq + 1, idx: len(l.offsets)})
+	return nil
+}
+
+// saveTail moves the bytes [from, size) of the log to PATH.torn-FROM (or
+// PATH.torn-FROM.N if that exists: earlier evidence is never overwritten)
+// and cuts the file back to from.
+func saveTail(f *os.File, path string, from, size int64) (string, error) {
 	tail := make([]byte, size-from)
 	if _, err := f.ReadAt(tail, from); err != nil {
-		return fmt.Errorf("audit: read torn tail: %w", err)
+		return "", fmt.Errorf("audit: read damaged tail: %w", err)
 	}
 	aside := fmt.Sprintf("%s.torn-%d", path, from)
-	if err := os.WriteFile(aside, tail, 0o600); err != nil {
-		return fmt.Errorf("audit: save torn tail: %w", err)
+	for i := 2; ; i++ {
+		af, err := os.OpenFile(aside, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			aside = fmt.Sprintf("%s.torn-%d.%d", path, from, i)
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("audit: save damaged tail: %w", err)
+		}
+		_, werr := af.Write(tail)
+		if werr == nil {
+			werr = af.Sync()
+		}
+		if cerr := af.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return "", fmt.Errorf("audit: save damaged tail: %w", werr)
+		}
+		break
 	}
 	if err := f.Truncate(from); err != nil {
-		return fmt.Errorf("audit: cut torn tail: %w", err)
+		return "", fmt.Errorf("audit: cut damaged tail: %w", err)
 	}
-	return syncFileAndDir(f, path)
+	return aside, syncFileAndDir(f, path)
 }
+
+// Recovery reports what OpenNodeLog did to open a truncated or damaged log
+// (AcceptTruncated), or nil if the log opened clean.
+func (l *NodeLog) Recovery() *NodeLogRecovery { return l.recovery }
+
+// HighWaterMarkCreated reports whether the log had entries but no
+// high-water mark file (written by an older version, or deleted): one was
+// made from the log, which therefore could not be checked for truncation.
+func (l *NodeLog) HighWaterMarkCreated() bool { return l.hwmCreated }
 
 func syncFileAndDir(f *os.File, path string) error {
 	if err := f.Sync(); err != nil {
@@ -272,7 +442,7 @@ func (l *NodeLog) Close() error {
 	<-l.done
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	err := l.f.Close()
+	err := errors.Join(l.f.Close(), l.hwm.close())
 	if l.err != nil {
 		return l.err
 	}
@@ -343,7 +513,16 @@ func (l *NodeLog) writeBatch(batch []nodeReq, buf []byte) []byte {
 				}
 			}
 		}
+		// The batch is durable: raise the high-water mark. Should that
+		// fail, the batch stands but nothing more is written.
+		var hwmErr error
+		if err == nil && len(offsets) > 0 {
+			hwmErr = l.hwm.save(chain.Head())
+		}
 		l.mu.Lock()
+		if hwmErr != nil {
+			l.err = hwmErr
+		}
 		if err != nil {
 			l.err = err
 		} else if len(offsets) > 0 {
@@ -366,6 +545,30 @@ func (l *NodeLog) writeBatch(batch []nodeReq, buf []byte) []byte {
 		}
 	}
 	return buf
+}
+
+// indexRange maps fromSeq to the entries [first, last) of offsets to read:
+// at most limit, never across a gap (a reader verifying the chain stops
+// there anyway). A fromSeq inside a gap starts after it. ok is false past
+// the head.
+func (l *NodeLog) indexRange(fromSeq uint64, limit int) (first, last int, ok bool) {
+	si := max(sort.Search(len(l.segs), func(i int) bool { return l.segs[i].first > fromSeq })-1, 0)
+	for ; si < len(l.segs); si++ {
+		seg := l.segs[si]
+		end := len(l.offsets)
+		if si+1 < len(l.segs) {
+			end = l.segs[si+1].idx
+		}
+		skip := uint64(0)
+		if fromSeq > seg.first {
+			skip = fromSeq - seg.first
+		}
+		if skip < uint64(end-seg.idx) {
+			first = seg.idx + int(skip)
+			return first, min(first+limit, end), true
+		}
+	}
+	return 0, 0, false
 }
 
 // Changed implements Notifier.
@@ -398,15 +601,14 @@ func (l *NodeLog) Entries(ctx context.Context, fromSeq uint64, limit int) ([]Ent
 	}
 	limit = min(limit, MaxPage)
 	l.mu.RLock()
-	n := uint64(len(l.offsets))
-	if fromSeq > n {
+	first, last, ok := l.indexRange(fromSeq, limit)
+	if !ok {
 		l.mu.RUnlock()
 		return nil, nil
 	}
-	last := min(fromSeq-1+uint64(limit), n) // exclusive index
-	start := l.offsets[fromSeq-1]
+	start := l.offsets[first]
 	end := l.size
-	if last < n {
+	if last < len(l.offsets) {
 		end = l.offsets[last]
 	}
 	f := l.f
@@ -415,9 +617,10 @@ func (l *NodeLog) Entries(ctx context.Context, fromSeq uint64, limit int) ([]Ent
 	if _, err := f.ReadAt(buf, start); err != nil {
 		return nil, fmt.Errorf("audit: read node log: %w", err)
 	}
-	out := make([]Entry, 0, last-(fromSeq-1))
+	want := last - first
+	out := make([]Entry, 0, want)
 	r := bytes.NewReader(buf)
-	for r.Len() > 0 && uint64(len(out)) < last-(fromSeq-1) {
+	for r.Len() > 0 && len(out) < want {
 		typ, payload, err := readRecord(r)
 		if err != nil {
 			return nil, err

@@ -299,21 +299,18 @@ func TestNodeLogTamper(t *testing.T) {
 				t.Fatalf("first bad seq %d, want %d: %v", seq, wantSeq, err)
 			}
 			t.Logf("detected: %v", err)
-			// The node refuses to extend a tampered log (a cut at a
-			// signature boundary is indistinguishable from a shorter log
-			// without an anchor, so that one opens).
-			if tc.name != "truncate at a signature" && tc.name != "drop the last signature" {
-				if _, err := OpenNodeLog(path, signer, NodeLogOptions{}); err == nil {
-					t.Fatal("opened a tampered log")
-				}
+			// The node refuses to extend a tampered log; a cut at a
+			// signature boundary is caught by the high-water mark.
+			if _, err := OpenNodeLog(path, signer, NodeLogOptions{}); !errors.Is(err, ErrNodeLogTruncated) {
+				t.Fatalf("opened a tampered log: %v", err)
 			}
 		})
 	}
 }
 
 // TestNodeLogTornTail: a crash mid-batch leaves an incomplete record or
-// unsigned entries at the end; opening moves them aside and continues
-// from the last signature.
+// unsigned entries at the end. Opening refuses; with AcceptTruncated it
+// moves them aside, marks their seqs lost and continues after them.
 func TestNodeLogTornTail(t *testing.T) {
 	for _, cut := range []int{1, 7, 40} {
 		t.Run(fmt.Sprint(cut), func(t *testing.T) {
@@ -340,17 +337,29 @@ func TestNodeLogTornTail(t *testing.T) {
 			if _, err := VerifyNodeLogFile(path, signer.PubKey(), ChainHead{}); err == nil {
 				t.Fatal("verify accepted a torn tail")
 			}
-			l, err := OpenNodeLog(path, signer, NodeLogOptions{})
+			if _, err := OpenNodeLog(path, signer, NodeLogOptions{}); !errors.Is(err, ErrNodeLogTruncated) {
+				t.Fatalf("opened a torn log without AcceptTruncated: %v", err)
+			}
+			if b, _ := os.ReadFile(path); !bytes.Equal(b, torn) {
+				t.Fatal("a refused open changed the file")
+			}
+			l, err := OpenNodeLog(path, signer, NodeLogOptions{AcceptTruncated: true})
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Entries 21-30 were written (unsigned): their seqs are not reused.
+			r := l.Recovery()
+			if r == nil || r.Kept.Seq != 20 || r.HighWater.Seq != 30 || r.Entry.Seq != 31 || r.Entry.Kind != KindNodeLogTruncated {
+				t.Fatalf("recovery %+v", r)
+			}
 			e, err := l.Append(KindNodeStarted, Fields{})
-			if err != nil || e.Seq != 21 {
+			if err != nil || e.Seq != 32 {
 				t.Fatalf("append after recovery: seq %d, %v", e.Seq, err)
 			}
 			l.Close()
-			if _, err := VerifyNodeLogFile(path, signer.PubKey(), ChainHead{}); err != nil {
-				t.Fatal(err)
+			rep, err := VerifyNodeLogFile(path, signer.PubKey(), ChainHead{})
+			if err != nil || len(rep.Gaps) != 1 || rep.Gaps[0].From.Seq != 20 || rep.Gaps[0].To.Seq != 30 || rep.Entries != 22 {
+				t.Fatalf("verify after recovery: %+v, %v", rep, err)
 			}
 			aside, err := os.ReadFile(fmt.Sprintf("%s.torn-%d", path, signedSize))
 			if err != nil || len(aside) != len(extra)-cut {
@@ -405,4 +414,119 @@ func BenchmarkNodeLogRecord(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}
+
+// TestNodeLogTruncationIsLoud: a log cut back to an earlier signature, or
+// deleted, is refused by default (the high-water mark tells); accepted, it
+// continues after the highest seq ever written, records the event, and
+// verifies, with the gap signed and reported.
+func TestNodeLogTruncationIsLoud(t *testing.T) {
+	path, signer := writeLog(t, 50, 10)
+	full, err := ReadNodeLogFile(path)
+	if err != nil || len(full) != 50 {
+		t.Fatalf("%d entries, %v", len(full), err)
+	}
+	top := ChainHead{Seq: 50, Hash: full[49].Hash}
+	recs := readRecords(t, path)
+	sigs := sigRecords(recs)
+	writeRecords(t, path, recs[:sigs[len(sigs)-2]+1]) // drop the last batch
+	cut, _ := ReadNodeLogFile(path)
+	kept := cut[len(cut)-1].Seq
+	if kept >= 50 {
+		t.Fatalf("nothing was cut: %d", kept)
+	}
+	before, _ := os.ReadFile(path)
+
+	_, err = OpenNodeLog(path, signer, NodeLogOptions{})
+	if !errors.Is(err, ErrNodeLogTruncated) || !errors.Is(err, ErrTruncated) {
+		t.Fatalf("open of a truncated log: %v", err)
+	}
+	t.Logf("refused: %v", err)
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("a refused open changed the log")
+	}
+
+	l, err := OpenNodeLog(path, signer, NodeLogOptions{Now: testClock(), AcceptTruncated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := l.Recovery()
+	if r == nil || r.Kept.Seq != kept || !r.HighWater.Equal(top) || r.Lost() != 50-kept {
+		t.Fatalf("recovery %+v", r)
+	}
+	if r.Entry.Seq != 51 || r.Entry.Kind != KindNodeLogTruncated || !bytes.Equal(r.Entry.PrevHash, top.Hash) {
+		t.Fatalf("truncation entry %+v", r.Entry)
+	}
+	e, err := l.Append(KindNodeStarted, Fields{})
+	if err != nil || e.Seq != 52 {
+		t.Fatalf("next append: seq %d, %v", e.Seq, err)
+	}
+	// A reader never gets entries across the gap in one page, and one
+	// asking from inside the gap gets what follows it.
+	ctx := context.Background()
+	if es, _ := l.Entries(ctx, 1, 100); len(es) != int(kept) || es[len(es)-1].Seq != kept {
+		t.Fatalf("entries from 1: %d", len(es))
+	}
+	if es, _ := l.Entries(ctx, kept+1, 100); len(es) != 2 || es[0].Seq != 51 || es[1].Seq != 52 {
+		t.Fatalf("entries from inside the gap: %v", es)
+	}
+	if es, _ := l.Entries(ctx, 53, 100); len(es) != 0 {
+		t.Fatalf("entries past the head: %v", es)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A SIEM that had everything up to 50 sees the chain go on from there.
+	rep, err := VerifyNodeLogFile(path, signer.PubKey(), top)
+	if err != nil || len(rep.Gaps) != 1 || rep.Head.Seq != 52 || rep.Entries != kept+2 {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+	if _, err := VerifyNodeLogFile(path, signer.PubKey(), ChainHead{Seq: 50 - 1, Hash: full[48].Hash}); !errors.Is(err, ErrTruncated) {
+		t.Fatalf("an anchor inside the gap: %v", err)
+	}
+	// The accepted gap is history now: the log opens clean.
+	l = openTestLog(t, path, signer)
+	if l.Recovery() != nil {
+		t.Fatal("recovery reported twice")
+	}
+	if e, err := l.Append(KindNodeStarted, Fields{}); err != nil || e.Seq != 53 {
+		t.Fatalf("after reopen: seq %d, %v", e.Seq, err)
+	}
+	l.Close()
+
+	// Deleting the log is truncation too.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenNodeLog(path, signer, NodeLogOptions{}); !errors.Is(err, ErrNodeLogTruncated) {
+		t.Fatalf("open of a deleted log: %v", err)
+	}
+	l, err = OpenNodeLog(path, signer, NodeLogOptions{AcceptTruncated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := l.Recovery(); r == nil || r.Kept.Seq != 0 || r.HighWater.Seq != 53 || r.Entry.Seq != 54 {
+		t.Fatalf("recovery of a deleted log: %+v", r)
+	}
+	l.Close()
+	if rep, err := VerifyNodeLogFile(path, signer.PubKey(), ChainHead{}); err != nil || rep.Head.Seq != 54 || rep.Entries != 1 {
+		t.Fatalf("verify the restarted log: %+v, %v", rep, err)
+	}
+
+	// A gap record is signed: a forged one (another key) does not verify.
+	other := newSigner(t)
+	if _, err := VerifyNodeLogFile(path, other.PubKey(), ChainHead{}); !errors.Is(err, ErrSignature) {
+		t.Fatalf("verify with another key: %v", err)
+	}
+
+	// A log whose high-water mark is gone (an older version's) gets one.
+	if err := os.Remove(path + hwmSuffix); err != nil {
+		t.Fatal(err)
+	}
+	l = openTestLog(t, path, signer)
+	if !l.HighWaterMarkCreated() {
+		t.Fatal("missing high-water mark not reported")
+	}
+	l.Close()
 }
