@@ -67,8 +67,10 @@ const (
 //     send/recv rates;
 //   - rpc.max_body_bytes for a 1 MiB tx; instrumentation.prometheus_listen_addr on
 //     loopback (Prometheus stays off);
-//   - tx_index.indexer = "kv" (CometBFT's /tx and /tx_search work) and ABCI responses
-//     kept (/block_results works).
+//   - tx_index.indexer = "kv" and ABCI responses kept (/tx by hash and /block_results
+//     work on the operator's RPC). The indexer indexes only tx.hash and tx.height: the
+//     app's events carry no indexed attributes, so /tx_search finds nothing by key,
+//     signer or value (a key name is data too).
 //
 // The ABCI app runs in-process (NewNode passes it), so proxy_app and abci are unused.
 func NewConfig(homeDir string, opts InitOptions) (*cfg.Config, error) {
@@ -121,6 +123,8 @@ func NewConfig(homeDir string, opts InitOptions) (*cfg.Config, error) {
 	// own signature, so any positive value would refuse every restart.
 
 	c.Storage.DiscardABCIResponses = false
+	// kv indexes tx.hash, tx.height and the events' attributes marked Index; abci's
+	// execResult marks none (TestEventsIndexNoValues), so nothing names a key.
 	c.TxIndex.Indexer = "kv"
 	c.Instrumentation.PrometheusListenAddr = opts.PrometheusListen
 	return c, nil

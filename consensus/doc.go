@@ -21,7 +21,7 @@
 //	home, err := consensus.InitHome(opts)      // once per home; or OpenHome(path) later
 //	home, err := consensus.OpenHome(path)      // ErrNotInitialised if InitHome never ran
 //	app := ...                                 // the ABCI app, its store under home.AppDataDir()
-//	node, err := consensus.NewNode(home, app, logger)
+//	node, err := consensus.NewNode(home, app, logger)  // + RequireLoopbackRPC() with access control
 //	err = node.Run(ctx)                        // Start; block until ctx is done; Stop
 //
 // or Start and Stop by hand; use Client() for the CometBFT RPC API in-process and
@@ -66,6 +66,10 @@
 //     ErrInvalidConfig (every problem listed; file paths in config.toml must match the
 //     layout); NewNode: ErrDBBackendAbsent when config.toml names a database backend this
 //     binary lacks.
+//   - NewNode with RequireLoopbackRPC: ErrPublicRPC when rpc.laddr, rpc.grpc_laddr or
+//     rpc.pprof_laddr listens beyond loopback (PublicRPCListeners names them). CometBFT's
+//     RPC has no authentication and serves every block and tx: on a chain with access
+//     control it is an operator port; clients use the REST gateway.
 //   - Node: ErrAlreadyStarted, ErrStopped.
 //
 // # Database backend

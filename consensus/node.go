@@ -52,9 +52,15 @@ type Node struct {
 // databases are open and the ABCI handshake (Info, replay of stored blocks into the app)
 // has run when it returns; nothing listens until Start. A nil logger is silent.
 // Call Stop even if Start is never called, to close the databases.
-func NewNode(home *Home, app abcitypes.Application, logger log.Logger) (*Node, error) {
+// With RequireLoopbackRPC it returns ErrPublicRPC, before opening anything,
+// when CometBFT's RPC would listen beyond loopback.
+func NewNode(home *Home, app abcitypes.Application, logger log.Logger, opts ...NodeOption) (*Node, error) {
 	if home == nil || app == nil {
 		return nil, errors.New("consensus: NewNode needs a home and an application")
+	}
+	var o nodeOptions
+	for _, f := range opts {
+		f(&o)
 	}
 	if logger == nil {
 		logger = log.NewNopLogger()
@@ -62,6 +68,11 @@ func NewNode(home *Home, app abcitypes.Application, logger log.Logger) (*Node, e
 	c, err := home.Config()
 	if err != nil {
 		return nil, err
+	}
+	if o.loopbackRPC {
+		if err := checkLoopbackRPC(c); err != nil {
+			return nil, err
+		}
 	}
 	var pv cmttypes.PrivValidator // nil with a remote signer: CometBFT then listens on priv_validator_laddr
 	if c.PrivValidatorListenAddr == "" {
