@@ -177,19 +177,32 @@ func newClient(c conn, addr string, opts []Option) *Client {
 	return cl
 }
 
-// Connect dials a node by address: tcp://host:port is its CometBFT RPC,
-// http://host:port or https://host:port its REST gateway.
+// DefaultAddress is the REST gateway `dstt start` serves by default: where
+// Connect("") goes.
+const DefaultAddress = "http://127.0.0.1:8080"
+
+// Connect dials a node by address, over its REST gateway unless the
+// address asks for CometBFT's RPC: "" is DefaultAddress, http(s)://HOST:PORT
+// and a bare HOST:PORT the REST gateway, tcp://HOST:PORT the CometBFT RPC
+// (an operator port: unauthenticated, and on a chain with access control
+// it listens on the node's loopback only).
 func Connect(addr string, opts ...Option) (*Client, error) {
 	switch {
+	case addr == "":
+		return NewREST(DefaultAddress, opts...)
 	case strings.HasPrefix(addr, "http://"), strings.HasPrefix(addr, "https://"):
 		return NewREST(addr, opts...)
 	case strings.HasPrefix(addr, "tcp://"):
 		return New(addr, opts...)
+	case !strings.Contains(addr, "://"):
+		return NewREST("http://"+addr, opts...)
 	}
-	return nil, fmt.Errorf("%w: address %q: want tcp://HOST:PORT (CometBFT RPC) or http(s)://HOST:PORT (REST gateway)", ErrUnreachable, addr)
+	return nil, fmt.Errorf("%w: address %q: want http(s)://HOST:PORT (REST gateway) or tcp://HOST:PORT (CometBFT RPC)", ErrUnreachable, addr)
 }
 
 // New connects to a node's CometBFT RPC address, e.g. tcp://127.0.0.1:26657.
+// The RPC is an operator port (no authentication; loopback only on a chain
+// with access control): applications use Connect or NewREST, the gateway.
 func New(addr string, opts ...Option) (*Client, error) {
 	c, err := rpchttp.New(addr, "/websocket")
 	if err != nil {
