@@ -169,8 +169,12 @@ func TestConfigValidate(t *testing.T) {
 	c.TLS.CertFile = "x.pem"
 	c.TLS.ClientAuth = "maybe"
 	c.MaxBatchTxs = 0
+	c.MaxOpenConnections, c.MaxConnectionsPerIP = 5, 10
+	c.ReadBodyTimeout = 0
+	c.MetricsListenAddress = "26661"
 	err := c.Validate()
-	for _, want := range []string{`":8080"`, "set both or neither", `"maybe"`, "max batch txs 0"} {
+	for _, want := range []string{`":8080"`, "set both or neither", `"maybe"`, "max batch txs 0",
+		"per IP 10 is above max open connections 5", "read body timeout 0s", `metrics listen address "26661"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate: %v; want it to mention %s", err, want)
 		}

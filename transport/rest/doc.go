@@ -9,16 +9,24 @@
 //	GET  /v1/events           Server-Sent Events of committed writes (?prefix=)
 //	GET  /v1/status           chain id, latest height, mempool size
 //	GET  /healthz, /readyz    liveness; readiness (caught up, enough peers)
-//	GET  /metrics             Prometheus
+//
+// Prometheus metrics (GET /metrics) are served on their own address,
+// Config.MetricsListenAddress (default 127.0.0.1:26661), never on the REST
+// address: they are not authenticated.
 //
 // # Submitting
 //
 // Txs go into the mempool in-process (Backend.CheckTx), not through
 // CometBFT's HTTP RPC. A request's txs are first checked as a whole for
-// what cannot depend on state: each decodes, names this chain, and carries
-// signatures that verify, checked in one parallel batch through the node's
-// verifier (so CheckTx then finds them cached). If any fails, the request
-// gets a problem document naming the tx and nothing is submitted. The
+// what cannot depend on state, cheapest first: the body size and the
+// number of txs, then every tx through types.ValidateTx with the chain's
+// limits (asked of the node once, abci.QueryParams: tx size, canonical
+// encoding, chain id, signature count and lengths, signer order, op sizes),
+// and only then the signatures, in parallel chunks through the node's
+// verifier (so CheckTx then finds them cached), stopping at the first bad
+// one. A request refused by the cheap checks costs no signature
+// verification. If any check fails, the request gets a problem document
+// naming the tx and nothing is submitted. The
 // others go to the mempool in request order; in commit mode the request
 // then waits for their blocks. Commit waits cost one map lookup per
 // committed tx: the gateway follows blocks through a single event-bus
@@ -47,6 +55,20 @@
 // TLS 1.3 only, with optional or required client certificates
 // (Config.TLS). Bodies, batch sizes and headers are bounded; each client
 // (its certificate, else its IP address) has a token-bucket rate limit.
+//
+// Client load cannot exhaust the node: open connections are capped in
+// total (MaxOpenConnections) and per client IP (MaxConnectionsPerIP, an
+// IPv6 client by its /64), and a connection over a cap is reset as it is
+// accepted, holding nothing. Headers have ReadHeaderTimeout, a body
+// ReadBodyTimeout after them, a response WriteTimeout (per write on an
+// event stream, which may last for ever), an idle connection IdleTimeout.
+// The deadlines are set per request, not as http.Server.ReadTimeout and
+// WriteTimeout, which would cut event streams.
+//
+// What the gateway refuses itself for authentication (a failed TLS
+// handshake, a read the Authorizer denied) and every tx the mempool's
+// cache drops as a duplicate (which the application never sees) go to
+// Options.SecurityLog, the node's security log.
 // Reads pass through a ReadAuthorizer, the hook for RBAC; the default
 // allows all. Submissions need none: txs are signed, and the engine
 // decides what each signer may do.

@@ -20,7 +20,9 @@ import (
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/transport/api"
+	"github.com/dstt/dstt/types"
 )
 
 // Options are the gateway's collaborators; every field is optional.
@@ -39,7 +41,21 @@ type Options struct {
 	// Refusals by the node (signed reads, txs) reach the application's
 	// own hooks instead. It must not block.
 	OnAuthFailure func(who Identity, reason string)
+	// SecurityLog, when set, is the node's security log (the audit node
+	// chain, *audit.NodeLog): the gateway records there what OnAuthFailure
+	// is told (as auth_failed) and every tx the mempool's cache dropped as
+	// a duplicate (as checktx_rejected, code REPLAY), which the application
+	// never sees and so cannot record itself.
+	SecurityLog SecurityLog
 }
+
+// SecurityLog records node-local security events; *audit.NodeLog is one.
+// Record queues and must not wait for the disk.
+type SecurityLog interface {
+	Record(kind audit.Kind, f audit.Fields) error
+}
+
+var _ SecurityLog = (*audit.NodeLog)(nil)
 
 // Gateway is the REST/JSON API of one node. New builds it, Start serves it
 // until Shutdown; Handler serves it on a listener of the caller's choosing
@@ -54,12 +70,16 @@ type Gateway struct {
 	hub     *hub
 	limiter *clientLimiter
 	checker *policyChecker
+	limits  txLimitsCache
 	handler http.Handler
 	streams atomic.Int64
 
 	mu       sync.Mutex
 	srv      *http.Server
 	ln       net.Listener
+	conns    *limitListener
+	msrv     *http.Server // metrics
+	mln      net.Listener
 	cancel   context.CancelFunc
 	closing  chan struct{}
 	shutdown bool
@@ -127,7 +147,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 		cancel()
 		return fmt.Errorf("rest: follow blocks: %w", err)
 	}
-	ln, err := net.Listen("tcp", g.cfg.ListenAddress)
+	tcp, err := net.Listen("tcp", g.cfg.ListenAddress)
 	if err != nil {
 		cancel()
 		if g.cfg.ListenOptional && errors.Is(err, syscall.EADDRINUSE) {
@@ -135,6 +155,14 @@ func (g *Gateway) Start(ctx context.Context) error {
 		}
 		return fmt.Errorf("rest: listen: %w", err)
 	}
+	// The caps count TCP connections, before any TLS handshake.
+	conns := newLimitListener(tcp, g.cfg.MaxOpenConnections, g.cfg.MaxConnectionsPerIP,
+		func(n int) { g.metrics.openConns.Set(float64(n)) },
+		func(reason string) { g.metrics.refusedConns.WithLabelValues(reason).Inc() })
+	var ln net.Listener = conns
+	// No ReadTimeout or WriteTimeout here: both would also cut event
+	// streams (a read deadline that expires while the handler runs cancels
+	// its context). The middleware sets per-request deadlines instead.
 	srv := &http.Server{
 		Handler:           g.handler,
 		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
@@ -146,19 +174,93 @@ func (g *Gateway) Start(ctx context.Context) error {
 		tc, err := g.cfg.TLS.serverTLS()
 		if err != nil {
 			cancel()
-			ln.Close()
+			tcp.Close()
 			return err
 		}
 		srv.TLSConfig = tc
 		ln = tls.NewListener(ln, tc)
 	}
-	g.srv, g.ln, g.cancel = srv, ln, cancel
+	msrv, mln, err := g.listenMetrics()
+	if err != nil {
+		cancel()
+		tcp.Close()
+		return err
+	}
+	g.srv, g.ln, g.conns, g.msrv, g.mln, g.cancel = srv, ln, conns, msrv, mln, cancel
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			g.logger.Error("REST gateway stopped", "err", err)
 		}
 	}()
+	if msrv != nil {
+		go func() {
+			if err := msrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				g.logger.Error("metrics listener stopped", "err", err)
+			}
+		}()
+	}
 	return nil
+}
+
+// metricsMaxConns bounds the metrics listener's connections (scrapers).
+const metricsMaxConns = 32
+
+// listenMetrics opens the metrics listener, or returns nils when it is
+// off (or optional and its address is taken).
+func (g *Gateway) listenMetrics() (*http.Server, net.Listener, error) {
+	if g.cfg.MetricsDisabled() {
+		return nil, nil, nil
+	}
+	tcp, err := net.Listen("tcp", g.cfg.MetricsListenAddress)
+	if err != nil {
+		if g.cfg.MetricsListenOptional && errors.Is(err, syscall.EADDRINUSE) {
+			g.logger.Error("metrics not served: the address is in use (set --rest-metrics-laddr to serve them elsewhere)", "addr", g.cfg.MetricsListenAddress)
+			return nil, nil, nil
+		}
+		return nil, nil, fmt.Errorf("rest: metrics listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,
+		ReadTimeout:       g.cfg.ReadHeaderTimeout + g.cfg.ReadBodyTimeout,
+		WriteTimeout:      g.cfg.WriteTimeout,
+		IdleTimeout:       g.cfg.IdleTimeout,
+		MaxHeaderBytes:    g.cfg.MaxHeaderBytes,
+		ErrorLog:          stdlog.New(serverLog{g}, "", 0),
+	}
+	return srv, newLimitListener(tcp, metricsMaxConns, 0, nil, nil), nil
+}
+
+// MetricsAddr is the address metrics are served on ("" before Start, or
+// when they are off).
+func (g *Gateway) MetricsAddr() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.mln == nil {
+		return ""
+	}
+	return g.mln.Addr().String()
+}
+
+// MetricsURL is the metrics endpoint, e.g. http://127.0.0.1:26661/metrics
+// ("" when metrics are not served).
+func (g *Gateway) MetricsURL() string {
+	if a := g.MetricsAddr(); a != "" {
+		return "http://" + a + api.PathMetrics
+	}
+	return ""
+}
+
+// OpenConnections is the number of open REST connections (0 before Start).
+func (g *Gateway) OpenConnections() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.conns == nil {
+		return 0
+	}
+	return g.conns.Open()
 }
 
 // Addr is the address the gateway listens on ("" before Start).
@@ -190,13 +292,16 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	g.shutdown = true
 	close(g.closing)
-	srv, cancel := g.srv, g.cancel
+	srv, msrv, cancel := g.srv, g.msrv, g.cancel
 	g.mu.Unlock()
 	var err error
 	if srv != nil {
 		if err = srv.Shutdown(ctx); err != nil {
 			err = errors.Join(err, srv.Close())
 		}
+	}
+	if msrv != nil {
+		err = errors.Join(err, msrv.Close())
 	}
 	if cancel != nil {
 		cancel()
@@ -246,7 +351,6 @@ const (
 	routeOpenAPI = "openapi"
 	routeHealthz = "healthz"
 	routeReadyz  = "readyz"
-	routeMetrics = "metrics"
 	routeNone    = "none"
 )
 
@@ -266,7 +370,6 @@ var routes = []routeSpec{
 	{http.MethodGet, "/v1/openapi.json", routeOpenAPI},
 	{http.MethodGet, "/healthz", routeHealthz},
 	{http.MethodGet, "/readyz", routeReadyz},
-	{http.MethodGet, "/metrics", routeMetrics},
 }
 
 // match maps an escaped request path to a route name and its path
@@ -287,8 +390,6 @@ func match(escapedPath string) (name, param string, err error) {
 		return routeHealthz, "", nil
 	case api.PathReadyz:
 		return routeReadyz, "", nil
-	case api.PathMetrics:
-		return routeMetrics, "", nil
 	}
 	if rest, ok := strings.CutPrefix(escapedPath, api.PathTxs+"/"); ok && rest != "" && !strings.Contains(rest, "/") {
 		return routeTx, rest, nil
@@ -351,21 +452,34 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 		g.handleHealthz(w, r)
 	case routeReadyz:
 		g.handleReadyz(w, r)
-	case routeMetrics:
-		promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	}
 }
 
-// statusRecorder remembers the response status for the metrics.
+// statusRecorder remembers the response status for the metrics, and arms
+// the write deadline: once, at the first byte of a response; before every
+// write of an event stream.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+
+	rc           *http.ResponseController // of the server's ResponseWriter
+	writeTimeout time.Duration
+	stream       bool
+	armed        bool
+}
+
+func (s *statusRecorder) armWrite() {
+	if s.stream || !s.armed {
+		_ = s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)) // ErrNotSupported off a real connection: nothing to bound
+		s.armed = true
+	}
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.status == 0 {
 		s.status = code
 	}
+	s.armWrite()
 	s.ResponseWriter.WriteHeader(code)
 }
 
@@ -373,6 +487,7 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
+	s.armWrite()
 	return s.ResponseWriter.Write(b)
 }
 
@@ -381,16 +496,31 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // Flush lets event streams flush through the recorder.
 func (s *statusRecorder) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		s.armWrite()
 		f.Flush()
 	}
 }
 
-// middleware: panic recovery, metrics, per-client rate limit.
+// middleware: deadlines, panic recovery, metrics, per-client rate limit.
+//
+// Deadlines are set per request rather than with http.Server.ReadTimeout
+// and WriteTimeout, which would also end event streams. The headers have
+// ReadHeaderTimeout (the server's); a body then has ReadBodyTimeout, and
+// readBody lifts the deadline once it has the whole body (a read deadline
+// left to expire while a commit-mode submit waits would cancel it). A
+// response has WriteTimeout from its first byte, an event stream for each
+// write, and whatever is still buffered when the handler returns gets a
+// fresh WriteTimeout to be flushed.
 func (g *Gateway) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		name, _, _ := match(r.URL.EscapedPath())
-		rec := &statusRecorder{ResponseWriter: w}
+		rc := http.NewResponseController(w)
+		_ = rc.SetWriteDeadline(time.Time{}) // the last response's, on a keep-alive connection
+		if r.ContentLength != 0 {            // a body (-1: chunked)
+			_ = rc.SetReadDeadline(start.Add(g.cfg.ReadBodyTimeout))
+		}
+		rec := &statusRecorder{ResponseWriter: w, rc: rc, writeTimeout: g.cfg.WriteTimeout, stream: name == routeEvents}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -401,13 +531,14 @@ func (g *Gateway) middleware(next http.Handler) http.Handler {
 					writeProblem(rec, r, api.NewProblem(api.ProblemInternal, "the gateway failed while handling the request"))
 				}
 			}
+			_ = rc.SetWriteDeadline(time.Now().Add(g.cfg.WriteTimeout))
 			g.metrics.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
 			if name != routeEvents {
 				g.metrics.requestDuration.WithLabelValues(name).Observe(time.Since(start).Seconds())
 			}
 		}()
 		switch name {
-		case routeHealthz, routeReadyz, routeMetrics:
+		case routeHealthz, routeReadyz:
 		default:
 			if ok, wait := g.limiter.allow(ClientIdentity(r).ID); !ok {
 				secs := max(1, int((wait+time.Second-1)/time.Second))
@@ -450,13 +581,27 @@ type serverLog struct{ g *Gateway }
 func (l serverLog) Write(p []byte) (int, error) {
 	msg := strings.TrimSpace(string(p))
 	l.g.logger.Debug("REST server", "msg", msg)
-	if rest, ok := strings.CutPrefix(msg, "http: TLS handshake error from "); ok && l.g.opts.OnAuthFailure != nil {
+	if rest, ok := strings.CutPrefix(msg, "http: TLS handshake error from "); ok {
 		addr, reason, _ := strings.Cut(rest, ": ")
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
 			host = addr
 		}
-		l.g.opts.OnAuthFailure(Identity{ID: "ip:" + host, Addr: host}, "TLS handshake: "+reason)
+		l.g.authFailure(Identity{ID: "ip:" + host, Addr: host}, "tls_handshake", nil, "TLS handshake: "+reason)
 	}
 	return len(p), nil
+}
+
+// authFailure tells OnAuthFailure and the security log about a request the
+// gateway refused for authentication or authorization.
+func (g *Gateway) authFailure(who Identity, action string, resources []string, reason string) {
+	if g.opts.OnAuthFailure != nil {
+		g.opts.OnAuthFailure(who, reason)
+	}
+	if g.opts.SecurityLog != nil {
+		_ = g.opts.SecurityLog.Record(audit.KindAuthFailed, audit.Fields{
+			Actor: who.ID, Action: action, Resources: resources,
+			Code: uint32(types.CodeUnauthorized), CodeName: types.CodeUnauthorized.Name(), Message: reason,
+		})
+	}
 }

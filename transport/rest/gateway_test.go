@@ -203,7 +203,9 @@ func TestSubmitSyncCommitAndQueries(t *testing.T) {
 	if r := do(t, http.MethodGet, n.URL()+"/readyz", "", nil); r.status != 200 || json.Unmarshal(r.body, &ready) != nil || !ready.Ready {
 		t.Errorf("readyz %d %s", r.status, r.body)
 	}
-	m := string(do(t, http.MethodGet, n.URL()+"/metrics", "", nil).body)
+	// Metrics are on their own address, not on the REST one.
+	wantProblem(t, "metrics on the REST address", do(t, http.MethodGet, n.URL()+"/metrics", "", nil), 404, api.ProblemNoRoute)
+	m := string(do(t, http.MethodGet, n.Gateway.MetricsURL(), "", nil).body)
 	for _, want := range []string{`dstt_txs_committed_total{code="OK"}`, `dstt_txs_committed_total{code="CONFLICT"} 1`,
 		"dstt_tx_commit_latency_seconds_bucket", "dstt_checktx_duration_seconds", "dstt_mempool_txs",
 		`dstt_rest_requests_total{route="submit",status="200"}`, "go_goroutines"} {

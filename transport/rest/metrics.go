@@ -9,8 +9,9 @@ import (
 	"github.com/dstt/dstt/types"
 )
 
-// metrics are the gateway's Prometheus series, on their own registry
-// (served at /metrics). Names and labels are stable.
+// metrics are the gateway's Prometheus series, on their own registry,
+// served at /metrics on Config.MetricsListenAddress (never on the REST
+// address). Names and labels are stable.
 type metrics struct {
 	reg *prometheus.Registry
 
@@ -26,6 +27,8 @@ type metrics struct {
 	height          prometheus.Gauge
 	streams         prometheus.Gauge
 	lagged          prometheus.Counter
+	openConns       prometheus.Gauge
+	refusedConns    *prometheus.CounterVec // reason
 }
 
 // latencyBuckets span 0.5 ms to ~16 s.
@@ -76,8 +79,14 @@ func newMetrics(b Backend) *metrics {
 	m.height = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dstt_block_height", Help: "Last committed height seen by the gateway."})
 	m.streams = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dstt_event_streams", Help: "Open GET /v1/events streams."})
 	m.lagged = prometheus.NewCounter(prometheus.CounterOpts{Name: "dstt_event_streams_lagged_total", Help: "Event streams ended because the client fell behind."})
+	m.openConns = prometheus.NewGauge(prometheus.GaugeOpts{Name: "dstt_rest_open_connections", Help: "Open REST connections."})
+	m.refusedConns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dstt_rest_connections_refused_total", Help: "REST connections reset on accept because a cap was reached, by cap.",
+	}, []string{"reason"})
+	m.refusedConns.WithLabelValues(refusedTotal)
+	m.refusedConns.WithLabelValues(refusedPerIP)
 	for _, c := range []prometheus.Collector{m.requests, m.requestDuration, m.submitted, committed, rejected, m.refused,
-		m.checkTxLatency, m.commitLatency, m.blockTxs, m.height, m.streams, m.lagged} {
+		m.checkTxLatency, m.commitLatency, m.blockTxs, m.height, m.streams, m.lagged, m.openConns, m.refusedConns} {
 		f(c)
 	}
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dstt_mempool_txs", Help: "Txs in the mempool."},

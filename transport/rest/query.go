@@ -28,9 +28,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, req ReadRequ
 	if !errors.As(err, &p) {
 		p = api.NewProblem(api.ProblemForbidden, err.Error())
 	}
-	if g.opts.OnAuthFailure != nil {
-		g.opts.OnAuthFailure(ClientIdentity(r), fmt.Sprintf("%s read of %q refused: %s", req.Kind, req.Key+req.TxHash, p.Detail))
-	}
+	g.authFailure(ClientIdentity(r), "read", []string{req.Kind + ":" + req.Key + req.TxHash}, fmt.Sprintf("%s read of %q refused: %s", req.Kind, req.Key+req.TxHash, p.Detail))
 	writeProblem(w, r, p)
 	return false
 }

@@ -12,12 +12,14 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/types"
@@ -151,68 +153,90 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *api
 	if r.ContentLength > g.cfg.MaxBodyBytes {
 		return nil, api.NewProblem(api.ProblemBodyTooLarge, fmt.Sprintf("the body is %d bytes; the limit is %d: send smaller batches", r.ContentLength, g.cfg.MaxBodyBytes))
 	}
+	// The middleware set the read deadline (ReadBodyTimeout) for the body.
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			return nil, api.NewProblem(api.ProblemBodyTooLarge, fmt.Sprintf("the body is over the limit of %d bytes: send smaller batches", g.cfg.MaxBodyBytes))
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return nil, api.NewProblem(api.ProblemBadRequest, fmt.Sprintf("the body did not arrive within %s of the headers; the connection is closed", g.cfg.ReadBodyTimeout))
 		}
 		return nil, api.NewProblem(api.ProblemBadRequest, "reading the body: "+err.Error())
 	}
+	// Whole: lift the deadline, or it would end the request (net/http
+	// cancels a request whose connection read fails) while it waits.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	return body, nil
 }
 
+// verifyChunk is how many signatures precheck verifies at a time (in
+// parallel); it stops at the first chunk with a bad one, so a request that
+// fails costs at most one chunk beyond its last good signature.
+const verifyChunk = 1024
+
 // precheck runs the checks whose answer depends on nothing but the tx
-// bytes and the chain id: the envelope decodes, it is for this chain, and
-// every signature verifies (one parallel batch for the whole request,
-// through the node's verifier so CheckTx finds them cached). A failure
-// rejects the whole request before anything reaches the mempool: these
-// txs could never commit, whatever the state.
-func (g *Gateway) precheck(txs [][]byte) *api.Problem {
+// bytes, the chain id and the chain's limits, in two passes over the whole
+// request. First every tx goes through types.ValidateTx, the node's own
+// stateless check (size, canonical encoding, chain, signature count, key
+// and signature lengths, signer order, op shapes and sizes): none of it
+// verifies a signature, so a request refused there costs no more than
+// reading it. Only then are signatures verified, through the node's
+// verifier so CheckTx finds them cached, chunk by chunk. A failure rejects
+// the whole request before anything reaches the mempool: these txs could
+// never commit, whatever the state. It returns the decoded envelopes.
+func (g *Gateway) precheck(ctx context.Context, txs [][]byte) ([]*types.Tx, *api.Problem) {
+	lim, err := g.txLimits(ctx)
+	if err != nil {
+		p := api.NewProblem(api.ProblemNotReady, "cannot read the chain's tx limits from the node: "+err.Error())
+		p.RetryAfterSeconds = 1
+		return nil, p
+	}
 	chainID := g.backend.ChainID()
-	var items []security.SigItem
-	owner := make([]int, 0, len(txs))
-	fail := func(i int, c types.Code, tx []byte, format string, args ...any) *api.Problem {
-		p := api.TxProblem(c, types.TxHashHex(tx), 0, c.Message()+": "+fmt.Sprintf(format, args...))
+	fail := func(i int, c types.Code, tx []byte, msg string) *api.Problem {
+		p := api.TxProblem(c, types.TxHashHex(tx), 0, c.Message()+": "+msg)
 		p.TxIndex = &i
 		if len(txs) > 1 {
 			p.Detail = fmt.Sprintf("tx %d of the batch: %s; nothing in the batch was submitted", i, p.Detail)
 		}
 		return p
 	}
+	decoded := make([]*types.Tx, len(txs))
+	nsigs := 0
 	for i, raw := range txs {
-		tx, body, err := types.DecodeTx(raw)
-		if err != nil {
-			return fail(i, types.CodeEncoding, raw, "%v", err)
+		tx, _, code, msg := types.ValidateTx(raw, chainID, lim)
+		if code != types.CodeOK {
+			return nil, fail(i, code, raw, msg)
 		}
-		if body.ChainId != chainID {
-			return fail(i, types.CodeWrongChain, raw, "tx is for chain %q, this is %q", body.ChainId, chainID)
-		}
-		if len(tx.Signatures) == 0 {
-			return fail(i, types.CodeNoSignature, raw, "add at least one signature")
-		}
+		decoded[i] = tx
+		nsigs += len(tx.Signatures)
+	}
+	items := make([]security.SigItem, 0, nsigs)
+	owner := make([]int, 0, nsigs)
+	for i, tx := range decoded {
 		msg := types.SignBytes(chainID, tx.BodyBytes)
-		for j, s := range tx.Signatures {
-			if len(s.PubKey) != security.PubKeySize || len(s.Signature) != security.SignatureSize {
-				return fail(i, types.CodeBadSignature, raw, "signature %d: want a 32-byte ed25519 key and a 64-byte signature", j)
-			}
+		for _, s := range tx.Signatures {
 			items = append(items, security.SigItem{PubKey: s.PubKey, Msg: msg, Sig: s.Signature})
 			owner = append(owner, i)
 		}
 	}
-	var ok []bool
-	if g.opts.Verifier != nil {
-		ok = g.opts.Verifier.VerifyBatch(items)
-	} else {
-		ok = security.VerifyBatch(items)
-	}
-	for k, good := range ok {
-		if !good {
-			i := owner[k]
-			return fail(i, types.CodeBadSignature, txs[i], "a signature does not verify (was the tx changed after signing, or signed for another chain?)")
+	for lo := 0; lo < len(items); lo += verifyChunk {
+		hi := min(lo+verifyChunk, len(items))
+		var ok []bool
+		if g.opts.Verifier != nil {
+			ok = g.opts.Verifier.VerifyBatch(items[lo:hi])
+		} else {
+			ok = security.VerifyBatch(items[lo:hi])
+		}
+		for k, good := range ok {
+			if !good {
+				i := owner[lo+k]
+				return nil, fail(i, types.CodeBadSignature, txs[i], "a signature does not verify (was the tx changed after signing, or signed for another chain?)")
+			}
 		}
 	}
-	return nil
+	return decoded, nil
 }
 
 func (g *Gateway) handleSubmit(w http.ResponseWriter, r *http.Request) {
@@ -226,7 +250,8 @@ func (g *Gateway) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, p)
 		return
 	}
-	if p := g.precheck(req.txs); p != nil {
+	decoded, p := g.precheck(r.Context(), req.txs)
+	if p != nil {
 		writeProblem(w, r, p)
 		return
 	}
@@ -243,7 +268,7 @@ func (g *Gateway) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 
-	res := g.admit(ctx, req)
+	res := g.admit(ctx, req, decoded, ClientIdentity(r))
 	res.Count()
 	if req.single {
 		if p := outcomeProblem(res.Results[0]); p != nil {
@@ -262,7 +287,7 @@ type admission struct {
 
 // admit hands the txs to the mempool in order and, in commit mode, waits
 // for their blocks until ctx ends.
-func (g *Gateway) admit(ctx context.Context, req submitRequest) api.SubmitResponse {
+func (g *Gateway) admit(ctx context.Context, req submitRequest, decoded []*types.Tx, who Identity) api.SubmitResponse {
 	res := api.SubmitResponse{Results: make([]api.TxOutcome, len(req.txs))}
 	adm := make([]admission, len(req.txs))
 	var full error
@@ -294,6 +319,7 @@ func (g *Gateway) admit(ctx context.Context, req submitRequest) api.SubmitRespon
 		case errors.Is(err, ErrTxInCache):
 			g.metrics.refused.WithLabelValues("in_cache").Inc()
 			g.alreadyKnown(ctx, a, out)
+			g.recordDuplicate(decoded[i], a.hash[:], out, who)
 		default:
 			g.hub.forget(a.hash, a.waiter)
 			a.waiter = nil
@@ -394,4 +420,28 @@ func outcomeProblem(o api.TxOutcome) *api.Problem {
 		return p
 	}
 	return api.NewProblem(api.ProblemInternal, "unknown outcome "+o.Status)
+}
+
+// recordDuplicate records, in the node's security log, a tx the mempool's
+// cache dropped as a duplicate before the application saw it (so CheckTx
+// could not record it): a replay of a committed tx, or a resubmission of
+// one still waiting in the mempool.
+func (g *Gateway) recordDuplicate(tx *types.Tx, hash []byte, out *api.TxOutcome, who Identity) {
+	if g.opts.SecurityLog == nil {
+		return
+	}
+	var signer string
+	if tx != nil && len(tx.Signatures) > 0 {
+		signer = types.Address(tx.Signatures[0].PubKey)
+	}
+	msg := "duplicate dropped by the mempool cache, from " + who.ID + ": "
+	if out.Code == uint32(types.CodeReplay) {
+		msg += out.Log
+	} else {
+		msg += "the same tx is still waiting in the mempool"
+	}
+	_ = g.opts.SecurityLog.Record(audit.KindCheckTxRejected, audit.Fields{
+		Actor: signer, Action: "check_tx", Resources: []string{who.ID}, Code: uint32(types.CodeReplay),
+		CodeName: types.CodeReplay.Name(), Message: msg, TxHash: hash,
+	})
 }

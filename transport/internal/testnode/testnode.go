@@ -1,6 +1,7 @@
 // Package testnode runs a real single-validator dstt node for tests: the
 // abci engine on a Pebble store in a temp dir, CometBFT in-process on free
-// loopback ports, and the REST gateway in front of it.
+// loopback ports, and the REST gateway in front of it (metrics on their own
+// free loopback port).
 package testnode
 
 import (
@@ -14,6 +15,7 @@ import (
 	cmtcfg "github.com/cometbft/cometbft/config"
 
 	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
@@ -33,6 +35,10 @@ type Options struct {
 	Gateway func(*rest.Config)
 	// GatewayOptions are passed to rest.New (Verifier defaults to the engine's).
 	GatewayOptions rest.Options
+	// NodeLog opens a node security log (audit.NodeLog) in the temp dir and
+	// wires it as `dstt start` does: the app's CheckTx rejections and the
+	// gateway's SecurityLog (unless GatewayOptions set one).
+	NodeLog bool
 }
 
 // Node is a running test node.
@@ -45,6 +51,8 @@ type Node struct {
 	Admin    *security.LocalSigner // a key; genesis admin with Options.RBAC
 	ChainID  string
 	Verifier *abci.CachedVerifier
+	// NodeLog is the node security log with Options.NodeLog, else nil.
+	NodeLog *audit.NodeLog
 }
 
 // URL is the gateway's base URL.
@@ -107,13 +115,38 @@ func Start(t testing.TB, opts Options) *Node {
 		store.Close()
 		t.Fatal(err)
 	}
-	node, err := consensus.NewNode(h, abci.NewApp(engine, nil), nil)
+	app := abci.NewApp(engine, nil)
+	var nodeLog *audit.NodeLog
+	if opts.NodeLog {
+		key, err := security.GenerateKey()
+		if err != nil {
+			store.Close()
+			t.Fatal(err)
+		}
+		if nodeLog, err = audit.OpenNodeLog(filepath.Join(h.DataDir(), "audit", "node.log"), key, audit.NodeLogOptions{}); err != nil {
+			store.Close()
+			t.Fatal(err)
+		}
+		app.OnCheckTxRejected = func(txHash []byte, signer string, code types.Code, log string) {
+			_ = nodeLog.Record(audit.KindCheckTxRejected, audit.Fields{
+				Actor: signer, Action: "check_tx", Code: uint32(code), CodeName: code.Name(), Message: log, TxHash: txHash,
+			})
+		}
+	}
+	closeLog := func() {
+		if nodeLog != nil {
+			nodeLog.Close()
+		}
+	}
+	node, err := consensus.NewNode(h, app, nil)
 	if err != nil {
+		closeLog()
 		store.Close()
 		t.Fatal(err)
 	}
 	cfg := rest.DefaultConfig()
 	cfg.ListenAddress = "127.0.0.1:0"
+	cfg.MetricsListenAddress = "127.0.0.1:0"
 	if opts.Gateway != nil {
 		opts.Gateway(&cfg)
 	}
@@ -121,9 +154,13 @@ func Start(t testing.TB, opts Options) *Node {
 	if gopts.Verifier == nil {
 		gopts.Verifier = verifier
 	}
+	if gopts.SecurityLog == nil && nodeLog != nil {
+		gopts.SecurityLog = nodeLog
+	}
 	gw, err := rest.New(rest.NewCometBackend(node.CometNode(), node.Client()), cfg, gopts)
 	if err != nil {
 		_ = node.Stop()
+		closeLog()
 		store.Close()
 		t.Fatal(err)
 	}
@@ -131,12 +168,14 @@ func Start(t testing.TB, opts Options) *Node {
 	if err := gw.Start(ctx); err != nil {
 		cancel()
 		_ = node.Stop()
+		closeLog()
 		store.Close()
 		t.Fatal(err)
 	}
 	if err := node.Start(); err != nil {
 		cancel()
 		_ = node.Stop()
+		closeLog()
 		store.Close()
 		t.Fatal(err)
 	}
@@ -148,7 +187,8 @@ func Start(t testing.TB, opts Options) *Node {
 		if err := node.Stop(); err != nil {
 			t.Errorf("stopping the node: %v", err)
 		}
+		closeLog()
 		store.Close()
 	})
-	return &Node{Node: node, Engine: engine, Gateway: gw, Admin: admin, ChainID: chainID, Verifier: verifier}
+	return &Node{Node: node, Engine: engine, Gateway: gw, Admin: admin, ChainID: chainID, Verifier: verifier, NodeLog: nodeLog}
 }
