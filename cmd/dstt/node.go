@@ -107,6 +107,7 @@ home is reused as it is.`,
 				}
 			}
 			restCfg.ListenOptional = !cmd.Flags().Changed("rest-laddr")
+			restCfg.MetricsListenOptional = !cmd.Flags().Changed("rest-metrics-laddr")
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return g.runNode(ctx, logLevel, cometLogLevel, &restCfg)
@@ -202,8 +203,12 @@ func (g *globals) runNode(ctx context.Context, logLevel, cometLogLevel string, r
 	// --- end audit ---
 	// --- REST gateway (issue 7, transport/rest): in-process, stops when ctx ends ---
 	if !restCfg.Disabled() {
+		var secLog rest.SecurityLog // gateway auth failures, cache-dropped duplicates
+		if aud.nodeLog != nil {
+			secLog = aud.nodeLog
+		}
 		gw, err := rest.Serve(ctx, rest.NewCometBackend(node.CometNode(), node.Client()), *restCfg,
-			rest.Options{Verifier: verifier, Logger: logger.With("module", "rest")})
+			rest.Options{Verifier: verifier, Logger: logger.With("module", "rest"), SecurityLog: secLog})
 		switch {
 		case errors.Is(err, rest.ErrListenSkipped):
 			fmt.Fprintf(g.stderr, "warning: %v\n", err)
@@ -211,6 +216,9 @@ func (g *globals) runNode(ctx context.Context, logLevel, cometLogLevel string, r
 			return errors.Join(fmt.Errorf("REST gateway: %w", err), node.Stop())
 		default:
 			fmt.Fprintf(g.stderr, "REST gateway on %s\n", gw.URL())
+			if u := gw.MetricsURL(); u != "" {
+				fmt.Fprintf(g.stderr, "metrics on %s\n", u)
+			}
 		}
 	}
 	// --- end REST gateway ---
