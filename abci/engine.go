@@ -84,13 +84,13 @@ type Engine struct {
 	appHash   []byte
 	stateHash []byte          // hash chain over state writes (see audit.go)
 	head      audit.ChainHead // the consensus audit chain's head
-	replay    *replayIndex    // tx hashes committed inside the replay window
+	replay    *replayIndex    // replay ids committed inside the replay window
 	staged    *staged
 }
 
 // staged is a finalized block waiting for Commit.
 type staged struct {
-	txHashes   [][]byte // txs recorded in this block (for the replay index)
+	replayIDs  [][32]byte // replay ids recorded in this block (for the replay index)
 	height     uint64
 	appHash    []byte
 	stateHash  []byte
@@ -382,9 +382,7 @@ func (e *Engine) CheckTx(txBytes []byte) Outcome {
 		}
 	}
 	if d.code == types.CodeOK {
-		if e.replay.has(d.hash) {
-			d.fail(types.CodeReplay, "tx %X was committed before", d.hash)
-		}
+		e.checkReplay(nil, d)
 	}
 	return Outcome{Code: d.code, Log: d.log, Hash: d.hash, Signer: d.signer}
 }
@@ -407,15 +405,12 @@ func (e *Engine) validateProposal(height uint64, txs [][]byte) []*decodedTx {
 		if d.code != types.CodeOK {
 			continue
 		}
-		k := [32]byte(d.hash)
-		if seen[k] {
-			d.fail(types.CodeReplay, "tx %X appears twice in the block", d.hash)
+		if seen[d.id] {
+			d.fail(types.CodeReplay, "a tx with this signed body (replay id %X) appears twice in the block", d.id)
 			continue
 		}
-		seen[k] = true
-		if e.replay.has(d.hash) {
-			d.fail(types.CodeReplay, "tx %X was committed before", d.hash)
-		}
+		seen[d.id] = true
+		e.checkReplay(nil, d)
 	}
 	return ds
 }

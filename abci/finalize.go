@@ -77,10 +77,7 @@ func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
 		e.checkWindow(d, st.height)
 	}
 	if d.code == types.CodeOK {
-		_, seen := st.latest[string(txKey(d.hash))]
-		if seen || e.replay.has(d.hash) {
-			d.fail(types.CodeReplay, "tx %X was committed before", d.hash)
-		}
+		e.checkReplay(st, d)
 	}
 	// Only an authentic tx leaves a record, and only the first time: a
 	// replay must not overwrite the original's result.
@@ -126,7 +123,8 @@ func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
 		return out, fmt.Errorf("abci: encode tx result: %w", err)
 	}
 	st.put(storage.Entry{Key: txKey(d.hash), Value: val, Version: ver})
-	st.txHashes = append(st.txHashes, d.hash)
+	st.put(storage.Entry{Key: replayKey(d.id), Value: d.hash, Version: ver})
+	st.replayIDs = append(st.replayIDs, d.id)
 	return out, nil
 }
 
@@ -163,7 +161,11 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 			*types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg:
 			policyOps = append(policyOps, i)
 		case *types.Op_RotateKey:
-			if why := e.checkRotation(d, o.RotateKey.NewPubKey); why != "" {
+			why, err := e.checkRotation(st, d, o.RotateKey.NewPubKey, o.RotateKey.Proof)
+			if err != nil {
+				return nil, fmt.Errorf("abci: rotation check: %w", err)
+			}
+			if why != "" {
 				d.fail(types.CodeInvalidOp, "op %d: %s", i, why)
 				return nil, nil
 			}
@@ -264,8 +266,8 @@ func (e *Engine) Commit() error {
 		return fmt.Errorf("abci: commit height %d: %w", st.height, err)
 	}
 	e.height, e.appHash, e.staged = st.height, st.appHash, nil
-	for _, h := range st.txHashes {
-		e.replay.add(st.height, h)
+	for _, id := range st.replayIDs {
+		e.replay.add(st.height, id)
 	}
 	e.replay.forget(e.windowStart())
 	e.stateHash, e.head = st.stateHash, st.head

@@ -355,8 +355,19 @@ func buildGoldenTx(t *testing.T, e *Engine, d *datadriven.TestData, nonce uint64
 			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_AddOrg{AddOrg: op}})
 		case f[0] == "rmorg" && len(f) == 2:
 			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_RemoveOrg{RemoveOrg: &types.RemoveOrg{Id: f[1]}}})
-		case f[0] == "rotate" && len(f) == 2:
-			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_RotateKey{RotateKey: &types.RotateKey{NewPubKey: testKey(f[1]).PubKey()}}})
+		case f[0] == "rotate" && (len(f) == 2 || len(f) == 3):
+			// rotate NEW [PROVER]: NEW's key, with a proof of possession
+			// signed by PROVER (NEW by default; another key forges one).
+			prover := f[1]
+			if len(f) == 3 {
+				prover = f[2]
+			}
+			op, err := security.RotateKeyOp(body.ChainId, testKey(signer).PubKey(), testKey(prover))
+			if err != nil {
+				t.Fatal(err)
+			}
+			op.GetRotateKey().NewPubKey = testKey(f[1]).PubKey()
+			body.Ops = append(body.Ops, op)
 		case f[0] == "check" && len(f) == 3:
 			v, err := types.ParseVersion(f[2])
 			if err != nil {

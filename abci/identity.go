@@ -4,6 +4,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
+
+	"github.com/dstt/dstt/security"
 
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
@@ -67,21 +70,41 @@ func (e *Engine) loadKeys() error {
 	return bad
 }
 
+// resolve is the one identity rule, for writes and reads alike: it maps a
+// key's address to the identity the key acts for. A key that never took
+// part in a rotation is its own identity; a key rotated to acts for its
+// identity; a retired key acts for none (ok is false). Signers of txs,
+// readers of signed queries and subjects asked about in policy checks all
+// go through it.
+func (e *Engine) resolve(addr string) (identity string, ok bool) {
+	rec, known := e.keys[addr]
+	switch {
+	case !known:
+		return addr, true
+	case rec.RetiredAt != 0:
+		return "", false
+	}
+	return rec.Identity, true
+}
+
+// retiredKeyReason says why a retired key may not act.
+func (e *Engine) retiredKeyReason(addr string) string {
+	rec := e.keys[addr]
+	return fmt.Sprintf("key %s of identity %s was retired at height %d; use its current key", addr, rec.Identity, rec.RetiredAt)
+}
+
 // resolveSigners maps d's verified signatures to identities: the actor is
 // the first signature's identity. A retired key fails the tx.
 func (e *Engine) resolveSigners(d *decodedTx) {
 	for i, s := range d.tx.Signatures {
 		addr := types.Address(s.PubKey)
-		rec, ok := e.keys[addr]
+		id, ok := e.resolve(addr)
 		if !ok {
-			continue
-		}
-		if rec.RetiredAt != 0 {
-			d.fail(types.CodeKeyRetired, "signature %d: key %s of identity %s was retired at height %d; sign with its current key", i, addr, rec.Identity, rec.RetiredAt)
+			d.fail(types.CodeKeyRetired, "signature %d: %s", i, e.retiredKeyReason(addr))
 			return
 		}
 		if i == 0 {
-			d.signer = rec.Identity
+			d.signer = id
 		}
 	}
 }
@@ -128,12 +151,42 @@ func (e *Engine) rotateKey(st *staged, d *decodedTx, newPub []byte, u *undoLog) 
 }
 
 // checkRotation reports why newPub cannot become d's signer's key, or "".
-func (e *Engine) checkRotation(d *decodedTx, newPub []byte) string {
-	newAddr := types.Address(newPub)
-	if _, used := e.keys[newAddr]; used || newAddr == d.signer {
-		return fmt.Sprintf("key %s already belongs to an identity", newAddr)
+// The new key must prove possession (proof is its signature over
+// types.RotateProofBytes), and must not be, or have been, any identity's
+// key, a subject in the policy or an org admin: nobody can take over
+// another identity's key, and a key never acts for two identities.
+func (e *Engine) checkRotation(st *staged, d *decodedTx, newPub, proof []byte) (string, error) {
+	oldPub := d.tx.Signatures[0].PubKey
+	if !security.Verify(newPub, types.RotateProofBytes(e.chainID, oldPub, newPub), proof) {
+		return "the proof does not verify: the new key must sign types.RotateProofBytes(chain id, old key, new key)", nil
 	}
-	return ""
+	newAddr := types.Address(newPub)
+	if _, used := e.keys[newAddr]; used || newAddr == d.signer || newAddr == types.Address(oldPub) {
+		return fmt.Sprintf("key %s already belongs to an identity", newAddr), nil
+	}
+	for _, g := range e.policy.Grants() {
+		if g.Subject == newAddr {
+			return fmt.Sprintf("key %s is a subject in the access-control policy (grant %s %s %s); it cannot become another identity's key", newAddr, g.Subject, g.Role, g.Domain), nil
+		}
+	}
+	for _, r := range e.policy.Rules() {
+		if r.Subject == newAddr {
+			return fmt.Sprintf("key %s is a subject in the access-control policy; it cannot become another identity's key", newAddr), nil
+		}
+	}
+	admin := ""
+	err := e.scanOrgs(st, func(o Org) {
+		if slices.Contains(o.Admins, newAddr) && admin == "" {
+			admin = o.ID
+		}
+	})
+	if err != nil {
+		return "", err
+	}
+	if admin != "" {
+		return fmt.Sprintf("key %s is an admin of org %q; it cannot become another identity's key", newAddr, admin), nil
+	}
+	return "", nil
 }
 
 func (e *Engine) identityView(st *staged, identity string) (IdentityView, error) {
@@ -159,7 +212,7 @@ func (e *Engine) Identity(addr string) (IdentityView, error) {
 		return IdentityView{}, fmt.Errorf("%w: %q is not an address", ErrBadQuery, addr)
 	}
 	identity := addr
-	if rec, ok := e.keys[addr]; ok {
+	if rec, ok := e.keys[addr]; ok { // a retired key still names its identity here
 		identity = rec.Identity
 	}
 	return e.identityView(nil, identity)

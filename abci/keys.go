@@ -14,6 +14,10 @@ const (
 	nsUser   = 'k' // k + user key -> value
 	nsTx     = 't' // t + 32-byte tx hash -> encoded types.TxResult
 	nsParams = 'p' // p -> JSON Params (written at genesis)
+	// x + 32-byte replay id (types.ReplayID) -> the 32-byte hash of the
+	// envelope that committed it. A tx's replay identity is what its
+	// signatures cover, so every envelope around one signed body shares it.
+	nsReplay = 'x'
 )
 
 func userKey(k string) []byte {
@@ -29,6 +33,8 @@ func txKey(hash []byte) []byte {
 	copy(b[1:], hash)
 	return b
 }
+
+func replayKey(id [32]byte) []byte { return append([]byte{nsReplay}, id[:]...) }
 
 var paramsKey = []byte{nsParams}
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/dstt/dstt/types"
 )
 
 // Params are the chain's transaction rules. They come from the genesis
@@ -38,6 +40,14 @@ func DefaultParams() Params {
 		MaxSignatures: 16,
 		MaxMemoBytes:  256,
 		TxWindow:      1000,
+	}
+}
+
+// Limits are the size rules of the stateless tx check (types.ValidateTx).
+func (p Params) Limits() types.Limits {
+	return types.Limits{
+		MaxTxBytes: p.MaxTxBytes, MaxOps: p.MaxOps, MaxKeyBytes: p.MaxKeyBytes,
+		MaxValueBytes: p.MaxValueBytes, MaxSignatures: p.MaxSignatures, MaxMemoBytes: p.MaxMemoBytes,
 	}
 }
 

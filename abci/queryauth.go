@@ -35,27 +35,36 @@ func newQueryAuth() *queryAuth {
 	return &queryAuth{now: time.Now, skew: DefaultQuerySkew, seen: map[[32]byte]time.Time{}}
 }
 
-// open verifies sq and returns the reader's address. A signed query can be
-// used once: a replay inside the skew window is refused.
-func (q *queryAuth) open(chainID string, sq *types.SignedQuery) (string, error) {
-	if len(sq.PubKey) != 32 || len(sq.Signature) != 64 {
-		return "", fmt.Errorf("%w: signed query needs a 32-byte ed25519 key and a 64-byte signature", ErrUnauthorized)
+// open decodes a signed query (only its canonical encoding), verifies it
+// and returns it with the signing key's address. A signed query can be used
+// once: a replay inside the skew window is refused. The nonce makes two
+// honest identical queries in one millisecond distinct.
+func (q *queryAuth) open(chainID string, raw []byte) (*types.SignedQuery, string, error) {
+	var sq types.SignedQuery
+	if !types.IsCanonical(&sq, raw) {
+		return nil, "", fmt.Errorf("%w: signed query does not decode, or is not in canonical encoding", ErrBadQuery)
+	}
+	if len(sq.PubKey) != types.PubKeySize || len(sq.Signature) != types.SignatureSize {
+		return nil, "", fmt.Errorf("%w: signed query needs a 32-byte ed25519 key and a 64-byte signature", ErrUnauthorized)
+	}
+	if len(sq.Nonce) != types.QueryNonceSize {
+		return nil, "", fmt.Errorf("%w: signed query needs a %d-byte random nonce (got %d bytes)", ErrUnauthorized, types.QueryNonceSize, len(sq.Nonce))
 	}
 	now := q.now()
 	t := time.UnixMilli(sq.TimeUnixMs)
 	if d := now.Sub(t); d > q.skew || d < -q.skew {
-		return "", fmt.Errorf("%w: signed query timestamp %s is more than %s from the node's clock %s (check the client's clock)",
+		return nil, "", fmt.Errorf("%w: signed query timestamp %s is more than %s from the node's clock %s (check the client's clock)",
 			ErrUnauthorized, t.UTC().Format(time.RFC3339), q.skew, now.UTC().Format(time.RFC3339))
 	}
-	msg := types.QuerySignBytes(chainID, sq.Path, sq.Data, sq.Height, sq.TimeUnixMs)
+	msg := types.QuerySignBytes(chainID, sq.Path, sq.Data, sq.Height, sq.TimeUnixMs, sq.Nonce)
 	if !security.Verify(sq.PubKey, msg, sq.Signature) {
-		return "", fmt.Errorf("%w: the query's signature does not verify", ErrUnauthorized)
+		return nil, "", fmt.Errorf("%w: the query's signature does not verify", ErrUnauthorized)
 	}
 	key := sha256.Sum256(sq.Signature)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if exp, ok := q.seen[key]; ok && now.Before(exp) {
-		return "", fmt.Errorf("%w: this signed query was already used (replay)", ErrUnauthorized)
+		return nil, "", fmt.Errorf("%w: this signed query was already used (replay)", ErrUnauthorized)
 	}
 	if len(q.seen) > 100_000 { // drop expired entries
 		for k, exp := range q.seen {
@@ -65,7 +74,7 @@ func (q *queryAuth) open(chainID string, sq *types.SignedQuery) (string, error) 
 		}
 	}
 	q.seen[key] = t.Add(2 * q.skew)
-	return types.Address(sq.PubKey), nil
+	return &sq, types.Address(sq.PubKey), nil
 }
 
 // readDenied is the error for a read reader may not make.

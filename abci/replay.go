@@ -2,13 +2,14 @@ package abci
 
 import (
 	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/types"
 )
 
-// replayIndex remembers the hashes of txs committed inside the replay
-// window, so the replay check is a map lookup instead of a Pebble seek (it
+// replayIndex remembers the replay ids (types.ReplayID: what the
+// signatures cover) of txs committed inside the replay window, so the replay check is a map lookup instead of a Pebble seek (it
 // runs in CheckTx, PrepareProposal, ProcessProposal and FinalizeBlock for
 // every tx). A tx committed at height H has valid_until_height <= H +
-// tx_window, so after that height any tx with the same bytes is expired
+// tx_window, so after that height any tx with the same body is expired
 // anyway: older hashes can be forgotten without changing any answer. The
 // index is derived from committed state and rebuilt from it on start.
 type replayIndex struct {
@@ -21,15 +22,14 @@ func newReplayIndex() *replayIndex {
 	return &replayIndex{seen: map[[32]byte]struct{}{}, byHeight: map[uint64][][32]byte{}}
 }
 
-func (r *replayIndex) has(hash []byte) bool {
-	_, ok := r.seen[[32]byte(hash)]
+func (r *replayIndex) has(id [32]byte) bool {
+	_, ok := r.seen[id]
 	return ok
 }
 
-func (r *replayIndex) add(height uint64, hash []byte) {
-	k := [32]byte(hash)
-	r.seen[k] = struct{}{}
-	r.byHeight[height] = append(r.byHeight[height], k)
+func (r *replayIndex) add(height uint64, id [32]byte) {
+	r.seen[id] = struct{}{}
+	r.byHeight[height] = append(r.byHeight[height], id)
 }
 
 // forget drops heights below keepFrom.
@@ -52,15 +52,29 @@ func (e *Engine) windowStart() uint64 {
 	return next - e.params.TxWindow
 }
 
-// loadReplayIndex indexes the tx records committed inside the window.
+// loadReplayIndex indexes the replay records committed inside the window.
 func (e *Engine) loadReplayIndex() error {
 	e.replay = newReplayIndex()
 	from := e.windowStart()
 	e.replay.low = from
-	return e.store.Scan([]byte{nsTx}, 0, func(ent storage.Entry) bool {
+	return e.store.Scan([]byte{nsReplay}, 0, func(ent storage.Entry) bool {
 		if ent.Version.Height >= from && len(ent.Key) == 33 {
-			e.replay.add(ent.Version.Height, ent.Key[1:])
+			e.replay.add(ent.Version.Height, [32]byte(ent.Key[1:]))
 		}
 		return true
 	})
+}
+
+// checkReplay fails d if its signed body was committed before (or, in
+// FinalizeBlock, earlier in the same block: st non-nil).
+func (e *Engine) checkReplay(st *staged, d *decodedTx) {
+	if st != nil {
+		if _, seen := st.latest[string(replayKey(d.id))]; seen {
+			d.fail(types.CodeReplay, "a tx with this signed body (replay id %X) was committed earlier in this block", d.id)
+			return
+		}
+	}
+	if e.replay.has(d.id) {
+		d.fail(types.CodeReplay, "a tx with this signed body (replay id %X) was committed before; sign a new tx (a fresh nonce) to repeat it", d.id)
+	}
 }

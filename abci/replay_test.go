@@ -24,7 +24,10 @@ func TestReplayIndexWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice := testKey("alice")
-	tx := signTx(t, &types.TxBody{ChainId: testChain, Nonce: 1, ValidUntilHeight: 3, Ops: []types.Op{putOp("k", "v")}}, alice)
+	body := &types.TxBody{ChainId: testChain, Nonce: 1, ValidUntilHeight: 3, Ops: []types.Op{putOp("k", "v")}}
+	tx := signTx(t, body, alice)
+	bodyBytes, _ := body.Marshal()
+	id := types.ReplayID(testChain, bodyBytes)
 	if res := runBlock(t, e, tx); res.Txs[0].Code != types.CodeOK {
 		t.Fatal(res.Txs[0].Log)
 	}
@@ -35,7 +38,7 @@ func TestReplayIndexWindow(t *testing.T) {
 		if res := runBlock(t, e, tx); res.Txs[0].Code != types.CodeReplay {
 			t.Fatalf("height %d: replay in a block got %s", h, res.Txs[0].Code)
 		}
-		if re, err := NewEngine(store, PlainVerifier{}); err != nil || !re.replay.has(types.TxHash(tx)) {
+		if re, err := NewEngine(store, PlainVerifier{}); err != nil || !re.replay.has(id) {
 			t.Fatalf("height %d: a restarted engine forgot the tx (%v)", h, err)
 		}
 	}
@@ -47,7 +50,7 @@ func TestReplayIndexWindow(t *testing.T) {
 	if out := e.CheckTx(tx); out.Code != types.CodeExpired {
 		t.Fatalf("after the window: %s", out.Code)
 	}
-	if e.replay.has(types.TxHash(tx)) || len(e.replay.seen) != 0 {
+	if e.replay.has(id) || len(e.replay.seen) != 0 {
 		t.Fatalf("index still holds %d hashes after the window", len(e.replay.seen))
 	}
 	re, err := NewEngine(store, PlainVerifier{})

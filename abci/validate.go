@@ -2,8 +2,6 @@ package abci
 
 import (
 	"fmt"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/security"
@@ -13,7 +11,8 @@ import (
 // decodedTx is a tx that has been through the stateless checks. code is
 // CodeOK when it passed them; sigs are then ready for verification.
 type decodedTx struct {
-	hash   []byte
+	hash   []byte   // SHA-256 of the tx bytes: how CometBFT and clients name it
+	id     [32]byte // replay identity: what the signatures cover (types.ReplayID)
 	tx     types.Tx
 	body   types.TxBody
 	signer string
@@ -30,54 +29,20 @@ func (d *decodedTx) fail(c types.Code, format string, args ...any) {
 	d.log = c.Message() + ": " + fmt.Sprintf(format, args...)
 }
 
-// decode runs every check that needs neither state nor signatures: encoding,
-// sizes, chain id, key syntax. It never fails with a Go error.
+// decode runs every check that needs neither state nor signatures: the
+// shared stateless check (types.ValidateTx: canonical encoding, sizes,
+// chain id, key syntax) and the syntax of policy and governance ops. It
+// never fails with a Go error.
 func (e *Engine) decode(txBytes []byte) *decodedTx {
 	d := &decodedTx{hash: types.TxHash(txBytes)}
-	p := &e.params
-	if len(txBytes) > int(p.MaxTxBytes) {
-		d.fail(types.CodeTooLarge, "tx is %d bytes, the limit is %d", len(txBytes), p.MaxTxBytes)
+	tx, body, c, msg := types.ValidateTx(txBytes, e.chainID, e.params.Limits())
+	if c != types.CodeOK {
+		d.code, d.log = c, c.Message()+": "+msg
 		return d
 	}
-	if err := d.tx.Unmarshal(txBytes); err != nil {
-		d.fail(types.CodeEncoding, "envelope: %v", err)
-		return d
-	}
-	if err := d.body.Unmarshal(d.tx.BodyBytes); err != nil {
-		d.fail(types.CodeEncoding, "body: %v", err)
-		return d
-	}
-	if d.body.ChainId != e.chainID {
-		d.fail(types.CodeWrongChain, "tx is for chain %q, this is %q", d.body.ChainId, e.chainID)
-		return d
-	}
-	switch n := len(d.tx.Signatures); {
-	case n == 0:
-		d.fail(types.CodeNoSignature, "add at least one signature")
-		return d
-	case n > int(p.MaxSignatures):
-		d.fail(types.CodeTooLarge, "%d signatures, the limit is %d", n, p.MaxSignatures)
-		return d
-	}
-	for i, s := range d.tx.Signatures {
-		if len(s.PubKey) != 32 || len(s.Signature) != 64 {
-			d.fail(types.CodeBadSignature, "signature %d: want a 32-byte ed25519 key and a 64-byte signature", i)
-			return d
-		}
-	}
+	d.tx, d.body = *tx, *body
+	d.id = types.ReplayID(e.chainID, d.tx.BodyBytes)
 	d.signer = types.Address(d.tx.Signatures[0].PubKey)
-	if len(d.body.Memo) > int(p.MaxMemoBytes) {
-		d.fail(types.CodeTooLarge, "memo is %d bytes, the limit is %d", len(d.body.Memo), p.MaxMemoBytes)
-		return d
-	}
-	switch n := len(d.body.Ops); {
-	case n == 0:
-		d.fail(types.CodeInvalidOp, "the tx has no ops")
-		return d
-	case n > int(p.MaxOps):
-		d.fail(types.CodeTooLarge, "%d ops, the limit is %d", n, p.MaxOps)
-		return d
-	}
 	for i := range d.body.Ops {
 		if c, msg := e.checkOp(&d.body.Ops[i]); c != types.CodeOK {
 			d.fail(c, "op %d: %s", i, msg)
@@ -87,79 +52,31 @@ func (e *Engine) decode(txBytes []byte) *decodedTx {
 	return d
 }
 
+// checkOp checks what types.ValidateTx leaves to the engine: the syntax of
+// grants, policy rules and governance ops.
 func (e *Engine) checkOp(op *types.Op) (types.Code, string) {
 	switch o := op.Sum.(type) {
-	case *types.Op_Put:
-		if o.Put == nil {
-			return types.CodeInvalidOp, "empty put"
-		}
-		if c, msg := e.checkKey(o.Put.Key); c != types.CodeOK {
-			return c, msg
-		}
-		if len(o.Put.Value) > int(e.params.MaxValueBytes) {
-			return types.CodeTooLarge, fmt.Sprintf("value is %d bytes, the limit is %d", len(o.Put.Value), e.params.MaxValueBytes)
-		}
-	case *types.Op_Delete:
-		if o.Delete == nil {
-			return types.CodeInvalidOp, "empty delete"
-		}
-		return e.checkKey(o.Delete.Key)
-	case *types.Op_Check:
-		if o.Check == nil {
-			return types.CodeInvalidOp, "empty check"
-		}
-		return e.checkKey(o.Check.Key)
 	case *types.Op_Grant:
-		if o.Grant == nil {
-			return types.CodeInvalidOp, "empty grant"
-		}
 		if err := grantOf(o.Grant.Subject, o.Grant.Role, o.Grant.Domain).Validate(); err != nil {
 			return types.CodeInvalidOp, err.Error()
 		}
 	case *types.Op_Revoke:
-		if o.Revoke == nil {
-			return types.CodeInvalidOp, "empty revoke"
-		}
 		if err := grantOf(o.Revoke.Subject, o.Revoke.Role, o.Revoke.Domain).Validate(); err != nil {
 			return types.CodeInvalidOp, err.Error()
 		}
 	case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg:
 		return checkGovOp(op)
-	case *types.Op_RotateKey:
-		if o.RotateKey == nil || len(o.RotateKey.NewPubKey) != 32 {
-			return types.CodeInvalidOp, "rotate_key needs a 32-byte ed25519 public key"
-		}
 	case *types.Op_Policy:
-		if o.Policy == nil {
-			return types.CodeInvalidOp, "empty policy rule"
-		}
 		if err := ruleOf(o.Policy).Validate(); err != nil {
 			return types.CodeInvalidOp, err.Error()
 		}
-	default:
-		return types.CodeInvalidOp, "unknown or empty op"
 	}
 	return types.CodeOK, ""
 }
 
-// checkKey: keys are 1..MaxKeyBytes of valid UTF-8 without control
-// characters, so they print, index and travel as JSON unchanged.
+// checkKey is types.CheckKey with this chain's key size limit.
 func (e *Engine) checkKey(k string) (types.Code, string) {
-	if k == "" {
-		return types.CodeInvalidOp, "empty key"
-	}
-	if len(k) > int(e.params.MaxKeyBytes) {
-		return types.CodeTooLarge, fmt.Sprintf("key is %d bytes, the limit is %d", len(k), e.params.MaxKeyBytes)
-	}
-	if !utf8.ValidString(k) {
-		return types.CodeInvalidOp, "key is not valid UTF-8"
-	}
-	for _, r := range k {
-		if unicode.IsControl(r) {
-			return types.CodeInvalidOp, fmt.Sprintf("key %q contains a control character", k)
-		}
-	}
-	return types.CodeOK, ""
+	return types.CheckKey(k, e.params.MaxKeyBytes)
 }
 
 // sigItems appends the items that verify d's signatures.

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -211,8 +212,12 @@ func (s *RPCSource) wrap(path string, data []byte, height int64) (string, []byte
 	ms := max(s.now().UnixMilli(), s.lastMs+1)
 	s.lastMs = ms
 	s.mu.Unlock()
-	sq := types.SignedQuery{Path: path, Data: data, Height: uint64(height), TimeUnixMs: ms, PubKey: s.signer.PubKey()}
-	sig, err := s.signer.Sign(types.QuerySignBytes(s.chainID, path, data, uint64(height), ms))
+	nonce := make([]byte, types.QueryNonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return "", nil, fmt.Errorf("audit: sign query: nonce: %w", err)
+	}
+	sq := types.SignedQuery{Path: path, Data: data, Height: uint64(height), TimeUnixMs: ms, PubKey: s.signer.PubKey(), Nonce: nonce}
+	sig, err := s.signer.Sign(types.QuerySignBytes(s.chainID, path, data, uint64(height), ms, nonce))
 	if err != nil {
 		return "", nil, fmt.Errorf("audit: sign query: %w", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,7 +18,6 @@ import (
 
 	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/security"
-	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
 )
 
@@ -79,8 +80,13 @@ func (p *proposal) tx() ([]byte, error) {
 		if !security.Verify(pk, types.SignBytes(p.ChainID, p.raw), sig) {
 			return nil, fmt.Errorf("signature %d (%s) does not verify over this proposal", i, s.Address)
 		}
+		if slices.ContainsFunc(tx.Signatures, func(o types.Signature) bool { return bytes.Equal(o.PubKey, pk) }) {
+			continue // the same key signed twice: it counts once
+		}
 		tx.Signatures = append(tx.Signatures, types.Signature{PubKey: pk, Signature: sig})
 	}
+	// The chain accepts several signatures only in ascending key order.
+	slices.SortFunc(tx.Signatures, func(a, b types.Signature) int { return bytes.Compare(a.PubKey, b.PubKey) })
 	return tx.Marshal()
 }
 
@@ -116,7 +122,7 @@ dstt gov validators and dstt gov orgs show the current state.`,
 	propose.PersistentFlags().StringVarP(&out, "file", "f", "proposal.json", "proposal file to write")
 	propose.PersistentFlags().Uint64Var(&validFor, "valid-for", 1000, "blocks the proposal stays valid for (at most the chain's tx_window)")
 	write := func(summary string, op types.Op) error {
-		c, err := client.New(g.node)
+		c, err := g.newClient()
 		if err != nil {
 			return err
 		}
@@ -234,7 +240,7 @@ dstt gov validators and dstt gov orgs show the current state.`,
 			if err != nil {
 				return err
 			}
-			c, err := client.New(g.node)
+			c, err := g.newClient()
 			if err != nil {
 				return err
 			}

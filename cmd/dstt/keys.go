@@ -258,6 +258,7 @@ Vault) side without submitting anything.`,
 // rotation is one key rotation in progress, whatever the backend.
 type rotation struct {
 	old     security.Signer
+	next    security.Signer // signs the proof of possession
 	newPub  []byte
 	resumed bool
 	finish  func(ctx context.Context) (kept string, err error)
@@ -322,7 +323,7 @@ func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration)
 	if out.Kept, err = r.finish(ctx); err != nil {
 		return fmt.Errorf("keys rotate: the RotateKey tx is committed, but finishing locally failed: %w (retry: dstt keys rotate %s --finish)", err, name)
 	}
-	if c, err := client.New(g.node); err == nil {
+	if c, err := g.rpcClient(); err == nil {
 		if id, err := queryIdentity(ctx, c, types.Address(r.newPub)); err == nil {
 			out.Identity, out.Keys = id.Identity, len(id.Keys)
 		}
@@ -346,11 +347,19 @@ func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration)
 // submitRotation signs RotateKey{new_pub_key} with the old key and waits
 // for its block. Every failure leaves the successor pending.
 func (g *globals) submitRotation(ctx context.Context, name string, r *rotation) (client.Result, error) {
-	c, err := client.New(g.node)
+	c, err := g.newClient()
 	if err != nil {
 		return client.Result{}, err
 	}
-	body := &types.TxBody{Ops: []types.Op{{Sum: &types.Op_RotateKey{RotateKey: &types.RotateKey{NewPubKey: r.newPub}}}}}
+	info, err := c.ChainInfo(ctx)
+	if err != nil {
+		return client.Result{}, err
+	}
+	op, err := security.RotateKeyOp(info.ChainID, r.old.PubKey(), r.next)
+	if err != nil {
+		return client.Result{}, fmt.Errorf("keys rotate: %w (nothing was submitted; the successor stays pending)", err)
+	}
+	body := &types.TxBody{Ops: []types.Op{op}}
 	tx, err := c.Sign(ctx, body, r.old)
 	if err != nil {
 		return client.Result{}, fmt.Errorf("keys rotate: sign the RotateKey tx with the current key: %w (nothing was submitted; the successor stays pending)", err)
@@ -385,7 +394,11 @@ func beginVaultRotation(ctx context.Context, v *security.Vault, name string) (*r
 	if err != nil {
 		return nil, err
 	}
-	return &rotation{old: vr.Old, newPub: vr.NewPubKey, resumed: vr.Resumed, finish: func(ctx context.Context) (string, error) {
+	next, err := v.Signer(ctx, name, vr.NewVersion)
+	if err != nil {
+		return nil, err
+	}
+	return &rotation{old: vr.Old, next: next, newPub: vr.NewPubKey, resumed: vr.Resumed, finish: func(ctx context.Context) (string, error) {
 		if err := v.FinishRotation(ctx, vr); err != nil {
 			return "", err
 		}
@@ -434,9 +447,12 @@ func (g *globals) beginLocalRotation(kr security.Keyring, name string, finishOnl
 	case err != nil:
 		return nil, err
 	}
-	var old security.Signer
+	var old, nextSigner security.Signer
 	if !finishOnly {
 		if old, err = kr.Signer(name); err != nil {
+			return nil, err
+		}
+		if nextSigner, err = kr.Signer(next); err != nil {
 			return nil, err
 		}
 	}
@@ -476,5 +492,5 @@ func (g *globals) beginLocalRotation(kr security.Keyring, name string, finishOnl
 		}
 		return kept, nil
 	}
-	return &rotation{old: old, newPub: nk.PubKey, resumed: resumed, finish: finish}, nil
+	return &rotation{old: old, next: nextSigner, newPub: nk.PubKey, resumed: resumed, finish: finish}, nil
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,10 +17,11 @@ import (
 
 // AuthScheme is the HTTP Authorization scheme of a signed read:
 //
-//	Authorization: Dstt-Query pubkey=<base64>, time=<unix ms>, sig=<base64>
+//	Authorization: Dstt-Query pubkey=<base64>, time=<unix ms>, nonce=<base64>, sig=<base64>
 //
-// The signature is the reader's ed25519 signature over
-// types.QuerySignBytes(chain id, path, data, height, time) for the ABCI
+// The nonce is 16 random bytes. The signature is the reader's ed25519
+// signature over types.QuerySignBytes(chain id, path, data, height, time,
+// nonce) for the ABCI
 // query the request stands for (QueryFor says which); the gateway rebuilds
 // that query from the request, wraps it in a types.SignedQuery and the
 // node checks it (signature, clock skew, single use) and the reader's
@@ -30,11 +32,12 @@ const AuthScheme = "Dstt-Query"
 type SignedRead struct {
 	PubKey     []byte
 	TimeUnixMs int64
+	Nonce      []byte
 	Signature  []byte
 }
 
 // ErrBadAuthorization is returned by ParseAuthorization.
-var ErrBadAuthorization = errors.New("api: bad Authorization header (want: " + AuthScheme + " pubkey=<base64>, time=<unix ms>, sig=<base64>)")
+var ErrBadAuthorization = errors.New("api: bad Authorization header (want: " + AuthScheme + " pubkey=<base64>, time=<unix ms>, nonce=<base64>, sig=<base64>)")
 
 // ParseAuthorization parses a Dstt-Query Authorization header value.
 func ParseAuthorization(h string) (SignedRead, error) {
@@ -56,6 +59,8 @@ func ParseAuthorization(h string) (SignedRead, error) {
 			sr.PubKey, err = base64.StdEncoding.DecodeString(v)
 		case "time":
 			sr.TimeUnixMs, err = strconv.ParseInt(v, 10, 64)
+		case "nonce":
+			sr.Nonce, err = base64.StdEncoding.DecodeString(v)
 		case "sig":
 			sr.Signature, err = base64.StdEncoding.DecodeString(v)
 		default:
@@ -65,31 +70,37 @@ func ParseAuthorization(h string) (SignedRead, error) {
 			return sr, fmt.Errorf("%w: %s: %v", ErrBadAuthorization, k, err)
 		}
 	}
-	if len(sr.PubKey) != security.PubKeySize || len(sr.Signature) != security.SignatureSize || !seen["time"] {
-		return sr, fmt.Errorf("%w: want a 32-byte pubkey, a time and a 64-byte sig", ErrBadAuthorization)
+	if len(sr.PubKey) != security.PubKeySize || len(sr.Signature) != security.SignatureSize || !seen["time"] || len(sr.Nonce) != types.QueryNonceSize {
+		return sr, fmt.Errorf("%w: want a 32-byte pubkey, a time, a 16-byte nonce and a 64-byte sig", ErrBadAuthorization)
 	}
 	return sr, nil
 }
 
 // String renders the header value.
 func (sr SignedRead) String() string {
-	return fmt.Sprintf("%s pubkey=%s, time=%d, sig=%s", AuthScheme,
-		base64.StdEncoding.EncodeToString(sr.PubKey), sr.TimeUnixMs, base64.StdEncoding.EncodeToString(sr.Signature))
+	return fmt.Sprintf("%s pubkey=%s, time=%d, nonce=%s, sig=%s", AuthScheme,
+		base64.StdEncoding.EncodeToString(sr.PubKey), sr.TimeUnixMs,
+		base64.StdEncoding.EncodeToString(sr.Nonce), base64.StdEncoding.EncodeToString(sr.Signature))
 }
 
 // Query is the SignedQuery the header authenticates for the inner query.
 func (sr SignedRead) Query(path string, data []byte, height int64) types.SignedQuery {
-	return types.SignedQuery{Path: path, Data: data, Height: uint64(height), TimeUnixMs: sr.TimeUnixMs, PubKey: sr.PubKey, Signature: sr.Signature}
+	return types.SignedQuery{Path: path, Data: data, Height: uint64(height), TimeUnixMs: sr.TimeUnixMs, PubKey: sr.PubKey, Signature: sr.Signature, Nonce: sr.Nonce}
 }
 
-// SignRead signs the inner query with s at time now.
+// SignRead signs the inner query with s at time now, with a fresh random
+// nonce.
 func SignRead(s security.Signer, chainID, path string, data []byte, height int64, now time.Time) (SignedRead, error) {
 	ms := now.UnixMilli()
-	sig, err := s.Sign(types.QuerySignBytes(chainID, path, data, uint64(height), ms))
+	nonce := make([]byte, types.QueryNonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return SignedRead{}, fmt.Errorf("api: sign read: nonce: %w", err)
+	}
+	sig, err := s.Sign(types.QuerySignBytes(chainID, path, data, uint64(height), ms, nonce))
 	if err != nil {
 		return SignedRead{}, fmt.Errorf("api: sign read: %w", err)
 	}
-	return SignedRead{PubKey: s.PubKey(), TimeUnixMs: ms, Signature: sig}, nil
+	return SignedRead{PubKey: s.PubKey(), TimeUnixMs: ms, Nonce: nonce, Signature: sig}, nil
 }
 
 // Inner queries that REST reads stand for, for signing:
