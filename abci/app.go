@@ -281,8 +281,8 @@ func (a *App) query(path string, data []byte, height uint64, reader string, resp
 	case QueryParams:
 		return json.Marshal(chainRecord{ChainID: e.ChainID(), Params: e.Params(), Open: e.Open()})
 	case QueryPolicy:
-		if reader == "" && !e.Open() {
-			return nil, fmt.Errorf("%w: sign the query to list the policy", ErrUnauthorized)
+		if err := e.PolicyReadable(reader); err != nil {
+			return nil, err
 		}
 		return json.Marshal(PolicyView{Open: e.Open(), Rules: e.Policy().Rules(), Grants: e.Policy().Grants()})
 	case audit.QueryEntries:
@@ -327,11 +327,18 @@ func (a *App) query(path string, data []byte, height uint64, reader string, resp
 		if reader == "" && !e.Open() {
 			return nil, fmt.Errorf("%w: sign the query to ask the policy", ErrUnauthorized)
 		}
+		if len(data) > MaxCheckRequestBytes {
+			return nil, fmt.Errorf("%w: check request is %d bytes, the limit is %d", ErrBadQuery, len(data), MaxCheckRequestBytes)
+		}
 		var c CheckRequest
 		if err := json.Unmarshal(data, &c); err != nil {
 			return nil, fmt.Errorf("%w: check request: %v", ErrBadQuery, err)
 		}
-		return json.Marshal(e.Check(c))
+		res, err := e.Check(reader, c)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(res)
 	}
 	return nil, fmt.Errorf("%w: unknown path %q (known: %s, %s, %s, %s, %s, %s, %s)", ErrNotFound, path,
 		QueryGet, QueryHistory, QueryTx, QueryParams, QueryPolicy, QueryCheck, QuerySigned)

@@ -1,12 +1,16 @@
 package abci
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/rbac"
@@ -64,13 +68,15 @@ const (
 	QueryOrgs       = "/gov/orgs"
 )
 
-func (e *Engine) threshold() int {
+// threshold is k: the genesis setting, or a majority of the member orgs as
+// the block sees them.
+func (e *Engine) threshold(st *staged) (int, error) {
 	if e.gov.Threshold > 0 {
-		return int(e.gov.Threshold)
+		return int(e.gov.Threshold), nil
 	}
 	n := 0
-	_ = e.store.Scan([]byte{nsOrg}, 0, func(storage.Entry) bool { n++; return true })
-	return n/2 + 1
+	err := e.scanOrgs(st, func(Org) { n++ })
+	return n/2 + 1, err
 }
 
 // govState is the genesis governance setting kept in the chain record.
@@ -78,31 +84,59 @@ type govState struct {
 	Threshold uint32 `json:"threshold,omitempty"`
 }
 
-// orgsOfSigners lists the distinct orgs whose admins signed d.
+// orgsOfSigners lists the orgs d's signatures approve for, in id order:
+// each distinct signing identity counts for at most one org it administers,
+// and each org once. That is a maximum matching between signers and orgs
+// (an identity that administers three orgs still approves for one), found
+// with augmenting paths tried in signature order and org-id order, so every
+// replica finds the same one. A retired key approves for none.
 func (e *Engine) orgsOfSigners(st *staged, d *decodedTx) ([]string, error) {
-	ids := map[string]bool{}
+	var signers []string // distinct identities, in signature order
 	for _, s := range d.tx.Signatures {
-		ids[e.identityOf(s.PubKey)] = true
+		if id, ok := e.resolve(types.Address(s.PubKey)); ok && !slices.Contains(signers, id) {
+			signers = append(signers, id)
+		}
 	}
-	var orgs []string
-	err := e.scanOrgs(st, func(o Org) {
-		for _, a := range o.Admins {
-			if ids[a] {
-				orgs = append(orgs, o.ID)
-				return
+	var orgs []Org
+	if err := e.scanOrgs(st, func(o Org) { orgs = append(orgs, o) }); err != nil {
+		return nil, err
+	}
+	adj := make([][]int, len(signers)) // signer -> orgs it administers, in id order
+	for j, o := range orgs {
+		for i, s := range signers {
+			if slices.Contains(o.Admins, s) {
+				adj[i] = append(adj[i], j)
 			}
 		}
-	})
-	return orgs, err
-}
-
-// identityOf maps a public key to its identity (see identity.go).
-func (e *Engine) identityOf(pub []byte) string {
-	addr := types.Address(pub)
-	if rec, ok := e.keys[addr]; ok && rec.RetiredAt == 0 {
-		return rec.Identity
 	}
-	return addr
+	owner := make([]int, len(orgs)) // org -> the signer it counts for, or -1
+	for j := range owner {
+		owner[j] = -1
+	}
+	var augment func(i int, seen []bool) bool
+	augment = func(i int, seen []bool) bool {
+		for _, j := range adj[i] {
+			if seen[j] {
+				continue
+			}
+			seen[j] = true
+			if owner[j] < 0 || augment(owner[j], seen) {
+				owner[j] = i
+				return true
+			}
+		}
+		return false
+	}
+	for i := range signers {
+		augment(i, make([]bool, len(orgs)))
+	}
+	var out []string
+	for j, o := range orgs {
+		if owner[j] >= 0 {
+			out = append(out, o.ID)
+		}
+	}
+	return out, nil
 }
 
 // scanOrgs calls fn for every org, in id order, as the block sees them.
@@ -210,9 +244,15 @@ func checkGovOp(op *types.Op) (types.Code, string) {
 	return types.CodeOK, ""
 }
 
-// authorizeGov requires signatures from admins of k distinct orgs when the
-// tx holds a governance op.
+// authorizeGov runs the authorisation that takes more than one policy
+// decision per op: the lockout rules for policy ops (authorizeLockout), and
+// signatures from admins of k distinct orgs, one org per signer, when the tx
+// holds a governance op. Called after authorize, against the policy before
+// the tx.
 func (e *Engine) authorizeGov(st *staged, d *decodedTx) error {
+	if e.authorizeLockout(d); d.code != types.CodeOK {
+		return nil
+	}
 	if !slices.ContainsFunc(d.body.Ops, func(op types.Op) bool { return isGovOp(&op) }) {
 		return nil
 	}
@@ -220,10 +260,78 @@ func (e *Engine) authorizeGov(st *staged, d *decodedTx) error {
 	if err != nil {
 		return err
 	}
-	if k := e.threshold(); len(orgs) < k {
+	k, err := e.threshold(st)
+	if err != nil {
+		return err
+	}
+	if len(orgs) < k {
 		d.fail(types.CodeUnauthorized, "governance needs signatures from admins of %d distinct member orgs; this tx has %d (%s)", k, len(orgs), strings.Join(orgs, ", "))
 	}
 	return nil
+}
+
+// authorizeLockout applies rbac's lockout rules (rbac.Policy.CheckGrant,
+// CheckRevoke, CheckRule) to d's policy ops: only a chain-wide admin may
+// make a chain-wide admin, revoke one's grants, or add a deny rule aimed at
+// one. A refusal is UNAUTHORIZED.
+func (e *Engine) authorizeLockout(d *decodedTx) {
+	if e.open {
+		return
+	}
+	for i := range d.body.Ops {
+		var err error
+		switch o := d.body.Ops[i].Sum.(type) {
+		case *types.Op_Grant:
+			err = e.policy.CheckGrant(d.signer, grantOf(o.Grant.Subject, o.Grant.Role, o.Grant.Domain))
+		case *types.Op_Revoke:
+			err = e.policy.CheckRevoke(d.signer, grantOf(o.Revoke.Subject, o.Revoke.Role, o.Revoke.Domain))
+		case *types.Op_Policy:
+			if !o.Policy.Remove {
+				err = e.policy.CheckRule(d.signer, ruleOf(o.Policy))
+			}
+		}
+		if err != nil {
+			d.fail(types.CodeUnauthorized, "op %d: %v", i, err)
+			return
+		}
+	}
+}
+
+// checkValidatorChange dry-runs this block's validator changes, with pub's
+// power set to power, through CometBFT's own validator-set code on a copy of
+// the committed set: CometBFT applies a block's updates to the set as it
+// stood before the block (NextValidators), all at once, and halts for good
+// if they fail. It returns why CometBFT would refuse them, or "".
+func (e *Engine) checkValidatorChange(st *staged, pub []byte, power int64) (string, error) {
+	var base []*cmttypes.Validator
+	if err := e.scanValidators(nil, func(p []byte, r validatorRecord) {
+		base = append(base, cmttypes.NewValidator(cmted25519.PubKey(p), r.Power))
+	}); err != nil {
+		return "", err
+	}
+	set := &cmttypes.ValidatorSet{}
+	if err := set.UpdateWithChangeSet(base); err != nil {
+		return "", fmt.Errorf("abci: the committed validator set is not one CometBFT accepts: %w", err)
+	}
+	changes := make([]*cmttypes.Validator, 0, len(st.valUpdates)+1)
+	found := false
+	for _, u := range st.valUpdates {
+		p := u.Power
+		if bytes.Equal(u.PubKey, pub) {
+			p, found = power, true
+		}
+		changes = append(changes, cmttypes.NewValidator(cmted25519.PubKey(u.PubKey), p))
+	}
+	if !found {
+		changes = append(changes, cmttypes.NewValidator(cmted25519.PubKey(pub), power))
+	}
+	if err := set.UpdateWithChangeSet(changes); err != nil {
+		return err.Error(), nil
+	}
+	if n := set.Size(); n > cmttypes.MaxVotesCount {
+		return fmt.Sprintf("the set would have %d validators; CometBFT's limit is %d", n, cmttypes.MaxVotesCount), nil
+	}
+	return "", nil
 }
 
 // applyGovOp executes one governance op; a refusal fails d (INVALID_OP).
@@ -237,6 +345,14 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 		}
 		if !ok {
 			d.fail(types.CodeInvalidOp, "op %d: no member org %q", i, o.AddValidator.Org)
+			return nil
+		}
+		why, err := e.checkValidatorChange(st, o.AddValidator.PubKey, o.AddValidator.Power)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			d.fail(types.CodeInvalidOp, "op %d: CometBFT would refuse the validator set: %s", i, why)
 			return nil
 		}
 		rec := validatorRecord{PubKey: hex.EncodeToString(o.AddValidator.PubKey), Power: o.AddValidator.Power, Org: org.ID}
@@ -262,6 +378,14 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 			d.fail(types.CodeInvalidOp, "op %d: removing %s would leave no voting power", i, types.Address(o.RemoveValidator.PubKey))
 			return nil
 		}
+		why, err := e.checkValidatorChange(st, o.RemoveValidator.PubKey, 0)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			d.fail(types.CodeInvalidOp, "op %d: CometBFT would refuse the validator set: %s", i, why)
+			return nil
+		}
 		st.put(storage.Entry{Key: validatorKey(o.RemoveValidator.PubKey), Deleted: true, Version: ver})
 		st.update(o.RemoveValidator.PubKey, 0)
 	case *types.Op_AddOrg:
@@ -280,12 +404,18 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 		}
 		for _, a := range org.Admins {
 			g := rbac.Grant{Subject: a, Role: rbac.AdminRole, Domain: org.ID}
-			if added, _ := e.policy.AddGrant(g); added {
+			added, err := e.policy.AddGrant(g)
+			if err != nil {
+				return err
+			}
+			if added {
 				u.add(func() { _, _ = e.policy.RemoveGrant(g) })
 				st.put(storage.Entry{Key: grantKey(g), Value: []byte{}, Version: ver})
 			}
 		}
-		e.ensureAdminRule(st, ver, u)
+		if err := e.ensureAdminRule(st, ver, u); err != nil {
+			return err
+		}
 	case *types.Op_RemoveOrg:
 		var org Org
 		ok, err := e.readJSON(st, prefixed(nsOrg, o.RemoveOrg.Id), &org)
@@ -311,7 +441,11 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 		st.put(storage.Entry{Key: prefixed(nsOrg, org.ID), Deleted: true, Version: ver})
 		for _, a := range org.Admins {
 			g := rbac.Grant{Subject: a, Role: rbac.AdminRole, Domain: org.ID}
-			if removed, _ := e.policy.RemoveGrant(g); removed {
+			removed, err := e.policy.RemoveGrant(g)
+			if err != nil {
+				return err
+			}
+			if removed {
 				u.add(func() { _, _ = e.policy.AddGrant(g) })
 				st.put(storage.Entry{Key: grantKey(g), Deleted: true, Version: ver})
 			}
@@ -322,12 +456,14 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 
 // ensureAdminRule makes sure the admin role's rule exists (a chain that
 // started without admins gets it with its first org).
-func (e *Engine) ensureAdminRule(st *staged, ver storage.Version, u *undoLog) {
+func (e *Engine) ensureAdminRule(st *staged, ver storage.Version, u *undoLog) error {
 	r := rbac.Rule{Subject: rbac.AdminRole, Domain: rbac.AllDomains, Object: "*", Action: rbac.ActAll}
-	if added, _ := e.policy.AddRule(r); added {
+	added, err := e.policy.AddRule(r)
+	if added {
 		u.add(func() { _, _ = e.policy.RemoveRule(r) })
 		st.put(storage.Entry{Key: ruleKey(r), Value: []byte{}, Version: ver})
 	}
+	return err
 }
 
 // scanValidators calls fn for every validator with power, as the block
@@ -450,6 +586,9 @@ func (e *Engine) Validators() ([]ValidatorView, error) {
 // Orgs lists the committed member organisations, and the threshold k.
 func (e *Engine) Orgs() ([]Org, int, error) {
 	var out []Org
-	err := e.scanOrgs(nil, func(o Org) { out = append(out, o) })
-	return out, e.threshold(), err
+	if err := e.scanOrgs(nil, func(o Org) { out = append(out, o) }); err != nil {
+		return nil, 0, err
+	}
+	k, err := e.threshold(nil)
+	return out, k, err
 }

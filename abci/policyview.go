@@ -1,7 +1,9 @@
 package abci
 
 import (
-	"strings"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dstt/dstt/rbac"
 )
@@ -20,7 +22,9 @@ type CheckRequest struct {
 	Key     string `json:"key"`
 }
 
-// CheckResult answers a CheckRequest, with the policy lines Casbin used.
+// CheckResult answers a CheckRequest. Because holds the policy lines that
+// decided, and Reason says how, only for readers who may read the policy
+// (MayReadPolicy); anyone else gets the decision alone.
 type CheckResult struct {
 	Allowed bool     `json:"allowed"`
 	Domain  string   `json:"domain"`
@@ -29,9 +33,77 @@ type CheckResult struct {
 	Reason  string   `json:"reason"`
 }
 
-// Check answers a CheckRequest against the committed policy. The action
-// "admin" asks about the key's domain (or, for key "*", every domain).
-func (e *Engine) Check(c CheckRequest) CheckResult {
+// MaxCheckRequestBytes bounds the encoded CheckRequest a query may carry
+// (a key of up to 4096 bytes and a subject, JSON-escaped).
+const MaxCheckRequestBytes = 6*(4096+rbac.MaxNameBytes) + 256
+
+// MayReadPolicy reports whether reader (an identity, as App.Query resolves
+// it; "" for an unsigned query) may read the whole policy and the lines
+// behind a decision: an admin of some domain, or a holder of
+// rbac.AuditorRole in every domain. With access control off, everyone may.
+func (e *Engine) MayReadPolicy(reader string) bool {
+	return e.open || e.policy.MayReadPolicy(reader)
+}
+
+// PolicyReadable is nil when reader may read the policy (QueryPolicy), and
+// the ErrUnauthorized explaining who may otherwise.
+func (e *Engine) PolicyReadable(reader string) error {
+	switch {
+	case e.MayReadPolicy(reader):
+		return nil
+	case reader == "":
+		return fmt.Errorf("%w: sign the query to list the policy", ErrUnauthorized)
+	}
+	return fmt.Errorf("%w: the policy is readable by admins and by holders of the %q role in every domain (g, ADDRESS, %s, *); %s is neither",
+		ErrUnauthorized, rbac.AuditorRole, rbac.AuditorRole, reader)
+}
+
+// checkRequest validates what a CheckRequest names, before anything is
+// looked up: sizes, syntax, and a subject that is an address or a name the
+// policy already contains. Nothing an outsider names is kept.
+func (e *Engine) checkRequest(c CheckRequest) error {
+	switch c.Action {
+	case rbac.ActRead, rbac.ActWrite, rbac.ActAdmin:
+	default:
+		return fmt.Errorf("%w: action %.32q: want read, write or admin", ErrBadQuery, c.Action)
+	}
+	switch {
+	case len(c.Key) > int(e.params.MaxKeyBytes):
+		return fmt.Errorf("%w: key is %d bytes, the limit is %d", ErrBadQuery, len(c.Key), e.params.MaxKeyBytes)
+	case !utf8.ValidString(c.Key):
+		return fmt.Errorf("%w: key is not valid UTF-8", ErrBadQuery)
+	case containsControl(c.Key):
+		return fmt.Errorf("%w: key %q contains a control character", ErrBadQuery, c.Key)
+	}
+	switch s := c.Subject; {
+	case s == "" || isAddress(s) || s == rbac.Anyone:
+	case len(s) > rbac.MaxNameBytes:
+		return fmt.Errorf("%w: subject is %d bytes, the limit is %d", ErrBadQuery, len(s), rbac.MaxNameBytes)
+	case !rbac.ValidName(s) || !e.policy.Knows(s):
+		return fmt.Errorf("%w: subject %q is neither an address (40 lowercase hex digits) nor a role or subject in the policy", ErrBadQuery, s)
+	}
+	return nil
+}
+
+func containsControl(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// Check answers c for reader (an identity) against the policy as of the last executed tx.
+// The action "admin" asks about the key's domain (or, for key "*", every
+// domain), exactly as IsAdmin decides it. An address subject is resolved to
+// the identity whose rights it carries (a retired key has none). A request
+// that fails checkRequest is ErrBadQuery. Only readers who may read the
+// policy get the lines that decided.
+func (e *Engine) Check(reader string, c CheckRequest) (CheckResult, error) {
+	if err := e.checkRequest(c); err != nil {
+		return CheckResult{}, err
+	}
 	dom := rbac.DomainOf(c.Key)
 	obj := c.Key
 	if c.Action == rbac.ActAdmin {
@@ -41,22 +113,39 @@ func (e *Engine) Check(c CheckRequest) CheckResult {
 		}
 	}
 	if e.open {
-		return CheckResult{Allowed: true, Domain: dom, Open: true, Reason: "the chain has no admins: access control is off"}
+		return CheckResult{Allowed: true, Domain: dom, Open: true, Reason: "the chain has no admins: access control is off"}, nil
 	}
-	ok, lines, err := e.policy.Explain(c.Subject, dom, obj, c.Action)
-	res := CheckResult{Allowed: ok && e.policy.Allowed(c.Subject, dom, obj, c.Action), Domain: dom}
-	if len(lines) > 0 {
-		res.Because = []string{"p, " + strings.Join(lines, ", ")}
+	res := CheckResult{Domain: dom}
+	sub := c.Subject
+	if isAddress(sub) {
+		id, ok := e.resolve(sub)
+		if !ok {
+			res.Reason = "the key is retired: it carries no rights"
+			return res, nil
+		}
+		sub = id
+	}
+	ok, lines := e.policy.Explain(sub, dom, obj, c.Action)
+	res.Allowed = ok
+	if !e.MayReadPolicy(reader) {
+		res.Reason = "denied"
+		if ok {
+			res.Reason = "allowed"
+		}
+		return res, nil
+	}
+	for _, l := range lines {
+		res.Because = append(res.Because, l.String())
 	}
 	switch {
-	case err != nil:
-		res.Reason = err.Error()
-	case res.Allowed:
+	case ok && len(lines) == 0:
+		res.Reason = "a chain-wide admin administers every domain"
+	case ok:
 		res.Reason = "allowed by an allow rule, and no deny rule matches"
 	case len(lines) > 0:
 		res.Reason = "denied by a deny rule"
 	default:
 		res.Reason = "no allow rule matches (deny by default)"
 	}
-	return res
+	return res, nil
 }

@@ -18,12 +18,22 @@
 // A request is allowed when some allow rule matches and no deny rule does:
 // deny wins. Grants give roles, transitively, within a domain.
 //
+// Chain-wide admins hold AdminRole in AllDomains; IsAdmin holds for them in
+// every domain whatever the rules say, and only they may grant, revoke or
+// deny what could unmake or make one (CheckGrant, CheckRevoke, CheckRule
+// return ErrProtected otherwise): a domain admin cannot lock them out.
+// MayReadPolicy: admins of some domain and holders of AuditorRole in
+// AllDomains.
+//
 // Policy keeps the lines in a Casbin enforcer (the model, the role manager,
 // and Explain, which runs Casbin's own matcher). Allowed answers the same
 // question without a linear scan: it indexes rules by subject and asks the
 // role manager for the subject's roles, so its cost does not grow with
 // policy size. Tests check Allowed against Casbin's Enforce on random
-// policies.
+// policies. Explain answers from the same index (never Casbin's matcher,
+// whose g() memo keeps every name asked about), and every cache is keyed
+// only by names committed lines contain, so requests naming anything else
+// leave no state behind.
 //
 // A Policy is not safe for concurrent use; the engine serialises access.
 // Nothing here reads files, the clock or randomness.
