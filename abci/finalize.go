@@ -161,7 +161,7 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 			*types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg:
 			policyOps = append(policyOps, i)
 		case *types.Op_RotateKey:
-			why, err := e.checkRotation(st, d, o.RotateKey.NewPubKey, o.RotateKey.Proof)
+			why, err := e.checkRotation(st, d, o.RotateKey.NewPubKey)
 			if err != nil {
 				return nil, fmt.Errorf("abci: rotation check: %w", err)
 			}

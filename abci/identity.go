@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/dstt/dstt/security"
-
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
 )
@@ -151,15 +149,12 @@ func (e *Engine) rotateKey(st *staged, d *decodedTx, newPub []byte, u *undoLog) 
 }
 
 // checkRotation reports why newPub cannot become d's signer's key, or "".
-// The new key must prove possession (proof is its signature over
-// types.RotateProofBytes), and must not be, or have been, any identity's
+// The new key has proved possession (its proof is verified with the tx's
+// signatures, see sigItems); it must not be, or have been, any identity's
 // key, a subject in the policy or an org admin: nobody can take over
 // another identity's key, and a key never acts for two identities.
-func (e *Engine) checkRotation(st *staged, d *decodedTx, newPub, proof []byte) (string, error) {
+func (e *Engine) checkRotation(st *staged, d *decodedTx, newPub []byte) (string, error) {
 	oldPub := d.tx.Signatures[0].PubKey
-	if !security.Verify(newPub, types.RotateProofBytes(e.chainID, oldPub, newPub), proof) {
-		return "the proof does not verify: the new key must sign types.RotateProofBytes(chain id, old key, new key)", nil
-	}
 	newAddr := types.Address(newPub)
 	if _, used := e.keys[newAddr]; used || newAddr == d.signer || newAddr == types.Address(oldPub) {
 		return fmt.Sprintf("key %s already belongs to an identity", newAddr), nil

@@ -79,17 +79,24 @@ func (e *Engine) checkKey(k string) (types.Code, string) {
 	return types.CheckKey(k, e.params.MaxKeyBytes)
 }
 
-// sigItems appends the items that verify d's signatures.
+// sigItems appends the items that verify d's signatures, then the proofs
+// of possession of its RotateKey ops (signatures too, made by the new key).
 func (e *Engine) sigItems(items []security.SigItem, d *decodedTx) []security.SigItem {
 	msg := types.SignBytes(e.chainID, d.tx.BodyBytes)
 	for _, s := range d.tx.Signatures {
 		items = append(items, security.SigItem{PubKey: s.PubKey, Msg: msg, Sig: s.Signature})
 	}
+	for i := range d.body.Ops {
+		if r := d.body.Ops[i].GetRotateKey(); r != nil {
+			msg := types.RotateProofBytes(e.chainID, d.tx.Signatures[0].PubKey, r.NewPubKey)
+			items = append(items, security.SigItem{PubKey: r.NewPubKey, Msg: msg, Sig: r.Proof})
+		}
+	}
 	return items
 }
 
-// verifyAll checks the signatures of every decoded tx in one batch and marks
-// the ones that fail.
+// verifyAll checks the signatures (and rotation proofs) of every decoded tx
+// in one batch and marks the ones that fail.
 func (e *Engine) verifyAll(ds []*decodedTx) {
 	var items []security.SigItem
 	for _, d := range ds {
@@ -106,14 +113,21 @@ func (e *Engine) verifyAll(ds []*decodedTx) {
 		if d.code != types.CodeOK {
 			continue
 		}
+		n := len(e.sigItems(nil, d))
 		d.verified = true
-		for i := range d.tx.Signatures {
-			if !ok[j+i] && d.code == types.CodeOK {
-				d.fail(types.CodeBadSignature, "signature %d does not verify", i)
-				d.verified = false
+		for i := range n {
+			if ok[j+i] {
+				continue
 			}
+			d.verified = false
+			if i < len(d.tx.Signatures) {
+				d.fail(types.CodeBadSignature, "signature %d does not verify", i)
+			} else {
+				d.fail(types.CodeBadSignature, "the rotate_key proof does not verify: the new key must sign types.RotateProofBytes(chain id, old key, new key)")
+			}
+			break
 		}
-		j += len(d.tx.Signatures)
+		j += n
 	}
 }
 
