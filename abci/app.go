@@ -162,10 +162,13 @@ func execResult(height uint64, idx uint32, out Outcome) *abcitypes.ExecTxResult 
 	r := &abcitypes.ExecTxResult{Code: uint32(out.Code), Log: out.Log, Codespace: codespace(out.Code)}
 	rec := types.TxResult{Height: height, TxIndex: idx, Code: uint32(out.Code), Log: out.Log, Writes: out.Writes, Signer: out.Signer}
 	r.Data, _ = rec.Marshal() // a plain message of bytes and ints: cannot fail
+	// No attribute is indexed: CometBFT's tx indexer would let anyone who
+	// reaches its RPC search txs by key or signer (/tx_search). Index
+	// flags are outside the results hash, so this changes no hash.
 	if out.Signer != "" {
 		r.Events = append(r.Events, abcitypes.Event{Type: EventTx, Attributes: []abcitypes.EventAttribute{
-			{Key: "signer", Value: out.Signer, Index: true},
-			{Key: "code", Value: out.Code.Name(), Index: true},
+			{Key: "signer", Value: out.Signer},
+			{Key: "code", Value: out.Code.Name()},
 		}})
 	}
 	for _, w := range out.Writes {
@@ -174,7 +177,7 @@ func execResult(height uint64, idx uint32, out Outcome) *abcitypes.ExecTxResult 
 			op = "delete"
 		}
 		r.Events = append(r.Events, abcitypes.Event{Type: EventWrite, Attributes: []abcitypes.EventAttribute{
-			{Key: "key", Value: w.Key, Index: true},
+			{Key: "key", Value: w.Key},
 			{Key: "version", Value: w.Version.Text()},
 			{Key: "op", Value: op},
 		}})
