@@ -75,15 +75,15 @@ func (g *globals) auditConfig() (sink.Config, error) {
 // auditRPC connects to the node for the consensus chain: the RPC client,
 // a Source signing its queries with --from, and the chain id.
 func (g *globals) auditRPC(from string) (rpcclient.Client, *audit.RPCSource, string, error) {
-	c, err := rpchttp.New(g.node, "/websocket")
+	c, err := rpchttp.New(g.rpc, "/websocket")
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("node %s: %w", g.node, err)
+		return nil, nil, "", fmt.Errorf("node %s: %w", g.rpc, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	st, err := c.Status(ctx)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("node unreachable at %s (is `dstt start` running there? set --node): %w", g.node, err)
+		return nil, nil, "", fmt.Errorf("CometBFT RPC unreachable at %s (the consensus audit chain is read over the node's RPC, an operator port: run this on the node's host, or set --node tcp://HOST:PORT): %w", g.rpc, err)
 	}
 	chainID := st.NodeInfo.Network
 	src := audit.NewRPCSource(c)
@@ -175,6 +175,8 @@ type verifyReport struct {
 	Signatures  int         `json:"signatures,omitempty"`
 	Anchor      *anchorJSON `json:"anchor,omitempty"`
 	Unanchored  uint64      `json:"unanchored_entries,omitempty"`
+	// Gaps: node log stretches lost and accepted (--accept-truncated-node-log).
+	Gaps []string `json:"gaps,omitempty"`
 }
 
 type anchorJSON struct {
@@ -270,6 +272,9 @@ func printVerify(w io.Writer, r verifyReport) {
 		status = "FAILED"
 	}
 	fmt.Fprintf(w, "%s chain: %s\n  entries verified: %d, head %s\n", r.Chain, status, r.Entries, r.Head)
+	for _, gap := range r.Gaps {
+		fmt.Fprintf(w, "  GAP (accepted truncation, signed by the audit key): %s\n", gap)
+	}
 	if r.Signatures > 0 {
 		fmt.Fprintf(w, "  signatures verified: %d\n", r.Signatures)
 	}
@@ -402,6 +407,9 @@ func (g *globals) verifyNodeLog(f *auditFlags, pubHex string, anchor audit.Chain
 	rep := verifyReport{Chain: "node"}
 	r, err := audit.VerifyNodeLogFile(path, pub, anchor)
 	rep.Entries, rep.Head, rep.Signatures = r.Entries, r.Head.String(), r.Signatures
+	for _, gap := range r.Gaps {
+		rep.Gaps = append(rep.Gaps, fmt.Sprintf("seqs %d..%d lost (log kept %s, resumed after %s)", gap.From.Seq+1, gap.To.Seq, gap.From, gap.To))
+	}
 	if err != nil {
 		if _, isVerify := audit.FirstBadSeq(err); !isVerify && r.Entries == 0 && r.Signatures == 0 {
 			return verifyReport{}, err // cannot even read it
@@ -599,8 +607,10 @@ type nodeAudit struct {
 }
 
 // openAudit loads HOME/config/audit.toml, opens the node log (creating the
-// audit key on first use) and records config_loaded and node_started.
-func openAudit(h *consensus.Home, logger cmtlog.Logger) (*nodeAudit, error) {
+// audit key on first use) and records config_loaded and node_started. A
+// truncated or damaged node log is refused (audit.ErrNodeLogTruncated)
+// unless acceptTruncated; then the recovery is shouted on stderr.
+func openAudit(h *consensus.Home, logger cmtlog.Logger, acceptTruncated bool, stderr io.Writer) (*nodeAudit, error) {
 	cfgPath := filepath.Join(h.Dir(), sink.ConfigFile)
 	cfg, err := sink.LoadConfig(cfgPath)
 	if err != nil {
@@ -615,8 +625,27 @@ func openAudit(h *consensus.Home, logger cmtlog.Logger) (*nodeAudit, error) {
 	if a.signer, err = audit.LoadOrGenerateKey(cfg.NodeLog.KeyFile); err != nil {
 		return nil, fmt.Errorf("audit key: %w", err)
 	}
-	if a.nodeLog, err = audit.OpenNodeLog(cfg.NodeLog.Path, a.signer, audit.NodeLogOptions{}); err != nil {
+	if a.nodeLog, err = audit.OpenNodeLog(cfg.NodeLog.Path, a.signer, audit.NodeLogOptions{AcceptTruncated: acceptTruncated}); err != nil {
+		if errors.Is(err, audit.ErrNodeLogTruncated) {
+			return nil, fmt.Errorf("%w\nthe node security log lost entries or is damaged, so the node does not start. Keep a copy of %s and %s.hwm and check them (dstt audit verify --chain node). To start anyway, continuing the sequence after the highest seq ever written and recording the loss in the log: dstt start --accept-truncated-node-log",
+				err, cfg.NodeLog.Path, cfg.NodeLog.Path)
+		}
 		return nil, err
+	}
+	if r := a.nodeLog.Recovery(); r != nil {
+		fmt.Fprintf(stderr, `
+WARNING: --accept-truncated-node-log: the node security log %s was truncated or damaged:
+WARNING: %s
+WARNING: kept signed entries up to seq %d; the highest seq ever written was %d (%d lost, never reused);
+WARNING: damaged bytes moved to %q. Recorded as seq %d (%s) in the node log.
+
+`, cfg.NodeLog.Path, r.Cause, r.Kept.Seq, r.HighWater.Seq, r.Lost(), r.MovedTo, r.Entry.Seq, r.Entry.Kind)
+		a.logger.Error("node security log truncated or damaged; started with --accept-truncated-node-log",
+			"kept_seq", r.Kept.Seq, "high_water_seq", r.HighWater.Seq, "moved_to", r.MovedTo, "entry_seq", r.Entry.Seq)
+	}
+	if a.nodeLog.HighWaterMarkCreated() {
+		fmt.Fprintf(stderr, "warning: the node security log %s had no high-water mark (%s.hwm; written by an older dstt, or deleted): made one from the log, which could not be checked for truncation this time\n",
+			cfg.NodeLog.Path, cfg.NodeLog.Path)
 	}
 	// What configuration the node runs with, by content hash.
 	var files, sums []string
@@ -651,6 +680,20 @@ func openAudit(h *consensus.Home, logger cmtlog.Logger) (*nodeAudit, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// recordPublicRPC records an --unsafe-public-rpc start in the node log:
+// which CometBFT listeners are reachable from other hosts.
+func (a *nodeAudit) recordPublicRPC(listeners []string) error {
+	if a.nodeLog == nil || len(listeners) == 0 {
+		return nil
+	}
+	_, err := a.nodeLog.Append(audit.KindConfigLoaded, audit.Fields{
+		Action: "unsafe_public_rpc", Resources: listeners,
+		Message: "WARNING: started with --unsafe-public-rpc on a chain with access control: CometBFT's RPC listens beyond loopback (" +
+			strings.Join(listeners, ", ") + ") and serves every block, tx and value without authentication",
+	})
+	return err
 }
 
 // hook sends the engine adapter's node-local events (mempool rejections,

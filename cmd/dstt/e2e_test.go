@@ -66,14 +66,16 @@ type devNode struct {
 	home string
 	rpc  string
 	p2p  string
+	rest string // the REST gateway's host:port: the CLI's default transport
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *lockedBuffer
 }
 
 func newDevNode(t *testing.T) *devNode {
 	n := &devNode{t: t, bin: dsttBinary(t), home: t.TempDir()}
 	n.rpc = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	n.p2p = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	n.rest = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	t.Cleanup(func() {
 		if n.cmd != nil && n.cmd.ProcessState == nil {
 			_ = n.cmd.Process.Kill()
@@ -86,12 +88,19 @@ func newDevNode(t *testing.T) *devNode {
 // start runs the node and waits until its RPC answers.
 func (n *devNode) start() {
 	n.t.Helper()
-	n.logs = &bytes.Buffer{}
-	n.cmd = exec.Command(n.bin, "start", "--dev", "--home", n.home, "--rpc-laddr", n.rpc, "--p2p-laddr", n.p2p, "--log-level", "error", "--comet-log-level", "none")
+	n.logs = &lockedBuffer{}
+	n.cmd = exec.Command(n.bin, "start", "--dev", "--home", n.home, "--rpc-laddr", n.rpc, "--p2p-laddr", n.p2p, "--rest-laddr", n.rest,
+		"--log-level", "error", "--comet-log-level", "none")
 	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatal(err)
 	}
+	n.waitRPC()
+}
+
+// waitRPC waits until the node's RPC answers.
+func (n *devNode) waitRPC() {
+	n.t.Helper()
 	c, err := client.New(n.rpc)
 	if err != nil {
 		n.t.Fatal(err)

@@ -4,28 +4,64 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/dstt/dstt/audit"
+	"github.com/dstt/dstt/consensus"
+	"github.com/dstt/dstt/transport/client"
 )
+
+// Exit codes. Every failure exits 1, except a node refusing to start on
+// an unsafe footing, which scripts can tell apart:
+const (
+	exitFailure = 1
+	// exitPublicRPC: access control is on and CometBFT's RPC would listen
+	// beyond loopback (fix rpc.laddr, or --unsafe-public-rpc).
+	exitPublicRPC = 3
+	// exitNodeLogTruncated: the node security log lost entries or is
+	// damaged (check it, or --accept-truncated-node-log).
+	exitNodeLogTruncated = 4
+)
+
+func exitCode(err error) int {
+	switch {
+	case errors.Is(err, consensus.ErrPublicRPC):
+		return exitPublicRPC
+	case errors.Is(err, audit.ErrNodeLogTruncated):
+		return exitNodeLogTruncated
+	}
+	return exitFailure
+}
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
+// Transports the CLI can use (--transport).
+const (
+	transportREST = "rest"
+	transportRPC  = "rpc"
+)
+
 // globals are the flags every command shares.
 type globals struct {
-	home    string
-	node    string
-	output  string
-	backend string
-	stdout  io.Writer
-	stderr  io.Writer
+	home      string
+	node      string // resolved: the address the CLI talks to
+	transport string // resolved: transportREST or transportRPC
+	rpc       string // resolved: CometBFT's RPC, for commands only it serves
+	output    string
+	backend   string
+	stdout    io.Writer
+	stderr    io.Writer
 }
 
 func newRootCmd() *cobra.Command {
@@ -51,7 +87,8 @@ Quick start:
 	root.SetErr(g.stderr)
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.home, "home", defaultHome(), "node home directory ($DSTT_HOME)")
-	pf.StringVar(&g.node, "node", "", "RPC address of the node to talk to (default: the home's, or "+defaultNode+")")
+	pf.StringVar(&g.node, "node", "", "node to talk to: http(s)://HOST:PORT is its REST gateway (the default transport), tcp://HOST:PORT its CometBFT RPC (operator port) (default: the gateway in the home's client.json, or "+client.DefaultAddress+")")
+	pf.StringVar(&g.transport, "transport", "", "how to reach the node: rest (the authenticated REST gateway; default) or rpc (CometBFT's RPC: an operator port, loopback-only on chains with access control) (default: from --node's scheme, else rest)")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	pf.StringVar(&g.backend, "keyring-backend", "", "keyring backend: file (encrypted, default), test (UNENCRYPTED, dev only), memory, or vault (Vault transit: VAULT_ADDR, VAULT_TOKEN)")
 	root.AddCommand(newInitCmd(g), newStartCmd(g), newKeysCmd(g), newTxCmd(g), newQueryCmd(g), newRBACCmd(g), newGovCmd(g), newVersionCmd(g), newTestnetCmd(g), newAuditCmd(g), newSignerCmd(g), newBenchCmd(g))
@@ -67,16 +104,88 @@ func (g *globals) resolve(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	if g.node == "" {
-		g.node = cc.Node
-	}
-	if g.node == "" {
-		g.node = defaultNode
+	if err := g.resolveNode(cc); err != nil {
+		return err
 	}
 	if g.backend == "" {
 		g.backend = cc.KeyringBackend
 	}
 	return nil
+}
+
+// resolveNode settles the transport, the address the CLI talks to, and the
+// RPC address for the commands only CometBFT's RPC serves. The REST gateway
+// is the default; RPC only when asked for: --transport rpc, a tcp:// --node,
+// or a tcp:// "node" set in client.json (dstt init and start no longer
+// write one; the testnet generator and older versions did).
+// Precedence: --node, client.json node, the gateway start recorded
+// (client.json rest), client.DefaultAddress.
+func (g *globals) resolveNode(cc clientConfig) error {
+	switch g.transport {
+	case "", transportREST, transportRPC:
+	default:
+		return fmt.Errorf("--transport must be %s or %s, not %q", transportREST, transportRPC, g.transport)
+	}
+	g.rpc = cc.RPC
+	if g.rpc == "" && strings.HasPrefix(cc.Node, "tcp://") {
+		g.rpc = cc.Node
+	}
+	if g.rpc == "" {
+		g.rpc = defaultRPC
+		if h, err := consensus.OpenHome(g.home); err == nil {
+			if c, err := h.Config(); err == nil {
+				g.rpc = c.RPC.ListenAddress
+			}
+		}
+	}
+	node := g.node
+	switch {
+	case node == "" && g.transport == transportRPC:
+		node = g.rpc
+	case node == "" && cc.Node != "" && !(g.transport == transportREST && strings.HasPrefix(cc.Node, "tcp://")):
+		node = cc.Node
+	case node == "":
+		node = cc.REST
+		if node == "" {
+			node = client.DefaultAddress
+		}
+	case !strings.Contains(node, "://") && g.transport == transportRPC:
+		node = "tcp://" + node
+	case !strings.Contains(node, "://"):
+		node = "http://" + node
+	}
+	switch {
+	case strings.HasPrefix(node, "tcp://"):
+		if g.transport == transportREST {
+			return fmt.Errorf("--transport rest with --node %s: a tcp:// address is CometBFT's RPC; give the gateway's http(s):// address", node)
+		}
+		g.transport, g.rpc = transportRPC, node
+	case strings.HasPrefix(node, "http://"), strings.HasPrefix(node, "https://"):
+		if g.transport == transportRPC {
+			return fmt.Errorf("--transport rpc with --node %s: an http(s):// address is the REST gateway; give the RPC's tcp:// address", node)
+		}
+		g.transport = transportREST
+	default:
+		return fmt.Errorf("--node %q: want http(s)://HOST:PORT (REST gateway) or tcp://HOST:PORT (CometBFT RPC)", node)
+	}
+	g.node = node
+	return nil
+}
+
+// newClient connects to the node over the resolved transport.
+func (g *globals) newClient(opts ...client.Option) (*client.Client, error) {
+	if g.transport == transportRPC {
+		return client.New(g.node, opts...)
+	}
+	return client.NewREST(g.node, opts...)
+}
+
+// rpcClient connects to CometBFT's RPC, for what only it serves (raw ABCI
+// queries: rbac list/check, key identities; the consensus audit chain).
+// That is the node's operator port: these commands run on the node's host,
+// or with --node tcp://HOST:PORT where the operator exposes it.
+func (g *globals) rpcClient(opts ...client.Option) (*client.Client, error) {
+	return client.New(g.rpc, opts...)
 }
 
 func (g *globals) json() bool { return g.output == "json" }

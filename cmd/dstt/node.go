@@ -69,8 +69,10 @@ key. Refuses to touch an existing home unless --overwrite.`,
 			}
 			if len(f.admins) == 0 {
 				fmt.Fprintln(g.stderr, "warning: no --admin given: access control is OFF on this chain (every signer may do everything)")
+			} else if !consensus.IsLoopbackListen(f.rpcListen) {
+				fmt.Fprintf(g.stderr, "warning: --rpc-laddr %s is not loopback: with access control on, dstt start refuses it (CometBFT's RPC serves every value unauthenticated) unless --unsafe-public-rpc\n", f.rpcListen)
 			}
-			if err := saveClientConfig(g.home, clientConfig{Node: f.rpcListen}); err != nil {
+			if err := saveClientConfig(g.home, clientConfig{RPC: f.rpcListen}); err != nil {
 				return err
 			}
 			return g.print(map[string]string{"home": g.home, "chain_id": f.chainID}, func(w io.Writer) {
@@ -84,16 +86,40 @@ key. Refuses to touch an existing home unless --overwrite.`,
 	return cmd
 }
 
+// startOptions are what `dstt start` hands the node assembler (runNode).
+type startOptions struct {
+	logLevel, cometLogLevel string
+	rest                    *rest.Config
+	// unsafePublicRPC lets CometBFT's RPC listen beyond loopback on a chain
+	// with access control (a loud warning, recorded in the node log).
+	unsafePublicRPC bool
+	// acceptTruncatedNodeLog opens a truncated or damaged node security
+	// log, continuing after the highest seq ever written (recorded).
+	acceptTruncatedNodeLog bool
+}
+
 func newStartCmd(g *globals) *cobra.Command {
 	f := &initFlags{}
 	var dev bool
-	var logLevel, cometLogLevel string
+	opts := startOptions{}
 	restCfg := rest.DefaultConfig()
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run the node until interrupted",
 		Long: `Run the node in the foreground: CometBFT consensus, the dstt state machine on
-Pebble, the RPC server. SIGINT or SIGTERM stops it cleanly.
+Pebble, the REST gateway (the client interface) and CometBFT's RPC (an
+operator port). SIGINT or SIGTERM stops it cleanly. The addresses it serves
+are recorded in HOME/config/client.json, where the CLI finds them.
+
+With access control on (genesis names admins) CometBFT's RPC, which serves
+every block and tx without authentication, must listen on loopback: a
+public rpc.laddr (or grpc_laddr, pprof_laddr) in config.toml is refused
+(exit code 3) unless --unsafe-public-rpc.
+
+A node security log that lost entries or is damaged is refused (exit code
+4): keep a copy, check it with "dstt audit verify --chain node", and start
+with --accept-truncated-node-log to go on; sequence numbers then continue
+after the highest ever written and the event is recorded in the log.
 
 With --dev, an empty home is first initialised as a single-validator chain
 with a key named "dev" in the UNENCRYPTED test keyring, and the CLI's
@@ -110,13 +136,16 @@ home is reused as it is.`,
 			restCfg.MetricsListenOptional = !cmd.Flags().Changed("rest-metrics-laddr")
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return g.runNode(ctx, logLevel, cometLogLevel, &restCfg)
+			opts.rest = &restCfg
+			return g.runNode(ctx, opts)
 		},
 	}
 	f.register(cmd, "dstt-dev")
 	cmd.Flags().BoolVar(&dev, "dev", false, "initialise an empty home as a one-node dev chain with a test-keyring key \"dev\"")
-	cmd.Flags().StringVar(&logLevel, "log-level", "info", "dstt's log level: debug, info, error or none")
-	cmd.Flags().StringVar(&cometLogLevel, "comet-log-level", "error", "CometBFT's log level: debug, info, error or none")
+	cmd.Flags().StringVar(&opts.logLevel, "log-level", "info", "dstt's log level: debug, info, error or none")
+	cmd.Flags().StringVar(&opts.cometLogLevel, "comet-log-level", "error", "CometBFT's log level: debug, info, error or none")
+	cmd.Flags().BoolVar(&opts.unsafePublicRPC, "unsafe-public-rpc", false, "UNSAFE: let CometBFT's RPC listen beyond loopback on a chain with access control (anyone who reaches it reads every stored value); warned about and recorded in the node security log")
+	cmd.Flags().BoolVar(&opts.acceptTruncatedNodeLog, "accept-truncated-node-log", false, "start although the node security log lost entries or is damaged: damaged bytes are moved aside, seqs continue after the highest ever written, and the event is recorded in the log")
 	restCfg.RegisterFlags(cmd.Flags()) // REST gateway (issue 7): --rest-laddr, --rest-tls-*, limits
 	return cmd
 }
@@ -139,7 +168,7 @@ func (g *globals) initDev(f *initFlags) error {
 	if _, err := f.initHome(g.home); err != nil {
 		return err
 	}
-	if err := saveClientConfig(g.home, clientConfig{Node: f.rpcListen, KeyringBackend: security.BackendTest, From: devKeyName}); err != nil {
+	if err := saveClientConfig(g.home, clientConfig{RPC: f.rpcListen, KeyringBackend: security.BackendTest, From: devKeyName}); err != nil {
 		return err
 	}
 	fmt.Fprintf(g.stderr, "dev home initialised at %s (chain %q); key %q (test keyring, unencrypted, chain admin) has address %s\n",
@@ -159,13 +188,19 @@ func newLogger(w io.Writer, level string) (log.Logger, error) {
 }
 
 // runNode opens the home, the store and the engine, and runs the node
-// until ctx is cancelled.
-func (g *globals) runNode(ctx context.Context, logLevel, cometLogLevel string, restCfg *rest.Config) error {
-	logger, err := newLogger(g.stderr, logLevel)
+// until ctx is cancelled. It is the one assembler: `dstt start` runs it,
+// and the e2e tests run that binary.
+func (g *globals) runNode(ctx context.Context, opts startOptions) error {
+	restCfg := opts.rest
+	if restCfg == nil {
+		c := rest.DefaultConfig()
+		restCfg = &c
+	}
+	logger, err := newLogger(g.stderr, opts.logLevel)
 	if err != nil {
 		return err
 	}
-	cometLogger, err := newLogger(g.stderr, cometLogLevel)
+	cometLogger, err := newLogger(g.stderr, opts.cometLogLevel)
 	if err != nil {
 		return fmt.Errorf("--comet-log-level: %w", err)
 	}
@@ -184,17 +219,25 @@ func (g *globals) runNode(ctx context.Context, logLevel, cometLogLevel string, r
 		return err
 	}
 	app := abci.NewApp(engine, logger.With("module", "dstt"))
+	// --- CometBFT's RPC is an operator port (docs/PORTS.md) ---
+	nodeOpts, publicRPC, err := g.rpcExposure(h, engine, opts.unsafePublicRPC)
+	if err != nil {
+		return err
+	}
 	// --- audit (issue 4, docs/AUDIT.md): node security chain, SIEM sinks ---
-	aud, err := openAudit(h, logger)
+	aud, err := openAudit(h, logger, opts.acceptTruncatedNodeLog, g.stderr)
 	if err != nil {
 		return err
 	}
 	defer aud.close()
 	aud.hook(app)
-	// --- end audit ---
-	node, err := consensus.NewNode(h, app, cometLogger)
-	if err != nil {
+	if err := aud.recordPublicRPC(publicRPC); err != nil {
 		return err
+	}
+	// --- end audit ---
+	node, err := consensus.NewNode(h, app, cometLogger, nodeOpts...)
+	if err != nil {
+		return publicRPCHint(err)
 	}
 	// --- audit: start the configured sinks (HOME/config/audit.toml) ---
 	if err := aud.startSinks(ctx, abci.NewAuditSource(store)); err != nil {
@@ -202,6 +245,7 @@ func (g *globals) runNode(ctx context.Context, logLevel, cometLogLevel string, r
 	}
 	// --- end audit ---
 	// --- REST gateway (issue 7, transport/rest): in-process, stops when ctx ends ---
+	restURL := ""
 	if !restCfg.Disabled() {
 		var secLog rest.SecurityLog // gateway auth failures, cache-dropped duplicates
 		if aud.nodeLog != nil {
@@ -216,12 +260,16 @@ func (g *globals) runNode(ctx context.Context, logLevel, cometLogLevel string, r
 			return errors.Join(fmt.Errorf("REST gateway: %w", err), node.Stop())
 		default:
 			fmt.Fprintf(g.stderr, "REST gateway on %s\n", gw.URL())
+			restURL = gw.URL()
 			if u := gw.MetricsURL(); u != "" {
 				fmt.Fprintf(g.stderr, "metrics on %s\n", u)
 			}
 		}
 	}
 	// --- end REST gateway ---
+	if err := recordAddresses(g.home, restURL, node.RPCAddress()); err != nil {
+		fmt.Fprintf(g.stderr, "warning: could not record the node's addresses in %s: %v\n", clientConfigPath(g.home), err)
+	}
 	fmt.Fprintf(g.stderr, "dstt node starting: home %s, RPC %s, height %d\n", h.Dir(), node.RPCAddress(), engine.Height())
 	return node.Run(ctx)
 }

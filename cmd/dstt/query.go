@@ -189,7 +189,12 @@ unsigned, which only works for keys "anyone" may read.`,
 // (or the home's default key) when there is one, so protected keys can be
 // read. from "-" means unsigned.
 func (g *globals) readerClient(from string) (*client.Client, context.Context, context.CancelFunc, error) {
-	c, err := client.New(g.node)
+	return g.readerClientOver(from, g.newClient)
+}
+
+// readerClientOver is readerClient on the client dial returns.
+func (g *globals) readerClientOver(from string, dial func(...client.Option) (*client.Client, error)) (*client.Client, context.Context, context.CancelFunc, error) {
+	c, err := dial()
 	if err != nil {
 		return nil, nil, nil, err
 	}

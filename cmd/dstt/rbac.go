@@ -129,9 +129,10 @@ the next tx. See docs/RBAC.md.`,
 	return cmd
 }
 
-// rawQuery runs a signed ABCI query whose answer is JSON.
+// rawQuery runs a signed ABCI query whose answer is JSON. The gateway has
+// no raw queries: these go to CometBFT's RPC (the home's, or --node tcp://).
 func (g *globals) rawQuery(from, path string, data []byte, out any) error {
-	c, ctx, cancel, err := g.readerClient(from)
+	c, ctx, cancel, err := g.readerClientOver(from, g.rpcClient)
 	if err != nil {
 		return err
 	}

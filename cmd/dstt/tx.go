@@ -125,7 +125,7 @@ dstt query get.`,
 			if err != nil {
 				return fmt.Errorf("the tx must be hex, as printed by --sign-only: %v", err)
 			}
-			c, err := client.New(g.node)
+			c, err := g.newClient()
 			if err != nil {
 				return err
 			}
@@ -255,7 +255,7 @@ func (g *globals) submit(f *txFlags, ops []types.Op) error {
 	if signer == nil {
 		return errors.New("no signing key: pass --from NAME (see dstt keys list)")
 	}
-	c, err := client.New(g.node)
+	c, err := g.newClient()
 	if err != nil {
 		return err
 	}
