@@ -25,7 +25,12 @@ Rules say that a subject (an address, a role, or "anyone") may (allow) or may
 not (deny) read, write or admin keys matching a pattern ("bank1/payments/*",
 "bank1/:acct/balance", "*"); deny wins. Changing the policy needs admin in
 the domain; it is a signed tx like any other (--from) and takes effect from
-the next tx. See docs/RBAC.md.`,
+the next tx. See docs/RBAC.md.
+
+Changes go through the REST gateway like any tx. "rbac list" and "rbac
+check" are raw ABCI queries, which only CometBFT's RPC serves (an operator
+port, loopback-only with access control): run them on the node's host (the
+home's RPC), or pass --node tcp://HOST:PORT.`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&f.from, "from", "", "signing key (default: the home's)")
