@@ -75,6 +75,7 @@ test: test-deps vet unit race
 
 fuzz:
 	$(GO) test ./types -run '^$$' -fuzz FuzzDecodeTx -fuzztime $(FUZZTIME)
+	$(GO) test ./types -run '^$$' -fuzz FuzzValidateTx -fuzztime $(FUZZTIME)
 	$(GO) test ./abci -run '^$$' -fuzz FuzzCheckTx -fuzztime $(FUZZTIME)
 	$(GO) test ./audit -run '^$$' -fuzz 'FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./audit -run '^$$' -fuzz FuzzDecodeQueries -fuzztime $(FUZZTIME)

@@ -206,16 +206,24 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 		return queryErr(resp, fmt.Errorf("%w: negative height", ErrBadQuery)), nil
 	}
 	if path == QuerySigned {
-		var sq types.SignedQuery
-		if err := sq.Unmarshal(req.Data); err != nil {
-			return queryErr(resp, fmt.Errorf("%w: signed query: %v", ErrBadQuery, err)), nil
-		}
-		var err error
-		if reader, err = a.auth.open(a.engine.ChainID(), &sq); err != nil {
-			a.authFailed("", sq.Path, err)
+		sq, key, err := a.auth.open(a.engine.ChainID(), req.Data)
+		if err != nil {
+			innerPath := ""
+			if sq != nil {
+				innerPath = sq.Path
+			}
+			a.authFailed("", innerPath, err)
 			return queryErr(resp, err), nil
 		}
-		path, data, height = sq.Path, sq.Data, int64(sq.Height)
+		// The reader is the identity the key acts for (the one rule for
+		// writes and reads); a retired key reads nothing.
+		id, ok := a.engine.resolve(key)
+		if !ok {
+			err := fmt.Errorf("%w: %s", ErrUnauthorized, a.engine.retiredKeyReason(key))
+			a.authFailed(key, sq.Path, err)
+			return queryErr(resp, err), nil
+		}
+		path, data, height, reader = sq.Path, sq.Data, int64(sq.Height), id
 	}
 	val, err := a.query(path, data, uint64(height), reader, resp)
 	if err != nil {
@@ -276,8 +284,11 @@ func (a *App) query(path string, data []byte, height uint64, reader string, resp
 					return nil, fmt.Errorf("%w: a tx's result is visible to its signer and to readers of every key it wrote; %s", ErrUnauthorized, readDenied(reader, w.Key))
 				}
 			}
-			if len(r.Writes) == 0 && reader == "" {
-				return nil, fmt.Errorf("%w: sign the query to read this tx's result", ErrUnauthorized)
+			// A tx that wrote no key (a grant, a policy or governance
+			// change, or a failed tx) is visible to its signer, admins
+			// and auditors: its result tells who was granted what.
+			if len(r.Writes) == 0 && !e.MayReadPolicy(reader) {
+				return nil, fmt.Errorf("%w: the result of a tx that wrote no key is visible to its signer, admins and auditors; %s", ErrUnauthorized, readDenied(reader, "(policy)"))
 			}
 		}
 		return r.Marshal()
