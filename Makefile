@@ -29,9 +29,10 @@ build:
 
 # test-deps installs, idempotently, what the tests need beyond Go.
 # rsyslog (+ its GnuTLS and OpenSSL TLS drivers): the real SIEM receiver of
-# the audit sink tests (audit/sink); installed with apt-get (as root, on
+# the audit sink tests (audit/sink); protobuf-compiler: the check that the
+# committed types/*.pb.go match proto/. Installed with apt-get (as root, on
 # Debian) only when a package is missing.
-RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl
+RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl protobuf-compiler
 test-deps: test-deps-vault
 	@missing=""; for p in $(RSYSLOG_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
@@ -53,6 +54,7 @@ VAULT_VERSION ?= 1.21.0
 VAULT_BIN     ?= $(HOME)/.cache/dstt/vault-$(VAULT_VERSION)/vault
 export DSTT_VAULT_BIN := $(VAULT_BIN)
 test: export DSTT_REQUIRE_VAULT := 1
+test: export DSTT_REQUIRE_PROTOC := 1
 
 test-deps-vault:
 	@if [ -x "$(VAULT_BIN)" ]; then echo "vault: using $(VAULT_BIN)"; else \
