@@ -11,14 +11,14 @@ type Code uint32
 // nothing.
 const (
 	CodeOK           Code = 0
-	CodeEncoding     Code = 1  // the tx or its body does not decode
+	CodeEncoding     Code = 1  // the tx or its body does not decode, or is not canonical
 	CodeTooLarge     Code = 2  // tx bytes, op count, key or value over a limit
 	CodeWrongChain   Code = 3  // body.chain_id is not this chain's id
 	CodeNoSignature  Code = 4  // the tx carries no signature
 	CodeBadSignature Code = 5  // a signature or public key does not verify
 	CodeExpired      Code = 6  // valid_until_height is below the block height
 	CodeTooFarAhead  Code = 7  // valid_until_height is beyond the replay window
-	CodeReplay       Code = 8  // this exact tx was already committed
+	CodeReplay       Code = 8  // a tx with the same signed body was already committed
 	CodeConflict     Code = 9  // a check op found a different version
 	CodeInvalidOp    Code = 10 // an op is empty, unknown, or names an invalid key
 	CodeUnauthorized Code = 11 // the signer lacks a permission (RBAC)
