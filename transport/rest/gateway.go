@@ -123,7 +123,9 @@ func New(backend Backend, cfg Config, opts Options) (*Gateway, error) {
 
 // Handler is the gateway's HTTP handler (for tests and custom servers).
 // Start must have been called, or StartFollower, for commit waits and
-// events to work.
+// events to work. The per-request body and write deadlines come with it;
+// the connection caps, header and idle timeouts belong to Start's listener
+// and server, and a custom server must bring its own.
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
 // StartFollower starts following committed blocks (commit waits, events,
@@ -155,7 +157,13 @@ func (g *Gateway) Start(ctx context.Context) error {
 		}
 		return fmt.Errorf("rest: listen: %w", err)
 	}
-	// The caps count TCP connections, before any TLS handshake.
+	// The caps count TCP connections, before any TLS handshake. They must
+	// leave the rest of the node (CometBFT's WAL, stores, peers, RPC) its
+	// file descriptors: say so loudly when they do not.
+	if lim, ok := fdLimit(); ok && (g.cfg.MaxOpenConnections == 0 || uint64(g.cfg.MaxOpenConnections) > lim/2) {
+		g.logger.Error("REST connection cap leaves the node few file descriptors: a client flood could starve CometBFT; lower --rest-max-open-connections or raise the open-files limit",
+			"max_open_connections", g.cfg.MaxOpenConnections, "open_files_limit", lim)
+	}
 	conns := newLimitListener(tcp, g.cfg.MaxOpenConnections, g.cfg.MaxConnectionsPerIP,
 		func(n int) { g.metrics.openConns.Set(float64(n)) },
 		func(reason string) { g.metrics.refusedConns.WithLabelValues(reason).Inc() })

@@ -1,6 +1,7 @@
 package rest_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -15,6 +16,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -416,4 +418,61 @@ func TestCachedDuplicateRecordedInNodeLog(t *testing.T) {
 		t.Errorf("the record: %+v", *found)
 	}
 	t.Logf("node log: seq %d %s actor %s code %s: %s", found.Seq, found.Kind, found.Actor, found.CodeName, found.Message)
+}
+
+// The gateway's deadlines do not cut event streams: with every deadline
+// far shorter than the stream's life, a stream still delivers writes
+// committed after all of them have passed, over its one connection.
+func TestEventStreamOutlivesDeadlines(t *testing.T) {
+	const d = 300 * time.Millisecond
+	n := testnode.Start(t, testnode.Options{Gateway: func(c *rest.Config) {
+		c.ReadHeaderTimeout, c.ReadBodyTimeout, c.WriteTimeout, c.IdleTimeout = d, d, d, d
+		c.EventKeepAlive = d / 3
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.URL()+"/v1/events?prefix=sse/", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("events: %d", resp.StatusCode)
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	next := func(what string, match func(string) bool) {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("the stream ended while waiting for %s", what)
+				}
+				if match(l) {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %s before the deadline", what)
+			}
+		}
+	}
+	// Keep-alives until five times every deadline has passed.
+	start := time.Now()
+	for time.Since(start) < 5*d {
+		next("keep-alive", func(l string) bool { return l == ": keep-alive" })
+	}
+	r := postJSON(t, n, api.SubmitRequest{Tx: hex.EncodeToString(signTx(t, n, n.Admin, put("sse/late", "1"))), Mode: api.ModeCommit})
+	if r.status != 200 {
+		t.Fatalf("commit: %d %s", r.status, r.body)
+	}
+	next("the late write", func(l string) bool { return strings.HasPrefix(l, "data: ") && strings.Contains(l, `"key":"sse/late"`) })
+	t.Logf("the stream delivered a write %s after it opened; deadlines %s", time.Since(start).Round(time.Millisecond), d)
 }
