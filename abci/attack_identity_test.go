@@ -174,3 +174,36 @@ func TestAttackReplayVariantsInBlocks(t *testing.T) {
 		t.Errorf("acct/1 = %q (%v), want 6", kv.Value, err)
 	}
 }
+
+// Stripping co-signatures: a governance tx signed by admins of two orgs
+// (k=2) reaches the mempool; whoever sees it drops one signature. The
+// variant has the same replay identity, so if it could commit (failing,
+// for want of approvals) the real tx would become a REPLAY. It is refused
+// in CheckTx and kept out of blocks, and the real tx still commits.
+func TestAttackStrippedGovSignatures(t *testing.T) {
+	e := newChain(t, storage.NewInMemoryStore(), threeOrgs(), "val1", "val2", "val3")
+	real := govTx(t, e, []types.Op{addValOp("val4", 10, "org3")}, "a1", "a2")
+	var stripped []byte
+	for _, v := range typestest.EnvelopeVariants(real) {
+		if v.Name == "dropped-signature" {
+			stripped = v.Bytes
+		}
+	}
+	if stripped == nil {
+		t.Fatal("no dropped-signature variant")
+	}
+	if out := e.CheckTx(stripped); out.Code != types.CodeUnauthorized {
+		t.Errorf("CheckTx of the stripped tx: %s %s", out.Code, out.Log)
+	}
+	if ok, why := e.ProcessProposal(e.Height()+1, [][]byte{stripped}); ok {
+		t.Errorf("a block with the stripped tx was accepted")
+	} else if !strings.Contains(why, "governance needs") {
+		t.Errorf("refused for another reason: %s", why)
+	}
+	if got := e.PrepareProposal(e.Height()+1, [][]byte{stripped, real}, 0); len(got) != 1 || string(got[0]) != string(real) {
+		t.Errorf("PrepareProposal kept %d txs, want only the real one", len(got))
+	}
+	if res := runBlock(t, e, real); res.Txs[0].Code != types.CodeOK {
+		t.Fatalf("the real tx: %s %s", res.Txs[0].Code, res.Txs[0].Log)
+	}
+}

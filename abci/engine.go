@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -401,16 +402,31 @@ func (e *Engine) validateProposal(height uint64, txs [][]byte) []*decodedTx {
 			continue
 		}
 		e.resolveSigners(d)
-		e.checkWindow(d, height)
+		if d.code == types.CodeOK {
+			e.checkWindow(d, height)
+		}
+		if d.code == types.CodeOK {
+			e.checkReplay(nil, d)
+		}
+		// A governance tx without k-of-n approvals as of committed state
+		// is left out of blocks: otherwise anyone who saw it in the
+		// mempool could strip co-signatures and commit the failing
+		// variant, spending the signed body's replay identity.
+		if d.code == types.CodeOK && slices.ContainsFunc(d.body.Ops, func(op types.Op) bool { return types.IsGovOp(&op) }) {
+			if err := e.authorizeGov(nil, d); err != nil {
+				d.fail(types.CodeInternal, "governance check failed")
+			}
+		}
 		if d.code != types.CodeOK {
 			continue
 		}
+		// Only a tx that passed every check takes its replay identity in
+		// this block, so a refused variant cannot crowd out the real tx.
 		if seen[d.id] {
 			d.fail(types.CodeReplay, "a tx with this signed body (replay id %X) appears twice in the block", d.id)
 			continue
 		}
 		seen[d.id] = true
-		e.checkReplay(nil, d)
 	}
 	return ds
 }

@@ -250,9 +250,6 @@ func checkGovOp(op *types.Op) (types.Code, string) {
 // holds a governance op. Called after authorize, against the policy before
 // the tx.
 func (e *Engine) authorizeGov(st *staged, d *decodedTx) error {
-	if e.authorizeLockout(d); d.code != types.CodeOK {
-		return nil
-	}
 	if !slices.ContainsFunc(d.body.Ops, func(op types.Op) bool { return isGovOp(&op) }) {
 		return nil
 	}

@@ -179,6 +179,7 @@ func (e *Engine) authorize(d *decodedTx) {
 			return
 		}
 	}
+	e.authorizeLockout(d)
 }
 
 // checkWindow applies the replay window for a tx to be committed at height.
