@@ -2,10 +2,9 @@ package abci
 
 import (
 	"fmt"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/dstt/dstt/rbac"
+	"github.com/dstt/dstt/types"
 )
 
 // PolicyView is the answer to QueryPolicy.
@@ -67,13 +66,10 @@ func (e *Engine) checkRequest(c CheckRequest) error {
 	default:
 		return fmt.Errorf("%w: action %.32q: want read, write or admin", ErrBadQuery, c.Action)
 	}
-	switch {
-	case len(c.Key) > int(e.params.MaxKeyBytes):
-		return fmt.Errorf("%w: key is %d bytes, the limit is %d", ErrBadQuery, len(c.Key), e.params.MaxKeyBytes)
-	case !utf8.ValidString(c.Key):
-		return fmt.Errorf("%w: key is not valid UTF-8", ErrBadQuery)
-	case containsControl(c.Key):
-		return fmt.Errorf("%w: key %q contains a control character", ErrBadQuery, c.Key)
+	if c.Key != "" { // "" asks about every key (an event stream without a prefix)
+		if code, msg := e.checkKey(c.Key); code != types.CodeOK {
+			return fmt.Errorf("%w: %s", ErrBadQuery, msg)
+		}
 	}
 	switch s := c.Subject; {
 	case s == "" || isAddress(s) || s == rbac.Anyone:
@@ -83,15 +79,6 @@ func (e *Engine) checkRequest(c CheckRequest) error {
 		return fmt.Errorf("%w: subject %q is neither an address (40 lowercase hex digits) nor a role or subject in the policy", ErrBadQuery, s)
 	}
 	return nil
-}
-
-func containsControl(s string) bool {
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return true
-		}
-	}
-	return false
 }
 
 // Check answers c for reader (an identity) against the policy as of the last executed tx.
