@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/transport/client"
 )
 
@@ -38,7 +39,13 @@ func dsttBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "dstt")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// Build with the test's own database backend: homes the tests
+		// initialise in-process name it.
+		args := []string{"build", "-o", binPath}
+		if consensus.DefaultDBBackend == "pebbledb" {
+			args = append(args, "-tags", "pebbledb")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
