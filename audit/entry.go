@@ -29,6 +29,10 @@ const (
 	KindCheckTxRejected Kind = "checktx_rejected" // node-local: the mempool refused a tx
 	KindAuthFailed      Kind = "auth_failed"      // node-local: a client failed authentication
 	KindConfigLoaded    Kind = "config_loaded"    // node-local: configuration read at start
+	// KindNodeLogTruncated is the node-chain entry OpenNodeLog records when
+	// it opens a truncated or damaged log with AcceptTruncated: what was
+	// lost, the sequence numbers given up and where damaged bytes went.
+	KindNodeLogTruncated Kind = "node_log_truncated"
 )
 
 // Kinds returns every kind this version knows, consensus kinds first.
@@ -37,6 +41,7 @@ func Kinds() []Kind {
 		KindTxCommitted, KindTxRejected, KindRBACDenied, KindPolicyChanged,
 		KindValidatorChanged, KindOrgChanged, KindEvidence,
 		KindNodeStarted, KindNodeStopped, KindCheckTxRejected, KindAuthFailed, KindConfigLoaded,
+		KindNodeLogTruncated,
 	}
 }
 

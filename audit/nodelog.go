@@ -27,11 +27,6 @@ var (
 	ErrNodeLogTruncated = errors.New("audit: node log truncated or damaged")
 )
 
-// KindNodeLogTruncated is the node-chain entry OpenNodeLog records when it
-// opens a truncated or damaged log with AcceptTruncated: what was lost,
-// the sequence numbers given up and where damaged bytes were moved.
-const KindNodeLogTruncated Kind = "node_log_truncated"
-
 // Fields are what the caller of NodeLog.Append says about an event; the
 // log adds Kind, Time, Seq and the hashes.
 type Fields struct {

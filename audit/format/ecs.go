@@ -119,6 +119,8 @@ func ecsCategory(e *audit.Entry) (kind string, category, typ []string) {
 		return "event", []string{"authentication"}, []string{"start"}
 	case audit.KindConfigLoaded:
 		return "event", []string{"configuration"}, []string{"access"}
+	case audit.KindNodeLogTruncated:
+		return "alert", []string{"file"}, []string{"deletion"}
 	}
 	return "event", []string{"database"}, []string{"info"}
 }

@@ -147,6 +147,8 @@ func Severity(e *audit.Entry) int {
 	switch e.Kind {
 	case audit.KindEvidence:
 		return 9
+	case audit.KindNodeLogTruncated:
+		return 8
 	case audit.KindRBACDenied, audit.KindAuthFailed:
 		return 7
 	case audit.KindPolicyChanged, audit.KindValidatorChanged, audit.KindOrgChanged:
@@ -167,7 +169,7 @@ func Severity(e *audit.Entry) int {
 // Success reports whether the entry records a successful outcome.
 func Success(e *audit.Entry) bool {
 	switch e.Kind {
-	case audit.KindTxRejected, audit.KindRBACDenied, audit.KindCheckTxRejected, audit.KindAuthFailed:
+	case audit.KindTxRejected, audit.KindRBACDenied, audit.KindCheckTxRejected, audit.KindAuthFailed, audit.KindNodeLogTruncated:
 		return false
 	}
 	return e.Code == 0
@@ -193,6 +195,7 @@ var titles = map[audit.Kind]string{
 	audit.KindCheckTxRejected:  "Transaction refused by mempool",
 	audit.KindAuthFailed:       "Authentication failed",
 	audit.KindConfigLoaded:     "Configuration loaded",
+	audit.KindNodeLogTruncated: "Node security log truncated",
 }
 
 // Title is a short human name for the entry's kind.
