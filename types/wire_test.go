@@ -203,7 +203,9 @@ type jsonRemoveOrg struct {
 
 func u64(v uint64) string { return strconv.FormatUint(v, 10) }
 
-func verJSON(v types.Version) jsonVersion { return jsonVersion{Height: u64(v.Height), TxIndex: v.TxIndex} }
+func verJSON(v types.Version) jsonVersion {
+	return jsonVersion{Height: u64(v.Height), TxIndex: v.TxIndex}
+}
 
 func bodyToJSON(b *types.TxBody) jsonBody {
 	out := jsonBody{ChainID: b.ChainId, Nonce: u64(b.Nonce), ValidUntilHeight: u64(b.ValidUntilHeight), Memo: b.Memo, Ops: []jsonOp{}}
