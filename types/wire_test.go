@@ -50,6 +50,7 @@ type wireFile struct {
 	Queries    []wireQuery     `json:"queries"`
 	Rotate     []wireRotate    `json:"rotate"`
 	InvalidTxs []wireInvalidTx `json:"invalid_txs"`
+	KeyFiles   []wireKeyFile   `json:"key_files"`
 }
 
 type wireLimitsJSON struct {
@@ -723,6 +724,7 @@ func buildWireFile() wireFile {
 		buildRotate(keys, "alice-to-dave-other-chain", "dstt-other", "alice", "dave"),
 	}
 	f.InvalidTxs = invalidTxs(keys)
+	f.KeyFiles = wireKeyFiles(keys)
 	return f
 }
 
