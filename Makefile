@@ -73,7 +73,19 @@ unit:
 race:
 	$(GO) test -count=1 -race ./abci/ ./storage/
 
-test: test-deps vet unit race
+test: test-deps vet unit race test-ts
+
+# test-ts: the TypeScript SDK's tests (sdk/ts): the shared wire vectors, and
+# a real node (bin/dstt, started and stopped by the tests on free loopback
+# ports) for submit, reads, signed reads, transactions and event streams.
+# npm ci runs only when package-lock.json changed (stamp in node_modules).
+.PHONY: test-ts
+test-ts: build sdk/ts/node_modules/.npm-ci.stamp
+	cd sdk/ts && DSTT_BIN=$(CURDIR)/bin/dstt npm test --silent
+
+sdk/ts/node_modules/.npm-ci.stamp: sdk/ts/package-lock.json
+	cd sdk/ts && npm ci --no-audit --no-fund
+	touch $@
 
 fuzz:
 	$(GO) test ./types -run '^$$' -fuzz FuzzDecodeTx -fuzztime $(FUZZTIME)
