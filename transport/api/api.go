@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"unicode/utf8"
 
@@ -58,8 +59,13 @@ const (
 )
 
 // TxOutcome is what happened to one submitted tx. Code and CodeName are the
-// tx result code (types.Code); a refusal by the mempool itself (full, or the
-// tx already seen) has Code 0 and CodeName set to a Problem* code.
+// tx result code (types.Code); CodeName is always set ("OK" for an admitted
+// or pending tx). A refusal by the mempool itself (full, not ready) has
+// Code 0 and CodeName set to a Problem* code.
+//
+// Height and Index are the tx's place in a block: both are set (a
+// committed or failed tx) or neither is (the JSON then omits both, as it
+// omits Index whenever Height is 0).
 type TxOutcome struct {
 	Hash     string  `json:"hash"`
 	Status   string  `json:"status"`
@@ -69,6 +75,28 @@ type TxOutcome struct {
 	Height   int64   `json:"height,omitempty"`
 	Index    uint32  `json:"index"`
 	Writes   []Write `json:"writes,omitempty"`
+	// DuplicateOf, on a tx rejected with REPLAY, is the position of the
+	// earlier tx in the same request with the same signed body (the same
+	// replay identity): the request holds it twice, it is submitted once.
+	DuplicateOf *int `json:"duplicate_of,omitempty"`
+	// Original, on a tx rejected with REPLAY, is the committed result of
+	// the tx that already took its replay identity, when the gateway could
+	// read it: where it landed and how it ended (code 0, or e.g. CONFLICT:
+	// it failed and nothing was applied). A new attempt needs a new tx.
+	Original *TxResult `json:"original,omitempty"`
+}
+
+// MarshalJSON omits index when height is absent: no index without a block.
+func (o TxOutcome) MarshalJSON() ([]byte, error) {
+	type plain TxOutcome // no methods: no recursion
+	out := struct {
+		plain
+		Index *uint32 `json:"index,omitempty"`
+	}{plain: plain(o)}
+	if o.Height != 0 {
+		out.Index = &o.Index
+	}
+	return json.Marshal(out)
 }
 
 // OK reports whether the tx got where the mode asked: committed, or
@@ -191,6 +219,10 @@ func (k KV) Types() (types.KV, error) {
 	}
 	return types.KV{Key: k.Key, Value: val, Version: v, Deleted: k.Deleted}, nil
 }
+
+// MaxHistoryLimit is the largest page GET /v1/kv/{key}/history serves
+// (?limit=N); a larger limit is refused with BAD_QUERY.
+const MaxHistoryLimit = 1000
 
 // History answers GET /v1/kv/{key}/history: one page of versions, newest
 // first. Next, when set, is the `before` of the next page.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -140,6 +141,28 @@ func TestBlockWrites(t *testing.T) {
 		e := evs[i]
 		if e.ID != w.id || e.Key != w.key || e.Op != w.op || e.Value != w.value || e.TxHash != types.TxHashHex(txs[e.TxIndex]) {
 			t.Errorf("event %d: %+v, want %+v", i, e, w)
+		}
+	}
+}
+
+// A TxOutcome has an index exactly when it has a height (index 0
+// included), and round-trips.
+func TestTxOutcomeIndexOnlyWithHeight(t *testing.T) {
+	for _, tc := range []struct {
+		o    TxOutcome
+		want string
+	}{
+		{TxOutcome{Hash: "A", Status: StatusAdmitted, CodeName: "OK"}, `{"hash":"A","status":"admitted","code":0,"code_name":"OK"}`},
+		{TxOutcome{Hash: "A", Status: StatusCommitted, CodeName: "OK", Height: 7}, `{"hash":"A","status":"committed","code":0,"code_name":"OK","height":7,"index":0}`},
+		{TxOutcome{Hash: "A", Status: StatusFailed, Code: 9, CodeName: "CONFLICT", Height: 7, Index: 3}, `{"hash":"A","status":"failed","code":9,"code_name":"CONFLICT","height":7,"index":3}`},
+	} {
+		b, err := json.Marshal(tc.o)
+		if err != nil || string(b) != tc.want {
+			t.Errorf("%+v: %s %v, want %s", tc.o, b, err, tc.want)
+		}
+		var back TxOutcome
+		if err := json.Unmarshal(b, &back); err != nil || back.Height != tc.o.Height || back.Index != tc.o.Index || back.CodeName != tc.o.CodeName {
+			t.Errorf("round trip of %s: %+v %v", b, back, err)
 		}
 	}
 }

@@ -36,6 +36,19 @@ type Problem struct {
 	RetryAfterSeconds int `json:"retry_after_seconds,omitempty"`
 	// LastEventID: for EVENTS_LAGGED, where to resume.
 	LastEventID string `json:"last_event_id,omitempty"`
+	// Key: the key a read is about (NOT_FOUND of GET /v1/kv/{key} and its
+	// history).
+	Key string `json:"key,omitempty"`
+	// DeletedVersion: for NOT_FOUND of a key whose newest version (at the
+	// height read) is a delete, the version (HEIGHT.INDEX) of that delete.
+	// A check of the key still compares against version "0".
+	DeletedVersion string `json:"deleted_version,omitempty"`
+	// DuplicateOf: for REPLAY of a tx the same request holds twice, the
+	// position of its first copy.
+	DuplicateOf *int `json:"duplicate_of,omitempty"`
+	// Original: for REPLAY, the committed result of the tx that already
+	// took this tx's replay identity (when the gateway could read it).
+	Original *TxResult `json:"original,omitempty"`
 }
 
 func (p *Problem) Error() string {

@@ -37,26 +37,55 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, req ReadRequ
 // Dstt-Query Authorization header, and writes the problem for a failure;
 // a nil answer means a problem was written.
 func (g *Gateway) query(w http.ResponseWriter, r *http.Request, path string, data []byte, height int64) ([]byte, int64) {
-	sr, p := signedRead(r)
+	val, h, p := g.ask(r, path, data, height)
 	if p != nil {
 		writeProblem(w, r, p)
 		return nil, 0
 	}
+	return val, h
+}
+
+// ask runs an ABCI query for r (signed by its reader when it has a
+// Dstt-Query Authorization header). A refusal comes back as the Problem
+// to write; its detail is the gateway's own for the codes whose engine
+// text speaks of another client (the CLI).
+func (g *Gateway) ask(r *http.Request, path string, data []byte, height int64) ([]byte, int64, *api.Problem) {
+	sr, p := signedRead(r)
+	if p != nil {
+		return nil, 0, p
+	}
 	res, err := g.queryAs(r.Context(), sr, path, data, height)
 	if err != nil {
-		writeProblem(w, r, api.NewProblem(api.ProblemNotReady, "the node did not answer the query: "+err.Error()))
-		return nil, 0
+		return nil, 0, api.NewProblem(api.ProblemNotReady, "the node did not answer the query: "+err.Error())
 	}
 	if res.Code != 0 {
-		p := api.QueryProblem(types.Code(res.Code), trimAbciPrefix(res.Log))
+		c := types.Code(res.Code)
+		p := api.QueryProblem(c, trimAbciPrefix(res.Log))
 		p.Height = res.Height // the height the answer is for: a snapshot for "not found" too
-		writeProblem(w, r, p)
-		return nil, 0
+		if height != 0 {
+			p.Height = height // a read at H: the answer is for H, whatever the latest is
+		}
+		if c == types.CodeUnauthorized {
+			p.Detail = unauthorizedDetail(sr != nil, p.Detail)
+		}
+		return nil, 0, p
 	}
 	if res.Value == nil {
 		res.Value = []byte{}
 	}
-	return res.Value, res.Height
+	return res.Value, res.Height, nil
+}
+
+// unauthorizedDetail is the detail of a read the node refused, for a REST
+// client: an unsigned read is told which header to send (the node's own
+// text names the CLI's flag), a signed one gets the node's reason.
+func unauthorizedDetail(signed bool, nodeText string) string {
+	if !signed {
+		return "this chain has access control and this read is not open to anyone: sign it with an " +
+			"\"Authorization: " + api.AuthScheme + " pubkey=<base64>, time=<unix ms>, nonce=<base64>, sig=<base64>\" " +
+			"header by a reader with read permission (docs/API.md, Authenticated reads; the Go SDK's client.WithReader signs for you)"
+	}
+	return "the node refused the signed read (" + api.AuthScheme + " Authorization header): " + nodeText
 }
 
 func badParam(w http.ResponseWriter, r *http.Request, format string, args ...any) {
@@ -85,8 +114,12 @@ func (g *Gateway) handleKV(w http.ResponseWriter, r *http.Request, key string) {
 	if !g.authorize(w, r, ReadRequest{Kind: ReadKV, Key: key, Height: height}) {
 		return
 	}
-	val, h := g.query(w, r, abci.QueryGet, []byte(key), height)
-	if val == nil {
+	val, h, p := g.ask(r, abci.QueryGet, []byte(key), height)
+	if p != nil {
+		if p.Code == types.CodeNotFound.Name() {
+			g.explainMissing(r, key, height, p)
+		}
+		writeProblem(w, r, p)
 		return
 	}
 	var kv types.KV
@@ -101,10 +134,47 @@ func (g *Gateway) handleKV(w http.ResponseWriter, r *http.Request, key string) {
 	writeJSON(w, out)
 }
 
+// explainMissing fills the NOT_FOUND problem of GET /v1/kv/{key}: the key,
+// and, when its newest version at the height read is a delete, that
+// delete's version. The engine's get answers "not found" alike for a key
+// never written and a deleted one; its history tells them apart. The
+// history is read unsigned (a signed read header is good for the one query
+// it signs), so on a chain with access control it is found only for keys
+// "anyone" may read; otherwise the problem just says "not found".
+func (g *Gateway) explainMissing(r *http.Request, key string, height int64, p *api.Problem) {
+	p.Key = key
+	req := types.HistoryRequest{Key: key, Limit: 1}
+	if height != 0 {
+		req.Before = types.Version{Height: uint64(height) + 1} // versions at or below height
+	}
+	data, err := req.Marshal()
+	if err != nil {
+		return
+	}
+	res, err := g.backend.Query(r.Context(), abci.QueryHistory, data, 0)
+	if err != nil || res.Code != 0 {
+		return
+	}
+	var h types.History
+	if h.Unmarshal(res.Value) != nil || len(h.Versions) == 0 {
+		p.Detail = fmt.Sprintf("key %q has no value at height %d: it was never written", key, p.Height)
+		return
+	}
+	if last := h.Versions[0]; last.Deleted {
+		p.DeletedVersion = last.Version.Text()
+		p.Detail = fmt.Sprintf("key %q was deleted at version %s (height %d, tx %d); its history keeps that delete and the earlier values, and a check of the key compares against version \"0\"",
+			key, p.DeletedVersion, last.Version.Height, last.Version.TxIndex)
+	}
+}
+
 func (g *Gateway) handleHistory(w http.ResponseWriter, r *http.Request, key string) {
 	limit, _, err := queryInt(r, "limit")
 	if err != nil {
 		badParam(w, r, "%v", err)
+		return
+	}
+	if limit > api.MaxHistoryLimit {
+		writeProblem(w, r, api.QueryProblem(types.CodeBadQuery, fmt.Sprintf("limit=%d is above the largest page, %d: ask for at most %d and follow \"next\" (as ?before=) for more", limit, api.MaxHistoryLimit, api.MaxHistoryLimit)))
 		return
 	}
 	req := types.HistoryRequest{Key: key, Limit: uint32(min(limit, 1<<31))}
@@ -131,6 +201,14 @@ func (g *Gateway) handleHistory(w http.ResponseWriter, r *http.Request, key stri
 	var h types.History
 	if err := h.Unmarshal(val); err != nil {
 		writeProblem(w, r, api.NewProblem(api.ProblemInternal, "decoding the node's answer: "+err.Error()))
+		return
+	}
+	if len(h.Versions) == 0 && req.Before.IsZero() {
+		// As GET /v1/kv/{key} says for it: a key never written has no
+		// history (a deleted key has one: its delete and earlier values).
+		p := api.QueryProblem(types.CodeNotFound, fmt.Sprintf("key %q has no history: it was never written", key))
+		p.Key = key
+		writeProblem(w, r, p)
 		return
 	}
 	out := api.History{Key: h.Key, Versions: make([]api.KV, len(h.Versions))}

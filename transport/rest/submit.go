@@ -291,11 +291,32 @@ func (g *Gateway) admit(ctx context.Context, req submitRequest, decoded []*types
 	res := api.SubmitResponse{Results: make([]api.TxOutcome, len(req.txs))}
 	adm := make([]admission, len(req.txs))
 	var full error
+	chainID := g.backend.ChainID()
+	first := make(map[[32]byte]int, len(req.txs)) // replay id -> first tx with it
+	defer func() {
+		for i := range res.Results {
+			if o := &res.Results[i]; o.CodeName == "" {
+				o.CodeName = types.Code(o.Code).Name()
+			}
+		}
+	}()
 	for i, tx := range req.txs {
 		a := &adm[i]
 		a.hash = sha256.Sum256(tx)
 		out := &res.Results[i]
 		out.Hash = hexUpper(a.hash[:])
+		// The same signed body twice in one request (the same bytes, or
+		// another envelope of it) is one tx: the copy is refused here, so
+		// it is neither waited for twice nor counted twice.
+		id := types.ReplayID(chainID, decoded[i].BodyBytes)
+		if j, dup := first[id]; dup {
+			g.metrics.refused.WithLabelValues("duplicate_in_request").Inc()
+			out.Status, out.Code, out.CodeName = api.StatusRejected, uint32(types.CodeReplay), types.CodeReplay.Name()
+			out.Log = fmt.Sprintf("%s: tx %d of this request has the same signed body (the same replay identity); it is submitted once, as tx %d", types.CodeReplay.Message(), j, j)
+			out.DuplicateOf = &j
+			continue
+		}
+		first[id] = i
 		if full != nil {
 			refuse(out, api.ProblemMempoolFull, full.Error())
 			continue
@@ -316,6 +337,9 @@ func (g *Gateway) admit(ctx context.Context, req submitRequest, decoded []*types
 			a.waiter = nil
 			g.metrics.observeRejected(check.Code)
 			out.Status, out.Code, out.CodeName, out.Log = api.StatusRejected, check.Code, types.Code(check.Code).Name(), check.Log
+			if types.Code(check.Code) == types.CodeReplay {
+				g.explainReplay(ctx, a.hash, out)
+			}
 		case errors.Is(err, ErrTxInCache):
 			g.metrics.refused.WithLabelValues("in_cache").Inc()
 			g.alreadyKnown(ctx, a, out)
@@ -381,14 +405,42 @@ func (g *Gateway) alreadyKnown(ctx context.Context, a *admission, out *api.TxOut
 		a.waiter = nil
 		out.Status, out.Code, out.CodeName = api.StatusRejected, uint32(types.CodeReplay), types.CodeReplay.Name()
 		out.Log = fmt.Sprintf("%s: tx %s was committed before", types.CodeReplay.Message(), out.Hash)
-		var rec types.TxResult
-		if q.Code == 0 && rec.Unmarshal(q.Value) == nil {
-			out.Log += fmt.Sprintf(", at height %d (code %s)", rec.Height, types.Code(rec.Code).Name())
-			out.Height = int64(rec.Height)
-		}
+		describeReplay(q, out)
 		return
 	}
 	out.Status, out.Log = api.StatusAdmitted, "already in the mempool"
+}
+
+// explainReplay replaces the node's REPLAY text with what the client needs:
+// the committed result of this tx (its envelope's hash, GET /v1/txs/{hash}),
+// so that a tx which failed (e.g. CONFLICT) is not mistaken for one that
+// applied. A replay by another envelope of the same signed body keeps the
+// node's text: the committed envelope has another hash.
+func (g *Gateway) explainReplay(ctx context.Context, hash [32]byte, out *api.TxOutcome) {
+	q, err := g.backend.Query(ctx, abci.QueryTx, hash[:], 0)
+	if err != nil || (q.Code != 0 && q.Code != uint32(types.CodeUnauthorized)) {
+		return
+	}
+	out.Log = fmt.Sprintf("%s: tx %s was committed before", types.CodeReplay.Message(), out.Hash)
+	describeReplay(q, out)
+}
+
+// describeReplay adds the committed tx's result (a /tx query's answer) to
+// a REPLAY outcome: Original and a Log that says how it ended.
+func describeReplay(q *abcitypes.ResponseQuery, out *api.TxOutcome) {
+	var rec types.TxResult
+	if q.Code != 0 || rec.Unmarshal(q.Value) != nil {
+		out.Log += "; its result is readable with a signed GET /v1/txs/" + out.Hash + ". Nothing was submitted now: sign a new tx (a fresh nonce) to try again"
+		return
+	}
+	orig := api.NewTxResult(out.Hash, rec)
+	out.Original = &orig
+	if rec.Code == 0 {
+		out.Log += fmt.Sprintf(": it committed at height %d (tx %d) with code OK and its writes stand; nothing was submitted now", rec.Height, rec.TxIndex)
+		return
+	}
+	out.Log += fmt.Sprintf(": it FAILED at height %d (tx %d) with code %s, and nothing of it was applied (%s). Resubmitting it cannot change that: sign a new tx (a fresh nonce) to try again",
+		rec.Height, rec.TxIndex, orig.CodeName, rec.Log)
 }
 
 // outcomeProblem turns a single tx's non-OK outcome into the Problem the
@@ -412,6 +464,10 @@ func outcomeProblem(o api.TxOutcome) *api.Problem {
 			return p
 		}
 		p := api.TxProblem(types.Code(o.Code), o.Hash, o.Height, o.Log)
+		p.DuplicateOf, p.Original = o.DuplicateOf, o.Original
+		if o.Original != nil && p.Height == 0 {
+			p.Height = o.Original.Height // the block the replayed tx is in
+		}
 		if o.Status == api.StatusFailed {
 			p.Detail = fmt.Sprintf("failed in block %d, nothing applied: %s", o.Height, o.Log)
 		} else {
