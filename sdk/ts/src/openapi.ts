@@ -65,7 +65,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A key's versions, newest first */
+        /**
+         * A key's versions, newest first
+         * @description A key's versions, newest first, a delete included (a version with `deleted: true`). A key never written is 404 NOT_FOUND, as GET /v1/kv/{key} says; a deleted key has a history. A page asked for with `before` may be empty.
+         */
         get: operations["getHistory"];
         put?: never;
         post?: never;
@@ -194,18 +197,28 @@ export interface components {
             rejected?: number;
             pending?: number;
         };
+        /** @description What happened to one submitted tx. `height` and `index` come together (a tx in a block: committed or failed) or not at all (admitted, rejected, pending). */
         TxOutcome: {
             hash: string;
-            /** @enum {string} */
+            /**
+             * @description committed / failed (in a block, with height and index), admitted (sync mode), rejected (before any block, e.g. REPLAY), pending (commit mode, timeout).
+             * @enum {string}
+             */
             status: "committed" | "failed" | "admitted" | "rejected" | "pending";
             /** @description The tx result code (0 when the mempool refused the tx itself). */
             code: number;
-            /** @description The result code's name, or MEMPOOL_FULL / NOT_READY / INTERNAL for a mempool refusal. */
+            /** @description Always set: the result code's name ("OK" for an admitted or pending tx), or MEMPOOL_FULL / NOT_READY / INTERNAL / BODY_TOO_LARGE for a refusal by the mempool itself (then `code` is 0). */
             code_name: string;
             log?: string;
+            /** @description The block holding the tx (committed or failed only); absent otherwise, and then `index` is absent too. */
             height?: number;
+            /** @description The tx's position in its block; present exactly when `height` is. */
             index?: number;
             writes?: components["schemas"]["Write"][];
+            /** @description On a tx rejected with REPLAY because the same request holds the same signed body earlier: that earlier tx's position. The body is submitted once and counted once. */
+            duplicate_of?: number;
+            /** @description On a tx rejected with REPLAY: the committed result of the tx that already took its replay identity (where it landed, and how it ended: code 0, or e.g. CONFLICT, nothing applied), when the gateway could read it (on a chain with access control, when "anyone" may read it). A new attempt needs a new tx (a fresh nonce). */
+            original?: components["schemas"]["TxResult"];
         };
         Write: {
             key: string;
@@ -280,6 +293,7 @@ export interface components {
             type: string;
             title: string;
             status: number;
+            /** @description What happened and what to do. Human text: branch on `code` and the structured fields, never on this. */
             detail?: string;
             instance?: string;
             /**
@@ -289,18 +303,27 @@ export interface components {
             code: "BAD_JSON" | "BAD_QUERY" | "BAD_REQUEST" | "BAD_SIGNATURE" | "BAD_TX_ENCODING" | "BODY_TOO_LARGE" | "COMMIT_TIMEOUT" | "CONFLICT" | "ENCODING" | "EVENTS_LAGGED" | "EXPIRED" | "FORBIDDEN" | "INTERNAL" | "INVALID_OP" | "MEMPOOL_FULL" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "NOT_READY" | "NO_ROUTE" | "NO_SIGNATURE" | "RATE_LIMITED" | "REPLAY" | "TOO_FAR_AHEAD" | "TOO_LARGE" | "TOO_MANY_STREAMS" | "TOO_MANY_TXS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "WRONG_CHAIN";
             tx_hash?: string;
             tx_code?: number;
+            /** @description The height the answer is for: for NOT_FOUND of GET /v1/kv/{key}?height=H, H; for a failed tx, its block; for REPLAY, the original tx's block. */
             height?: number;
             /** @description Position of the offending tx in the submitted batch. */
             tx_index?: number;
             retry_after_seconds?: number;
             last_event_id?: string;
+            /** @description NOT_FOUND of GET /v1/kv/{key} or its history: the key. */
+            key?: string;
+            /** @description NOT_FOUND of GET /v1/kv/{key} for a key whose newest version at the height read is a delete: that delete's version (HEIGHT.INDEX). A `check` of the key still compares against version "0" (see docs/API.md, Versions of deleted keys). Set when the gateway can read the key's history (on a chain with access control, when "anyone" may read it). */
+            deleted_version?: string;
+            /** @description REPLAY of a tx the same request holds twice: the position of its first copy. */
+            duplicate_of?: number;
+            /** @description REPLAY: the committed result of the tx that already took this tx's replay identity (how it ended: OK, or failed with e.g. CONFLICT at `height`). */
+            original?: components["schemas"]["TxResult"];
         };
     };
     responses: never;
     parameters: {
         /** @description The key, path-escaped as one segment ("/" as %2F). An unescaped "/" is accepted too, except that a trailing "/history" names the history route. */
         Key: string;
-        /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time) of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous. */
+        /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
         Authorization: string;
     };
     requestBodies: never;
@@ -349,7 +372,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description CONFLICT (a checked key changed; single tx, commit mode) or REPLAY. */
+            /** @description CONFLICT (a single tx failed in its block) or REPLAY (a single tx already committed: `original` gives its result, e.g. failed with CONFLICT at `height`). */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -427,7 +450,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time) of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous. */
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
                 Authorization?: components["parameters"]["Authorization"];
             };
             path: {
@@ -502,7 +525,7 @@ export interface operations {
                 encoding?: "base64";
             };
             header?: {
-                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time) of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous. */
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
                 Authorization?: components["parameters"]["Authorization"];
             };
             path: {
@@ -531,7 +554,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHORIZED: the reader may not read this key. */
+            /** @description UNAUTHORIZED: on a chain with access control, sign the read (Authorization: Dstt-Query header); the detail says which. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -540,7 +563,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description NOT_FOUND: no such key (or deleted). `height` says which height the answer is for. */
+            /** @description NOT_FOUND: no value at the height read (`height` in the problem is that height). `key` is set; `deleted_version` says when a deleted key was deleted. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -574,10 +597,11 @@ export interface operations {
             query?: {
                 /** @description Start below this version (HEIGHT.INDEX): the `next` of the previous page. */
                 before?: string;
+                /** @description Versions per page: 1-1000 (0 or absent: 100). Above 1000 is 400 BAD_QUERY. */
                 limit?: number;
             };
             header?: {
-                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time) of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous. */
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
                 Authorization?: components["parameters"]["Authorization"];
             };
             path: {
@@ -597,7 +621,7 @@ export interface operations {
                     "application/json": components["schemas"]["History"];
                 };
             };
-            /** @description BAD_QUERY or BAD_REQUEST. */
+            /** @description BAD_QUERY (e.g. limit above 1000, a bad key) or BAD_REQUEST (a malformed parameter). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -606,8 +630,17 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description UNAUTHORIZED. */
+            /** @description UNAUTHORIZED: on a chain with access control, sign the read (Authorization: Dstt-Query header). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: the key was never written (it has no version, not even a delete). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -648,7 +681,7 @@ export interface operations {
             header?: {
                 /** @description Resume after this event id or checkpoint height. */
                 "Last-Event-ID"?: string;
-                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time) of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous. */
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
                 Authorization?: components["parameters"]["Authorization"];
             };
             path?: never;
