@@ -82,6 +82,7 @@ func TestTLSWithClientCertificates(t *testing.T) {
 	ccert, ckey := ca.issue(t, "alice", false)
 	cfg := DefaultConfig()
 	cfg.ListenAddress = "127.0.0.1:0"
+	cfg.MetricsListenAddress = "127.0.0.1:0" // never the fixed default: another node may hold it
 	cfg.TLS = TLSConfig{
 		CertFile: writeFile(t, dir, "server.pem", scert), KeyFile: writeFile(t, dir, "server.key", skey),
 		ClientCAFile: writeFile(t, dir, "ca.pem", ca.pem), ClientAuth: ClientAuthRequire,
