@@ -66,20 +66,45 @@ pid_of() {
 	echo "$pid"
 }
 
+# manifest_field NODE FIELD prints a node's string FIELD (rest, rest_metrics, rpc, ...)
+# from testnet.json (written by dstt testnet init, one field a line); nothing if the
+# manifest has no such field (one written before it existed).
+manifest_field() {
+	awk -v name="\"$1\"," -v field="\"$2\":" '
+		$1 == "\"name\":" { in_node = ($2 == name) }
+		in_node && $1 == field { v = $2; gsub(/[",]/, "", v); print v; exit }
+	' "$DIR/testnet.json"
+}
+
+# rest_url_of prints the node's REST gateway URL (http://HOST:PORT), or nothing.
+rest_url_of() {
+	local a
+	a=$(manifest_field "$1" rest)
+	[[ -n $a ]] && echo "http://$a"
+	return 0
+}
+
 # start_node starts a node in the background, in its own session (so a Ctrl-C in this
-# terminal later does not reach it), and records its pid.
+# terminal later does not reach it), and records its pid. The node's own REST and REST
+# metrics addresses come from the manifest (as its "start" command shows), so the
+# nodes of one host do not all try the defaults (8080, 26661).
 start_node() {
-	local n=$1 home pid
+	local n=$1 home pid rest metrics
 	if pid=$(pid_of "$n"); then
 		echo "$n: already running (pid $pid)"
 		return 0
 	fi
 	home=$(home_of "$n")
+	local args=(start --home "$home")
+	rest=$(manifest_field "$n" rest)
+	metrics=$(manifest_field "$n" rest_metrics)
+	[[ -n $rest ]] && args+=(--rest-laddr "$rest")
+	[[ -n $metrics ]] && args+=(--rest-metrics-laddr "$metrics")
 	echo "=== $(date -u +%FT%TZ) starting $n" >>"$(logfile_of "$n")"
-	setsid "$BIN" start --home "$home" --log-level "$LOG_LEVEL" --comet-log-level "$COMET_LOG_LEVEL" \
+	setsid "$BIN" "${args[@]}" --log-level "$LOG_LEVEL" --comet-log-level "$COMET_LOG_LEVEL" \
 		</dev/null >>"$(logfile_of "$n")" 2>&1 &
 	echo $! >"$(pidfile_of "$n")"
-	echo "$n: started (pid $!), log $(logfile_of "$n")"
+	echo "$n: started (pid $!), log $(logfile_of "$n")${rest:+, REST http://$rest}"
 }
 
 # wait_rpc waits until the node's RPC port accepts connections, failing early (with the

@@ -36,8 +36,11 @@ const (
 	DefaultBasePort   = 26700
 	DefaultDir        = "testnet/out"
 	// PortsPerNode is the stride between nodes' ports: node i (1-based) listens on
-	// BasePort + PortsPerNode*(i-1) + {0: P2P, 1: RPC, 2: Prometheus}.
+	// BasePort + PortsPerNode*(i-1) + {0: P2P, 1: RPC, 2: Prometheus, 3: REST
+	// gateway, 4: the gateway's metrics}.
 	PortsPerNode = 10
+	// portsUsed is how many of a node's PortsPerNode ports are assigned.
+	portsUsed = 5
 	// MaxValidators bounds N: one host, and the port range.
 	MaxValidators = 50
 
@@ -100,7 +103,7 @@ func (o Options) Validate() error {
 	if o.Transport != consensus.TransportTCP && o.Transport != consensus.TransportLibP2P {
 		problems = append(problems, fmt.Sprintf("transport %q: want %s or %s", o.Transport, consensus.TransportTCP, consensus.TransportLibP2P))
 	}
-	if last := o.BasePort + PortsPerNode*(o.Validators-1) + 2; o.BasePort < 1024 || last > 65535 {
+	if last := o.BasePort + PortsPerNode*(o.Validators-1) + portsUsed - 1; o.BasePort < 1024 || last > 65535 {
 		problems = append(problems, fmt.Sprintf("base port %d: the ports %d-%d must lie in 1024-65535", o.BasePort, o.BasePort, last))
 	}
 	if o.Threshold < 0 || o.Threshold > o.Validators {
@@ -135,8 +138,18 @@ type Node struct {
 	P2P        string `json:"p2p"`
 	RPC        string `json:"rpc"`
 	Prometheus string `json:"prometheus"`
-	NodeID     string `json:"node_id"`   // CometBFT node ID
-	LibP2PID   string `json:"libp2p_id"` // libp2p peer ID (used when transport is libp2p)
+	// REST is the node's REST gateway (host:port) and RESTMetrics the gateway's
+	// Prometheus metrics: `dstt start` takes them as --rest-laddr and
+	// --rest-metrics-laddr (Start). Empty in a manifest written before they were
+	// assigned: such a node starts with the defaults (8080, 26661), which only one
+	// node of a host gets.
+	REST        string `json:"rest,omitempty"`
+	RESTMetrics string `json:"rest_metrics,omitempty"`
+	// Start is the command that runs the node (the testnet scripts run it),
+	// derived from Home, REST and RESTMetrics.
+	Start    string `json:"start"`
+	NodeID   string `json:"node_id"`   // CometBFT node ID
+	LibP2PID string `json:"libp2p_id"` // libp2p peer ID (used when transport is libp2p)
 	// ValidatorPubKey is the hex ed25519 consensus key, as in the org's genesis entry.
 	ValidatorPubKey string `json:"validator_pub_key"`
 	// AdminAddress is the address of the home's "dev" key, the org's admin.
@@ -151,6 +164,41 @@ func MajorityOf(n int) int { return n/2 + 1 }
 
 // RPCURL is the node's RPC as an http URL, e.g. http://127.0.0.1:26701.
 func (n Node) RPCURL() string { return "http://" + strings.TrimPrefix(n.RPC, "tcp://") }
+
+// RESTURL is the node's REST gateway base URL, e.g. http://127.0.0.1:26703 ("" when
+// the manifest assigns none).
+func (n Node) RESTURL() string {
+	if n.REST == "" {
+		return ""
+	}
+	return "http://" + n.REST
+}
+
+// StartArgs are the arguments of `dstt` that run the node: its home and, when the
+// manifest assigns them, its own REST and REST metrics addresses (else every node of
+// the host would try the same defaults).
+func (n Node) StartArgs() []string {
+	args := []string{"start", "--home", n.Home}
+	if n.REST != "" {
+		args = append(args, "--rest-laddr", n.REST)
+	}
+	if n.RESTMetrics != "" {
+		args = append(args, "--rest-metrics-laddr", n.RESTMetrics)
+	}
+	return args
+}
+
+// startCommand renders StartArgs as a shell command line.
+func (n Node) startCommand() string {
+	parts := []string{"dstt"}
+	for _, a := range n.StartArgs() {
+		if strings.ContainsAny(a, " \t\n'\"$`\\") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
 
 // Node returns the node with the given name (node1...) or ErrNotFound.
 func (nw *Network) Node(name string) (Node, error) {
@@ -272,6 +320,8 @@ func newNode(name, org, home string, base int, keys consensus.NodeKeys) (Node, e
 		P2P:             fmt.Sprintf("tcp://%s:%d", host, base),
 		RPC:             fmt.Sprintf("tcp://%s:%d", host, base+1),
 		Prometheus:      fmt.Sprintf("%s:%d", host, base+2),
+		REST:            fmt.Sprintf("%s:%d", host, base+3),
+		RESTMetrics:     fmt.Sprintf("%s:%d", host, base+4),
 		NodeID:          keys.NodeID(),
 		LibP2PID:        libp2pID,
 		ValidatorPubKey: hex.EncodeToString(keys.ValidatorPubKey().Bytes()),
@@ -308,7 +358,7 @@ func AddNode(dir string, opts AddNodeOptions) (*Network, Node, error) {
 		opts.Org = fmt.Sprintf("org%d", k)
 	}
 	base := nw.BasePort + PortsPerNode*(k-1)
-	if base+2 > 65535 {
+	if base+portsUsed-1 > 65535 {
 		return nil, Node{}, fmt.Errorf("%w: no ports left above %d for %s", ErrInvalidOptions, nw.BasePort, name)
 	}
 	home := filepath.Join(nw.Dir, name)
@@ -455,8 +505,9 @@ func checkPorts(o Options) error {
 	for i := range o.Validators {
 		base := o.BasePort + PortsPerNode*i
 		try(p2pNet, base)
-		try("tcp", base+1)
-		try("tcp", base+2)
+		for p := 1; p < portsUsed; p++ {
+			try("tcp", base+p) // RPC, Prometheus, REST, REST metrics
+		}
 	}
 	if len(busy) > 0 {
 		return fmt.Errorf("%w: %s on %s (is a testnet running? stop it, or pass another --base-port)", ErrPortInUse, strings.Join(busy, ", "), host)
@@ -465,6 +516,7 @@ func checkPorts(o Options) error {
 }
 
 func (nw *Network) save() error {
+	nw.deriveStart()
 	data, err := json.MarshalIndent(nw, "", "  ")
 	if err != nil {
 		return err
@@ -494,5 +546,13 @@ func Load(dir string) (*Network, error) {
 	for i := range nw.Nodes {
 		nw.Nodes[i].Home = filepath.Join(abs, nw.Nodes[i].Name)
 	}
+	nw.deriveStart()
 	return &nw, nil
+}
+
+// deriveStart fills every node's Start from its home and addresses.
+func (nw *Network) deriveStart() {
+	for i := range nw.Nodes {
+		nw.Nodes[i].Start = nw.Nodes[i].startCommand()
+	}
 }

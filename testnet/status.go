@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,11 +25,20 @@ const (
 	LogFile = "dstt.log" // the node's stdout and stderr, appended across restarts
 )
 
-// Process states NodeStatus.Process reports, from the home's pid file.
+// Process states NodeStatus.Process reports: from the home's pid file, and from
+// the node's ports for a node started some other way (no pid file, or a stale one).
 const (
-	ProcessRunning = "running" // the pid file names a live process
-	ProcessStopped = "stopped" // no pid file
-	ProcessStale   = "dead"    // the pid file names a process that is gone (killed)
+	ProcessRunning = "running" // the pid file names a live process, or the node answers on its ports
+	ProcessStopped = "stopped" // no pid file, and nothing answers on the node's ports
+	ProcessStale   = "dead"    // the pid file names a process that is gone (killed), and nothing answers
+)
+
+// How NodeStatus.DetectedBy says a running node was found.
+const (
+	DetectedByPIDFile = "pid_file" // the scripts' pid file names a live process
+	DetectedByRPC     = "rpc"      // its CometBFT RPC answered /status
+	DetectedByREST    = "rest"     // its REST gateway answered /healthz
+	DetectedByPort    = "port"     // something accepts connections on its RPC or REST port (starting up?)
 )
 
 // NodeStatus is one node as its RPC (/status, /net_info) and pid file show it.
@@ -37,7 +48,10 @@ type NodeStatus struct {
 	RPC        string   `json:"rpc"`
 	Process    string   `json:"process"`
 	PID        int      `json:"pid,omitempty"`
-	Error      string   `json:"error,omitempty"` // why the RPC did not answer
+	DetectedBy string   `json:"detected_by,omitempty"` // for a running node: DetectedBy*
+	REST       string   `json:"rest,omitempty"`        // the gateway's address, from the manifest
+	RESTUp     bool     `json:"rest_up"`               // its /healthz answered`
+	Error      string   `json:"error,omitempty"`       // why the RPC did not answer
 	Height     int64    `json:"height"`
 	AppHash    string   `json:"app_hash"`
 	BlockHash  string   `json:"block_hash"` // of Height
@@ -67,17 +81,70 @@ func Status(ctx context.Context, nw *Network) []NodeStatus {
 }
 
 func nodeStatus(ctx context.Context, n Node) NodeStatus {
-	s := NodeStatus{Name: n.Name, Org: n.Org, RPC: n.RPC}
+	s := NodeStatus{Name: n.Name, Org: n.Org, RPC: n.RPC, REST: n.REST}
 	s.Process, s.PID = processState(n.Home)
+	if s.Process == ProcessRunning {
+		s.DetectedBy = DetectedByPIDFile
+	}
+	s.RESTUp = n.REST != "" && restHealthy(ctx, n.RESTURL())
+	s.rpcStatus(ctx, n)
+	// A node started without the scripts (dstt start --home by hand, a
+	// process manager) has no pid file: its ports say it runs.
+	if s.Process != ProcessRunning {
+		switch {
+		case s.Reachable():
+			s.DetectedBy = DetectedByRPC
+		case s.RESTUp:
+			s.DetectedBy = DetectedByREST
+		case listening(ctx, strings.TrimPrefix(n.RPC, "tcp://")) || (n.REST != "" && listening(ctx, n.REST)):
+			s.DetectedBy = DetectedByPort
+		}
+		if s.DetectedBy != "" {
+			s.Process, s.PID = ProcessRunning, 0
+		}
+	}
+	return s
+}
+
+// restHealthy reports whether the gateway at base answers GET /healthz with 200.
+func restHealthy(ctx context.Context, base string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := probeClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// probeClient is for health probes: short, no keep-alive left behind.
+var probeClient = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+// listening reports whether something accepts TCP connections at addr.
+func listening(ctx context.Context, addr string) bool {
+	d := net.Dialer{Timeout: time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// rpcStatus fills s from the node's RPC (/status, /net_info); Error says why not.
+func (s *NodeStatus) rpcStatus(ctx context.Context, n Node) {
 	c, err := rpchttp.New(n.RPC, "/websocket")
 	if err != nil {
 		s.Error = err.Error()
-		return s
+		return
 	}
 	st, err := c.Status(ctx)
 	if err != nil {
 		s.Error = shortRPCError(err)
-		return s
+		return
 	}
 	s.Height = st.SyncInfo.LatestBlockHeight
 	s.AppHash = st.SyncInfo.LatestAppHash.String()
@@ -87,14 +154,13 @@ func nodeStatus(ctx context.Context, n Node) NodeStatus {
 	ni, err := c.NetInfo(ctx)
 	if err != nil {
 		s.Error = shortRPCError(err)
-		return s
+		return
 	}
 	s.Peers = ni.NPeers
 	for _, p := range ni.Peers {
 		s.PeerIDs = append(s.PeerIDs, string(p.NodeInfo.ID()))
 	}
 	slices.Sort(s.PeerIDs)
-	return s
 }
 
 // shortRPCError keeps the useful tail of an RPC client error ("connection refused").

@@ -33,8 +33,11 @@ func newTestnetInitCmd(g *globals) *cobra.Command {
 		Use:   "init",
 		Short: "Write N node homes sharing one genesis, wired as peers",
 		Long: `Write DIR/node1..nodeN: N validators (equal power) in one genesis, each on its
-own loopback ports (node i: P2P BASE+10(i-1), RPC that +1, Prometheus that +2),
-each listing all the others as persistent peers on the chosen transport.
+own loopback ports (node i: P2P BASE+10(i-1), RPC that +1, Prometheus that +2,
+REST gateway that +3, the gateway's metrics that +4), each listing all the others
+as persistent peers on the chosen transport. DIR/testnet.json gives each node's
+addresses and its start command (dstt start --home DIR/nodeI --rest-laddr ...
+--rest-metrics-laddr ...), which testnet/up.sh runs.
 
 Node i belongs to organisation org i, whose admin is the home's test-keyring
 key "dev" (UNENCRYPTED: a testnet only); every "dev" key is also a genesis
@@ -68,12 +71,12 @@ the P2P port). DIR/testnet.json describes the network.`,
 				fmt.Fprintf(w, "testnet %q in %s: %d validators, transport %s, governance %s\n\n",
 					nw.ChainID, nw.Dir, len(nw.Nodes), nw.Transport, k)
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NODE\tORG\tP2P\tRPC\tADMIN (key \"dev\")")
+				fmt.Fprintln(tw, "NODE\tORG\tP2P\tRPC\tREST\tADMIN (key \"dev\")")
 				for _, n := range nw.Nodes {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Org, n.P2P, n.RPC, n.AdminAddress)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.Org, n.P2P, n.RPC, n.RESTURL(), n.AdminAddress)
 				}
 				tw.Flush()
-				fmt.Fprintf(w, "\nstart one: dstt start --home %s\nor all:    testnet/up.sh (see docs/TESTNET.md)\n", nw.Nodes[0].Home)
+				fmt.Fprintf(w, "\nstart one: %s\nor all:    testnet/up.sh (see docs/TESTNET.md)\n", nw.Nodes[0].Start)
 			})
 		},
 	}
@@ -111,8 +114,8 @@ validator key (docs/TESTNET.md, "Onboarding an organisation").`,
 				return err
 			}
 			return g.print(n, func(w io.Writer) {
-				fmt.Fprintf(w, "added %s (%s, full node) at %s\n  p2p %s, rpc %s\n  validator key %s\n  admin (key \"dev\") %s\n",
-					n.Name, n.Org, n.Home, n.P2P, n.RPC, n.ValidatorPubKey, n.AdminAddress)
+				fmt.Fprintf(w, "added %s (%s, full node) at %s\n  p2p %s, rpc %s, rest %s\n  validator key %s\n  admin (key \"dev\") %s\n  start: %s\n",
+					n.Name, n.Org, n.Home, n.P2P, n.RPC, n.RESTURL(), n.ValidatorPubKey, n.AdminAddress, n.Start)
 			})
 		},
 	}
@@ -129,7 +132,9 @@ func newTestnetStatusCmd(g *globals) *cobra.Command {
 		Short: "Height, app hash and peers of every node",
 		Long: `Ask every node of the testnet in DIR for its status (RPC /status and
 /net_info) and report its process (from the pid file the testnet scripts
-keep), height, app hash, peers and whether it is catching up; then compare the
+keep, or, for a node started another way, from its RPC, its REST gateway's
+/healthz or its ports answering), height, app hash, peers, REST gateway and
+whether it is catching up; then compare the
 block hash at the lowest height all answering nodes have (a mismatch is a
 fork, and makes the command exit 1).
 
@@ -158,12 +163,24 @@ block 1 or later. It exits 1 if that does not happen in time.`,
 			}
 			if err := g.print(out, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NODE\tORG\tPROCESS\tHEIGHT\tAPP HASH\tPEERS\tPOWER\tSTATE")
+				fmt.Fprintln(tw, "NODE\tORG\tPROCESS\tREST\tHEIGHT\tAPP HASH\tPEERS\tPOWER\tSTATE")
 				for _, s := range statuses {
 					proc := s.Process
-					if s.PID > 0 {
+					switch {
+					case s.PID > 0:
 						proc = fmt.Sprintf("%s (%d)", s.Process, s.PID)
+					case s.DetectedBy != "":
+						proc = fmt.Sprintf("%s (no pid file; %s answers)", s.Process, s.DetectedBy)
 					}
+					rest := "-"
+					switch {
+					case s.REST == "":
+					case s.RESTUp:
+						rest = s.REST
+					default:
+						rest = s.REST + " (down)"
+					}
+					proc += "\t" + rest
 					if !s.Reachable() {
 						fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\tunreachable: %s\n", s.Name, s.Org, proc, s.Error)
 						continue
