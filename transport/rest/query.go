@@ -81,7 +81,7 @@ func (g *Gateway) ask(r *http.Request, path string, data []byte, height int64) (
 // text names the CLI's flag), a signed one gets the node's reason.
 func unauthorizedDetail(signed bool, nodeText string) string {
 	if !signed {
-		return "this chain has access control and this read is not open to anyone: sign it with an " +
+		return "this read needs a signed query: this chain has access control and the read is not open to anyone; sign it with an " +
 			"\"Authorization: " + api.AuthScheme + " pubkey=<base64>, time=<unix ms>, nonce=<base64>, sig=<base64>\" " +
 			"header by a reader with read permission (docs/API.md, Authenticated reads; the Go SDK's client.WithReader signs for you)"
 	}
