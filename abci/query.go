@@ -15,8 +15,12 @@ var (
 	ErrNoHistory = errors.New("abci: height is above the last committed height")
 )
 
-// maxHistoryPage bounds one page of a key's history.
-const maxHistoryPage = 1000
+// maxHistoryPage bounds one page of a key's history; a request without a
+// limit gets defaultHistoryPage.
+const (
+	maxHistoryPage     = 1000
+	defaultHistoryPage = 100
+)
 
 func toVersion(v storage.Version) types.Version {
 	return types.Version{Height: v.Height, TxIndex: v.Index}
@@ -58,8 +62,11 @@ func (e *Engine) History(req types.HistoryRequest) (types.History, error) {
 		return types.History{}, fmt.Errorf("%w: %s", ErrBadQuery, msg)
 	}
 	limit := int(req.Limit)
-	if limit <= 0 || limit > maxHistoryPage {
-		limit = 100
+	switch {
+	case limit > maxHistoryPage:
+		return types.History{}, fmt.Errorf("%w: limit %d is above the maximum page of %d", ErrBadQuery, limit, maxHistoryPage)
+	case limit <= 0:
+		limit = defaultHistoryPage
 	}
 	ents, err := e.store.History(userKey(req.Key), storage.Version{Height: req.Before.Height, Index: req.Before.TxIndex}, limit+1)
 	if err != nil {

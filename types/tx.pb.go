@@ -31,8 +31,10 @@ const _ = proto.GoGoProtoPackageIsVersion3 // please upgrade the proto package
 // re-encode it.
 type Tx struct {
 	BodyBytes []byte `protobuf:"bytes,1,opt,name=body_bytes,json=bodyBytes,proto3" json:"body_bytes,omitempty"`
-	// signatures holds one entry per signer. The first signer is the
-	// transaction's actor; later ones co-sign (k-of-n governance).
+	// signatures holds one entry per signer: exactly one, except on a tx
+	// of governance ops (k-of-n), whose signatures are in strictly
+	// ascending order of public key. The first signature's identity is
+	// recorded as the tx's signer.
 	Signatures []Signature `protobuf:"bytes,2,rep,name=signatures,proto3" json:"signatures"`
 }
 

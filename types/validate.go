@@ -103,6 +103,9 @@ func ValidateTx(txBytes []byte, chainID string, lim Limits) (*Tx, *TxBody, Code,
 	if len(body.Memo) > int(lim.MaxMemoBytes) {
 		return nil, nil, CodeTooLarge, fmt.Sprintf("memo is %d bytes, the limit is %d", len(body.Memo), lim.MaxMemoBytes)
 	}
+	if !utf8.ValidString(body.Memo) {
+		return nil, nil, CodeEncoding, "memo is not valid UTF-8 (protobuf strings are UTF-8)"
+	}
 	switch n := len(body.Ops); {
 	case n == 0:
 		return nil, nil, CodeInvalidOp, "the tx has no ops"

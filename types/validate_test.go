@@ -76,6 +76,8 @@ func TestValidateTxRules(t *testing.T) {
 		b, _ := tx.Marshal()
 		return b
 	}()
+	badMemo := putBody("c")
+	badMemo.Memo = "\xff\xfe"
 	big := putBody("c")
 	big.Ops[0].GetPut().Value = make([]byte, 1<<17)
 	for _, tc := range []struct {
@@ -92,6 +94,7 @@ func TestValidateTxRules(t *testing.T) {
 		{"gov duplicate signer", envelope(govBody("c"), 2, 2), types.CodeEncoding, "ascending"},
 		{"unknown field in body", bodyUnknown, types.CodeEncoding, "body is not in canonical"},
 		{"value too large", envelope(big, 1), types.CodeTooLarge, "value is"},
+		{"memo not UTF-8", envelope(badMemo, 1), types.CodeEncoding, "memo is not valid UTF-8"},
 		{"too many signatures", envelope(govBody("c"), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17), types.CodeTooLarge, "17 signatures"},
 		{"too large", make([]byte, testLimits.MaxTxBytes+1), types.CodeTooLarge, "bytes"},
 	} {
