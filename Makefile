@@ -1,8 +1,16 @@
 # dstt — build, test, generate.
 #
-#   make test    everything CI runs: vet, unit + integration tests (real
-#                CometBFT node, Pebble on disk, real processes), -race on
-#                the engine and the store
+#   make test    everything CI runs: vet, the length ratchet, unit +
+#                integration tests (real CometBFT node, Pebble on disk, real
+#                processes), -race on the packages with goroutines
+#   make lint    staticcheck (STATICCHECK_VERSION, built once into a per-user
+#                cache by `make lint-deps`, like Vault) over the main module
+#   make lengthcheck  no function over 80 lines, no file over 600 lines (tests
+#                and generated code aside). A ratchet: today's offenders are
+#                listed in tools/lengthcheck/allow.txt and may only shrink; a
+#                new offender or a listed one that grew fails. After shrinking
+#                code, `go run ./tools/lengthcheck -update` lowers the list.
+#   make race    -race on every package that runs goroutines (see RACE_PKGS)
 #   make build   bin/dstt
 #   make fuzz    each fuzz target for FUZZTIME (default 60s)
 #   make bench   the engine benchmark (see docs/PERFORMANCE.md)
@@ -20,7 +28,7 @@ FUZZTIME  ?= 60s
 GOGOPROTO  = $(shell $(GO) list -m -f '{{.Dir}}' github.com/cosmos/gogoproto)
 PROTOC_GEN = $(shell $(GO) env GOPATH)/bin/protoc-gen-gocosmos
 
-.PHONY: all build test test-deps test-deps-vault vet unit race fuzz bench bench-compare e2e bench-failover proto clean
+.PHONY: all build test test-deps test-deps-vault vet unit race lint lint-deps lengthcheck fuzz bench bench-compare e2e bench-failover proto clean
 
 all: build
 
@@ -67,13 +75,36 @@ test-deps-vault:
 vet:
 	$(GO) vet ./...
 
+# lint-deps installs staticcheck once into a per-user cache and reuses it,
+# like Vault (~20 s cold, nothing when the binary is there). GOFLAGS is
+# cleared so this module's flags do not leak into the tool's build. Override
+# STATICCHECK_BIN to use another binary. The default check set applies.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK_BIN     ?= $(HOME)/.cache/dstt/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+
+lint-deps:
+	@if [ -x "$(STATICCHECK_BIN)" ]; then echo "staticcheck: using $(STATICCHECK_BIN)"; else \
+		echo "staticcheck: installing $(STATICCHECK_VERSION) into $(STATICCHECK_BIN)"; \
+		mkdir -p "$(dir $(STATICCHECK_BIN))" && \
+		GOFLAGS= GOBIN="$(abspath $(dir $(STATICCHECK_BIN)))" \
+			$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) && \
+		"$(STATICCHECK_BIN)" -version; fi
+
+lint: lint-deps
+	"$(STATICCHECK_BIN)" -tags pebbledb ./...
+
+# lengthcheck: the size ratchet (see the header and tools/lengthcheck).
+lengthcheck:
+	$(GO) run ./tools/lengthcheck
+
 unit:
 	$(GO) test -count=1 ./...
 
+RACE_PKGS = ./abci/ ./storage/
 race:
-	$(GO) test -count=1 -race ./abci/ ./storage/
+	$(GO) test -count=1 -race $(RACE_PKGS)
 
-test: test-deps vet unit race test-ts
+test: test-deps vet lengthcheck unit race test-ts
 
 # test-ts: the TypeScript SDK's tests (sdk/ts): the shared wire vectors, and
 # a real node (bin/dstt, started and stopped by the tests on free loopback
