@@ -21,26 +21,6 @@ const AppVersion uint64 = 1
 // tell them from CometBFT's own.
 const Codespace = "dstt"
 
-// Query paths served by App.Query.
-const (
-	QueryGet     = "/kv/get"      // data: key; height: 0 = latest
-	QueryHistory = "/kv/history"  // data: encoded types.HistoryRequest
-	QueryTx      = "/tx"          // data: 32-byte tx hash
-	QueryParams  = "/params"      // JSON chain id and params
-	QueryPolicy  = "/rbac/policy" // JSON PolicyView (signed readers)
-	QueryCheck   = "/rbac/check"  // data: JSON CheckRequest; answer: JSON CheckResult
-)
-
-// AuditReadKey is the key whose read permission lets a reader page through
-// the consensus audit log over RPC.
-const AuditReadKey = "audit/log"
-
-// Event types and attributes emitted for committed txs.
-const (
-	EventTx    = "dstt_tx"    // signer, code
-	EventWrite = "dstt_write" // key, version, op (put|delete)
-)
-
 // App adapts the Engine to CometBFT's ABCI. It only translates: every
 // decision is the engine's. CometBFT's local client serialises the calls.
 type App struct {
@@ -166,20 +146,20 @@ func execResult(height uint64, idx uint32, out Outcome) *abcitypes.ExecTxResult 
 	// reaches its RPC search txs by key or signer (/tx_search). Index
 	// flags are outside the results hash, so this changes no hash.
 	if out.Signer != "" {
-		r.Events = append(r.Events, abcitypes.Event{Type: EventTx, Attributes: []abcitypes.EventAttribute{
-			{Key: "signer", Value: out.Signer},
-			{Key: "code", Value: out.Code.Name()},
+		r.Events = append(r.Events, abcitypes.Event{Type: types.EventTx, Attributes: []abcitypes.EventAttribute{
+			{Key: types.EventAttrSigner, Value: out.Signer},
+			{Key: types.EventAttrCode, Value: out.Code.Name()},
 		}})
 	}
 	for _, w := range out.Writes {
-		op := "put"
+		op := types.EventOpPut
 		if w.Deleted {
-			op = "delete"
+			op = types.EventOpDelete
 		}
-		r.Events = append(r.Events, abcitypes.Event{Type: EventWrite, Attributes: []abcitypes.EventAttribute{
-			{Key: "key", Value: w.Key},
-			{Key: "version", Value: w.Version.Text()},
-			{Key: "op", Value: op},
+		r.Events = append(r.Events, abcitypes.Event{Type: types.EventWrite, Attributes: []abcitypes.EventAttribute{
+			{Key: types.EventAttrKey, Value: w.Key},
+			{Key: types.EventAttrVersion, Value: w.Version.Text()},
+			{Key: types.EventAttrOp, Value: op},
 		}})
 	}
 	return r
@@ -198,14 +178,14 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 
 // Query serves the read paths. Errors come back as codes with a message,
 // never as Go errors (those would close the client connection). Reads of
-// keys that "anyone" may not read need the signed form (QuerySigned).
+// keys that "anyone" may not read need the signed form (types.QuerySigned).
 func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
 	resp := &abcitypes.ResponseQuery{Height: int64(a.engine.Height()), Codespace: Codespace}
 	path, data, height, reader := req.Path, req.Data, req.Height, ""
 	if req.Height < 0 {
 		return queryErr(resp, fmt.Errorf("%w: negative height", ErrBadQuery)), nil
 	}
-	if path == QuerySigned {
+	if path == types.QuerySigned {
 		sq, key, err := a.auth.open(a.engine.ChainID(), req.Data)
 		if err != nil {
 			innerPath := ""
@@ -246,7 +226,7 @@ func (a *App) authFailed(reader, path string, err error) {
 func (a *App) query(path string, data []byte, height uint64, reader string, resp *abcitypes.ResponseQuery) ([]byte, error) {
 	e := a.engine
 	switch path {
-	case QueryGet:
+	case types.QueryGet:
 		key := string(data)
 		if !e.CanRead(reader, key) {
 			return nil, readDenied(reader, key)
@@ -260,7 +240,7 @@ func (a *App) query(path string, data []byte, height uint64, reader string, resp
 			resp.Height = int64(height)
 		}
 		return kv.Marshal()
-	case QueryHistory:
+	case types.QueryHistory:
 		var hreq types.HistoryRequest
 		if err := hreq.Unmarshal(data); err != nil {
 			return nil, fmt.Errorf("%w: history request: %v", ErrBadQuery, err)
@@ -273,7 +253,7 @@ func (a *App) query(path string, data []byte, height uint64, reader string, resp
 			return nil, err
 		}
 		return h.Marshal()
-	case QueryTx:
+	case types.QueryTx:
 		r, err := e.TxResult(data)
 		if err != nil {
 			return nil, err
@@ -292,16 +272,16 @@ func (a *App) query(path string, data []byte, height uint64, reader string, resp
 			}
 		}
 		return r.Marshal()
-	case QueryParams:
-		return json.Marshal(chainRecord{ChainID: e.ChainID(), Params: e.Params(), Open: e.Open()})
-	case QueryPolicy:
+	case types.QueryParams:
+		return json.Marshal(types.ChainInfo{ChainID: e.ChainID(), Params: e.Params(), Open: e.Open()})
+	case types.QueryPolicy:
 		if err := e.PolicyReadable(reader); err != nil {
 			return nil, err
 		}
-		return json.Marshal(PolicyView{Open: e.Open(), Rules: e.Policy().Rules(), Grants: e.Policy().Grants()})
+		return json.Marshal(policyView(e.Open(), e.Policy()))
 	case audit.QueryEntries:
-		if !e.CanRead(reader, AuditReadKey) {
-			return nil, fmt.Errorf("%w: reading the audit log needs read on %q (e.g. dstt rbac allow auditor read 'audit/*'); %v", ErrUnauthorized, AuditReadKey, readDenied(reader, AuditReadKey))
+		if !e.CanRead(reader, types.AuditReadKey) {
+			return nil, fmt.Errorf("%w: reading the audit log needs read on %q (e.g. dstt rbac allow auditor read 'audit/*'); %v", ErrUnauthorized, types.AuditReadKey, readDenied(reader, types.AuditReadKey))
 		}
 		req, err := audit.DecodeEntriesRequest(data)
 		if err != nil {
@@ -319,32 +299,32 @@ func (a *App) query(path string, data []byte, height uint64, reader string, resp
 		}
 		resp.Height = int64(h.Height)
 		return h.Encode(), nil
-	case QueryValidators:
+	case types.QueryValidators:
 		v, err := e.Validators()
 		if err != nil {
 			return nil, err
 		}
 		return json.Marshal(v)
-	case QueryOrgs:
+	case types.QueryOrgs:
 		orgs, k, err := e.Orgs()
 		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(map[string]any{"orgs": orgs, "threshold": k})
-	case QueryIdentity:
+		return json.Marshal(types.OrgsView{Orgs: orgs, Threshold: k})
+	case types.QueryIdentity:
 		v, err := e.Identity(string(data))
 		if err != nil {
 			return nil, err
 		}
 		return json.Marshal(v)
-	case QueryCheck:
+	case types.QueryCheck:
 		if reader == "" && !e.Open() {
 			return nil, fmt.Errorf("%w: sign the query to ask the policy", ErrUnauthorized)
 		}
 		if len(data) > MaxCheckRequestBytes {
 			return nil, fmt.Errorf("%w: check request is %d bytes, the limit is %d", ErrBadQuery, len(data), MaxCheckRequestBytes)
 		}
-		var c CheckRequest
+		var c types.CheckRequest
 		if err := json.Unmarshal(data, &c); err != nil {
 			return nil, fmt.Errorf("%w: check request: %v", ErrBadQuery, err)
 		}
@@ -355,7 +335,7 @@ func (a *App) query(path string, data []byte, height uint64, reader string, resp
 		return json.Marshal(res)
 	}
 	return nil, fmt.Errorf("%w: unknown path %q (known: %s, %s, %s, %s, %s, %s, %s)", ErrNotFound, path,
-		QueryGet, QueryHistory, QueryTx, QueryParams, QueryPolicy, QueryCheck, QuerySigned)
+		types.QueryGet, types.QueryHistory, types.QueryTx, types.QueryParams, types.QueryPolicy, types.QueryCheck, types.QuerySigned)
 }
 
 func queryErr(resp *abcitypes.ResponseQuery, err error) *abcitypes.ResponseQuery {

@@ -51,7 +51,7 @@ func threeOrgs() GenesisState {
 	g := DefaultGenesisState()
 	g.Threshold = 2
 	for i, id := range []string{"org1", "org2", "org3"} {
-		o := Org{ID: id, Admins: []string{addr("a" + id[3:])}, Validators: []string{hex.EncodeToString(testKey("val" + id[3:]).PubKey())}}
+		o := types.Org{ID: id, Admins: []string{addr("a" + id[3:])}, Validators: []string{hex.EncodeToString(testKey("val" + id[3:]).PubKey())}}
 		if i < 2 {
 			o.Admins = append(o.Admins, addr("multi"))
 		}
@@ -191,7 +191,7 @@ func TestOrgsOfSignersMatching(t *testing.T) {
 	g := DefaultGenesisState()
 	g.Threshold = 3
 	// x administers o1, o2, o3; y administers o1; z administers o1, o2.
-	g.Orgs = []Org{
+	g.Orgs = []types.Org{
 		{ID: "o1", Admins: []string{addr("x"), addr("y"), addr("z")}},
 		{ID: "o2", Admins: []string{addr("x"), addr("z")}},
 		{ID: "o3", Admins: []string{addr("x")}},

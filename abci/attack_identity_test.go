@@ -66,7 +66,7 @@ func signedQuery(t *testing.T, s security.Signer, path string, data []byte, nonc
 
 func query(t *testing.T, a *App, data []byte) *abcitypes.ResponseQuery {
 	t.Helper()
-	res, err := a.Query(context.Background(), &abcitypes.RequestQuery{Path: QuerySigned, Data: data})
+	res, err := a.Query(context.Background(), &abcitypes.RequestQuery{Path: types.QuerySigned, Data: data})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,11 +88,11 @@ func TestAttackRetiredKeyReads(t *testing.T) {
 	if res := runBlock(t, e, rot); res.Txs[0].Code != types.CodeOK {
 		t.Fatal(res.Txs[0].Log)
 	}
-	res := query(t, app, signedQuery(t, alice, QueryGet, []byte("acct/1"), 1))
+	res := query(t, app, signedQuery(t, alice, types.QueryGet, []byte("acct/1"), 1))
 	if types.Code(res.Code) != types.CodeUnauthorized || !strings.Contains(res.Log, "retired") {
 		t.Errorf("retired key reads: code %d %q, want UNAUTHORIZED (retired)", res.Code, res.Log)
 	}
-	res = query(t, app, signedQuery(t, alice2, QueryGet, []byte("acct/1"), 1))
+	res = query(t, app, signedQuery(t, alice2, types.QueryGet, []byte("acct/1"), 1))
 	if res.Code != 0 {
 		t.Errorf("new key reads its identity's key: code %d %q", res.Code, res.Log)
 	}
@@ -104,9 +104,9 @@ func TestAttackRetiredKeyReads(t *testing.T) {
 		key  security.Signer
 		want bool
 	}{{"retired key", alice, false}, {"new key", alice2, true}} {
-		data, _ := json.Marshal(CheckRequest{Subject: types.Address(tc.key.PubKey()), Action: rbac.ActRead, Key: "acct/1"})
-		res := query(t, app, signedQuery(t, root, QueryCheck, data, 2))
-		var cr CheckResult
+		data, _ := json.Marshal(types.CheckRequest{Subject: types.Address(tc.key.PubKey()), Action: rbac.ActRead, Key: "acct/1"})
+		res := query(t, app, signedQuery(t, root, types.QueryCheck, data, 2))
+		var cr types.CheckResult
 		if res.Code != 0 || json.Unmarshal(res.Value, &cr) != nil || cr.Allowed != tc.want {
 			t.Errorf("check %s may read: code %d %q allowed=%v, want %v", tc.who, res.Code, res.Log, cr.Allowed, tc.want)
 		}
@@ -119,8 +119,8 @@ func TestAttackRetiredKeyReads(t *testing.T) {
 func TestSignedQueryNonceAndCanonical(t *testing.T) {
 	_, app := rbacChain(t)
 	alice := testKey("alice")
-	a := signedQuery(t, alice, QueryGet, []byte("acct/1"), 1)
-	b := signedQuery(t, alice, QueryGet, []byte("acct/1"), 2)
+	a := signedQuery(t, alice, types.QueryGet, []byte("acct/1"), 1)
+	b := signedQuery(t, alice, types.QueryGet, []byte("acct/1"), 2)
 	for i, q := range [][]byte{a, b} {
 		if res := query(t, app, q); res.Code != 0 {
 			t.Errorf("query %d: code %d %q", i, res.Code, res.Log)
@@ -129,7 +129,7 @@ func TestSignedQueryNonceAndCanonical(t *testing.T) {
 	if res := query(t, app, a); types.Code(res.Code) != types.CodeUnauthorized || !strings.Contains(res.Log, "replay") {
 		t.Errorf("replayed query: code %d %q", res.Code, res.Log)
 	}
-	c := signedQuery(t, alice, QueryGet, []byte("acct/1"), 3)
+	c := signedQuery(t, alice, types.QueryGet, []byte("acct/1"), 3)
 	if res := query(t, app, append(c, 0x78, 0x01)); types.Code(res.Code) != types.CodeBadQuery {
 		t.Errorf("query with an unknown field: code %d %q, want BAD_QUERY", res.Code, res.Log)
 	}

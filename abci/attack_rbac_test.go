@@ -29,7 +29,7 @@ func bankChain(t *testing.T) (*Engine, *App) {
 	t.Helper()
 	g := DefaultGenesisState()
 	g.Admins = []string{addr("root")}
-	g.Orgs = []Org{{ID: "bank1", Admins: []string{addr("b1")}}}
+	g.Orgs = []types.Org{{ID: "bank1", Admins: []string{addr("b1")}}}
 	e := newChain(t, storage.NewInMemoryStore(), g)
 	res := runBlock(t, e, govTx(t, e, []types.Op{
 		policyOp(rbac.Rule{Subject: "teller", Domain: "bank1", Object: "bank1/payments/*", Action: rbac.ActWrite}, false),
@@ -65,19 +65,19 @@ func wantCode(t *testing.T, res *BlockResult, want types.Code, what string) {
 	}
 }
 
-// checkQuery runs a QueryCheck for reader through the App's query switch
+// checkQuery runs a types.QueryCheck for reader through the App's query switch
 // (after signature checking, which attack 6 does not need to get past).
-func checkQuery(a *App, reader string, data []byte) (CheckResult, error) {
-	val, err := a.query(QueryCheck, data, 0, reader, &abcitypes.ResponseQuery{})
+func checkQuery(a *App, reader string, data []byte) (types.CheckResult, error) {
+	val, err := a.query(types.QueryCheck, data, 0, reader, &abcitypes.ResponseQuery{})
 	if err != nil {
-		return CheckResult{}, err
+		return types.CheckResult{}, err
 	}
-	var res CheckResult
+	var res types.CheckResult
 	return res, json.Unmarshal(val, &res)
 }
 
 func checkData(sub, act, key string) []byte {
-	b, _ := json.Marshal(CheckRequest{Subject: sub, Action: act, Key: key})
+	b, _ := json.Marshal(types.CheckRequest{Subject: sub, Action: act, Key: key})
 	return b
 }
 
@@ -127,7 +127,7 @@ func TestAttackCheckQueriesBoundedMemory(t *testing.T) {
 
 	// Names within the limits (a 512-byte key, fresh domains, fresh
 	// subjects) are answered, and leave nothing behind either.
-	maxKey := int(DefaultParams().MaxKeyBytes)
+	maxKey := int(types.DefaultParams().MaxKeyBytes)
 	before = heapAlloc()
 	for i := range 10_000 {
 		dom := fmt.Sprintf("d%07d%s", i, strings.Repeat("y", maxKey-12))
@@ -163,15 +163,15 @@ func TestAttackCheckRefusesOversizedNames(t *testing.T) {
 	outsider := addr("outsider")
 	for _, c := range []struct {
 		what string
-		req  CheckRequest
+		req  types.CheckRequest
 	}{
-		{"key over MaxKeyBytes", CheckRequest{Subject: outsider, Action: rbac.ActRead, Key: strings.Repeat("k", maxKey+1)}},
-		{"domain over MaxKeyBytes", CheckRequest{Subject: outsider, Action: rbac.ActAdmin, Key: strings.Repeat("d", maxKey+1) + "/"}},
-		{"long subject", CheckRequest{Subject: strings.Repeat("s", 200), Action: rbac.ActRead, Key: "bank1/x"}},
-		{"unknown role", CheckRequest{Subject: "no-such-role", Action: rbac.ActRead, Key: "bank1/x"}},
-		{"malformed subject", CheckRequest{Subject: "a b", Action: rbac.ActRead, Key: "bank1/x"}},
-		{"bad action", CheckRequest{Subject: outsider, Action: strings.Repeat("r", 1000), Key: "bank1/x"}},
-		{"control character", CheckRequest{Subject: outsider, Action: rbac.ActRead, Key: "bank1/\x00"}},
+		{"key over MaxKeyBytes", types.CheckRequest{Subject: outsider, Action: rbac.ActRead, Key: strings.Repeat("k", maxKey+1)}},
+		{"domain over MaxKeyBytes", types.CheckRequest{Subject: outsider, Action: rbac.ActAdmin, Key: strings.Repeat("d", maxKey+1) + "/"}},
+		{"long subject", types.CheckRequest{Subject: strings.Repeat("s", 200), Action: rbac.ActRead, Key: "bank1/x"}},
+		{"unknown role", types.CheckRequest{Subject: "no-such-role", Action: rbac.ActRead, Key: "bank1/x"}},
+		{"malformed subject", types.CheckRequest{Subject: "a b", Action: rbac.ActRead, Key: "bank1/x"}},
+		{"bad action", types.CheckRequest{Subject: outsider, Action: strings.Repeat("r", 1000), Key: "bank1/x"}},
+		{"control character", types.CheckRequest{Subject: outsider, Action: rbac.ActRead, Key: "bank1/\x00"}},
 	} {
 		data, _ := json.Marshal(c.req)
 		if _, err := checkQuery(a, outsider, data); !errors.Is(err, ErrBadQuery) {
@@ -185,7 +185,7 @@ func TestAttackCheckRefusesOversizedNames(t *testing.T) {
 		}
 	}
 	// Through App.Query, a refusal is the BAD_QUERY code.
-	resp := queryErr(&abcitypes.ResponseQuery{}, e.checkRequest(CheckRequest{Subject: outsider, Action: rbac.ActRead, Key: strings.Repeat("k", maxKey+1)}))
+	resp := queryErr(&abcitypes.ResponseQuery{}, e.checkRequest(types.CheckRequest{Subject: outsider, Action: rbac.ActRead, Key: strings.Repeat("k", maxKey+1)}))
 	if resp.Code != uint32(types.CodeBadQuery) {
 		t.Fatalf("code %d, want BAD_QUERY", resp.Code)
 	}
@@ -199,7 +199,7 @@ func TestAttackPolicyReadableByAnyKey(t *testing.T) {
 	e, a := bankChain(t)
 	mustOK(t, runBlock(t, e, govTx(t, e, []types.Op{grantOp(addr("aud"), rbac.AuditorRole, rbac.AllDomains)}, "root")), 0)
 	policy := func(reader string) error {
-		_, err := a.query(QueryPolicy, nil, 0, reader, &abcitypes.ResponseQuery{})
+		_, err := a.query(types.QueryPolicy, nil, 0, reader, &abcitypes.ResponseQuery{})
 		return err
 	}
 	for _, who := range []string{"outsider", "teller1"} {
@@ -295,7 +295,7 @@ func signedRead(t *testing.T, a *App, s security.Signer, path string, data []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.Query(context.Background(), &abcitypes.RequestQuery{Path: QuerySigned, Data: b})
+	res, err := a.Query(context.Background(), &abcitypes.RequestQuery{Path: types.QuerySigned, Data: b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,21 +309,21 @@ func TestAttackSignedPolicyQueries(t *testing.T) {
 	outsider := testKey("outsider")
 	n := uint64(0)
 	next := func() uint64 { n++; return n }
-	if res := signedRead(t, a, outsider, QueryPolicy, nil, next()); res.Code != uint32(types.CodeUnauthorized) {
+	if res := signedRead(t, a, outsider, types.QueryPolicy, nil, next()); res.Code != uint32(types.CodeUnauthorized) {
 		t.Fatalf("a self-made key listed the policy: code %d %s", res.Code, res.Log)
 	}
-	if res := signedRead(t, a, testKey("root"), QueryPolicy, nil, next()); res.Code != 0 {
+	if res := signedRead(t, a, testKey("root"), types.QueryPolicy, nil, next()); res.Code != 0 {
 		t.Fatalf("the genesis admin: code %d %s", res.Code, res.Log)
 	}
 	big := strings.Repeat("x", 400<<10)
 	for i := range 20 {
-		res := signedRead(t, a, outsider, QueryCheck, checkData(addr("root"), rbac.ActRead, fmt.Sprintf("d%d%s/k", i, big)), next())
+		res := signedRead(t, a, outsider, types.QueryCheck, checkData(addr("root"), rbac.ActRead, fmt.Sprintf("d%d%s/k", i, big)), next())
 		if res.Code != uint32(types.CodeBadQuery) {
 			t.Fatalf("a 400 KB key: code %d %s", res.Code, res.Log)
 		}
 	}
-	res := signedRead(t, a, outsider, QueryCheck, checkData(addr("teller1"), rbac.ActWrite, "bank1/payments/1"), next())
-	var cr CheckResult
+	res := signedRead(t, a, outsider, types.QueryCheck, checkData(addr("teller1"), rbac.ActWrite, "bank1/payments/1"), next())
+	var cr types.CheckResult
 	if res.Code != 0 || json.Unmarshal(res.Value, &cr) != nil || !cr.Allowed || len(cr.Because) != 0 {
 		t.Fatalf("a stranger's check about teller1: code %d %s %+v", res.Code, res.Log, cr)
 	}

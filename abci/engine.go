@@ -62,8 +62,8 @@ type BlockResult struct {
 
 // chainRecord is what genesis stores under paramsKey.
 type chainRecord struct {
-	ChainID string `json:"chain_id"`
-	Params  Params `json:"params"`
+	ChainID string       `json:"chain_id"`
+	Params  types.Params `json:"params"`
 	// Open: genesis named no admins, so access control is off.
 	Open bool     `json:"open,omitempty"`
 	Gov  govState `json:"gov"`
@@ -76,7 +76,7 @@ type Engine struct {
 	store     storage.Store
 	verifier  Verifier
 	chainID   string
-	params    Params
+	params    types.Params
 	policy    *rbac.Policy
 	open      bool                 // no admins at genesis: every signer may do everything
 	keys      map[string]keyRecord // key address -> identity, for rotated identities
@@ -104,7 +104,7 @@ type staged struct {
 // NewEngine opens the engine over store. A store without genesis state is
 // fine: InitChain will write it.
 func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
-	e := &Engine{store: store, verifier: v, params: DefaultParams(), policy: rbac.New(), keys: map[string]keyRecord{}}
+	e := &Engine{store: store, verifier: v, params: types.DefaultParams(), policy: rbac.New(), keys: map[string]keyRecord{}}
 	h, hash, err := store.Last()
 	if err != nil {
 		return nil, fmt.Errorf("abci: open engine: %w", err)
@@ -186,7 +186,7 @@ func (e *Engine) AppHash() []byte { return bytes.Clone(e.appHash) }
 func (e *Engine) ChainID() string { return e.chainID }
 
 // Params are the chain's rules from genesis.
-func (e *Engine) Params() Params { return e.params }
+func (e *Engine) Params() types.Params { return e.params }
 
 // InitChain writes genesis state and returns the genesis app hash. Called
 // again with the same genesis (a crash before block 1) it changes nothing.

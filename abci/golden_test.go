@@ -67,7 +67,7 @@ func TestGolden(t *testing.T) {
 				for _, o := range strings.Split(orgs, ",") {
 					if id, adm, ok := strings.Cut(o, ":"); ok {
 						byOrg[id] = len(g.Orgs)
-						g.Orgs = append(g.Orgs, Org{ID: id, Admins: []string{addressOf(adm)}})
+						g.Orgs = append(g.Orgs, types.Org{ID: id, Admins: []string{addressOf(adm)}})
 					}
 				}
 				var validators []Validator

@@ -23,7 +23,7 @@ import (
 // genesis, default a majority). Evidence of misbehaviour that CometBFT
 // reports zeroes the offender's power.
 //
-// State: nsOrg + id -> JSON Org; nsValidator + address -> JSON
+// State: nsOrg + id -> JSON types.Org; nsValidator + address -> JSON
 // validatorRecord; nsEvidence + height + index -> JSON EvidenceRecord.
 const (
 	nsOrg       = 'o'
@@ -62,12 +62,6 @@ type validatorRecord struct {
 	Org    string `json:"org,omitempty"`
 }
 
-// QueryValidators answers the JSON list of validators; QueryOrgs the orgs.
-const (
-	QueryValidators = "/gov/validators"
-	QueryOrgs       = "/gov/orgs"
-)
-
 // threshold is k: the genesis setting, or a majority of the member orgs as
 // the block sees them.
 func (e *Engine) threshold(st *staged) (int, error) {
@@ -75,7 +69,7 @@ func (e *Engine) threshold(st *staged) (int, error) {
 		return int(e.gov.Threshold), nil
 	}
 	n := 0
-	err := e.scanOrgs(st, func(Org) { n++ })
+	err := e.scanOrgs(st, func(types.Org) { n++ })
 	return n/2 + 1, err
 }
 
@@ -97,8 +91,8 @@ func (e *Engine) orgsOfSigners(st *staged, d *decodedTx) ([]string, error) {
 			signers = append(signers, id)
 		}
 	}
-	var orgs []Org
-	if err := e.scanOrgs(st, func(o Org) { orgs = append(orgs, o) }); err != nil {
+	var orgs []types.Org
+	if err := e.scanOrgs(st, func(o types.Org) { orgs = append(orgs, o) }); err != nil {
 		return nil, err
 	}
 	adj := make([][]int, len(signers)) // signer -> orgs it administers, in id order
@@ -140,9 +134,9 @@ func (e *Engine) orgsOfSigners(st *staged, d *decodedTx) ([]string, error) {
 }
 
 // scanOrgs calls fn for every org, in id order, as the block sees them.
-func (e *Engine) scanOrgs(st *staged, fn func(Org)) error {
+func (e *Engine) scanOrgs(st *staged, fn func(types.Org)) error {
 	seen := map[string]bool{}
-	var all []Org
+	var all []types.Org
 	if st != nil { // staged orgs first: they override committed ones
 		for i := len(st.writes) - 1; i >= 0; i-- {
 			w := st.writes[i]
@@ -153,7 +147,7 @@ func (e *Engine) scanOrgs(st *staged, fn func(Org)) error {
 			if w.Deleted {
 				continue
 			}
-			var o Org
+			var o types.Org
 			if err := json.Unmarshal(w.Value, &o); err != nil {
 				return err
 			}
@@ -165,7 +159,7 @@ func (e *Engine) scanOrgs(st *staged, fn func(Org)) error {
 		if seen[string(ent.Key)] {
 			return true
 		}
-		var o Org
+		var o types.Org
 		if bad = json.Unmarshal(ent.Value, &o); bad != nil {
 			return false
 		}
@@ -178,7 +172,7 @@ func (e *Engine) scanOrgs(st *staged, fn func(Org)) error {
 	if bad != nil {
 		return bad
 	}
-	slices.SortFunc(all, func(a, b Org) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(all, func(a, b types.Org) int { return strings.Compare(a.ID, b.ID) })
 	for _, o := range all {
 		fn(o)
 	}
@@ -335,7 +329,7 @@ func (e *Engine) checkValidatorChange(st *staged, pub []byte, power int64) (stri
 func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version, u *undoLog) error {
 	switch o := d.body.Ops[i].Sum.(type) {
 	case *types.Op_AddValidator:
-		var org Org
+		var org types.Org
 		ok, err := e.readJSON(st, prefixed(nsOrg, o.AddValidator.Org), &org)
 		if err != nil {
 			return err
@@ -386,7 +380,7 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 		st.put(storage.Entry{Key: validatorKey(o.RemoveValidator.PubKey), Deleted: true, Version: ver})
 		st.update(o.RemoveValidator.PubKey, 0)
 	case *types.Op_AddOrg:
-		var existing Org
+		var existing types.Org
 		ok, err := e.readJSON(st, prefixed(nsOrg, o.AddOrg.Id), &existing)
 		if err != nil {
 			return err
@@ -395,7 +389,7 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 			d.fail(types.CodeInvalidOp, "op %d: org %q is already a member", i, o.AddOrg.Id)
 			return nil
 		}
-		org := Org{ID: o.AddOrg.Id, Admins: slices.Clone(o.AddOrg.Admins)}
+		org := types.Org{ID: o.AddOrg.Id, Admins: slices.Clone(o.AddOrg.Admins)}
 		if err := e.putJSON(st, prefixed(nsOrg, org.ID), org, ver); err != nil {
 			return err
 		}
@@ -414,7 +408,7 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 			return err
 		}
 	case *types.Op_RemoveOrg:
-		var org Org
+		var org types.Org
 		ok, err := e.readJSON(st, prefixed(nsOrg, o.RemoveOrg.Id), &org)
 		if err != nil {
 			return err
@@ -563,27 +557,19 @@ func (st *staged) update(pub []byte, power int64) {
 	st.valUpdates = append(st.valUpdates, ValidatorUpdate{PubKey: slices.Clone(pub), Power: power})
 }
 
-// ValidatorView is one entry of QueryValidators.
-type ValidatorView struct {
-	Address string `json:"address"`
-	PubKey  string `json:"pub_key"`
-	Power   int64  `json:"power"`
-	Org     string `json:"org,omitempty"`
-}
-
 // Validators lists the committed validator set.
-func (e *Engine) Validators() ([]ValidatorView, error) {
-	var out []ValidatorView
+func (e *Engine) Validators() ([]types.ValidatorView, error) {
+	var out []types.ValidatorView
 	err := e.scanValidators(nil, func(pub []byte, r validatorRecord) {
-		out = append(out, ValidatorView{Address: strings.ToUpper(types.Address(pub)), PubKey: r.PubKey, Power: r.Power, Org: r.Org})
+		out = append(out, types.ValidatorView{Address: strings.ToUpper(types.Address(pub)), PubKey: r.PubKey, Power: r.Power, Org: r.Org})
 	})
 	return out, err
 }
 
 // Orgs lists the committed member organisations, and the threshold k.
-func (e *Engine) Orgs() ([]Org, int, error) {
-	var out []Org
-	if err := e.scanOrgs(nil, func(o Org) { out = append(out, o) }); err != nil {
+func (e *Engine) Orgs() ([]types.Org, int, error) {
+	var out []types.Org
+	if err := e.scanOrgs(nil, func(o types.Org) { out = append(out, o) }); err != nil {
 		return nil, 0, err
 	}
 	k, err := e.threshold(nil)

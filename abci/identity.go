@@ -17,7 +17,7 @@ import (
 // part in a rotation have no record: their address is their identity.
 //
 // State: nsKey + key address -> JSON keyRecord; nsIdentity + identity ->
-// JSON IdentityView (the identity's key history). The engine keeps every
+// JSON types.IdentityView (the identity's key history). The engine keeps every
 // key record in memory (rotations are rare), so resolving a signer costs a
 // map lookup.
 const (
@@ -29,25 +29,6 @@ type keyRecord struct {
 	Identity  string `json:"identity"`
 	RetiredAt uint64 `json:"retired_at,omitempty"` // height; 0 = current
 }
-
-// IdentityKey is one key in an identity's history.
-type IdentityKey struct {
-	PubKey    string `json:"pub_key"` // hex
-	Address   string `json:"address"`
-	Since     uint64 `json:"since_height"`
-	RetiredAt uint64 `json:"retired_at_height,omitempty"`
-}
-
-// IdentityView is the answer to QueryIdentity.
-type IdentityView struct {
-	Identity string        `json:"identity"`
-	Current  string        `json:"current_pub_key,omitempty"`
-	Keys     []IdentityKey `json:"keys"`
-}
-
-// QueryIdentity: data is an address (of an identity or of any of its keys);
-// the answer is its JSON IdentityView.
-const QueryIdentity = "/identity"
 
 func prefixed(ns byte, s string) []byte { return append([]byte{ns}, s...) }
 
@@ -117,10 +98,10 @@ func (e *Engine) rotateKey(st *staged, d *decodedTx, newPub []byte, u *undoLog) 
 		return err
 	}
 	if len(view.Keys) == 0 { // first rotation: record the original key
-		view.Keys = []IdentityKey{{PubKey: hex.EncodeToString(d.tx.Signatures[0].PubKey), Address: oldAddr}}
+		view.Keys = []types.IdentityKey{{PubKey: hex.EncodeToString(d.tx.Signatures[0].PubKey), Address: oldAddr}}
 	}
 	view.Keys[len(view.Keys)-1].RetiredAt = st.height
-	view.Keys = append(view.Keys, IdentityKey{PubKey: hex.EncodeToString(newPub), Address: newAddr, Since: st.height})
+	view.Keys = append(view.Keys, types.IdentityKey{PubKey: hex.EncodeToString(newPub), Address: newAddr, Since: st.height})
 	view.Current = hex.EncodeToString(newPub)
 	ver := storage.Version{Height: st.height, Index: d.index}
 	old := keyRecord{Identity: identity, RetiredAt: st.height}
@@ -170,7 +151,7 @@ func (e *Engine) checkRotation(st *staged, d *decodedTx, newPub []byte) (string,
 		}
 	}
 	admin := ""
-	err := e.scanOrgs(st, func(o Org) {
+	err := e.scanOrgs(st, func(o types.Org) {
 		if slices.Contains(o.Admins, newAddr) && admin == "" {
 			admin = o.ID
 		}
@@ -184,8 +165,8 @@ func (e *Engine) checkRotation(st *staged, d *decodedTx, newPub []byte) (string,
 	return "", nil
 }
 
-func (e *Engine) identityView(st *staged, identity string) (IdentityView, error) {
-	view := IdentityView{Identity: identity}
+func (e *Engine) identityView(st *staged, identity string) (types.IdentityView, error) {
+	view := types.IdentityView{Identity: identity}
 	var ent storage.Entry
 	var ok bool
 	var err error
@@ -202,9 +183,9 @@ func (e *Engine) identityView(st *staged, identity string) (IdentityView, error)
 }
 
 // Identity answers QueryIdentity for an identity or any of its keys.
-func (e *Engine) Identity(addr string) (IdentityView, error) {
+func (e *Engine) Identity(addr string) (types.IdentityView, error) {
 	if !isAddress(addr) {
-		return IdentityView{}, fmt.Errorf("%w: %q is not an address", ErrBadQuery, addr)
+		return types.IdentityView{}, fmt.Errorf("%w: %q is not an address", ErrBadQuery, addr)
 	}
 	identity := addr
 	if rec, ok := e.keys[addr]; ok { // a retired key still names its identity here

@@ -7,31 +7,6 @@ import (
 	"github.com/dstt/dstt/types"
 )
 
-// PolicyView is the answer to QueryPolicy.
-type PolicyView struct {
-	Open   bool         `json:"open"`
-	Rules  []rbac.Rule  `json:"rules"`
-	Grants []rbac.Grant `json:"grants"`
-}
-
-// CheckRequest asks "may Subject do Action on Key?" (QueryCheck).
-type CheckRequest struct {
-	Subject string `json:"subject"`
-	Action  string `json:"action"`
-	Key     string `json:"key"`
-}
-
-// CheckResult answers a CheckRequest. Because holds the policy lines that
-// decided, and Reason says how, only for readers who may read the policy
-// (MayReadPolicy); anyone else gets the decision alone.
-type CheckResult struct {
-	Allowed bool     `json:"allowed"`
-	Domain  string   `json:"domain"`
-	Open    bool     `json:"open,omitempty"`
-	Because []string `json:"because,omitempty"`
-	Reason  string   `json:"reason"`
-}
-
 // MaxCheckRequestBytes bounds the encoded CheckRequest a query may carry
 // (a key of up to 4096 bytes and a subject, JSON-escaped).
 const MaxCheckRequestBytes = 6*(4096+rbac.MaxNameBytes) + 256
@@ -60,7 +35,7 @@ func (e *Engine) PolicyReadable(reader string) error {
 // checkRequest validates what a CheckRequest names, before anything is
 // looked up: sizes, syntax, and a subject that is an address or a name the
 // policy already contains. Nothing an outsider names is kept.
-func (e *Engine) checkRequest(c CheckRequest) error {
+func (e *Engine) checkRequest(c types.CheckRequest) error {
 	switch c.Action {
 	case rbac.ActRead, rbac.ActWrite, rbac.ActAdmin:
 	default:
@@ -87,9 +62,9 @@ func (e *Engine) checkRequest(c CheckRequest) error {
 // the identity whose rights it carries (a retired key has none). A request
 // that fails checkRequest is ErrBadQuery. Only readers who may read the
 // policy get the lines that decided.
-func (e *Engine) Check(reader string, c CheckRequest) (CheckResult, error) {
+func (e *Engine) Check(reader string, c types.CheckRequest) (types.CheckResult, error) {
 	if err := e.checkRequest(c); err != nil {
-		return CheckResult{}, err
+		return types.CheckResult{}, err
 	}
 	dom := rbac.DomainOf(c.Key)
 	obj := c.Key
@@ -100,9 +75,9 @@ func (e *Engine) Check(reader string, c CheckRequest) (CheckResult, error) {
 		}
 	}
 	if e.open {
-		return CheckResult{Allowed: true, Domain: dom, Open: true, Reason: "the chain has no admins: access control is off"}, nil
+		return types.CheckResult{Allowed: true, Domain: dom, Open: true, Reason: "the chain has no admins: access control is off"}, nil
 	}
-	res := CheckResult{Domain: dom}
+	res := types.CheckResult{Domain: dom}
 	sub := c.Subject
 	if isAddress(sub) {
 		id, ok := e.resolve(sub)
@@ -135,4 +110,16 @@ func (e *Engine) Check(reader string, c CheckRequest) (CheckResult, error) {
 		res.Reason = "no allow rule matches (deny by default)"
 	}
 	return res, nil
+}
+
+// policyView is the QueryPolicy answer for policy p.
+func policyView(open bool, p *rbac.Policy) types.PolicyView {
+	v := types.PolicyView{Open: open}
+	for _, r := range p.Rules() {
+		v.Rules = append(v.Rules, types.RuleView{Subject: r.Subject, Domain: r.Domain, Object: r.Object, Action: r.Action, Deny: r.Deny})
+	}
+	for _, g := range p.Grants() {
+		v.Grants = append(v.Grants, types.GrantView{Subject: g.Subject, Role: g.Role, Domain: g.Domain})
+	}
+	return v
 }

@@ -13,8 +13,6 @@ import (
 
 // QuerySigned is the query path for authenticated reads: data is an
 // encoded types.SignedQuery wrapping the inner path, data and height.
-const QuerySigned = "/signed"
-
 // DefaultQuerySkew bounds how far a signed query's timestamp may be from the
 // node's clock.
 const DefaultQuerySkew = 30 * time.Second

@@ -174,12 +174,6 @@ type ABCIQuerier interface {
 // ErrQuery is returned when the node answers an audit query with a non-zero code.
 var ErrQuery = errors.New("audit: node refused the query")
 
-// SignedQueryPath is the node's path for signed (authenticated) queries:
-// the data is a types.SignedQuery wrapping the inner path, data and height
-// (abci.QuerySigned; the engine requires it for QueryEntries unless the
-// chain is open, the reader needing read on "audit/log").
-const SignedQueryPath = "/signed"
-
 // RPCSource reads the consensus chain from a node with ABCI queries on
 // QueryEntries and QueryHead, signed when SignWith gave it a key. Safe for
 // concurrent use if the client and signer are.
@@ -226,7 +220,7 @@ func (s *RPCSource) wrap(path string, data []byte, height int64) (string, []byte
 	if err != nil {
 		return "", nil, err
 	}
-	return SignedQueryPath, b, nil
+	return types.QuerySigned, b, nil
 }
 
 func (s *RPCSource) query(ctx context.Context, path string, data []byte, height int64) ([]byte, int64, error) {

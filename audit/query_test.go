@@ -38,7 +38,7 @@ func (n *fakeNode) ABCIQueryWithOptions(ctx context.Context, path string, data b
 	n.calls++
 	resp := abcitypes.ResponseQuery{Height: n.latest}
 	signed := false
-	if path == SignedQueryPath {
+	if path == types.QuerySigned {
 		var sq types.SignedQuery
 		if err := sq.Unmarshal(data); err != nil {
 			return nil, err

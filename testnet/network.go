@@ -19,6 +19,7 @@ import (
 	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/security"
+	dtypes "github.com/dstt/dstt/types"
 )
 
 // Errors from Generate and Load; wrapped with details, test with errors.Is.
@@ -256,7 +257,7 @@ func Generate(opts Options) (*Network, error) {
 		nw.Nodes = append(nw.Nodes, n)
 		vals[i] = types.GenesisValidator{PubKey: keys[i].ValidatorPubKey(), Power: consensus.ValidatorPower, Name: name}
 		state.Admins = append(state.Admins, admin)
-		state.Orgs = append(state.Orgs, abci.Org{ID: n.Org, Admins: []string{admin}, Validators: []string{n.ValidatorPubKey}})
+		state.Orgs = append(state.Orgs, dtypes.Org{ID: n.Org, Admins: []string{admin}, Validators: []string{n.ValidatorPubKey}})
 	}
 	appState, err := json.Marshal(state)
 	if err != nil {

@@ -35,7 +35,7 @@ const vectorsPath = "../testdata/wire/vectors.json"
 // wireChain is the chain id of most vectors.
 const wireChain = "dstt-wire-test"
 
-// wireLimits are the chain's default params (abci.DefaultParams), the
+// wireLimits are the chain's default params (types.DefaultParams), the
 // limits the invalid vectors are checked against.
 var wireLimits = types.Limits{MaxTxBytes: 1 << 20, MaxOps: 1024, MaxKeyBytes: 512, MaxValueBytes: 512 << 10, MaxSignatures: 16, MaxMemoBytes: 256}
 

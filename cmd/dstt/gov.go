@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/types"
 )
@@ -266,7 +265,7 @@ dstt gov validators and dstt gov orgs show the current state.`,
 		}
 	}
 	cmd.AddCommand(propose, sign, submit,
-		show("validators", "List the validator set with each validator's org", abci.QueryValidators),
-		show("orgs", "List the member orgs and the threshold k", abci.QueryOrgs))
+		show("validators", "List the validator set with each validator's org", types.QueryValidators),
+		show("orgs", "List the member orgs and the threshold k", types.QueryOrgs))
 	return cmd
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
@@ -278,10 +277,10 @@ type rotateJSON struct {
 }
 
 // queryIdentity asks the node for the identity of the key with address
-// addr and its key history (abci.QueryIdentity).
-func queryIdentity(ctx context.Context, c *client.Client, addr string) (abci.IdentityView, error) {
-	var v abci.IdentityView
-	raw, err := c.Raw(ctx, abci.QueryIdentity, []byte(addr))
+// addr and its key history (types.QueryIdentity).
+func queryIdentity(ctx context.Context, c *client.Client, addr string) (types.IdentityView, error) {
+	var v types.IdentityView
+	raw, err := c.Raw(ctx, types.QueryIdentity, []byte(addr))
 	if err != nil {
 		return v, err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/types"
 )
@@ -91,8 +90,8 @@ home's RPC), or pass --node tcp://HOST:PORT.`,
 		Short: "Print every rule and grant",
 		Args:  cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			var view abci.PolicyView
-			if err := g.rawQuery(f.from, abci.QueryPolicy, nil, &view); err != nil {
+			var view types.PolicyView
+			if err := g.rawQuery(f.from, types.QueryPolicy, nil, &view); err != nil {
 				return err
 			}
 			return g.print(view, func(w io.Writer) {
@@ -113,9 +112,9 @@ home's RPC), or pass --node tcp://HOST:PORT.`,
 		Short: "Ask whether SUBJECT may do ACTION (read|write|admin) on KEY, and why",
 		Args:  cobra.ExactArgs(3),
 		RunE: func(_ *cobra.Command, args []string) error {
-			req, _ := json.Marshal(abci.CheckRequest{Subject: args[0], Action: args[1], Key: args[2]})
-			var res abci.CheckResult
-			if err := g.rawQuery(f.from, abci.QueryCheck, req, &res); err != nil {
+			req, _ := json.Marshal(types.CheckRequest{Subject: args[0], Action: args[1], Key: args[2]})
+			var res types.CheckResult
+			if err := g.rawQuery(f.from, types.QueryCheck, req, &res); err != nil {
 				return err
 			}
 			return g.print(res, func(w io.Writer) {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/types"
 )
@@ -105,16 +104,16 @@ func SignRead(s security.Signer, chainID, path string, data []byte, height int64
 
 // Inner queries that REST reads stand for, for signing:
 //
-//	GET /v1/kv/{key}?height=H    abci.QueryGet, key, H
-//	GET /v1/kv/{key}/history     abci.QueryHistory, encoded types.HistoryRequest, 0
-//	GET /v1/txs/{hash}           abci.QueryTx, the 32 hash bytes, 0
+//	GET /v1/kv/{key}?height=H    types.QueryGet, key, H
+//	GET /v1/kv/{key}/history     types.QueryHistory, encoded types.HistoryRequest, 0
+//	GET /v1/txs/{hash}           types.QueryTx, the 32 hash bytes, 0
 //	GET /v1/events?prefix=P      EventsQuery(reader address, P), 0
 
 // EventsQuery is the inner query a signed event subscription stands for:
-// an abci.QueryCheck asking whether the reader may read the prefix (as a
+// an types.QueryCheck asking whether the reader may read the prefix (as a
 // key). It authenticates the reader; each event is then checked against
 // the reader's read permission on its own key.
 func EventsQuery(reader, prefix string) (string, []byte) {
-	data, _ := json.Marshal(abci.CheckRequest{Subject: reader, Action: "read", Key: prefix})
-	return abci.QueryCheck, data
+	data, _ := json.Marshal(types.CheckRequest{Subject: reader, Action: "read", Key: prefix})
+	return types.QueryCheck, data
 }

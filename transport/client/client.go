@@ -16,7 +16,6 @@ import (
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/types"
@@ -406,7 +405,7 @@ func (c *Client) Get(ctx context.Context, key string, height int64) (types.KV, i
 }
 
 func (c *Client) getAs(ctx context.Context, reader security.Signer, key string, height int64) (types.KV, int64, error) {
-	sr, err := c.signRead(ctx, reader, abci.QueryGet, []byte(key), height)
+	sr, err := c.signRead(ctx, reader, types.QueryGet, []byte(key), height)
 	if err != nil {
 		return types.KV{}, 0, err
 	}
@@ -419,7 +418,7 @@ func (c *Client) History(ctx context.Context, req types.HistoryRequest) (types.H
 	if err != nil {
 		return types.History{}, err
 	}
-	sr, err := c.signRead(ctx, c.reader, abci.QueryHistory, data, 0)
+	sr, err := c.signRead(ctx, c.reader, types.QueryHistory, data, 0)
 	if err != nil {
 		return types.History{}, err
 	}
@@ -438,7 +437,7 @@ func (c *Client) Raw(ctx context.Context, path string, data []byte) ([]byte, err
 
 // Tx returns the committed result of a tx by its hash.
 func (c *Client) Tx(ctx context.Context, hash []byte) (types.TxResult, error) {
-	sr, err := c.signRead(ctx, c.reader, abci.QueryTx, hash, 0)
+	sr, err := c.signRead(ctx, c.reader, types.QueryTx, hash, 0)
 	if err != nil {
 		return types.TxResult{}, err
 	}

@@ -10,7 +10,6 @@ import (
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/types"
 )
@@ -103,7 +102,7 @@ func (r *rpcConn) query(ctx context.Context, path string, data []byte, height in
 		if err != nil {
 			return nil, 0, err
 		}
-		path, data, height = abci.QuerySigned, b, 0
+		path, data, height = types.QuerySigned, b, 0
 	}
 	res, err := r.rpc.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: height})
 	if err != nil {
@@ -114,16 +113,16 @@ func (r *rpcConn) query(ctx context.Context, path string, data []byte, height in
 	case types.CodeOK:
 		return q.Value, q.Height, nil
 	case types.CodeNotFound:
-		return nil, q.Height, fmt.Errorf("%w: %s", ErrNotFound, strings.TrimPrefix(q.Log, "abci: not found: "))
+		return nil, q.Height, fmt.Errorf("%w: %s", ErrNotFound, q.Log)
 	case types.CodeUnauthorized:
-		return nil, q.Height, fmt.Errorf("%w: %s", ErrUnauthorized, strings.TrimPrefix(q.Log, "abci: unauthorized: "))
+		return nil, q.Height, fmt.Errorf("%w: %s", ErrUnauthorized, q.Log)
 	default:
 		return nil, q.Height, fmt.Errorf("%w: %s", ErrQuery, q.Log)
 	}
 }
 
 func (r *rpcConn) get(ctx context.Context, key string, height int64, sr *api.SignedRead) (types.KV, int64, error) {
-	val, h, err := r.query(ctx, abci.QueryGet, []byte(key), height, sr)
+	val, h, err := r.query(ctx, types.QueryGet, []byte(key), height, sr)
 	if err != nil {
 		return types.KV{}, h, err
 	}
@@ -139,7 +138,7 @@ func (r *rpcConn) history(ctx context.Context, req types.HistoryRequest, sr *api
 	if err != nil {
 		return types.History{}, err
 	}
-	val, _, err := r.query(ctx, abci.QueryHistory, data, 0, sr)
+	val, _, err := r.query(ctx, types.QueryHistory, data, 0, sr)
 	if err != nil {
 		return types.History{}, err
 	}
@@ -151,7 +150,7 @@ func (r *rpcConn) history(ctx context.Context, req types.HistoryRequest, sr *api
 }
 
 func (r *rpcConn) tx(ctx context.Context, hash []byte, sr *api.SignedRead) (types.TxResult, error) {
-	val, _, err := r.query(ctx, abci.QueryTx, hash, 0, sr)
+	val, _, err := r.query(ctx, types.QueryTx, hash, 0, sr)
 	if err != nil {
 		return types.TxResult{}, err
 	}

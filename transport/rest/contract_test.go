@@ -18,7 +18,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/transport/internal/testnode"
 	"github.com/dstt/dstt/types"
@@ -187,17 +186,17 @@ func TestOpenAPIContract(t *testing.T) {
 		return http.Header{"Authorization": {sr.String()}}
 	}
 	key := map[string]string{"key": "k"}
-	c.call("GET", "/v1/kv/{key}", key, nil, nil, signed(abci.QueryGet, []byte("k"), 0), 200, false)
-	c.call("GET", "/v1/kv/{key}", key, url.Values{"height": {fmt.Sprint(committed.Height)}}, nil, signed(abci.QueryGet, []byte("k"), committed.Height), 200, false)
-	c.call("GET", "/v1/kv/{key}", map[string]string{"key": "nope"}, nil, nil, signed(abci.QueryGet, []byte("nope"), 0), 404, false)
-	c.call("GET", "/v1/kv/{key}", map[string]string{"key": "k"}, url.Values{"height": {fmt.Sprint(committed.Height - 1)}}, nil, signed(abci.QueryGet, []byte("k"), committed.Height-1), 404, false)
-	c.call("GET", "/v1/kv/{key}", map[string]string{"key": "k2"}, nil, nil, signed(abci.QueryGet, []byte("k2"), 0), 404, false)
+	c.call("GET", "/v1/kv/{key}", key, nil, nil, signed(types.QueryGet, []byte("k"), 0), 200, false)
+	c.call("GET", "/v1/kv/{key}", key, url.Values{"height": {fmt.Sprint(committed.Height)}}, nil, signed(types.QueryGet, []byte("k"), committed.Height), 200, false)
+	c.call("GET", "/v1/kv/{key}", map[string]string{"key": "nope"}, nil, nil, signed(types.QueryGet, []byte("nope"), 0), 404, false)
+	c.call("GET", "/v1/kv/{key}", map[string]string{"key": "k"}, url.Values{"height": {fmt.Sprint(committed.Height - 1)}}, nil, signed(types.QueryGet, []byte("k"), committed.Height-1), 404, false)
+	c.call("GET", "/v1/kv/{key}", map[string]string{"key": "k2"}, nil, nil, signed(types.QueryGet, []byte("k2"), 0), 404, false)
 	hist := func(k string, limit uint32) http.Header {
 		data, err := (&types.HistoryRequest{Key: k, Limit: limit}).Marshal()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return signed(abci.QueryHistory, data, 0)
+		return signed(types.QueryHistory, data, 0)
 	}
 	c.call("GET", "/v1/kv/{key}/history", key, nil, nil, hist("k", 0), 200, false)
 	c.call("GET", "/v1/kv/{key}/history", map[string]string{"key": "k2"}, url.Values{"limit": {"10"}}, nil, hist("k2", 10), 200, false)
@@ -205,7 +204,7 @@ func TestOpenAPIContract(t *testing.T) {
 	c.call("GET", "/v1/kv/{key}/history", key, url.Values{"limit": {"5000"}}, nil, nil, 400, true)
 	txHeader := func(h string) http.Header {
 		b, _ := hex.DecodeString(h)
-		return signed(abci.QueryTx, b, 0)
+		return signed(types.QueryTx, b, 0)
 	}
 	c.call("GET", "/v1/txs/{hash}", map[string]string{"hash": committed.Hash}, nil, nil, txHeader(committed.Hash), 200, false)
 	c.call("GET", "/v1/txs/{hash}", map[string]string{"hash": failed.Hash}, nil, nil, txHeader(failed.Hash), 200, false)

@@ -20,7 +20,7 @@
 // CometBFT's HTTP RPC. A request's txs are first checked as a whole for
 // what cannot depend on state, cheapest first: the body size and the
 // number of txs, then every tx through types.ValidateTx with the chain's
-// limits (asked of the node once, abci.QueryParams: tx size, canonical
+// limits (asked of the node once, types.QueryParams: tx size, canonical
 // encoding, chain id, signature count and lengths, signer order, op sizes),
 // and only then the signatures, in parallel chunks through the node's
 // verifier (so CheckTx then finds them cached), stopping at the first bad

@@ -16,7 +16,6 @@ import (
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/types"
@@ -38,7 +37,7 @@ func (m *memBackend) CheckTx([]byte, func(*abcitypes.ResponseCheckTx)) error {
 }
 func (m *memBackend) MempoolSize() (int, int64) { return 0, 0 }
 func (m *memBackend) Query(_ context.Context, path string, _ []byte, _ int64) (*abcitypes.ResponseQuery, error) {
-	if path == abci.QueryParams {
+	if path == types.QueryParams {
 		return &abcitypes.ResponseQuery{Value: []byte(`{"chain_id":"mem","open":true}`)}, nil
 	}
 	return &abcitypes.ResponseQuery{Code: uint32(types.CodeNotFound), Log: "memBackend"}, nil

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/transport/client"
@@ -42,7 +41,7 @@ func TestSignedReadsInOneMillisecond(t *testing.T) {
 	at := time.Now()
 	var headers []string
 	for range 2 {
-		sr, err := api.SignRead(n.Admin, n.ChainID, abci.QueryGet, []byte("ms"), 0, at)
+		sr, err := api.SignRead(n.Admin, n.ChainID, types.QueryGet, []byte("ms"), 0, at)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/types"
 )
 
@@ -18,7 +17,7 @@ type txLimitsCache struct {
 	lim *types.Limits
 }
 
-// txLimits is the chain's tx limits (abci.QueryParams), asked for on the
+// txLimits is the chain's tx limits (types.QueryParams), asked for on the
 // first submit and cached; a failure is not cached.
 func (g *Gateway) txLimits(ctx context.Context) (types.Limits, error) {
 	c := &g.limits
@@ -27,7 +26,7 @@ func (g *Gateway) txLimits(ctx context.Context) (types.Limits, error) {
 	if c.lim != nil {
 		return *c.lim, nil
 	}
-	res, err := g.backend.Query(ctx, abci.QueryParams, nil, 0)
+	res, err := g.backend.Query(ctx, types.QueryParams, nil, 0)
 	if err != nil {
 		return types.Limits{}, err
 	}
@@ -35,7 +34,7 @@ func (g *Gateway) txLimits(ctx context.Context) (types.Limits, error) {
 		return types.Limits{}, fmt.Errorf("params query: %s", res.Log)
 	}
 	var rec struct {
-		Params *abci.Params `json:"params"`
+		Params *types.Params `json:"params"`
 	}
 	if err := json.Unmarshal(res.Value, &rec); err != nil {
 		return types.Limits{}, fmt.Errorf("params query: %w", err)

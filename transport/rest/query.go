@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/types"
 )
@@ -60,7 +59,7 @@ func (g *Gateway) ask(r *http.Request, path string, data []byte, height int64) (
 	}
 	if res.Code != 0 {
 		c := types.Code(res.Code)
-		p := api.QueryProblem(c, trimAbciPrefix(res.Log))
+		p := api.QueryProblem(c, res.Log)
 		p.Height = res.Height // the height the answer is for: a snapshot for "not found" too
 		if height != 0 {
 			p.Height = height // a read at H: the answer is for H, whatever the latest is
@@ -114,7 +113,7 @@ func (g *Gateway) handleKV(w http.ResponseWriter, r *http.Request, key string) {
 	if !g.authorize(w, r, ReadRequest{Kind: ReadKV, Key: key, Height: height}) {
 		return
 	}
-	val, h, p := g.ask(r, abci.QueryGet, []byte(key), height)
+	val, h, p := g.ask(r, types.QueryGet, []byte(key), height)
 	if p != nil {
 		if p.Code == types.CodeNotFound.Name() {
 			g.explainMissing(r, key, height, p)
@@ -151,7 +150,7 @@ func (g *Gateway) explainMissing(r *http.Request, key string, height int64, p *a
 	if err != nil {
 		return
 	}
-	res, err := g.backend.Query(r.Context(), abci.QueryHistory, data, 0)
+	res, err := g.backend.Query(r.Context(), types.QueryHistory, data, 0)
 	if err != nil || res.Code != 0 {
 		return
 	}
@@ -194,7 +193,7 @@ func (g *Gateway) handleHistory(w http.ResponseWriter, r *http.Request, key stri
 		writeProblem(w, r, api.NewProblem(api.ProblemInternal, err.Error()))
 		return
 	}
-	val, _ := g.query(w, r, abci.QueryHistory, data, 0)
+	val, _ := g.query(w, r, types.QueryHistory, data, 0)
 	if val == nil {
 		return
 	}
@@ -231,7 +230,7 @@ func (g *Gateway) handleTx(w http.ResponseWriter, r *http.Request, hashHex strin
 	if !g.authorize(w, r, ReadRequest{Kind: ReadTx, TxHash: h}) {
 		return
 	}
-	val, _ := g.query(w, r, abci.QueryTx, hash, 0)
+	val, _ := g.query(w, r, types.QueryTx, hash, 0)
 	if val == nil {
 		return
 	}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/transport/client"
@@ -76,7 +75,7 @@ func TestUnauthorizedRequests(t *testing.T) {
 		t.Fatalf("admin reads secret/b: %q %v", kv.Value, err)
 	}
 	// A signed read header is single-use.
-	sr, err := api.SignRead(stranger, n.ChainID, abci.QueryGet, []byte("pub/a"), 0, time.Now())
+	sr, err := api.SignRead(stranger, n.ChainID, types.QueryGet, []byte("pub/a"), 0, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +84,7 @@ func TestUnauthorizedRequests(t *testing.T) {
 	}
 	wantProblem(t, "replayed signed read", do(t, http.MethodGet, n.URL()+"/v1/kv/pub%2Fa", "", nil, "Authorization", sr.String()), 403, "UNAUTHORIZED")
 	// A header signed for another key does not open this one.
-	sr2, _ := api.SignRead(stranger, n.ChainID, abci.QueryGet, []byte("pub/a"), 0, time.Now().Add(time.Millisecond))
+	sr2, _ := api.SignRead(stranger, n.ChainID, types.QueryGet, []byte("pub/a"), 0, time.Now().Add(time.Millisecond))
 	wantProblem(t, "header for another query", do(t, http.MethodGet, n.URL()+"/v1/kv/secret%2Fb", "", nil, "Authorization", sr2.String()), 403, "UNAUTHORIZED")
 
 	// Event streams from height 1: each subscriber sees only what it may read.

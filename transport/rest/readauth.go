@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/types"
@@ -19,7 +17,7 @@ import (
 
 // Reads are decided by the node, never by the gateway: a read with a
 // Dstt-Query Authorization header is sent to the application as the signed
-// query it stands for (abci.QuerySigned), one without as a plain query; the
+// query it stands for (types.QuerySigned), one without as a plain query; the
 // application's access control answers either way.
 
 // signedRead parses r's Authorization header; nil when there is none.
@@ -46,7 +44,7 @@ func (g *Gateway) queryAs(ctx context.Context, sr *api.SignedRead, path string, 
 	if err != nil {
 		return nil, err
 	}
-	return g.backend.Query(ctx, abci.QuerySigned, b, 0)
+	return g.backend.Query(ctx, types.QuerySigned, b, 0)
 }
 
 // streamAuth is how an event stream's writes are filtered: not at all on a
@@ -85,7 +83,7 @@ func (g *Gateway) authorizeStream(w http.ResponseWriter, r *http.Request, prefix
 		writeProblem(w, r, api.QueryProblem(types.Code(res.Code), res.Log))
 		return streamAuth{}, false
 	}
-	var cr abci.CheckResult
+	var cr types.CheckResult
 	if err := json.Unmarshal(res.Value, &cr); err != nil {
 		writeProblem(w, r, api.NewProblem(api.ProblemInternal, "decoding the node's answer: "+err.Error()))
 		return streamAuth{}, false
@@ -95,7 +93,7 @@ func (g *Gateway) authorizeStream(w http.ResponseWriter, r *http.Request, prefix
 
 // chainOpen asks the node whether access control is off.
 func (g *Gateway) chainOpen(ctx context.Context) (bool, error) {
-	res, err := g.backend.Query(ctx, abci.QueryParams, nil, 0)
+	res, err := g.backend.Query(ctx, types.QueryParams, nil, 0)
 	if err != nil {
 		return false, err
 	}
@@ -112,7 +110,7 @@ func (g *Gateway) chainOpen(ctx context.Context) (bool, error) {
 }
 
 // policyChecker answers "may reader read key?" for event filtering by
-// asking the node (abci.QueryCheck, signed with a throwaway gateway key
+// asking the node (types.QueryCheck, signed with a throwaway gateway key
 // that needs no permission: the query answers for the subject it names).
 // Answers are cached until a committed block changes the policy (the
 // hub's policy epoch moves).
@@ -153,24 +151,24 @@ func (p *policyChecker) canRead(ctx context.Context, epoch uint64, reader, key s
 	p.lastMs = ms
 	p.mu.Unlock()
 
-	data, _ := json.Marshal(abci.CheckRequest{Subject: reader, Action: "read", Key: key})
-	sr, err := api.SignRead(p.key, p.backend.ChainID(), abci.QueryCheck, data, 0, time.UnixMilli(ms))
+	data, _ := json.Marshal(types.CheckRequest{Subject: reader, Action: "read", Key: key})
+	sr, err := api.SignRead(p.key, p.backend.ChainID(), types.QueryCheck, data, 0, time.UnixMilli(ms))
 	if err != nil {
 		return false, err
 	}
-	sq := sr.Query(abci.QueryCheck, data, 0)
+	sq := sr.Query(types.QueryCheck, data, 0)
 	b, err := sq.Marshal()
 	if err != nil {
 		return false, err
 	}
-	res, err := p.backend.Query(ctx, abci.QuerySigned, b, 0)
+	res, err := p.backend.Query(ctx, types.QuerySigned, b, 0)
 	if err != nil {
 		return false, err
 	}
 	if res.Code != 0 {
 		return false, fmt.Errorf("rest: policy check: %s", res.Log)
 	}
-	var cr abci.CheckResult
+	var cr types.CheckResult
 	if err := json.Unmarshal(res.Value, &cr); err != nil {
 		return false, err
 	}
@@ -202,14 +200,4 @@ func changesPolicy(b Block) bool {
 		}
 	}
 	return false
-}
-
-// trimAbciPrefix drops the "abci: xxx: " prefix of an engine error text.
-func trimAbciPrefix(log string) string {
-	for _, p := range []string{"abci: not found: ", "abci: bad query: ", "abci: unauthorized: "} {
-		if s, ok := strings.CutPrefix(log, p); ok {
-			return s
-		}
-	}
-	return log
 }

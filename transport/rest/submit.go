@@ -18,7 +18,6 @@ import (
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
-	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
@@ -399,7 +398,7 @@ func refuse(out *api.TxOutcome, code, log string) {
 // unsigned read of it may be refused, but a refusal (rather than
 // NOT_FOUND) already says that the record exists.
 func (g *Gateway) alreadyKnown(ctx context.Context, a *admission, out *api.TxOutcome) {
-	q, err := g.backend.Query(ctx, abci.QueryTx, a.hash[:], 0)
+	q, err := g.backend.Query(ctx, types.QueryTx, a.hash[:], 0)
 	if err == nil && (q.Code == 0 || q.Code == uint32(types.CodeUnauthorized)) {
 		g.hub.forget(a.hash, a.waiter)
 		a.waiter = nil
@@ -417,7 +416,7 @@ func (g *Gateway) alreadyKnown(ctx context.Context, a *admission, out *api.TxOut
 // applied. A replay by another envelope of the same signed body keeps the
 // node's text: the committed envelope has another hash.
 func (g *Gateway) explainReplay(ctx context.Context, hash [32]byte, out *api.TxOutcome) {
-	q, err := g.backend.Query(ctx, abci.QueryTx, hash[:], 0)
+	q, err := g.backend.Query(ctx, types.QueryTx, hash[:], 0)
 	if err != nil || (q.Code != 0 && q.Code != uint32(types.CodeUnauthorized)) {
 		return
 	}

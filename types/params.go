@@ -1,0 +1,111 @@
+package types
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Params are the chain's transaction rules. They come from the genesis
+// app_state, are stored in replicated state at height 0, and are the same on
+// every validator. A zero field means "the default".
+type Params struct {
+	// MaxTxBytes bounds the encoded tx envelope.
+	MaxTxBytes uint32 `json:"max_tx_bytes,omitempty"`
+	// MaxOps bounds the number of ops in one tx.
+	MaxOps uint32 `json:"max_ops_per_tx,omitempty"`
+	// MaxKeyBytes bounds a key's length in bytes.
+	MaxKeyBytes uint32 `json:"max_key_bytes,omitempty"`
+	// MaxValueBytes bounds one value.
+	MaxValueBytes uint32 `json:"max_value_bytes,omitempty"`
+	// MaxSignatures bounds the signatures on one tx.
+	MaxSignatures uint32 `json:"max_signatures,omitempty"`
+	// MaxMemoBytes bounds the memo.
+	MaxMemoBytes uint32 `json:"max_memo_bytes,omitempty"`
+	// TxWindow is the replay window in blocks: a tx committed at height H
+	// must have H <= valid_until_height <= H + TxWindow.
+	TxWindow uint64 `json:"tx_window,omitempty"`
+}
+
+// DefaultParams are the rules a chain gets when genesis says nothing.
+func DefaultParams() Params {
+	return Params{
+		MaxTxBytes:    1 << 20,
+		MaxOps:        1024,
+		MaxKeyBytes:   512,
+		MaxValueBytes: 512 << 10,
+		MaxSignatures: 16,
+		MaxMemoBytes:  256,
+		TxWindow:      1000,
+	}
+}
+
+// Limits are the size rules of the stateless tx check (ValidateTx).
+func (p Params) Limits() Limits {
+	return Limits{
+		MaxTxBytes: p.MaxTxBytes, MaxOps: p.MaxOps, MaxKeyBytes: p.MaxKeyBytes,
+		MaxValueBytes: p.MaxValueBytes, MaxSignatures: p.MaxSignatures, MaxMemoBytes: p.MaxMemoBytes,
+	}
+}
+
+// WithDefaults fills zero fields from DefaultParams.
+func (p Params) WithDefaults() Params {
+	d := DefaultParams()
+	if p.MaxTxBytes == 0 {
+		p.MaxTxBytes = d.MaxTxBytes
+	}
+	if p.MaxOps == 0 {
+		p.MaxOps = d.MaxOps
+	}
+	if p.MaxKeyBytes == 0 {
+		p.MaxKeyBytes = d.MaxKeyBytes
+	}
+	if p.MaxValueBytes == 0 {
+		p.MaxValueBytes = d.MaxValueBytes
+	}
+	if p.MaxSignatures == 0 {
+		p.MaxSignatures = d.MaxSignatures
+	}
+	if p.MaxMemoBytes == 0 {
+		p.MaxMemoBytes = d.MaxMemoBytes
+	}
+	if p.TxWindow == 0 {
+		p.TxWindow = d.TxWindow
+	}
+	return p
+}
+
+// ErrBadParams is returned for genesis params that cannot work.
+var ErrBadParams = errors.New("types: invalid params")
+
+// Validate reports every problem with p at once.
+func (p Params) Validate() error {
+	var probs []string
+	if p.MaxTxBytes < 256 {
+		probs = append(probs, fmt.Sprintf("max_tx_bytes=%d is below 256", p.MaxTxBytes))
+	}
+	if p.MaxKeyBytes > 4096 {
+		probs = append(probs, fmt.Sprintf("max_key_bytes=%d is above 4096", p.MaxKeyBytes))
+	}
+	if p.MaxValueBytes > p.MaxTxBytes {
+		probs = append(probs, fmt.Sprintf("max_value_bytes=%d is above max_tx_bytes=%d", p.MaxValueBytes, p.MaxTxBytes))
+	}
+	if p.TxWindow > 1_000_000 {
+		probs = append(probs, fmt.Sprintf("tx_window=%d is above 1000000", p.TxWindow))
+	}
+	if p.MaxSignatures > 256 {
+		probs = append(probs, fmt.Sprintf("max_signatures=%d is above 256", p.MaxSignatures))
+	}
+	if len(probs) > 0 {
+		return fmt.Errorf("%w: %s", ErrBadParams, strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// ChainInfo is the answer to QueryParams.
+type ChainInfo struct {
+	ChainID string `json:"chain_id"`
+	Params  Params `json:"params"`
+	// Open: genesis named no admins, so access control is off.
+	Open bool `json:"open,omitempty"`
+}
