@@ -2,9 +2,12 @@ package abci
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,25 +16,71 @@ import (
 	"github.com/dstt/dstt/types"
 )
 
-// randomBlocks builds a seeded, reproducible workload: puts, deletes,
-// checks against right and wrong versions, replays, bad signatures,
-// expired txs and garbage, over a small key space so txs collide.
+// workload builds a seeded, reproducible workload: puts, deletes, checks
+// against right and wrong versions, replays, bad signatures, expired txs and
+// garbage over a small key space so txs collide; policy ops; governance
+// (validators and orgs added and removed with k-of-n org signatures, some
+// short of k); key rotations (with proofs; some onto keys that are taken,
+// some txs signed by retired keys); and misbehaviour evidence in blocks.
 type workload struct {
 	rng     *rand.Rand
-	signers []*security.LocalSigner
+	signers []*security.LocalSigner   // the identities' first keys
+	keysOf  [][]*security.LocalSigner // every key each identity may hold, oldest first
+	vals    []*security.LocalSigner   // validator keys, some not in the set
+	ref     *Engine                   // committed state the next block is built against
 	sent    [][]byte
 	nonce   uint64
+	rotated int
 }
 
 func newWorkload(seed int64) *workload {
 	w := &workload{rng: rand.New(rand.NewSource(seed))}
 	for i := range 5 {
-		w.signers = append(w.signers, testKey(fmt.Sprintf("signer%d", i)))
+		k := testKey(fmt.Sprintf("signer%d", i))
+		w.signers = append(w.signers, k)
+		w.keysOf = append(w.keysOf, []*security.LocalSigner{k})
+	}
+	for i := range 6 {
+		w.vals = append(w.vals, testKey(fmt.Sprintf("val%d", i)))
 	}
 	return w
 }
 
-func (w *workload) key() string {
+// genesis: signer0 is the chain-wide admin; org0..org2 are administered by
+// signer0..signer2 (k = 2) and run val0..val3.
+func (w *workload) genesis() (GenesisState, []Validator) {
+	g := DefaultGenesisState()
+	g.Admins = []string{types.Address(w.signers[0].PubKey())}
+	g.Threshold = 2
+	var vals []Validator
+	for i := range 3 {
+		g.Orgs = append(g.Orgs, types.Org{ID: fmt.Sprint("org", i), Admins: []string{types.Address(w.signers[i].PubKey())}})
+	}
+	for i, org := range []int{0, 0, 1, 2} {
+		pub := w.vals[i].PubKey()
+		g.Orgs[org].Validators = append(g.Orgs[org].Validators, hex.EncodeToString(pub))
+		vals = append(vals, Validator{PubKey: pub, Power: 10})
+	}
+	return g, vals
+}
+
+// key is the key identity i signs with: its current one as committed, or
+// now and then a retired one.
+func (w *workload) key(i int) *security.LocalSigner {
+	ks := w.keysOf[i]
+	id := types.Address(w.signers[i].PubKey())
+	if w.rng.Intn(15) == 0 {
+		return ks[w.rng.Intn(len(ks))]
+	}
+	for j := len(ks) - 1; j >= 0; j-- {
+		if got, ok := w.ref.resolve(types.Address(ks[j].PubKey())); ok && got == id {
+			return ks[j]
+		}
+	}
+	return ks[0]
+}
+
+func (w *workload) userKey() string {
 	return fmt.Sprintf("%s/k%d", []string{"d0", "d1", "d2"}[w.rng.Intn(3)], w.rng.Intn(4))
 }
 
@@ -67,6 +116,51 @@ func (w *workload) policyOp() types.Op {
 	}}}
 }
 
+// govOp adds or removes a validator or an org; some are refused (unknown
+// org, org with validators, last voting power).
+func (w *workload) govOp() types.Op {
+	org := fmt.Sprint("org", w.rng.Intn(4))
+	pub := w.vals[w.rng.Intn(len(w.vals))].PubKey()
+	switch w.rng.Intn(4) {
+	case 0:
+		return types.Op{Sum: &types.Op_AddValidator{AddValidator: &types.AddValidator{PubKey: pub, Power: 1 + int64(w.rng.Intn(20)), Org: org}}}
+	case 1:
+		return types.Op{Sum: &types.Op_RemoveValidator{RemoveValidator: &types.RemoveValidator{PubKey: pub}}}
+	case 2:
+		admin := types.Address(w.signers[3+w.rng.Intn(2)].PubKey())
+		return types.Op{Sum: &types.Op_AddOrg{AddOrg: &types.AddOrg{Id: org, Admins: []string{admin}}}}
+	}
+	return types.Op{Sum: &types.Op_RemoveOrg{RemoveOrg: &types.RemoveOrg{Id: org}}}
+}
+
+// rotateOp rotates identity i to a fresh key or, now and then, onto a key
+// that is taken (refused).
+func (w *workload) rotateOp(t testing.TB, i int, cur *security.LocalSigner) types.Op {
+	next := w.signers[w.rng.Intn(len(w.signers))]
+	if w.rng.Intn(5) != 0 {
+		w.rotated++
+		next = testKey(fmt.Sprintf("signer%d-key%d", i, w.rotated))
+		w.keysOf[i] = append(w.keysOf[i], next)
+	}
+	op, err := security.RotateKeyOp(testChain, cur.PubKey(), next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
+// misbehavior is evidence against a random validator key (in the set or not).
+func (w *workload) misbehavior(height uint64) []Misbehavior {
+	if w.rng.Intn(6) != 0 {
+		return nil
+	}
+	a, err := hex.DecodeString(types.Address(w.vals[w.rng.Intn(len(w.vals))].PubKey()))
+	if err != nil {
+		panic(err)
+	}
+	return []Misbehavior{{Type: []string{"duplicate_vote", "light_client_attack"}[w.rng.Intn(2)], Validator: a, Height: max(height-1, 1)}}
+}
+
 func (w *workload) tx(t testing.TB, height uint64, versions func(string) types.Version) []byte {
 	r := w.rng.Intn(100)
 	switch {
@@ -79,19 +173,31 @@ func (w *workload) tx(t testing.TB, height uint64, versions func(string) types.V
 	}
 	w.nonce++
 	body := types.TxBody{ChainId: testChain, Nonce: w.nonce, ValidUntilHeight: height + uint64(w.rng.Intn(5))}
-	if r < 20 { // a policy change, by the admin (signer0) or, denied, by someone else
-		signer := w.signers[0]
-		if r < 12 {
-			signer = w.signers[1+w.rng.Intn(len(w.signers)-1)]
+	switch {
+	case r < 11: // governance, signed by one to three identities
+		body.Ops = append(body.Ops, w.govOp())
+		var ss []security.Signer
+		for _, i := range w.rng.Perm(len(w.signers))[:1+w.rng.Intn(3)] {
+			ss = append(ss, w.key(i))
+		}
+		return w.keep(signTx(t, &body, ss...))
+	case r < 15: // key rotation
+		i := w.rng.Intn(len(w.signers))
+		k := w.key(i)
+		body.Ops = append(body.Ops, w.rotateOp(t, i, k))
+		return w.keep(signTx(t, &body, k))
+	case r < 25: // a policy change, by the admin (signer0) or, denied, by someone else
+		i := 0
+		if r < 19 {
+			i = 1 + w.rng.Intn(len(w.signers)-1)
 		}
 		body.Ops = append(body.Ops, w.policyOp())
-		return signTx(t, &body, signer)
-	}
-	if r < 9 {
+		return w.keep(signTx(t, &body, w.key(i)))
+	case r < 28:
 		body.ValidUntilHeight = height - 1 // expired
 	}
 	for range 1 + w.rng.Intn(4) {
-		k := w.key()
+		k := w.userKey()
 		switch op := w.rng.Intn(10); {
 		case op < 5:
 			body.Ops = append(body.Ops, putOp(k, fmt.Sprintf("v%d", w.rng.Intn(1000))))
@@ -103,18 +209,35 @@ func (w *workload) tx(t testing.TB, height uint64, versions func(string) types.V
 			body.Ops = append(body.Ops, checkOp(k, types.Version{Height: uint64(w.rng.Intn(int(height) + 1)), TxIndex: 0}))
 		}
 	}
-	tx := signTx(t, &body, w.signers[w.rng.Intn(len(w.signers))])
+	tx := signTx(t, &body, w.key(w.rng.Intn(len(w.signers))))
 	if w.rng.Intn(30) == 0 { // tamper with the signature
 		tx[len(tx)-3] ^= 1
 	}
+	return w.keep(tx)
+}
+
+func (w *workload) keep(tx []byte) []byte {
 	w.sent = append(w.sent, tx)
 	return tx
 }
 
-// TestReplicasAgree feeds the same seeded random blocks to four engines —
-// two on in-memory stores, one on Pebble, one restarted every few blocks,
-// with and without the verification cache — and requires identical app
-// hashes and tx outcomes at every height.
+// block is the next block: txs (some blocks are empty) and evidence.
+func (w *workload) block(t testing.TB, h uint64, versions func(string) types.Version) Block {
+	var txs [][]byte
+	if w.rng.Intn(8) != 0 {
+		for range w.rng.Intn(25) {
+			txs = append(txs, w.tx(t, h, versions))
+		}
+	}
+	return Block{Height: h, Time: time.Unix(int64(h), 0), Txs: txs, Misbehavior: w.misbehavior(h)}
+}
+
+// TestReplicasAgree feeds the same seeded random blocks (the workload above:
+// data, policy, governance, rotation and evidence) to four engines — two on
+// in-memory stores, one on Pebble, one restarted every few blocks, with and
+// without the verification cache — and requires identical app hashes, tx
+// outcomes, validator updates, audit heads and policy decisions at every
+// height.
 func TestReplicasAgree(t *testing.T) {
 	for _, seed := range []int64{1, 2, 3} {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { replicasAgree(t, seed, 60) })
@@ -129,16 +252,18 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 	}
 	restartStore := storage.NewInMemoryStore()
 	w := newWorkload(seed)
-	genesis := DefaultGenesisState()
-	genesis.Admins = []string{types.Address(w.signers[0].PubKey())}
-	state, _ := json.Marshal(genesis)
+	genesis, vals := w.genesis()
+	state, err := json.Marshal(genesis)
+	if err != nil {
+		t.Fatal(err)
+	}
 	open := func(s storage.Store, v Verifier) *Engine {
 		e, err := NewEngine(s, v)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !e.Initialised() {
-			if _, err := e.InitChain(testChain, state); err != nil {
+			if _, err := e.InitChain(testChain, state, vals...); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -152,6 +277,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 	}
 	defer func() { _ = ps.Close() }()
 	ref := engines[0]
+	w.ref = ref
 	versions := func(k string) types.Version {
 		kv, err := ref.Get(k, 0)
 		if err != nil {
@@ -159,19 +285,23 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 		}
 		return kv.Version
 	}
-	changes, denied, policyChanges := 0, 0, 0
+	changes, denied, policyChanges, govChanges, rotations, punished := 0, 0, 0, 0, 0, 0
 	for h := uint64(1); h <= uint64(blocks); h++ {
-		var txs [][]byte
-		if w.rng.Intn(8) != 0 { // some blocks are empty
-			for range w.rng.Intn(25) {
-				txs = append(txs, w.tx(t, h, versions))
-			}
-		}
+		block := w.block(t, h, versions)
+		txs := block.Txs
 		// Warm one cache with CheckTx, as a validator's mempool would.
 		for _, tx := range txs {
 			engines[0].CheckTx(tx)
 		}
-		block := Block{Height: h, Time: time.Unix(int64(h), 0), Txs: txs}
+		before, err := ref.Validators()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range block.Misbehavior {
+			if slices.ContainsFunc(before, func(v types.ValidatorView) bool { return strings.EqualFold(v.Address, hex.EncodeToString(m.Validator)) }) {
+				punished++
+			}
+		}
 		var first *BlockResult
 		for i, e := range engines {
 			res, err := e.FinalizeBlock(block)
@@ -191,6 +321,9 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 					t.Fatalf("seed %d height %d tx %d: engine %d %v %q, engine 0 %v %q", seed, h, j, i, a.Code, a.Log, b.Code, b.Log)
 				}
 			}
+			if fmt.Sprint(res.ValidatorUpdates) != fmt.Sprint(first.ValidatorUpdates) {
+				t.Fatalf("seed %d height %d: engine %d validator updates %v, engine 0 %v", seed, h, i, res.ValidatorUpdates, first.ValidatorUpdates)
+			}
 			if !bytes.Equal(res.AppHash, first.AppHash) {
 				t.Fatalf("seed %d height %d: engine %d app hash %X, engine 0 %X", seed, h, i, res.AppHash, first.AppHash)
 			}
@@ -202,7 +335,14 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 			case o.Code == types.CodeUnauthorized:
 				denied++
 			case o.Code == types.CodeOK:
-				if _, body, err := types.DecodeTx(txs[i]); err == nil && body.Ops[0].GetPut() == nil && body.Ops[0].GetDelete() == nil && body.Ops[0].GetCheck() == nil {
+				_, body, err := types.DecodeTx(txs[i])
+				switch {
+				case err != nil:
+				case types.IsGovOp(&body.Ops[0]):
+					govChanges++
+				case body.Ops[0].GetRotateKey() != nil:
+					rotations++
+				case body.Ops[0].GetPut() == nil && body.Ops[0].GetDelete() == nil && body.Ops[0].GetCheck() == nil:
 					policyChanges++
 				}
 			}
@@ -236,10 +376,12 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 			engines[3] = open(restartStore, PlainVerifier{})
 		}
 	}
-	if changes == 0 || denied == 0 || policyChanges == 0 {
-		t.Fatalf("seed %d: writes %d, denials %d, policy changes %d: the workload must exercise all three", seed, changes, denied, policyChanges)
+	if changes == 0 || denied == 0 || policyChanges == 0 || govChanges == 0 || rotations == 0 || punished == 0 {
+		t.Fatalf("seed %d: writes %d, denials %d, policy changes %d, governance changes %d, rotations %d, punished %d: the workload must exercise all of them",
+			seed, changes, denied, policyChanges, govChanges, rotations, punished)
 	}
-	t.Logf("seed %d: %d writing txs, %d denied, %d policy changes", seed, changes, denied, policyChanges)
+	t.Logf("seed %d: %d writing txs, %d denied, %d policy changes, %d governance changes, %d rotations, %d punished",
+		seed, changes, denied, policyChanges, govChanges, rotations, punished)
 	// Every replica reads the same values.
 	for _, key := range w.keys() {
 		want, werr := ref.Get(key, 0)

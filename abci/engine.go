@@ -73,20 +73,22 @@ type chainRecord struct {
 // use: its caller (the ABCI adapter) serialises calls. It uses nothing but
 // its inputs and the store: no clock, randomness or goroutines.
 type Engine struct {
-	store     storage.Store
-	verifier  Verifier
-	chainID   string
-	params    types.Params
-	policy    *rbac.Policy
-	open      bool                 // no admins at genesis: every signer may do everything
-	keys      map[string]keyRecord // key address -> identity, for rotated identities
-	gov       govState
-	height    uint64
-	appHash   []byte
-	stateHash []byte          // hash chain over state writes (see audit.go)
-	head      audit.ChainHead // the consensus audit chain's head
-	replay    *replayIndex    // replay ids committed inside the replay window
-	staged    *staged
+	store    storage.Store
+	verifier Verifier
+	chainID  string
+	params   types.Params
+	policy   *rbac.Policy // committed (queries, CheckTx, proposals)
+	// blockPolicy is policy plus the staged block's changes (staging.go).
+	blockPolicy *rbac.Policy
+	open        bool                 // no admins at genesis: every signer may do everything
+	keys        map[string]keyRecord // committed: key address -> identity, for rotated identities
+	gov         govState
+	height      uint64
+	appHash     []byte
+	stateHash   []byte          // hash chain over state writes (see audit.go)
+	head        audit.ChainHead // the consensus audit chain's head
+	replay      *replayIndex    // replay ids committed inside the replay window
+	staged      *staged
 }
 
 // staged is a finalized block waiting for Commit.
@@ -98,13 +100,15 @@ type staged struct {
 	head       audit.ChainHead
 	valUpdates []ValidatorUpdate
 	writes     []storage.Entry
-	latest     map[string]int // storage key -> index in writes of its newest staged write
+	latest     map[string]int       // storage key -> index in writes of its newest staged write
+	policyLog  []policyChange       // policy changes, in order (made to blockPolicy)
+	keys       map[string]keyRecord // key records the block changed (over e.keys)
 }
 
 // NewEngine opens the engine over store. A store without genesis state is
 // fine: InitChain will write it.
 func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
-	e := &Engine{store: store, verifier: v, params: types.DefaultParams(), policy: rbac.New(), keys: map[string]keyRecord{}}
+	e := &Engine{store: store, verifier: v, params: types.DefaultParams(), policy: rbac.New(), blockPolicy: rbac.New(), keys: map[string]keyRecord{}}
 	h, hash, err := store.Last()
 	if err != nil {
 		return nil, fmt.Errorf("abci: open engine: %w", err)
@@ -137,16 +141,17 @@ func (e *Engine) loadPolicy() error {
 	var bad []byte
 	err := e.store.Scan([]byte{nsRBAC}, 0, func(ent storage.Entry) bool {
 		rule, grant, ok := decodePolicyKey(ent.Key)
-		var err error
+		var c policyChange
 		switch {
 		case !ok:
-			err = errors.New("undecodable")
+			bad = ent.Key
+			return false
 		case rule != nil:
-			_, err = e.policy.AddRule(*rule)
+			c = addRule(*rule)
 		default:
-			_, err = e.policy.AddGrant(*grant)
+			c = addGrant(*grant)
 		}
-		if err != nil {
+		if c.mustApply(e.policy, false) != nil || c.mustApply(e.blockPolicy, false) != nil {
 			bad = ent.Key
 			return false
 		}
@@ -232,13 +237,18 @@ func (e *Engine) InitChain(chainID string, appState []byte, validators ...Valida
 	if err := e.store.Commit(storage.Batch{Height: 0, AppHash: hash, Writes: writes}); err != nil {
 		return nil, fmt.Errorf("abci: write genesis: %w", err)
 	}
+	var changes []policyChange
 	for _, r := range rules {
-		if _, err := e.policy.AddRule(r); err != nil {
-			return nil, err
-		}
+		changes = append(changes, addRule(r))
 	}
 	for _, gr := range grants {
-		if _, err := e.policy.AddGrant(gr); err != nil {
+		changes = append(changes, addGrant(gr))
+	}
+	for _, c := range changes {
+		if _, err := c.applyTo(e.policy, false); err != nil {
+			return nil, err
+		}
+		if _, err := c.applyTo(e.blockPolicy, false); err != nil {
 			return nil, err
 		}
 	}
@@ -317,8 +327,9 @@ func isAddress(s string) bool {
 // Open reports whether access control is off (no admins at genesis).
 func (e *Engine) Open() bool { return e.open }
 
-// Policy is the access-control policy as of the last executed tx.
-func (e *Engine) Policy() *rbac.Policy { return e.policy }
+// Policy is the committed access-control policy, read-only. A block's
+// changes show in it from the Commit that persists them.
+func (e *Engine) Policy() CommittedPolicy { return CommittedPolicy{e.policy} }
 
 // CanRead reports whether reader (an address, or "" for an unsigned
 // request) may read key under the committed policy.
@@ -369,13 +380,13 @@ func (e *Engine) CheckTx(txBytes []byte) Outcome {
 		e.verifyAll([]*decodedTx{d})
 	}
 	if d.code == types.CodeOK {
-		e.resolveSigners(d)
+		e.resolveSigners(nil, d)
 	}
 	if d.code == types.CodeOK {
 		e.checkWindow(d, e.height+1)
 	}
 	if d.code == types.CodeOK {
-		e.authorize(d)
+		e.authorize(nil, d)
 	}
 	if d.code == types.CodeOK {
 		if err := e.authorizeGov(nil, d); err != nil {
@@ -401,7 +412,7 @@ func (e *Engine) validateProposal(height uint64, txs [][]byte) []*decodedTx {
 		if d.code != types.CodeOK {
 			continue
 		}
-		e.resolveSigners(d)
+		e.resolveSigners(nil, d)
 		if d.code == types.CodeOK {
 			e.checkWindow(d, height)
 		}

@@ -1,6 +1,7 @@
 package abci
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/dstt/dstt/storage"
@@ -21,7 +22,22 @@ func (e *Engine) FinalizeBlock(b Block) (*BlockResult, error) {
 		return nil, fmt.Errorf("%w: got %d, last committed %d", ErrHeight, b.Height, e.height)
 	}
 	st := &staged{height: b.Height, latest: make(map[string]int)}
-	evidence, err := e.punish(st, &b)
+	res, err := e.execBlock(st, &b)
+	if err != nil {
+		// The node halts; the block's policy goes back to the committed
+		// one so that nothing of the block stays behind.
+		if uerr := e.unstagePolicy(st, 0); uerr != nil {
+			return nil, errors.Join(err, uerr)
+		}
+		return nil, err
+	}
+	e.staged = st
+	return res, nil
+}
+
+// execBlock executes b against st.
+func (e *Engine) execBlock(st *staged, b *Block) (*BlockResult, error) {
+	evidence, err := e.punish(st, b)
 	if err != nil {
 		return nil, fmt.Errorf("abci: evidence: %w", err)
 	}
@@ -38,10 +54,9 @@ func (e *Engine) FinalizeBlock(b Block) (*BlockResult, error) {
 		}
 		res.Txs[i] = out
 	}
-	st.appHash = e.stageAudit(st, &b, ds, res, evidence)
+	st.appHash = e.stageAudit(st, b, ds, res, evidence)
 	res.AppHash = st.appHash
 	res.ValidatorUpdates = st.valUpdates
-	e.staged = st
 	return res, nil
 }
 
@@ -70,7 +85,7 @@ type pendingWrite struct {
 func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
 	d.index = idx
 	if d.code == types.CodeOK {
-		e.resolveSigners(d)
+		e.resolveSigners(st, d)
 	}
 	out := Outcome{Hash: d.hash, Signer: d.signer}
 	if d.code == types.CodeOK {
@@ -86,7 +101,7 @@ func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
 		return out, nil
 	}
 	if d.code == types.CodeOK {
-		e.authorize(d)
+		e.authorize(st, d)
 	}
 	if d.code == types.CodeOK {
 		if err := e.authorizeGov(st, d); err != nil {
@@ -206,7 +221,7 @@ func (e *Engine) applyPolicyOps(st *staged, d *decodedTx, idx []int) error {
 	ver := storage.Version{Height: st.height, Index: d.index}
 	for _, i := range idx {
 		var key []byte
-		var changed, remove bool
+		var c policyChange
 		switch o := d.body.Ops[i].Sum.(type) {
 		case *types.Op_RotateKey:
 			if err := e.rotateKey(st, d, o.RotateKey.NewPubKey, u); err != nil {
@@ -214,42 +229,33 @@ func (e *Engine) applyPolicyOps(st *staged, d *decodedTx, idx []int) error {
 			}
 			continue
 		case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg:
-			if err := e.applyGovOp(st, d, i, ver, u); err != nil {
+			if err := e.applyGovOp(st, d, i, ver); err != nil {
 				return fmt.Errorf("abci: governance op: %w", err)
 			}
 			if d.code != types.CodeOK {
-				u.rollback()
-				return nil
+				return u.rollback(e)
 			}
 			continue
 		case *types.Op_Grant:
 			g := grantOf(o.Grant.Subject, o.Grant.Role, o.Grant.Domain)
-			if changed, _ = e.policy.AddGrant(g); changed {
-				u.add(func() { _, _ = e.policy.RemoveGrant(g) })
-			}
-			key = grantKey(g)
+			c, key = addGrant(g), grantKey(g)
 		case *types.Op_Revoke:
 			g := grantOf(o.Revoke.Subject, o.Revoke.Role, o.Revoke.Domain)
-			if changed, _ = e.policy.RemoveGrant(g); changed {
-				u.add(func() { _, _ = e.policy.AddGrant(g) })
-			}
-			key, remove = grantKey(g), true
+			c, key = removeGrant(g), grantKey(g)
 		case *types.Op_Policy:
 			r := ruleOf(o.Policy)
+			c, key = addRule(r), ruleKey(r)
 			if o.Policy.Remove {
-				if changed, _ = e.policy.RemoveRule(r); changed {
-					u.add(func() { _, _ = e.policy.AddRule(r) })
-				}
-				remove = true
-			} else {
-				if changed, _ = e.policy.AddRule(r); changed {
-					u.add(func() { _, _ = e.policy.RemoveRule(r) })
-				}
+				c = removeRule(r)
 			}
-			key = ruleKey(r)
 		}
-		if changed { // validated in decode: the policy cannot refuse it
-			st.put(storage.Entry{Key: key, Value: []byte{}, Deleted: remove, Version: ver})
+		// Validated in decode: the policy refuses it only on a fault.
+		changed, err := e.stagePolicy(st, c)
+		if err != nil {
+			return fmt.Errorf("abci: policy op %d: %w", i, err)
+		}
+		if changed {
+			st.put(storage.Entry{Key: key, Value: []byte{}, Deleted: c.remove, Version: ver})
 		}
 	}
 	return nil
@@ -263,6 +269,9 @@ func (e *Engine) Commit() error {
 		return ErrNothingStaged
 	}
 	if err := e.store.Commit(storage.Batch{Height: st.height, AppHash: st.appHash, Writes: st.writes}); err != nil {
+		return fmt.Errorf("abci: commit height %d: %w", st.height, err)
+	}
+	if err := e.promote(st); err != nil {
 		return fmt.Errorf("abci: commit height %d: %w", st.height, err)
 	}
 	e.height, e.appHash, e.staged = st.height, st.appHash, nil

@@ -87,7 +87,7 @@ type govState struct {
 func (e *Engine) orgsOfSigners(st *staged, d *decodedTx) ([]string, error) {
 	var signers []string // distinct identities, in signature order
 	for _, s := range d.tx.Signatures {
-		if id, ok := e.resolve(types.Address(s.PubKey)); ok && !slices.Contains(signers, id) {
+		if id, ok := e.resolveAt(st, types.Address(s.PubKey)); ok && !slices.Contains(signers, id) {
 			signers = append(signers, id)
 		}
 	}
@@ -265,20 +265,21 @@ func (e *Engine) authorizeGov(st *staged, d *decodedTx) error {
 // CheckRevoke, CheckRule) to d's policy ops: only a chain-wide admin may
 // make a chain-wide admin, revoke one's grants, or add a deny rule aimed at
 // one. A refusal is UNAUTHORIZED.
-func (e *Engine) authorizeLockout(d *decodedTx) {
+func (e *Engine) authorizeLockout(st *staged, d *decodedTx) {
 	if e.open {
 		return
 	}
+	p := e.policyAt(st)
 	for i := range d.body.Ops {
 		var err error
 		switch o := d.body.Ops[i].Sum.(type) {
 		case *types.Op_Grant:
-			err = e.policy.CheckGrant(d.signer, grantOf(o.Grant.Subject, o.Grant.Role, o.Grant.Domain))
+			err = p.CheckGrant(d.signer, grantOf(o.Grant.Subject, o.Grant.Role, o.Grant.Domain))
 		case *types.Op_Revoke:
-			err = e.policy.CheckRevoke(d.signer, grantOf(o.Revoke.Subject, o.Revoke.Role, o.Revoke.Domain))
+			err = p.CheckRevoke(d.signer, grantOf(o.Revoke.Subject, o.Revoke.Role, o.Revoke.Domain))
 		case *types.Op_Policy:
 			if !o.Policy.Remove {
-				err = e.policy.CheckRule(d.signer, ruleOf(o.Policy))
+				err = p.CheckRule(d.signer, ruleOf(o.Policy))
 			}
 		}
 		if err != nil {
@@ -326,7 +327,7 @@ func (e *Engine) checkValidatorChange(st *staged, pub []byte, power int64) (stri
 }
 
 // applyGovOp executes one governance op; a refusal fails d (INVALID_OP).
-func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version, u *undoLog) error {
+func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version) error {
 	switch o := d.body.Ops[i].Sum.(type) {
 	case *types.Op_AddValidator:
 		var org types.Org
@@ -395,16 +396,15 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 		}
 		for _, a := range org.Admins {
 			g := rbac.Grant{Subject: a, Role: rbac.AdminRole, Domain: org.ID}
-			added, err := e.policy.AddGrant(g)
+			added, err := e.stagePolicy(st, addGrant(g))
 			if err != nil {
 				return err
 			}
 			if added {
-				u.add(func() { _, _ = e.policy.RemoveGrant(g) })
 				st.put(storage.Entry{Key: grantKey(g), Value: []byte{}, Version: ver})
 			}
 		}
-		if err := e.ensureAdminRule(st, ver, u); err != nil {
+		if err := e.ensureAdminRule(st, ver); err != nil {
 			return err
 		}
 	case *types.Op_RemoveOrg:
@@ -432,12 +432,11 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 		st.put(storage.Entry{Key: prefixed(nsOrg, org.ID), Deleted: true, Version: ver})
 		for _, a := range org.Admins {
 			g := rbac.Grant{Subject: a, Role: rbac.AdminRole, Domain: org.ID}
-			removed, err := e.policy.RemoveGrant(g)
+			removed, err := e.stagePolicy(st, removeGrant(g))
 			if err != nil {
 				return err
 			}
 			if removed {
-				u.add(func() { _, _ = e.policy.AddGrant(g) })
 				st.put(storage.Entry{Key: grantKey(g), Deleted: true, Version: ver})
 			}
 		}
@@ -447,11 +446,10 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 
 // ensureAdminRule makes sure the admin role's rule exists (a chain that
 // started without admins gets it with its first org).
-func (e *Engine) ensureAdminRule(st *staged, ver storage.Version, u *undoLog) error {
+func (e *Engine) ensureAdminRule(st *staged, ver storage.Version) error {
 	r := rbac.Rule{Subject: rbac.AdminRole, Domain: rbac.AllDomains, Object: "*", Action: rbac.ActAll}
-	added, err := e.policy.AddRule(r)
+	added, err := e.stagePolicy(st, addRule(r))
 	if added {
-		u.add(func() { _, _ = e.policy.RemoveRule(r) })
 		st.put(storage.Entry{Key: ruleKey(r), Value: []byte{}, Version: ver})
 	}
 	return err
@@ -493,7 +491,10 @@ func (e *Engine) scanValidators(st *staged, fn func(pub []byte, r validatorRecor
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(recs)) {
-		pub, _ := hex.DecodeString(recs[k].PubKey)
+		pub, err := hex.DecodeString(recs[k].PubKey)
+		if err != nil {
+			return fmt.Errorf("abci: stored validator %X: %w", k, err)
+		}
 		fn(pub, *recs[k])
 	}
 	return nil

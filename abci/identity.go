@@ -54,9 +54,12 @@ func (e *Engine) loadKeys() error {
 // part in a rotation is its own identity; a key rotated to acts for its
 // identity; a retired key acts for none (ok is false). Signers of txs,
 // readers of signed queries and subjects asked about in policy checks all
-// go through it.
-func (e *Engine) resolve(addr string) (identity string, ok bool) {
-	rec, known := e.keys[addr]
+// go through it. resolve answers from the committed key map; resolveAt
+// from the block's while st is non-nil.
+func (e *Engine) resolve(addr string) (identity string, ok bool) { return e.resolveAt(nil, addr) }
+
+func (e *Engine) resolveAt(st *staged, addr string) (identity string, ok bool) {
+	rec, known := e.keyAt(st, addr)
 	switch {
 	case !known:
 		return addr, true
@@ -67,19 +70,21 @@ func (e *Engine) resolve(addr string) (identity string, ok bool) {
 }
 
 // retiredKeyReason says why a retired key may not act.
-func (e *Engine) retiredKeyReason(addr string) string {
-	rec := e.keys[addr]
+func (e *Engine) retiredKeyReason(addr string) string { return e.retiredKeyReasonAt(nil, addr) }
+
+func (e *Engine) retiredKeyReasonAt(st *staged, addr string) string {
+	rec, _ := e.keyAt(st, addr) // ok: a retired key has a record
 	return fmt.Sprintf("key %s of identity %s was retired at height %d; use its current key", addr, rec.Identity, rec.RetiredAt)
 }
 
 // resolveSigners maps d's verified signatures to identities: the actor is
 // the first signature's identity. A retired key fails the tx.
-func (e *Engine) resolveSigners(d *decodedTx) {
+func (e *Engine) resolveSigners(st *staged, d *decodedTx) {
 	for i, s := range d.tx.Signatures {
 		addr := types.Address(s.PubKey)
-		id, ok := e.resolve(addr)
+		id, ok := e.resolveAt(st, addr)
 		if !ok {
-			d.fail(types.CodeKeyRetired, "signature %d: %s", i, e.retiredKeyReason(addr))
+			d.fail(types.CodeKeyRetired, "signature %d: %s", i, e.retiredKeyReasonAt(st, addr))
 			return
 		}
 		if i == 0 {
@@ -106,16 +111,8 @@ func (e *Engine) rotateKey(st *staged, d *decodedTx, newPub []byte, u *undoLog) 
 	ver := storage.Version{Height: st.height, Index: d.index}
 	old := keyRecord{Identity: identity, RetiredAt: st.height}
 	cur := keyRecord{Identity: identity}
-	prevOld, hadOld := e.keys[oldAddr]
-	u.add(func() {
-		delete(e.keys, newAddr)
-		if hadOld {
-			e.keys[oldAddr] = prevOld
-		} else {
-			delete(e.keys, oldAddr)
-		}
-	})
-	e.keys[oldAddr], e.keys[newAddr] = old, cur
+	u.add(st.stageKey(oldAddr, old))
+	u.add(st.stageKey(newAddr, cur))
 	for _, w := range []struct {
 		key []byte
 		val any
@@ -137,15 +134,16 @@ func (e *Engine) rotateKey(st *staged, d *decodedTx, newPub []byte, u *undoLog) 
 func (e *Engine) checkRotation(st *staged, d *decodedTx, newPub []byte) (string, error) {
 	oldPub := d.tx.Signatures[0].PubKey
 	newAddr := types.Address(newPub)
-	if _, used := e.keys[newAddr]; used || newAddr == d.signer || newAddr == types.Address(oldPub) {
+	if _, used := e.keyAt(st, newAddr); used || newAddr == d.signer || newAddr == types.Address(oldPub) {
 		return fmt.Sprintf("key %s already belongs to an identity", newAddr), nil
 	}
-	for _, g := range e.policy.Grants() {
+	p := e.policyAt(st)
+	for _, g := range p.Grants() {
 		if g.Subject == newAddr {
 			return fmt.Sprintf("key %s is a subject in the access-control policy (grant %s %s %s); it cannot become another identity's key", newAddr, g.Subject, g.Role, g.Domain), nil
 		}
 	}
-	for _, r := range e.policy.Rules() {
+	for _, r := range p.Rules() {
 		if r.Subject == newAddr {
 			return fmt.Sprintf("key %s is a subject in the access-control policy; it cannot become another identity's key", newAddr), nil
 		}

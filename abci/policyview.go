@@ -113,7 +113,7 @@ func (e *Engine) Check(reader string, c types.CheckRequest) (types.CheckResult, 
 }
 
 // policyView is the QueryPolicy answer for policy p.
-func policyView(open bool, p *rbac.Policy) types.PolicyView {
+func policyView(open bool, p CommittedPolicy) types.PolicyView {
 	v := types.PolicyView{Open: open}
 	for _, r := range p.Rules() {
 		v.Rules = append(v.Rules, types.RuleView{Subject: r.Subject, Domain: r.Domain, Object: r.Object, Action: r.Action, Deny: r.Deny})

@@ -140,12 +140,13 @@ func ruleOf(p *types.PolicyRule) rbac.Rule {
 }
 
 // authorize checks every op of d against the policy as it stands before
-// the tx: put/delete need write on the key, check needs read, policy ops
+// the tx (the block's while st is non-nil, else the committed one): put/delete need write on the key, check needs read, policy ops
 // need admin in their domain. The first missing permission fails the tx.
-func (e *Engine) authorize(d *decodedTx) {
+func (e *Engine) authorize(st *staged, d *decodedTx) {
 	if e.open {
 		return
 	}
+	p := e.policyAt(st)
 	for i := range d.body.Ops {
 		var dom, obj, act string
 		switch o := d.body.Ops[i].Sum.(type) {
@@ -167,19 +168,19 @@ func (e *Engine) authorize(d *decodedTx) {
 			continue // governance: k-of-n org signatures (authorizeGov)
 		}
 		if act == rbac.ActAdmin {
-			if !e.policy.IsAdmin(d.signer, dom) {
+			if !p.IsAdmin(d.signer, dom) {
 				d.fail(types.CodeUnauthorized, "op %d: %s lacks admin in domain %q", i, d.signer, dom)
 				return
 			}
 			continue
 		}
 		dom = rbac.DomainOf(obj)
-		if !e.policy.Allowed(d.signer, dom, obj, act) {
+		if !p.Allowed(d.signer, dom, obj, act) {
 			d.fail(types.CodeUnauthorized, "op %d: %s lacks %s on key %q (domain %q)", i, d.signer, act, obj, dom)
 			return
 		}
 	}
-	e.authorizeLockout(d)
+	e.authorizeLockout(st, d)
 }
 
 // checkWindow applies the replay window for a tx to be committed at height.
