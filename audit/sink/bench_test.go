@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -50,13 +51,9 @@ func BenchmarkExportRsyslog(b *testing.B) {
 				b.StartTimer()
 				start := time.Now()
 				wg.Go(func() { sh.Run(ctx) })
-				deadline := start.Add(2 * time.Minute)
-				for counter.Count() < target {
-					if time.Now().After(deadline) {
-						b.Fatalf("receiver has %d of %d lines after 2m", counter.Count(), target)
-					}
-					time.Sleep(2 * time.Millisecond)
-				}
+				pollUntil(b, 2*time.Minute, 2*time.Millisecond, fmt.Sprintf("receiver at %d lines", target), func() bool {
+					return counter.Count() >= target
+				})
 				elapsed += time.Since(start)
 				b.StopTimer()
 				cancel()

@@ -193,3 +193,43 @@ func metricValue(c prometheus.Metric) float64 {
 	}
 	return m.Counter.GetValue()
 }
+
+// waitCursor waits until the shipper has acknowledged seq.
+func waitCursor(t testing.TB, sh *Shipper, seq uint64, timeout time.Duration) {
+	t.Helper()
+	waitStatus(t, sh, timeout, fmt.Sprintf("cursor at %d", seq), func(st Status) bool { return st.Cursor.Seq >= seq })
+}
+
+// waitStatus waits on the shipper's status-change event until ok holds,
+// failing the test after timeout.
+func waitStatus(t testing.TB, sh *Shipper, timeout time.Duration, what string, ok func(Status) bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		changed := sh.StatusChanged() // before Status: no change is missed
+		st := sh.Status()
+		if ok(st) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			t.Fatalf("%s: no %s after %v; status %+v", st.Sink, what, timeout, st)
+		}
+	}
+}
+
+// pollUntil is a poll with a deadline, for conditions with no event to wait
+// on: the files a real rsyslogd writes. It checks cond every interval and
+// fails the test after timeout.
+func pollUntil(t testing.TB, timeout, interval time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %v", what, timeout)
+		}
+		time.Sleep(interval)
+	}
+}

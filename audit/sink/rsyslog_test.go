@@ -34,18 +34,6 @@ func newSyslog(t testing.TB, name, addr, fmtName string, r *rsyslogtest.Receiver
 	return s
 }
 
-// waitCursor waits until the shipper has acknowledged seq.
-func waitCursor(t testing.TB, sh *Shipper, seq uint64, timeout time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for sh.Status().Cursor.Seq < seq {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: cursor %d after %v, want %d (last error: %s)", sh.Status().Sink, sh.Status().Cursor.Seq, timeout, seq, sh.Status().LastError)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestRsyslogDelivery ships CEF over plain TCP, RFC 5424 over TLS and CEF
 // over mutual TLS to a real rsyslogd, all at once, and checks what it
 // wrote: every entry, once, in order, with its fields intact (the RFC 5424
@@ -180,12 +168,8 @@ func TestRsyslogRestartUnderLoad(t *testing.T) {
 	r.Stop()
 	// Wait until both syslog shippers have seen the receiver gone while
 	// the producer goes on and the healthy sink keeps up.
-	deadline := time.Now().Add(30 * time.Second)
-	for tcp.Status().Failures == 0 || tls.Status().Failures == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no failure seen: tcp %+v tls %+v", tcp.Status(), tls.Status())
-		}
-		time.Sleep(10 * time.Millisecond)
+	for _, sh := range []*Shipper{tcp, tls} {
+		waitStatus(t, sh, 30*time.Second, "a failure", func(st Status) bool { return st.Failures > 0 })
 	}
 	head, _ := src.Head(ctx)
 	waitCursor(t, mem, head.Seq, 30*time.Second) // a down sink blocks nothing else
@@ -203,17 +187,10 @@ func TestRsyslogRestartUnderLoad(t *testing.T) {
 	}{{"tcp", r.TCPFile, tcp}, {"tls", r.TLSFile, tls}} {
 		// rsyslog may still be writing the tail: wait for the last seq.
 		var lines []string
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		pollUntil(t, 30*time.Second, 20*time.Millisecond, c.name+": last line at seq "+strconv.Itoa(total), func() bool {
 			lines = rsyslogtest.ReadLines(c.file)
-			if len(lines) > 0 && seqOf(t, lines[len(lines)-1]) == total {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: last line never reached seq %d", c.name, total)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return len(lines) > 0 && seqOf(t, lines[len(lines)-1]) == total
+		})
 		seen := map[uint64]string{}
 		dupes := 0
 		for _, line := range lines {

@@ -82,8 +82,9 @@ type Shipper struct {
 	opts    ShipperOptions
 	wake    chan struct{}
 
-	mu     sync.Mutex
-	status Status
+	mu      sync.Mutex
+	status  Status
+	changed chan struct{} // closed and replaced whenever status changes
 }
 
 // NewShipper returns a shipper; Run starts it.
@@ -91,7 +92,8 @@ func NewShipper(src audit.Source, sink Sink, cursors CursorStore, opts ShipperOp
 	opts = opts.withDefaults()
 	return &Shipper{
 		src: src, sink: sink, cursors: cursors, opts: opts, wake: make(chan struct{}, 1),
-		status: Status{Sink: sink.Name(), Chain: opts.Chain},
+		status:  Status{Sink: sink.Name(), Chain: opts.Chain},
+		changed: make(chan struct{}),
 	}
 }
 
@@ -113,12 +115,28 @@ func (s *Shipper) Status() Status {
 	return st
 }
 
+// StatusChanged returns a channel closed when the status next changes (a
+// batch acknowledged, a failure, a new head seen). Take it before reading
+// Status to wait for a condition without missing a change.
+func (s *Shipper) StatusChanged() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// changedLocked wakes StatusChanged waiters; s.mu is held.
+func (s *Shipper) changedLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
 func (s *Shipper) labels() []string { return []string{s.sink.Name(), s.opts.Chain} }
 
 func (s *Shipper) fail(err error) {
 	s.mu.Lock()
 	s.status.Failures++
 	s.status.LastError = err.Error()
+	s.changedLocked()
 	s.mu.Unlock()
 	if m := s.opts.Metrics; m != nil {
 		m.Failures.WithLabelValues(s.labels()...).Inc()
@@ -129,7 +147,10 @@ func (s *Shipper) fail(err error) {
 
 func (s *Shipper) setHead(head uint64) {
 	s.mu.Lock()
-	s.status.Head = max(s.status.Head, head)
+	if head > s.status.Head {
+		s.status.Head = head
+		s.changedLocked()
+	}
 	lag := s.status.Lag()
 	s.mu.Unlock()
 	if m := s.opts.Metrics; m != nil {
@@ -142,6 +163,7 @@ func (s *Shipper) acked(cursor audit.ChainHead, n int) {
 	s.status.Cursor = cursor
 	s.status.Head = max(s.status.Head, cursor.Seq)
 	s.status.LastError = ""
+	s.changedLocked()
 	lag := s.status.Lag()
 	s.mu.Unlock()
 	if m := s.opts.Metrics; m != nil {

@@ -68,9 +68,7 @@ func TestShipperDownSinkCatchesUp(t *testing.T) {
 	waitCursor(t, shUp, 30, 10*time.Second)
 	src.Append(testEntries(30, 30)...)
 	waitCursor(t, shUp, 60, 10*time.Second)
-	for down.Sends() < 5 {
-		time.Sleep(time.Millisecond)
-	}
+	waitStatus(t, shDown, 10*time.Second, "5 failures", func(st Status) bool { return st.Failures >= 5 })
 	st := shDown.Status()
 	if st.Cursor.Seq != 0 || st.Failures == 0 || st.LastError == "" || st.Lag() != 60 {
 		t.Fatalf("down sink status %+v (lag %d)", st, st.Lag())
@@ -96,13 +94,7 @@ func TestShipperRefusesBrokenChain(t *testing.T) {
 	sh := NewShipper(src, sk, NewMemoryCursors(), ShipperOptions{BatchSize: 5, MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
 	stop := run(t, sh)
 	waitCursor(t, sh, 10, 10*time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for sh.Status().Failures < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("no failures")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitStatus(t, sh, 10*time.Second, "3 failures", func(st Status) bool { return st.Failures >= 3 })
 	stop()
 	st := sh.Status()
 	if st.Cursor.Seq != 10 || len(sk.Received()) != 10 {
