@@ -4,13 +4,15 @@
 //
 // # Signatures
 //
-// Keys are ed25519. LocalSigner signs with a key in memory; TransitSigner
-// (vault_transit.go) signs through HashiCorp Vault's transit engine and
-// implements the same Signer interface. The "vault" keyring backend, envelope
-// encryption of values (envelope.go) and ValidatorSigner, a CometBFT
-// PrivValidator over any Signer with a durable double-sign guard
-// (vault_privval.go, served by `dstt signer`), are documented in
-// docs/KEYS.md. Verify and VerifyBatch
+// Keys are ed25519. Signer is the interface every signing key offers
+// (BatchSigner when it can sign several messages in one round trip);
+// LocalSigner signs with a key in memory. SignTx signs a tx body with one or
+// more Signers and RotateKeyOp builds the op that moves an identity to a
+// new key. This package links no Vault and no CometBFT node code, so the
+// client SDK (transport/client) can import it alone. Vault's transit
+// signer, the "vault" keyring backend and envelope encryption are in
+// security/vault (docs/KEYS.md); the CometBFT validator signer is
+// consensus/privval. Verify and VerifyBatch
 // use ZIP-215 rules through curve25519-voi, with exactly the options
 // CometBFT's crypto/ed25519 uses: cofactored verification that accepts
 // non-canonical point encodings. ZIP-215 accepts every signature Go's
@@ -44,7 +46,9 @@
 //     for it with confirm=true, Signer with confirm=false.
 //   - "test": the same layout in DIR/test/, UNENCRYPTED. For tests and the
 //     one-process dev node only; anyone who can read the files has the keys.
-//   - "memory": the in-memory twin (NewInMemoryKeyring); nothing persists.
+//   - "memory": the in-memory twin (NewInMemoryKeyring); nothing persists;
+//   - others registered with RegisterKeyringBackend: "vault" when the
+//     program imports security/vault.
 //
 // Key names are 1-64 characters of A-Z a-z 0-9 . _ - (ValidateName).
 // Errors, wrapped with %w and checked with errors.Is:

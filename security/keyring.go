@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 )
 
 // Keyring stores named ed25519 keys and hands out Signers for them.
@@ -55,7 +56,9 @@ const (
 	BackendTest = "test"
 	// BackendMemory keeps keys in process memory only.
 	BackendMemory = "memory"
-	// BackendVault keeps keys in Vault's transit engine (vault_keyring.go).
+	// BackendVault keeps keys in Vault's transit engine. Package
+	// security/vault provides it: a program that imports that package
+	// has it registered (RegisterKeyringBackend).
 	BackendVault = "vault"
 )
 
@@ -65,7 +68,7 @@ var (
 	ErrKeyExists       = errors.New("security: a key with this name already exists")
 	ErrBadPassphrase   = errors.New("security: wrong passphrase or corrupted key file")
 	ErrBadName         = errors.New("security: bad key name (want 1-64 characters of A-Z a-z 0-9 . _ -)")
-	ErrUnknownBackend  = errors.New("security: unknown keyring backend (valid: file, test, memory, vault)")
+	ErrUnknownBackend  = errors.New("security: unknown keyring backend (built in: file, test, memory; vault when the program links security/vault)")
 	ErrBadKeyFile      = errors.New("security: malformed key file")
 	ErrEmptyPassphrase = errors.New("security: empty passphrase")
 	ErrNoPassphrase    = errors.New("security: the file keyring needs a passphrase source")
@@ -83,11 +86,40 @@ func OpenKeyring(backend, dir string, passphrase PassphraseFunc) (Keyring, error
 		return openTestKeyring(filepath.Join(dir, "test"))
 	case BackendMemory:
 		return NewInMemoryKeyring(), nil
-	case BackendVault:
-		return openVaultKeyring(dir)
-	default:
+	}
+	backendsMu.RLock()
+	open, ok := backends[backend]
+	backendsMu.RUnlock()
+	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownBackend, backend)
 	}
+	return open(dir, passphrase)
+}
+
+// KeyringOpener opens a keyring of a registered backend over dir.
+type KeyringOpener func(dir string, passphrase PassphraseFunc) (Keyring, error)
+
+var (
+	backendsMu sync.RWMutex
+	backends   = map[string]KeyringOpener{}
+)
+
+// RegisterKeyringBackend makes backend available to OpenKeyring, the way
+// database/sql drivers register: a backend with heavy dependencies (Vault)
+// lives in its own package and registers itself from init, so programs
+// that do not import it do not link it. It panics if backend is taken or
+// is one of the built-in names.
+func RegisterKeyringBackend(backend string, open KeyringOpener) {
+	backendsMu.Lock()
+	defer backendsMu.Unlock()
+	switch backend {
+	case "", BackendFile, BackendTest, BackendMemory:
+		panic("security: keyring backend " + backend + " is built in")
+	}
+	if _, dup := backends[backend]; dup || open == nil {
+		panic("security: keyring backend " + backend + " registered twice or with no opener")
+	}
+	backends[backend] = open
 }
 
 // ValidateName returns ErrBadName unless name is 1-64 characters of

@@ -8,3 +8,10 @@ type Signer interface {
 	// Sign returns the 64-byte ed25519 signature of msg.
 	Sign(msg []byte) ([]byte, error)
 }
+
+// BatchSigner is a Signer that can sign several messages in one round trip.
+type BatchSigner interface {
+	Signer
+	// SignBatch signs each message, in order.
+	SignBatch(msgs [][]byte) ([][]byte, error)
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/vault"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
 )
@@ -131,7 +132,7 @@ an aes256-gcm96 transit key instead, to wrap data keys for tx put --encrypt.`,
 				return fmt.Errorf("%w: %q in the %s keyring (list them: dstt keys list)", err, args[0], g.backendName())
 			}
 			out := showJSON{keyJSON: toKeyJSON(k)}
-			if v := security.VaultOf(kr); v != nil {
+			if v := vault.ClientOf(kr); v != nil {
 				out.Vault = vaultKeyJSONOf(v, k.Name)
 			}
 			return g.print(out, func(w io.Writer) {
@@ -177,7 +178,7 @@ type vaultVersionJSON struct {
 }
 
 // vaultKeyJSONOf describes a transit key's versions; nil if it cannot be read.
-func vaultKeyJSONOf(v *security.Vault, name string) *vaultKeyJSON {
+func vaultKeyJSONOf(v *vault.Client, name string) *vaultKeyJSON {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	k, err := v.ReadKey(ctx, name)
@@ -196,12 +197,12 @@ func vaultKeyJSONOf(v *security.Vault, name string) *vaultKeyJSON {
 // and the usual VAULT_* environment (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT,
 // VAULT_NAMESPACE; or an AppRole from DSTT_VAULT_ROLE_ID and
 // DSTT_VAULT_SECRET_ID).
-func (g *globals) openVault(ctx context.Context) (*security.Vault, error) {
-	cfg, err := security.VaultConfigForKeyring(keyringDir(g.home))
+func (g *globals) openVault(ctx context.Context) (*vault.Client, error) {
+	cfg, err := vault.ConfigForKeyring(keyringDir(g.home))
 	if err != nil {
 		return nil, err
 	}
-	return security.NewVault(ctx, cfg, nil)
+	return vault.New(ctx, cfg, nil)
 }
 
 // addKEK creates an aes256-gcm96 transit key for envelope encryption.
@@ -213,7 +214,7 @@ func (g *globals) addKEK(name string) error {
 		return err
 	}
 	defer v.Close()
-	k, err := v.CreateKey(ctx, name, security.TransitKeyAES256)
+	k, err := v.CreateKey(ctx, name, vault.TransitKeyAES256)
 	if err != nil {
 		return err
 	}
@@ -295,7 +296,7 @@ func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration)
 		return err
 	}
 	var r *rotation
-	switch v := security.VaultOf(kr); {
+	switch v := vault.ClientOf(kr); {
 	case v != nil && finishOnly:
 		r, err = finishVaultRotation(ctx, v, name)
 	case v != nil:
@@ -388,7 +389,7 @@ func (g *globals) submitRotation(ctx context.Context, name string, r *rotation) 
 	}
 }
 
-func beginVaultRotation(ctx context.Context, v *security.Vault, name string) (*rotation, error) {
+func beginVaultRotation(ctx context.Context, v *vault.Client, name string) (*rotation, error) {
 	vr, err := v.BeginRotation(ctx, name)
 	if err != nil {
 		return nil, err
@@ -405,7 +406,7 @@ func beginVaultRotation(ctx context.Context, v *security.Vault, name string) (*r
 	}}, nil
 }
 
-func finishVaultRotation(ctx context.Context, v *security.Vault, name string) (*rotation, error) {
+func finishVaultRotation(ctx context.Context, v *vault.Client, name string) (*rotation, error) {
 	k, err := v.ReadKey(ctx, name)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/vault"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
 )
@@ -217,7 +217,7 @@ func (g *globals) openValue(ctx context.Context, kv types.KV) ([]byte, error) {
 	if kv.Deleted {
 		return nil, nil
 	}
-	if !security.IsEnvelope(kv.Value) {
+	if !vault.IsEnvelope(kv.Value) {
 		return nil, fmt.Errorf("--decrypt: %q holds a plain value, not one written with tx put --encrypt", kv.Key)
 	}
 	v, err := g.openVault(ctx)
@@ -225,8 +225,8 @@ func (g *globals) openValue(ctx context.Context, kv types.KV) ([]byte, error) {
 		return nil, fmt.Errorf("--decrypt: %w", err)
 	}
 	defer v.Close()
-	pt, err := security.OpenEnvelope(ctx, security.VaultKeyWrapper{V: v}, kv.Key, kv.Value)
-	if errors.Is(err, security.ErrVaultDenied) {
+	pt, err := vault.OpenEnvelope(ctx, vault.TransitKeyWrapper{V: v}, kv.Key, kv.Value)
+	if errors.Is(err, vault.ErrDenied) {
 		return nil, fmt.Errorf("--decrypt: Vault does not let this token decrypt %q: %w", kv.Key, err)
 	}
 	if err != nil {

@@ -22,19 +22,21 @@ import (
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	"github.com/cometbft/cometbft/libs/protoio"
 	"github.com/cometbft/cometbft/lp2p"
-	"github.com/cometbft/cometbft/privval"
+	cmtprivval "github.com/cometbft/cometbft/privval"
 	privvalproto "github.com/cometbft/cometbft/proto/tendermint/privval"
 	libp2pnoise "github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/spf13/cobra"
 
 	"github.com/dstt/dstt/consensus"
+	"github.com/dstt/dstt/consensus/privval"
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/vault"
 )
 
 // `dstt signer`: a CometBFT remote signer whose validator key is an ed25519
 // key in Vault transit. The node listens on priv_validator_laddr; the signer
 // dials it and answers its sign requests, guarding against double signs with
-// a durable state file (security.ValidatorSigner).
+// a durable state file (privval.ValidatorSigner).
 
 const (
 	signerStateFile    = "priv_validator_state.json"
@@ -130,19 +132,19 @@ docs/KEYS.md for the policy a validator needs.`,
 }
 
 // signerVault connects to Vault for the signer.
-func (g *globals) signerVault(ctx context.Context, f *signerFlags, logger *slog.Logger) (*security.Vault, error) {
-	cfg := security.DefaultVaultConfig()
+func (g *globals) signerVault(ctx context.Context, f *signerFlags, logger *slog.Logger) (*vault.Client, error) {
+	cfg := vault.DefaultConfig()
 	cfg.Timeout = signerVaultTimeout
 	cfg.MaxRetries = 0
 	path := f.vaultConfig
 	if path == "" {
 		path = filepath.Join(keyringDir(g.home), "vault.json")
 	}
-	cfg, err := security.LoadVaultConfigFile(path, cfg)
+	cfg, err := vault.LoadConfigFile(path, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return security.NewVault(ctx, security.VaultConfigFromEnv(cfg), logger)
+	return vault.New(ctx, vault.ConfigFromEnv(cfg), logger)
 }
 
 type signerIdentity struct {
@@ -196,7 +198,7 @@ type validatorJSON struct {
 	StateFile    string          `json:"state_file,omitempty"`
 }
 
-func (g *globals) validatorInfo(ctx context.Context, f *signerFlags, v *security.Vault) (validatorJSON, *security.TransitSigner, error) {
+func (g *globals) validatorInfo(ctx context.Context, f *signerFlags, v *vault.Client) (validatorJSON, *vault.TransitSigner, error) {
 	s, err := v.Signer(ctx, f.key, f.keyVersion)
 	if err != nil {
 		return validatorJSON{}, nil, err
@@ -235,7 +237,7 @@ func (g *globals) signerInit(f *signerFlags) error {
 	defer v.Close()
 	var extra strings.Builder
 	if f.createKey {
-		if _, err := v.CreateKey(ctx, f.key, security.TransitKeyEd25519); err == nil {
+		if _, err := v.CreateKey(ctx, f.key, vault.TransitKeyEd25519); err == nil {
 			fmt.Fprintf(&extra, "created transit key %q\n", f.key)
 		} else if !errors.Is(err, security.ErrKeyExists) {
 			return err
@@ -246,7 +248,7 @@ func (g *globals) signerInit(f *signerFlags) error {
 		return err
 	}
 	statePath := filepath.Join(dir, signerStateFile)
-	created, err := security.InitSignState(statePath)
+	created, err := privval.InitSignState(statePath)
 	if err != nil {
 		return err
 	}
@@ -351,7 +353,7 @@ func (g *globals) signerStart(ctx context.Context, f *signerFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg := security.ValidatorSignerConfig{ChainID: chainID, StateFile: filepath.Join(dir, signerStateFile), RetryFor: f.vaultWait, Logger: logger}
+	cfg := privval.Config{ChainID: chainID, StateFile: filepath.Join(dir, signerStateFile), RetryFor: f.vaultWait, Logger: logger}
 	if f.journal != "" {
 		jf, err := os.OpenFile(f.journal, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
@@ -360,7 +362,7 @@ func (g *globals) signerStart(ctx context.Context, f *signerFlags) error {
 		defer jf.Close()
 		cfg.Journal = jf
 	}
-	pv, err := security.NewValidatorSigner(ts, cfg)
+	pv, err := privval.NewValidatorSigner(ts, cfg)
 	if err != nil {
 		return err
 	}
@@ -380,11 +382,11 @@ func signerDialer(laddr string, identity cmtcrypto.PrivKey) (func() (net.Conn, e
 	case strings.HasPrefix(laddr, "tcp://"):
 		// CometBFT's SecretConnection; the node does not authenticate the
 		// signer's key here (use noise:// for that).
-		return privval.DialTCPFn(laddr, signerWriteTimeout, identity), nil
+		return cmtprivval.DialTCPFn(laddr, signerWriteTimeout, identity), nil
 	case strings.HasPrefix(laddr, "unix://"):
-		return privval.DialUnixFn(strings.TrimPrefix(laddr, "unix://")), nil
+		return cmtprivval.DialUnixFn(strings.TrimPrefix(laddr, "unix://")), nil
 	case strings.HasPrefix(laddr, "noise://"):
-		nodePeer, hostport, err := privval.ParseNoiseAddr(laddr)
+		nodePeer, hostport, err := cmtprivval.ParseNoiseAddr(laddr)
 		if err != nil {
 			return nil, err
 		}
@@ -416,7 +418,7 @@ func signerDialer(laddr string, identity cmtcrypto.PrivKey) (func() (net.Conn, e
 
 // serveSigner dials the node, answers its requests, and redials whenever
 // the connection drops, until ctx is done.
-func serveSigner(ctx context.Context, dial func() (net.Conn, error), pv *security.ValidatorSigner, chainID string, logger *slog.Logger) error {
+func serveSigner(ctx context.Context, dial func() (net.Conn, error), pv *privval.ValidatorSigner, chainID string, logger *slog.Logger) error {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		conn, err := dial()
@@ -441,7 +443,7 @@ func serveSigner(ctx context.Context, dial func() (net.Conn, error), pv *securit
 	return nil
 }
 
-func serveConn(ctx context.Context, conn net.Conn, pv *security.ValidatorSigner, chainID string, logger *slog.Logger) error {
+func serveConn(ctx context.Context, conn net.Conn, pv *privval.ValidatorSigner, chainID string, logger *slog.Logger) error {
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	r := protoio.NewDelimitedReader(conn, signerMaxMsgSize)
@@ -454,7 +456,7 @@ func serveConn(ctx context.Context, conn net.Conn, pv *security.ValidatorSigner,
 		if _, err := r.ReadMsg(&req); err != nil {
 			return err
 		}
-		res, err := privval.DefaultValidationRequestHandler(pv, req, chainID)
+		res, err := cmtprivval.DefaultValidationRequestHandler(pv, req, chainID)
 		if err != nil {
 			logger.Error("signer: request refused", "request", fmt.Sprintf("%T", req.Sum), "err", err)
 		} else if logger.Enabled(ctx, slog.LevelDebug) {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/vault"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
 )
@@ -321,9 +321,9 @@ func (g *globals) sealValue(timeout time.Duration, kek, key string, value []byte
 		return nil, fmt.Errorf("--encrypt: %w (nothing was submitted)", err)
 	}
 	defer v.Close()
-	env, err := security.SealEnvelope(ctx, security.VaultKeyWrapper{V: v}, kek, key, value)
+	env, err := vault.SealEnvelope(ctx, vault.TransitKeyWrapper{V: v}, kek, key, value)
 	if err != nil {
-		if errors.Is(err, security.ErrVaultNotFound) {
+		if errors.Is(err, vault.ErrNotFound) {
 			return nil, fmt.Errorf("--encrypt: %w (create the key-encryption key once: dstt keys add %s --kek; nothing was submitted)", err, kek)
 		}
 		return nil, fmt.Errorf("--encrypt: %w (nothing was submitted)", err)

@@ -22,8 +22,10 @@ import (
 
 	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/consensus"
+	"github.com/dstt/dstt/consensus/privval"
 	"github.com/dstt/dstt/security"
-	"github.com/dstt/dstt/security/vaulttest"
+	"github.com/dstt/dstt/security/vault"
+	"github.com/dstt/dstt/security/vault/vaulttest"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
 )
@@ -203,7 +205,7 @@ func TestVaultClientE2E(t *testing.T) {
 	secret := "IBAN DE89 3704 0044 0532 0130 00"
 	mustRun(writer, "tx", "put", "pii/acct-7", secret, "--encrypt")
 	raw := mustRun(outsider, "query", "get", "pii/acct-7")
-	if v := raw["value"].(string); strings.Contains(v, secret) || !security.IsEnvelope([]byte(v)) {
+	if v := raw["value"].(string); strings.Contains(v, secret) || !vault.IsEnvelope([]byte(v)) {
 		t.Fatalf("stored value is not an envelope without the plaintext: %q", v)
 	}
 	if got := mustRun(reader, "query", "get", "pii/acct-7", "--decrypt"); got["value"] != secret {
@@ -325,7 +327,7 @@ func TestVaultSignerE2E(t *testing.T) {
 	bin := dsttBinary(t)
 	ctx := context.Background()
 	rootV := srv.Vault("")
-	if _, err := rootV.CreateKey(ctx, "validator", security.TransitKeyEd25519); err != nil {
+	if _, err := rootV.CreateKey(ctx, "validator", vault.TransitKeyEd25519); err != nil {
 		t.Fatal(err)
 	}
 	// The signer's own token: only what a validator needs.
@@ -469,7 +471,7 @@ path "transit/sign/validator" { capabilities = ["update"] }`)
 	defer f.Close()
 	lines := 0
 	for sc := bufio.NewScanner(f); sc.Scan(); lines++ {
-		var rec security.SignRecord
+		var rec privval.SignRecord
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			t.Fatalf("journal line %d: %v", lines+1, err)
 		}
@@ -489,7 +491,7 @@ path "transit/sign/validator" { capabilities = ["update"] }`)
 		}
 	}
 	// 2. The state file holds the last journaled HRS.
-	st, err := security.LoadSignState(filepath.Join(home, "signer", "priv_validator_state.json"))
+	st, err := privval.LoadSignState(filepath.Join(home, "signer", "priv_validator_state.json"))
 	if err != nil || st.Height != last.h || st.Round != last.r || st.Step != last.s {
 		t.Fatalf("state file %+v, journal ends at %+v (%v)", st, last, err)
 	}

@@ -29,7 +29,7 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/vault"
 )
 
 // VaultVersion is the Vault release `make test-deps` builds.
@@ -190,9 +190,9 @@ func cleanEnv() []string {
 // Logs is the server's output so far.
 func (s *Server) Logs() string { return s.logs.String() }
 
-// Config is a VaultConfig for this server with token.
-func (s *Server) Config(token string) security.VaultConfig {
-	c := security.DefaultVaultConfig()
+// Config is a Config for this server with token.
+func (s *Server) Config(token string) vault.Config {
+	c := vault.DefaultConfig()
 	c.Address, c.CACert, c.Token = s.Addr, s.CACert, token
 	c.Timeout = 5 * time.Second
 	c.MaxRetries = 0
@@ -230,15 +230,15 @@ func (s *Server) APIClient(token string) *vaultapi.Client {
 	return cl
 }
 
-// Vault is a security.Vault with token (the root token if empty).
-func (s *Server) Vault(token string) *security.Vault {
+// Vault is a vault.Client with token (the root token if empty).
+func (s *Server) Vault(token string) *vault.Client {
 	s.t.Helper()
 	if token == "" {
 		token = RootToken
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	v, err := security.NewVault(ctx, s.Config(token), nil)
+	v, err := vault.New(ctx, s.Config(token), nil)
 	if err != nil {
 		s.t.Fatalf("vaulttest: connect: %v", err)
 	}

@@ -1,4 +1,4 @@
-package security
+package vault
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dstt/dstt/security"
 )
 
 // Transit key types dstt uses.
@@ -21,9 +23,9 @@ const (
 	TransitKeyAES256 = "aes256-gcm96"
 )
 
-// ErrVaultKeyType is returned when a transit key has the wrong type for
+// ErrKeyType is returned when a transit key has the wrong type for
 // the use (an AES key asked to sign, say).
-var ErrVaultKeyType = errors.New("security: the Vault transit key has the wrong type")
+var ErrKeyType = errors.New("vault: the Vault transit key has the wrong type")
 
 // TransitKey is what Vault says about a transit key.
 type TransitKey struct {
@@ -59,35 +61,35 @@ func (k TransitKey) Versions() []int { return slices.Sorted(maps.Keys(k.PubKeys)
 // PubKey returns version's public key, or nil.
 func (k TransitKey) PubKey(version int) []byte { return k.PubKeys[version] }
 
-func (v *Vault) keyPath(parts ...string) string {
+func (v *Client) keyPath(parts ...string) string {
 	return v.transit + "/" + strings.Join(parts, "/")
 }
 
 // MountTransit enables the transit engine at the configured mount unless
 // it is there already. Needs a token allowed to manage sys/mounts
 // (operators, tests); clients and nodes never call it.
-func (v *Vault) MountTransit(ctx context.Context) error {
+func (v *Client) MountTransit(ctx context.Context) error {
 	path := "sys/mounts/" + v.transit
 	_, err := v.client.Logical().WriteWithContext(ctx, path, map[string]any{"type": "transit"})
 	if err == nil {
 		return nil
 	}
 	cerr := v.classify("mount transit", path, err)
-	if errors.Is(cerr, ErrVaultRequest) && strings.Contains(cerr.Error(), "already in use") {
+	if errors.Is(cerr, ErrRequest) && strings.Contains(cerr.Error(), "already in use") {
 		return nil
 	}
 	return cerr
 }
 
-// CreateKey creates the transit key name of keyType. ErrKeyExists if a key
+// CreateKey creates the transit key name of keyType. security.ErrKeyExists if a key
 // of that name exists already (Vault itself would silently keep it).
-func (v *Vault) CreateKey(ctx context.Context, name, keyType string) (TransitKey, error) {
-	if err := ValidateName(name); err != nil {
+func (v *Client) CreateKey(ctx context.Context, name, keyType string) (TransitKey, error) {
+	if err := security.ValidateName(name); err != nil {
 		return TransitKey{}, err
 	}
 	if _, err := v.ReadKey(ctx, name); err == nil {
-		return TransitKey{}, fmt.Errorf("%w: transit key %q", ErrKeyExists, name)
-	} else if !errors.Is(err, ErrVaultNotFound) {
+		return TransitKey{}, fmt.Errorf("%w: transit key %q", security.ErrKeyExists, name)
+	} else if !errors.Is(err, ErrNotFound) {
 		return TransitKey{}, err
 	}
 	path := v.keyPath("keys", name)
@@ -98,9 +100,9 @@ func (v *Vault) CreateKey(ctx context.Context, name, keyType string) (TransitKey
 }
 
 // ReadKey reads a transit key's versions and public keys.
-// ErrVaultNotFound if there is no such key.
-func (v *Vault) ReadKey(ctx context.Context, name string) (TransitKey, error) {
-	if err := ValidateName(name); err != nil {
+// ErrNotFound if there is no such key.
+func (v *Client) ReadKey(ctx context.Context, name string) (TransitKey, error) {
+	if err := security.ValidateName(name); err != nil {
 		return TransitKey{}, err
 	}
 	path := v.keyPath("keys", name)
@@ -109,7 +111,7 @@ func (v *Vault) ReadKey(ctx context.Context, name string) (TransitKey, error) {
 		return TransitKey{}, v.classify("read key", path, err)
 	}
 	if s == nil || s.Data == nil {
-		return TransitKey{}, fmt.Errorf("%w: transit key %q (at %s/keys/%s in %s)", ErrVaultNotFound, name, v.transit, name, v.cfg.Address)
+		return TransitKey{}, fmt.Errorf("%w: transit key %q (at %s/keys/%s in %s)", ErrNotFound, name, v.transit, name, v.cfg.Address)
 	}
 	return parseTransitKey(name, s.Data)
 }
@@ -119,7 +121,7 @@ func parseTransitKey(name string, d map[string]any) (TransitKey, error) {
 	k.Type, _ = d["type"].(string)
 	var err error
 	if k.LatestVersion, err = jsonInt(d["latest_version"]); err != nil {
-		return k, fmt.Errorf("%w: key %q latest_version: %v", ErrVaultResponse, name, err)
+		return k, fmt.Errorf("%w: key %q latest_version: %v", ErrResponse, name, err)
 	}
 	k.MinEncryptionVersion, _ = jsonInt(d["min_encryption_version"])
 	k.MinDecryptionVersion, _ = jsonInt(d["min_decryption_version"])
@@ -130,13 +132,13 @@ func parseTransitKey(name string, d map[string]any) (TransitKey, error) {
 	for vs, raw := range versions {
 		ver, err := strconv.Atoi(vs)
 		if err != nil {
-			return k, fmt.Errorf("%w: key %q: version %q", ErrVaultResponse, name, vs)
+			return k, fmt.Errorf("%w: key %q: version %q", ErrResponse, name, vs)
 		}
 		m, _ := raw.(map[string]any)
 		pubB64, _ := m["public_key"].(string)
 		pub, err := base64.StdEncoding.DecodeString(pubB64)
-		if err != nil || len(pub) != PubKeySize {
-			return k, fmt.Errorf("%w: key %q version %d: public key is not 32 bytes of base64", ErrVaultResponse, name, ver)
+		if err != nil || len(pub) != security.PubKeySize {
+			return k, fmt.Errorf("%w: key %q version %d: public key is not 32 bytes of base64", ErrResponse, name, ver)
 		}
 		k.PubKeys[ver] = pub
 	}
@@ -159,7 +161,7 @@ func jsonInt(v any) (int, error) {
 }
 
 // ListKeys returns the names of all transit keys, sorted.
-func (v *Vault) ListKeys(ctx context.Context) ([]string, error) {
+func (v *Client) ListKeys(ctx context.Context) ([]string, error) {
 	path := v.keyPath("keys")
 	s, err := v.client.Logical().ListWithContext(ctx, path)
 	if err != nil {
@@ -181,8 +183,8 @@ func (v *Vault) ListKeys(ctx context.Context) ([]string, error) {
 // RotateKey adds a new version to the key and returns the key as it is
 // afterwards. Prefer BeginRotation for signing keys: it keeps signing with
 // the version the chain knows until the rotation is committed.
-func (v *Vault) RotateKey(ctx context.Context, name string) (TransitKey, error) {
-	if err := ValidateName(name); err != nil {
+func (v *Client) RotateKey(ctx context.Context, name string) (TransitKey, error) {
+	if err := security.ValidateName(name); err != nil {
 		return TransitKey{}, err
 	}
 	path := v.keyPath("keys", name, "rotate")
@@ -194,18 +196,18 @@ func (v *Vault) RotateKey(ctx context.Context, name string) (TransitKey, error) 
 
 // SetMinSigningVersion sets the key's min_encryption_version: versions
 // below it can no longer sign (nor encrypt) in Vault. 0 unpins.
-func (v *Vault) SetMinSigningVersion(ctx context.Context, name string, version int) error {
+func (v *Client) SetMinSigningVersion(ctx context.Context, name string, version int) error {
 	return v.configureKey(ctx, name, map[string]any{"min_encryption_version": version})
 }
 
 // SetMinDecryptionVersion sets the key's min_decryption_version: versions
 // below it can no longer verify or decrypt.
-func (v *Vault) SetMinDecryptionVersion(ctx context.Context, name string, version int) error {
+func (v *Client) SetMinDecryptionVersion(ctx context.Context, name string, version int) error {
 	return v.configureKey(ctx, name, map[string]any{"min_decryption_version": version})
 }
 
-func (v *Vault) configureKey(ctx context.Context, name string, data map[string]any) error {
-	if err := ValidateName(name); err != nil {
+func (v *Client) configureKey(ctx context.Context, name string, data map[string]any) error {
+	if err := security.ValidateName(name); err != nil {
 		return err
 	}
 	path := v.keyPath("keys", name, "config")
@@ -218,7 +220,7 @@ func (v *Vault) configureKey(ctx context.Context, name string, data map[string]a
 // DeleteKey deletes a transit key for good (Vault needs deletion_allowed,
 // which DeleteKey sets first). Everything it signed stays verifiable with
 // the public keys; everything it encrypted is lost.
-func (v *Vault) DeleteKey(ctx context.Context, name string) error {
+func (v *Client) DeleteKey(ctx context.Context, name string) error {
 	if err := v.configureKey(ctx, name, map[string]any{"deletion_allowed": true}); err != nil {
 		return err
 	}
@@ -234,8 +236,8 @@ func (v *Vault) DeleteKey(ctx context.Context, name string) error {
 // order. Vault signs the messages themselves (pure Ed25519, as
 // crypto/ed25519). version 0 lets Vault pick its latest: pass the version
 // whose public key you expect.
-func (v *Vault) Sign(ctx context.Context, name string, version int, msgs ...[]byte) ([][]byte, error) {
-	if err := ValidateName(name); err != nil {
+func (v *Client) Sign(ctx context.Context, name string, version int, msgs ...[]byte) ([][]byte, error) {
+	if err := security.ValidateName(name); err != nil {
 		return nil, err
 	}
 	if len(msgs) == 0 {
@@ -255,25 +257,25 @@ func (v *Vault) Sign(ctx context.Context, name string, version int, msgs ...[]by
 		return nil, v.classify("sign", path, err)
 	}
 	if s == nil || s.Data == nil {
-		return nil, fmt.Errorf("%w: sign with %q: empty answer", ErrVaultResponse, name)
+		return nil, fmt.Errorf("%w: sign with %q: empty answer", ErrResponse, name)
 	}
 	results, _ := s.Data["batch_results"].([]any)
 	if len(results) != len(msgs) {
-		return nil, fmt.Errorf("%w: sign with %q: %d results for %d inputs", ErrVaultResponse, name, len(results), len(msgs))
+		return nil, fmt.Errorf("%w: sign with %q: %d results for %d inputs", ErrResponse, name, len(results), len(msgs))
 	}
 	sigs := make([][]byte, len(msgs))
 	for i, r := range results {
 		m, _ := r.(map[string]any)
 		if e, _ := m["error"].(string); e != "" {
-			return nil, fmt.Errorf("%w: sign with %q (item %d): %s", ErrVaultRequest, name, i, e)
+			return nil, fmt.Errorf("%w: sign with %q (item %d): %s", ErrRequest, name, i, e)
 		}
 		sv, _ := m["signature"].(string)
 		gotVer, sig, err := parseVaultValue(sv)
-		if err != nil || len(sig) != SignatureSize {
-			return nil, fmt.Errorf("%w: sign with %q: malformed signature", ErrVaultResponse, name)
+		if err != nil || len(sig) != security.SignatureSize {
+			return nil, fmt.Errorf("%w: sign with %q: malformed signature", ErrResponse, name)
 		}
 		if version > 0 && gotVer != version {
-			return nil, fmt.Errorf("%w: sign with %q: signed with version %d, asked for %d", ErrVaultResponse, name, gotVer, version)
+			return nil, fmt.Errorf("%w: sign with %q: signed with version %d, asked for %d", ErrResponse, name, gotVer, version)
 		}
 		sigs[i] = sig
 	}
@@ -281,14 +283,14 @@ func (v *Vault) Sign(ctx context.Context, name string, version int, msgs ...[]by
 }
 
 // Verify asks Vault whether sig (raw 64 bytes) is version's signature of
-// msg. Offline verification with Verify and the version's public key gives
+// msg. Offline verification with security.Verify and the version's public key gives
 // the same answer; this one is for callers that hold no public key.
-func (v *Vault) Verify(ctx context.Context, name string, version int, msg, sig []byte) (bool, error) {
-	if err := ValidateName(name); err != nil {
+func (v *Client) Verify(ctx context.Context, name string, version int, msg, sig []byte) (bool, error) {
+	if err := security.ValidateName(name); err != nil {
 		return false, err
 	}
 	if version < 1 {
-		return false, fmt.Errorf("%w: verify needs a key version", ErrVaultRequest)
+		return false, fmt.Errorf("%w: verify needs a key version", ErrRequest)
 	}
 	path := v.keyPath("verify", name)
 	s, err := v.client.Logical().WriteWithContext(ctx, path, map[string]any{
@@ -299,11 +301,11 @@ func (v *Vault) Verify(ctx context.Context, name string, version int, msg, sig [
 		return false, v.classify("verify", path, err)
 	}
 	if s == nil || s.Data == nil {
-		return false, fmt.Errorf("%w: verify with %q: empty answer", ErrVaultResponse, name)
+		return false, fmt.Errorf("%w: verify with %q: empty answer", ErrResponse, name)
 	}
 	valid, ok := s.Data["valid"].(bool)
 	if !ok {
-		return false, fmt.Errorf("%w: verify with %q: no verdict", ErrVaultResponse, name)
+		return false, fmt.Errorf("%w: verify with %q: no verdict", ErrResponse, name)
 	}
 	return valid, nil
 }
@@ -313,8 +315,8 @@ func (v *Vault) Verify(ctx context.Context, name string, version int, msg, sig [
 // and its wrapped form ("vault:vN:..."), which only transit/decrypt on kek
 // turns back into the key. The token needs update on
 // transit/datakey/plaintext/KEK (not decrypt: writers need not be readers).
-func (v *Vault) DataKey(ctx context.Context, kek string) (key []byte, wrapped string, err error) {
-	if err := ValidateName(kek); err != nil {
+func (v *Client) DataKey(ctx context.Context, kek string) (key []byte, wrapped string, err error) {
+	if err := security.ValidateName(kek); err != nil {
 		return nil, "", err
 	}
 	path := v.keyPath("datakey", "plaintext", kek)
@@ -323,23 +325,23 @@ func (v *Vault) DataKey(ctx context.Context, kek string) (key []byte, wrapped st
 		return nil, "", v.classify("new data key", path, err)
 	}
 	if s == nil || s.Data == nil {
-		return nil, "", fmt.Errorf("%w: data key from %q: empty answer", ErrVaultResponse, kek)
+		return nil, "", fmt.Errorf("%w: data key from %q: empty answer", ErrResponse, kek)
 	}
 	wrapped, _ = s.Data["ciphertext"].(string)
 	pt, _ := s.Data["plaintext"].(string)
 	key, err = base64.StdEncoding.DecodeString(pt)
 	if err != nil || len(key) != 32 || !strings.HasPrefix(wrapped, "vault:v") {
 		clear(key)
-		return nil, "", fmt.Errorf("%w: data key from %q: malformed", ErrVaultResponse, kek)
+		return nil, "", fmt.Errorf("%w: data key from %q: malformed", ErrResponse, kek)
 	}
 	return key, wrapped, nil
 }
 
 // Decrypt unwraps ciphertext ("vault:vN:...") with the KEK kek. Vault's
 // policy decides: a token without update on transit/decrypt/KEK gets
-// ErrVaultDenied.
-func (v *Vault) Decrypt(ctx context.Context, kek, ciphertext string) ([]byte, error) {
-	if err := ValidateName(kek); err != nil {
+// ErrDenied.
+func (v *Client) Decrypt(ctx context.Context, kek, ciphertext string) ([]byte, error) {
+	if err := security.ValidateName(kek); err != nil {
 		return nil, err
 	}
 	path := v.keyPath("decrypt", kek)
@@ -348,12 +350,12 @@ func (v *Vault) Decrypt(ctx context.Context, kek, ciphertext string) ([]byte, er
 		return nil, v.classify("decrypt", path, err)
 	}
 	if s == nil || s.Data == nil {
-		return nil, fmt.Errorf("%w: decrypt with %q: empty answer", ErrVaultResponse, kek)
+		return nil, fmt.Errorf("%w: decrypt with %q: empty answer", ErrResponse, kek)
 	}
 	pt, _ := s.Data["plaintext"].(string)
 	out, err := base64.StdEncoding.DecodeString(pt)
 	if err != nil {
-		return nil, fmt.Errorf("%w: decrypt with %q: malformed plaintext", ErrVaultResponse, kek)
+		return nil, fmt.Errorf("%w: decrypt with %q: malformed plaintext", ErrResponse, kek)
 	}
 	return out, nil
 }
@@ -384,7 +386,7 @@ func parseVaultValue(s string) (int, []byte, error) {
 // signer is made, and every signature Vault returns is verified against it
 // before Sign returns it. Safe for concurrent use.
 type TransitSigner struct {
-	v       *Vault
+	v       *Client
 	name    string
 	version int
 	pub     []byte
@@ -392,34 +394,27 @@ type TransitSigner struct {
 }
 
 var (
-	_ Signer      = (*TransitSigner)(nil)
-	_ BatchSigner = (*TransitSigner)(nil)
+	_ security.Signer      = (*TransitSigner)(nil)
+	_ security.BatchSigner = (*TransitSigner)(nil)
 )
 
-// BatchSigner is a Signer that can sign several messages in one round trip.
-type BatchSigner interface {
-	Signer
-	// SignBatch signs each message, in order.
-	SignBatch(msgs [][]byte) ([][]byte, error)
-}
-
 // Signer returns a signer for the ed25519 transit key name at version; 0
-// means the key's SigningVersion. ErrVaultNotFound if the key is missing,
-// ErrVaultKeyType if it is not ed25519.
-func (v *Vault) Signer(ctx context.Context, name string, version int) (*TransitSigner, error) {
+// means the key's SigningVersion. ErrNotFound if the key is missing,
+// ErrKeyType if it is not ed25519.
+func (v *Client) Signer(ctx context.Context, name string, version int) (*TransitSigner, error) {
 	k, err := v.ReadKey(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	if k.Type != TransitKeyEd25519 {
-		return nil, fmt.Errorf("%w: %q is %s, signing needs %s", ErrVaultKeyType, name, k.Type, TransitKeyEd25519)
+		return nil, fmt.Errorf("%w: %q is %s, signing needs %s", ErrKeyType, name, k.Type, TransitKeyEd25519)
 	}
 	if version == 0 {
 		version = k.SigningVersion()
 	}
 	pub := k.PubKey(version)
 	if pub == nil {
-		return nil, fmt.Errorf("%w: transit key %q has no version %d (versions %v)", ErrVaultNotFound, name, version, k.Versions())
+		return nil, fmt.Errorf("%w: transit key %q has no version %d (versions %v)", ErrNotFound, name, version, k.Versions())
 	}
 	return &TransitSigner{v: v, name: name, version: version, pub: pub, timeout: v.cfg.Timeout}, nil
 }
@@ -456,8 +451,8 @@ func (s *TransitSigner) SignBatchContext(ctx context.Context, msgs [][]byte) ([]
 		return nil, err
 	}
 	for i, sig := range sigs {
-		if !Verify(s.pub, msgs[i], sig) {
-			return nil, fmt.Errorf("%w: Vault's signature with %q v%d does not verify against that version's public key", ErrVaultResponse, s.name, s.version)
+		if !security.Verify(s.pub, msgs[i], sig) {
+			return nil, fmt.Errorf("%w: Vault's signature with %q v%d does not verify against that version's public key", ErrResponse, s.name, s.version)
 		}
 	}
 	return sigs, nil
@@ -483,13 +478,13 @@ type Rotation struct {
 // version): that one is reused, so retrying after a failure never burns
 // versions. Submit a RotateKey{new_pub_key: NewPubKey} signed by Old, and
 // call FinishRotation once it is committed.
-func (v *Vault) BeginRotation(ctx context.Context, name string) (*Rotation, error) {
+func (v *Client) BeginRotation(ctx context.Context, name string) (*Rotation, error) {
 	k, err := v.ReadKey(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	if k.Type != TransitKeyEd25519 {
-		return nil, fmt.Errorf("%w: %q is %s, rotation is for %s signing keys", ErrVaultKeyType, name, k.Type, TransitKeyEd25519)
+		return nil, fmt.Errorf("%w: %q is %s, rotation is for %s signing keys", ErrKeyType, name, k.Type, TransitKeyEd25519)
 	}
 	cur := k.SigningVersion()
 	resumed := k.LatestVersion > cur
@@ -505,7 +500,7 @@ func (v *Vault) BeginRotation(ctx context.Context, name string) (*Rotation, erro
 	}
 	newPub := k.PubKey(k.LatestVersion)
 	if newPub == nil {
-		return nil, fmt.Errorf("%w: key %q: no public key for version %d", ErrVaultResponse, name, k.LatestVersion)
+		return nil, fmt.Errorf("%w: key %q: no public key for version %d", ErrResponse, name, k.LatestVersion)
 	}
 	old, err := v.Signer(ctx, name, cur)
 	if err != nil {
@@ -516,6 +511,6 @@ func (v *Vault) BeginRotation(ctx context.Context, name string) (*Rotation, erro
 
 // FinishRotation makes r.NewVersion the signing version: from now on the
 // old version can no longer sign in Vault (it still verifies).
-func (v *Vault) FinishRotation(ctx context.Context, r *Rotation) error {
+func (v *Client) FinishRotation(ctx context.Context, r *Rotation) error {
 	return v.SetMinSigningVersion(ctx, r.Key, r.NewVersion)
 }

@@ -1,4 +1,4 @@
-package security_test
+package vault_test
 
 import (
 	"context"
@@ -15,7 +15,8 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/dstt/dstt/security"
-	"github.com/dstt/dstt/security/vaulttest"
+	"github.com/dstt/dstt/security/vault"
+	"github.com/dstt/dstt/security/vault/vaulttest"
 	"github.com/dstt/dstt/types"
 )
 
@@ -33,14 +34,14 @@ func TestVaultTransitKeys(t *testing.T) {
 	v := srv.Vault("")
 	ctx := ctxT(t)
 
-	k, err := v.CreateKey(ctx, "alice", security.TransitKeyEd25519)
+	k, err := v.CreateKey(ctx, "alice", vault.TransitKeyEd25519)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if k.LatestVersion != 1 || k.SigningVersion() != 1 || len(k.PubKey(1)) != 32 {
 		t.Fatalf("new key: %+v", k)
 	}
-	if _, err := v.CreateKey(ctx, "alice", security.TransitKeyEd25519); !errors.Is(err, security.ErrKeyExists) {
+	if _, err := v.CreateKey(ctx, "alice", vault.TransitKeyEd25519); !errors.Is(err, security.ErrKeyExists) {
 		t.Fatalf("create twice: %v", err)
 	}
 	s, err := v.Signer(ctx, "alice", 0)
@@ -88,7 +89,7 @@ func TestVaultTransitKeys(t *testing.T) {
 	if k.SigningVersion() != 2 || string(k.PubKey(1)) != string(s.PubKey()) || string(k.PubKey(2)) != string(r.NewPubKey) {
 		t.Fatalf("after rotation: %+v", k)
 	}
-	if _, err := r.Old.Sign(msg); !errors.Is(err, security.ErrVaultRequest) {
+	if _, err := r.Old.Sign(msg); !errors.Is(err, vault.ErrRequest) {
 		t.Fatalf("old version signed after the rotation finished: %v", err)
 	}
 	if ok, err := v.Verify(ctx, "alice", 1, msg, sig); err != nil || !ok {
@@ -101,13 +102,13 @@ func TestVaultTransitKeys(t *testing.T) {
 	}
 
 	// A KEK is not a signing key.
-	if _, err := v.CreateKey(ctx, "kek", security.TransitKeyAES256); err != nil {
+	if _, err := v.CreateKey(ctx, "kek", vault.TransitKeyAES256); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Signer(ctx, "kek", 0); !errors.Is(err, security.ErrVaultKeyType) {
+	if _, err := v.Signer(ctx, "kek", 0); !errors.Is(err, vault.ErrKeyType) {
 		t.Fatalf("signer on an AES key: %v", err)
 	}
-	if _, err := v.ReadKey(ctx, "nobody"); !errors.Is(err, security.ErrVaultNotFound) {
+	if _, err := v.ReadKey(ctx, "nobody"); !errors.Is(err, vault.ErrNotFound) {
 		t.Fatalf("missing key: %v", err)
 	}
 }
@@ -122,8 +123,8 @@ func TestVaultKeyring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if security.VaultOf(kr) == nil {
-		t.Fatal("VaultOf(vault keyring) = nil")
+	if vault.ClientOf(kr) == nil {
+		t.Fatal("ClientOf(vault keyring) = nil")
 	}
 	ks, err := kr.List()
 	if err != nil || len(ks) != 0 {
@@ -145,7 +146,7 @@ func TestVaultKeyring(t *testing.T) {
 	if _, err := kr.Import("imp", ed25519.NewKeyFromSeed(make([]byte, 32))); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("import: %v", err)
 	}
-	if _, err := security.VaultOf(kr).CreateKey(ctxT(t), "some-kek", security.TransitKeyAES256); err != nil {
+	if _, err := vault.ClientOf(kr).CreateKey(ctxT(t), "some-kek", vault.TransitKeyAES256); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := kr.Add("carol"); err != nil {
@@ -189,7 +190,7 @@ func TestVaultErrors(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	ctx := ctxT(t)
 	root := srv.Vault("")
-	if _, err := root.CreateKey(ctx, "k", security.TransitKeyEd25519); err != nil {
+	if _, err := root.CreateKey(ctx, "k", vault.TransitKeyEd25519); err != nil {
 		t.Fatal(err)
 	}
 	noSecret := func(err error, secrets ...string) {
@@ -207,16 +208,16 @@ func TestVaultErrors(t *testing.T) {
 	l.Close()
 	cfg := srv.Config("s.sometoken")
 	cfg.Address = dead
-	_, err := security.NewVault(ctx, cfg, nil)
-	if !errors.Is(err, security.ErrVaultUnreachable) || !strings.Contains(err.Error(), "connect") {
+	_, err := vault.New(ctx, cfg, nil)
+	if !errors.Is(err, vault.ErrUnreachable) || !strings.Contains(err.Error(), "connect") {
 		t.Fatalf("unreachable: %v", err)
 	}
 	noSecret(err, "s.sometoken")
 	t.Logf("unreachable: %v", err)
 
 	// Wrong token.
-	_, err = security.NewVault(ctx, srv.Config("hvs.wrong-token-value"), nil)
-	if !errors.Is(err, security.ErrVaultDenied) {
+	_, err = vault.New(ctx, srv.Config("hvs.wrong-token-value"), nil)
+	if !errors.Is(err, vault.ErrDenied) {
 		t.Fatalf("wrong token: %v", err)
 	}
 	noSecret(err, "hvs.wrong-token-value")
@@ -231,7 +232,7 @@ func TestVaultErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = s.Sign([]byte("m"))
-	if !errors.Is(err, security.ErrVaultDenied) || !strings.Contains(err.Error(), "transit/sign/k") {
+	if !errors.Is(err, vault.ErrDenied) || !strings.Contains(err.Error(), "transit/sign/k") {
 		t.Fatalf("denied: %v", err)
 	}
 	noSecret(err, tok)
@@ -239,7 +240,7 @@ func TestVaultErrors(t *testing.T) {
 
 	// No credentials at all.
 	c := srv.Config("")
-	if _, err := security.NewVault(ctx, c, nil); !errors.Is(err, security.ErrVaultConfig) {
+	if _, err := vault.New(ctx, c, nil); !errors.Is(err, vault.ErrConfig) {
 		t.Fatalf("no credentials: %v", err)
 	}
 
@@ -250,11 +251,11 @@ func TestVaultErrors(t *testing.T) {
 	}
 	srv.Seal()
 	_, err = signer.Sign([]byte("m"))
-	if !errors.Is(err, security.ErrVaultSealed) {
+	if !errors.Is(err, vault.ErrSealed) {
 		t.Fatalf("sealed sign: %v", err)
 	}
 	t.Logf("sealed: %v", err)
-	if _, err := security.NewVault(ctx, srv.Config(vaulttest.RootToken), nil); !errors.Is(err, security.ErrVaultSealed) {
+	if _, err := vault.New(ctx, srv.Config(vaulttest.RootToken), nil); !errors.Is(err, vault.ErrSealed) {
 		t.Fatalf("sealed connect: %v", err)
 	}
 	srv.Unseal()
@@ -265,7 +266,7 @@ func TestVaultErrors(t *testing.T) {
 	// Down.
 	srv.Kill()
 	_, err = signer.Sign([]byte("m"))
-	if !errors.Is(err, security.ErrVaultUnreachable) {
+	if !errors.Is(err, vault.ErrUnreachable) {
 		t.Fatalf("down: %v", err)
 	}
 }
@@ -278,7 +279,7 @@ func TestVaultTLS(t *testing.T) {
 	}
 	ctx := ctxT(t)
 	v := srv.Vault("")
-	if _, err := v.CreateKey(ctx, "tls-key", security.TransitKeyEd25519); err != nil {
+	if _, err := v.CreateKey(ctx, "tls-key", vault.TransitKeyEd25519); err != nil {
 		t.Fatal(err)
 	}
 	s, err := v.Signer(ctx, "tls-key", 0)
@@ -303,8 +304,8 @@ func TestVaultTLS(t *testing.T) {
 	cfg.CACert = ""
 	t.Setenv("VAULT_CACERT", "")
 	os.Unsetenv("VAULT_CACERT")
-	_, err = security.NewVault(ctx, cfg, nil)
-	if !errors.Is(err, security.ErrVaultUnreachable) || !strings.Contains(err.Error(), "unknown authority") {
+	_, err = vault.New(ctx, cfg, nil)
+	if !errors.Is(err, vault.ErrUnreachable) || !strings.Contains(err.Error(), "unknown authority") {
 		t.Fatalf("without the CA: %v", err)
 	}
 	t.Logf("without the CA: %v", err)
@@ -318,7 +319,7 @@ func TestVaultAppRoleAndRenewal(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	ctx := ctxT(t)
 	root := srv.Vault("")
-	if _, err := root.CreateKey(ctx, "node-audit", security.TransitKeyEd25519); err != nil {
+	if _, err := root.CreateKey(ctx, "node-audit", vault.TransitKeyEd25519); err != nil {
 		t.Fatal(err)
 	}
 	srv.PutPolicy("node", `
@@ -333,7 +334,7 @@ path "transit/sign/node-audit" { capabilities = ["update"] }`)
 		t.Fatal(err)
 	}
 	cfg.SecretIDFile = secretFile
-	node, err := security.NewVault(ctx, cfg, nil)
+	node, err := vault.New(ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +349,7 @@ path "transit/sign/node-audit" { capabilities = ["update"] }`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, err := security.NewVault(ctx, srv.Config(tc.Auth.ClientToken), nil)
+	plain, err := vault.New(ctx, srv.Config(tc.Auth.ClientToken), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,8 +373,8 @@ path "transit/sign/node-audit" { capabilities = ["update"] }`)
 	// Wrong secret id: denied, and the secret is in no error.
 	bad := srv.Config("")
 	bad.RoleID, bad.SecretID = roleID, "00000000-dead-beef-0000-000000000000"
-	_, err = security.NewVault(ctx, bad, nil)
-	if !errors.Is(err, security.ErrVaultDenied) {
+	_, err = vault.New(ctx, bad, nil)
+	if !errors.Is(err, vault.ErrDenied) {
 		t.Fatalf("bad secret id: %v", err)
 	}
 	if strings.Contains(err.Error(), bad.SecretID) {
@@ -383,9 +384,9 @@ path "transit/sign/node-audit" { capabilities = ["update"] }`)
 }
 
 func TestVaultConfigValidate(t *testing.T) {
-	c := security.VaultConfig{Address: "ftp://x", TransitMount: "/t/", Timeout: -1, CACert: "/does/not/exist"}
+	c := vault.Config{Address: "ftp://x", TransitMount: "/t/", Timeout: -1, CACert: "/does/not/exist"}
 	err := c.Validate()
-	if !errors.Is(err, security.ErrVaultConfig) {
+	if !errors.Is(err, vault.ErrConfig) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"ftp://x", "transit mount", "timeout", "ca cert", "no credentials"} {
@@ -393,19 +394,19 @@ func TestVaultConfigValidate(t *testing.T) {
 			t.Errorf("Validate does not report %q: %v", want, err)
 		}
 	}
-	c = security.VaultConfig{Address: "http://127.0.0.1:1", Token: "hvs.secret"}
+	c = vault.Config{Address: "http://127.0.0.1:1", Token: "hvs.secret"}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	p := filepath.Join(dir, "vault.json")
 	os.WriteFile(p, []byte(`{"address": "https://vault:8200", "transit_mount": "dstt-transit", "timeout": "3s", "role_id": "r"}`), 0o600)
-	got, err := security.LoadVaultConfigFile(p, security.DefaultVaultConfig())
+	got, err := vault.LoadConfigFile(p, vault.DefaultConfig())
 	if err != nil || got.Address != "https://vault:8200" || got.TransitMount != "dstt-transit" || got.Timeout != 3*time.Second || got.RoleID != "r" {
 		t.Fatalf("config file: %+v %v", got, err)
 	}
 	os.WriteFile(p, []byte(`{"token": "x"}`), 0o600)
-	if _, err := security.LoadVaultConfigFile(p, security.DefaultVaultConfig()); !errors.Is(err, security.ErrVaultConfig) {
+	if _, err := vault.LoadConfigFile(p, vault.DefaultConfig()); !errors.Is(err, vault.ErrConfig) {
 		t.Fatalf("a token in the config file must be refused: %v", err)
 	}
 }

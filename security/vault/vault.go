@@ -1,4 +1,4 @@
-package security
+package vault
 
 import (
 	"context"
@@ -19,49 +19,49 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 )
 
-// Environment variables VaultConfigFromEnv reads. The first four are
+// Environment variables ConfigFromEnv reads. The first four are
 // Vault's own; the AppRole ones are dstt's.
 const (
-	EnvVaultAddr         = "VAULT_ADDR"
-	EnvVaultToken        = "VAULT_TOKEN"
-	EnvVaultNamespace    = "VAULT_NAMESPACE"
-	EnvVaultCACert       = "VAULT_CACERT"
-	EnvVaultRoleID       = "DSTT_VAULT_ROLE_ID"
-	EnvVaultSecretID     = "DSTT_VAULT_SECRET_ID"
-	EnvVaultSecretIDFile = "DSTT_VAULT_SECRET_ID_FILE"
-	EnvVaultTransitMount = "DSTT_VAULT_TRANSIT_MOUNT"
+	EnvAddr         = "VAULT_ADDR"
+	EnvToken        = "VAULT_TOKEN"
+	EnvNamespace    = "VAULT_NAMESPACE"
+	EnvCACert       = "VAULT_CACERT"
+	EnvRoleID       = "DSTT_VAULT_ROLE_ID"
+	EnvSecretID     = "DSTT_VAULT_SECRET_ID"
+	EnvSecretIDFile = "DSTT_VAULT_SECRET_ID_FILE"
+	EnvTransitMount = "DSTT_VAULT_TRANSIT_MOUNT"
 )
 
 // Vault errors. Every error from this file's functions wraps one of them
 // (test with errors.Is) and names the operation and the Vault path, never a
 // token, secret id or key material.
 var (
-	// ErrVaultConfig: VaultConfig.Validate found problems (all listed).
-	ErrVaultConfig = errors.New("security: bad Vault configuration")
-	// ErrVaultUnreachable: no answer from Vault (refused, timeout, DNS,
+	// ErrConfig: Config.Validate found problems (all listed).
+	ErrConfig = errors.New("vault: bad Vault configuration")
+	// ErrUnreachable: no answer from Vault (refused, timeout, DNS,
 	// TLS handshake). The message says which.
-	ErrVaultUnreachable = errors.New("security: Vault unreachable")
-	// ErrVaultSealed: Vault answered but is sealed; an operator must
+	ErrUnreachable = errors.New("vault: Vault unreachable")
+	// ErrSealed: Vault answered but is sealed; an operator must
 	// unseal it.
-	ErrVaultSealed = errors.New("security: Vault is sealed")
-	// ErrVaultDenied: Vault refused the token (missing, expired, revoked)
+	ErrSealed = errors.New("vault: Vault is sealed")
+	// ErrDenied: Vault refused the token (missing, expired, revoked)
 	// or its policy does not allow the operation.
-	ErrVaultDenied = errors.New("security: Vault denied the request (token invalid or policy does not allow it)")
-	// ErrVaultNotFound: the transit key (or mount) does not exist.
-	ErrVaultNotFound = errors.New("security: not found in Vault")
-	// ErrVaultRequest: Vault refused the request for another reason
+	ErrDenied = errors.New("vault: Vault denied the request (token invalid or policy does not allow it)")
+	// ErrNotFound: the transit key (or mount) does not exist.
+	ErrNotFound = errors.New("vault: not found in Vault")
+	// ErrRequest: Vault refused the request for another reason
 	// (bad input, key version below the minimum, ...). The message holds
 	// Vault's own explanation.
-	ErrVaultRequest = errors.New("security: Vault refused the request")
-	// ErrVaultResponse: Vault's answer was not what the API promises
+	ErrRequest = errors.New("vault: Vault refused the request")
+	// ErrResponse: Vault's answer was not what the API promises
 	// (missing field, bad encoding, a signature that does not verify
 	// against the key's public key).
-	ErrVaultResponse = errors.New("security: unexpected answer from Vault")
+	ErrResponse = errors.New("vault: unexpected answer from Vault")
 )
 
-// VaultConfig says how to reach and authenticate to Vault. Zero values
-// take the defaults DefaultVaultConfig documents.
-type VaultConfig struct {
+// Config says how to reach and authenticate to Vault. Zero values
+// take the defaults DefaultConfig documents.
+type Config struct {
 	// Address of the Vault server, e.g. https://vault.example:8200.
 	Address string `json:"address,omitempty"`
 	// Namespace (Vault Enterprise / HCP); empty for none.
@@ -89,7 +89,7 @@ type VaultConfig struct {
 	AppRoleMount string `json:"approle_mount,omitempty"`
 }
 
-// Defaults of VaultConfig.
+// Defaults of Config.
 const (
 	DefaultVaultAddress      = "https://127.0.0.1:8200"
 	DefaultVaultTransitMount = "transit"
@@ -98,10 +98,10 @@ const (
 	DefaultVaultMaxRetries   = 1
 )
 
-// DefaultVaultConfig returns the defaults: Vault on https://127.0.0.1:8200,
+// DefaultConfig returns the defaults: Vault on https://127.0.0.1:8200,
 // transit at "transit", approle at "approle", 10 s per request, one retry.
-func DefaultVaultConfig() VaultConfig {
-	return VaultConfig{
+func DefaultConfig() Config {
+	return Config{
 		Address:      DefaultVaultAddress,
 		TransitMount: DefaultVaultTransitMount,
 		AppRoleMount: DefaultVaultAppRoleMount,
@@ -110,23 +110,23 @@ func DefaultVaultConfig() VaultConfig {
 	}
 }
 
-// VaultConfigFromEnv returns base with every variable that is set in the
+// ConfigFromEnv returns base with every variable that is set in the
 // environment applied over it: VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE,
 // VAULT_CACERT, DSTT_VAULT_ROLE_ID, DSTT_VAULT_SECRET_ID,
 // DSTT_VAULT_SECRET_ID_FILE, DSTT_VAULT_TRANSIT_MOUNT.
-func VaultConfigFromEnv(base VaultConfig) VaultConfig {
+func ConfigFromEnv(base Config) Config {
 	for _, e := range []struct {
 		name string
 		dst  *string
 	}{
-		{EnvVaultAddr, &base.Address},
-		{EnvVaultToken, &base.Token},
-		{EnvVaultNamespace, &base.Namespace},
-		{EnvVaultCACert, &base.CACert},
-		{EnvVaultRoleID, &base.RoleID},
-		{EnvVaultSecretID, &base.SecretID},
-		{EnvVaultSecretIDFile, &base.SecretIDFile},
-		{EnvVaultTransitMount, &base.TransitMount},
+		{EnvAddr, &base.Address},
+		{EnvToken, &base.Token},
+		{EnvNamespace, &base.Namespace},
+		{EnvCACert, &base.CACert},
+		{EnvRoleID, &base.RoleID},
+		{EnvSecretID, &base.SecretID},
+		{EnvSecretIDFile, &base.SecretIDFile},
+		{EnvTransitMount, &base.TransitMount},
 	} {
 		if v, ok := os.LookupEnv(e.name); ok && v != "" {
 			*e.dst = v
@@ -135,30 +135,30 @@ func VaultConfigFromEnv(base VaultConfig) VaultConfig {
 	return base
 }
 
-// LoadVaultConfigFile reads the non-secret settings of a VaultConfig from a
+// LoadConfigFile reads the non-secret settings of a Config from a
 // JSON file (address, namespace, ca_cert, transit_mount, timeout in
 // nanoseconds or as a Go duration string, max_retries, role_id,
 // secret_id_file, approle_mount) over base. A missing file returns base
 // unchanged. Tokens and secret ids are never read from it.
-func LoadVaultConfigFile(path string, base VaultConfig) (VaultConfig, error) {
+func LoadConfigFile(path string, base Config) (Config, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return base, nil
 	}
 	if err != nil {
-		return base, fmt.Errorf("%w: %v", ErrVaultConfig, err)
+		return base, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	var f struct {
-		VaultConfig
+		Config
 		Timeout json.RawMessage `json:"timeout,omitempty"`
 	}
-	f.VaultConfig = base
+	f.Config = base
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return base, fmt.Errorf("%w: %s: %v", ErrVaultConfig, path, err)
+		return base, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
 	}
-	out := f.VaultConfig
+	out := f.Config
 	out.Token, out.SecretID = base.Token, base.SecretID
 	if len(f.Timeout) > 0 {
 		var s string
@@ -167,20 +167,20 @@ func LoadVaultConfigFile(path string, base VaultConfig) (VaultConfig, error) {
 		case json.Unmarshal(f.Timeout, &s) == nil:
 			d, err := time.ParseDuration(s)
 			if err != nil {
-				return base, fmt.Errorf("%w: %s: timeout %q: %v", ErrVaultConfig, path, s, err)
+				return base, fmt.Errorf("%w: %s: timeout %q: %v", ErrConfig, path, s, err)
 			}
 			out.Timeout = d
 		case json.Unmarshal(f.Timeout, &n) == nil:
 			out.Timeout = time.Duration(n)
 		default:
-			return base, fmt.Errorf("%w: %s: timeout: want a duration like \"10s\"", ErrVaultConfig, path)
+			return base, fmt.Errorf("%w: %s: timeout: want a duration like \"10s\"", ErrConfig, path)
 		}
 	}
 	return out, nil
 }
 
-func (c VaultConfig) withDefaults() VaultConfig {
-	d := DefaultVaultConfig()
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
 	if c.Address == "" {
 		c.Address = d.Address
 	}
@@ -197,8 +197,8 @@ func (c VaultConfig) withDefaults() VaultConfig {
 }
 
 // Validate reports every problem at once (after defaults), wrapping
-// ErrVaultConfig. It never echoes a token or secret id.
-func (c VaultConfig) Validate() error {
+// ErrConfig. It never echoes a token or secret id.
+func (c Config) Validate() error {
 	c = c.withDefaults()
 	var problems []string
 	u, err := url.Parse(c.Address)
@@ -225,12 +225,12 @@ func (c VaultConfig) Validate() error {
 	case c.Token != "":
 	case c.RoleID != "" && (c.SecretID != "" || c.SecretIDFile != ""):
 	case c.RoleID != "":
-		problems = append(problems, "AppRole login needs a secret id ($"+EnvVaultSecretID+" or $"+EnvVaultSecretIDFile+")")
+		problems = append(problems, "AppRole login needs a secret id ($"+EnvSecretID+" or $"+EnvSecretIDFile+")")
 	default:
-		problems = append(problems, "no credentials: set $"+EnvVaultToken+", or an AppRole ($"+EnvVaultRoleID+" and $"+EnvVaultSecretID+")")
+		problems = append(problems, "no credentials: set $"+EnvToken+", or an AppRole ($"+EnvRoleID+" and $"+EnvSecretID+")")
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s", ErrVaultConfig, strings.Join(problems, "; "))
+		return fmt.Errorf("%w: %s", ErrConfig, strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -239,9 +239,9 @@ func (c VaultConfig) Validate() error {
 // operations dstt needs (vault_transit.go), AppRole login, and token
 // renewal in the background. It is safe for concurrent use. Close stops
 // the renewal.
-type Vault struct {
+type Client struct {
 	client  *vaultapi.Client
-	cfg     VaultConfig
+	cfg     Config
 	log     *slog.Logger
 	transit string // mount, no slashes
 
@@ -252,14 +252,14 @@ type Vault struct {
 	authErr error // last background re-login failure, if any
 }
 
-// NewVault connects to Vault with cfg (validated first) and logs in: with
+// New connects to Vault with cfg (validated first) and logs in: with
 // the token, or through AppRole. A renewable token is renewed in the
 // background until Close; an AppRole login is repeated when its token
 // reaches its maximum TTL. logger (nil = silent) gets renewal events, never
-// a token. NewVault checks that Vault answers and is unsealed, so a bad
+// a token. New checks that Vault answers and is unsealed, so a bad
 // address, a sealed Vault or wrong credentials fail here with
-// ErrVaultUnreachable, ErrVaultSealed or ErrVaultDenied.
-func NewVault(ctx context.Context, cfg VaultConfig, logger *slog.Logger) (*Vault, error) {
+// ErrUnreachable, ErrSealed or ErrDenied.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -269,26 +269,26 @@ func NewVault(ctx context.Context, cfg VaultConfig, logger *slog.Logger) (*Vault
 	}
 	ac := vaultapi.DefaultConfig() // also reads Vault's usual VAULT_* settings
 	if ac.Error != nil {
-		return nil, fmt.Errorf("%w: %v", ErrVaultConfig, ac.Error)
+		return nil, fmt.Errorf("%w: %v", ErrConfig, ac.Error)
 	}
 	ac.Address = cfg.Address
 	ac.Timeout = cfg.Timeout
 	ac.MaxRetries = cfg.MaxRetries
 	if cfg.CACert != "" {
 		if err := ac.ConfigureTLS(&vaultapi.TLSConfig{CACert: cfg.CACert}); err != nil {
-			return nil, fmt.Errorf("%w: ca cert %q: %v", ErrVaultConfig, cfg.CACert, err)
+			return nil, fmt.Errorf("%w: ca cert %q: %v", ErrConfig, cfg.CACert, err)
 		}
 	}
 	client, err := vaultapi.NewClient(ac)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrVaultConfig, err)
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	client.SetToken("") // NewClient picks up $VAULT_TOKEN; only cfg decides
 	client.ClearNamespace()
 	if cfg.Namespace != "" {
 		client.SetNamespace(cfg.Namespace)
 	}
-	v := &Vault{client: client, cfg: cfg, log: logger, transit: strings.Trim(cfg.TransitMount, "/")}
+	v := &Client{client: client, cfg: cfg, log: logger, transit: strings.Trim(cfg.TransitMount, "/")}
 	if err := v.checkHealth(ctx); err != nil {
 		return nil, err
 	}
@@ -301,23 +301,23 @@ func NewVault(ctx context.Context, cfg VaultConfig, logger *slog.Logger) (*Vault
 }
 
 // checkHealth asks sys/health (no token needed).
-func (v *Vault) checkHealth(ctx context.Context) error {
+func (v *Client) checkHealth(ctx context.Context) error {
 	h, err := v.client.Sys().HealthWithContext(ctx)
 	if err != nil {
 		return v.classify("health check", "sys/health", err)
 	}
 	if h.Sealed {
-		return fmt.Errorf("%w: %s (unseal it: vault operator unseal)", ErrVaultSealed, v.cfg.Address)
+		return fmt.Errorf("%w: %s (unseal it: vault operator unseal)", ErrSealed, v.cfg.Address)
 	}
 	if !h.Initialized {
-		return fmt.Errorf("%w: %s is not initialised (vault operator init)", ErrVaultSealed, v.cfg.Address)
+		return fmt.Errorf("%w: %s is not initialised (vault operator init)", ErrSealed, v.cfg.Address)
 	}
 	return nil
 }
 
 // login authenticates and returns the auth secret to renew (nil when the
 // token is not renewable).
-func (v *Vault) login(ctx context.Context) (*vaultapi.Secret, error) {
+func (v *Client) login(ctx context.Context) (*vaultapi.Secret, error) {
 	if v.cfg.Token != "" {
 		v.client.SetToken(v.cfg.Token)
 		s, err := v.client.Auth().Token().LookupSelfWithContext(ctx)
@@ -325,7 +325,7 @@ func (v *Vault) login(ctx context.Context) (*vaultapi.Secret, error) {
 			return nil, v.classify("token lookup", "auth/token/lookup-self", err)
 		}
 		if s == nil || s.Data == nil {
-			return nil, fmt.Errorf("%w: token lookup returned nothing", ErrVaultResponse)
+			return nil, fmt.Errorf("%w: token lookup returned nothing", ErrResponse)
 		}
 		renewable, _ := s.TokenIsRenewable()
 		ttl, _ := s.TokenTTL()
@@ -340,7 +340,7 @@ func (v *Vault) login(ctx context.Context) (*vaultapi.Secret, error) {
 	if secretID == "" {
 		b, err := os.ReadFile(v.cfg.SecretIDFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: secret id file %q: %v", ErrVaultConfig, v.cfg.SecretIDFile, errors.Unwrap(err))
+			return nil, fmt.Errorf("%w: secret id file %q: %v", ErrConfig, v.cfg.SecretIDFile, errors.Unwrap(err))
 		}
 		secretID = strings.TrimSpace(string(b))
 	}
@@ -349,7 +349,7 @@ func (v *Vault) login(ctx context.Context) (*vaultapi.Secret, error) {
 	// expiring token along.
 	c, err := v.client.Clone()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrVaultConfig, err)
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	if ns := v.client.Namespace(); ns != "" {
 		c.SetNamespace(ns)
@@ -360,7 +360,7 @@ func (v *Vault) login(ctx context.Context) (*vaultapi.Secret, error) {
 		return nil, v.classify("AppRole login", path, err)
 	}
 	if s == nil || s.Auth == nil || s.Auth.ClientToken == "" {
-		return nil, fmt.Errorf("%w: AppRole login at %s returned no token", ErrVaultResponse, path)
+		return nil, fmt.Errorf("%w: AppRole login at %s returned no token", ErrResponse, path)
 	}
 	v.client.SetToken(s.Auth.ClientToken)
 	v.log.Info("vault: logged in with AppRole", "mount", v.cfg.AppRoleMount, "ttl", time.Duration(s.Auth.LeaseDuration)*time.Second,
@@ -369,7 +369,7 @@ func (v *Vault) login(ctx context.Context) (*vaultapi.Secret, error) {
 }
 
 // startRenewal runs the lifetime watcher loop in the background.
-func (v *Vault) startRenewal(secret *vaultapi.Secret) {
+func (v *Client) startRenewal(secret *vaultapi.Secret) {
 	v.stop = make(chan struct{})
 	v.done = make(chan struct{})
 	go func() {
@@ -391,7 +391,7 @@ func (v *Vault) startRenewal(secret *vaultapi.Secret) {
 // watch renews secret until it can no longer be renewed, then logs in again
 // (AppRole) and returns the new secret. It returns false on Close or when
 // a static token can no longer be renewed.
-func (v *Vault) watch(secret *vaultapi.Secret) (*vaultapi.Secret, bool) {
+func (v *Client) watch(secret *vaultapi.Secret) (*vaultapi.Secret, bool) {
 	if secret.Auth.Renewable {
 		w, err := v.client.NewLifetimeWatcher(&vaultapi.LifetimeWatcherInput{Secret: secret})
 		if err != nil {
@@ -456,7 +456,7 @@ func (v *Vault) watch(secret *vaultapi.Secret) (*vaultapi.Secret, bool) {
 
 // Close stops the background token renewal. It does not revoke the token.
 // Safe to call more than once.
-func (v *Vault) Close() error {
+func (v *Client) Close() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.closed {
@@ -471,22 +471,22 @@ func (v *Vault) Close() error {
 }
 
 // Address is the Vault server's address.
-func (v *Vault) Address() string { return v.cfg.Address }
+func (v *Client) Address() string { return v.cfg.Address }
 
 // TransitMount is the mount path of the transit engine used.
-func (v *Vault) TransitMount() string { return v.transit }
+func (v *Client) TransitMount() string { return v.transit }
 
 // Client is the underlying Vault API client, for operations this type does
 // not wrap. It carries the current token: do not log it.
-func (v *Vault) Client() *vaultapi.Client { return v.client }
+func (v *Client) Client() *vaultapi.Client { return v.client }
 
 // Health reports Vault's seal state: nil when it answers and is unsealed.
-func (v *Vault) Health(ctx context.Context) error { return v.checkHealth(ctx) }
+func (v *Client) Health(ctx context.Context) error { return v.checkHealth(ctx) }
 
 // classify turns a Vault API error into one of the package's sentinel
 // errors with the operation and path, and Vault's own explanation; it
 // builds the message itself so no request header (the token) can leak.
-func (v *Vault) classify(op, path string, err error) error {
+func (v *Client) classify(op, path string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -502,25 +502,25 @@ func (v *Vault) classify(op, path string, err error) error {
 		where := fmt.Sprintf("%s %s at %s", op, path, v.cfg.Address)
 		switch {
 		case re.StatusCode == 503 && strings.Contains(strings.ToLower(msg), "sealed"):
-			return fmt.Errorf("%w: %s (unseal it: vault operator unseal)", ErrVaultSealed, where)
+			return fmt.Errorf("%w: %s (unseal it: vault operator unseal)", ErrSealed, where)
 		case re.StatusCode == 403 || re.StatusCode == 401,
 			re.StatusCode == 400 && strings.HasSuffix(path, "/login"): // wrong AppRole credentials
-			return fmt.Errorf("%w: %s: %s", ErrVaultDenied, where, msg)
+			return fmt.Errorf("%w: %s: %s", ErrDenied, where, msg)
 		case re.StatusCode == 404:
-			return fmt.Errorf("%w: %s: %s", ErrVaultNotFound, where, msg)
+			return fmt.Errorf("%w: %s: %s", ErrNotFound, where, msg)
 		case re.StatusCode >= 500:
-			return fmt.Errorf("%w: %s: HTTP %d: %s", ErrVaultUnreachable, where, re.StatusCode, msg)
+			return fmt.Errorf("%w: %s: HTTP %d: %s", ErrUnreachable, where, re.StatusCode, msg)
 		default:
-			return fmt.Errorf("%w: %s: HTTP %d: %s", ErrVaultRequest, where, re.StatusCode, msg)
+			return fmt.Errorf("%w: %s: HTTP %d: %s", ErrRequest, where, re.StatusCode, msg)
 		}
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %s %s at %s: no answer in time", ErrVaultUnreachable, op, path, v.cfg.Address)
+		return fmt.Errorf("%w: %s %s at %s: no answer in time", ErrUnreachable, op, path, v.cfg.Address)
 	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("%w: %s %s at %s: cancelled", ErrVaultUnreachable, op, path, v.cfg.Address)
+		return fmt.Errorf("%w: %s %s at %s: cancelled", ErrUnreachable, op, path, v.cfg.Address)
 	}
-	return fmt.Errorf("%w: %s %s at %s: %s", ErrVaultUnreachable, op, path, v.cfg.Address, transportProblem(err))
+	return fmt.Errorf("%w: %s %s at %s: %s", ErrUnreachable, op, path, v.cfg.Address, transportProblem(err))
 }
 
 // vaultMessages flattens Vault's error strings, which often hold a
@@ -550,7 +550,7 @@ func transportProblem(err error) string {
 	var dns *net.DNSError
 	switch {
 	case errors.As(err, &ua):
-		return "TLS: Vault's certificate is signed by an unknown authority (set $" + EnvVaultCACert + " to its CA)"
+		return "TLS: Vault's certificate is signed by an unknown authority (set $" + EnvCACert + " to its CA)"
 	case errors.As(err, &hn):
 		return "TLS: " + hn.Error()
 	case errors.As(err, &ci):
@@ -576,16 +576,16 @@ func transportProblem(err error) string {
 // keyring directory (see OpenKeyring's "vault" backend).
 const vaultConfigFileName = "vault.json"
 
-// VaultConfigForKeyring is the configuration the "vault" keyring backend
+// ConfigForKeyring is the configuration the "vault" keyring backend
 // uses for dir: DIR/vault.json if present, then the environment
-// (VaultConfigFromEnv) over it.
-func VaultConfigForKeyring(dir string) (VaultConfig, error) {
-	cfg := DefaultVaultConfig()
+// (ConfigFromEnv) over it.
+func ConfigForKeyring(dir string) (Config, error) {
+	cfg := DefaultConfig()
 	if dir != "" {
 		var err error
-		if cfg, err = LoadVaultConfigFile(filepath.Join(dir, vaultConfigFileName), cfg); err != nil {
+		if cfg, err = LoadConfigFile(filepath.Join(dir, vaultConfigFileName), cfg); err != nil {
 			return cfg, err
 		}
 	}
-	return VaultConfigFromEnv(cfg), nil
+	return ConfigFromEnv(cfg), nil
 }

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package security
+package privval
 
 // lockFile is a no-op where flock is unavailable: run one signer per
 // state file.

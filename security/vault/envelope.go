@@ -1,4 +1,4 @@
-package security
+package vault
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/dstt/dstt/security"
 )
 
 // Envelope encryption of confidential values. A value is encrypted with a
@@ -45,13 +47,13 @@ const (
 // Envelope errors.
 var (
 	// ErrNotEnvelope: the bytes are not an envelope (a plain value).
-	ErrNotEnvelope = errors.New("security: value is not an encrypted envelope")
+	ErrNotEnvelope = errors.New("vault: value is not an encrypted envelope")
 	// ErrBadEnvelope: an envelope that is malformed, of an unknown version,
 	// or does not open (tampered, or stored under another key).
-	ErrBadEnvelope = errors.New("security: malformed or tampered envelope")
+	ErrBadEnvelope = errors.New("vault: malformed or tampered envelope")
 )
 
-// KeyWrapper makes and unwraps data keys under named KEKs. VaultKeyWrapper
+// KeyWrapper makes and unwraps data keys under named KEKs. TransitKeyWrapper
 // does it with Vault transit; NewInMemoryKeyWrapper is the in-memory twin.
 type KeyWrapper interface {
 	// NewDataKey returns a fresh 32-byte data key and its wrapped form.
@@ -106,7 +108,7 @@ func DecodeEnvelope(value []byte) (*Envelope, error) {
 	if e.Alg != envelopeAlg {
 		problems = append(problems, fmt.Sprintf("alg %q", e.Alg))
 	}
-	if ValidateName(e.KEK) != nil {
+	if security.ValidateName(e.KEK) != nil {
 		problems = append(problems, fmt.Sprintf("kek %q", e.KEK))
 	}
 	if e.WrappedKey == "" {
@@ -148,7 +150,7 @@ func envelopeAssociatedData(storeKey, kek, wrapped string) []byte {
 // storeKey, with a fresh data key from w under kek, and returns the
 // encoded envelope. Nothing is returned on any failure.
 func SealEnvelope(ctx context.Context, w KeyWrapper, kek, storeKey string, plaintext []byte) ([]byte, error) {
-	if err := ValidateName(kek); err != nil {
+	if err := security.ValidateName(kek); err != nil {
 		return nil, err
 	}
 	key, wrapped, err := w.NewDataKey(ctx, kek)
@@ -157,7 +159,7 @@ func SealEnvelope(ctx context.Context, w KeyWrapper, kek, storeKey string, plain
 	}
 	defer clear(key)
 	if len(key) != dataKeySize {
-		return nil, fmt.Errorf("security: data key of %d bytes, want %d", len(key), dataKeySize)
+		return nil, fmt.Errorf("vault: data key of %d bytes, want %d", len(key), dataKeySize)
 	}
 	gcm, err := newGCM(key)
 	if err != nil {
@@ -165,7 +167,7 @@ func SealEnvelope(ctx context.Context, w KeyWrapper, kek, storeKey string, plain
 	}
 	nonce := make([]byte, gcm.NonceSize())
 	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("security: nonce: %w", err)
+		return nil, fmt.Errorf("vault: nonce: %w", err)
 	}
 	e := &Envelope{
 		Version: EnvelopeVersion, Alg: envelopeAlg, KEK: kek, WrappedKey: wrapped, Nonce: nonce,
@@ -177,7 +179,7 @@ func SealEnvelope(ctx context.Context, w KeyWrapper, kek, storeKey string, plain
 // OpenEnvelope decrypts an envelope stored under storeKey, unwrapping its
 // data key through w. ErrNotEnvelope for a plain value; ErrBadEnvelope if
 // it is damaged, was stored under another key, or its wrapped key was
-// swapped; the wrapper's errors (ErrVaultDenied, ...) pass through.
+// swapped; the wrapper's errors (ErrDenied, ...) pass through.
 func OpenEnvelope(ctx context.Context, w KeyWrapper, storeKey string, value []byte) ([]byte, error) {
 	e, err := DecodeEnvelope(value)
 	if err != nil {
@@ -205,28 +207,28 @@ func OpenEnvelope(ctx context.Context, w KeyWrapper, storeKey string, value []by
 func newGCM(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, fmt.Errorf("security: %w", err)
+		return nil, fmt.Errorf("vault: %w", err)
 	}
 	return cipher.NewGCM(block)
 }
 
-// VaultKeyWrapper wraps data keys with Vault transit aes256-gcm96 KEKs:
+// TransitKeyWrapper wraps data keys with Vault transit aes256-gcm96 KEKs:
 // datakey/plaintext to seal, decrypt to open.
-type VaultKeyWrapper struct{ V *Vault }
+type TransitKeyWrapper struct{ V *Client }
 
-var _ KeyWrapper = VaultKeyWrapper{}
+var _ KeyWrapper = TransitKeyWrapper{}
 
 // NewDataKey implements KeyWrapper.
-func (w VaultKeyWrapper) NewDataKey(ctx context.Context, kek string) ([]byte, string, error) {
+func (w TransitKeyWrapper) NewDataKey(ctx context.Context, kek string) ([]byte, string, error) {
 	return w.V.DataKey(ctx, kek)
 }
 
 // UnwrapDataKey implements KeyWrapper.
-func (w VaultKeyWrapper) UnwrapDataKey(ctx context.Context, kek, wrapped string) ([]byte, error) {
+func (w TransitKeyWrapper) UnwrapDataKey(ctx context.Context, kek, wrapped string) ([]byte, error) {
 	return w.V.Decrypt(ctx, kek, wrapped)
 }
 
-// inMemoryKeyWrapper is the in-memory twin of VaultKeyWrapper: KEKs are
+// inMemoryKeyWrapper is the in-memory twin of TransitKeyWrapper: KEKs are
 // AES-256 keys in process memory, created on first use.
 type inMemoryKeyWrapper struct {
 	mu   sync.Mutex
@@ -288,7 +290,7 @@ func (w *inMemoryKeyWrapper) UnwrapDataKey(_ context.Context, kek, wrapped strin
 	denied := w.deny[kek]
 	w.mu.Unlock()
 	if denied {
-		return nil, fmt.Errorf("%w: decrypt with %q (in-memory wrapper)", ErrVaultDenied, kek)
+		return nil, fmt.Errorf("%w: decrypt with %q (in-memory wrapper)", ErrDenied, kek)
 	}
 	g, err := w.kek(kek)
 	if err != nil {

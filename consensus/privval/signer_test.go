@@ -1,4 +1,4 @@
-package security_test
+package privval_test
 
 import (
 	"bufio"
@@ -12,8 +12,10 @@ import (
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	cmttypes "github.com/cometbft/cometbft/types"
 
+	"github.com/dstt/dstt/consensus/privval"
 	"github.com/dstt/dstt/security"
-	"github.com/dstt/dstt/security/vaulttest"
+	"github.com/dstt/dstt/security/vault"
+	"github.com/dstt/dstt/security/vault/vaulttest"
 )
 
 const testChain = "pv-chain"
@@ -27,9 +29,9 @@ func vote(typ cmtproto.SignedMsgType, h int64, r int32, id cmtproto.BlockID, ts 
 	return &cmtproto.Vote{Type: typ, Height: h, Round: r, BlockID: id, Timestamp: ts, ValidatorAddress: make([]byte, 20)}
 }
 
-func newPV(t *testing.T, s security.Signer, state string) *security.ValidatorSigner {
+func newPV(t *testing.T, s security.Signer, state string) *privval.ValidatorSigner {
 	t.Helper()
-	pv, err := security.NewValidatorSigner(s, security.ValidatorSignerConfig{ChainID: testChain, StateFile: state})
+	pv, err := privval.NewValidatorSigner(s, privval.Config{ChainID: testChain, StateFile: state})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,17 +42,17 @@ func newPV(t *testing.T, s security.Signer, state string) *security.ValidatorSig
 func TestValidatorSignerDoubleSignGuard(t *testing.T) {
 	local, _ := security.GenerateKey()
 	state := filepath.Join(t.TempDir(), "signer", "state.json")
-	if _, err := security.NewValidatorSigner(local, security.ValidatorSignerConfig{ChainID: testChain, StateFile: state}); !errors.Is(err, security.ErrNoSignState) {
+	if _, err := privval.NewValidatorSigner(local, privval.Config{ChainID: testChain, StateFile: state}); !errors.Is(err, privval.ErrNoSignState) {
 		t.Fatalf("missing state: %v", err)
 	}
-	if created, err := security.InitSignState(state); err != nil || !created {
+	if created, err := privval.InitSignState(state); err != nil || !created {
 		t.Fatalf("init: %v %v", created, err)
 	}
-	if created, err := security.InitSignState(state); err != nil || created {
+	if created, err := privval.InitSignState(state); err != nil || created {
 		t.Fatalf("init twice must keep the file: %v %v", created, err)
 	}
 	pv := newPV(t, local, state)
-	if _, err := security.NewValidatorSigner(local, security.ValidatorSignerConfig{ChainID: testChain, StateFile: state}); !errors.Is(err, security.ErrSignStateLocked) {
+	if _, err := privval.NewValidatorSigner(local, privval.Config{ChainID: testChain, StateFile: state}); !errors.Is(err, privval.ErrSignStateLocked) {
 		t.Fatalf("second signer on the same state: %v", err)
 	}
 	pub, _ := pv.GetPubKey()
@@ -91,16 +93,16 @@ func TestValidatorSignerDoubleSignGuard(t *testing.T) {
 	}
 	// Same HRS, another block: refused.
 	conflict := vote(cmtproto.PrecommitType, 5, 0, blockID(2), t0)
-	if err := pv.SignVote(testChain, conflict); !errors.Is(err, security.ErrDoubleSign) || conflict.Signature != nil {
+	if err := pv.SignVote(testChain, conflict); !errors.Is(err, privval.ErrDoubleSign) || conflict.Signature != nil {
 		t.Fatalf("conflicting precommit: %v", err)
 	}
 	// Regressions: refused.
 	for _, v := range []*cmtproto.Vote{vote(cmtproto.PrevoteType, 5, 0, blockID(1), t0), vote(cmtproto.PrecommitType, 4, 3, blockID(1), t0)} {
-		if err := pv.SignVote(testChain, v); !errors.Is(err, security.ErrDoubleSign) {
+		if err := pv.SignVote(testChain, v); !errors.Is(err, privval.ErrDoubleSign) {
 			t.Fatalf("regression %v: %v", v.Type, err)
 		}
 	}
-	if err := pv.SignProposal(testChain, &cmtproto.Proposal{Type: cmtproto.ProposalType, Height: 5, Round: 0, PolRound: -1, BlockID: blockID(1), Timestamp: t0}); !errors.Is(err, security.ErrDoubleSign) {
+	if err := pv.SignProposal(testChain, &cmtproto.Proposal{Type: cmtproto.ProposalType, Height: 5, Round: 0, PolRound: -1, BlockID: blockID(1), Timestamp: t0}); !errors.Is(err, privval.ErrDoubleSign) {
 		t.Fatalf("proposal after precommit at the same round: %v", err)
 	}
 	// Another chain: refused.
@@ -115,7 +117,7 @@ func TestValidatorSignerDoubleSignGuard(t *testing.T) {
 		t.Fatalf("state after restart: %d/%d/%d", h, r, s)
 	}
 	conflict = vote(cmtproto.PrecommitType, 5, 0, blockID(2), t0)
-	if err := pv2.SignVote(testChain, conflict); !errors.Is(err, security.ErrDoubleSign) {
+	if err := pv2.SignVote(testChain, conflict); !errors.Is(err, privval.ErrDoubleSign) {
 		t.Fatalf("conflicting precommit after restart: %v", err)
 	}
 	same := vote(cmtproto.PrecommitType, 5, 0, blockID(1), t0)
@@ -131,7 +133,7 @@ func TestValidatorSignerDoubleSignGuard(t *testing.T) {
 	if err := pv2.SignVote(testChain, nilPC); err == nil {
 		t.Fatal("an extension on a nil precommit was signed")
 	}
-	st, err := security.LoadSignState(state)
+	st, err := privval.LoadSignState(state)
 	if err != nil || st.Height != 6 || st.Step != 2 {
 		t.Fatalf("state file: %+v %v", st, err)
 	}
@@ -139,7 +141,7 @@ func TestValidatorSignerDoubleSignGuard(t *testing.T) {
 	// A damaged state file is refused, not reset.
 	pv2.Close()
 	os.WriteFile(state, []byte(`{"height":"7","round":0,"step":9}`), 0o600)
-	if _, err := security.NewValidatorSigner(local, security.ValidatorSignerConfig{ChainID: testChain, StateFile: state}); !errors.Is(err, security.ErrBadSignState) {
+	if _, err := privval.NewValidatorSigner(local, privval.Config{ChainID: testChain, StateFile: state}); !errors.Is(err, privval.ErrBadSignState) {
 		t.Fatalf("damaged state: %v", err)
 	}
 }
@@ -149,9 +151,9 @@ func TestValidatorSignerDoubleSignGuard(t *testing.T) {
 // signature.
 func TestValidatorSignerVault(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
-	ctx := ctxT(t)
+	ctx := t.Context()
 	v := srv.Vault("")
-	if _, err := v.CreateKey(ctx, "validator", security.TransitKeyEd25519); err != nil {
+	if _, err := v.CreateKey(ctx, "validator", vault.TransitKeyEd25519); err != nil {
 		t.Fatal(err)
 	}
 	ts, err := v.Signer(ctx, "validator", 0)
@@ -160,13 +162,13 @@ func TestValidatorSignerVault(t *testing.T) {
 	}
 	dir := t.TempDir()
 	state := filepath.Join(dir, "state.json")
-	security.InitSignState(state)
+	privval.InitSignState(state)
 	jf, err := os.OpenFile(filepath.Join(dir, "journal"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer jf.Close()
-	pv, err := security.NewValidatorSigner(ts, security.ValidatorSignerConfig{ChainID: testChain, StateFile: state, Journal: jf})
+	pv, err := privval.NewValidatorSigner(ts, privval.Config{ChainID: testChain, StateFile: state, Journal: jf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +191,7 @@ func TestValidatorSignerVault(t *testing.T) {
 	// Vault sealed: a clear error, nothing recorded; unsealed: signs again.
 	srv.Seal()
 	pc := vote(cmtproto.PrecommitType, 4, 0, blockID(4), t0)
-	if err := pv.SignVote(testChain, pc); !errors.Is(err, security.ErrVaultSealed) {
+	if err := pv.SignVote(testChain, pc); !errors.Is(err, vault.ErrSealed) {
 		t.Fatalf("sealed: %v", err)
 	}
 	if h, _, _ := pv.State(); h != 3 {
@@ -201,7 +203,7 @@ func TestValidatorSignerVault(t *testing.T) {
 	}
 	// With RetryFor, a request waits out a short seal instead of failing.
 	pv.Close()
-	pv, err = security.NewValidatorSigner(ts, security.ValidatorSignerConfig{ChainID: testChain, StateFile: state, Journal: jf, RetryFor: 20 * time.Second})
+	pv, err = privval.NewValidatorSigner(ts, privval.Config{ChainID: testChain, StateFile: state, Journal: jf, RetryFor: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package security
+package privval
 
 import (
 	"bytes"
@@ -21,39 +21,29 @@ import (
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	"github.com/cometbft/cometbft/libs/protoio"
-	"github.com/cometbft/cometbft/privval"
+	cmtprivval "github.com/cometbft/cometbft/privval"
 	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
 	cmttypes "github.com/cometbft/cometbft/types"
-)
 
-// A validator's consensus key in Vault. ValidatorSigner is a CometBFT
-// types.PrivValidator that signs with any Signer (a TransitSigner in
-// production) and never double-signs: before it hands out a signature it
-// makes the height/round/step (HRS) and the signed bytes durable in a state
-// file (written to a temporary file, fsynced, renamed, directory fsynced).
-// A request for an HRS below the last one is refused; for the same HRS it
-// returns the stored signature when the bytes are the same or differ only
-// in the timestamp (CometBFT re-asks after a crash), and refuses otherwise.
-// `dstt signer` serves it to a node over CometBFT's remote-signer protocol.
-//
-// The state file has the format of CometBFT's priv_validator_state.json,
-// so a validator moving from a file key to Vault copies its state across.
+	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/vault"
+)
 
 // Validator signer errors.
 var (
 	// ErrDoubleSign: the request would sign conflicting data for an HRS
 	// already signed, or an HRS below the last one.
-	ErrDoubleSign = errors.New("security: refusing to double-sign")
+	ErrDoubleSign = errors.New("privval: refusing to double-sign")
 	// ErrNoSignState: the state file is missing; create it once with
 	// InitSignState (`dstt signer init`), never after a signer has run.
-	ErrNoSignState = errors.New("security: validator sign-state file missing")
+	ErrNoSignState = errors.New("privval: validator sign-state file missing")
 	// ErrBadSignState: the state file does not parse or is inconsistent.
-	ErrBadSignState = errors.New("security: validator sign-state file is damaged")
+	ErrBadSignState = errors.New("privval: validator sign-state file is damaged")
 	// ErrSignStateLocked: another signer process holds the state file.
-	ErrSignStateLocked = errors.New("security: validator sign-state file is in use by another signer")
+	ErrSignStateLocked = errors.New("privval: validator sign-state file is in use by another signer")
 	// ErrSignerBroken: an earlier state write failed after the file may
 	// have changed; restart the signer so it reloads the state from disk.
-	ErrSignerBroken = errors.New("security: validator signer stopped after a state write failure; restart it")
+	ErrSignerBroken = errors.New("privval: validator signer stopped after a state write failure; restart it")
 )
 
 // Steps of the sign state, as CometBFT's FilePV numbers them.
@@ -63,7 +53,7 @@ const (
 	stepPrecommit int8 = 3
 )
 
-// SignRecord describes one new signature, for ValidatorSignerConfig.Journal.
+// SignRecord describes one new signature, for Config.Journal.
 type SignRecord struct {
 	Height        int64  `json:"height"`
 	Round         int32  `json:"round"`
@@ -74,8 +64,8 @@ type SignRecord struct {
 	TimeUnixMs    int64  `json:"time_unix_ms"`
 }
 
-// ValidatorSignerConfig configures NewValidatorSigner.
-type ValidatorSignerConfig struct {
+// Config configures NewValidatorSigner.
+type Config struct {
 	// ChainID the signer signs for; requests for another chain are refused.
 	ChainID string
 	// StateFile is the sign-state file (created by InitSignState).
@@ -96,11 +86,11 @@ type ValidatorSignerConfig struct {
 	Logger *slog.Logger
 }
 
-// ValidatorSigner implements CometBFT's types.PrivValidator over a Signer
+// ValidatorSigner implements CometBFT's types.PrivValidator over a security.Signer
 // with a durable double-sign guard. Safe for concurrent use (requests are
 // serialised).
 type ValidatorSigner struct {
-	signer  Signer
+	signer  security.Signer
 	pub     cmted25519.PubKey
 	chainID string
 	path    string
@@ -111,7 +101,7 @@ type ValidatorSigner struct {
 	now     func() time.Time
 
 	mu     sync.Mutex
-	state  privval.FilePVLastSignState
+	state  cmtprivval.FilePVLastSignState
 	broken error
 }
 
@@ -123,28 +113,28 @@ var _ cmttypes.PrivValidator = (*ValidatorSigner)(nil)
 // has signed before removes the double-sign guard.
 func InitSignState(path string) (created bool, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return false, fmt.Errorf("security: sign state: %w", err)
+		return false, fmt.Errorf("privval: sign state: %w", err)
 	}
 	if _, err := os.Stat(path); err == nil {
 		return false, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("security: sign state: %w", err)
+		return false, fmt.Errorf("privval: sign state: %w", err)
 	}
-	if err := writeSignState(path, &privval.FilePVLastSignState{}, true); err != nil {
+	if err := writeSignState(path, &cmtprivval.FilePVLastSignState{}, true); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
 // LoadSignState reads a sign-state file.
-func LoadSignState(path string) (privval.FilePVLastSignState, error) {
-	var st privval.FilePVLastSignState
+func LoadSignState(path string) (cmtprivval.FilePVLastSignState, error) {
+	var st cmtprivval.FilePVLastSignState
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, fmt.Errorf("%w: %s (create it once with `dstt signer init`)", ErrNoSignState, path)
 	}
 	if err != nil {
-		return st, fmt.Errorf("security: sign state: %w", err)
+		return st, fmt.Errorf("privval: sign state: %w", err)
 	}
 	if err := cmtjson.Unmarshal(data, &st); err != nil {
 		return st, fmt.Errorf("%w: %s: %v", ErrBadSignState, path, err)
@@ -159,16 +149,16 @@ func LoadSignState(path string) (privval.FilePVLastSignState, error) {
 
 // NewValidatorSigner loads the sign state (ErrNoSignState if missing) and
 // locks it against other signer processes (ErrSignStateLocked) until Close.
-func NewValidatorSigner(s Signer, cfg ValidatorSignerConfig) (*ValidatorSigner, error) {
+func NewValidatorSigner(s security.Signer, cfg Config) (*ValidatorSigner, error) {
 	pub := s.PubKey()
-	if len(pub) != PubKeySize {
-		return nil, fmt.Errorf("security: validator signer: public key of %d bytes", len(pub))
+	if len(pub) != security.PubKeySize {
+		return nil, fmt.Errorf("privval: validator signer: public key of %d bytes", len(pub))
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if cfg.ChainID == "" || cfg.StateFile == "" {
-		return nil, errors.New("security: validator signer needs a chain id and a state file")
+		return nil, errors.New("privval: validator signer needs a chain id and a state file")
 	}
 	if _, err := LoadSignState(cfg.StateFile); err != nil {
 		return nil, err
@@ -197,7 +187,7 @@ func (pv *ValidatorSigner) Close() error {
 	}
 	err := pv.unlock()
 	pv.unlock = nil
-	pv.broken = errors.New("security: validator signer closed")
+	pv.broken = errors.New("privval: validator signer closed")
 	return err
 }
 
@@ -227,7 +217,7 @@ func (pv *ValidatorSigner) SignVote(chainID string, vote *cmtproto.Vote) error {
 	case cmtproto.PrecommitType:
 		step = stepPrecommit
 	default:
-		return fmt.Errorf("security: unknown vote type %v", vote.Type)
+		return fmt.Errorf("privval: unknown vote type %v", vote.Type)
 	}
 	sameHRS, err := pv.checkHRS(vote.Height, vote.Round, step)
 	if err != nil {
@@ -238,7 +228,7 @@ func (pv *ValidatorSigner) SignVote(chainID string, vote *cmtproto.Vote) error {
 	if vote.Type == cmtproto.PrecommitType && !cmttypes.ProtoBlockIDIsNil(&vote.BlockID) {
 		extBytes = cmttypes.VoteExtensionSignBytes(chainID, vote)
 	} else if len(vote.Extension) > 0 {
-		return errors.New("security: unexpected vote extension: only non-nil precommits carry one")
+		return errors.New("privval: unexpected vote extension: only non-nil precommits carry one")
 	}
 
 	if sameHRS {
@@ -320,7 +310,7 @@ func (pv *ValidatorSigner) check(chainID string) error {
 		return pv.broken
 	}
 	if chainID != pv.chainID {
-		return fmt.Errorf("security: validator signer is for chain %q, asked to sign for %q", pv.chainID, chainID)
+		return fmt.Errorf("privval: validator signer is for chain %q, asked to sign for %q", pv.chainID, chainID)
 	}
 	return nil
 }
@@ -341,7 +331,7 @@ func (pv *ValidatorSigner) sign(msgs ...[]byte) ([][]byte, error) {
 	backoff := 50 * time.Millisecond
 	for {
 		sigs, err := pv.signOnce(msgs...)
-		transient := errors.Is(err, ErrVaultSealed) || errors.Is(err, ErrVaultUnreachable)
+		transient := errors.Is(err, vault.ErrSealed) || errors.Is(err, vault.ErrUnreachable)
 		if err == nil || !transient || !pv.now().Add(backoff).Before(deadline) {
 			if err == nil && backoff > 50*time.Millisecond {
 				pv.log.Info("validator signer: Vault is back; signed")
@@ -360,7 +350,7 @@ func (pv *ValidatorSigner) sign(msgs ...[]byte) ([][]byte, error) {
 // each signature against the public key.
 func (pv *ValidatorSigner) signOnce(msgs ...[]byte) ([][]byte, error) {
 	var sigs [][]byte
-	if bs, ok := pv.signer.(BatchSigner); ok && len(msgs) > 1 {
+	if bs, ok := pv.signer.(security.BatchSigner); ok && len(msgs) > 1 {
 		var err error
 		if sigs, err = bs.SignBatch(msgs); err != nil {
 			return nil, err
@@ -375,8 +365,8 @@ func (pv *ValidatorSigner) signOnce(msgs ...[]byte) ([][]byte, error) {
 		}
 	}
 	for i, sig := range sigs {
-		if !Verify(pv.pub, msgs[i], sig) {
-			return nil, errors.New("security: validator signer: a signature does not verify against the validator key")
+		if !security.Verify(pv.pub, msgs[i], sig) {
+			return nil, errors.New("privval: validator signer: a signature does not verify against the validator key")
 		}
 	}
 	return sigs, nil
@@ -385,7 +375,7 @@ func (pv *ValidatorSigner) signOnce(msgs ...[]byte) ([][]byte, error) {
 // persist makes the new HRS durable, then journals it. On a failed write
 // the signer stops signing (the file may hold the new state or the old).
 func (pv *ValidatorSigner) persist(h int64, r int32, s int8, signBytes, sig []byte, typ string) error {
-	next := privval.FilePVLastSignState{Height: h, Round: r, Step: s, Signature: sig, SignBytes: signBytes}
+	next := cmtprivval.FilePVLastSignState{Height: h, Round: r, Step: s, Signature: sig, SignBytes: signBytes}
 	if err := writeSignState(pv.path, &next, false); err != nil {
 		pv.broken = fmt.Errorf("%w: %v", ErrSignerBroken, err)
 		return pv.broken
@@ -402,7 +392,7 @@ func (pv *ValidatorSigner) persist(h int64, r int32, s int8, signBytes, sig []by
 		if err != nil {
 			// The state is durable; only the journal is behind. Withhold
 			// this signature (it can be re-fetched for the same HRS).
-			return fmt.Errorf("security: validator signer journal: %w", err)
+			return fmt.Errorf("privval: validator signer journal: %w", err)
 		}
 	}
 	return nil
@@ -410,15 +400,15 @@ func (pv *ValidatorSigner) persist(h int64, r int32, s int8, signBytes, sig []by
 
 // writeSignState writes st to path durably: temporary file, fsync, rename
 // (or link, with exclusive, which fails if path exists), directory fsync.
-func writeSignState(path string, st *privval.FilePVLastSignState, exclusive bool) error {
+func writeSignState(path string, st *cmtprivval.FilePVLastSignState, exclusive bool) error {
 	data, err := cmtjson.MarshalIndent(st, "", "  ")
 	if err != nil {
-		return fmt.Errorf("security: sign state: %w", err)
+		return fmt.Errorf("privval: sign state: %w", err)
 	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("security: sign state: %w", err)
+		return fmt.Errorf("privval: sign state: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	_, err = tmp.Write(data)
@@ -439,15 +429,15 @@ func writeSignState(path string, st *privval.FilePVLastSignState, exclusive bool
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("security: sign state %s: %w", path, err)
+		return fmt.Errorf("privval: sign state %s: %w", path, err)
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("security: sign state: %w", err)
+		return fmt.Errorf("privval: sign state: %w", err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("security: sign state: sync %s: %w", dir, err)
+		return fmt.Errorf("privval: sign state: sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -1,0 +1,30 @@
+// Package privval is a validator's consensus key held outside the node:
+// ValidatorSigner is a CometBFT types.PrivValidator that signs with any
+// security.Signer (a vault.TransitSigner in production, so the key never
+// leaves Vault) and never double-signs. `dstt signer` serves it to a node
+// over CometBFT's remote-signer protocol.
+//
+// It lives beside consensus, not in security, because it is CometBFT's
+// contract it implements (votes, proposals, the height/round/step rules and
+// CometBFT's sign-state file) and it links CometBFT's types and privval
+// packages; security stays a light package a client SDK can import.
+//
+// # Double-sign guard
+//
+// Before it hands out a signature the signer makes the height/round/step
+// (HRS) and the signed bytes durable in a state file (written to a
+// temporary file, fsynced, renamed, directory fsynced). A request for an
+// HRS below the last one is refused (ErrDoubleSign); for the same HRS it
+// returns the stored signature when the bytes are the same or differ only
+// in the timestamp (CometBFT re-asks after a crash), and refuses otherwise.
+// The state file has the format of CometBFT's priv_validator_state.json, so
+// a validator moving from a file key to Vault copies its state across.
+//
+// Call order: InitSignState once when the validator is set up (never after
+// a signer has run: ErrNoSignState otherwise), then NewValidatorSigner,
+// which locks the state file against other signer processes
+// (ErrSignStateLocked) until Close. While Vault is sealed or unreachable a
+// sign request is held for Config.RetryFor. After a failed state write the
+// signer refuses everything (ErrSignerBroken) until restarted. A
+// ValidatorSigner is safe for concurrent use; requests are serialised.
+package privval

@@ -1,0 +1,165 @@
+package vault
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+
+	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/types"
+)
+
+// vaultKeyring is the "vault" keyring backend: every key is an ed25519
+// transit key; private keys never leave Vault.
+type vaultKeyring struct {
+	v *Client
+}
+
+var _ security.Keyring = (*vaultKeyring)(nil)
+
+// NewKeyring returns a security.Keyring over v's transit engine: Add creates an
+// ed25519 transit key, List and Show read them (the public key is the
+// signing version's, see TransitKey.SigningVersion), Signer returns a
+// TransitSigner, Delete deletes the transit key. Import is not supported
+// (create keys in Vault). Transit keys of other types are not listed.
+func NewKeyring(v *Client) security.Keyring { return &vaultKeyring{v: v} }
+
+func init() { security.RegisterKeyringBackend(security.BackendVault, openKeyring) }
+
+// openKeyring is security.OpenKeyring's "vault" backend: configuration from
+// DIR/vault.json and the environment (ConfigForKeyring).
+func openKeyring(dir string, _ security.PassphraseFunc) (security.Keyring, error) {
+	cfg, err := ConfigForKeyring(dir)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.withDefaults().Timeout)
+	defer cancel()
+	v, err := New(ctx, cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	return NewKeyring(v), nil
+}
+
+// ClientOf returns the Vault behind a keyring of the "vault" backend, or
+// nil for other backends: for what the security.Keyring interface does not cover
+// (rotation, key versions).
+func ClientOf(k security.Keyring) *Client {
+	if vk, ok := k.(*vaultKeyring); ok {
+		return vk.v
+	}
+	return nil
+}
+
+func (k *vaultKeyring) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 4*k.v.cfg.Timeout)
+}
+
+func (k *vaultKeyring) Add(name string) (security.KeyInfo, error) {
+	if err := security.ValidateName(name); err != nil {
+		return security.KeyInfo{}, err
+	}
+	ctx, cancel := k.ctx()
+	defer cancel()
+	tk, err := k.v.CreateKey(ctx, name, TransitKeyEd25519)
+	if err != nil {
+		return security.KeyInfo{}, err
+	}
+	return k.info(tk)
+}
+
+func (k *vaultKeyring) Import(name string, _ ed25519.PrivateKey) (security.KeyInfo, error) {
+	if err := security.ValidateName(name); err != nil {
+		return security.KeyInfo{}, err
+	}
+	return security.KeyInfo{}, fmt.Errorf("%w: the vault keyring cannot import private keys; create the key in Vault (dstt keys add %s --keyring-backend vault)",
+		errors.ErrUnsupported, name)
+}
+
+func (k *vaultKeyring) List() ([]security.KeyInfo, error) {
+	ctx, cancel := k.ctx()
+	defer cancel()
+	names, err := k.v.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []security.KeyInfo{}
+	for _, n := range names {
+		if security.ValidateName(n) != nil {
+			continue
+		}
+		tk, err := k.v.ReadKey(ctx, n)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		if tk.Type != TransitKeyEd25519 {
+			continue
+		}
+		info, err := k.info(tk)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+func (k *vaultKeyring) Show(name string) (security.KeyInfo, error) {
+	tk, err := k.read(name)
+	if err != nil {
+		return security.KeyInfo{}, err
+	}
+	return k.info(tk)
+}
+
+func (k *vaultKeyring) Signer(name string) (security.Signer, error) {
+	if _, err := k.read(name); err != nil {
+		return nil, err
+	}
+	ctx, cancel := k.ctx()
+	defer cancel()
+	return k.v.Signer(ctx, name, 0)
+}
+
+func (k *vaultKeyring) Delete(name string) error {
+	if _, err := k.read(name); err != nil {
+		return err
+	}
+	ctx, cancel := k.ctx()
+	defer cancel()
+	return k.v.DeleteKey(ctx, name)
+}
+
+// read reads an ed25519 transit key; a missing one is security.ErrKeyNotFound (and
+// ErrNotFound).
+func (k *vaultKeyring) read(name string) (TransitKey, error) {
+	if err := security.ValidateName(name); err != nil {
+		return TransitKey{}, err
+	}
+	ctx, cancel := k.ctx()
+	defer cancel()
+	tk, err := k.v.ReadKey(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		return tk, fmt.Errorf("%w: %w", security.ErrKeyNotFound, err)
+	}
+	if err != nil {
+		return tk, err
+	}
+	if tk.Type != TransitKeyEd25519 {
+		return tk, fmt.Errorf("%w: %q is %s, a keyring key is %s", ErrKeyType, name, tk.Type, TransitKeyEd25519)
+	}
+	return tk, nil
+}
+
+func (k *vaultKeyring) info(tk TransitKey) (security.KeyInfo, error) {
+	pub := tk.PubKey(tk.SigningVersion())
+	if pub == nil {
+		return security.KeyInfo{}, fmt.Errorf("%w: key %q: no public key for its signing version %d", ErrResponse, tk.Name, tk.SigningVersion())
+	}
+	return security.KeyInfo{Name: tk.Name, Address: types.Address(pub), PubKey: pub, Backend: security.BackendVault}, nil
+}
