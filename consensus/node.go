@@ -240,7 +240,7 @@ func WaitForHeight(ctx context.Context, c rpcclient.StatusClient, h int64) error
 // keeps its file lock and blocks a restart in the same process).
 type dbSet struct {
 	mu  sync.Mutex
-	dbs []*onceClosedDB
+	dbs []*guardedDB
 }
 
 func (s *dbSet) provider(ctx *cfg.DBContext) (dbm.DB, error) {
@@ -252,7 +252,7 @@ func (s *dbSet) provider(ctx *cfg.DBContext) (dbm.DB, error) {
 		}
 		return nil, err
 	}
-	d := &onceClosedDB{DB: db}
+	d := &guardedDB{DB: db}
 	s.mu.Lock()
 	s.dbs = append(s.dbs, d)
 	s.mu.Unlock()
@@ -271,14 +271,139 @@ func (s *dbSet) closeAll() error {
 	return errors.Join(errs...)
 }
 
-// onceClosedDB makes Close idempotent; the first Close's error is returned every time.
-type onceClosedDB struct {
+// errDBClosed is what a database operation returns after the node closed it.
+var errDBClosed = errors.New("consensus: database closed")
+
+// guardedDB is one of CometBFT's databases as the node hands it out. Close is
+// idempotent (the first Close's error is returned every time) and waits for
+// the reads and writes in flight; one that comes after returns errDBClosed
+// instead of reaching Pebble, which panics on a closed database. CometBFT's
+// indexer goroutine can still be indexing a block when the node's Stop
+// returns (nothing lets us wait for it), so this is what keeps a stop from
+// crashing the process. Iterators are checked when opened only: their readers
+// (RPC, consensus) have stopped before the databases close.
+type guardedDB struct {
 	dbm.DB
-	once sync.Once
-	err  error
+	mu     sync.RWMutex
+	closed bool
+	err    error
 }
 
-func (d *onceClosedDB) Close() error {
-	d.once.Do(func() { d.err = d.DB.Close() })
+// guard runs op unless the database is closed; Close waits for it.
+func (d *guardedDB) guard(op func() error) error {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.closed {
+		return errDBClosed
+	}
+	return op()
+}
+
+func (d *guardedDB) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.closed {
+		d.closed, d.err = true, d.DB.Close()
+	}
 	return d.err
+}
+
+func (d *guardedDB) Get(key []byte) (v []byte, err error) {
+	err = d.guard(func() error { v, err = d.DB.Get(key); return err })
+	return v, err
+}
+
+func (d *guardedDB) Has(key []byte) (ok bool, err error) {
+	err = d.guard(func() error { ok, err = d.DB.Has(key); return err })
+	return ok, err
+}
+
+func (d *guardedDB) Set(key, value []byte) error {
+	return d.guard(func() error { return d.DB.Set(key, value) })
+}
+
+func (d *guardedDB) SetSync(key, value []byte) error {
+	return d.guard(func() error { return d.DB.SetSync(key, value) })
+}
+
+func (d *guardedDB) Delete(key []byte) error {
+	return d.guard(func() error { return d.DB.Delete(key) })
+}
+
+func (d *guardedDB) DeleteSync(key []byte) error {
+	return d.guard(func() error { return d.DB.DeleteSync(key) })
+}
+
+func (d *guardedDB) Iterator(start, end []byte) (it dbm.Iterator, err error) {
+	err = d.guard(func() error { it, err = d.DB.Iterator(start, end); return err })
+	return it, err
+}
+
+func (d *guardedDB) ReverseIterator(start, end []byte) (it dbm.Iterator, err error) {
+	err = d.guard(func() error { it, err = d.DB.ReverseIterator(start, end); return err })
+	return it, err
+}
+
+func (d *guardedDB) Compact(start, end []byte) error {
+	return d.guard(func() error { return d.DB.Compact(start, end) })
+}
+
+func (d *guardedDB) Print() error {
+	return d.guard(func() error { return d.DB.Print() })
+}
+
+func (d *guardedDB) Stats() map[string]string {
+	var st map[string]string
+	_ = d.guard(func() error { st = d.DB.Stats(); return nil })
+	return st
+}
+
+// NewBatch returns a batch whose Write and WriteSync are guarded like the
+// database's own writes; after Close every call on it returns errDBClosed.
+func (d *guardedDB) NewBatch() dbm.Batch {
+	b := &guardedBatch{db: d}
+	_ = d.guard(func() error { b.batch = d.DB.NewBatch(); return nil })
+	return b
+}
+
+type guardedBatch struct {
+	db    *guardedDB
+	batch dbm.Batch // nil when the database was closed at NewBatch
+}
+
+func (b *guardedBatch) Set(key, value []byte) error {
+	if b.batch == nil {
+		return errDBClosed
+	}
+	return b.batch.Set(key, value)
+}
+
+func (b *guardedBatch) Delete(key []byte) error {
+	if b.batch == nil {
+		return errDBClosed
+	}
+	return b.batch.Delete(key)
+}
+
+func (b *guardedBatch) Write() error {
+	if b.batch == nil {
+		return errDBClosed
+	}
+	return b.db.guard(b.batch.Write)
+}
+
+func (b *guardedBatch) WriteSync() error {
+	if b.batch == nil {
+		return errDBClosed
+	}
+	return b.db.guard(b.batch.WriteSync)
+}
+
+// Close releases the batch; it touches only the batch's memory, so it is
+// safe after the database closed.
+func (b *guardedBatch) Close() error {
+	if b.batch == nil {
+		return nil
+	}
+	return b.batch.Close()
 }

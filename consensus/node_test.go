@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	dbm "github.com/cometbft/cometbft-db"
 	"github.com/cometbft/cometbft/abci/example/kvstore"
 	"github.com/cometbft/cometbft/libs/log"
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
@@ -220,5 +221,52 @@ func TestNewNodeReportsMissingDBBackend(t *testing.T) {
 	}
 	if node != nil {
 		t.Fatal("NewNode returned a node with an error")
+	}
+}
+
+// TestClosedDatabaseRefusesInsteadOfPanicking: CometBFT's indexer goroutine
+// can still write a block's index after the node stopped and closed its
+// databases. A write then, through a batch opened before the close or
+// directly, returns errDBClosed; Pebble itself would panic.
+func TestClosedDatabaseRefusesInsteadOfPanicking(t *testing.T) {
+	raw, err := dbm.NewDB("tx_index", dbm.BackendType(DefaultDBBackend), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := &guardedDB{DB: raw}
+	if err := db.Set([]byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	pending := db.NewBatch() // opened before the close, written after it
+	if err := pending.Set([]byte("k2"), []byte("v2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := pending.WriteSync(); !errors.Is(err, errDBClosed) {
+		t.Fatalf("batch written after Close: %v, want errDBClosed", err)
+	}
+	if err := pending.Close(); err != nil {
+		t.Fatalf("closing the batch: %v", err)
+	}
+	late := db.NewBatch()
+	if err := late.Set([]byte("k3"), []byte("v3")); !errors.Is(err, errDBClosed) {
+		t.Fatalf("batch opened after Close: %v, want errDBClosed", err)
+	}
+	if err := late.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetSync([]byte("k"), []byte("v")); !errors.Is(err, errDBClosed) {
+		t.Fatalf("SetSync after Close: %v", err)
+	}
+	if _, err := db.Get([]byte("k")); !errors.Is(err, errDBClosed) {
+		t.Fatalf("Get after Close: %v", err)
+	}
+	if _, err := db.Iterator(nil, nil); !errors.Is(err, errDBClosed) {
+		t.Fatalf("Iterator after Close: %v", err)
 	}
 }
