@@ -125,7 +125,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlo
 	}
 	txs := make([]*abcitypes.ExecTxResult, len(res.Txs))
 	for i, out := range res.Txs {
-		txs[i] = execResult(uint64(req.Height), uint32(i), out)
+		txs[i] = execResult(out)
 	}
 	resp := &abcitypes.ResponseFinalizeBlock{TxResults: txs, AppHash: res.AppHash}
 	for _, u := range res.ValidatorUpdates {
@@ -138,10 +138,10 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlo
 	return resp, nil
 }
 
-func execResult(height uint64, idx uint32, out Outcome) *abcitypes.ExecTxResult {
-	r := &abcitypes.ExecTxResult{Code: uint32(out.Code), Log: out.Log, Codespace: codespace(out.Code)}
-	rec := types.TxResult{Height: height, TxIndex: idx, Code: uint32(out.Code), Log: out.Log, Writes: out.Writes, Signer: out.Signer}
-	r.Data, _ = rec.Marshal() // a plain message of bytes and ints: cannot fail
+// execResult is the engine's outcome for CometBFT. Data is the engine's
+// encoded result, with no words in it (CometBFT hashes Data, never Log).
+func execResult(out Outcome) *abcitypes.ExecTxResult {
+	r := &abcitypes.ExecTxResult{Code: uint32(out.Code), Log: out.Log, Codespace: codespace(out.Code), Data: out.Result}
 	// No attribute is indexed: CometBFT's tx indexer would let anyone who
 	// reaches its RPC search txs by key or signer (/tx_search). Index
 	// flags are outside the results hash, so this changes no hash.

@@ -70,11 +70,13 @@ func (e *Engine) loadHead() error {
 	return err
 }
 
-// auditEntry describes tx i of a block for the audit chain.
+// auditEntry describes tx i of a block for the audit chain: codes and
+// structured fields only, no Message (the chain's head is in the app hash;
+// the words for a failure are rendered from the tx's stored result).
 func auditEntry(b *Block, i int, d *decodedTx, out *Outcome) audit.Entry {
 	ent := audit.Entry{
 		Height: b.Height, TxIndex: uint32(i), Time: b.Time, Actor: out.Signer,
-		Code: uint32(out.Code), CodeName: out.Code.Name(), Message: out.Log, TxHash: out.Hash,
+		Code: uint32(out.Code), CodeName: out.Code.Name(), TxHash: out.Hash,
 	}
 	if !d.verified { // not authenticated: name no actor
 		ent.Actor = ""

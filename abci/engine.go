@@ -47,10 +47,14 @@ type Block struct {
 // Outcome is the result of one tx.
 type Outcome struct {
 	Code   types.Code
-	Log    string
+	Log    string        // in words, for the validator's own log; never hashed
+	Reason *types.Reason // why it failed, as data
 	Hash   []byte
 	Signer string
 	Writes []types.Write
+	// Result is the encoded types.TxResult (no log): what state keeps for
+	// an authentic tx, and ExecTxResult.data (CometBFT hashes it).
+	Result []byte
 }
 
 // BlockResult is the engine's output for a block.

@@ -98,6 +98,11 @@ func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
 	// replay must not overwrite the original's result.
 	if !d.verified || d.code == types.CodeReplay {
 		out.Code, out.Log = d.code, d.log
+		rec := types.TxResult{Height: st.height, TxIndex: idx, Code: uint32(d.code), Signer: d.signer}
+		var err error
+		if out.Result, err = rec.Marshal(); err != nil {
+			return out, fmt.Errorf("abci: encode tx result: %w", err)
+		}
 		return out, nil
 	}
 	if d.code == types.CodeOK {
@@ -128,15 +133,17 @@ func (e *Engine) execTx(st *staged, idx uint32, d *decodedTx) (Outcome, error) {
 			})
 		}
 	}
-	out.Code, out.Log = d.code, d.log
+	out.Code, out.Log, out.Reason = d.code, d.log, d.reason
+	// Codes and data only: the words stay in out.Log, outside every hash.
 	rec := types.TxResult{
-		Height: st.height, TxIndex: idx, Code: uint32(d.code), Log: d.log,
+		Height: st.height, TxIndex: idx, Code: uint32(d.code), Reason: d.reason,
 		Writes: out.Writes, Signer: d.signer,
 	}
 	val, err := rec.Marshal()
 	if err != nil {
 		return out, fmt.Errorf("abci: encode tx result: %w", err)
 	}
+	out.Result = val
 	st.put(storage.Entry{Key: txKey(d.hash), Value: val, Version: ver})
 	st.put(storage.Entry{Key: replayKey(d.id), Value: d.hash, Version: ver})
 	st.replayIDs = append(st.replayIDs, d.id)
@@ -181,7 +188,7 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 				return nil, fmt.Errorf("abci: rotation check: %w", err)
 			}
 			if why != "" {
-				d.fail(types.CodeInvalidOp, "op %d: %s", i, why)
+				d.failAt(types.CodeInvalidOp, opReason(ruleKeyTaken, i, types.Address(o.RotateKey.NewPubKey)), "op %d: %s", i, why)
 				return nil, nil
 			}
 			policyOps = append(policyOps, i)
@@ -195,7 +202,10 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 				have = types.Version{Height: ent.Version.Height, TxIndex: ent.Version.Index}
 			}
 			if have != o.Check.Version {
-				d.fail(types.CodeConflict, "op %d: key %q is at version %s, the tx expected %s",
+				r := opReason(ruleVersionMismatch, i, o.Check.Key)
+				want := o.Check.Version
+				r.Expected, r.Actual = &want, &have
+				d.failAt(types.CodeConflict, r, "op %d: key %q is at version %s, the tx expected %s",
 					i, o.Check.Key, have.Text(), o.Check.Version.Text())
 				return nil, nil
 			}

@@ -256,7 +256,7 @@ func (e *Engine) authorizeGov(st *staged, d *decodedTx) error {
 		return err
 	}
 	if len(orgs) < k {
-		d.fail(types.CodeUnauthorized, "governance needs signatures from admins of %d distinct member orgs; this tx has %d (%s)", k, len(orgs), strings.Join(orgs, ", "))
+		d.failAt(types.CodeUnauthorized, types.Reason{Rule: ruleGovThreshold, Need: uint32(k), Have: uint32(len(orgs))}, "governance needs signatures from admins of %d distinct member orgs; this tx has %d (%s)", k, len(orgs), strings.Join(orgs, ", "))
 	}
 	return nil
 }
@@ -283,7 +283,7 @@ func (e *Engine) authorizeLockout(st *staged, d *decodedTx) {
 			}
 		}
 		if err != nil {
-			d.fail(types.CodeUnauthorized, "op %d: %v", i, err)
+			d.failAt(types.CodeUnauthorized, opReason(ruleLockout, i, ""), "op %d: %v", i, err)
 			return
 		}
 	}
@@ -336,7 +336,7 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 			return err
 		}
 		if !ok {
-			d.fail(types.CodeInvalidOp, "op %d: no member org %q", i, o.AddValidator.Org)
+			d.failAt(types.CodeInvalidOp, opReason(ruleNoOrg, i, o.AddValidator.Org), "op %d: no member org %q", i, o.AddValidator.Org)
 			return nil
 		}
 		why, err := e.checkValidatorChange(st, o.AddValidator.PubKey, o.AddValidator.Power)
@@ -344,7 +344,7 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 			return err
 		}
 		if why != "" {
-			d.fail(types.CodeInvalidOp, "op %d: CometBFT would refuse the validator set: %s", i, why)
+			d.failAt(types.CodeInvalidOp, opReason(ruleValidatorSetRefused, i, types.Address(o.AddValidator.PubKey)), "op %d: CometBFT would refuse the validator set: %s", i, why)
 			return nil
 		}
 		rec := validatorRecord{PubKey: hex.EncodeToString(o.AddValidator.PubKey), Power: o.AddValidator.Power, Org: org.ID}
@@ -359,7 +359,7 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 			return err
 		}
 		if !ok {
-			d.fail(types.CodeInvalidOp, "op %d: %s is not a validator", i, types.Address(o.RemoveValidator.PubKey))
+			d.failAt(types.CodeInvalidOp, opReason(ruleNotValidator, i, types.Address(o.RemoveValidator.PubKey)), "op %d: %s is not a validator", i, types.Address(o.RemoveValidator.PubKey))
 			return nil
 		}
 		total, err := e.totalPower(st)
@@ -367,7 +367,7 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 			return err
 		}
 		if total-rec.Power <= 0 {
-			d.fail(types.CodeInvalidOp, "op %d: removing %s would leave no voting power", i, types.Address(o.RemoveValidator.PubKey))
+			d.failAt(types.CodeInvalidOp, opReason(ruleNoPowerLeft, i, types.Address(o.RemoveValidator.PubKey)), "op %d: removing %s would leave no voting power", i, types.Address(o.RemoveValidator.PubKey))
 			return nil
 		}
 		why, err := e.checkValidatorChange(st, o.RemoveValidator.PubKey, 0)
@@ -375,7 +375,7 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 			return err
 		}
 		if why != "" {
-			d.fail(types.CodeInvalidOp, "op %d: CometBFT would refuse the validator set: %s", i, why)
+			d.failAt(types.CodeInvalidOp, opReason(ruleValidatorSetRefused, i, types.Address(o.RemoveValidator.PubKey)), "op %d: CometBFT would refuse the validator set: %s", i, why)
 			return nil
 		}
 		st.put(storage.Entry{Key: validatorKey(o.RemoveValidator.PubKey), Deleted: true, Version: ver})
@@ -387,7 +387,7 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 			return err
 		}
 		if ok {
-			d.fail(types.CodeInvalidOp, "op %d: org %q is already a member", i, o.AddOrg.Id)
+			d.failAt(types.CodeInvalidOp, opReason(ruleOrgExists, i, o.AddOrg.Id), "op %d: org %q is already a member", i, o.AddOrg.Id)
 			return nil
 		}
 		org := types.Org{ID: o.AddOrg.Id, Admins: slices.Clone(o.AddOrg.Admins)}
@@ -414,7 +414,7 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 			return err
 		}
 		if !ok {
-			d.fail(types.CodeInvalidOp, "op %d: no member org %q", i, o.RemoveOrg.Id)
+			d.failAt(types.CodeInvalidOp, opReason(ruleNoOrg, i, o.RemoveOrg.Id), "op %d: no member org %q", i, o.RemoveOrg.Id)
 			return nil
 		}
 		var left []string
@@ -426,7 +426,7 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 			return err
 		}
 		if len(left) > 0 {
-			d.fail(types.CodeInvalidOp, "op %d: org %q still has validators %s; remove them first", i, org.ID, strings.Join(left, ", "))
+			d.failAt(types.CodeInvalidOp, opReason(ruleOrgHasValidators, i, org.ID), "op %d: org %q still has validators %s; remove them first", i, org.ID, strings.Join(left, ", "))
 			return nil
 		}
 		st.put(storage.Entry{Key: prefixed(nsOrg, org.ID), Deleted: true, Version: ver})
@@ -525,8 +525,8 @@ func (e *Engine) punish(st *staged, b *Block) ([]audit.Entry, error) {
 		}
 		entries = append(entries, audit.Entry{
 			Height: b.Height, Time: b.Time, Kind: audit.KindEvidence, Action: "punish",
-			Resources: []string{"validator:" + types.Address(pub)},
-			Message:   fmt.Sprintf("%s at height %d: power %d removed", ev.Type, ev.Height, rec.Power),
+			// Data, not words: the evidence record in state has the rest.
+			Resources: []string{"validator:" + types.Address(pub), fmt.Sprintf("evidence:%s@%d", ev.Type, ev.Height)},
 		})
 		ver := storage.Version{Height: st.height, Index: uint32(i)}
 		evKey := append([]byte{nsEvidence}, fmt.Sprintf("%020d/%04d", st.height, i)...)

@@ -84,7 +84,9 @@ func (e *Engine) resolveSigners(st *staged, d *decodedTx) {
 		addr := types.Address(s.PubKey)
 		id, ok := e.resolveAt(st, addr)
 		if !ok {
-			d.fail(types.CodeKeyRetired, "signature %d: %s", i, e.retiredKeyReasonAt(st, addr))
+			rec, _ := e.keyAt(st, addr) // a retired key has a record
+			d.failAt(types.CodeKeyRetired, types.Reason{Rule: ruleKeyRetired, Subject: addr, Height: rec.RetiredAt},
+				"signature %d: %s", i, e.retiredKeyReasonAt(st, addr))
 			return
 		}
 		if i == 0 {

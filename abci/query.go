@@ -99,5 +99,6 @@ func (e *Engine) TxResult(hash []byte) (types.TxResult, error) {
 	if err := r.Unmarshal(ent.Value); err != nil {
 		return types.TxResult{}, fmt.Errorf("abci: stored tx result: %w", err)
 	}
+	r.Log = RenderLog(types.Code(r.Code), r.Reason) // state keeps no words
 	return r, nil
 }

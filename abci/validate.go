@@ -21,12 +21,15 @@ type decodedTx struct {
 	verified bool
 	index    uint32 // position in the block (FinalizeBlock only)
 	code     types.Code
-	log      string
+	log      string        // in words, for the validator's own log (failText)
+	reason   *types.Reason // as data, for state (failAt)
 }
 
+// fail fails d with code c; the words go to the validator's log only. A
+// failure that can leave a stored result uses failAt, which adds the data.
 func (d *decodedTx) fail(c types.Code, format string, args ...any) {
 	d.code = c
-	d.log = c.Message() + ": " + fmt.Sprintf(format, args...)
+	d.log = failText(c, fmt.Sprintf(format, args...))
 }
 
 // decode runs every check that needs neither state nor signatures: the
@@ -37,7 +40,7 @@ func (e *Engine) decode(txBytes []byte) *decodedTx {
 	d := &decodedTx{hash: types.TxHash(txBytes)}
 	tx, body, c, msg := types.ValidateTx(txBytes, e.chainID, e.params.Limits())
 	if c != types.CodeOK {
-		d.code, d.log = c, c.Message()+": "+msg
+		d.code, d.log = c, failText(c, msg)
 		return d
 	}
 	d.tx, d.body = *tx, *body
@@ -169,14 +172,18 @@ func (e *Engine) authorize(st *staged, d *decodedTx) {
 		}
 		if act == rbac.ActAdmin {
 			if !p.IsAdmin(d.signer, dom) {
-				d.fail(types.CodeUnauthorized, "op %d: %s lacks admin in domain %q", i, d.signer, dom)
+				d.failAt(types.CodeUnauthorized, opReason(ruleLacksAdmin, i, dom), "op %d: %s lacks admin in domain %q", i, d.signer, dom)
 				return
 			}
 			continue
 		}
 		dom = rbac.DomainOf(obj)
 		if !p.Allowed(d.signer, dom, obj, act) {
-			d.fail(types.CodeUnauthorized, "op %d: %s lacks %s on key %q (domain %q)", i, d.signer, act, obj, dom)
+			rule := ruleLacksWrite
+			if act == rbac.ActRead {
+				rule = ruleLacksRead
+			}
+			d.failAt(types.CodeUnauthorized, opReason(rule, i, obj), "op %d: %s lacks %s on key %q (domain %q)", i, d.signer, act, obj, dom)
 			return
 		}
 	}
@@ -188,8 +195,8 @@ func (e *Engine) checkWindow(d *decodedTx, height uint64) {
 	vu := d.body.ValidUntilHeight
 	switch {
 	case vu < height:
-		d.fail(types.CodeExpired, "valid_until_height %d is below height %d; sign it again with a later valid_until_height", vu, height)
+		d.failAt(types.CodeExpired, types.Reason{Rule: ruleExpired, Height: vu}, "valid_until_height %d is below height %d; sign it again with a later valid_until_height", vu, height)
 	case vu-height > e.params.TxWindow:
-		d.fail(types.CodeTooFarAhead, "valid_until_height %d is more than %d blocks after height %d", vu, e.params.TxWindow, height)
+		d.failAt(types.CodeTooFarAhead, types.Reason{Rule: ruleTooFarAhead, Height: vu}, "valid_until_height %d is more than %d blocks after height %d", vu, e.params.TxWindow, height)
 	}
 }
