@@ -17,6 +17,12 @@
 //	    FinalizeBlock(block)            stages the block's writes
 //	    Commit()                        writes them in one atomic batch
 //
+// Reads (Get, History, TxResult, Check, CanRead, Policy, Identity, the
+// audit queries) and CheckTx see committed state only: FinalizeBlock works
+// on the block's own copies of the policy and key map, which Commit
+// promotes after the store holds the block (staging.go). A query between
+// FinalizeBlock and Commit therefore sees the previous block's policy.
+//
 // Engine is not safe for concurrent use; CometBFT's local client serialises
 // the ABCI calls. The Verifier it is given may verify in parallel and cache
 // results (CachedVerifier), as long as its answers equal security.Verify's.
@@ -48,9 +54,17 @@
 //
 // # Errors
 //
-// Bad txs get codes (types.Code). Faults return Go errors wrapping this
-// package's sentinels (ErrHeight, ErrStaged, ...) or storage's; the adapter
-// returns them to CometBFT, which stops the node rather than diverge.
+// Bad txs get codes (types.Code), and a failure that leaves a stored
+// result also gets a types.Reason: what is hashed holds codes and
+// structured fields, never words. Words are rendered outside every hash
+// (Outcome.Log for ExecTxResult.log and CheckTx; RenderLog for status
+// queries), so rewording a message cannot fork the chain.
+//
+// Faults return Go errors wrapping this package's sentinels (ErrHeight,
+// ErrStaged, ...) or storage's; the adapter returns them to CometBFT, which
+// stops the node rather than diverge. A storage error in FinalizeBlock or
+// Commit is such a fault: it is never turned into a result or an app hash.
+//
 // Queries return ErrNotFound / ErrBadQuery / ErrUnauthorized, which
 // App.Query maps to the codes NOT_FOUND, BAD_QUERY and UNAUTHORIZED. Reads
 // of keys "anyone" may not read need the signed form (QuerySigned).
