@@ -16,9 +16,8 @@ import (
 
 	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/consensus"
+	"github.com/dstt/dstt/consensus/assemble"
 	"github.com/dstt/dstt/security"
-	"github.com/dstt/dstt/storage"
-	"github.com/dstt/dstt/transport/rest"
 )
 
 // devKeyName is the key `start --dev` creates in the test keyring.
@@ -86,23 +85,16 @@ key. Refuses to touch an existing home unless --overwrite.`,
 	return cmd
 }
 
-// startOptions are what `dstt start` hands the node assembler (runNode).
+// startOptions are the flags of `dstt start` beyond the home's files.
 type startOptions struct {
 	logLevel, cometLogLevel string
-	rest                    *rest.Config
-	// unsafePublicRPC lets CometBFT's RPC listen beyond loopback on a chain
-	// with access control (a loud warning, recorded in the node log).
-	unsafePublicRPC bool
-	// acceptTruncatedNodeLog opens a truncated or damaged node security
-	// log, continuing after the highest seq ever written (recorded).
-	acceptTruncatedNodeLog bool
+	node                    assemble.Config // REST, UnsafePublicRPC, AcceptTruncatedNodeLog from flags
 }
 
 func newStartCmd(g *globals) *cobra.Command {
 	f := &initFlags{}
 	var dev bool
-	opts := startOptions{}
-	restCfg := rest.DefaultConfig()
+	opts := startOptions{node: assemble.DefaultConfig()}
 	cmd := &cobra.Command{
 		Use:   "start",
 		Short: "Run the node until interrupted",
@@ -132,11 +124,10 @@ home is reused as it is.`,
 					return err
 				}
 			}
-			restCfg.ListenOptional = !cmd.Flags().Changed("rest-laddr")
-			restCfg.MetricsListenOptional = !cmd.Flags().Changed("rest-metrics-laddr")
+			opts.node.REST.ListenOptional = !cmd.Flags().Changed("rest-laddr")
+			opts.node.REST.MetricsListenOptional = !cmd.Flags().Changed("rest-metrics-laddr")
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			opts.rest = &restCfg
 			return g.runNode(ctx, opts)
 		},
 	}
@@ -144,9 +135,9 @@ home is reused as it is.`,
 	cmd.Flags().BoolVar(&dev, "dev", false, "initialise an empty home as a one-node dev chain with a test-keyring key \"dev\"")
 	cmd.Flags().StringVar(&opts.logLevel, "log-level", "info", "dstt's log level: debug, info, error or none")
 	cmd.Flags().StringVar(&opts.cometLogLevel, "comet-log-level", "error", "CometBFT's log level: debug, info, error or none")
-	cmd.Flags().BoolVar(&opts.unsafePublicRPC, "unsafe-public-rpc", false, "UNSAFE: let CometBFT's RPC listen beyond loopback on a chain with access control (anyone who reaches it reads every stored value); warned about and recorded in the node security log")
-	cmd.Flags().BoolVar(&opts.acceptTruncatedNodeLog, "accept-truncated-node-log", false, "start although the node security log lost entries or is damaged: damaged bytes are moved aside, seqs continue after the highest ever written, and the event is recorded in the log")
-	restCfg.RegisterFlags(cmd.Flags()) // REST gateway (issue 7): --rest-laddr, --rest-tls-*, limits
+	cmd.Flags().BoolVar(&opts.node.UnsafePublicRPC, "unsafe-public-rpc", false, "UNSAFE: let CometBFT's RPC listen beyond loopback on a chain with access control (anyone who reaches it reads every stored value); warned about and recorded in the node security log")
+	cmd.Flags().BoolVar(&opts.node.AcceptTruncatedNodeLog, "accept-truncated-node-log", false, "start although the node security log lost entries or is damaged: damaged bytes are moved aside, seqs continue after the highest ever written, and the event is recorded in the log")
+	opts.node.REST.RegisterFlags(cmd.Flags()) // REST gateway: --rest-laddr, --rest-tls-*, limits
 	return cmd
 }
 
@@ -187,91 +178,34 @@ func newLogger(w io.Writer, level string) (log.Logger, error) {
 	return log.NewFilter(log.NewTMLogger(log.NewSyncWriter(w)), opt), nil
 }
 
-// runNode opens the home, the store and the engine, and runs the node
-// until ctx is cancelled. It is the one assembler: `dstt start` runs it,
-// and the e2e tests run that binary.
+// runNode assembles the node from the home and opts (package
+// consensus/assemble, which every in-process test node calls too), records
+// the addresses it serves in client.json, and runs it until ctx ends.
 func (g *globals) runNode(ctx context.Context, opts startOptions) error {
-	restCfg := opts.rest
-	if restCfg == nil {
-		c := rest.DefaultConfig()
-		restCfg = &c
-	}
-	logger, err := newLogger(g.stderr, opts.logLevel)
-	if err != nil {
+	cfg := opts.node
+	cfg.Home, cfg.Console = g.home, g.stderr
+	var err error
+	if cfg.Logger, err = newLogger(g.stderr, opts.logLevel); err != nil {
 		return err
 	}
-	cometLogger, err := newLogger(g.stderr, opts.cometLogLevel)
-	if err != nil {
+	if cfg.CometLogger, err = newLogger(g.stderr, opts.cometLogLevel); err != nil {
 		return fmt.Errorf("--comet-log-level: %w", err)
 	}
-	h, err := consensus.OpenHome(g.home)
+	n, err := assemble.New(cfg)
 	if err != nil {
 		return err
 	}
-	store, err := storage.NewPebbleStore(h.AppDataDir(), storage.DefaultPebbleOptions())
-	if err != nil {
-		return fmt.Errorf("open app store: %w", err)
-	}
-	defer store.Close()
-	verifier := abci.NewCachedVerifier(1 << 18) // shared with the REST gateway, which pre-verifies submitted batches
-	engine, err := abci.NewEngine(store, verifier)
-	if err != nil {
-		return err
-	}
-	app := abci.NewApp(engine, logger.With("module", "dstt"))
-	// --- CometBFT's RPC is an operator port (docs/PORTS.md) ---
-	nodeOpts, publicRPC, err := g.rpcExposure(h, engine, opts.unsafePublicRPC)
-	if err != nil {
-		return err
-	}
-	// --- audit (issue 4, docs/AUDIT.md): node security chain, SIEM sinks ---
-	aud, err := openAudit(h, logger, opts.acceptTruncatedNodeLog, g.stderr)
-	if err != nil {
-		return err
-	}
-	defer aud.close()
-	aud.hook(app)
-	if err := aud.recordPublicRPC(publicRPC); err != nil {
-		return err
-	}
-	// --- end audit ---
-	node, err := consensus.NewNode(h, app, cometLogger, nodeOpts...)
-	if err != nil {
-		return publicRPCHint(err)
-	}
-	// --- audit: start the configured sinks (HOME/config/audit.toml) ---
-	if err := aud.startSinks(ctx, abci.NewAuditSource(store)); err != nil {
-		return err
-	}
-	// --- end audit ---
-	// --- REST gateway (issue 7, transport/rest): in-process, stops when ctx ends ---
-	restURL := ""
-	if !restCfg.Disabled() {
-		var secLog rest.SecurityLog // gateway auth failures, cache-dropped duplicates
-		if aud.nodeLog != nil {
-			secLog = aud.nodeLog
-		}
-		gw, err := rest.Serve(ctx, rest.NewCometBackend(node.CometNode(), node.Client()), *restCfg,
-			rest.Options{Verifier: verifier, Logger: logger.With("module", "rest"), SecurityLog: secLog})
-		switch {
-		case errors.Is(err, rest.ErrListenSkipped):
-			fmt.Fprintf(g.stderr, "warning: %v\n", err)
-		case err != nil:
-			return errors.Join(fmt.Errorf("REST gateway: %w", err), node.Stop())
-		default:
-			fmt.Fprintf(g.stderr, "REST gateway on %s\n", gw.URL())
-			restURL = gw.URL()
-			if u := gw.MetricsURL(); u != "" {
-				fmt.Fprintf(g.stderr, "metrics on %s\n", u)
-			}
+	if u := n.GatewayURL(); u != "" {
+		fmt.Fprintf(g.stderr, "REST gateway on %s\n", u)
+		if m := n.MetricsURL(); m != "" {
+			fmt.Fprintf(g.stderr, "metrics on %s\n", m)
 		}
 	}
-	// --- end REST gateway ---
-	if err := recordAddresses(g.home, restURL, node.RPCAddress()); err != nil {
+	if err := recordAddresses(g.home, n.GatewayURL(), n.RPCAddress()); err != nil {
 		fmt.Fprintf(g.stderr, "warning: could not record the node's addresses in %s: %v\n", clientConfigPath(g.home), err)
 	}
-	fmt.Fprintf(g.stderr, "dstt node starting: home %s, RPC %s, height %d\n", h.Dir(), node.RPCAddress(), engine.Height())
-	return node.Run(ctx)
+	fmt.Fprintf(g.stderr, "dstt node starting: home %s, RPC %s, height %d\n", n.Home().Dir(), n.RPCAddress(), n.StartHeight())
+	return n.Run(ctx)
 }
 
 func newVersionCmd(g *globals) *cobra.Command {

@@ -378,42 +378,43 @@ func (g *globals) signerStart(ctx context.Context, f *signerFlags) error {
 
 // signerDialer returns how to reach the node's priv_validator_laddr.
 func signerDialer(laddr string, identity cmtcrypto.PrivKey) (func() (net.Conn, error), error) {
-	switch {
-	case strings.HasPrefix(laddr, "tcp://"):
+	addr, err := consensus.ParseSignerAddress(laddr)
+	if errors.Is(err, consensus.ErrSignerScheme) {
+		return nil, fmt.Errorf("signer: priv_validator_laddr %q: want tcp://HOST:PORT, unix://PATH or noise://NODE-PEER-ID@IP:PORT", laddr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch addr.Scheme {
+	case consensus.SignerTCP:
 		// CometBFT's SecretConnection; the node does not authenticate the
 		// signer's key here (use noise:// for that).
-		return cmtprivval.DialTCPFn(laddr, signerWriteTimeout, identity), nil
-	case strings.HasPrefix(laddr, "unix://"):
-		return cmtprivval.DialUnixFn(strings.TrimPrefix(laddr, "unix://")), nil
-	case strings.HasPrefix(laddr, "noise://"):
-		nodePeer, hostport, err := cmtprivval.ParseNoiseAddr(laddr)
-		if err != nil {
-			return nil, err
-		}
-		lpk, err := lp2p.PrivateKeyFromCosmosKey(identity)
-		if err != nil {
-			return nil, err
-		}
-		tr, err := libp2pnoise.New(libp2pnoise.ID, lpk, nil)
-		if err != nil {
-			return nil, err
-		}
-		return func() (net.Conn, error) {
-			raw, err := net.DialTimeout("tcp", hostport, signerWriteTimeout)
-			if err != nil {
-				return nil, err
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), signerWriteTimeout)
-			defer cancel()
-			conn, err := tr.SecureOutbound(ctx, raw, nodePeer)
-			if err != nil {
-				raw.Close()
-				return nil, fmt.Errorf("noise handshake with %s: %w", nodePeer, err)
-			}
-			return conn, nil
-		}, nil
+		return cmtprivval.DialTCPFn(addr.Addr, signerWriteTimeout, identity), nil
+	case consensus.SignerUnix:
+		return cmtprivval.DialUnixFn(addr.Addr), nil
 	}
-	return nil, fmt.Errorf("signer: priv_validator_laddr %q: want tcp://HOST:PORT, unix://PATH or noise://NODE-PEER-ID@IP:PORT", laddr)
+	lpk, err := lp2p.PrivateKeyFromCosmosKey(identity)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := libp2pnoise.New(libp2pnoise.ID, lpk, nil)
+	if err != nil {
+		return nil, err
+	}
+	return func() (net.Conn, error) {
+		raw, err := net.DialTimeout("tcp", addr.Addr, signerWriteTimeout)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), signerWriteTimeout)
+		defer cancel()
+		conn, err := tr.SecureOutbound(ctx, raw, addr.Peer)
+		if err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("noise handshake with %s: %w", addr.Peer, err)
+		}
+		return conn, nil
+	}, nil
 }
 
 // serveSigner dials the node, answers its requests, and redials whenever

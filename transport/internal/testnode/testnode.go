@@ -1,24 +1,28 @@
-// Package testnode runs a real single-validator dstt node for tests: the
-// abci engine on a Pebble store in a temp dir, CometBFT in-process on free
+// Package testnode runs a real single-validator dstt node for tests, built
+// by the same assembler as `dstt start` (consensus/assemble): the engine on
+// a Pebble store in a temp dir, the node security log and its hooks, the
+// audit sinks of an optional audit.toml, CometBFT in-process on free
 // loopback ports, and the REST gateway in front of it (metrics on their own
 // free loopback port).
 package testnode
 
 import (
-	"context"
 	"encoding/json"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/audit"
+	"github.com/dstt/dstt/audit/sink"
 	"github.com/dstt/dstt/consensus"
+	"github.com/dstt/dstt/consensus/assemble"
 	"github.com/dstt/dstt/security"
-	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/transport/rest"
 	"github.com/dstt/dstt/types"
 )
@@ -33,26 +37,31 @@ type Options struct {
 	TimeoutCommit time.Duration
 	// Gateway adjusts the gateway config (ListenAddress is set to a free port).
 	Gateway func(*rest.Config)
-	// GatewayOptions are passed to rest.New (Verifier defaults to the engine's).
+	// GatewayOptions are passed to the gateway; nil fields are filled as
+	// `dstt start` fills them (the engine's verifier, the node log).
 	GatewayOptions rest.Options
-	// NodeLog opens a node security log (audit.NodeLog) in the temp dir and
-	// wires it as `dstt start` does: the app's CheckTx rejections and the
-	// gateway's SecurityLog (unless GatewayOptions set one).
+	// NodeLog is kept for callers that asked for the node security log:
+	// every test node runs it now, as `dstt start` does (unless AuditConfig
+	// disables it).
 	NodeLog bool
+	// AuditConfig, when set, is written to HOME/config/audit.toml before the
+	// node starts: sinks, or a node log elsewhere.
+	AuditConfig string
 }
 
 // Node is a running test node.
 type Node struct {
-	Node *consensus.Node
-	// Engine is not safe to use while the node runs (it is not safe for
-	// concurrent use); read the chain through Node.Client() instead.
-	Engine   *abci.Engine
+	// Node is the CometBFT node; read the chain through Node.Client().
+	Node     *consensus.Node
 	Gateway  *rest.Gateway
 	Admin    *security.LocalSigner // a key; genesis admin with Options.RBAC
 	ChainID  string
+	Home     string
 	Verifier *abci.CachedVerifier
-	// NodeLog is the node security log with Options.NodeLog, else nil.
+	// NodeLog is the node security log (nil only if AuditConfig disables it).
 	NodeLog *audit.NodeLog
+	// Assembled is the whole node as `dstt start` runs it.
+	Assembled *assemble.Node
 }
 
 // URL is the gateway's base URL.
@@ -69,6 +78,8 @@ func FreeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
+const chainID = "dstt-test"
+
 // Start builds and starts a node; t.Cleanup stops it.
 func Start(t testing.TB, opts Options) *Node {
 	t.Helper()
@@ -79,6 +90,39 @@ func Start(t testing.TB, opts Options) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	home := initHome(t, opts, admin)
+	cfg := assemble.DefaultConfig()
+	cfg.Home = home
+	cfg.VerifierCacheSize = 1 << 16
+	cfg.Metrics = prometheus.NewRegistry() // one per node: tests run many
+	cfg.REST.ListenAddress = "127.0.0.1:0"
+	cfg.REST.MetricsListenAddress = "127.0.0.1:0"
+	if opts.Gateway != nil {
+		opts.Gateway(&cfg.REST)
+	}
+	cfg.Gateway = opts.GatewayOptions
+	n, err := assemble.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := n.Stop(); err != nil {
+			t.Errorf("stopping the node: %v", err)
+		}
+	})
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return &Node{
+		Node: n.Consensus(), Gateway: n.Gateway(), Admin: admin, ChainID: chainID, Home: home,
+		Verifier: n.Verifier(), NodeLog: n.NodeLog(), Assembled: n,
+	}
+}
+
+// initHome makes a one-validator home on free loopback ports with a short
+// timeout_commit, and opts.AuditConfig as its audit.toml.
+func initHome(t testing.TB, opts Options, admin *security.LocalSigner) string {
+	t.Helper()
 	gen := abci.DefaultGenesisState()
 	if opts.RBAC {
 		gen.Admins = []string{types.Address(admin.PubKey())}
@@ -87,7 +131,6 @@ func Start(t testing.TB, opts Options) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const chainID = "dstt-test"
 	h, err := consensus.InitHome(consensus.InitOptions{
 		Home: filepath.Join(t.TempDir(), "home"), ChainID: chainID, AppState: appState,
 		P2PListen: "tcp://" + FreeAddr(t), RPCListen: "tcp://" + FreeAddr(t),
@@ -104,91 +147,10 @@ func Start(t testing.TB, opts Options) *Node {
 		c.Consensus.TimeoutCommit = time.Millisecond
 	}
 	cmtcfg.WriteConfigFile(h.ConfigFile(), c)
-
-	store, err := storage.NewPebbleStore(h.AppDataDir(), storage.DefaultPebbleOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier := abci.NewCachedVerifier(1 << 16)
-	engine, err := abci.NewEngine(store, verifier)
-	if err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
-	app := abci.NewApp(engine, nil)
-	var nodeLog *audit.NodeLog
-	if opts.NodeLog {
-		key, err := security.GenerateKey()
-		if err != nil {
-			store.Close()
+	if opts.AuditConfig != "" {
+		if err := os.WriteFile(filepath.Join(h.Dir(), sink.ConfigFile), []byte(opts.AuditConfig), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if nodeLog, err = audit.OpenNodeLog(filepath.Join(h.DataDir(), "audit", "node.log"), key, audit.NodeLogOptions{}); err != nil {
-			store.Close()
-			t.Fatal(err)
-		}
-		app.OnCheckTxRejected = func(txHash []byte, signer string, code types.Code, log string) {
-			_ = nodeLog.Record(audit.KindCheckTxRejected, audit.Fields{
-				Actor: signer, Action: "check_tx", Code: uint32(code), CodeName: code.Name(), Message: log, TxHash: txHash,
-			})
-		}
 	}
-	closeLog := func() {
-		if nodeLog != nil {
-			nodeLog.Close()
-		}
-	}
-	node, err := consensus.NewNode(h, app, nil)
-	if err != nil {
-		closeLog()
-		store.Close()
-		t.Fatal(err)
-	}
-	cfg := rest.DefaultConfig()
-	cfg.ListenAddress = "127.0.0.1:0"
-	cfg.MetricsListenAddress = "127.0.0.1:0"
-	if opts.Gateway != nil {
-		opts.Gateway(&cfg)
-	}
-	gopts := opts.GatewayOptions
-	if gopts.Verifier == nil {
-		gopts.Verifier = verifier
-	}
-	if gopts.SecurityLog == nil && nodeLog != nil {
-		gopts.SecurityLog = nodeLog
-	}
-	gw, err := rest.New(rest.NewCometBackend(node.CometNode(), node.Client()), cfg, gopts)
-	if err != nil {
-		_ = node.Stop()
-		closeLog()
-		store.Close()
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := gw.Start(ctx); err != nil {
-		cancel()
-		_ = node.Stop()
-		closeLog()
-		store.Close()
-		t.Fatal(err)
-	}
-	if err := node.Start(); err != nil {
-		cancel()
-		_ = node.Stop()
-		closeLog()
-		store.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		_ = gw.Shutdown(sctx)
-		cancel()
-		if err := node.Stop(); err != nil {
-			t.Errorf("stopping the node: %v", err)
-		}
-		closeLog()
-		store.Close()
-	})
-	return &Node{Node: node, Engine: engine, Gateway: gw, Admin: admin, ChainID: chainID, Verifier: verifier, NodeLog: nodeLog}
+	return h.Dir()
 }

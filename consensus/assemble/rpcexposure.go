@@ -1,8 +1,9 @@
-package main
+package assemble
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/dstt/dstt/abci"
@@ -10,11 +11,11 @@ import (
 )
 
 // rpcExposure decides how CometBFT's RPC may listen. With access control
-// on, NewNode gets RequireLoopbackRPC, unless the operator passed
-// --unsafe-public-rpc: then a loud warning, and publicRPC names the public
-// listeners for the node log. Without access control every signer may read
-// everything anyway, so the RPC adds no exposure.
-func (g *globals) rpcExposure(h *consensus.Home, engine *abci.Engine, unsafePublic bool) (opts []consensus.NodeOption, publicRPC []string, err error) {
+// on, NewNode gets RequireLoopbackRPC, unless unsafePublic: then a loud
+// warning on console, and publicRPC names the public listeners for the node
+// log. Without access control every signer may read everything anyway, so
+// the RPC adds no exposure.
+func rpcExposure(h *consensus.Home, engine *abci.Engine, unsafePublic bool, console io.Writer) (opts []consensus.NodeOption, publicRPC []string, err error) {
 	on, err := accessControlOn(h, engine)
 	if err != nil || !on {
 		return nil, nil, err
@@ -31,7 +32,7 @@ func (g *globals) rpcExposure(h *consensus.Home, engine *abci.Engine, unsafePubl
 		return []consensus.NodeOption{consensus.RequireLoopbackRPC()}, nil, nil
 	}
 	if len(public) > 0 {
-		fmt.Fprintf(g.stderr, `
+		fmt.Fprintf(console, `
 WARNING: --unsafe-public-rpc: access control is on, yet CometBFT's RPC listens on %s.
 WARNING: Anyone who reaches it reads every block, tx and stored value (/block, /tx,
 WARNING: /block_results) without authentication, whatever the RBAC policy says.

@@ -1,0 +1,84 @@
+package audit
+
+import (
+	"fmt"
+	"io"
+)
+
+// Report is the outcome of verifying one audit chain (VerifyConsensus,
+// VerifyNodeLog, VerifyExportFile), as `dstt audit verify` prints it: the
+// JSON field names are part of the CLI's output.
+type Report struct {
+	Chain       string        `json:"chain"`
+	OK          bool          `json:"ok"`
+	Entries     uint64        `json:"entries"`
+	Head        string        `json:"head"`
+	FirstBadSeq uint64        `json:"first_bad_seq,omitempty"`
+	Error       string        `json:"error,omitempty"`
+	Signatures  int           `json:"signatures,omitempty"`
+	Anchor      *AnchorReport `json:"anchor,omitempty"`
+	Unanchored  uint64        `json:"unanchored_entries,omitempty"`
+	// Gaps: node log stretches lost and accepted (--accept-truncated-node-log).
+	Gaps []string `json:"gaps,omitempty"`
+}
+
+// AnchorReport is an Anchor in a Report: where the consensus head was
+// proven, hashes in upper-case hex.
+type AnchorReport struct {
+	Height         uint64 `json:"height"`
+	Head           string `json:"audit_head"`
+	SignedHeight   int64  `json:"signed_height"`
+	AppHash        string `json:"app_hash"`
+	BlockHash      string `json:"block_hash"`
+	ValidatorsHash string `json:"validators_hash"`
+	Validators     int    `json:"validators"`
+	TotalPower     int64  `json:"total_power"`
+	TrustedBy      string `json:"trusted_by"`
+}
+
+func anchorReport(a Anchor) *AnchorReport {
+	return &AnchorReport{
+		Height: a.Height, Head: a.Head.String(), SignedHeight: a.SignedHeight, AppHash: fmt.Sprintf("%X", a.AppHash),
+		BlockHash: fmt.Sprintf("%X", a.BlockHash), ValidatorsHash: fmt.Sprintf("%X", a.ValidatorsHash),
+		Validators: a.Validators, TotalPower: a.TotalPower, TrustedBy: a.TrustedBy,
+	}
+}
+
+// Conclude records the verification's result: OK, or the error and the
+// first bad seq it names.
+func (r *Report) Conclude(err error) {
+	if err != nil {
+		r.OK, r.Error = false, err.Error()
+		r.FirstBadSeq, _ = FirstBadSeq(err)
+		return
+	}
+	r.OK = true
+}
+
+// WriteText writes the report for a person.
+func (r Report) WriteText(w io.Writer) {
+	status := "OK"
+	if !r.OK {
+		status = "FAILED"
+	}
+	fmt.Fprintf(w, "%s chain: %s\n  entries verified: %d, head %s\n", r.Chain, status, r.Entries, r.Head)
+	for _, gap := range r.Gaps {
+		fmt.Fprintf(w, "  GAP (accepted truncation, signed by the audit key): %s\n", gap)
+	}
+	if r.Signatures > 0 {
+		fmt.Fprintf(w, "  signatures verified: %d\n", r.Signatures)
+	}
+	if a := r.Anchor; a != nil {
+		fmt.Fprintf(w, "  audit head %s after height %d is in app hash %s,\n  signed in block %d by validators %s (%d validators, power %d; %s)\n",
+			a.Head, a.Height, a.AppHash, a.SignedHeight, a.ValidatorsHash, a.Validators, a.TotalPower, a.TrustedBy)
+		if r.Unanchored > 0 {
+			fmt.Fprintf(w, "  %d newer entries verified as a chain, not yet under a signed app hash\n", r.Unanchored)
+		}
+	}
+	if !r.OK {
+		if r.FirstBadSeq > 0 {
+			fmt.Fprintf(w, "  FIRST BAD ENTRY: seq %d\n", r.FirstBadSeq)
+		}
+		fmt.Fprintf(w, "  %s\n", r.Error)
+	}
+}

@@ -1,0 +1,207 @@
+package assemble
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/audit"
+	"github.com/dstt/dstt/consensus"
+	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/transport/rest"
+)
+
+// gatewayShutdownTimeout is how long Stop lets requests in flight finish.
+const gatewayShutdownTimeout = 5 * time.Second
+
+// Node is an assembled dstt node: built by New, run by Start or Run,
+// torn down by Stop.
+type Node struct {
+	cfg         Config
+	home        *consensus.Home
+	consensus   *consensus.Node
+	gateway     *rest.Gateway // nil: disabled, or its address was taken (rest.ErrListenSkipped)
+	audit       *nodeAudit
+	verifier    *abci.CachedVerifier
+	startHeight uint64
+
+	closers  []func() error // in build order; Stop runs them in reverse
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// New validates cfg and builds the node (see the package doc for what and
+// in which order). Nothing of it is left open when it fails.
+func New(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg.withDefaults()}
+	if err := n.build(); err != nil {
+		return nil, errors.Join(err, n.teardown())
+	}
+	return n, nil
+}
+
+func (n *Node) onStop(f func() error) { n.closers = append(n.closers, f) }
+
+func (n *Node) build() error {
+	cfg := n.cfg
+	h, err := consensus.OpenHome(cfg.Home)
+	if err != nil {
+		return err
+	}
+	n.home = h
+	store, err := storage.NewPebbleStore(h.AppDataDir(), storage.DefaultPebbleOptions())
+	if err != nil {
+		return fmt.Errorf("open app store: %w", err)
+	}
+	n.onStop(store.Close)
+	n.verifier = abci.NewCachedVerifier(cfg.VerifierCacheSize)
+	engine, err := abci.NewEngine(store, n.verifier)
+	if err != nil {
+		return err
+	}
+	app := abci.NewApp(engine, cfg.Logger.With("module", "dstt"))
+	nodeOpts, publicRPC, err := rpcExposure(h, engine, cfg.UnsafePublicRPC, cfg.Console)
+	if err != nil {
+		return err
+	}
+	if n.audit, err = openAudit(h, cfg.Logger, cfg.AcceptTruncatedNodeLog, cfg.Console); err != nil {
+		return err
+	}
+	n.onStop(n.audit.close)
+	n.audit.hook(app)
+	if err := n.audit.recordPublicRPC(publicRPC); err != nil {
+		return err
+	}
+	if n.consensus, err = consensus.NewNode(h, app, cfg.CometLogger, nodeOpts...); err != nil {
+		return publicRPCHint(err)
+	}
+	n.onStop(n.consensus.Stop)
+	n.startHeight = engine.Height() // after the handshake; nothing calls the app until Start
+	ctx, cancel := context.WithCancel(context.Background())
+	n.onStop(func() error { cancel(); return nil })
+	if err := n.audit.startSinks(ctx, abci.NewAuditSource(store), cfg.Metrics); err != nil {
+		return err
+	}
+	return n.startGateway(ctx)
+}
+
+// startGateway serves the REST gateway in front of the CometBFT node.
+func (n *Node) startGateway(ctx context.Context) error {
+	if n.cfg.REST.Disabled() {
+		return nil
+	}
+	opts := n.cfg.Gateway
+	if opts.Verifier == nil {
+		opts.Verifier = n.verifier
+	}
+	if opts.Logger == nil {
+		opts.Logger = n.cfg.Logger.With("module", "rest")
+	}
+	if opts.SecurityLog == nil && n.audit.nodeLog != nil { // gateway auth failures, cache-dropped duplicates
+		opts.SecurityLog = n.audit.nodeLog
+	}
+	gw, err := rest.New(rest.NewCometBackend(n.consensus.CometNode(), n.consensus.Client()), n.cfg.REST, opts)
+	if err != nil {
+		return fmt.Errorf("REST gateway: %w", err)
+	}
+	switch err := gw.Start(ctx); {
+	case errors.Is(err, rest.ErrListenSkipped):
+		fmt.Fprintf(n.cfg.Console, "warning: %v\n", err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("REST gateway: %w", err)
+	}
+	n.gateway = gw
+	n.onStop(func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), gatewayShutdownTimeout)
+		defer cancel()
+		if err := gw.Shutdown(sctx); err != nil { // requests still in flight were cut off
+			n.cfg.Logger.Error("REST gateway shutdown", "module", "rest", "err", err)
+		}
+		return nil
+	})
+	return nil
+}
+
+// Start starts CometBFT: p2p, its RPC, consensus.
+func (n *Node) Start() error { return n.consensus.Start() }
+
+// Run starts the node, blocks until ctx is done or the CometBFT node
+// quits, then stops it. A clean shutdown returns nil.
+func (n *Node) Run(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return n.Stop()
+	}
+	if err := n.Start(); err != nil {
+		return errors.Join(err, n.Stop())
+	}
+	select {
+	case <-ctx.Done():
+	case <-n.consensus.CometNode().Quit():
+	}
+	return n.Stop()
+}
+
+// Stop tears the node down in reverse build order: gateway, sinks'
+// context, CometBFT node, audit (node_stopped recorded), store. It is
+// idempotent; later calls return the first call's result.
+func (n *Node) Stop() error {
+	n.stopOnce.Do(func() { n.stopErr = n.teardown() })
+	return n.stopErr
+}
+
+func (n *Node) teardown() error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		errs = append(errs, n.closers[i]())
+	}
+	n.closers = nil
+	return errors.Join(errs...)
+}
+
+// Consensus is the in-process CometBFT node (Client for its RPC API,
+// CometNode for the mempool and event bus). Do not start or stop it.
+func (n *Node) Consensus() *consensus.Node { return n.consensus }
+
+// Home is the node's home.
+func (n *Node) Home() *consensus.Home { return n.home }
+
+// Gateway is the REST gateway, nil when disabled or when its optional
+// default address was taken.
+func (n *Node) Gateway() *rest.Gateway { return n.gateway }
+
+// GatewayURL is the gateway's base URL, "" without a gateway.
+func (n *Node) GatewayURL() string {
+	if n.gateway == nil {
+		return ""
+	}
+	return n.gateway.URL()
+}
+
+// MetricsURL is the gateway's Prometheus endpoint, "" without one.
+func (n *Node) MetricsURL() string {
+	if n.gateway == nil {
+		return ""
+	}
+	return n.gateway.MetricsURL()
+}
+
+// RPCAddress is CometBFT's RPC listen address (an operator port).
+func (n *Node) RPCAddress() string { return n.consensus.RPCAddress() }
+
+// NodeLog is the node security log, nil when audit.toml disables it.
+func (n *Node) NodeLog() *audit.NodeLog { return n.audit.nodeLog }
+
+// Verifier is the engine's signature verifier (safe for concurrent use),
+// shared with the gateway.
+func (n *Node) Verifier() *abci.CachedVerifier { return n.verifier }
+
+// StartHeight is the committed height the store held when New ran (after
+// CometBFT's handshake replayed stored blocks into the application).
+func (n *Node) StartHeight() uint64 { return n.startHeight }
