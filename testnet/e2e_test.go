@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dstt/dstt/transport/client"
+	"github.com/dstt/dstt/transport/client/cometrpc"
 )
 
 func TestTCPNetwork(t *testing.T) {
@@ -174,7 +174,7 @@ func testAckedReadable(t *testing.T, c *cluster, acked *ledger) {
 	for _, n := range c.nw.Nodes {
 		reader := devSigner(t, n.Home)
 		go func() {
-			cl, err := client.New(n.RPC)
+			cl, err := cometrpc.New(n.RPC)
 			if err != nil {
 				errs <- err
 				return

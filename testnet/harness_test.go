@@ -25,6 +25,7 @@ import (
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/testnet"
 	"github.com/dstt/dstt/transport/client"
+	"github.com/dstt/dstt/transport/client/cometrpc"
 	"github.com/dstt/dstt/types"
 )
 
@@ -504,7 +505,7 @@ func (l *load) worker(ctx context.Context, w int, signer security.Signer) {
 		if cl == nil {
 			var err error
 			nw := l.c.network()
-			if cl, err = client.New(nw.Nodes[nodeIndex(nw, name)].RPC); err != nil {
+			if cl, err = cometrpc.New(nw.Nodes[nodeIndex(nw, name)].RPC); err != nil {
 				l.fail(err)
 				continue
 			}

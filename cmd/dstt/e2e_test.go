@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/dstt/dstt/consensus"
-	"github.com/dstt/dstt/transport/client"
+	"github.com/dstt/dstt/transport/client/cometrpc"
 )
 
 // These tests run the real dstt binary as separate processes: a node on a
@@ -108,7 +108,7 @@ func (n *devNode) start() {
 // waitRPC waits until the node's RPC answers.
 func (n *devNode) waitRPC() {
 	n.t.Helper()
-	c, err := client.New(n.rpc)
+	c, err := cometrpc.New(n.rpc)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestCrashRecovery(t *testing.T) {
 	n := newDevNode(t)
 	n.start()
 	signer := devSigner(t, n.home)
-	c, err := client.New(n.rpc)
+	c, err := cometrpc.New(n.rpc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("%d txs acknowledged before kill -9, up to height %d", len(acked), top)
 
 	n.start()
-	c2, err := client.New(n.rpc)
+	c2, err := cometrpc.New(n.rpc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/transport/client"
+	"github.com/dstt/dstt/transport/client/cometrpc"
 )
 
 // Exit codes. Every failure exits 1, except a node refusing to start on
@@ -175,7 +176,7 @@ func (g *globals) resolveNode(cc clientConfig) error {
 // newClient connects to the node over the resolved transport.
 func (g *globals) newClient(opts ...client.Option) (*client.Client, error) {
 	if g.transport == transportRPC {
-		return client.New(g.node, opts...)
+		return cometrpc.New(g.node, opts...)
 	}
 	return client.NewREST(g.node, opts...)
 }
@@ -185,7 +186,7 @@ func (g *globals) newClient(opts ...client.Option) (*client.Client, error) {
 // That is the node's operator port: these commands run on the node's host,
 // or with --node tcp://HOST:PORT where the operator exposes it.
 func (g *globals) rpcClient(opts ...client.Option) (*client.Client, error) {
-	return client.New(g.rpc, opts...)
+	return cometrpc.New(g.rpc, opts...)
 }
 
 func (g *globals) json() bool { return g.output == "json" }

@@ -26,7 +26,7 @@ import (
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/security/vault"
 	"github.com/dstt/dstt/security/vault/vaulttest"
-	"github.com/dstt/dstt/transport/client"
+	"github.com/dstt/dstt/transport/client/cometrpc"
 	"github.com/dstt/dstt/types"
 )
 
@@ -142,7 +142,7 @@ func TestVaultClientE2E(t *testing.T) {
 		if v["identity"] != aliceAddr || v["identity_keys"].(float64) != 2 {
 			t.Fatalf("rotate output: %v", v)
 		}
-		c, err := client.New(n.rpc)
+		c, err := cometrpc.New(n.rpc)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	abcitypes "github.com/cometbft/cometbft/abci/types"
-
 	"github.com/dstt/dstt/types"
 )
 
@@ -103,12 +101,20 @@ func (id EventID) Less(o EventID) bool {
 	return id.Write < o.Write
 }
 
+// TxResultData is what BlockWrites reads of a tx's result: CometBFT's
+// *abci/types.ExecTxResult has these getters (nil-safe), so a caller passes
+// a block's results as they come without this package linking CometBFT.
+type TxResultData interface {
+	GetCode() uint32
+	GetData() []byte
+}
+
 // BlockWrites returns every write a committed block made, in commit order:
 // txs in block order, each tx's writes in the order the engine reports
 // them. txs and results are the block's txs and their FinalizeBlock results
 // (results[i] belongs to txs[i]); failed txs wrote nothing. Values come from
 // the txs' put ops (a key put twice in one tx keeps the last value).
-func BlockWrites(height int64, blockTime time.Time, txs [][]byte, results []*abcitypes.ExecTxResult) []WriteEvent {
+func BlockWrites[R TxResultData](height int64, blockTime time.Time, txs [][]byte, results []R) []WriteEvent {
 	var out []WriteEvent
 	ts := ""
 	if !blockTime.IsZero() {
@@ -116,11 +122,11 @@ func BlockWrites(height int64, blockTime time.Time, txs [][]byte, results []*abc
 	}
 	for i := range min(len(txs), len(results)) {
 		res := results[i]
-		if res == nil || res.Code != 0 || len(res.Data) == 0 {
+		if res.GetCode() != 0 || len(res.GetData()) == 0 {
 			continue
 		}
 		var rec types.TxResult
-		if err := rec.Unmarshal(res.Data); err != nil || len(rec.Writes) == 0 {
+		if err := rec.Unmarshal(res.GetData()); err != nil || len(rec.Writes) == 0 {
 			continue
 		}
 		values := putValues(txs[i])

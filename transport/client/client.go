@@ -13,9 +13,6 @@ import (
 	"sync"
 	"time"
 
-	rpcclient "github.com/cometbft/cometbft/rpc/client"
-	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
-
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/types"
@@ -69,24 +66,61 @@ type Result struct {
 	Writes []types.Write
 }
 
-// conn is one way of reaching a node: CometBFT RPC or the REST gateway.
-// A non-nil *api.SignedRead authenticates the read it comes with.
-type conn interface {
-	chainInfo(ctx context.Context) (ChainInfo, error)
-	// broadcast submits txs in order; commit waits for their blocks. It
+// Conn is one way of reaching a node: the contract a transport implements,
+// as database/sql/driver is to database/sql. This package implements it
+// for the REST gateway; package cometrpc implements it for CometBFT's RPC
+// and registers the tcp:// scheme with RegisterDialer. A non-nil
+// *api.SignedRead authenticates the read it comes with. A refused read
+// wraps ErrNotFound, ErrUnauthorized or ErrQuery, chosen by the answer's
+// code; an unanswered one wraps ErrUnreachable. Implementations are safe
+// for concurrent use.
+type Conn interface {
+	ChainInfo(ctx context.Context) (ChainInfo, error)
+	// Broadcast submits txs in order; commit waits for their blocks. It
 	// returns one outcome per tx.
-	broadcast(ctx context.Context, txs [][]byte, commit bool) ([]api.TxOutcome, error)
-	get(ctx context.Context, key string, height int64, sr *api.SignedRead) (types.KV, int64, error)
-	history(ctx context.Context, req types.HistoryRequest, sr *api.SignedRead) (types.History, error)
-	tx(ctx context.Context, hash []byte, sr *api.SignedRead) (types.TxResult, error)
-	raw(ctx context.Context, path string, data []byte, sr *api.SignedRead) ([]byte, error)
-	subscribe(ctx context.Context, prefix string, from *api.EventID, auth func() (*api.SignedRead, error), sink subSink) error
-	close() error
+	Broadcast(ctx context.Context, txs [][]byte, commit bool) ([]api.TxOutcome, error)
+	Get(ctx context.Context, key string, height int64, sr *api.SignedRead) (types.KV, int64, error)
+	History(ctx context.Context, req types.HistoryRequest, sr *api.SignedRead) (types.History, error)
+	Tx(ctx context.Context, hash []byte, sr *api.SignedRead) (types.TxResult, error)
+	Raw(ctx context.Context, path string, data []byte, sr *api.SignedRead) ([]byte, error)
+	// Subscribe streams committed writes under prefix after from (nil:
+	// from the next block) into sink until ctx ends or the stream fails;
+	// it calls sink.Ready once the node accepted the subscription. auth
+	// signs the subscription when the transport authenticates it.
+	Subscribe(ctx context.Context, prefix string, from *api.EventID, auth func() (*api.SignedRead, error), sink Sink) error
+	Close() error
+}
+
+// Dialer opens a Conn to addr (the full address, scheme included).
+type Dialer func(addr string) (Conn, error)
+
+var (
+	dialersMu sync.RWMutex
+	dialers   = map[string]Dialer{}
+)
+
+// RegisterDialer makes Connect reach addresses of scheme ("tcp" for
+// scheme://HOST:PORT) through dial. A transport with heavy dependencies
+// registers itself from init, so a program links it only by importing it
+// (package cometrpc for tcp://). It panics if scheme is taken or is the
+// gateway's (http, https).
+func RegisterDialer(scheme string, dial Dialer) {
+	dialersMu.Lock()
+	defer dialersMu.Unlock()
+	if _, dup := dialers[scheme]; dup || dial == nil || scheme == "http" || scheme == "https" {
+		panic("client: dialer for " + scheme + " registered twice, with no function, or over the gateway's scheme")
+	}
+	dialers[scheme] = dial
+}
+
+// NewWithConn returns a client over c; addr is what Addr reports.
+func NewWithConn(c Conn, addr string, opts ...Option) *Client {
+	return newClient(c, addr, opts)
 }
 
 // Client talks to one node. It is safe for concurrent use.
 type Client struct {
-	conn conn
+	conn Conn
 	addr string
 	// reader, when set, signs every query (SetReader).
 	reader  security.Signer
@@ -161,7 +195,7 @@ func WithReader(s security.Signer) Option { return func(o *options) { o.reader =
 // WithTxnOptions sets the defaults of Txn.
 func WithTxnOptions(t TxnOptions) Option { return func(o *options) { o.txn = &t } }
 
-func newClient(c conn, addr string, opts []Option) *Client {
+func newClient(c Conn, addr string, opts []Option) *Client {
 	var o options
 	for _, f := range opts {
 		f(&o)
@@ -181,38 +215,36 @@ func newClient(c conn, addr string, opts []Option) *Client {
 const DefaultAddress = "http://127.0.0.1:8080"
 
 // Connect dials a node by address, over its REST gateway unless the
-// address asks for CometBFT's RPC: "" is DefaultAddress, http(s)://HOST:PORT
-// and a bare HOST:PORT the REST gateway, tcp://HOST:PORT the CometBFT RPC
-// (an operator port: unauthenticated, and on a chain with access control
-// it listens on the node's loopback only).
+// address asks for another transport: "" is DefaultAddress,
+// http(s)://HOST:PORT and a bare HOST:PORT the REST gateway, SCHEME://...
+// the transport registered for SCHEME (tcp:// is CometBFT's RPC once the
+// program imports package cometrpc: an operator port, unauthenticated, and
+// on a chain with access control it listens on the node's loopback only).
 func Connect(addr string, opts ...Option) (*Client, error) {
 	switch {
 	case addr == "":
 		return NewREST(DefaultAddress, opts...)
 	case strings.HasPrefix(addr, "http://"), strings.HasPrefix(addr, "https://"):
 		return NewREST(addr, opts...)
-	case strings.HasPrefix(addr, "tcp://"):
-		return New(addr, opts...)
 	case !strings.Contains(addr, "://"):
 		return NewREST("http://"+addr, opts...)
 	}
-	return nil, fmt.Errorf("%w: address %q: want http(s)://HOST:PORT (REST gateway) or tcp://HOST:PORT (CometBFT RPC)", ErrUnreachable, addr)
-}
-
-// New connects to a node's CometBFT RPC address, e.g. tcp://127.0.0.1:26657.
-// The RPC is an operator port (no authentication; loopback only on a chain
-// with access control): applications use Connect or NewREST, the gateway.
-func New(addr string, opts ...Option) (*Client, error) {
-	c, err := rpchttp.New(addr, "/websocket")
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
+	scheme, _, _ := strings.Cut(addr, "://")
+	dialersMu.RLock()
+	dial, ok := dialers[scheme]
+	dialersMu.RUnlock()
+	if !ok {
+		hint := ""
+		if scheme == "tcp" {
+			hint = "; tcp:// is CometBFT's RPC: import github.com/dstt/dstt/transport/client/cometrpc"
+		}
+		return nil, fmt.Errorf("%w: address %q: want http(s)://HOST:PORT (REST gateway)%s", ErrUnreachable, addr, hint)
 	}
-	return newClient(&rpcConn{rpc: c, addr: addr, http: c}, addr, opts), nil
-}
-
-// NewFromRPC wraps any CometBFT RPC client (e.g. the in-process one).
-func NewFromRPC(c rpcclient.Client, opts ...Option) *Client {
-	return newClient(&rpcConn{rpc: c, addr: "in-process"}, "in-process", opts)
+	c, err := dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(c, addr, opts), nil
 }
 
 // NewREST connects to a node's REST gateway, e.g. http://127.0.0.1:8080.
@@ -233,12 +265,14 @@ func NewREST(baseURL string, opts ...Option) (*Client, error) {
 func (c *Client) SetReader(s security.Signer) { c.reader = s }
 
 // Close releases the client's connections.
-func (c *Client) Close() error { return c.conn.close() }
+func (c *Client) Close() error { return c.conn.Close() }
 
 // Addr is the address the client talks to.
 func (c *Client) Addr() string { return c.addr }
 
-func unreachable(addr string, err error) error {
+// Unreachable is the error of a transport whose node at addr did not
+// answer: it wraps ErrUnreachable.
+func Unreachable(addr string, err error) error {
 	return fmt.Errorf("%w at %s (is `dstt start` running there? set --node): %v", ErrUnreachable, addr, err)
 }
 
@@ -250,7 +284,7 @@ type ChainInfo struct {
 
 // ChainInfo asks the node for its chain id and latest height.
 func (c *Client) ChainInfo(ctx context.Context) (ChainInfo, error) {
-	info, err := c.conn.chainInfo(ctx)
+	info, err := c.conn.ChainInfo(ctx)
 	if err == nil {
 		c.mu.Lock()
 		c.chainID = info.ChainID
@@ -329,7 +363,7 @@ func (c *Client) SubmitOps(ctx context.Context, ops ...types.Op) (Result, error)
 
 // BroadcastCommit submits signed tx bytes and waits for the block result.
 func (c *Client) BroadcastCommit(ctx context.Context, tx []byte) (Result, error) {
-	outs, err := c.conn.broadcast(ctx, [][]byte{tx}, true)
+	outs, err := c.conn.Broadcast(ctx, [][]byte{tx}, true)
 	if err != nil {
 		return Result{}, err
 	}
@@ -339,7 +373,7 @@ func (c *Client) BroadcastCommit(ctx context.Context, tx []byte) (Result, error)
 // BroadcastSync submits signed tx bytes and returns once the mempool
 // admitted (Result with the hash) or refused (*TxError) it.
 func (c *Client) BroadcastSync(ctx context.Context, tx []byte) (Result, error) {
-	outs, err := c.conn.broadcast(ctx, [][]byte{tx}, false)
+	outs, err := c.conn.Broadcast(ctx, [][]byte{tx}, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -350,7 +384,7 @@ func (c *Client) BroadcastSync(ctx context.Context, tx []byte) (Result, error) {
 // per tx over RPC) and returns one outcome per tx, in order. commit waits
 // for the blocks. An error means the request as a whole failed.
 func (c *Client) BroadcastBatch(ctx context.Context, txs [][]byte, commit bool) ([]api.TxOutcome, error) {
-	return c.conn.broadcast(ctx, txs, commit)
+	return c.conn.Broadcast(ctx, txs, commit)
 }
 
 // OutcomeResult converts one tx outcome into a Result, or the error that
@@ -409,7 +443,7 @@ func (c *Client) getAs(ctx context.Context, reader security.Signer, key string, 
 	if err != nil {
 		return types.KV{}, 0, err
 	}
-	return c.conn.get(ctx, key, height, sr)
+	return c.conn.Get(ctx, key, height, sr)
 }
 
 // History returns one page of key's versions, newest first.
@@ -422,7 +456,7 @@ func (c *Client) History(ctx context.Context, req types.HistoryRequest) (types.H
 	if err != nil {
 		return types.History{}, err
 	}
-	return c.conn.history(ctx, req, sr)
+	return c.conn.History(ctx, req, sr)
 }
 
 // Raw runs any query path and returns the answer's bytes (CometBFT RPC
@@ -432,7 +466,7 @@ func (c *Client) Raw(ctx context.Context, path string, data []byte) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	return c.conn.raw(ctx, path, data, sr)
+	return c.conn.Raw(ctx, path, data, sr)
 }
 
 // Tx returns the committed result of a tx by its hash.
@@ -441,5 +475,5 @@ func (c *Client) Tx(ctx context.Context, hash []byte) (types.TxResult, error) {
 	if err != nil {
 		return types.TxResult{}, err
 	}
-	return c.conn.tx(ctx, hash, sr)
+	return c.conn.Tx(ctx, hash, sr)
 }

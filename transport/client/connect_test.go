@@ -10,6 +10,7 @@ import (
 
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/transport/client"
+	_ "github.com/dstt/dstt/transport/client/cometrpc" // tcp:// in Connect
 )
 
 // TestConnectDefaultsToTheGateway: the SDK's default transport is the REST

@@ -1,10 +1,13 @@
 // Package client is dstt's Go SDK: it signs and submits transactions,
 // reads keys, history and tx results, follows committed writes, and runs
 // interactive transactions, against one node, over its REST gateway
-// (Connect, NewREST: http(s)://, the default) or CometBFT's RPC (New,
-// tcp://; NewFromRPC for the in-process client). Connect picks by the
-// address's scheme and goes to the gateway unless the address is tcp://
-// (Connect("") is DefaultAddress). The gateway is the client interface:
+// (Connect, NewREST: http(s)://, the default) or another transport, a Conn
+// (package cometrpc: CometBFT's RPC, tcp://, registered with RegisterDialer
+// when imported; NewWithConn takes any Conn). Connect picks by the
+// address's scheme and goes to the gateway unless the address names a
+// registered scheme (Connect("") is DefaultAddress). The package links no
+// server code: the wire contract (types, transport/api) and the signer
+// (security) only; a test keeps it so. The gateway is the client interface:
 // it authenticates reads and bounds what clients send. CometBFT's RPC is
 // an operator port: no authentication, every block and tx readable, and
 // on a chain with access control `dstt start` keeps it on loopback.

@@ -72,7 +72,7 @@ func (r *restConn) do(ctx context.Context, method, path string, body any, sr *ap
 	}
 	resp, err := r.hc.Do(req)
 	if err != nil {
-		return unreachable(r.base, err)
+		return Unreachable(r.base, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -115,7 +115,7 @@ func wrapProblem(p *api.Problem) error {
 	return fmt.Errorf("%w: %w", sentinel, p)
 }
 
-func (r *restConn) chainInfo(ctx context.Context) (ChainInfo, error) {
+func (r *restConn) ChainInfo(ctx context.Context) (ChainInfo, error) {
 	var st api.Status
 	if err := r.do(ctx, http.MethodGet, api.PathStatus, nil, nil, &st); err != nil {
 		return ChainInfo{}, err
@@ -123,7 +123,7 @@ func (r *restConn) chainInfo(ctx context.Context) (ChainInfo, error) {
 	return ChainInfo{ChainID: st.ChainID, LatestHeight: st.LatestHeight}, nil
 }
 
-func (r *restConn) broadcast(ctx context.Context, txs [][]byte, commit bool) ([]api.TxOutcome, error) {
+func (r *restConn) Broadcast(ctx context.Context, txs [][]byte, commit bool) ([]api.TxOutcome, error) {
 	req := api.SubmitRequest{Txs: make([]string, len(txs)), Mode: api.ModeSync, Encoding: api.EncodingBase64}
 	if commit {
 		req.Mode = api.ModeCommit
@@ -148,7 +148,7 @@ func (r *restConn) broadcast(ctx context.Context, txs [][]byte, commit bool) ([]
 
 func kvPath(key string) string { return api.PathKV + url.PathEscape(key) }
 
-func (r *restConn) get(ctx context.Context, key string, height int64, sr *api.SignedRead) (types.KV, int64, error) {
+func (r *restConn) Get(ctx context.Context, key string, height int64, sr *api.SignedRead) (types.KV, int64, error) {
 	p := kvPath(key)
 	if height > 0 {
 		p += "?height=" + strconv.FormatInt(height, 10)
@@ -168,7 +168,7 @@ func (r *restConn) get(ctx context.Context, key string, height int64, sr *api.Si
 	return out, kv.Height, nil
 }
 
-func (r *restConn) history(ctx context.Context, req types.HistoryRequest, sr *api.SignedRead) (types.History, error) {
+func (r *restConn) History(ctx context.Context, req types.HistoryRequest, sr *api.SignedRead) (types.History, error) {
 	q := url.Values{}
 	if req.Limit > 0 {
 		q.Set("limit", strconv.FormatUint(uint64(req.Limit), 10))
@@ -202,7 +202,7 @@ func (r *restConn) history(ctx context.Context, req types.HistoryRequest, sr *ap
 	return out, nil
 }
 
-func (r *restConn) tx(ctx context.Context, hash []byte, sr *api.SignedRead) (types.TxResult, error) {
+func (r *restConn) Tx(ctx context.Context, hash []byte, sr *api.SignedRead) (types.TxResult, error) {
 	var res api.TxResult
 	if err := r.do(ctx, http.MethodGet, api.PathTxs+"/"+strings.ToUpper(hex.EncodeToString(hash)), nil, sr, &res); err != nil {
 		return types.TxResult{}, err
@@ -214,14 +214,15 @@ func (r *restConn) tx(ctx context.Context, hash []byte, sr *api.SignedRead) (typ
 	return types.TxResult{Height: uint64(res.Height), TxIndex: res.Index, Code: res.Code, Log: res.Log, Writes: ws, Signer: res.Signer}, nil
 }
 
-func (r *restConn) raw(context.Context, string, []byte, *api.SignedRead) ([]byte, error) {
+func (r *restConn) Raw(context.Context, string, []byte, *api.SignedRead) ([]byte, error) {
 	return nil, fmt.Errorf("%w: raw ABCI queries need the CometBFT RPC (tcp://)", ErrUnsupported)
 }
 
-func (r *restConn) close() error {
+func (r *restConn) Close() error {
 	r.hc.CloseIdleConnections()
 	return nil
 }
 
-// errStreamEnded: the server closed the event stream without an error.
-var errStreamEnded = errors.New("client: event stream ended")
+// ErrStreamEnded: the node closed an event stream without an error (a
+// Subscription reconnects).
+var ErrStreamEnded = errors.New("client: event stream ended")

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	cmttypes "github.com/cometbft/cometbft/types"
-
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/types"
 )
@@ -73,12 +71,12 @@ func (s *Subscription) Close() {
 	<-s.done
 }
 
-// subSink is how a conn hands a stream to the Subscription.
-type subSink struct {
-	// ready is called once the node accepted the subscription.
-	ready func()
-	// emit delivers ev (nil: a checkpoint only) at position pos.
-	emit func(ev *api.WriteEvent, pos api.EventID) error
+// Sink is how a Conn hands a stream to the Subscription.
+type Sink struct {
+	// Ready is called once the node accepted the subscription.
+	Ready func()
+	// Emit delivers ev (nil: a checkpoint only) at position pos.
+	Emit func(ev *api.WriteEvent, pos api.EventID) error
 }
 
 // subscribeMaxFailures bounds consecutive reconnects without progress.
@@ -114,9 +112,9 @@ func (c *Client) Subscribe(ctx context.Context, prefix string, opts SubscribeOpt
 	firstErr := make(chan error, 1)
 	var readyOnce sync.Once
 	ready := func() { readyOnce.Do(func() { firstErr <- nil }) }
-	sink := subSink{
-		ready: ready,
-		emit: func(ev *api.WriteEvent, pos api.EventID) error {
+	sink := Sink{
+		Ready: ready,
+		Emit: func(ev *api.WriteEvent, pos api.EventID) error {
 			s.mu.Lock()
 			if s.last != nil && !s.last.Less(pos) {
 				s.mu.Unlock()
@@ -153,7 +151,7 @@ func (c *Client) Subscribe(ctx context.Context, prefix string, opts SubscribeOpt
 			from := s.last
 			s.mu.Unlock()
 			before := from
-			err := c.conn.subscribe(ctx, prefix, from, auth, subSink{ready: func() { connected.Store(true); ready() }, emit: sink.emit})
+			err := c.conn.Subscribe(ctx, prefix, from, auth, Sink{Ready: func() { connected.Store(true); ready() }, Emit: sink.Emit})
 			if ctx.Err() != nil {
 				return
 			}
@@ -209,7 +207,7 @@ func terminal(err error) bool {
 }
 
 // subscribe reads the gateway's Server-Sent Events stream.
-func (r *restConn) subscribe(ctx context.Context, prefix string, from *api.EventID, auth func() (*api.SignedRead, error), sink subSink) error {
+func (r *restConn) Subscribe(ctx context.Context, prefix string, from *api.EventID, auth func() (*api.SignedRead, error), sink Sink) error {
 	q := url.Values{"prefix": {prefix}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+api.PathEvents+"?"+q.Encode(), nil)
 	if err != nil {
@@ -228,13 +226,13 @@ func (r *restConn) subscribe(ctx context.Context, prefix string, from *api.Event
 	}
 	resp, err := r.hc.Do(req)
 	if err != nil {
-		return unreachable(r.base, err)
+		return Unreachable(r.base, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return problemError(resp)
 	}
-	sink.ready()
+	sink.Ready()
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	var id, event string
 	var data strings.Builder
@@ -244,7 +242,7 @@ func (r *restConn) subscribe(ctx context.Context, prefix string, from *api.Event
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("%w: %v", errStreamEnded, err)
+			return fmt.Errorf("%w: %v", ErrStreamEnded, err)
 		}
 		line = strings.TrimRight(line, "\r\n")
 		if line != "" {
@@ -264,126 +262,41 @@ func (r *restConn) subscribe(ctx context.Context, prefix string, from *api.Event
 			continue
 		}
 		// A blank line dispatches the event.
-		var pos *api.EventID
-		if id != "" {
-			p, err := api.ParseEventID(id)
-			if err != nil {
-				return fmt.Errorf("%w: bad event id from the gateway: %v", ErrQuery, err)
-			}
-			pos = &p
-		}
-		switch {
-		case event == api.EventError:
-			var p api.Problem
-			if err := json.Unmarshal([]byte(data.String()), &p); err != nil {
-				return fmt.Errorf("%w: bad error event: %v", ErrQuery, err)
-			}
-			return wrapProblem(&p)
-		case event == api.EventWrite && pos != nil:
-			var ev api.WriteEvent
-			if err := json.Unmarshal([]byte(data.String()), &ev); err != nil {
-				return fmt.Errorf("%w: bad write event: %v", ErrQuery, err)
-			}
-			if err := sink.emit(&ev, *pos); err != nil {
-				return err
-			}
-		case pos != nil && data.Len() == 0:
-			if err := sink.emit(nil, *pos); err != nil {
-				return err
-			}
+		if err := dispatchEvent(id, event, data.String(), sink); err != nil {
+			return err
 		}
 		id, event = "", ""
 		data.Reset()
 	}
 }
 
-// subscribe follows NewBlock events over CometBFT RPC, reading blocks it
-// missed (or that come before the resume point) from the node's store.
-func (r *rpcConn) subscribe(ctx context.Context, prefix string, from *api.EventID, _ func() (*api.SignedRead, error), sink subSink) error {
-	if r.http != nil {
-		r.wsOnce.Do(func() {
-			if !r.http.IsRunning() {
-				r.wsErr = r.http.Start()
-			}
-		})
-		if r.wsErr != nil {
-			return unreachable(r.addr, r.wsErr)
+// dispatchEvent hands one Server-Sent Event (its id, event and data
+// fields) to sink: a write, a checkpoint (an id without data), or the
+// gateway's error event, which ends the stream with its problem.
+func dispatchEvent(id, event, data string, sink Sink) error {
+	var pos *api.EventID
+	if id != "" {
+		p, err := api.ParseEventID(id)
+		if err != nil {
+			return fmt.Errorf("%w: bad event id from the gateway: %v", ErrQuery, err)
 		}
+		pos = &p
 	}
-	name := fmt.Sprintf("dstt-client-%d", subscriberSeq.Add(1))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ch, err := r.rpc.Subscribe(ctx, name, cmttypes.EventQueryNewBlock.String(), 256)
-	if err != nil {
-		return unreachable(r.addr, err)
-	}
-	defer func() { _ = r.rpc.UnsubscribeAll(context.Background(), name) }()
-	sink.ready()
-	var last int64 = -1
-	if from != nil {
-		last = from.Height - 1
-	}
-	deliver := func(height int64, evs []api.WriteEvent) error {
-		for i := range evs {
-			ev := &evs[i]
-			if !strings.HasPrefix(ev.Key, prefix) {
-				continue
-			}
-			pos := api.EventID{Height: ev.Height, TxIndex: ev.TxIndex, Write: ev.WriteIndex}
-			if from != nil && !from.Less(pos) {
-				continue
-			}
-			if err := sink.emit(ev, pos); err != nil {
-				return err
-			}
+	switch {
+	case event == api.EventError:
+		var p api.Problem
+		if err := json.Unmarshal([]byte(data), &p); err != nil {
+			return fmt.Errorf("%w: bad error event: %v", ErrQuery, err)
 		}
-		last = height
-		return sink.emit(nil, api.Checkpoint(height))
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case msg, ok := <-ch:
-			if !ok {
-				return fmt.Errorf("%w: the node closed the block subscription", errStreamEnded)
-			}
-			nb, ok := msg.Data.(cmttypes.EventDataNewBlock)
-			if !ok || nb.Block == nil {
-				continue
-			}
-			h := nb.Block.Height
-			if last >= 0 {
-				for gap := last + 1; gap < h; gap++ {
-					evs, err := r.loadWrites(ctx, gap)
-					if err != nil {
-						return err
-					}
-					if err := deliver(gap, evs); err != nil {
-						return err
-					}
-				}
-			}
-			if h <= last {
-				continue
-			}
-			if err := deliver(h, api.BlockWrites(h, nb.Block.Time, nb.Block.Txs.ToSliceOfBytes(), nb.ResultFinalizeBlock.TxResults)); err != nil {
-				return err
-			}
+		return wrapProblem(&p)
+	case event == api.EventWrite && pos != nil:
+		var ev api.WriteEvent
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			return fmt.Errorf("%w: bad write event: %v", ErrQuery, err)
 		}
+		return sink.Emit(&ev, *pos)
+	case pos != nil && data == "":
+		return sink.Emit(nil, *pos)
 	}
+	return nil
 }
-
-func (r *rpcConn) loadWrites(ctx context.Context, height int64) ([]api.WriteEvent, error) {
-	b, err := r.rpc.Block(ctx, &height)
-	if err != nil {
-		return nil, unreachable(r.addr, err)
-	}
-	res, err := r.rpc.BlockResults(ctx, &height)
-	if err != nil {
-		return nil, unreachable(r.addr, err)
-	}
-	return api.BlockWrites(height, b.Block.Time, b.Block.Txs.ToSliceOfBytes(), res.TxsResults), nil
-}
-
-var subscriberSeq atomic.Uint64

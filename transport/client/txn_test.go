@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dstt/dstt/transport/client"
+	"github.com/dstt/dstt/transport/client/cometrpc"
 	"github.com/dstt/dstt/transport/internal/testnode"
 )
 
@@ -89,7 +90,7 @@ func TestTxnCounterUnderContention(t *testing.T) {
 // The same over the in-process CometBFT RPC client, smaller.
 func TestTxnOverRPC(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{})
-	c := client.NewFromRPC(n.Node.Client(), client.WithSigner(n.Admin))
+	c := cometrpc.NewFromRPC(n.Node.Client(), client.WithSigner(n.Admin))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var retries atomic.Int64

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/transport/client"
+	"github.com/dstt/dstt/transport/client/cometrpc"
 	"github.com/dstt/dstt/transport/internal/testnode"
 	"github.com/dstt/dstt/types"
 )
@@ -69,7 +70,7 @@ func TestEventsEveryWriteInCommitOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.Close()
-	rpcSub, err := client.NewFromRPC(n.Node.Client()).Subscribe(ctx, "feed/", client.SubscribeOptions{Buffer: 4096})
+	rpcSub, err := cometrpc.NewFromRPC(n.Node.Client()).Subscribe(ctx, "feed/", client.SubscribeOptions{Buffer: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
