@@ -56,7 +56,7 @@ func (e *Engine) checkRequest(c types.CheckRequest) error {
 	return nil
 }
 
-// Check answers c for reader (an identity) against the policy as of the last executed tx.
+// Check answers c for reader (an identity) against the committed policy (a staged block's changes count from its Commit).
 // The action "admin" asks about the key's domain (or, for key "*", every
 // domain), exactly as IsAdmin decides it. An address subject is resolved to
 // the identity whose rights it carries (a retired key has none). A request
