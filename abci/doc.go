@@ -25,7 +25,7 @@
 //
 // Engine is not safe for concurrent use; CometBFT's local client serialises
 // the ABCI calls. The Verifier it is given may verify in parallel and cache
-// results (CachedVerifier), as long as its answers equal security.Verify's.
+// results (CachedVerifier), as long as its answers equal verify.Signature's.
 //
 // # Transactions
 //

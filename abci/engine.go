@@ -14,7 +14,7 @@ import (
 
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/rbac"
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
 )
@@ -31,9 +31,9 @@ var (
 
 // Verifier checks ed25519 signatures in bulk. VerifyBatch must be a pure
 // function of its input: it may use goroutines or a cache inside, but its
-// answer for an item is the same as security.Verify's.
+// answer for an item is the same as verify.Signature's.
 type Verifier interface {
-	VerifyBatch(items []security.SigItem) []bool
+	VerifyBatch(items []verify.Item) []bool
 }
 
 // Block is the engine's input: a decided block.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/types"
 )
 
@@ -55,7 +55,7 @@ func (q *queryAuth) open(chainID string, raw []byte) (*types.SignedQuery, string
 			ErrUnauthorized, t.UTC().Format(time.RFC3339), q.skew, now.UTC().Format(time.RFC3339))
 	}
 	msg := types.QuerySignBytes(chainID, sq.Path, sq.Data, sq.Height, sq.TimeUnixMs, sq.Nonce)
-	if !security.Verify(sq.PubKey, msg, sq.Signature) {
+	if !verify.Signature(sq.PubKey, msg, sq.Signature) {
 		return nil, "", fmt.Errorf("%w: the query's signature does not verify", ErrUnauthorized)
 	}
 	key := sha256.Sum256(sq.Signature)

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/dstt/dstt/rbac"
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/types"
 )
 
@@ -84,15 +84,15 @@ func (e *Engine) checkKey(k string) (types.Code, string) {
 
 // sigItems appends the items that verify d's signatures, then the proofs
 // of possession of its RotateKey ops (signatures too, made by the new key).
-func (e *Engine) sigItems(items []security.SigItem, d *decodedTx) []security.SigItem {
+func (e *Engine) sigItems(items []verify.Item, d *decodedTx) []verify.Item {
 	msg := types.SignBytes(e.chainID, d.tx.BodyBytes)
 	for _, s := range d.tx.Signatures {
-		items = append(items, security.SigItem{PubKey: s.PubKey, Msg: msg, Sig: s.Signature})
+		items = append(items, verify.Item{PubKey: s.PubKey, Msg: msg, Sig: s.Signature})
 	}
 	for i := range d.body.Ops {
 		if r := d.body.Ops[i].GetRotateKey(); r != nil {
 			msg := types.RotateProofBytes(e.chainID, d.tx.Signatures[0].PubKey, r.NewPubKey)
-			items = append(items, security.SigItem{PubKey: r.NewPubKey, Msg: msg, Sig: r.Proof})
+			items = append(items, verify.Item{PubKey: r.NewPubKey, Msg: msg, Sig: r.Proof})
 		}
 	}
 	return items
@@ -101,7 +101,7 @@ func (e *Engine) sigItems(items []security.SigItem, d *decodedTx) []security.Sig
 // verifyAll checks the signatures (and rotation proofs) of every decoded tx
 // in one batch and marks the ones that fail.
 func (e *Engine) verifyAll(ds []*decodedTx) {
-	var items []security.SigItem
+	var items []verify.Item
 	for _, d := range ds {
 		if d.code == types.CodeOK {
 			items = e.sigItems(items, d)

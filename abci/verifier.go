@@ -3,7 +3,7 @@ package abci
 import (
 	"crypto/sha256"
 
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/verify"
 )
 
 // CachedVerifier verifies signatures in parallel batches and remembers the
@@ -12,17 +12,17 @@ import (
 // ask. The cache is node-local; the answers are the same with or without
 // it, so it cannot make replicas disagree.
 type CachedVerifier struct {
-	cache *security.VerifyCache
+	cache *verify.Cache
 }
 
 // NewCachedVerifier remembers up to size verified signatures.
 func NewCachedVerifier(size int) *CachedVerifier {
-	return &CachedVerifier{cache: security.NewVerifyCache(size)}
+	return &CachedVerifier{cache: verify.NewCache(size)}
 }
 
 var _ Verifier = (*CachedVerifier)(nil)
 
-func sigCacheKey(it security.SigItem) [32]byte {
+func sigCacheKey(it verify.Item) [32]byte {
 	h := sha256.New()
 	h.Write(it.PubKey)
 	h.Write(it.Sig)
@@ -34,10 +34,10 @@ func sigCacheKey(it security.SigItem) [32]byte {
 
 // VerifyBatch answers from the cache where it can and verifies the rest in
 // one parallel batch.
-func (v *CachedVerifier) VerifyBatch(items []security.SigItem) []bool {
+func (v *CachedVerifier) VerifyBatch(items []verify.Item) []bool {
 	ok := make([]bool, len(items))
 	keys := make([][32]byte, len(items))
-	var todo []security.SigItem
+	var todo []verify.Item
 	var todoAt []int
 	for i, it := range items {
 		keys[i] = sigCacheKey(it)
@@ -51,7 +51,7 @@ func (v *CachedVerifier) VerifyBatch(items []security.SigItem) []bool {
 	if len(todo) == 0 {
 		return ok
 	}
-	for j, good := range security.VerifyBatch(todo) {
+	for j, good := range verify.Batch(todo) {
 		i := todoAt[j]
 		ok[i] = good
 		if good {
@@ -66,4 +66,4 @@ func (v *CachedVerifier) VerifyBatch(items []security.SigItem) []bool {
 type PlainVerifier struct{}
 
 // VerifyBatch verifies items in parallel batches.
-func (PlainVerifier) VerifyBatch(items []security.SigItem) []bool { return security.VerifyBatch(items) }
+func (PlainVerifier) VerifyBatch(items []verify.Item) []bool { return verify.Batch(items) }

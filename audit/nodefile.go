@@ -10,7 +10,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/dstt/dstt/security"
+	sigverify "github.com/dstt/dstt/security/verify"
 )
 
 // The node log file (see NodeLog): a header, then records
@@ -263,7 +263,7 @@ func scanNodeLog(r io.Reader, size int64, pub []byte, keepEntries bool) (*nodeSc
 				return fail(&VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrSignature,
 					Detail: fmt.Sprintf("signature at offset %d covers %d:%X but the chain is at %s", recOff, s.Seq, s.Hash, head)})
 			}
-			if pub != nil && (!bytes.Equal(s.PubKey, pub) || !security.Verify(pub, NodeSignBytes(s.Seq, s.Hash), s.Sig)) {
+			if pub != nil && (!bytes.Equal(s.PubKey, pub) || !sigverify.Signature(pub, NodeSignBytes(s.Seq, s.Hash), s.Sig)) {
 				return fail(&VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrSignature,
 					Detail: fmt.Sprintf("signature over seqs %d..%d (record at offset %d) does not verify with key %X", sc.signedHead.Seq+1, s.Seq, recOff, pub)})
 			}
@@ -283,7 +283,7 @@ func scanNodeLog(r io.Reader, size int64, pub []byte, keepEntries bool) (*nodeSc
 				return fail(&VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrUnsigned, Detail: fmt.Sprintf("gap record at offset %d follows unsigned entries", recOff)})
 			case !g.From.Equal(head) || g.To.Seq < g.From.Seq || g.To.Equal(g.From) || len(g.To.Hash) != sha256Size:
 				return fail(&VerifyError{Seq: head.Seq + 1, Err: ErrLink, Detail: fmt.Sprintf("gap record at offset %d runs %s..%s but the chain is at %s", recOff, g.From, g.To, head)})
-			case pub != nil && (!bytes.Equal(g.PubKey, pub) || !security.Verify(pub, NodeGapSignBytes(g.From, g.To), g.Sig)):
+			case pub != nil && (!bytes.Equal(g.PubKey, pub) || !sigverify.Signature(pub, NodeGapSignBytes(g.From, g.To), g.Sig)):
 				return fail(&VerifyError{Seq: head.Seq + 1, Err: ErrSignature, Detail: fmt.Sprintf("gap record at offset %d does not verify with key %X", recOff, pub)})
 			}
 			v = NewVerifier(g.To)

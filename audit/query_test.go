@@ -18,6 +18,7 @@ import (
 	"github.com/cometbft/cometbft/version"
 
 	"github.com/dstt/dstt/security"
+	sigverify "github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/types"
 )
 
@@ -43,7 +44,7 @@ func (n *fakeNode) ABCIQueryWithOptions(ctx context.Context, path string, data b
 		if err := sq.Unmarshal(data); err != nil {
 			return nil, err
 		}
-		if !security.Verify(sq.PubKey, types.QuerySignBytes("audit-test", sq.Path, sq.Data, sq.Height, sq.TimeUnixMs, sq.Nonce), sq.Signature) || n.seenSigs[string(sq.Signature)] {
+		if !sigverify.Signature(sq.PubKey, types.QuerySignBytes("audit-test", sq.Path, sq.Data, sq.Height, sq.TimeUnixMs, sq.Nonce), sq.Signature) || n.seenSigs[string(sq.Signature)] {
 			resp.Code, resp.Log = 11, "bad or replayed signature"
 			return &ctypes.ResultABCIQuery{Response: resp}, nil
 		}

@@ -3,8 +3,6 @@ package security
 import (
 	"crypto/ed25519"
 	"errors"
-
-	voied25519 "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
 // Sizes of ed25519 keys and signatures, in bytes.
@@ -18,14 +16,6 @@ const (
 // ErrBadKey is returned for a private key that is not a well-formed ed25519
 // key (wrong length, or a public half that does not match its seed).
 var ErrBadKey = errors.New("security: malformed ed25519 private key")
-
-// verifyOptions are the verification rules of every Verify and VerifyBatch:
-// ZIP-215, exactly as CometBFT's crypto/ed25519 uses them. Cofactored
-// verification makes single and batch verification agree, and ZIP-215
-// accepts every signature Go's crypto/ed25519 accepts (plus some
-// non-canonical encodings no honest signer produces), so all replicas reach
-// the same verdict whichever path they take.
-var verifyOptions = &voied25519.Options{Verify: voied25519.VerifyOptionsZIP_215}
 
 // LocalSigner signs with an ed25519 private key held in process memory.
 // It is safe for concurrent use.
@@ -78,14 +68,4 @@ func (s *LocalSigner) PubKey() []byte { return append([]byte(nil), s.pub...) }
 // Sign returns the 64-byte ed25519 signature of msg. It never fails.
 func (s *LocalSigner) Sign(msg []byte) ([]byte, error) {
 	return ed25519.Sign(s.priv, msg), nil
-}
-
-// Verify reports whether sig is a valid ed25519 signature of msg by pub,
-// under ZIP-215 rules (see the package doc). Inputs of the wrong length are
-// simply invalid: Verify never panics.
-func Verify(pub, msg, sig []byte) bool {
-	if len(pub) != PubKeySize || len(sig) != SignatureSize {
-		return false
-	}
-	return voied25519.VerifyWithOptions(voied25519.PublicKey(pub), msg, sig, verifyOptions)
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 	"github.com/dstt/dstt/testnet"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/transport/client/cometrpc"
@@ -599,7 +600,7 @@ func nodeIndex(nw *testnet.Network, name string) int {
 
 func devSigner(tb testing.TB, home string) security.Signer {
 	tb.Helper()
-	kr, err := security.OpenKeyring(security.BackendTest, filepath.Join(home, "keyring"), nil)
+	kr, err := keyring.Open(keyring.BackendTest, filepath.Join(home, "keyring"), nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 
 	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/consensus"
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 	dtypes "github.com/dstt/dstt/types"
 )
 
@@ -418,13 +418,13 @@ func AddNode(dir string, opts AddNodeOptions) (*Network, Node, error) {
 
 // adminKey returns the keyring's "dev" key, creating it if missing (an overwritten
 // testnet keeps its admin keys, as `dstt init --overwrite` keeps a keyring).
-func adminKey(keyringDir string) (security.KeyInfo, error) {
-	kr, err := security.OpenKeyring(security.BackendTest, keyringDir, nil)
+func adminKey(keyringDir string) (keyring.KeyInfo, error) {
+	kr, err := keyring.Open(keyring.BackendTest, keyringDir, nil)
 	if err != nil {
-		return security.KeyInfo{}, err
+		return keyring.KeyInfo{}, err
 	}
 	k, err := kr.Show(AdminKeyName)
-	if errors.Is(err, security.ErrKeyNotFound) {
+	if errors.Is(err, keyring.ErrKeyNotFound) {
 		k, err = kr.Add(AdminKeyName)
 	}
 	return k, err

@@ -14,7 +14,7 @@ import (
 
 	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/consensus"
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 	"github.com/dstt/dstt/testnet"
 )
 
@@ -99,7 +99,7 @@ func TestGenerateFourValidators(t *testing.T) {
 			t.Errorf("%s: validator key differs from the manifest", n.Name)
 		}
 		// The home's "dev" key is the org's admin.
-		kr, err := security.OpenKeyring(security.BackendTest, h.KeyringDir(), nil)
+		kr, err := keyring.Open(keyring.BackendTest, h.KeyringDir(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,14 +12,14 @@ import (
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
 
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 	"github.com/dstt/dstt/types"
 )
 
 // Key file vectors: the test keyring's unencrypted file and the file
 // keyring's encrypted file (docs/WIRE.md, "Key files"), made here from the
 // documented construction with fixed salt and nonce, and opened by the
-// real keyring (security.OpenKeyring) in TestWireKeyFiles.
+// real keyring (keyring.Open) in TestWireKeyFiles.
 
 type wireKeyFile struct {
 	Name    string `json:"name"`
@@ -119,7 +119,7 @@ func TestWireKeyFiles(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(sub, v.FileName), []byte(v.Contents), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			kr, err := security.OpenKeyring(v.Backend, dir, func(bool) ([]byte, error) { return []byte(v.Passphrase), nil })
+			kr, err := keyring.Open(v.Backend, dir, func(bool) ([]byte, error) { return []byte(v.Passphrase), nil })
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,10 +131,10 @@ func TestWireKeyFiles(t *testing.T) {
 				t.Errorf("key file opens to %x, want %s", s.PubKey(), v.PubKeyHex)
 			}
 			if v.Backend == "file" {
-				if _, err := security.OpenKeyring(v.Backend, dir, func(bool) ([]byte, error) { return []byte(v.Passphrase + "x"), nil }); err != nil {
+				if _, err := keyring.Open(v.Backend, dir, func(bool) ([]byte, error) { return []byte(v.Passphrase + "x"), nil }); err != nil {
 					t.Fatal(err)
 				}
-				kr2, _ := security.OpenKeyring(v.Backend, dir, func(bool) ([]byte, error) { return []byte(v.Passphrase + "x"), nil })
+				kr2, _ := keyring.Open(v.Backend, dir, func(bool) ([]byte, error) { return []byte(v.Passphrase + "x"), nil })
 				if _, err := kr2.Signer(v.Key); err == nil {
 					t.Error("a wrong passphrase opens the key file")
 				}

@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 	"github.com/dstt/dstt/types"
 )
 
 func devSigner(t *testing.T, home string) security.Signer {
 	t.Helper()
-	kr, err := security.OpenKeyring(security.BackendTest, keyringDir(home), nil)
+	kr, err := keyring.Open(keyring.BackendTest, keyringDir(home), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 	"github.com/dstt/dstt/security/vault"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
@@ -24,9 +25,9 @@ func keyringDir(home string) string { return filepath.Join(home, "keyring") } //
 
 // openKeyring opens the home's keyring with the chosen backend; the file
 // backend takes its passphrase from $DSTT_KEYRING_PASSPHRASE or a prompt.
-func (g *globals) openKeyring() (security.Keyring, error) {
-	pass := security.EnvOrPromptPassphrase("DSTT_KEYRING_PASSPHRASE", os.Stdin, g.stderr)
-	return security.OpenKeyring(g.backend, keyringDir(g.home), pass)
+func (g *globals) openKeyring() (keyring.Keyring, error) {
+	pass := keyring.EnvOrPromptPassphrase("DSTT_KEYRING_PASSPHRASE", os.Stdin, g.stderr)
+	return keyring.Open(g.backend, keyringDir(g.home), pass)
 }
 
 // signerFor returns the keyring signer named from, or the home's default key
@@ -58,7 +59,7 @@ type keyJSON struct {
 	Backend string `json:"backend"`
 }
 
-func toKeyJSON(k security.KeyInfo) keyJSON {
+func toKeyJSON(k keyring.KeyInfo) keyJSON {
 	return keyJSON{Name: k.Name, Address: k.Address, PubKey: fmt.Sprintf("%x", k.PubKey), Backend: k.Backend}
 }
 
@@ -151,7 +152,7 @@ an aes256-gcm96 transit key instead, to wrap data keys for tx put --encrypt.`,
 
 func (g *globals) backendName() string {
 	if g.backend == "" {
-		return security.BackendFile
+		return keyring.BackendFile
 	}
 	return g.backend
 }
@@ -301,7 +302,7 @@ func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration)
 		r, err = finishVaultRotation(ctx, v, name)
 	case v != nil:
 		r, err = beginVaultRotation(ctx, v, name)
-	case g.backendName() == security.BackendFile || g.backendName() == security.BackendTest:
+	case g.backendName() == keyring.BackendFile || g.backendName() == keyring.BackendTest:
 		r, err = g.beginLocalRotation(kr, name, finishOnly)
 	default:
 		return fmt.Errorf("keys rotate: the %s keyring does not persist keys; use the file, test or vault backend", g.backendName())
@@ -426,9 +427,9 @@ func finishVaultRotation(ctx context.Context, v *vault.Client, name string) (*ro
 // keyring. Finishing renames key files in the keyring directory (the
 // layout security documents: DIR/NAME.key, DIR/test/NAME.key).
 // TODO(lead): a Keyring.Rename in security/keyring_dir.go would own this.
-func (g *globals) beginLocalRotation(kr security.Keyring, name string, finishOnly bool) (*rotation, error) {
+func (g *globals) beginLocalRotation(kr keyring.Keyring, name string, finishOnly bool) (*rotation, error) {
 	next := name + ".next"
-	if err := security.ValidateName(next); err != nil {
+	if err := keyring.ValidateName(next); err != nil {
 		return nil, fmt.Errorf("keys rotate: key name %q is too long to rotate: %w", name, err)
 	}
 	cur, err := kr.Show(name)
@@ -438,9 +439,9 @@ func (g *globals) beginLocalRotation(kr security.Keyring, name string, finishOnl
 	nk, err := kr.Show(next)
 	resumed := err == nil
 	switch {
-	case errors.Is(err, security.ErrKeyNotFound) && finishOnly:
+	case errors.Is(err, keyring.ErrKeyNotFound) && finishOnly:
 		return nil, fmt.Errorf("keys rotate --finish: no rotation of %q is pending (no key %q)", name, next)
-	case errors.Is(err, security.ErrKeyNotFound):
+	case errors.Is(err, keyring.ErrKeyNotFound):
 		if nk, err = kr.Add(next); err != nil {
 			return nil, err
 		}
@@ -457,7 +458,7 @@ func (g *globals) beginLocalRotation(kr security.Keyring, name string, finishOnl
 		}
 	}
 	dir := keyringDir(g.home)
-	if g.backendName() == security.BackendTest {
+	if g.backendName() == keyring.BackendTest {
 		dir = filepath.Join(dir, "test")
 	}
 	path := func(n string) string { return filepath.Join(dir, n+".key") }
@@ -467,12 +468,12 @@ func (g *globals) beginLocalRotation(kr security.Keyring, name string, finishOnl
 		kept := ""
 		for n := 1; kept == ""; n++ {
 			cand := fmt.Sprintf("%s.old-%d", name, n)
-			if err := security.ValidateName(cand); err != nil {
+			if err := keyring.ValidateName(cand); err != nil {
 				return "", err
 			}
 			info, err := kr.Show(cand)
 			switch {
-			case errors.Is(err, security.ErrKeyNotFound):
+			case errors.Is(err, keyring.ErrKeyNotFound):
 				if err := os.Link(path(name), path(cand)); err != nil {
 					return "", err
 				}

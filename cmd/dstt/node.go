@@ -17,7 +17,7 @@ import (
 	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/consensus/assemble"
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 )
 
 // devKeyName is the key `start --dev` creates in the test keyring.
@@ -144,12 +144,12 @@ home is reused as it is.`,
 // initDev initialises a dev home: one validator, a "dev" key in the test
 // keyring, and CLI defaults pointing at both.
 func (g *globals) initDev(f *initFlags) error {
-	kr, err := security.OpenKeyring(security.BackendTest, keyringDir(g.home), nil)
+	kr, err := keyring.Open(keyring.BackendTest, keyringDir(g.home), nil)
 	if err != nil {
 		return err
 	}
 	k, err := kr.Show(devKeyName)
-	if errors.Is(err, security.ErrKeyNotFound) {
+	if errors.Is(err, keyring.ErrKeyNotFound) {
 		k, err = kr.Add(devKeyName)
 	}
 	if err != nil {
@@ -159,7 +159,7 @@ func (g *globals) initDev(f *initFlags) error {
 	if _, err := f.initHome(g.home); err != nil {
 		return err
 	}
-	if err := saveClientConfig(g.home, clientConfig{RPC: f.rpcListen, KeyringBackend: security.BackendTest, From: devKeyName}); err != nil {
+	if err := saveClientConfig(g.home, clientConfig{RPC: f.rpcListen, KeyringBackend: keyring.BackendTest, From: devKeyName}); err != nil {
 		return err
 	}
 	fmt.Fprintf(g.stderr, "dev home initialised at %s (chain %q); key %q (test keyring, unencrypted, chain admin) has address %s\n",

@@ -29,7 +29,7 @@ import (
 
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/consensus/privval"
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 	"github.com/dstt/dstt/security/vault"
 )
 
@@ -239,7 +239,7 @@ func (g *globals) signerInit(f *signerFlags) error {
 	if f.createKey {
 		if _, err := v.CreateKey(ctx, f.key, vault.TransitKeyEd25519); err == nil {
 			fmt.Fprintf(&extra, "created transit key %q\n", f.key)
-		} else if !errors.Is(err, security.ErrKeyExists) {
+		} else if !errors.Is(err, keyring.ErrKeyExists) {
 			return err
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dstt/dstt/consensus"
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 	"github.com/dstt/dstt/testnet"
 )
 
@@ -58,7 +58,7 @@ the P2P port). DIR/testnet.json describes the network.`,
 				return err
 			}
 			for _, n := range nw.Nodes {
-				cc := clientConfig{Node: n.RPC, KeyringBackend: security.BackendTest, From: devKeyName}
+				cc := clientConfig{Node: n.RPC, KeyringBackend: keyring.BackendTest, From: devKeyName}
 				if err := saveClientConfig(n.Home, cc); err != nil {
 					return err
 				}
@@ -109,7 +109,7 @@ validator key (docs/TESTNET.md, "Onboarding an organisation").`,
 			if err != nil {
 				return err
 			}
-			cc := clientConfig{Node: n.RPC, KeyringBackend: security.BackendTest, From: devKeyName}
+			cc := clientConfig{Node: n.RPC, KeyringBackend: keyring.BackendTest, From: devKeyName}
 			if err := saveClientConfig(n.Home, cc); err != nil {
 				return err
 			}

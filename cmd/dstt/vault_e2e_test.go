@@ -23,7 +23,7 @@ import (
 	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/consensus/privval"
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 	"github.com/dstt/dstt/security/vault"
 	"github.com/dstt/dstt/security/vault/vaulttest"
 	"github.com/dstt/dstt/transport/client/cometrpc"
@@ -368,7 +368,7 @@ path "transit/sign/validator" { capabilities = ["update"] }`)
 		"create_empty_blocks":  "true",
 		"timeout_commit":       `"100ms"`,
 	})
-	if err := saveClientConfig(home, clientConfig{Node: rpc, KeyringBackend: security.BackendTest, From: "dev"}); err != nil {
+	if err := saveClientConfig(home, clientConfig{Node: rpc, KeyringBackend: keyring.BackendTest, From: "dev"}); err != nil {
 		t.Fatal(err)
 	}
 	if out, errs, code := vcli(t, bin, home, signerEnv, "signer", "init", "--key", "validator"); code != 0 {
@@ -558,9 +558,9 @@ func cleanVaultEnv() []string {
 
 // devKey makes the home's "dev" key in the test keyring (the CLI's default
 // signer there).
-func devKey(t *testing.T, home string) security.KeyInfo {
+func devKey(t *testing.T, home string) keyring.KeyInfo {
 	t.Helper()
-	kr, err := security.OpenKeyring(security.BackendTest, keyringDir(home), nil)
+	kr, err := keyring.Open(keyring.BackendTest, keyringDir(home), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

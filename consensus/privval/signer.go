@@ -27,6 +27,7 @@ import (
 
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/security/vault"
+	"github.com/dstt/dstt/security/verify"
 )
 
 // Validator signer errors.
@@ -365,7 +366,7 @@ func (pv *ValidatorSigner) signOnce(msgs ...[]byte) ([][]byte, error) {
 		}
 	}
 	for i, sig := range sigs {
-		if !security.Verify(pv.pub, msgs[i], sig) {
+		if !verify.Signature(pv.pub, msgs[i], sig) {
 			return nil, errors.New("privval: validator signer: a signature does not verify against the validator key")
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/types"
 )
 
@@ -106,7 +107,7 @@ func (f *File) Tx() ([]byte, error) {
 		if err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("signature %d is not hex", i)
 		}
-		if !security.Verify(pk, types.SignBytes(f.ChainID, f.raw), sig) {
+		if !verify.Signature(pk, types.SignBytes(f.ChainID, f.raw), sig) {
 			return nil, fmt.Errorf("signature %d (%s) does not verify over this proposal", i, s.Address)
 		}
 		if slices.ContainsFunc(tx.Signatures, func(o types.Signature) bool { return bytes.Equal(o.PubKey, pk) }) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dstt/dstt/consensus/proposal"
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/types"
 )
 
@@ -65,7 +66,7 @@ func TestSignSaveLoadTx(t *testing.T) {
 		t.Fatalf("signatures: %d, want 2 in ascending key order", len(tx.Signatures))
 	}
 	for _, s := range tx.Signatures {
-		if !security.Verify(s.PubKey, types.SignBytes("c", tx.BodyBytes), s.Signature) {
+		if !verify.Signature(s.PubKey, types.SignBytes("c", tx.BodyBytes), s.Signature) {
 			t.Fatalf("signature by %X does not verify", s.PubKey)
 		}
 	}

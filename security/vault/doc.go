@@ -7,7 +7,7 @@
 // NewInMemoryKeyWrapper as the in-memory twin).
 //
 // Importing the package registers the "vault" backend with
-// security.OpenKeyring (security.RegisterKeyringBackend), the way a
+// keyring.Open (keyring.Register), the way a
 // database/sql driver registers itself; its configuration comes from
 // DIR/vault.json and the environment (ConfigForKeyring). Programs that do
 // not import it (a client SDK) do not link Vault's API client.
@@ -15,7 +15,7 @@
 // Errors wrap one of ErrConfig, ErrUnreachable, ErrSealed, ErrDenied,
 // ErrNotFound, ErrRequest, ErrResponse (test with errors.Is) and name the
 // operation and the Vault path, never a token or key material; the
-// keyring's errors are security's (ErrKeyNotFound, ErrKeyExists, ...).
+// keyring's errors are package keyring's (ErrKeyNotFound, ErrKeyExists, ...).
 // A Client is safe for concurrent use; Close stops the token renewal.
 // Setup and operations are in docs/KEYS.md.
 package vault

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 )
 
 // Envelope encryption of confidential values. A value is encrypted with a
@@ -108,7 +108,7 @@ func DecodeEnvelope(value []byte) (*Envelope, error) {
 	if e.Alg != envelopeAlg {
 		problems = append(problems, fmt.Sprintf("alg %q", e.Alg))
 	}
-	if security.ValidateName(e.KEK) != nil {
+	if keyring.ValidateName(e.KEK) != nil {
 		problems = append(problems, fmt.Sprintf("kek %q", e.KEK))
 	}
 	if e.WrappedKey == "" {
@@ -150,7 +150,7 @@ func envelopeAssociatedData(storeKey, kek, wrapped string) []byte {
 // storeKey, with a fresh data key from w under kek, and returns the
 // encoded envelope. Nothing is returned on any failure.
 func SealEnvelope(ctx context.Context, w KeyWrapper, kek, storeKey string, plaintext []byte) ([]byte, error) {
-	if err := security.ValidateName(kek); err != nil {
+	if err := keyring.ValidateName(kek); err != nil {
 		return nil, err
 	}
 	key, wrapped, err := w.NewDataKey(ctx, kek)

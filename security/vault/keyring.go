@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 	"github.com/dstt/dstt/types"
 )
 
@@ -16,20 +17,20 @@ type vaultKeyring struct {
 	v *Client
 }
 
-var _ security.Keyring = (*vaultKeyring)(nil)
+var _ keyring.Keyring = (*vaultKeyring)(nil)
 
-// NewKeyring returns a security.Keyring over v's transit engine: Add creates an
+// NewKeyring returns a keyring.Keyring over v's transit engine: Add creates an
 // ed25519 transit key, List and Show read them (the public key is the
 // signing version's, see TransitKey.SigningVersion), Signer returns a
 // TransitSigner, Delete deletes the transit key. Import is not supported
 // (create keys in Vault). Transit keys of other types are not listed.
-func NewKeyring(v *Client) security.Keyring { return &vaultKeyring{v: v} }
+func NewKeyring(v *Client) keyring.Keyring { return &vaultKeyring{v: v} }
 
-func init() { security.RegisterKeyringBackend(security.BackendVault, openKeyring) }
+func init() { keyring.Register(keyring.BackendVault, openKeyring) }
 
-// openKeyring is security.OpenKeyring's "vault" backend: configuration from
+// openKeyring is keyring.Open's "vault" backend: configuration from
 // DIR/vault.json and the environment (ConfigForKeyring).
-func openKeyring(dir string, _ security.PassphraseFunc) (security.Keyring, error) {
+func openKeyring(dir string, _ keyring.PassphraseFunc) (keyring.Keyring, error) {
 	cfg, err := ConfigForKeyring(dir)
 	if err != nil {
 		return nil, err
@@ -44,9 +45,9 @@ func openKeyring(dir string, _ security.PassphraseFunc) (security.Keyring, error
 }
 
 // ClientOf returns the Vault behind a keyring of the "vault" backend, or
-// nil for other backends: for what the security.Keyring interface does not cover
+// nil for other backends: for what the keyring.Keyring interface does not cover
 // (rotation, key versions).
-func ClientOf(k security.Keyring) *Client {
+func ClientOf(k keyring.Keyring) *Client {
 	if vk, ok := k.(*vaultKeyring); ok {
 		return vk.v
 	}
@@ -57,37 +58,37 @@ func (k *vaultKeyring) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 4*k.v.cfg.Timeout)
 }
 
-func (k *vaultKeyring) Add(name string) (security.KeyInfo, error) {
-	if err := security.ValidateName(name); err != nil {
-		return security.KeyInfo{}, err
+func (k *vaultKeyring) Add(name string) (keyring.KeyInfo, error) {
+	if err := keyring.ValidateName(name); err != nil {
+		return keyring.KeyInfo{}, err
 	}
 	ctx, cancel := k.ctx()
 	defer cancel()
 	tk, err := k.v.CreateKey(ctx, name, TransitKeyEd25519)
 	if err != nil {
-		return security.KeyInfo{}, err
+		return keyring.KeyInfo{}, err
 	}
 	return k.info(tk)
 }
 
-func (k *vaultKeyring) Import(name string, _ ed25519.PrivateKey) (security.KeyInfo, error) {
-	if err := security.ValidateName(name); err != nil {
-		return security.KeyInfo{}, err
+func (k *vaultKeyring) Import(name string, _ ed25519.PrivateKey) (keyring.KeyInfo, error) {
+	if err := keyring.ValidateName(name); err != nil {
+		return keyring.KeyInfo{}, err
 	}
-	return security.KeyInfo{}, fmt.Errorf("%w: the vault keyring cannot import private keys; create the key in Vault (dstt keys add %s --keyring-backend vault)",
+	return keyring.KeyInfo{}, fmt.Errorf("%w: the vault keyring cannot import private keys; create the key in Vault (dstt keys add %s --keyring-backend vault)",
 		errors.ErrUnsupported, name)
 }
 
-func (k *vaultKeyring) List() ([]security.KeyInfo, error) {
+func (k *vaultKeyring) List() ([]keyring.KeyInfo, error) {
 	ctx, cancel := k.ctx()
 	defer cancel()
 	names, err := k.v.ListKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := []security.KeyInfo{}
+	out := []keyring.KeyInfo{}
 	for _, n := range names {
-		if security.ValidateName(n) != nil {
+		if keyring.ValidateName(n) != nil {
 			continue
 		}
 		tk, err := k.v.ReadKey(ctx, n)
@@ -109,10 +110,10 @@ func (k *vaultKeyring) List() ([]security.KeyInfo, error) {
 	return out, nil
 }
 
-func (k *vaultKeyring) Show(name string) (security.KeyInfo, error) {
+func (k *vaultKeyring) Show(name string) (keyring.KeyInfo, error) {
 	tk, err := k.read(name)
 	if err != nil {
-		return security.KeyInfo{}, err
+		return keyring.KeyInfo{}, err
 	}
 	return k.info(tk)
 }
@@ -135,17 +136,17 @@ func (k *vaultKeyring) Delete(name string) error {
 	return k.v.DeleteKey(ctx, name)
 }
 
-// read reads an ed25519 transit key; a missing one is security.ErrKeyNotFound (and
+// read reads an ed25519 transit key; a missing one is keyring.ErrKeyNotFound (and
 // ErrNotFound).
 func (k *vaultKeyring) read(name string) (TransitKey, error) {
-	if err := security.ValidateName(name); err != nil {
+	if err := keyring.ValidateName(name); err != nil {
 		return TransitKey{}, err
 	}
 	ctx, cancel := k.ctx()
 	defer cancel()
 	tk, err := k.v.ReadKey(ctx, name)
 	if errors.Is(err, ErrNotFound) {
-		return tk, fmt.Errorf("%w: %w", security.ErrKeyNotFound, err)
+		return tk, fmt.Errorf("%w: %w", keyring.ErrKeyNotFound, err)
 	}
 	if err != nil {
 		return tk, err
@@ -156,10 +157,10 @@ func (k *vaultKeyring) read(name string) (TransitKey, error) {
 	return tk, nil
 }
 
-func (k *vaultKeyring) info(tk TransitKey) (security.KeyInfo, error) {
+func (k *vaultKeyring) info(tk TransitKey) (keyring.KeyInfo, error) {
 	pub := tk.PubKey(tk.SigningVersion())
 	if pub == nil {
-		return security.KeyInfo{}, fmt.Errorf("%w: key %q: no public key for its signing version %d", ErrResponse, tk.Name, tk.SigningVersion())
+		return keyring.KeyInfo{}, fmt.Errorf("%w: key %q: no public key for its signing version %d", ErrResponse, tk.Name, tk.SigningVersion())
 	}
-	return security.KeyInfo{Name: tk.Name, Address: types.Address(pub), PubKey: pub, Backend: security.BackendVault}, nil
+	return keyring.KeyInfo{Name: tk.Name, Address: types.Address(pub), PubKey: pub, Backend: keyring.BackendVault}, nil
 }

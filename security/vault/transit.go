@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
+	"github.com/dstt/dstt/security/verify"
 )
 
 // Transit key types dstt uses.
@@ -81,14 +83,14 @@ func (v *Client) MountTransit(ctx context.Context) error {
 	return cerr
 }
 
-// CreateKey creates the transit key name of keyType. security.ErrKeyExists if a key
+// CreateKey creates the transit key name of keyType. keyring.ErrKeyExists if a key
 // of that name exists already (Vault itself would silently keep it).
 func (v *Client) CreateKey(ctx context.Context, name, keyType string) (TransitKey, error) {
-	if err := security.ValidateName(name); err != nil {
+	if err := keyring.ValidateName(name); err != nil {
 		return TransitKey{}, err
 	}
 	if _, err := v.ReadKey(ctx, name); err == nil {
-		return TransitKey{}, fmt.Errorf("%w: transit key %q", security.ErrKeyExists, name)
+		return TransitKey{}, fmt.Errorf("%w: transit key %q", keyring.ErrKeyExists, name)
 	} else if !errors.Is(err, ErrNotFound) {
 		return TransitKey{}, err
 	}
@@ -102,7 +104,7 @@ func (v *Client) CreateKey(ctx context.Context, name, keyType string) (TransitKe
 // ReadKey reads a transit key's versions and public keys.
 // ErrNotFound if there is no such key.
 func (v *Client) ReadKey(ctx context.Context, name string) (TransitKey, error) {
-	if err := security.ValidateName(name); err != nil {
+	if err := keyring.ValidateName(name); err != nil {
 		return TransitKey{}, err
 	}
 	path := v.keyPath("keys", name)
@@ -184,7 +186,7 @@ func (v *Client) ListKeys(ctx context.Context) ([]string, error) {
 // afterwards. Prefer BeginRotation for signing keys: it keeps signing with
 // the version the chain knows until the rotation is committed.
 func (v *Client) RotateKey(ctx context.Context, name string) (TransitKey, error) {
-	if err := security.ValidateName(name); err != nil {
+	if err := keyring.ValidateName(name); err != nil {
 		return TransitKey{}, err
 	}
 	path := v.keyPath("keys", name, "rotate")
@@ -207,7 +209,7 @@ func (v *Client) SetMinDecryptionVersion(ctx context.Context, name string, versi
 }
 
 func (v *Client) configureKey(ctx context.Context, name string, data map[string]any) error {
-	if err := security.ValidateName(name); err != nil {
+	if err := keyring.ValidateName(name); err != nil {
 		return err
 	}
 	path := v.keyPath("keys", name, "config")
@@ -237,7 +239,7 @@ func (v *Client) DeleteKey(ctx context.Context, name string) error {
 // crypto/ed25519). version 0 lets Vault pick its latest: pass the version
 // whose public key you expect.
 func (v *Client) Sign(ctx context.Context, name string, version int, msgs ...[]byte) ([][]byte, error) {
-	if err := security.ValidateName(name); err != nil {
+	if err := keyring.ValidateName(name); err != nil {
 		return nil, err
 	}
 	if len(msgs) == 0 {
@@ -283,10 +285,10 @@ func (v *Client) Sign(ctx context.Context, name string, version int, msgs ...[]b
 }
 
 // Verify asks Vault whether sig (raw 64 bytes) is version's signature of
-// msg. Offline verification with security.Verify and the version's public key gives
+// msg. Offline verification with verify.Signature and the version's public key gives
 // the same answer; this one is for callers that hold no public key.
 func (v *Client) Verify(ctx context.Context, name string, version int, msg, sig []byte) (bool, error) {
-	if err := security.ValidateName(name); err != nil {
+	if err := keyring.ValidateName(name); err != nil {
 		return false, err
 	}
 	if version < 1 {
@@ -316,7 +318,7 @@ func (v *Client) Verify(ctx context.Context, name string, version int, msg, sig 
 // turns back into the key. The token needs update on
 // transit/datakey/plaintext/KEK (not decrypt: writers need not be readers).
 func (v *Client) DataKey(ctx context.Context, kek string) (key []byte, wrapped string, err error) {
-	if err := security.ValidateName(kek); err != nil {
+	if err := keyring.ValidateName(kek); err != nil {
 		return nil, "", err
 	}
 	path := v.keyPath("datakey", "plaintext", kek)
@@ -341,7 +343,7 @@ func (v *Client) DataKey(ctx context.Context, kek string) (key []byte, wrapped s
 // policy decides: a token without update on transit/decrypt/KEK gets
 // ErrDenied.
 func (v *Client) Decrypt(ctx context.Context, kek, ciphertext string) ([]byte, error) {
-	if err := security.ValidateName(kek); err != nil {
+	if err := keyring.ValidateName(kek); err != nil {
 		return nil, err
 	}
 	path := v.keyPath("decrypt", kek)
@@ -451,7 +453,7 @@ func (s *TransitSigner) SignBatchContext(ctx context.Context, msgs [][]byte) ([]
 		return nil, err
 	}
 	for i, sig := range sigs {
-		if !security.Verify(s.pub, msgs[i], sig) {
+		if !verify.Signature(s.pub, msgs[i], sig) {
 			return nil, fmt.Errorf("%w: Vault's signature with %q v%d does not verify against that version's public key", ErrResponse, s.name, s.version)
 		}
 	}

@@ -573,7 +573,7 @@ func transportProblem(err error) string {
 }
 
 // vaultConfigFileName is the optional non-secret Vault settings file of a
-// keyring directory (see OpenKeyring's "vault" backend).
+// keyring directory (see keyring.Open's "vault" backend).
 const vaultConfigFileName = "vault.json"
 
 // ConfigForKeyring is the configuration the "vault" keyring backend

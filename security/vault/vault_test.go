@@ -15,8 +15,10 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/keyring"
 	"github.com/dstt/dstt/security/vault"
 	"github.com/dstt/dstt/security/vault/vaulttest"
+	"github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/types"
 )
 
@@ -41,7 +43,7 @@ func TestVaultTransitKeys(t *testing.T) {
 	if k.LatestVersion != 1 || k.SigningVersion() != 1 || len(k.PubKey(1)) != 32 {
 		t.Fatalf("new key: %+v", k)
 	}
-	if _, err := v.CreateKey(ctx, "alice", vault.TransitKeyEd25519); !errors.Is(err, security.ErrKeyExists) {
+	if _, err := v.CreateKey(ctx, "alice", vault.TransitKeyEd25519); !errors.Is(err, keyring.ErrKeyExists) {
 		t.Fatalf("create twice: %v", err)
 	}
 	s, err := v.Signer(ctx, "alice", 0)
@@ -53,7 +55,7 @@ func TestVaultTransitKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ed25519.Verify(s.PubKey(), msg, sig) || !security.Verify(s.PubKey(), msg, sig) {
+	if !ed25519.Verify(s.PubKey(), msg, sig) || !verify.Signature(s.PubKey(), msg, sig) {
 		t.Fatal("transit signature does not verify offline")
 	}
 	if ok, err := v.Verify(ctx, "alice", 1, msg, sig); err != nil || !ok {
@@ -63,7 +65,7 @@ func TestVaultTransitKeys(t *testing.T) {
 		t.Fatal("vault verified a signature of another message")
 	}
 	sigs, err := s.SignBatch([][]byte{[]byte("a"), []byte("b"), []byte("c")})
-	if err != nil || len(sigs) != 3 || !security.Verify(s.PubKey(), []byte("b"), sigs[1]) {
+	if err != nil || len(sigs) != 3 || !verify.Signature(s.PubKey(), []byte("b"), sigs[1]) {
 		t.Fatalf("batch: %v", err)
 	}
 
@@ -97,7 +99,7 @@ func TestVaultTransitKeys(t *testing.T) {
 	}
 	s2, _ := v.Signer(ctx, "alice", 0)
 	sig2, err := s2.Sign(msg)
-	if err != nil || !security.Verify(r.NewPubKey, msg, sig2) {
+	if err != nil || !verify.Signature(r.NewPubKey, msg, sig2) {
 		t.Fatalf("new version: %v", err)
 	}
 
@@ -113,13 +115,13 @@ func TestVaultTransitKeys(t *testing.T) {
 	}
 }
 
-// TestVaultKeyring: OpenKeyring("vault") from the environment; a tx signed
+// TestVaultKeyring: keyring.Open("vault") from the environment; a tx signed
 // through it verifies like any other.
 func TestVaultKeyring(t *testing.T) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	t.Setenv("VAULT_ADDR", srv.Addr)
 	t.Setenv("VAULT_TOKEN", vaulttest.RootToken)
-	kr, err := security.OpenKeyring(security.BackendVault, t.TempDir(), nil)
+	kr, err := keyring.Open(keyring.BackendVault, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,13 +136,13 @@ func TestVaultKeyring(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Backend != security.BackendVault || a.Address != types.Address(a.PubKey) {
+	if a.Backend != keyring.BackendVault || a.Address != types.Address(a.PubKey) {
 		t.Fatalf("info: %+v", a)
 	}
-	if _, err := kr.Add("bob"); !errors.Is(err, security.ErrKeyExists) {
+	if _, err := kr.Add("bob"); !errors.Is(err, keyring.ErrKeyExists) {
 		t.Fatalf("add twice: %v", err)
 	}
-	if _, err := kr.Add("bad/name"); !errors.Is(err, security.ErrBadName) {
+	if _, err := kr.Add("bad/name"); !errors.Is(err, keyring.ErrBadName) {
 		t.Fatalf("bad name: %v", err)
 	}
 	if _, err := kr.Import("imp", ed25519.NewKeyFromSeed(make([]byte, 32))); !errors.Is(err, errors.ErrUnsupported) {
@@ -160,7 +162,7 @@ func TestVaultKeyring(t *testing.T) {
 	if err != nil || string(sh.PubKey) != string(a.PubKey) {
 		t.Fatalf("show: %+v %v", sh, err)
 	}
-	if _, err := kr.Show("nobody"); !errors.Is(err, security.ErrKeyNotFound) {
+	if _, err := kr.Show("nobody"); !errors.Is(err, keyring.ErrKeyNotFound) {
 		t.Fatalf("show missing: %v", err)
 	}
 	s, err := kr.Signer("bob")
@@ -173,13 +175,13 @@ func TestVaultKeyring(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx, _, err := types.DecodeTx(txb)
-	if err != nil || !security.Verify(a.PubKey, types.SignBytes("c", tx.BodyBytes), tx.Signatures[0].Signature) {
+	if err != nil || !verify.Signature(a.PubKey, types.SignBytes("c", tx.BodyBytes), tx.Signatures[0].Signature) {
 		t.Fatalf("tx signed through Vault does not verify: %v", err)
 	}
 	if err := kr.Delete("carol"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kr.Show("carol"); !errors.Is(err, security.ErrKeyNotFound) {
+	if _, err := kr.Show("carol"); !errors.Is(err, keyring.ErrKeyNotFound) {
 		t.Fatalf("after delete: %v", err)
 	}
 }
@@ -286,14 +288,14 @@ func TestVaultTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sig, err := s.Sign([]byte("over tls")); err != nil || !security.Verify(s.PubKey(), []byte("over tls"), sig) {
+	if sig, err := s.Sign([]byte("over tls")); err != nil || !verify.Signature(s.PubKey(), []byte("over tls"), sig) {
 		t.Fatalf("sign over TLS: %v", err)
 	}
 	// The environment route: VAULT_CACERT.
 	t.Setenv("VAULT_ADDR", srv.Addr)
 	t.Setenv("VAULT_TOKEN", vaulttest.RootToken)
 	t.Setenv("VAULT_CACERT", srv.CACert)
-	kr, err := security.OpenKeyring(security.BackendVault, t.TempDir(), nil)
+	kr, err := keyring.Open(keyring.BackendVault, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/types"
 )
 
@@ -62,7 +63,7 @@ func TestAuthorizationRoundTrip(t *testing.T) {
 		t.Fatalf("%+v %v", got, err)
 	}
 	q := got.Query("/kv/get", []byte("a/b"), 7)
-	if !security.Verify(q.PubKey, types.QuerySignBytes("chain", q.Path, q.Data, q.Height, q.TimeUnixMs, q.Nonce), q.Signature) {
+	if !verify.Signature(q.PubKey, types.QuerySignBytes("chain", q.Path, q.Data, q.Height, q.TimeUnixMs, q.Nonce), q.Signature) {
 		t.Fatal("the rebuilt signed query does not verify")
 	}
 	for _, bad := range []string{"", "Basic abc", "Dstt-Query", "Dstt-Query pubkey=AA==, time=1, sig=AA==", "Dstt-Query time=1, time=2"} {

@@ -7,7 +7,7 @@ import (
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/verify"
 )
 
 // Errors a Backend's CheckTx returns when the mempool refuses a tx before
@@ -51,7 +51,7 @@ type Backend interface {
 // node's own verifier, the gateway verifies each submitted batch in parallel
 // before CheckTx, which then finds the signatures in the cache.
 type Verifier interface {
-	VerifyBatch(items []security.SigItem) []bool
+	VerifyBatch(items []verify.Item) []bool
 }
 
 // Block is a committed block: its txs and their FinalizeBlock results.

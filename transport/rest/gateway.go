@@ -29,7 +29,7 @@ import (
 type Options struct {
 	// Verifier, when set, checks each submitted batch's signatures in
 	// parallel before CheckTx. Pass the engine's abci.CachedVerifier so
-	// CheckTx finds them cached; nil verifies with security.VerifyBatch.
+	// CheckTx finds them cached; nil verifies with verify.Batch.
 	Verifier Verifier
 	// Authorizer decides reads (kv, history, tx, events). Nil allows all.
 	Authorizer ReadAuthorizer

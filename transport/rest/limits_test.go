@@ -23,6 +23,7 @@ import (
 
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/transport/internal/testnode"
 	"github.com/dstt/dstt/transport/rest"
@@ -292,10 +293,10 @@ type countingVerifier struct {
 	calls, items atomic.Int64
 }
 
-func (v *countingVerifier) VerifyBatch(items []security.SigItem) []bool {
+func (v *countingVerifier) VerifyBatch(items []verify.Item) []bool {
 	v.calls.Add(1)
 	v.items.Add(int64(len(items)))
-	return security.VerifyBatch(items)
+	return verify.Batch(items)
 }
 
 // signedBy signs ops with every key in keys (ascending public keys, as the

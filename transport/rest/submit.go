@@ -19,7 +19,7 @@ import (
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/dstt/dstt/audit"
-	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/types"
 )
@@ -211,12 +211,12 @@ func (g *Gateway) precheck(ctx context.Context, txs [][]byte) ([]*types.Tx, *api
 		decoded[i] = tx
 		nsigs += len(tx.Signatures)
 	}
-	items := make([]security.SigItem, 0, nsigs)
+	items := make([]verify.Item, 0, nsigs)
 	owner := make([]int, 0, nsigs)
 	for i, tx := range decoded {
 		msg := types.SignBytes(chainID, tx.BodyBytes)
 		for _, s := range tx.Signatures {
-			items = append(items, security.SigItem{PubKey: s.PubKey, Msg: msg, Sig: s.Signature})
+			items = append(items, verify.Item{PubKey: s.PubKey, Msg: msg, Sig: s.Signature})
 			owner = append(owner, i)
 		}
 	}
@@ -226,7 +226,7 @@ func (g *Gateway) precheck(ctx context.Context, txs [][]byte) ([]*types.Tx, *api
 		if g.opts.Verifier != nil {
 			ok = g.opts.Verifier.VerifyBatch(items[lo:hi])
 		} else {
-			ok = security.VerifyBatch(items[lo:hi])
+			ok = verify.Batch(items[lo:hi])
 		}
 		for k, good := range ok {
 			if !good {

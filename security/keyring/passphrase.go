@@ -1,4 +1,4 @@
-package security
+package keyring
 
 import (
 	"crypto/subtle"
@@ -13,7 +13,7 @@ import (
 const PassphraseEnv = "DSTT_KEYRING_PASSPHRASE"
 
 // ErrPassphraseMismatch is returned when the confirmation differs.
-var ErrPassphraseMismatch = errors.New("security: passphrases do not match")
+var ErrPassphraseMismatch = errors.New("keyring: passphrases do not match")
 
 // maxPassphrase bounds one line of passphrase input.
 const maxPassphrase = 1024
@@ -35,7 +35,7 @@ func EnvOrPromptPassphrase(env string, in *os.File, out io.Writer) PassphraseFun
 			return []byte(v), nil
 		}
 		if in == nil {
-			return nil, fmt.Errorf("security: no passphrase: set $%s or run on a terminal", env)
+			return nil, fmt.Errorf("keyring: no passphrase: set $%s or run on a terminal", env)
 		}
 		if out == nil {
 			out = io.Discard
@@ -81,7 +81,7 @@ func readLine(r io.Reader) ([]byte, error) {
 			}
 			if len(line) == maxPassphrase {
 				clear(line)
-				return nil, fmt.Errorf("security: passphrase longer than %d bytes", maxPassphrase)
+				return nil, fmt.Errorf("keyring: passphrase longer than %d bytes", maxPassphrase)
 			}
 			line = append(line, b[0])
 			continue
@@ -90,11 +90,11 @@ func readLine(r io.Reader) ([]byte, error) {
 			break
 		}
 		if err == io.EOF {
-			return nil, fmt.Errorf("security: read passphrase: %w", io.ErrUnexpectedEOF)
+			return nil, fmt.Errorf("keyring: read passphrase: %w", io.ErrUnexpectedEOF)
 		}
 		if err != nil {
 			clear(line)
-			return nil, fmt.Errorf("security: read passphrase: %w", err)
+			return nil, fmt.Errorf("keyring: read passphrase: %w", err)
 		}
 	}
 	if n := len(line); n > 0 && line[n-1] == '\r' {

@@ -1,4 +1,4 @@
-package security
+package keyring
 
 import (
 	"crypto/cipher"
@@ -10,6 +10,7 @@ import (
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/chacha20poly1305"
 
+	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/types"
 )
 
@@ -84,13 +85,13 @@ func openFileKeyring(dir string, passphrase PassphraseFunc, kdf argon2Param) (*d
 		return nil, ErrNoPassphrase
 	}
 	if !kdf.valid() {
-		return nil, fmt.Errorf("security: bad argon2id parameters %+v", kdf)
+		return nil, fmt.Errorf("keyring: bad argon2id parameters %+v", kdf)
 	}
 	return openDirKeyring(dir, BackendFile, &encryptedCodec{passphrase: passphrase, kdf: kdf})
 }
 
 func (c *encryptedCodec) seal(priv ed25519.PrivateKey) ([]byte, error) {
-	pub := priv[SeedSize:]
+	pub := priv[security.SeedSize:]
 	f := encryptedKeyFile{
 		Version: fileKeyVersion,
 		Type:    keyTypeEd25519,
@@ -135,7 +136,7 @@ func (c *encryptedCodec) open(data []byte) (ed25519.PrivateKey, error) {
 	}
 	defer clear(pass)
 	seed, err := f.aead(pass).Open(nil, f.Nonce, f.Ciphertext, f.associatedData())
-	if err != nil || len(seed) != SeedSize {
+	if err != nil || len(seed) != security.SeedSize {
 		return nil, ErrBadPassphrase
 	}
 	defer clear(seed)
@@ -146,7 +147,7 @@ func (c *encryptedCodec) ask(confirm bool) ([]byte, error) {
 	pass, err := c.passphrase(confirm)
 	if err != nil {
 		clear(pass)
-		return nil, fmt.Errorf("security: read passphrase: %w", err)
+		return nil, fmt.Errorf("keyring: read passphrase: %w", err)
 	}
 	return pass, nil
 }
@@ -164,7 +165,7 @@ func decodeEncryptedKeyFile(data []byte) (*encryptedKeyFile, error) {
 	if f.Type != keyTypeEd25519 || f.Cipher != cipherXChaCha || !f.KDF.valid() ||
 		len(f.Salt) < saltSize || len(f.Salt) > 64 ||
 		len(f.Nonce) != chacha20poly1305.NonceSizeX ||
-		len(f.Ciphertext) != SeedSize+chacha20poly1305.Overhead {
+		len(f.Ciphertext) != security.SeedSize+chacha20poly1305.Overhead {
 		return nil, ErrBadKeyFile
 	}
 	if err := checkPubKey(f.PubKey, f.Address); err != nil {

@@ -1,4 +1,4 @@
-package security
+package verify
 
 import (
 	"sync"
@@ -12,7 +12,7 @@ func key(i int) [32]byte {
 }
 
 func TestVerifyCacheBoundAndEviction(t *testing.T) {
-	c := NewVerifyCache(3)
+	c := NewCache(3)
 	for i := range 3 {
 		c.Add(key(i))
 	}
@@ -49,7 +49,7 @@ func TestVerifyCacheBoundAndEviction(t *testing.T) {
 }
 
 func TestVerifyCacheDisabled(t *testing.T) {
-	for _, c := range []*VerifyCache{nil, NewVerifyCache(0), NewVerifyCache(-5)} {
+	for _, c := range []*Cache{nil, NewCache(0), NewCache(-5)} {
 		c.Add(key(1))
 		if c.Has(key(1)) || c.Len() != 0 {
 			t.Fatal("disabled cache kept a key")
@@ -59,7 +59,7 @@ func TestVerifyCacheDisabled(t *testing.T) {
 }
 
 func TestVerifyCacheConcurrent(t *testing.T) {
-	c := NewVerifyCache(100)
+	c := NewCache(100)
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Go(func() {

@@ -1,4 +1,4 @@
-package security
+package keyring
 
 import (
 	"crypto/ed25519"
@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/types"
 )
 
@@ -19,15 +20,15 @@ type memoryKeyring struct {
 
 var _ Keyring = (*memoryKeyring)(nil)
 
-// NewInMemoryKeyring returns an empty keyring that lives only in memory.
-func NewInMemoryKeyring() Keyring {
+// NewInMemory returns an empty keyring that lives only in memory.
+func NewInMemory() Keyring {
 	return &memoryKeyring{keys: make(map[string]ed25519.PrivateKey)}
 }
 
 func (k *memoryKeyring) Add(name string) (KeyInfo, error) {
 	_, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
-		return KeyInfo{}, fmt.Errorf("security: generate key: %w", err)
+		return KeyInfo{}, fmt.Errorf("keyring: generate key: %w", err)
 	}
 	defer clear(priv)
 	return k.Import(name, priv)
@@ -37,7 +38,7 @@ func (k *memoryKeyring) Import(name string, priv ed25519.PrivateKey) (KeyInfo, e
 	if err := ValidateName(name); err != nil {
 		return KeyInfo{}, err
 	}
-	if err := CheckPrivKey(priv); err != nil {
+	if err := security.CheckPrivKey(priv); err != nil {
 		return KeyInfo{}, err
 	}
 	k.mu.Lock()
@@ -68,13 +69,13 @@ func (k *memoryKeyring) Show(name string) (KeyInfo, error) {
 	return memoryInfo(name, priv), nil
 }
 
-func (k *memoryKeyring) Signer(name string) (Signer, error) {
+func (k *memoryKeyring) Signer(name string) (security.Signer, error) {
 	priv, err := k.get(name)
 	if err != nil {
 		return nil, err
 	}
 	defer clear(priv)
-	return NewLocalSigner(priv), nil
+	return security.NewLocalSigner(priv), nil
 }
 
 func (k *memoryKeyring) Delete(name string) error {
@@ -107,6 +108,6 @@ func (k *memoryKeyring) get(name string) (ed25519.PrivateKey, error) {
 }
 
 func memoryInfo(name string, priv ed25519.PrivateKey) KeyInfo {
-	pub := slices.Clone(priv[SeedSize:])
+	pub := slices.Clone(priv[security.SeedSize:])
 	return KeyInfo{Name: name, Address: types.Address(pub), PubKey: pub, Backend: BackendMemory}
 }

@@ -1,6 +1,7 @@
-package security
+package verify
 
 import (
+	"crypto/ed25519"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -8,8 +9,8 @@ import (
 	voied25519 "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 )
 
-// SigItem is one signature to check: Sig over Msg by PubKey.
-type SigItem struct {
+// Item is one signature to check: Sig over Msg by PubKey.
+type Item struct {
 	PubKey []byte
 	Msg    []byte
 	Sig    []byte
@@ -26,7 +27,7 @@ var batchChunk = 512
 // it the expansion is wasted work, so larger chunks turn it off up front.
 const batchPrecomputeLimit = 94
 
-// VerifyBatch reports, for each item, whether Verify(item) holds. Items are
+// Batch reports, for each item, whether Signature(item) holds. Items are
 // split into chunks checked with one randomised ed25519 batch equation each
 // (ZIP-215 rules, as CometBFT uses) across runtime.GOMAXPROCS goroutines;
 // a chunk whose equation fails is rechecked signature by signature.
@@ -34,9 +35,9 @@ const batchPrecomputeLimit = 94
 // The answer equals per-item Verify for every input: ZIP-215 verification
 // is cofactored, so a batch of valid signatures always passes, and a batch
 // holding an invalid one passes only with probability below 2^-128.
-// Malformed items (wrong lengths, undecodable points) are false; VerifyBatch
+// Malformed items (wrong lengths, undecodable points) are false; Batch
 // never panics on its input. The result has len(items) entries.
-func VerifyBatch(items []SigItem) []bool {
+func Batch(items []Item) []bool {
 	out := make([]bool, len(items))
 	n := len(items)
 	if n == 0 {
@@ -85,13 +86,13 @@ func newChunkVerifier(capacity int) *chunkVerifier {
 }
 
 // verify fills out[i] with the verdict on items[i]; out starts all false.
-func (v *chunkVerifier) verify(items []SigItem, out []bool) {
+func (v *chunkVerifier) verify(items []Item, out []bool) {
 	v.bv.Reset()
 	v.idx = v.idx[:0]
 	for i := range items {
 		// Wrong lengths can never verify; keep them out of the batch so
 		// they cannot make curve25519-voi panic or sink a good chunk.
-		if len(items[i].PubKey) == PubKeySize && len(items[i].Sig) == SignatureSize {
+		if len(items[i].PubKey) == ed25519.PublicKeySize && len(items[i].Sig) == ed25519.SignatureSize {
 			v.idx = append(v.idx, i)
 		}
 	}
@@ -100,7 +101,7 @@ func (v *chunkVerifier) verify(items []SigItem, out []bool) {
 		return
 	case 1:
 		it := &items[v.idx[0]]
-		out[v.idx[0]] = Verify(it.PubKey, it.Msg, it.Sig)
+		out[v.idx[0]] = Signature(it.PubKey, it.Msg, it.Sig)
 		return
 	}
 	if len(v.idx) >= batchPrecomputeLimit {

@@ -1,4 +1,4 @@
-package security
+package keyring
 
 import (
 	"crypto/ed25519"
@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+
+	"github.com/dstt/dstt/security"
 )
 
 // Keyring stores named ed25519 keys and hands out Signers for them.
 // Implementations: the encrypted "file" backend, the unencrypted "test"
-// backend and the in-memory "memory" twin; OpenKeyring picks one.
+// backend and the in-memory "memory" twin; Open picks one.
 //
 // Every method is safe for concurrent use within one process. Errors
 // never carry key material or passphrases.
@@ -19,7 +21,7 @@ type Keyring interface {
 	// ErrKeyExists if it is taken.
 	Add(name string) (KeyInfo, error)
 	// Import stores priv (a 64-byte crypto/ed25519 key) under name.
-	// ErrBadKey if priv is malformed; otherwise as Add.
+	// security.ErrBadKey if priv is malformed; otherwise as Add.
 	Import(name string, priv ed25519.PrivateKey) (KeyInfo, error)
 	// List returns every key, sorted by name. It needs no passphrase.
 	List() ([]KeyInfo, error)
@@ -28,7 +30,7 @@ type Keyring interface {
 	Show(name string) (KeyInfo, error)
 	// Signer returns a signer for the key; the file backend asks for the
 	// passphrase (ErrBadPassphrase when decryption fails).
-	Signer(name string) (Signer, error)
+	Signer(name string) (security.Signer, error)
 	// Delete removes the key. ErrKeyNotFound if there is no such key.
 	Delete(name string) error
 }
@@ -46,7 +48,7 @@ type KeyInfo struct {
 // keyring wipes the returned slice after use.
 type PassphraseFunc func(confirm bool) ([]byte, error)
 
-// Keyring backends accepted by OpenKeyring.
+// Keyring backends accepted by Open.
 const (
 	// BackendFile keeps each key encrypted at rest (argon2id +
 	// XChaCha20-Poly1305) in DIR/NAME.key. The default.
@@ -58,34 +60,34 @@ const (
 	BackendMemory = "memory"
 	// BackendVault keeps keys in Vault's transit engine. Package
 	// security/vault provides it: a program that imports that package
-	// has it registered (RegisterKeyringBackend).
+	// has it registered (Register).
 	BackendVault = "vault"
 )
 
 // Keyring errors.
 var (
-	ErrKeyNotFound     = errors.New("security: key not found")
-	ErrKeyExists       = errors.New("security: a key with this name already exists")
-	ErrBadPassphrase   = errors.New("security: wrong passphrase or corrupted key file")
-	ErrBadName         = errors.New("security: bad key name (want 1-64 characters of A-Z a-z 0-9 . _ -)")
-	ErrUnknownBackend  = errors.New("security: unknown keyring backend (built in: file, test, memory; vault when the program links security/vault)")
-	ErrBadKeyFile      = errors.New("security: malformed key file")
-	ErrEmptyPassphrase = errors.New("security: empty passphrase")
-	ErrNoPassphrase    = errors.New("security: the file keyring needs a passphrase source")
+	ErrKeyNotFound     = errors.New("keyring: key not found")
+	ErrKeyExists       = errors.New("keyring: a key with this name already exists")
+	ErrBadPassphrase   = errors.New("keyring: wrong passphrase or corrupted key file")
+	ErrBadName         = errors.New("keyring: bad key name (want 1-64 characters of A-Z a-z 0-9 . _ -)")
+	ErrUnknownBackend  = errors.New("keyring: unknown keyring backend (built in: file, test, memory; vault when the program links security/vault)")
+	ErrBadKeyFile      = errors.New("keyring: malformed key file")
+	ErrEmptyPassphrase = errors.New("keyring: empty passphrase")
+	ErrNoPassphrase    = errors.New("keyring: the file keyring needs a passphrase source")
 )
 
-// OpenKeyring opens the keyring of the given backend ("" means "file").
+// Open opens the keyring of the given backend ("" means "file").
 // dir is the keyring directory, created with mode 0700 if missing; the
 // memory backend ignores it. passphrase is required by the file backend
 // and ignored by the others.
-func OpenKeyring(backend, dir string, passphrase PassphraseFunc) (Keyring, error) {
+func Open(backend, dir string, passphrase PassphraseFunc) (Keyring, error) {
 	switch backend {
 	case "", BackendFile:
 		return openFileKeyring(dir, passphrase, defaultKDF)
 	case BackendTest:
 		return openTestKeyring(filepath.Join(dir, "test"))
 	case BackendMemory:
-		return NewInMemoryKeyring(), nil
+		return NewInMemory(), nil
 	}
 	backendsMu.RLock()
 	open, ok := backends[backend]
@@ -96,28 +98,28 @@ func OpenKeyring(backend, dir string, passphrase PassphraseFunc) (Keyring, error
 	return open(dir, passphrase)
 }
 
-// KeyringOpener opens a keyring of a registered backend over dir.
-type KeyringOpener func(dir string, passphrase PassphraseFunc) (Keyring, error)
+// Opener opens a keyring of a registered backend over dir.
+type Opener func(dir string, passphrase PassphraseFunc) (Keyring, error)
 
 var (
 	backendsMu sync.RWMutex
-	backends   = map[string]KeyringOpener{}
+	backends   = map[string]Opener{}
 )
 
-// RegisterKeyringBackend makes backend available to OpenKeyring, the way
+// Register makes backend available to Open, the way
 // database/sql drivers register: a backend with heavy dependencies (Vault)
 // lives in its own package and registers itself from init, so programs
 // that do not import it do not link it. It panics if backend is taken or
 // is one of the built-in names.
-func RegisterKeyringBackend(backend string, open KeyringOpener) {
+func Register(backend string, open Opener) {
 	backendsMu.Lock()
 	defer backendsMu.Unlock()
 	switch backend {
 	case "", BackendFile, BackendTest, BackendMemory:
-		panic("security: keyring backend " + backend + " is built in")
+		panic("keyring: keyring backend " + backend + " is built in")
 	}
 	if _, dup := backends[backend]; dup || open == nil {
-		panic("security: keyring backend " + backend + " registered twice or with no opener")
+		panic("keyring: keyring backend " + backend + " registered twice or with no opener")
 	}
 	backends[backend] = open
 }

@@ -1,10 +1,11 @@
-package security
+package keyring
 
 import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 
+	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/types"
 )
 
@@ -36,7 +37,7 @@ func openTestKeyring(dir string) (*dirKeyring, error) {
 }
 
 func (unencryptedCodec) seal(priv ed25519.PrivateKey) ([]byte, error) {
-	pub := priv[SeedSize:]
+	pub := priv[security.SeedSize:]
 	return json.MarshalIndent(&plainKeyFile{
 		Version: fileKeyVersion,
 		Type:    keyTypeEd25519,
@@ -73,7 +74,7 @@ func decodePlainKeyFile(data []byte) (*plainKeyFile, error) {
 	if f.Version != fileKeyVersion {
 		return nil, fmt.Errorf("%w: version %d, want %d", ErrBadKeyFile, f.Version, fileKeyVersion)
 	}
-	if f.Type != keyTypeEd25519 || len(f.Seed) != SeedSize {
+	if f.Type != keyTypeEd25519 || len(f.Seed) != security.SeedSize {
 		return nil, ErrBadKeyFile
 	}
 	if err := checkPubKey(f.PubKey, f.Address); err != nil {

@@ -1,4 +1,4 @@
-package security
+package keyring
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/types"
 )
 
@@ -41,7 +43,7 @@ func keyringBackends() map[string]func(t *testing.T) (kr Keyring, reopen func() 
 		BackendTest: func(t *testing.T) (Keyring, func() Keyring) {
 			dir := t.TempDir()
 			open := func() Keyring {
-				kr, err := OpenKeyring(BackendTest, dir, nil)
+				kr, err := Open(BackendTest, dir, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -50,7 +52,7 @@ func keyringBackends() map[string]func(t *testing.T) (kr Keyring, reopen func() 
 			return open(), open
 		},
 		BackendMemory: func(t *testing.T) (Keyring, func() Keyring) {
-			kr, err := OpenKeyring(BackendMemory, "", nil)
+			kr, err := Open(BackendMemory, "", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +76,7 @@ func testKeyring(t *testing.T, backend string, kr Keyring, reopen func() Keyring
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.Backend != backend || len(info.PubKey) != PubKeySize ||
+		if info.Backend != backend || len(info.PubKey) != security.PubKeySize ||
 			info.Address != types.Address(info.PubKey) {
 			t.Fatalf("bad info %+v", info)
 		}
@@ -94,7 +96,7 @@ func testKeyring(t *testing.T, backend string, kr Keyring, reopen func() Keyring
 	}
 	_, bobPriv, _ := ed25519.GenerateKey(nil)
 	bob := mustInfo(kr.Import("bob", bobPriv))
-	if !bytes.Equal(bob.PubKey, bobPriv[SeedSize:]) {
+	if !bytes.Equal(bob.PubKey, bobPriv[security.SeedSize:]) {
 		t.Fatal("imported key has another public key")
 	}
 	if _, err := kr.Import("bob", bobPriv); !errors.Is(err, ErrKeyExists) {
@@ -103,7 +105,7 @@ func testKeyring(t *testing.T, backend string, kr Keyring, reopen func() Keyring
 	mismatched := bytes.Clone(bobPriv)
 	mismatched[63] ^= 1
 	for _, bad := range []ed25519.PrivateKey{nil, bobPriv[:32], mismatched} {
-		if _, err := kr.Import("carol", bad); !errors.Is(err, ErrBadKey) {
+		if _, err := kr.Import("carol", bad); !errors.Is(err, security.ErrBadKey) {
 			t.Fatalf("Import of malformed key: %v", err)
 		}
 	}
@@ -139,7 +141,7 @@ func testKeyring(t *testing.T, backend string, kr Keyring, reopen func() Keyring
 		}
 		msg := types.SignBytes("chain", []byte("body "+info.Name))
 		sig, err := s.Sign(msg)
-		if err != nil || !Verify(info.PubKey, msg, sig) {
+		if err != nil || !verify.Signature(info.PubKey, msg, sig) {
 			t.Fatalf("signature does not verify: %v", err)
 		}
 	}
@@ -223,19 +225,19 @@ func testKeyring(t *testing.T, backend string, kr Keyring, reopen func() Keyring
 }
 
 func TestOpenKeyringBackends(t *testing.T) {
-	if _, err := OpenKeyring("nonesuch", t.TempDir(), nil); !errors.Is(err, ErrUnknownBackend) ||
+	if _, err := Open("nonesuch", t.TempDir(), nil); !errors.Is(err, ErrUnknownBackend) ||
 		!strings.Contains(err.Error(), "file, test, memory") {
 		t.Fatalf("unknown backend: %v", err)
 	}
-	if _, err := OpenKeyring("", t.TempDir(), nil); !errors.Is(err, ErrNoPassphrase) {
+	if _, err := Open("", t.TempDir(), nil); !errors.Is(err, ErrNoPassphrase) {
 		t.Fatalf("file backend without passphrase: %v", err)
 	}
-	if _, err := OpenKeyring(BackendFile, "", fixedPassphrase("x")); err == nil {
+	if _, err := Open(BackendFile, "", fixedPassphrase("x")); err == nil {
 		t.Fatal("file backend without a directory")
 	}
 
 	dir := t.TempDir()
-	kr, err := OpenKeyring(BackendTest, dir, nil)
+	kr, err := Open(BackendTest, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,10 +250,10 @@ func TestOpenKeyringBackends(t *testing.T) {
 }
 
 // TestFileKeyringDefaultKDF runs the default (production) argon2id cost
-// once, through OpenKeyring.
+// once, through Open.
 func TestFileKeyringDefaultKDF(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keyring")
-	kr, err := OpenKeyring("", dir, fixedPassphrase(testPassphrase))
+	kr, err := Open("", dir, fixedPassphrase(testPassphrase))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +397,7 @@ func TestFileKeyringPassphraseErrors(t *testing.T) {
 
 func TestTestKeyringIsUnencrypted(t *testing.T) {
 	dir := t.TempDir()
-	kr, _ := OpenKeyring(BackendTest, dir, nil)
+	kr, _ := Open(BackendTest, dir, nil)
 	_, priv, _ := ed25519.GenerateKey(nil)
 	kr.Import("dev", priv)
 	path := filepath.Join(dir, "test", "dev.key")

@@ -1,30 +1,30 @@
-package security
+package verify
 
 import (
 	"container/list"
 	"sync"
 )
 
-// VerifyCache is a bounded set of keys whose signatures were already found
+// Cache is a bounded set of keys whose signatures were already found
 // valid, typically tx hashes: CheckTx adds a tx's hash after verifying it,
 // and FinalizeBlock skips verification for hashes it finds. When full, Add
 // evicts the oldest key. A miss only costs a re-verification, so the cache
 // is node-local and never affects a replicated outcome, provided what is
 // keyed is everything that was verified (a tx hash covers body and sigs).
 //
-// Has does not refresh a key. A VerifyCache is safe for concurrent use. A nil *VerifyCache is a valid,
+// Has does not refresh a key. A Cache is safe for concurrent use. A nil *Cache is a valid,
 // always-empty cache.
-type VerifyCache struct {
+type Cache struct {
 	mu    sync.Mutex
 	max   int
 	keys  map[[32]byte]*list.Element
 	order *list.List // of [32]byte, oldest at the front
 }
 
-// NewVerifyCache returns a cache holding at most limit keys. A limit below
+// NewCache returns a cache holding at most limit keys. A limit below
 // 1 gives a cache that stays empty.
-func NewVerifyCache(limit int) *VerifyCache {
-	return &VerifyCache{
+func NewCache(limit int) *Cache {
+	return &Cache{
 		max:   limit,
 		keys:  make(map[[32]byte]*list.Element, min(max(limit, 0), 1<<16)),
 		order: list.New(),
@@ -33,7 +33,7 @@ func NewVerifyCache(limit int) *VerifyCache {
 
 // Add records key as verified, making it the newest entry, and evicts the
 // oldest entries beyond the bound.
-func (c *VerifyCache) Add(key [32]byte) {
+func (c *Cache) Add(key [32]byte) {
 	if c == nil || c.max < 1 {
 		return
 	}
@@ -51,7 +51,7 @@ func (c *VerifyCache) Add(key [32]byte) {
 }
 
 // Has reports whether key is in the cache.
-func (c *VerifyCache) Has(key [32]byte) bool {
+func (c *Cache) Has(key [32]byte) bool {
 	if c == nil {
 		return false
 	}
@@ -62,7 +62,7 @@ func (c *VerifyCache) Has(key [32]byte) bool {
 }
 
 // Remove drops key, if present (e.g. once its tx is committed).
-func (c *VerifyCache) Remove(key [32]byte) {
+func (c *Cache) Remove(key [32]byte) {
 	if c == nil {
 		return
 	}
@@ -75,7 +75,7 @@ func (c *VerifyCache) Remove(key [32]byte) {
 }
 
 // Len returns the number of keys held.
-func (c *VerifyCache) Len() int {
+func (c *Cache) Len() int {
 	if c == nil {
 		return 0
 	}

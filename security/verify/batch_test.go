@@ -1,4 +1,4 @@
-package security
+package verify
 
 import (
 	"bytes"
@@ -35,10 +35,10 @@ var testKeys = sync.OnceValue(func() []ed25519.PrivateKey {
 })
 
 // mixedItems builds n items of random kinds, reproducibly from seed.
-func mixedItems(n int, seed uint64) ([]SigItem, []itemKind) {
+func mixedItems(n int, seed uint64) ([]Item, []itemKind) {
 	r := rand.New(rand.NewPCG(seed, 0))
 	keys := testKeys()
-	items := make([]SigItem, n)
+	items := make([]Item, n)
 	kinds := make([]itemKind, n)
 	for i := range items {
 		ki := r.IntN(len(keys))
@@ -54,25 +54,25 @@ func mixedItems(n int, seed uint64) ([]SigItem, []itemKind) {
 		case kindTamperedMsg:
 			msg = append(msg, '!')
 		case kindTamperedSig:
-			sig[r.IntN(SignatureSize)] ^= 1 << r.IntN(8)
+			sig[r.IntN(ed25519.SignatureSize)] ^= 1 << r.IntN(8)
 		case kindWrongKey:
 			other := keys[(ki+1+r.IntN(len(keys)-1))%len(keys)]
 			pub = []byte(other.Public().(ed25519.PublicKey))
 		case kindShortKey:
-			pub = pub[:r.IntN(PubKeySize)]
+			pub = pub[:r.IntN(ed25519.PublicKeySize)]
 		case kindLongSig:
 			sig = append(sig, 0)
 		case kindNilSig:
 			sig = nil
 		case kindRandomKey:
-			pub = make([]byte, PubKeySize)
+			pub = make([]byte, ed25519.PublicKeySize)
 			for j := range pub {
 				pub[j] = byte(r.Uint32())
 			}
 		case kindIdentity:
 			pub, sig = identityKeyAndSig()
 		}
-		items[i] = SigItem{PubKey: pub, Msg: msg, Sig: sig}
+		items[i] = Item{PubKey: pub, Msg: msg, Sig: sig}
 		kinds[i] = k
 	}
 	return items, kinds
@@ -85,12 +85,12 @@ func TestVerifyBatchMatchesVerify(t *testing.T) {
 				defer func(c int) { batchChunk = c }(batchChunk)
 				batchChunk = chunk
 				items, kinds := mixedItems(n, uint64(n*1000+chunk))
-				got := VerifyBatch(items)
+				got := Batch(items)
 				if len(got) != n {
 					t.Fatalf("len %d, want %d", len(got), n)
 				}
 				for i, it := range items {
-					want := Verify(it.PubKey, it.Msg, it.Sig)
+					want := Signature(it.PubKey, it.Msg, it.Sig)
 					if got[i] != want {
 						t.Fatalf("item %d (kind %d): batch %v, single %v", i, kinds[i], got[i], want)
 					}
@@ -102,7 +102,7 @@ func TestVerifyBatchMatchesVerify(t *testing.T) {
 					}
 				}
 				// A pure function: the same input gives the same answer.
-				again := VerifyBatch(items)
+				again := Batch(items)
 				for i := range got {
 					if got[i] != again[i] {
 						t.Fatalf("item %d: %v then %v", i, got[i], again[i])
@@ -115,14 +115,14 @@ func TestVerifyBatchMatchesVerify(t *testing.T) {
 
 func TestVerifyBatchAllValidAndOneBad(t *testing.T) {
 	items, _ := validItems(600)
-	for i, ok := range VerifyBatch(items) {
+	for i, ok := range Batch(items) {
 		if !ok {
 			t.Fatalf("item %d rejected", i)
 		}
 	}
 	for _, bad := range []int{0, 299, 599} {
 		items[bad].Msg = append(bytes.Clone(items[bad].Msg), 'x')
-		got := VerifyBatch(items)
+		got := Batch(items)
 		for i, ok := range got {
 			if ok == (i == bad) {
 				t.Fatalf("bad=%d: item %d = %v", bad, i, ok)
@@ -135,28 +135,28 @@ func TestVerifyBatchAllValidAndOneBad(t *testing.T) {
 func TestVerifyBatchSingleProc(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	items, _ := mixedItems(700, 7)
-	got := VerifyBatch(items)
+	got := Batch(items)
 	for i, it := range items {
-		if got[i] != Verify(it.PubKey, it.Msg, it.Sig) {
+		if got[i] != Signature(it.PubKey, it.Msg, it.Sig) {
 			t.Fatalf("item %d differs", i)
 		}
 	}
 }
 
 // validItems returns n valid items signed by n distinct keys.
-func validItems(n int) ([]SigItem, [][]byte) {
-	items := make([]SigItem, n)
+func validItems(n int) ([]Item, [][]byte) {
+	items := make([]Item, n)
 	pubs := make([][]byte, n)
 	for i := range items {
 		pub, priv, _ := ed25519.GenerateKey(nil)
 		msg := fmt.Appendf(nil, "tx %d", i)
-		items[i] = SigItem{PubKey: pub, Msg: msg, Sig: ed25519.Sign(priv, msg)}
+		items[i] = Item{PubKey: pub, Msg: msg, Sig: ed25519.Sign(priv, msg)}
 		pubs[i] = pub
 	}
 	return items, pubs
 }
 
-var benchItems = sync.OnceValue(func() []SigItem {
+var benchItems = sync.OnceValue(func() []Item {
 	items, _ := validItems(10000)
 	return items
 })
@@ -169,7 +169,7 @@ func reportSigsPerSec(b *testing.B, n int) {
 func BenchmarkVerifyBatch(b *testing.B) {
 	items := benchItems()
 	for b.Loop() {
-		for _, ok := range VerifyBatch(items) {
+		for _, ok := range Batch(items) {
 			if !ok {
 				b.Fatal("rejected")
 			}
@@ -181,10 +181,10 @@ func BenchmarkVerifyBatch(b *testing.B) {
 // BenchmarkVerifyBatchOneBad is BenchmarkVerifyBatch with one bad
 // signature, which sends one chunk down the one-by-one path.
 func BenchmarkVerifyBatchOneBad(b *testing.B) {
-	all := append([]SigItem(nil), benchItems()...)
+	all := append([]Item(nil), benchItems()...)
 	all[len(all)/2].Msg = []byte("tampered")
 	for b.Loop() {
-		VerifyBatch(all)
+		Batch(all)
 	}
 	reportSigsPerSec(b, len(all))
 }
@@ -195,7 +195,7 @@ func BenchmarkVerifySerial(b *testing.B) {
 	items := benchItems()
 	for b.Loop() {
 		for _, it := range items {
-			if !Verify(it.PubKey, it.Msg, it.Sig) {
+			if !Signature(it.PubKey, it.Msg, it.Sig) {
 				b.Fatal("rejected")
 			}
 		}
@@ -211,7 +211,7 @@ func BenchmarkVerifyBatchChunk(b *testing.B) {
 			defer func(c int) { batchChunk = c }(batchChunk)
 			batchChunk = chunk
 			for b.Loop() {
-				VerifyBatch(items)
+				Batch(items)
 			}
 			reportSigsPerSec(b, len(items))
 		})

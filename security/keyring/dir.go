@@ -1,4 +1,4 @@
-package security
+package keyring
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/types"
 )
 
@@ -42,10 +43,10 @@ var _ Keyring = (*dirKeyring)(nil)
 
 func openDirKeyring(dir, backend string, codec keyCodec) (*dirKeyring, error) {
 	if dir == "" {
-		return nil, fmt.Errorf("security: %s keyring: empty directory", backend)
+		return nil, fmt.Errorf("keyring: %s keyring: empty directory", backend)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("security: %s keyring: %w", backend, err)
+		return nil, fmt.Errorf("keyring: %s keyring: %w", backend, err)
 	}
 	return &dirKeyring{dir: dir, backend: backend, codec: codec}, nil
 }
@@ -60,7 +61,7 @@ func (k *dirKeyring) Add(name string) (KeyInfo, error) {
 	}
 	_, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
-		return KeyInfo{}, fmt.Errorf("security: generate key: %w", err)
+		return KeyInfo{}, fmt.Errorf("keyring: generate key: %w", err)
 	}
 	defer clear(priv)
 	return k.Import(name, priv)
@@ -70,7 +71,7 @@ func (k *dirKeyring) Import(name string, priv ed25519.PrivateKey) (KeyInfo, erro
 	if err := ValidateName(name); err != nil {
 		return KeyInfo{}, err
 	}
-	if err := CheckPrivKey(priv); err != nil {
+	if err := security.CheckPrivKey(priv); err != nil {
 		return KeyInfo{}, err
 	}
 	// Fail before asking for a passphrase if the name is taken; the link
@@ -85,7 +86,7 @@ func (k *dirKeyring) Import(name string, priv ed25519.PrivateKey) (KeyInfo, erro
 	if err := k.writeNew(name, data); err != nil {
 		return KeyInfo{}, err
 	}
-	return k.info(name, priv[SeedSize:]), nil
+	return k.info(name, priv[security.SeedSize:]), nil
 }
 
 // writeNew writes data to a temporary file and hard-links it to name's
@@ -93,12 +94,12 @@ func (k *dirKeyring) Import(name string, priv ed25519.PrivateKey) (KeyInfo, erro
 func (k *dirKeyring) writeNew(name string, data []byte) (err error) {
 	tmp, err := os.CreateTemp(k.dir, ".tmp-*.partial") // mode 0600
 	if err != nil {
-		return fmt.Errorf("security: write key %q: %w", name, err)
+		return fmt.Errorf("keyring: write key %q: %w", name, err)
 	}
 	defer os.Remove(tmp.Name())
 	if err := tmp.Chmod(0o600); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		tmp.Close()
-		return fmt.Errorf("security: write key %q: %w", name, err)
+		return fmt.Errorf("keyring: write key %q: %w", name, err)
 	}
 	_, err = tmp.Write(data)
 	if err == nil {
@@ -108,13 +109,13 @@ func (k *dirKeyring) writeNew(name string, data []byte) (err error) {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("security: write key %q: %w", name, err)
+		return fmt.Errorf("keyring: write key %q: %w", name, err)
 	}
 	if err := os.Link(tmp.Name(), k.path(name)); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w: %q", ErrKeyExists, name)
 		}
-		return fmt.Errorf("security: write key %q: %w", name, err)
+		return fmt.Errorf("keyring: write key %q: %w", name, err)
 	}
 	syncDir(k.dir)
 	return nil
@@ -137,7 +138,7 @@ func (k *dirKeyring) read(name string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %q", ErrKeyNotFound, name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("security: read key %q: %w", name, err)
+		return nil, fmt.Errorf("keyring: read key %q: %w", name, err)
 	}
 	return data, nil
 }
@@ -157,7 +158,7 @@ func (k *dirKeyring) Show(name string) (KeyInfo, error) {
 func (k *dirKeyring) List() ([]KeyInfo, error) {
 	entries, err := os.ReadDir(k.dir)
 	if err != nil {
-		return nil, fmt.Errorf("security: list keys: %w", err)
+		return nil, fmt.Errorf("keyring: list keys: %w", err)
 	}
 	out := []KeyInfo{}
 	for _, e := range entries {
@@ -178,7 +179,7 @@ func (k *dirKeyring) List() ([]KeyInfo, error) {
 	return out, nil
 }
 
-func (k *dirKeyring) Signer(name string) (Signer, error) {
+func (k *dirKeyring) Signer(name string) (security.Signer, error) {
 	data, err := k.read(name)
 	if err != nil {
 		return nil, err
@@ -192,10 +193,10 @@ func (k *dirKeyring) Signer(name string) (Signer, error) {
 		return nil, fmt.Errorf("%w: key %q", err, name)
 	}
 	defer clear(priv)
-	if CheckPrivKey(priv) != nil || !bytes.Equal(priv[SeedSize:], pub) {
+	if security.CheckPrivKey(priv) != nil || !bytes.Equal(priv[security.SeedSize:], pub) {
 		return nil, fmt.Errorf("%w: key %q", ErrBadKeyFile, name)
 	}
-	return NewLocalSigner(priv), nil
+	return security.NewLocalSigner(priv), nil
 }
 
 func (k *dirKeyring) Delete(name string) error {
@@ -207,7 +208,7 @@ func (k *dirKeyring) Delete(name string) error {
 		return fmt.Errorf("%w: %q", ErrKeyNotFound, name)
 	}
 	if err != nil {
-		return fmt.Errorf("security: delete key %q: %w", name, err)
+		return fmt.Errorf("keyring: delete key %q: %w", name, err)
 	}
 	syncDir(k.dir)
 	return nil
@@ -221,7 +222,7 @@ func (k *dirKeyring) info(name string, pub []byte) KeyInfo {
 // checkPubKey is the clear-text check shared by the codecs: a 32-byte key
 // whose address matches the one recorded beside it.
 func checkPubKey(pub []byte, address string) error {
-	if len(pub) != PubKeySize || types.Address(pub) != address {
+	if len(pub) != security.PubKeySize || types.Address(pub) != address {
 		return ErrBadKeyFile
 	}
 	return nil
