@@ -20,7 +20,9 @@
 // HOME/config/audit.toml; see docs/AUDIT.md). Metrics exports lag, cursor,
 // shipped, failures and up per sink to Prometheus.
 //
-// Concurrency: Shipper.Notify and Status, Service methods, MemorySink,
+// Concurrency: Shipper.Notify, Status and StatusChanged (a channel closed
+// on the next status change, to wait on instead of polling), Service
+// methods, MemorySink,
 // MemoryCursors and FileCursors are safe for concurrent use; a Sink is
 // used by one goroutine at a time.
 package sink
