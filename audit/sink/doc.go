@@ -22,7 +22,6 @@
 //
 // Concurrency: Shipper.Notify, Status and StatusChanged (a channel closed
 // on the next status change, to wait on instead of polling), Service
-// methods, MemorySink,
-// MemoryCursors and FileCursors are safe for concurrent use; a Sink is
-// used by one goroutine at a time.
+// methods, MemorySink, MemoryCursors and FileCursors are safe for
+// concurrent use; a Sink is used by one goroutine at a time.
 package sink
