@@ -99,7 +99,7 @@ func ParseChainHead(s string) (ChainHead, error) {
 		return ChainHead{}, fmt.Errorf("audit: chain head %q: hash: %v", s, err)
 	}
 	if (seq == 0) != (len(hash) == 0) || (seq != 0 && len(hash) != sha256.Size) {
-		return ChainHead{}, fmt.Errorf("audit: chain head %q: want a 32-byte hash with a non-zero sequence, or 0:", s)
+		return ChainHead{}, fmt.Errorf("audit: chain head %q: want SEQ:HASH with a non-zero sequence and a 32-byte hash, or 0: for none", s)
 	}
 	return ChainHead{Seq: seq, Hash: cloneBytes(hash)}, nil
 }

@@ -827,11 +827,7 @@ func checkTxVectors(t *testing.T, keys map[string]wireSigner, txs []wireTx) {
 		if !equalJSON(bodyToJSON(dbody), v.Body) {
 			t.Errorf("%s: decoded body differs from the JSON body", v.Name)
 		}
-		var names []string
-		for _, n := range v.Signers {
-			names = append(names, n)
-		}
-		_, want := signTx(keys, v.ChainID, names, bb)
+		_, want := signTx(keys, v.ChainID, slices.Clone(v.Signers), bb)
 		if !bytes.Equal(want, txb) {
 			t.Errorf("%s: envelope is not what signing with %v gives", v.Name, v.Signers)
 		}
