@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -256,15 +254,6 @@ Vault) side without submitting anything.`,
 	return cmd
 }
 
-// rotation is one key rotation in progress, whatever the backend.
-type rotation struct {
-	old     security.Signer
-	next    security.Signer // signs the proof of possession
-	newPub  []byte
-	resumed bool
-	finish  func(ctx context.Context) (kept string, err error)
-}
-
 type rotateJSON struct {
 	Name      string `json:"name"`
 	Backend   string `json:"backend"`
@@ -278,220 +267,83 @@ type rotateJSON struct {
 	Keys      int    `json:"identity_keys,omitempty"`
 }
 
-// queryIdentity asks the node for the identity of the key with address
-// addr and its key history (types.QueryIdentity).
-func queryIdentity(ctx context.Context, c *client.Client, addr string) (types.IdentityView, error) {
-	var v types.IdentityView
-	raw, err := c.Raw(ctx, types.QueryIdentity, []byte(addr))
-	if err != nil {
-		return v, err
-	}
-	return v, json.Unmarshal(raw, &v)
-}
-
+// rotateKey runs the rotation protocol: the keyring (or Vault) prepares
+// the successor, the node commits the RotateKey tx, then the local side
+// finishes.
 func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	kr, err := g.openKeyring()
+	r, err := g.beginRotation(ctx, name, finishOnly)
 	if err != nil {
 		return err
 	}
-	var r *rotation
-	switch v := vault.ClientOf(kr); {
-	case v != nil && finishOnly:
-		r, err = finishVaultRotation(ctx, v, name)
-	case v != nil:
-		r, err = beginVaultRotation(ctx, v, name)
-	case g.backendName() == keyring.BackendFile || g.backendName() == keyring.BackendTest:
-		r, err = g.beginLocalRotation(kr, name, finishOnly)
-	default:
-		return fmt.Errorf("keys rotate: the %s keyring does not persist keys; use the file, test or vault backend", g.backendName())
-	}
-	if err != nil {
-		return err
-	}
-	out := rotateJSON{Name: name, Backend: g.backendName(), NewPubKey: hex.EncodeToString(r.newPub), Resumed: r.resumed}
-	if r.old != nil {
-		out.OldPubKey = hex.EncodeToString(r.old.PubKey())
-	}
+	out := rotateJSON{Name: name, Backend: g.backendName(), NewPubKey: hex.EncodeToString(r.NewPubKey), Resumed: r.Resumed}
 	if !finishOnly {
-		res, err := g.submitRotation(ctx, name, r)
+		out.OldPubKey = hex.EncodeToString(r.Old.PubKey())
+		c, err := g.newClient()
 		if err != nil {
 			return err
 		}
+		res, err := c.RotateKey(ctx, r.Old, r.Next)
+		if err != nil {
+			return rotateError(name, err)
+		}
 		out.Hash, out.Height = res.Hash, res.Height
 	}
-	if out.Kept, err = r.finish(ctx); err != nil {
+	if out.Kept, err = r.Finish(ctx); err != nil {
 		return fmt.Errorf("keys rotate: the RotateKey tx is committed, but finishing locally failed: %w (retry: dstt keys rotate %s --finish)", err, name)
 	}
 	if c, err := g.rpcClient(); err == nil {
-		if id, err := queryIdentity(ctx, c, types.Address(r.newPub)); err == nil {
+		if id, err := c.Identity(ctx, types.Address(r.NewPubKey)); err == nil {
 			out.Identity, out.Keys = id.Identity, len(id.Keys)
 		}
 	}
-	return g.print(out, func(w io.Writer) {
-		if out.Hash != "" {
-			fmt.Fprintf(w, "rotated key %q: RotateKey tx %s committed at height %d\n", name, out.Hash, out.Height)
-		} else {
-			fmt.Fprintf(w, "finished the rotation of key %q\n", name)
-		}
-		fmt.Fprintf(w, "new public key: %s (the identity's address and permissions stay)\n", out.NewPubKey)
-		if out.Identity != "" {
-			fmt.Fprintf(w, "identity:       %s (%d keys in its history: dstt keys rotate never changes it)\n", out.Identity, out.Keys)
-		}
-		if out.Kept != "" {
-			fmt.Fprintf(w, "old key kept as %s (the chain refuses it from now on)\n", out.Kept)
-		}
-	})
+	return g.print(out, out.text)
 }
 
-// submitRotation signs RotateKey{new_pub_key} with the old key and waits
-// for its block. Every failure leaves the successor pending.
-func (g *globals) submitRotation(ctx context.Context, name string, r *rotation) (client.Result, error) {
-	c, err := g.newClient()
+func (g *globals) beginRotation(ctx context.Context, name string, finishOnly bool) (*keyring.Rotation, error) {
+	kr, err := g.openKeyring()
 	if err != nil {
-		return client.Result{}, err
+		return nil, err
 	}
-	info, err := c.ChainInfo(ctx)
+	if v := vault.ClientOf(kr); v != nil {
+		return v.KeyringRotation(ctx, name, finishOnly)
+	}
+	if b := g.backendName(); b != keyring.BackendFile && b != keyring.BackendTest {
+		return nil, fmt.Errorf("keys rotate: the %s keyring does not persist keys; use the file, test or vault backend", b)
+	}
+	r, err := keyring.BeginRotation(kr, name, finishOnly)
 	if err != nil {
-		return client.Result{}, err
+		return nil, fmt.Errorf("keys rotate: %w (the %s keyring; list its keys: dstt keys list)", err, g.backendName())
 	}
-	op, err := security.RotateKeyOp(info.ChainID, r.old.PubKey(), r.next)
-	if err != nil {
-		return client.Result{}, fmt.Errorf("keys rotate: %w (nothing was submitted; the successor stays pending)", err)
-	}
-	body := &types.TxBody{Ops: []types.Op{op}}
-	tx, err := c.Sign(ctx, body, r.old)
-	if err != nil {
-		return client.Result{}, fmt.Errorf("keys rotate: sign the RotateKey tx with the current key: %w (nothing was submitted; the successor stays pending)", err)
-	}
-	hash := types.TxHashHex(tx)
-	res, err := c.BroadcastCommit(ctx, tx)
+	return r, nil
+}
+
+// rotateError says what a failed RotateKey submission left behind.
+func rotateError(name string, err error) error {
 	var txErr *client.TxError
 	switch {
-	case err == nil:
-		return res, nil
 	case errors.As(err, &txErr) && txErr.Code == types.CodeInvalidOp:
-		return res, fmt.Errorf("keys rotate: the node refused the RotateKey tx (%w); if it does not support key rotation yet, nothing changed on chain and the successor stays pending", err)
-	case errors.As(err, &txErr) && txErr.Code == types.CodeKeyRetired && r.resumed:
-		// An earlier attempt may have been committed without us seeing it:
-		// if the chain's current key for this identity is the successor,
-		// only the local (or Vault) side is left to do.
-		if id, qerr := queryIdentity(ctx, c, types.Address(r.old.PubKey())); qerr == nil && id.Current == hex.EncodeToString(r.newPub) {
-			return client.Result{Hash: "", Height: 0}, nil
-		}
-		fallthrough
+		return fmt.Errorf("keys rotate: the node refused the RotateKey tx (%w); if it does not support key rotation yet, nothing changed on chain and the successor stays pending", err)
 	case errors.As(err, &txErr) && txErr.Code == types.CodeKeyRetired:
-		return res, fmt.Errorf("keys rotate: %w: the current key of %q is already retired on chain; if an earlier rotation of this key was committed, finish it with: dstt keys rotate %s --finish", err, name, name)
+		return fmt.Errorf("keys rotate: %w: the current key of %q is already retired on chain; if an earlier rotation of this key was committed, finish it with: dstt keys rotate %s --finish", err, name, name)
 	case errors.As(err, &txErr):
-		return res, fmt.Errorf("keys rotate: %w (nothing changed; the successor stays pending: run the command again to retry)", err)
-	default:
-		return res, fmt.Errorf("keys rotate: tx %s: %w; its outcome is unknown: check with dstt query tx %s, then run dstt keys rotate %s again (if it failed) or with --finish (if it is committed)", hash, err, hash, name)
+		return fmt.Errorf("keys rotate: %w (nothing changed; the successor stays pending: run the command again to retry)", err)
 	}
+	return fmt.Errorf("keys rotate: %w; its outcome is unknown: check with dstt query tx HASH, then run dstt keys rotate %s again (if it failed) or with --finish (if it is committed)", err, name)
 }
 
-func beginVaultRotation(ctx context.Context, v *vault.Client, name string) (*rotation, error) {
-	vr, err := v.BeginRotation(ctx, name)
-	if err != nil {
-		return nil, err
+func (out rotateJSON) text(w io.Writer) {
+	if out.Hash != "" {
+		fmt.Fprintf(w, "rotated key %q: RotateKey tx %s committed at height %d\n", out.Name, out.Hash, out.Height)
+	} else {
+		fmt.Fprintf(w, "finished the rotation of key %q\n", out.Name)
 	}
-	next, err := v.Signer(ctx, name, vr.NewVersion)
-	if err != nil {
-		return nil, err
+	fmt.Fprintf(w, "new public key: %s (the identity's address and permissions stay)\n", out.NewPubKey)
+	if out.Identity != "" {
+		fmt.Fprintf(w, "identity:       %s (%d keys in its history: dstt keys rotate never changes it)\n", out.Identity, out.Keys)
 	}
-	return &rotation{old: vr.Old, next: next, newPub: vr.NewPubKey, resumed: vr.Resumed, finish: func(ctx context.Context) (string, error) {
-		if err := v.FinishRotation(ctx, vr); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("%s/keys/%s version %d (verify only)", v.TransitMount(), name, vr.OldVersion), nil
-	}}, nil
-}
-
-func finishVaultRotation(ctx context.Context, v *vault.Client, name string) (*rotation, error) {
-	k, err := v.ReadKey(ctx, name)
-	if err != nil {
-		return nil, err
+	if out.Kept != "" {
+		fmt.Fprintf(w, "old key kept as %s (the chain refuses it from now on)\n", out.Kept)
 	}
-	if k.LatestVersion <= k.SigningVersion() {
-		return nil, fmt.Errorf("keys rotate --finish: no rotation of %q is pending (signing version %d is the latest)", name, k.SigningVersion())
-	}
-	return &rotation{newPub: k.PubKey(k.LatestVersion), finish: func(ctx context.Context) (string, error) {
-		if err := v.SetMinSigningVersion(ctx, name, k.LatestVersion); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("%s/keys/%s version %d (verify only)", v.TransitMount(), name, k.SigningVersion()), nil
-	}}, nil
-}
-
-// beginLocalRotation prepares the successor NAME.next in a file or test
-// keyring. Finishing renames key files in the keyring directory (the
-// layout security documents: DIR/NAME.key, DIR/test/NAME.key).
-// TODO(lead): a Keyring.Rename in security/keyring_dir.go would own this.
-func (g *globals) beginLocalRotation(kr keyring.Keyring, name string, finishOnly bool) (*rotation, error) {
-	next := name + ".next"
-	if err := keyring.ValidateName(next); err != nil {
-		return nil, fmt.Errorf("keys rotate: key name %q is too long to rotate: %w", name, err)
-	}
-	cur, err := kr.Show(name)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %q in the %s keyring (list them: dstt keys list)", err, name, g.backendName())
-	}
-	nk, err := kr.Show(next)
-	resumed := err == nil
-	switch {
-	case errors.Is(err, keyring.ErrKeyNotFound) && finishOnly:
-		return nil, fmt.Errorf("keys rotate --finish: no rotation of %q is pending (no key %q)", name, next)
-	case errors.Is(err, keyring.ErrKeyNotFound):
-		if nk, err = kr.Add(next); err != nil {
-			return nil, err
-		}
-	case err != nil:
-		return nil, err
-	}
-	var old, nextSigner security.Signer
-	if !finishOnly {
-		if old, err = kr.Signer(name); err != nil {
-			return nil, err
-		}
-		if nextSigner, err = kr.Signer(next); err != nil {
-			return nil, err
-		}
-	}
-	dir := keyringDir(g.home)
-	if g.backendName() == keyring.BackendTest {
-		dir = filepath.Join(dir, "test")
-	}
-	path := func(n string) string { return filepath.Join(dir, n+".key") }
-	finish := func(context.Context) (string, error) {
-		// Keep the old key under the first free NAME.old-N (or the one that
-		// already holds it, after an interrupted finish).
-		kept := ""
-		for n := 1; kept == ""; n++ {
-			cand := fmt.Sprintf("%s.old-%d", name, n)
-			if err := keyring.ValidateName(cand); err != nil {
-				return "", err
-			}
-			info, err := kr.Show(cand)
-			switch {
-			case errors.Is(err, keyring.ErrKeyNotFound):
-				if err := os.Link(path(name), path(cand)); err != nil {
-					return "", err
-				}
-				kept = cand
-			case err != nil:
-				return "", err
-			case bytes.Equal(info.PubKey, cur.PubKey):
-				kept = cand
-			}
-		}
-		if err := os.Rename(path(next), path(name)); err != nil {
-			return "", err
-		}
-		if d, err := os.Open(dir); err == nil {
-			_ = d.Sync()
-			_ = d.Close()
-		}
-		return kept, nil
-	}
-	return &rotation{old: old, next: nextSigner, newPub: nk.PubKey, resumed: resumed, finish: finish}, nil
 }

@@ -149,7 +149,7 @@ func TestVaultClientE2E(t *testing.T) {
 		c.SetReader(devSigner(t, n.home))
 		qctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		id, err := queryIdentity(qctx, c, aliceAddr)
+		id, err := c.Identity(qctx, aliceAddr)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -214,6 +214,32 @@ func (k *dirKeyring) Delete(name string) error {
 	return nil
 }
 
+// Rename hard-links from's file to to's name, then removes from's: at no
+// point is the key missing, and a crash in between leaves both names with
+// the same key, which a second Rename resolves.
+func (k *dirKeyring) Rename(from, to string) error {
+	if err := ValidateName(to); err != nil {
+		return err
+	}
+	data, err := k.read(from)
+	if err != nil {
+		return err
+	}
+	err = os.Link(k.path(from), k.path(to))
+	if errors.Is(err, fs.ErrExist) {
+		if held, rerr := k.read(to); rerr != nil || !bytes.Equal(held, data) {
+			return fmt.Errorf("%w: %q", ErrKeyExists, to)
+		}
+	} else if err != nil {
+		return fmt.Errorf("keyring: rename key %q to %q: %w", from, to, err)
+	}
+	if err := os.Remove(k.path(from)); err != nil {
+		return fmt.Errorf("keyring: rename key %q to %q: %w", from, to, err)
+	}
+	syncDir(k.dir)
+	return nil
+}
+
 func (k *dirKeyring) info(name string, pub []byte) KeyInfo {
 	pub = slices.Clone(pub)
 	return KeyInfo{Name: name, Address: types.Address(pub), PubKey: pub, Backend: k.backend}

@@ -35,6 +35,14 @@
 // half-written and two writers cannot both create the same name.
 // Keyrings and the Signers they return are safe for concurrent use.
 //
+// Rename moves a key to a free name (crash-safe in the directory
+// backends: the file is hard-linked, then the old name removed).
+// BeginRotation is the local side of rotating a key to a successor:
+// NAME.next until the RotateKey tx is committed, then Rotation.Finish keeps
+// the old key as NAME.old-N and renames the successor to NAME (the vault
+// backend's counterpart is vault.Client.KeyringRotation); the on-chain side
+// is client.Client.RotateKey.
+//
 // EnvOrPromptPassphrase is the usual PassphraseFunc: $DSTT_KEYRING_PASSPHRASE
 // if set, else a prompt with echo off on Linux, macOS and the BSDs.
 package keyring

@@ -33,6 +33,12 @@ type Keyring interface {
 	Signer(name string) (security.Signer, error)
 	// Delete removes the key. ErrKeyNotFound if there is no such key.
 	Delete(name string) error
+	// Rename moves the key from to the name to, which must be free
+	// (ErrKeyExists; ErrKeyNotFound if from is missing). When to already
+	// holds the same key, Rename completes an interrupted rename of from
+	// to to. A backend that cannot rename (vault) returns an error wrapping
+	// errors.ErrUnsupported.
+	Rename(from, to string) error
 }
 
 // KeyInfo is the public information about a stored key.

@@ -1,6 +1,7 @@
 package keyring
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"fmt"
 	"maps"
@@ -94,6 +95,27 @@ func (k *memoryKeyring) Delete(name string) error {
 }
 
 // get returns a copy of the named key; the caller wipes it.
+func (k *memoryKeyring) Rename(from, to string) error {
+	if err := ValidateName(from); err != nil {
+		return err
+	}
+	if err := ValidateName(to); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	priv, ok := k.keys[from]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrKeyNotFound, from)
+	}
+	if held, taken := k.keys[to]; taken && !bytes.Equal(held, priv) {
+		return fmt.Errorf("%w: %q", ErrKeyExists, to)
+	}
+	k.keys[to] = priv
+	delete(k.keys, from)
+	return nil
+}
+
 func (k *memoryKeyring) get(name string) (ed25519.PrivateKey, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err

@@ -138,6 +138,11 @@ func (k *vaultKeyring) Delete(name string) error {
 
 // read reads an ed25519 transit key; a missing one is keyring.ErrKeyNotFound (and
 // ErrNotFound).
+// Rename is not supported: a transit key's name is its Vault path.
+func (k *vaultKeyring) Rename(from, _ string) error {
+	return fmt.Errorf("vault: keyring: transit key %q cannot be renamed: %w", from, errors.ErrUnsupported)
+}
+
 func (k *vaultKeyring) read(name string) (TransitKey, error) {
 	if err := keyring.ValidateName(name); err != nil {
 		return TransitKey{}, err

@@ -1,0 +1,63 @@
+package client
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/types"
+)
+
+// Identity asks the node for the identity of the key with address addr
+// and the identity's key history (types.QueryIdentity).
+func (c *Client) Identity(ctx context.Context, addr string) (types.IdentityView, error) {
+	var v types.IdentityView
+	raw, err := c.Raw(ctx, types.QueryIdentity, []byte(addr))
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("%w: decode identity: %v", ErrQuery, err)
+	}
+	return v, nil
+}
+
+// RotateKey moves old's identity to next's key: it submits a RotateKey op
+// (security.RotateKeyOp: next signs its proof of possession) in a tx that
+// old signs, and waits for its block. After that height the chain refuses
+// old for the identity; its address and permissions stay.
+//
+// A refusal is a *TxError (ErrRejected) with the code that says why:
+// types.CodeKeyRetired when old is already retired, unless next is the
+// identity's current key: then an earlier RotateKey was committed, and
+// RotateKey returns a zero Result and no error. Any other error leaves the
+// outcome unknown (look the tx up by the hash in the error).
+func (c *Client) RotateKey(ctx context.Context, old, next security.Signer) (Result, error) {
+	info, err := c.ChainInfo(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	op, err := security.RotateKeyOp(info.ChainID, old.PubKey(), next)
+	if err != nil {
+		return Result{}, err
+	}
+	tx, err := c.Sign(ctx, &types.TxBody{Ops: []types.Op{op}}, old)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := c.BroadcastCommit(ctx, tx)
+	var txErr *TxError
+	if errors.As(err, &txErr) && txErr.Code == types.CodeKeyRetired {
+		id, qerr := c.Identity(ctx, types.Address(old.PubKey()))
+		if qerr == nil && id.Current == hex.EncodeToString(next.PubKey()) {
+			return Result{}, nil
+		}
+	}
+	if err != nil && txErr == nil {
+		return res, fmt.Errorf("tx %s: %w", types.TxHashHex(tx), err)
+	}
+	return res, err
+}
