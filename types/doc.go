@@ -11,7 +11,16 @@
 //   - TxHash, the SHA-256 of the tx bytes (the same hash CometBFT uses, so a
 //     hash from `dstt` and from CometBFT's /tx RPC agree);
 //   - the result codes every transaction outcome carries (codes.go). Codes
-//     are stable: a number is never reused for another meaning.
+//     are stable: a number is never reused for another meaning;
+//   - the query contract: the paths a node answers (paths.go), the signed
+//     query's sign bytes (query.go), and each answer's type (ChainInfo and
+//     Params, PolicyView, CheckRequest/CheckResult, IdentityView, OrgsView,
+//     ValidatorView); a refused query carries a Code, never text to parse;
+//   - the event types and attribute keys a committed tx emits (events.go).
+//
+// It is the package a client imports to speak to a node: it links no
+// server code, and the server (abci, the gateway) uses these definitions,
+// never copies of them.
 //
 // Nothing in this package does I/O; everything is safe for concurrent use.
 package types
