@@ -117,8 +117,7 @@ func TestVaultClientE2E(t *testing.T) {
 				t.Fatalf("a refused rotation changed the signing key: %v", k)
 			}
 			mustRun(root, "tx", "put", "vault/after-refused-rotation", "x", "--from", "alice", "--keyring-backend", "vault")
-			t.Skipf("ENGINE SUPPORT PENDING: the node answers INVALID_OP for RotateKey (the lead's engine side); "+
-				"the CLI built, signed with Vault version 1 and submitted the tx, and nothing changed: %s", strings.TrimSpace(errs))
+			t.Fatalf("the node refused the RotateKey tx (nothing changed, but the engine supports rotation): %s", strings.TrimSpace(errs))
 		}
 		if code != 0 {
 			t.Fatalf("keys rotate: exit %d %v %s", code, v, errs)
@@ -175,7 +174,7 @@ func TestVaultClientE2E(t *testing.T) {
 			if k := mustRun(root, "keys", "show", "bob", "--keyring-backend", "test"); k["address"] != bobAddr {
 				t.Fatalf("a refused rotation replaced the key: %v", k)
 			}
-			t.Skipf("ENGINE SUPPORT PENDING: the node answers INVALID_OP for RotateKey; bob.next stays pending: %s", strings.TrimSpace(errs))
+			t.Fatalf("the node refused the RotateKey tx (bob.next stays pending, but the engine supports rotation): %s", strings.TrimSpace(errs))
 		}
 		if code != 0 {
 			t.Fatalf("keys rotate: exit %d %v %s", code, v, errs)
