@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/libs/log"
@@ -349,6 +350,19 @@ func queryErr(resp *abcitypes.ResponseQuery, err error) *abcitypes.ResponseQuery
 	default:
 		resp.Code = uint32(types.CodeInternal)
 	}
-	resp.Log = err.Error()
+	resp.Log = queryDetail(err)
 	return resp
+}
+
+// queryDetail is the message a client shows for a refused query: the
+// error's text without the package's sentinel prefix, which the code
+// already says.
+func queryDetail(err error) string {
+	msg := err.Error()
+	for _, s := range []error{ErrNotFound, ErrUnauthorized, ErrBadQuery} {
+		if errors.Is(err, s) {
+			msg = strings.TrimPrefix(msg, s.Error()+": ")
+		}
+	}
+	return strings.TrimPrefix(msg, "abci: ")
 }
