@@ -1,6 +1,6 @@
 # dstt — build, test, generate.
 #
-#   make test    everything CI runs: vet, the length ratchet, unit +
+#   make test    everything CI runs: vet, staticcheck, the length ratchet, unit +
 #                integration tests (real CometBFT node, Pebble on disk, real
 #                processes), -race on the packages with goroutines
 #   make lint    staticcheck (STATICCHECK_VERSION, built once into a per-user
@@ -115,7 +115,7 @@ RACE_SKIP = ^TestTxnCounterUnderContention$$
 race:
 	$(GO) test -count=1 -race -skip '$(RACE_SKIP)' $(RACE_PKGS)
 
-test: test-deps vet lengthcheck unit race test-ts
+test: test-deps vet lint lengthcheck unit race test-ts
 
 # test-ts: the TypeScript SDK's tests (sdk/ts): the shared wire vectors, and
 # a real node (bin/dstt, started and stopped by the tests on free loopback
