@@ -193,117 +193,168 @@ func scanNodeLog(r io.Reader, size int64, pub []byte, keepEntries bool) (*nodeSc
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != nodeLogMagic {
 		return nil, &VerifyError{Seq: 1, Err: ErrCorrupt, Detail: "not a dstt node audit log (bad header)"}
 	}
-	sc := &nodeScan{signedEnd: int64(len(nodeLogMagic)), segs: []logSegment{{first: 1}}}
-	v := NewVerifier(ChainHead{})
-	off := int64(len(nodeLogMagic))
-	var pending []Entry // entries since the last signature (for keepEntries)
-	var pendingOffsets []int64
-	var rec []byte
-	fail := func(err error) (*nodeScan, error) {
-		// Everything after the last good signature is the tail.
-		sc.tailErr = err
-		sc.tailBytes = size - sc.signedEnd
-		sc.head = sc.signedHead
-		return sc, nil
+	s := &nodeScanner{
+		sc:  &nodeScan{signedEnd: int64(len(nodeLogMagic)), segs: []logSegment{{first: 1}}},
+		v:   NewVerifier(ChainHead{}),
+		br:  br,
+		off: int64(len(nodeLogMagic)), size: size,
+		pub: pub, keepEntries: keepEntries,
 	}
-	for {
-		if off == size {
-			break
+	for s.off != size {
+		typ, payload, recOff, err := s.next()
+		if err == nil {
+			err = s.add(typ, payload, recOff)
 		}
-		typ, err := br.ReadByte()
 		if err != nil {
-			return fail(fmt.Errorf("%w: %w: short record at offset %d", errTorn, ErrCorrupt, off))
-		}
-		n, err := binary.ReadUvarint(br)
-		if err != nil {
-			return fail(fmt.Errorf("%w: %w: record header cut short at offset %d", errTorn, ErrCorrupt, off))
-		}
-		if typ == 0 && n == 0 && zeroTail(br) {
-			return fail(fmt.Errorf("%w: %w: zero-filled tail from offset %d", errTorn, ErrCorrupt, off))
-		}
-		if n > MaxNodeEntryBytes+1024 {
-			return fail(fmt.Errorf("%w: bad record length %d at offset %d", ErrCorrupt, n, off))
-		}
-		rec = binary.AppendUvarint(append(rec[:0], typ), n)
-		hdr := len(rec)
-		rec = append(rec, make([]byte, n+4)...)
-		if _, err := io.ReadFull(br, rec[hdr:]); err != nil {
-			return fail(fmt.Errorf("%w: %w: record at offset %d cut short", errTorn, ErrCorrupt, off))
-		}
-		body := rec[:len(rec)-4]
-		if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(rec[len(rec)-4:]) {
-			return fail(&VerifyError{Seq: v.Head().Seq + 1, Err: ErrCorrupt, Detail: fmt.Sprintf("CRC mismatch in the record at offset %d", off)})
-		}
-		payload := body[hdr:]
-		recOff := off
-		off += int64(len(rec))
-		switch typ {
-		case recEntry:
-			e, err := Decode(payload)
-			if err != nil {
-				return fail(&VerifyError{Seq: v.Head().Seq + 1, Err: ErrCorrupt, Detail: fmt.Sprintf("record at offset %d: %v", recOff, err)})
-			}
-			if err := v.Add(&e); err != nil {
-				return fail(err)
-			}
-			if e.Seq > sc.maxSeen.Seq {
-				sc.maxSeen = ChainHead{Seq: e.Seq, Hash: e.Hash}
-			}
-			pendingOffsets = append(pendingOffsets, recOff)
-			if keepEntries {
-				pending = append(pending, e)
-			}
-		case recSig:
-			s, err := decodeNodeSig(payload)
-			head := v.Head()
-			if err != nil {
-				return fail(&VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrCorrupt, Detail: fmt.Sprintf("signature record at offset %d: %v", recOff, err)})
-			}
-			if s.Seq != head.Seq || !bytes.Equal(s.Hash, head.Hash) {
-				return fail(&VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrSignature,
-					Detail: fmt.Sprintf("signature at offset %d covers %d:%X but the chain is at %s", recOff, s.Seq, s.Hash, head)})
-			}
-			if pub != nil && (!bytes.Equal(s.PubKey, pub) || !sigverify.Signature(pub, NodeSignBytes(s.Seq, s.Hash), s.Sig)) {
-				return fail(&VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrSignature,
-					Detail: fmt.Sprintf("signature over seqs %d..%d (record at offset %d) does not verify with key %X", sc.signedHead.Seq+1, s.Seq, recOff, pub)})
-			}
-			sc.sigs++
-			sc.signedHead = head
-			sc.signedEnd = off
-			sc.offsets = append(sc.offsets, pendingOffsets...)
-			sc.entries = append(sc.entries, pending...)
-			pending, pendingOffsets = pending[:0], pendingOffsets[:0]
-		case recGap:
-			g, err := decodeNodeGap(payload)
-			head := v.Head()
-			switch {
-			case err != nil:
-				return fail(&VerifyError{Seq: head.Seq + 1, Err: ErrCorrupt, Detail: fmt.Sprintf("gap record at offset %d: %v", recOff, err)})
-			case len(pendingOffsets) > 0:
-				return fail(&VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrUnsigned, Detail: fmt.Sprintf("gap record at offset %d follows unsigned entries", recOff)})
-			case !g.From.Equal(head) || g.To.Seq < g.From.Seq || g.To.Equal(g.From) || len(g.To.Hash) != sha256Size:
-				return fail(&VerifyError{Seq: head.Seq + 1, Err: ErrLink, Detail: fmt.Sprintf("gap record at offset %d runs %s..%s but the chain is at %s", recOff, g.From, g.To, head)})
-			case pub != nil && (!bytes.Equal(g.PubKey, pub) || !sigverify.Signature(pub, NodeGapSignBytes(g.From, g.To), g.Sig)):
-				return fail(&VerifyError{Seq: head.Seq + 1, Err: ErrSignature, Detail: fmt.Sprintf("gap record at offset %d does not verify with key %X", recOff, pub)})
-			}
-			v = NewVerifier(g.To)
-			sc.gaps = append(sc.gaps, g.Gap)
-			sc.segs = append(sc.segs, logSegment{first: g.To.Seq + 1, idx: len(sc.offsets)})
-			sc.signedHead = g.To
-			sc.signedEnd = off
-			if g.To.Seq > sc.maxSeen.Seq {
-				sc.maxSeen = g.To
-			}
-		default:
-			return fail(fmt.Errorf("%w: unknown record type %q at offset %d", ErrCorrupt, typ, recOff))
+			return s.fail(err)
 		}
 	}
-	sc.head = v.Head()
-	if len(pendingOffsets) > 0 {
-		return fail(&tornError{&VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrUnsigned,
-			Detail: fmt.Sprintf("seqs %d..%d at the end of the file have no signature (a crash mid-write, or tampering)", sc.signedHead.Seq+1, v.Head().Seq)}})
+	s.sc.head = s.v.Head()
+	if len(s.pendingOffsets) > 0 {
+		return s.fail(&tornError{&VerifyError{Seq: s.sc.signedHead.Seq + 1, Err: ErrUnsigned,
+			Detail: fmt.Sprintf("seqs %d..%d at the end of the file have no signature (a crash mid-write, or tampering)", s.sc.signedHead.Seq+1, s.v.Head().Seq)}})
 	}
-	return sc, nil
+	return s.sc, nil
+}
+
+// nodeScanner is scanNodeLog's state as it reads the records one by one.
+type nodeScanner struct {
+	sc          *nodeScan
+	v           *Verifier // the chain since the start or the last gap
+	br          *bufio.Reader
+	off, size   int64 // offset of the next record; the file's size
+	rec         []byte
+	pub         []byte
+	keepEntries bool
+	// Entries since the last signature (pending only for keepEntries).
+	pending        []Entry
+	pendingOffsets []int64
+}
+
+// fail ends the scan: everything after the last good signature is the
+// tail, and err says what is wrong with it.
+func (s *nodeScanner) fail(err error) (*nodeScan, error) {
+	s.sc.tailErr = err
+	s.sc.tailBytes = s.size - s.sc.signedEnd
+	s.sc.head = s.sc.signedHead
+	return s.sc, nil
+}
+
+// next reads the record at s.off and checks its framing and CRC. payload
+// is valid until the next call; recOff is the record's offset.
+func (s *nodeScanner) next() (typ byte, payload []byte, recOff int64, err error) {
+	off := s.off
+	typ, err = s.br.ReadByte()
+	if err != nil {
+		return 0, nil, off, fmt.Errorf("%w: %w: short record at offset %d", errTorn, ErrCorrupt, off)
+	}
+	n, err := binary.ReadUvarint(s.br)
+	if err != nil {
+		return 0, nil, off, fmt.Errorf("%w: %w: record header cut short at offset %d", errTorn, ErrCorrupt, off)
+	}
+	if typ == 0 && n == 0 && zeroTail(s.br) {
+		return 0, nil, off, fmt.Errorf("%w: %w: zero-filled tail from offset %d", errTorn, ErrCorrupt, off)
+	}
+	if n > MaxNodeEntryBytes+1024 {
+		return 0, nil, off, fmt.Errorf("%w: bad record length %d at offset %d", ErrCorrupt, n, off)
+	}
+	s.rec = binary.AppendUvarint(append(s.rec[:0], typ), n)
+	hdr := len(s.rec)
+	s.rec = append(s.rec, make([]byte, n+4)...)
+	if _, err := io.ReadFull(s.br, s.rec[hdr:]); err != nil {
+		return 0, nil, off, fmt.Errorf("%w: %w: record at offset %d cut short", errTorn, ErrCorrupt, off)
+	}
+	body := s.rec[:len(s.rec)-4]
+	if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(s.rec[len(s.rec)-4:]) {
+		return 0, nil, off, &VerifyError{Seq: s.v.Head().Seq + 1, Err: ErrCorrupt, Detail: fmt.Sprintf("CRC mismatch in the record at offset %d", off)}
+	}
+	s.off += int64(len(s.rec))
+	return typ, body[hdr:], off, nil
+}
+
+// add takes in the record of type typ at offset recOff; an error is what is
+// wrong with the tail from the last good signature on.
+func (s *nodeScanner) add(typ byte, payload []byte, recOff int64) error {
+	switch typ {
+	case recEntry:
+		return s.addEntry(payload, recOff)
+	case recSig:
+		return s.addSig(payload, recOff)
+	case recGap:
+		return s.addGap(payload, recOff)
+	}
+	return fmt.Errorf("%w: unknown record type %q at offset %d", ErrCorrupt, typ, recOff)
+}
+
+// addEntry chains an entry; it stays pending until a signature covers it.
+func (s *nodeScanner) addEntry(payload []byte, recOff int64) error {
+	e, err := Decode(payload)
+	if err != nil {
+		return &VerifyError{Seq: s.v.Head().Seq + 1, Err: ErrCorrupt, Detail: fmt.Sprintf("record at offset %d: %v", recOff, err)}
+	}
+	if err := s.v.Add(&e); err != nil {
+		return err
+	}
+	if e.Seq > s.sc.maxSeen.Seq {
+		s.sc.maxSeen = ChainHead{Seq: e.Seq, Hash: e.Hash}
+	}
+	s.pendingOffsets = append(s.pendingOffsets, recOff)
+	if s.keepEntries {
+		s.pending = append(s.pending, e)
+	}
+	return nil
+}
+
+// addSig checks a signature over the chain so far and takes in the pending
+// entries it covers.
+func (s *nodeScanner) addSig(payload []byte, recOff int64) error {
+	sc := s.sc
+	sig, err := decodeNodeSig(payload)
+	head := s.v.Head()
+	if err != nil {
+		return &VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrCorrupt, Detail: fmt.Sprintf("signature record at offset %d: %v", recOff, err)}
+	}
+	if sig.Seq != head.Seq || !bytes.Equal(sig.Hash, head.Hash) {
+		return &VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrSignature,
+			Detail: fmt.Sprintf("signature at offset %d covers %d:%X but the chain is at %s", recOff, sig.Seq, sig.Hash, head)}
+	}
+	if s.pub != nil && (!bytes.Equal(sig.PubKey, s.pub) || !sigverify.Signature(s.pub, NodeSignBytes(sig.Seq, sig.Hash), sig.Sig)) {
+		return &VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrSignature,
+			Detail: fmt.Sprintf("signature over seqs %d..%d (record at offset %d) does not verify with key %X", sc.signedHead.Seq+1, sig.Seq, recOff, s.pub)}
+	}
+	sc.sigs++
+	sc.signedHead = head
+	sc.signedEnd = s.off
+	sc.offsets = append(sc.offsets, s.pendingOffsets...)
+	sc.entries = append(sc.entries, s.pending...)
+	s.pending, s.pendingOffsets = s.pending[:0], s.pendingOffsets[:0]
+	return nil
+}
+
+// addGap checks a gap record and resumes the chain after it.
+func (s *nodeScanner) addGap(payload []byte, recOff int64) error {
+	sc := s.sc
+	g, err := decodeNodeGap(payload)
+	head := s.v.Head()
+	switch {
+	case err != nil:
+		return &VerifyError{Seq: head.Seq + 1, Err: ErrCorrupt, Detail: fmt.Sprintf("gap record at offset %d: %v", recOff, err)}
+	case len(s.pendingOffsets) > 0:
+		return &VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrUnsigned, Detail: fmt.Sprintf("gap record at offset %d follows unsigned entries", recOff)}
+	case !g.From.Equal(head) || g.To.Seq < g.From.Seq || g.To.Equal(g.From) || len(g.To.Hash) != sha256Size:
+		return &VerifyError{Seq: head.Seq + 1, Err: ErrLink, Detail: fmt.Sprintf("gap record at offset %d runs %s..%s but the chain is at %s", recOff, g.From, g.To, head)}
+	case s.pub != nil && (!bytes.Equal(g.PubKey, s.pub) || !sigverify.Signature(s.pub, NodeGapSignBytes(g.From, g.To), g.Sig)):
+		return &VerifyError{Seq: head.Seq + 1, Err: ErrSignature, Detail: fmt.Sprintf("gap record at offset %d does not verify with key %X", recOff, s.pub)}
+	}
+	s.v = NewVerifier(g.To)
+	sc.gaps = append(sc.gaps, g.Gap)
+	sc.segs = append(sc.segs, logSegment{first: g.To.Seq + 1, idx: len(sc.offsets)})
+	sc.signedHead = g.To
+	sc.signedEnd = s.off
+	if g.To.Seq > sc.maxSeen.Seq {
+		sc.maxSeen = g.To
+	}
+	return nil
 }
 
 // tornError marks a *VerifyError as a possible torn write.
@@ -393,116 +444,6 @@ type logSegment struct {
 }
 
 const sha256Size = 32
-
-// The high-water mark file, PATH.hwm: a header, then two slots, each
-//
-//	seq (8 bytes, big-endian) | hash (32 bytes; zeros for seq 0) | CRC-32C of both (4 bytes)
-//
-// written alternately, so a torn write leaves the other slot readable. The
-// larger valid slot is the mark.
-const (
-	hwmMagic    = "dstt-audit-hwm-v1\n"
-	hwmSlotSize = 8 + sha256Size + 4
-	hwmSuffix   = ".hwm"
-)
-
-// hwmFile is the open high-water mark file.
-type hwmFile struct {
-	f    *os.File
-	path string
-	next int // slot written next
-}
-
-func encodeHWMSlot(h ChainHead) []byte {
-	b := binary.BigEndian.AppendUint64(nil, h.Seq)
-	var hash [sha256Size]byte
-	copy(hash[:], h.Hash)
-	b = append(b, hash[:]...)
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
-}
-
-func decodeHWMSlot(b []byte) (ChainHead, bool) {
-	if len(b) != hwmSlotSize || crc32.Checksum(b[:hwmSlotSize-4], crcTable) != binary.BigEndian.Uint32(b[hwmSlotSize-4:]) {
-		return ChainHead{}, false
-	}
-	h := ChainHead{Seq: binary.BigEndian.Uint64(b)}
-	if h.Seq > 0 {
-		h.Hash = append([]byte(nil), b[8:8+sha256Size]...)
-	}
-	return h, true
-}
-
-// readHWM reads the mark at path: found is false when there is no file.
-// A file with neither slot valid is an error wrapping ErrCorrupt.
-func readHWM(path string) (mark ChainHead, found bool, err error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return ChainHead{}, false, nil
-	}
-	if err != nil {
-		return ChainHead{}, false, err
-	}
-	if len(b) != len(hwmMagic)+2*hwmSlotSize || string(b[:len(hwmMagic)]) != hwmMagic {
-		return ChainHead{}, true, fmt.Errorf("%w: high-water mark %s: bad size or header", ErrCorrupt, path)
-	}
-	ok := false
-	for i := range 2 {
-		off := len(hwmMagic) + i*hwmSlotSize
-		if h, valid := decodeHWMSlot(b[off : off+hwmSlotSize]); valid {
-			if !ok || h.Seq > mark.Seq {
-				mark = h
-			}
-			ok = true
-		}
-	}
-	if !ok {
-		return ChainHead{}, true, fmt.Errorf("%w: high-water mark %s: no valid slot", ErrCorrupt, path)
-	}
-	return mark, true, nil
-}
-
-// createHWM writes a new mark file holding mark (through a temporary file
-// and a rename, so it never exists half-written) and opens it.
-func createHWM(path string, mark ChainHead) (*hwmFile, error) {
-	slot := encodeHWMSlot(mark)
-	b := append(append([]byte(hwmMagic), slot...), slot...)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return nil, fmt.Errorf("audit: write high-water mark: %w", err)
-	}
-	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("audit: fsync high-water mark: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("audit: install high-water mark: %w", err)
-	}
-	if err := syncFileAndDir(f, path); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return &hwmFile{f: f, path: path}, nil
-}
-
-// save records mark durably: one slot written and fsynced.
-func (h *hwmFile) save(mark ChainHead) error {
-	off := int64(len(hwmMagic) + h.next*hwmSlotSize)
-	if _, err := h.f.WriteAt(encodeHWMSlot(mark), off); err != nil {
-		return fmt.Errorf("audit: write high-water mark: %w", err)
-	}
-	if err := h.f.Sync(); err != nil {
-		return fmt.Errorf("audit: fsync high-water mark: %w", err)
-	}
-	h.next ^= 1
-	return nil
-}
-
-func (h *hwmFile) close() error { return h.f.Close() }
 
 // ReadNodeLogFile returns the signed entries of the node log at path (a
 // torn or unsigned tail is left out), checking CRCs and the hash chain but

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -59,19 +58,6 @@ type NodeLogOptions struct {
 	// and a KindNodeLogTruncated entry records the event (Recovery).
 	AcceptTruncated bool
 }
-
-// NodeLogRecovery is what OpenNodeLog did with AcceptTruncated.
-type NodeLogRecovery struct {
-	Cause      string    // what was wrong
-	Kept       ChainHead // the last entry kept (signed)
-	HighWater  ChainHead // the highest entry ever written; the chain resumes after it
-	MovedTo    string    // where damaged bytes went ("" if none)
-	MovedBytes int64
-	Entry      Entry // the KindNodeLogTruncated entry
-}
-
-// Lost is how many sequence numbers were given up.
-func (r NodeLogRecovery) Lost() uint64 { return r.HighWater.Seq - r.Kept.Seq }
 
 func (o NodeLogOptions) withDefaults() NodeLogOptions {
 	if o.Now == nil {
@@ -161,54 +147,22 @@ func OpenNodeLog(path string, signer security.Signer, opts NodeLogOptions) (*Nod
 		return nil, err
 	}
 	go l.run()
-	if r := l.recovery; r != nil {
-		moved := "no damaged bytes"
-		if r.MovedTo != "" {
-			moved = fmt.Sprintf("%d damaged bytes moved to %s", r.MovedBytes, r.MovedTo)
-		}
-		lost := "no sequence numbers lost"
-		if r.Lost() > 0 {
-			lost = fmt.Sprintf("seqs %d..%d lost and never reused", r.Kept.Seq+1, r.HighWater.Seq)
-		}
-		resources := []string{path}
-		if r.MovedTo != "" {
-			resources = append(resources, r.MovedTo)
-		}
-		e, err := l.Append(KindNodeLogTruncated, Fields{
-			Action: "accept_truncated", Resources: resources,
-			Message: fmt.Sprintf("node log truncated or damaged: %s; kept signed entries up to seq %d, highest seq ever written %d: %s; %s; opened with the operator's consent",
-				truncateText(r.Cause, 4096), r.Kept.Seq, r.HighWater.Seq, lost, moved),
-		})
-		if err != nil {
+	if l.recovery != nil {
+		if err := l.recordRecovery(); err != nil {
 			l.Close()
 			return nil, fmt.Errorf("audit: record the accepted truncation: %w", err)
 		}
-		r.Entry = e
 	}
 	return l, nil
 }
 
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
-
+// openNodeLog reads the log in f, checks it against its high-water mark,
+// recovers it if that is accepted, and (re)writes the mark. The writer is
+// not started.
 func openNodeLog(f *os.File, path string, signer security.Signer, opts NodeLogOptions) (*NodeLog, error) {
-	st, err := f.Stat()
+	size, err := nodeLogSize(f, path)
 	if err != nil {
 		return nil, err
-	}
-	size := st.Size()
-	if size == 0 {
-		if _, err := f.Write([]byte(nodeLogMagic)); err != nil {
-			return nil, fmt.Errorf("audit: write node log header: %w", err)
-		}
-		if err := syncFileAndDir(f, path); err != nil {
-			return nil, err
-		}
-		size = int64(len(nodeLogMagic))
 	}
 	pub := signer.PubKey()
 	sc, err := scanNodeLog(io.NewSectionReader(f, 0, size), size, pub, false)
@@ -217,32 +171,7 @@ func openNodeLog(f *os.File, path string, signer security.Signer, opts NodeLogOp
 	}
 	hwmPath := path + hwmSuffix
 	mark, found, hwmErr := readHWM(hwmPath)
-
-	// What is wrong, if anything; high is the highest entry ever written.
-	var problems []string
-	var causes []error
-	high := sc.signedHead
-	if sc.tailErr != nil {
-		problems = append(problems, fmt.Sprintf("the %d bytes after its last good signature (seq %d, offset %d) do not verify",
-			size-sc.signedEnd, sc.signedHead.Seq, sc.signedEnd))
-		causes = append(causes, sc.tailErr)
-		if sc.maxSeen.Seq > high.Seq {
-			high = sc.maxSeen
-		}
-	}
-	switch {
-	case hwmErr != nil:
-		problems = append(problems, "its high-water mark is unreadable")
-		causes = append(causes, hwmErr)
-	case found && (mark.Seq > sc.signedHead.Seq || mark.Seq == sc.signedHead.Seq && !bytes.Equal(mark.Hash, sc.signedHead.Hash)):
-		problems = append(problems, fmt.Sprintf("it ends at seq %d but the node had written up to seq %d (high-water mark %s, hash %X)",
-			sc.signedHead.Seq, mark.Seq, hwmPath, mark.Hash))
-		causes = append(causes, &VerifyError{Seq: sc.signedHead.Seq + 1, Err: ErrTruncated,
-			Detail: fmt.Sprintf("log ends at seq %d, high-water mark is seq %d", sc.signedHead.Seq, mark.Seq)})
-		if mark.Seq > high.Seq || mark.Seq == high.Seq && high.Equal(sc.signedHead) {
-			high = mark
-		}
-	}
+	t := checkTruncation(sc, size, hwmPath, mark, found, hwmErr)
 	l := &NodeLog{
 		path: path, signer: signer, pub: pub, opts: opts,
 		queue:   make(chan nodeReq, opts.QueueSize),
@@ -254,26 +183,13 @@ func openNodeLog(f *os.File, path string, signer security.Signer, opts NodeLogOp
 		changed: make(chan struct{}),
 	}
 	head := sc.signedHead
-	if len(problems) > 0 {
+	if t.found() {
 		if !opts.AcceptTruncated {
-			return nil, fmt.Errorf("%w: %s: %s (%w). Nothing was changed. Keep a copy, check it (dstt audit verify --node-log), and open it with AcceptTruncated to continue after seq %d (the loss is then recorded in the log)",
-				ErrNodeLogTruncated, path, strings.Join(problems, "; "), errors.Join(causes...), high.Seq)
+			return nil, t.refusal(path)
 		}
-		r := &NodeLogRecovery{Cause: fmt.Sprintf("%s (%v)", strings.Join(problems, "; "), errors.Join(causes...)), Kept: sc.signedHead, HighWater: high}
-		if size > sc.signedEnd {
-			if r.MovedTo, err = saveTail(f, path, sc.signedEnd, size); err != nil {
-				return nil, err
-			}
-			r.MovedBytes = size - sc.signedEnd
-			l.size = sc.signedEnd
+		if head, err = l.acceptTruncation(sc, t); err != nil {
+			return nil, err
 		}
-		if !high.Equal(sc.signedHead) {
-			if err := l.writeGap(Gap{From: sc.signedHead, To: high}); err != nil {
-				return nil, err
-			}
-			head = high
-		}
-		l.recovery = r
 	} else if !found && sc.signedHead.Seq > 0 {
 		l.hwmCreated = true
 	}
@@ -284,69 +200,24 @@ func openNodeLog(f *os.File, path string, signer security.Signer, opts NodeLogOp
 	return l, nil
 }
 
-// writeGap appends a signed gap record at the end of the file (a signature
-// boundary) and starts a new segment after it.
-func (l *NodeLog) writeGap(g Gap) error {
-	sig, err := l.signer.Sign(NodeGapSignBytes(g.From, g.To))
+// nodeLogSize returns the size of the log in f, first writing the header
+// (durably) if the file is empty.
+func nodeLogSize(f *os.File, path string) (int64, error) {
+	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("audit: sign node log gap %s..%s: %w", g.From, g.To, err)
+		return 0, err
 	}
-	rec := appendRecord(nil, recGap, nodeGap{Gap: g, PubKey: l.pub, Sig: sig}.encode())
-	if _, err := l.f.WriteAt(rec, l.size); err != nil {
-		return fmt.Errorf("audit: write node log gap: %w", err)
+	if st.Size() != 0 {
+		return st.Size(), nil
 	}
-	if err := syncFileAndDir(l.f, l.path); err != nil {
-		return err
+	if _, err := f.Write([]byte(nodeLogMagic)); err != nil {
+		return 0, fmt.Errorf("audit: write node log header: %w", err)
 	}
-	l.size += int64(len(rec))
-	l.segs = append(l.segs, logSegment{first: g.To.Seq + 1, idx: len(l.offsets)})
-	return nil
+	if err := syncFileAndDir(f, path); err != nil {
+		return 0, err
+	}
+	return int64(len(nodeLogMagic)), nil
 }
-
-// saveTail moves the bytes [from, size) of the log to PATH.torn-FROM (or
-// PATH.torn-FROM.N if that exists: earlier evidence is never overwritten)
-// and cuts the file back to from.
-func saveTail(f *os.File, path string, from, size int64) (string, error) {
-	tail := make([]byte, size-from)
-	if _, err := f.ReadAt(tail, from); err != nil {
-		return "", fmt.Errorf("audit: read damaged tail: %w", err)
-	}
-	aside := fmt.Sprintf("%s.torn-%d", path, from)
-	for i := 2; ; i++ {
-		af, err := os.OpenFile(aside, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			aside = fmt.Sprintf("%s.torn-%d.%d", path, from, i)
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("audit: save damaged tail: %w", err)
-		}
-		_, werr := af.Write(tail)
-		if werr == nil {
-			werr = af.Sync()
-		}
-		if cerr := af.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return "", fmt.Errorf("audit: save damaged tail: %w", werr)
-		}
-		break
-	}
-	if err := f.Truncate(from); err != nil {
-		return "", fmt.Errorf("audit: cut damaged tail: %w", err)
-	}
-	return aside, syncFileAndDir(f, path)
-}
-
-// Recovery reports what OpenNodeLog did to open a truncated or damaged log
-// (AcceptTruncated), or nil if the log opened clean.
-func (l *NodeLog) Recovery() *NodeLogRecovery { return l.recovery }
-
-// HighWaterMarkCreated reports whether the log had entries but no
-// high-water mark file (written by an older version, or deleted): one was
-// made from the log, which therefore could not be checked for truncation.
-func (l *NodeLog) HighWaterMarkCreated() bool { return l.hwmCreated }
 
 func syncFileAndDir(f *os.File, path string) error {
 	if err := f.Sync(); err != nil {
