@@ -164,86 +164,107 @@ func (s SinkConfig) withDefaults() SinkConfig {
 
 // Validate reports every problem at once, with the values.
 func (c Config) Validate() error {
-	var errs []string
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	var p problems
 	if !c.NodeLog.Disabled && (c.NodeLog.Path == "" || c.NodeLog.KeyFile == "") {
-		bad("node_log: path and key_file are required unless disabled")
+		p.add("node_log: path and key_file are required unless disabled")
 	}
 	names := map[string]bool{}
 	for i, s := range c.Sinks {
 		s = s.withDefaults()
-		where := fmt.Sprintf("sink %d (%q)", i+1, s.Name)
-		if !sinkName.MatchString(s.Name) {
-			bad("%s: name must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit)", where)
-		}
-		if names[s.Name] {
-			bad("%s: name used twice", where)
-		}
-		names[s.Name] = true
-		if s.Chain != "consensus" && s.Chain != "node" {
-			bad("%s: chain %q is not consensus or node", where, s.Chain)
-		}
-		if _, err := format.New(s.Format, s.formatOptions("", "")); err != nil {
-			bad("%s: %v", where, err)
-		}
-		switch s.Type {
-		case TypeSyslog:
-			if _, _, err := net.SplitHostPort(s.Address); err != nil {
-				bad("%s: address %q: %v", where, s.Address, err)
-			}
-			if s.Framing != "" && s.Framing != FramingOctetCounting && s.Framing != FramingLF {
-				bad("%s: framing %q is not %s or %s", where, s.Framing, FramingOctetCounting, FramingLF)
-			}
-			if (s.CertFile == "") != (s.KeyFile == "") {
-				bad("%s: cert_file and key_file go together", where)
-			}
-			if !s.TLS && (s.CAFile != "" || s.CertFile != "") {
-				bad("%s: ca_file/cert_file need tls = true", where)
-			}
-		case TypeHTTP:
-			if !strings.HasPrefix(s.URL, "http://") && !strings.HasPrefix(s.URL, "https://") {
-				bad("%s: url %q is not http:// or https://", where, s.URL)
-			}
-			switch s.Mode {
-			case ModeHEC:
-				if s.Format != format.HEC {
-					bad("%s: mode hec needs format hec, not %q", where, s.Format)
-				}
-			case ModeBulk:
-				if s.Format != format.ECS && s.Format != format.OCSF && s.Format != format.JSON {
-					bad("%s: mode bulk needs a JSON document format (ecs, ocsf, json), not %q", where, s.Format)
-				}
-			case ModeNDJSON:
-			default:
-				bad("%s: mode %q is not hec, bulk or ndjson", where, s.Mode)
-			}
-			if (s.CertFile == "") != (s.KeyFile == "") {
-				bad("%s: cert_file and key_file go together", where)
-			}
-			if s.Token != "" && s.TokenEnv != "" {
-				bad("%s: token and token_env are exclusive", where)
-			}
-		case TypeFile:
-			if s.Path == "" {
-				bad("%s: path is required", where)
-			}
-			if s.MaxBytes < 0 || s.MaxFiles < 0 {
-				bad("%s: max_bytes %d and max_files %d must not be negative", where, s.MaxBytes, s.MaxFiles)
-			}
-		default:
-			bad("%s: type %q is not syslog, http or file", where, s.Type)
-		}
-		if s.BatchSize < 0 {
-			bad("%s: batch_size %d is negative", where, s.BatchSize)
-		}
-		if s.MaxBackoff > 0 && s.MinBackoff > s.MaxBackoff {
-			bad("%s: min_backoff %v is above max_backoff %v", where, time.Duration(s.MinBackoff), time.Duration(s.MaxBackoff))
-		}
+		s.validate(fmt.Sprintf("sink %d (%q)", i+1, s.Name), names, &p)
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("audit config: %s", strings.Join(errs, "; "))
+	if len(p) > 0 {
+		return fmt.Errorf("audit config: %s", strings.Join(p, "; "))
 	}
 	return nil
+}
+
+// problems collects what Validate finds wrong, to report it all at once.
+type problems []string
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+// validate adds to p what is wrong with s (with defaults applied), each
+// problem prefixed by where; names are the sink names seen so far.
+func (s SinkConfig) validate(where string, names map[string]bool, p *problems) {
+	if !sinkName.MatchString(s.Name) {
+		p.add("%s: name must be 1-64 of A-Z a-z 0-9 . _ - (starting with a letter or digit)", where)
+	}
+	if names[s.Name] {
+		p.add("%s: name used twice", where)
+	}
+	names[s.Name] = true
+	if s.Chain != "consensus" && s.Chain != "node" {
+		p.add("%s: chain %q is not consensus or node", where, s.Chain)
+	}
+	if _, err := format.New(s.Format, s.formatOptions("", "")); err != nil {
+		p.add("%s: %v", where, err)
+	}
+	switch s.Type {
+	case TypeSyslog:
+		s.validateSyslog(where, p)
+	case TypeHTTP:
+		s.validateHTTP(where, p)
+	case TypeFile:
+		s.validateFile(where, p)
+	default:
+		p.add("%s: type %q is not syslog, http or file", where, s.Type)
+	}
+	if s.BatchSize < 0 {
+		p.add("%s: batch_size %d is negative", where, s.BatchSize)
+	}
+	if s.MaxBackoff > 0 && s.MinBackoff > s.MaxBackoff {
+		p.add("%s: min_backoff %v is above max_backoff %v", where, time.Duration(s.MinBackoff), time.Duration(s.MaxBackoff))
+	}
+}
+
+func (s SinkConfig) validateSyslog(where string, p *problems) {
+	if _, _, err := net.SplitHostPort(s.Address); err != nil {
+		p.add("%s: address %q: %v", where, s.Address, err)
+	}
+	if s.Framing != "" && s.Framing != FramingOctetCounting && s.Framing != FramingLF {
+		p.add("%s: framing %q is not %s or %s", where, s.Framing, FramingOctetCounting, FramingLF)
+	}
+	if (s.CertFile == "") != (s.KeyFile == "") {
+		p.add("%s: cert_file and key_file go together", where)
+	}
+	if !s.TLS && (s.CAFile != "" || s.CertFile != "") {
+		p.add("%s: ca_file/cert_file need tls = true", where)
+	}
+}
+
+func (s SinkConfig) validateHTTP(where string, p *problems) {
+	if !strings.HasPrefix(s.URL, "http://") && !strings.HasPrefix(s.URL, "https://") {
+		p.add("%s: url %q is not http:// or https://", where, s.URL)
+	}
+	switch s.Mode {
+	case ModeHEC:
+		if s.Format != format.HEC {
+			p.add("%s: mode hec needs format hec, not %q", where, s.Format)
+		}
+	case ModeBulk:
+		if s.Format != format.ECS && s.Format != format.OCSF && s.Format != format.JSON {
+			p.add("%s: mode bulk needs a JSON document format (ecs, ocsf, json), not %q", where, s.Format)
+		}
+	case ModeNDJSON:
+	default:
+		p.add("%s: mode %q is not hec, bulk or ndjson", where, s.Mode)
+	}
+	if (s.CertFile == "") != (s.KeyFile == "") {
+		p.add("%s: cert_file and key_file go together", where)
+	}
+	if s.Token != "" && s.TokenEnv != "" {
+		p.add("%s: token and token_env are exclusive", where)
+	}
+}
+
+func (s SinkConfig) validateFile(where string, p *problems) {
+	if s.Path == "" {
+		p.add("%s: path is required", where)
+	}
+	if s.MaxBytes < 0 || s.MaxFiles < 0 {
+		p.add("%s: max_bytes %d and max_files %d must not be negative", where, s.MaxBytes, s.MaxFiles)
+	}
 }
 
 // Resolve makes the relative paths of c absolute against home.

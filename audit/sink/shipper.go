@@ -227,63 +227,71 @@ func (s *Shipper) Run(ctx context.Context) error {
 		}
 		s.setHead(head.Seq)
 		if head.Seq <= cursor.Seq {
-			t := time.NewTimer(s.opts.PollInterval)
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-			case <-s.wake:
-			case <-changed:
-			}
-			t.Stop()
+			s.waitForEntries(ctx, changed)
 			continue
 		}
-		entries, err := s.src.Entries(ctx, cursor.Seq+1, min(s.opts.BatchSize, int(head.Seq-cursor.Seq)))
-		if err != nil {
-			retry(fmt.Errorf("read entries from %d: %w", cursor.Seq+1, err))
-			continue
-		}
-		if len(entries) == 0 {
-			retry(fmt.Errorf("source has head %d but no entries after %d", head.Seq, cursor.Seq))
-			continue
-		}
-		// A sink only ever receives a verified continuation of what it
-		// acknowledged before.
-		v := audit.NewVerifier(cursor)
-		bad := false
-		for i := range entries {
-			if err := v.Add(&entries[i]); err != nil {
-				retry(fmt.Errorf("source chain does not verify, not shipping it: %w", err))
-				bad = true
-				break
-			}
-		}
-		if bad {
-			continue
-		}
-		sctx, cancel := context.WithTimeout(ctx, s.opts.SendTimeout)
-		err = s.sink.Send(sctx, entries)
-		cancel()
-		if err != nil {
-			if rw, ok := s.sink.(Rewinder); ok {
-				if from, ok := rw.ResendFrom(); ok && from <= cursor.Seq {
-					cursor, err = s.rewind(ctx, from, err)
-				}
-			}
+		var shipped int
+		if cursor, shipped, err = s.shipBatch(ctx, cursor, head); err != nil {
 			retry(err)
 			continue
 		}
-		last := entries[len(entries)-1]
-		next := audit.ChainHead{Seq: last.Seq, Hash: last.Hash}
-		if err := s.cursors.Save(s.sink.Name(), next); err != nil {
-			// The receiver has the entries; they will be sent again.
-			retry(fmt.Errorf("save cursor: %w", err))
-			continue
-		}
-		cursor = next
-		s.acked(cursor, len(entries))
+		s.acked(cursor, shipped)
 		backoff = s.opts.MinBackoff
 	}
 	return ctx.Err()
+}
+
+// waitForEntries waits for the source to change (changed, nil if it does
+// not tell), a Wake, the poll interval, or the end of ctx.
+func (s *Shipper) waitForEntries(ctx context.Context, changed <-chan struct{}) {
+	t := time.NewTimer(s.opts.PollInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-s.wake:
+	case <-changed:
+	}
+}
+
+// shipBatch sends the entries after cursor, up to head and at most a
+// batch, and saves the new cursor. It returns the cursor to go on from
+// (the last entry sent; after an error, cursor, or where a Rewinder asked
+// to resend from) and how many entries were shipped.
+func (s *Shipper) shipBatch(ctx context.Context, cursor, head audit.ChainHead) (audit.ChainHead, int, error) {
+	entries, err := s.src.Entries(ctx, cursor.Seq+1, min(s.opts.BatchSize, int(head.Seq-cursor.Seq)))
+	if err != nil {
+		return cursor, 0, fmt.Errorf("read entries from %d: %w", cursor.Seq+1, err)
+	}
+	if len(entries) == 0 {
+		return cursor, 0, fmt.Errorf("source has head %d but no entries after %d", head.Seq, cursor.Seq)
+	}
+	// A sink only ever receives a verified continuation of what it
+	// acknowledged before.
+	v := audit.NewVerifier(cursor)
+	for i := range entries {
+		if err := v.Add(&entries[i]); err != nil {
+			return cursor, 0, fmt.Errorf("source chain does not verify, not shipping it: %w", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, s.opts.SendTimeout)
+	err = s.sink.Send(sctx, entries)
+	cancel()
+	if err != nil {
+		if rw, ok := s.sink.(Rewinder); ok {
+			if from, ok := rw.ResendFrom(); ok && from <= cursor.Seq {
+				cursor, err = s.rewind(ctx, from, err)
+			}
+		}
+		return cursor, 0, err
+	}
+	last := entries[len(entries)-1]
+	next := audit.ChainHead{Seq: last.Seq, Hash: last.Hash}
+	if err := s.cursors.Save(s.sink.Name(), next); err != nil {
+		// The receiver has the entries; they will be sent again.
+		return cursor, 0, fmt.Errorf("save cursor: %w", err)
+	}
+	return next, len(entries), nil
 }
 
 // rewind moves the cursor back to just before from (the receiver may have
