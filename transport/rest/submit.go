@@ -289,30 +289,19 @@ type admission struct {
 func (g *Gateway) admit(ctx context.Context, req submitRequest, decoded []*types.Tx, who Identity) api.SubmitResponse {
 	res := api.SubmitResponse{Results: make([]api.TxOutcome, len(req.txs))}
 	adm := make([]admission, len(req.txs))
-	var full error
+	var full error // the mempool is full or the node not ready: refuse the rest
 	chainID := g.backend.ChainID()
 	first := make(map[[32]byte]int, len(req.txs)) // replay id -> first tx with it
-	defer func() {
-		for i := range res.Results {
-			if o := &res.Results[i]; o.CodeName == "" {
-				o.CodeName = types.Code(o.Code).Name()
-			}
-		}
-	}()
 	for i, tx := range req.txs {
-		a := &adm[i]
+		a, out := &adm[i], &res.Results[i]
 		a.hash = sha256.Sum256(tx)
-		out := &res.Results[i]
 		out.Hash = hexUpper(a.hash[:])
 		// The same signed body twice in one request (the same bytes, or
 		// another envelope of it) is one tx: the copy is refused here, so
 		// it is neither waited for twice nor counted twice.
 		id := types.ReplayID(chainID, decoded[i].BodyBytes)
 		if j, dup := first[id]; dup {
-			g.metrics.refused.WithLabelValues("duplicate_in_request").Inc()
-			out.Status, out.Code, out.CodeName = api.StatusRejected, uint32(types.CodeReplay), types.CodeReplay.Name()
-			out.Log = fmt.Sprintf("%s: tx %d of this request has the same signed body (the same replay identity); it is submitted once, as tx %d", types.CodeReplay.Message(), j, j)
-			out.DuplicateOf = &j
+			g.refuseRepeat(out, j)
 			continue
 		}
 		first[id] = i
@@ -321,50 +310,103 @@ func (g *Gateway) admit(ctx context.Context, req submitRequest, decoded []*types
 			continue
 		}
 		a.waiter = g.hub.watch(a.hash, req.commit)
-		start := time.Now()
-		var check *abcitypes.ResponseCheckTx
-		err := g.backend.CheckTx(tx, func(r *abcitypes.ResponseCheckTx) { check = r })
-		g.metrics.checkTxLatency.Observe(time.Since(start).Seconds())
+		check, err := g.checkTx(tx)
 		switch {
-		case err == nil && check == nil:
-			// The callback comes later (a remote ABCI app): not waited for.
-			out.Status = api.StatusAdmitted
-		case err == nil && check.Code == 0:
-			out.Status = api.StatusAdmitted
 		case err == nil:
-			g.hub.forget(a.hash, a.waiter)
-			a.waiter = nil
-			g.metrics.observeRejected(check.Code)
-			out.Status, out.Code, out.CodeName, out.Log = api.StatusRejected, check.Code, types.Code(check.Code).Name(), check.Log
-			if types.Code(check.Code) == types.CodeReplay {
-				g.explainReplay(ctx, a.hash, out)
-			}
+			g.judgeCheckTx(ctx, a, check, out)
 		case errors.Is(err, ErrTxInCache):
 			g.metrics.refused.WithLabelValues("in_cache").Inc()
 			g.alreadyKnown(ctx, a, out)
 			g.recordDuplicate(decoded[i], a.hash[:], out, who)
 		default:
-			g.hub.forget(a.hash, a.waiter)
-			a.waiter = nil
-			reason := api.ProblemInternal
-			switch {
-			case errors.Is(err, ErrMempoolFull):
-				reason, full = api.ProblemMempoolFull, err
-			case errors.Is(err, ErrNotReady):
-				reason, full = api.ProblemNotReady, err
-			case errors.Is(err, ErrTxTooLarge):
-				reason = api.ProblemBodyTooLarge
+			if g.refuseMempoolError(a, err, out) {
+				full = err
 			}
-			g.metrics.refused.WithLabelValues(strings.ToLower(reason)).Inc()
-			refuse(out, reason, err.Error())
 		}
 	}
-	if !req.commit {
-		return res
+	if req.commit {
+		g.awaitCommits(ctx, adm, res.Results)
 	}
+	nameCodes(res.Results)
+	return res
+}
+
+// nameCodes fills in the code name of every outcome that has none.
+func nameCodes(outs []api.TxOutcome) {
+	for i := range outs {
+		if o := &outs[i]; o.CodeName == "" {
+			o.CodeName = types.Code(o.Code).Name()
+		}
+	}
+}
+
+// refuseRepeat refuses a tx whose signed body tx j of the same request
+// carries already.
+func (g *Gateway) refuseRepeat(out *api.TxOutcome, j int) {
+	g.metrics.refused.WithLabelValues("duplicate_in_request").Inc()
+	out.Status, out.Code, out.CodeName = api.StatusRejected, uint32(types.CodeReplay), types.CodeReplay.Name()
+	out.Log = fmt.Sprintf("%s: tx %d of this request has the same signed body (the same replay identity); it is submitted once, as tx %d", types.CodeReplay.Message(), j, j)
+	out.DuplicateOf = &j
+}
+
+// checkTx hands tx to the mempool and times the call. A nil response with
+// a nil error means the answer comes later (a remote ABCI app).
+func (g *Gateway) checkTx(tx []byte) (*abcitypes.ResponseCheckTx, error) {
+	start := time.Now()
+	var check *abcitypes.ResponseCheckTx
+	err := g.backend.CheckTx(tx, func(r *abcitypes.ResponseCheckTx) { check = r })
+	g.metrics.checkTxLatency.Observe(time.Since(start).Seconds())
+	return check, err
+}
+
+// judgeCheckTx records the application's CheckTx answer in out: admitted,
+// or rejected with the application's code (then nothing waits for the tx).
+func (g *Gateway) judgeCheckTx(ctx context.Context, a *admission, check *abcitypes.ResponseCheckTx, out *api.TxOutcome) {
+	if check == nil || check.Code == 0 {
+		// A nil answer comes later (a remote ABCI app): not waited for.
+		out.Status = api.StatusAdmitted
+		return
+	}
+	g.unwatch(a)
+	g.metrics.observeRejected(check.Code)
+	out.Status, out.Code, out.CodeName, out.Log = api.StatusRejected, check.Code, types.Code(check.Code).Name(), check.Log
+	if types.Code(check.Code) == types.CodeReplay {
+		g.explainReplay(ctx, a.hash, out)
+	}
+}
+
+// refuseMempoolError records in out why the mempool would not take the tx
+// (err, other than ErrTxInCache). It reports whether err refuses the txs
+// after it as well: the mempool is full or the node not ready.
+func (g *Gateway) refuseMempoolError(a *admission, err error, out *api.TxOutcome) (refusesRest bool) {
+	g.unwatch(a)
+	reason := api.ProblemInternal
+	switch {
+	case errors.Is(err, ErrMempoolFull):
+		reason, refusesRest = api.ProblemMempoolFull, true
+	case errors.Is(err, ErrNotReady):
+		reason, refusesRest = api.ProblemNotReady, true
+	case errors.Is(err, ErrTxTooLarge):
+		reason = api.ProblemBodyTooLarge
+	}
+	g.metrics.refused.WithLabelValues(strings.ToLower(reason)).Inc()
+	refuse(out, reason, err.Error())
+	return refusesRest
+}
+
+// unwatch stops waiting for a's block: its tx will not be committed
+// through this request.
+func (g *Gateway) unwatch(a *admission) {
+	g.hub.forget(a.hash, a.waiter)
+	a.waiter = nil
+}
+
+// awaitCommits waits, until ctx ends, for the block of every admitted tx
+// that is watched and puts its outcome in outs[i]; a tx whose block has not
+// come by then is pending.
+func (g *Gateway) awaitCommits(ctx context.Context, adm []admission, outs []api.TxOutcome) {
 	for i := range adm {
-		a := &adm[i]
-		out := &res.Results[i]
+		a, out := &adm[i], &outs[i]
 		if a.waiter == nil || out.Status != api.StatusAdmitted {
 			continue
 		}
@@ -383,7 +425,6 @@ func (g *Gateway) admit(ctx context.Context, req submitRequest, decoded []*types
 			}
 		}
 	}
-	return res
 }
 
 func refuse(out *api.TxOutcome, code, log string) {
@@ -400,8 +441,7 @@ func refuse(out *api.TxOutcome, code, log string) {
 func (g *Gateway) alreadyKnown(ctx context.Context, a *admission, out *api.TxOutcome) {
 	q, err := g.backend.Query(ctx, types.QueryTx, a.hash[:], 0)
 	if err == nil && (q.Code == 0 || q.Code == uint32(types.CodeUnauthorized)) {
-		g.hub.forget(a.hash, a.waiter)
-		a.waiter = nil
+		g.unwatch(a)
 		out.Status, out.Code, out.CodeName = api.StatusRejected, uint32(types.CodeReplay), types.CodeReplay.Name()
 		out.Log = fmt.Sprintf("%s: tx %s was committed before", types.CodeReplay.Message(), out.Hash)
 		describeReplay(q, out)
