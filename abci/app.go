@@ -2,7 +2,6 @@ package abci
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/libs/log"
 
-	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
 )
@@ -224,119 +222,14 @@ func (a *App) authFailed(reader, path string, err error) {
 	}
 }
 
+// query serves one read path through queryHandlers.
 func (a *App) query(path string, data []byte, height uint64, reader string, resp *abcitypes.ResponseQuery) ([]byte, error) {
-	e := a.engine
-	switch path {
-	case types.QueryGet:
-		key := string(data)
-		if !e.CanRead(reader, key) {
-			return nil, readDenied(reader, key)
-		}
-		kv, err := e.Get(key, height)
-		if err != nil {
-			return nil, err
-		}
-		resp.Key = data
-		if height != 0 {
-			resp.Height = int64(height)
-		}
-		return kv.Marshal()
-	case types.QueryHistory:
-		var hreq types.HistoryRequest
-		if err := hreq.Unmarshal(data); err != nil {
-			return nil, fmt.Errorf("%w: history request: %v", ErrBadQuery, err)
-		}
-		if !e.CanRead(reader, hreq.Key) {
-			return nil, readDenied(reader, hreq.Key)
-		}
-		h, err := e.History(hreq)
-		if err != nil {
-			return nil, err
-		}
-		return h.Marshal()
-	case types.QueryTx:
-		r, err := e.TxResult(data)
-		if err != nil {
-			return nil, err
-		}
-		if !e.Open() && r.Signer != reader {
-			for _, w := range r.Writes {
-				if !e.CanRead(reader, w.Key) {
-					return nil, fmt.Errorf("%w: a tx's result is visible to its signer and to readers of every key it wrote; %s", ErrUnauthorized, readDenied(reader, w.Key))
-				}
-			}
-			// A tx that wrote no key (a grant, a policy or governance
-			// change, or a failed tx) is visible to its signer, admins
-			// and auditors: its result tells who was granted what.
-			if len(r.Writes) == 0 && !e.MayReadPolicy(reader) {
-				return nil, fmt.Errorf("%w: the result of a tx that wrote no key is visible to its signer, admins and auditors; %s", ErrUnauthorized, readDenied(reader, "(policy)"))
-			}
-		}
-		return r.Marshal()
-	case types.QueryParams:
-		return json.Marshal(types.ChainInfo{ChainID: e.ChainID(), Params: e.Params(), Open: e.Open()})
-	case types.QueryPolicy:
-		if err := e.PolicyReadable(reader); err != nil {
-			return nil, err
-		}
-		return json.Marshal(policyView(e.Open(), e.Policy()))
-	case audit.QueryEntries:
-		if !e.CanRead(reader, types.AuditReadKey) {
-			return nil, fmt.Errorf("%w: reading the audit log needs read on %q (e.g. dstt rbac allow auditor read 'audit/*'); %v", ErrUnauthorized, types.AuditReadKey, readDenied(reader, types.AuditReadKey))
-		}
-		req, err := audit.DecodeEntriesRequest(data)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
-		}
-		r, err := e.AuditEntries(req)
-		if err != nil {
-			return nil, err
-		}
-		return r.Encode(), nil
-	case audit.QueryHead:
-		h, err := e.AuditHead(height)
-		if err != nil {
-			return nil, err
-		}
-		resp.Height = int64(h.Height)
-		return h.Encode(), nil
-	case types.QueryValidators:
-		v, err := e.Validators()
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(v)
-	case types.QueryOrgs:
-		orgs, k, err := e.Orgs()
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(types.OrgsView{Orgs: orgs, Threshold: k})
-	case types.QueryIdentity:
-		v, err := e.Identity(string(data))
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(v)
-	case types.QueryCheck:
-		if reader == "" && !e.Open() {
-			return nil, fmt.Errorf("%w: sign the query to ask the policy", ErrUnauthorized)
-		}
-		if len(data) > MaxCheckRequestBytes {
-			return nil, fmt.Errorf("%w: check request is %d bytes, the limit is %d", ErrBadQuery, len(data), MaxCheckRequestBytes)
-		}
-		var c types.CheckRequest
-		if err := json.Unmarshal(data, &c); err != nil {
-			return nil, fmt.Errorf("%w: check request: %v", ErrBadQuery, err)
-		}
-		res, err := e.Check(reader, c)
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(res)
+	h, ok := queryHandlers[path]
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown path %q (known: %s, %s, %s, %s, %s, %s, %s)", ErrNotFound, path,
+			types.QueryGet, types.QueryHistory, types.QueryTx, types.QueryParams, types.QueryPolicy, types.QueryCheck, types.QuerySigned)
 	}
-	return nil, fmt.Errorf("%w: unknown path %q (known: %s, %s, %s, %s, %s, %s, %s)", ErrNotFound, path,
-		types.QueryGet, types.QueryHistory, types.QueryTx, types.QueryParams, types.QueryPolicy, types.QueryCheck, types.QuerySigned)
+	return h(a, queryRequest{data: data, height: height, reader: reader, resp: resp})
 }
 
 func queryErr(resp *abcitypes.ResponseQuery, err error) *abcitypes.ResponseQuery {
