@@ -63,6 +63,11 @@ func toKeyJSON(k keyring.KeyInfo) keyJSON {
 
 func newKeysCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage signing keys in the home's keyring"}
+	cmd.AddCommand(newKeysAddCmd(g), newKeysRotateCmd(g), newKeysListCmd(g), newKeysShowCmd(g))
+	return cmd
+}
+
+func newKeysAddCmd(g *globals) *cobra.Command {
 	var kek bool
 	add := &cobra.Command{
 		Use:   "add NAME",
@@ -91,7 +96,11 @@ an aes256-gcm96 transit key instead, to wrap data keys for tx put --encrypt.`,
 		},
 	}
 	add.Flags().BoolVar(&kek, "kek", false, "vault backend: create an aes256-gcm96 key-encryption key for envelope encryption")
-	cmd.AddCommand(add, newKeysRotateCmd(g), &cobra.Command{
+	return add
+}
+
+func newKeysListCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "list",
 		Short: "List the keys",
 		Args:  cobra.NoArgs,
@@ -117,7 +126,11 @@ an aes256-gcm96 transit key instead, to wrap data keys for tx put --encrypt.`,
 				}
 			})
 		},
-	}, &cobra.Command{
+	}
+}
+
+func newKeysShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show a key's address and public key",
 		Args:  cobra.ExactArgs(1),
@@ -144,8 +157,7 @@ an aes256-gcm96 transit key instead, to wrap data keys for tx put --encrypt.`,
 				}
 			})
 		},
-	})
-	return cmd
+	}
 }
 
 func (g *globals) backendName() string {

@@ -58,6 +58,12 @@ unsigned, which only works for keys "anyone" may read.`,
 	}
 	var from string
 	cmd.PersistentFlags().StringVar(&from, "from", "", "key that signs the query (default: the home's; - for unsigned)")
+	cmd.AddCommand(newQueryGetCmd(g, &from), newQueryHistoryCmd(g, &from), newQueryTxCmd(g, &from))
+	return cmd
+}
+
+// newQueryGetCmd is `query get`; from is the parent's --from.
+func newQueryGetCmd(g *globals, from *string) *cobra.Command {
 	var height int64
 	var decrypt bool // envelope encryption (issue 5)
 	get := &cobra.Command{
@@ -65,7 +71,7 @@ unsigned, which only works for keys "anyone" may read.`,
 		Short: "Read KEY's value (latest, or as of --height)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			c, ctx, cancel, err := g.readerClient(from)
+			c, ctx, cancel, err := g.readerClient(*from)
 			if err != nil {
 				return err
 			}
@@ -87,7 +93,32 @@ unsigned, which only works for keys "anyone" may read.`,
 	}
 	get.Flags().Int64Var(&height, "height", 0, "read the value as of this height (0 = latest)")
 	get.Flags().BoolVar(&decrypt, "decrypt", false, "decrypt a value written with tx put --encrypt, unwrapping its data key through Vault transit")
+	return get
+}
 
+// historyJSON is a page of `query history`.
+type historyJSON struct {
+	Key      string   `json:"key"`
+	Versions []kvJSON `json:"versions"`
+	Next     string   `json:"next,omitempty"`
+}
+
+func (out historyJSON) text(w io.Writer) {
+	if len(out.Versions) == 0 {
+		fmt.Fprintf(w, "%s has no history\n", out.Key)
+		return
+	}
+	fmt.Fprintf(w, "%-12s %-8s %s\n", "VERSION", "HEIGHT", "VALUE")
+	for _, v := range out.Versions {
+		fmt.Fprintf(w, "%-12s %-8d %s\n", v.Version, v.Height, v.text())
+	}
+	if out.Next != "" {
+		fmt.Fprintf(w, "more: dstt query history %s --before %s\n", out.Key, out.Next)
+	}
+}
+
+// newQueryHistoryCmd is `query history`; from is the parent's --from.
+func newQueryHistoryCmd(g *globals, from *string) *cobra.Command {
 	var limit uint32
 	var before string
 	history := &cobra.Command{
@@ -103,7 +134,7 @@ unsigned, which only works for keys "anyone" may read.`,
 				}
 				req.Before = v
 			}
-			c, ctx, cancel, err := g.readerClient(from)
+			c, ctx, cancel, err := g.readerClient(*from)
 			if err != nil {
 				return err
 			}
@@ -112,36 +143,47 @@ unsigned, which only works for keys "anyone" may read.`,
 			if err != nil {
 				return err
 			}
-			out := struct {
-				Key      string   `json:"key"`
-				Versions []kvJSON `json:"versions"`
-				Next     string   `json:"next,omitempty"`
-			}{Key: h.Key, Versions: make([]kvJSON, len(h.Versions))}
+			out := historyJSON{Key: h.Key, Versions: make([]kvJSON, len(h.Versions))}
 			for i, kv := range h.Versions {
 				out.Versions[i] = toKVJSON(kv, int64(kv.Version.Height))
 			}
 			if !h.Next.IsZero() {
 				out.Next = h.Next.Text()
 			}
-			return g.print(out, func(w io.Writer) {
-				if len(out.Versions) == 0 {
-					fmt.Fprintf(w, "%s has no history\n", h.Key)
-					return
-				}
-				fmt.Fprintf(w, "%-12s %-8s %s\n", "VERSION", "HEIGHT", "VALUE")
-				for _, v := range out.Versions {
-					fmt.Fprintf(w, "%-12s %-8d %s\n", v.Version, v.Height, v.text())
-				}
-				if out.Next != "" {
-					fmt.Fprintf(w, "more: dstt query history %s --before %s\n", h.Key, out.Next)
-				}
-			})
+			return g.print(out, out.text)
 		},
 	}
 	history.Flags().Uint32Var(&limit, "limit", 100, "versions per page (max 1000)")
 	history.Flags().StringVar(&before, "before", "", "start below this version (from the previous page)")
+	return history
+}
 
-	txq := &cobra.Command{
+// txResultJSON is what `query tx` prints.
+type txResultJSON struct {
+	Hash   string      `json:"hash"`
+	Height uint64      `json:"height"`
+	Index  uint32      `json:"index"`
+	Code   uint32      `json:"code"`
+	Name   string      `json:"code_name"`
+	Log    string      `json:"log"`
+	Signer string      `json:"signer"`
+	Writes []writeJSON `json:"writes"`
+}
+
+func (out txResultJSON) text(w io.Writer) {
+	fmt.Fprintf(w, "tx %s\n  height %d, index %d, signer %s\n  result: %s", out.Hash, out.Height, out.Index, out.Signer, out.Name)
+	if out.Log != "" {
+		fmt.Fprintf(w, " (%s)", out.Log)
+	}
+	fmt.Fprintln(w)
+	for _, wr := range out.Writes {
+		fmt.Fprintf(w, "  wrote %s version %s\n", wr.Key, wr.Version)
+	}
+}
+
+// newQueryTxCmd is `query tx`; from is the parent's --from.
+func newQueryTxCmd(g *globals, from *string) *cobra.Command {
+	return &cobra.Command{
 		Use:   "tx HASH",
 		Short: "Show a committed tx's result by its hash",
 		Args:  cobra.ExactArgs(1),
@@ -150,7 +192,7 @@ unsigned, which only works for keys "anyone" may read.`,
 			if err != nil || len(hash) != 32 {
 				return fmt.Errorf("%q is not a tx hash (want 64 hex digits, as printed by dstt tx)", args[0])
 			}
-			c, ctx, cancel, err := g.readerClient(from)
+			c, ctx, cancel, err := g.readerClient(*from)
 			if err != nil {
 				return err
 			}
@@ -159,30 +201,10 @@ unsigned, which only works for keys "anyone" may read.`,
 			if err != nil {
 				return err
 			}
-			out := struct {
-				Hash   string      `json:"hash"`
-				Height uint64      `json:"height"`
-				Index  uint32      `json:"index"`
-				Code   uint32      `json:"code"`
-				Name   string      `json:"code_name"`
-				Log    string      `json:"log"`
-				Signer string      `json:"signer"`
-				Writes []writeJSON `json:"writes"`
-			}{strings.ToUpper(hex.EncodeToString(hash)), r.Height, r.TxIndex, r.Code, types.Code(r.Code).Name(), r.Log, r.Signer, writesJSON(r.Writes)}
-			return g.print(out, func(w io.Writer) {
-				fmt.Fprintf(w, "tx %s\n  height %d, index %d, signer %s\n  result: %s", out.Hash, out.Height, out.Index, out.Signer, out.Name)
-				if out.Log != "" {
-					fmt.Fprintf(w, " (%s)", out.Log)
-				}
-				fmt.Fprintln(w)
-				for _, wr := range out.Writes {
-					fmt.Fprintf(w, "  wrote %s version %s\n", wr.Key, wr.Version)
-				}
-			})
+			out := txResultJSON{strings.ToUpper(hex.EncodeToString(hash)), r.Height, r.TxIndex, r.Code, types.Code(r.Code).Name(), r.Log, r.Signer, writesJSON(r.Writes)}
+			return g.print(out, out.text)
 		},
 	}
-	cmd.AddCommand(get, history, txq)
-	return cmd
 }
 
 // readerClient connects to the node; queries are signed with the key from

@@ -36,56 +36,70 @@ home's RPC), or pass --node tcp://HOST:PORT.`,
 	pf.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the node")
 	f.validFor = 100
 
-	var grantDomain, ruleDomain, to string
+	grant := func(subject, role, domain string) types.Op {
+		return types.Op{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: subject, Role: role, Domain: domain}}}
+	}
+	revoke := func(subject, role, domain string) types.Op {
+		return types.Op{Sum: &types.Op_Revoke{Revoke: &types.Revoke{Subject: subject, Role: role, Domain: domain}}}
+	}
+	cmd.AddCommand(
+		newRBACRoleCmd(g, f, "grant", "Give SUBJECT (an address or a role) ROLE in domain D (\"*\" = every domain)", grant),
+		newRBACRoleCmd(g, f, "revoke", "Take ROLE in domain D back from SUBJECT", revoke),
+		newRBACRuleCmd(g, f, false), newRBACRuleCmd(g, f, true),
+		newRBACListCmd(g, f), newRBACCheckCmd(g, f))
+	return cmd
+}
+
+// newRBACRoleCmd is `rbac grant` or `rbac revoke` (verb): a tx of the one
+// op that op makes.
+func newRBACRoleCmd(g *globals, f *txFlags, verb, short string, op func(subject, role, domain string) types.Op) *cobra.Command {
+	var domain, to string
+	c := &cobra.Command{
+		Use:   verb + " ROLE --to SUBJECT [--domain D]",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return g.submit(f, []types.Op{op(to, args[0], domain)})
+		},
+	}
+	c.Flags().StringVar(&to, "to", "", "the address or role that gets (or loses) the role")
+	c.Flags().StringVar(&domain, "domain", rbac.AllDomains, "domain of the grant")
+	_ = c.MarkFlagRequired("to")
+	return c
+}
+
+// newRBACRuleCmd is `rbac allow`, or `rbac deny` when deny is set.
+func newRBACRuleCmd(g *globals, f *txFlags, deny bool) *cobra.Command {
+	verb := "allow"
+	if deny {
+		verb = "deny"
+	}
+	var ruleDomain string
 	var remove bool
-	grant := &cobra.Command{
-		Use:   "grant ROLE --to SUBJECT [--domain D]",
-		Short: "Give SUBJECT (an address or a role) ROLE in domain D (\"*\" = every domain)",
-		Args:  cobra.ExactArgs(1),
+	c := &cobra.Command{
+		Use:   verb + " SUBJECT ACTION PATTERN [--domain D] [--remove]",
+		Short: fmt.Sprintf("Add (or --remove) a rule: SUBJECT may%s ACTION (read|write|admin|*) keys matching PATTERN", map[bool]string{true: " not", false: ""}[deny]),
+		Args:  cobra.ExactArgs(3),
 		RunE: func(_ *cobra.Command, args []string) error {
-			return g.submit(f, []types.Op{{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: to, Role: args[0], Domain: grantDomain}}}})
-		},
-	}
-	revoke := &cobra.Command{
-		Use:   "revoke ROLE --to SUBJECT [--domain D]",
-		Short: "Take ROLE in domain D back from SUBJECT",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			return g.submit(f, []types.Op{{Sum: &types.Op_Revoke{Revoke: &types.Revoke{Subject: to, Role: args[0], Domain: grantDomain}}}})
-		},
-	}
-	for _, c := range []*cobra.Command{grant, revoke} {
-		c.Flags().StringVar(&to, "to", "", "the address or role that gets (or loses) the role")
-		c.Flags().StringVar(&grantDomain, "domain", rbac.AllDomains, "domain of the grant")
-		_ = c.MarkFlagRequired("to")
-	}
-	rule := func(deny bool) *cobra.Command {
-		verb := "allow"
-		if deny {
-			verb = "deny"
-		}
-		c := &cobra.Command{
-			Use:   verb + " SUBJECT ACTION PATTERN [--domain D] [--remove]",
-			Short: fmt.Sprintf("Add (or --remove) a rule: SUBJECT may%s ACTION (read|write|admin|*) keys matching PATTERN", map[bool]string{true: " not", false: ""}[deny]),
-			Args:  cobra.ExactArgs(3),
-			RunE: func(_ *cobra.Command, args []string) error {
-				dom := ruleDomain
-				if dom == "" {
-					dom = rbac.DomainOf(args[2])
-					if args[2] == "*" || strings.HasPrefix(args[2], ":") {
-						dom = rbac.AllDomains
-					}
+			dom := ruleDomain
+			if dom == "" {
+				dom = rbac.DomainOf(args[2])
+				if args[2] == "*" || strings.HasPrefix(args[2], ":") {
+					dom = rbac.AllDomains
 				}
-				return g.submit(f, []types.Op{{Sum: &types.Op_Policy{Policy: &types.PolicyRule{
-					Subject: args[0], Action: args[1], Object: args[2], Domain: dom, Deny: deny, Remove: remove,
-				}}}})
-			},
-		}
-		c.Flags().StringVar(&ruleDomain, "domain", "", "domain of the rule (default: the pattern's first segment, or * for \"*\")")
-		c.Flags().BoolVar(&remove, "remove", false, "remove the rule instead of adding it")
-		return c
+			}
+			return g.submit(f, []types.Op{{Sum: &types.Op_Policy{Policy: &types.PolicyRule{
+				Subject: args[0], Action: args[1], Object: args[2], Domain: dom, Deny: deny, Remove: remove,
+			}}}})
+		},
 	}
-	list := &cobra.Command{
+	c.Flags().StringVar(&ruleDomain, "domain", "", "domain of the rule (default: the pattern's first segment, or * for \"*\")")
+	c.Flags().BoolVar(&remove, "remove", false, "remove the rule instead of adding it")
+	return c
+}
+
+func newRBACListCmd(g *globals, f *txFlags) *cobra.Command {
+	return &cobra.Command{
 		Use:   "list",
 		Short: "Print every rule and grant",
 		Args:  cobra.NoArgs,
@@ -107,7 +121,10 @@ home's RPC), or pass --node tcp://HOST:PORT.`,
 			})
 		},
 	}
-	check := &cobra.Command{
+}
+
+func newRBACCheckCmd(g *globals, f *txFlags) *cobra.Command {
+	return &cobra.Command{
 		Use:   "check SUBJECT ACTION KEY",
 		Short: "Ask whether SUBJECT may do ACTION (read|write|admin) on KEY, and why",
 		Args:  cobra.ExactArgs(3),
@@ -129,8 +146,6 @@ home's RPC), or pass --node tcp://HOST:PORT.`,
 			})
 		},
 	}
-	cmd.AddCommand(grant, revoke, rule(false), rule(true), list, check)
-	return cmd
 }
 
 // rawQuery runs a signed ABCI query whose answer is JSON. The gateway has

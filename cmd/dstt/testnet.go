@@ -161,44 +161,7 @@ block 1 or later. It exits 1 if that does not happen in time.`,
 			if agreeErr != nil {
 				out["disagreement"] = agreeErr.Error()
 			}
-			if err := g.print(out, func(w io.Writer) {
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NODE\tORG\tPROCESS\tREST\tHEIGHT\tAPP HASH\tPEERS\tPOWER\tSTATE")
-				for _, s := range statuses {
-					proc := s.Process
-					switch {
-					case s.PID > 0:
-						proc = fmt.Sprintf("%s (%d)", s.Process, s.PID)
-					case s.DetectedBy != "":
-						proc = fmt.Sprintf("%s (no pid file; %s answers)", s.Process, s.DetectedBy)
-					}
-					rest := "-"
-					switch {
-					case s.REST == "":
-					case s.RESTUp:
-						rest = s.REST
-					default:
-						rest = s.REST + " (down)"
-					}
-					proc += "\t" + rest
-					if !s.Reachable() {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\tunreachable: %s\n", s.Name, s.Org, proc, s.Error)
-						continue
-					}
-					state := "ok"
-					if s.CatchingUp {
-						state = "catching up"
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", s.Name, s.Org, proc, s.Height, shortHash(s.AppHash), s.Peers, s.Power, state)
-				}
-				tw.Flush()
-				switch {
-				case agreeErr != nil:
-					fmt.Fprintf(w, "FORK: %v\n", agreeErr)
-				case common > 0:
-					fmt.Fprintf(w, "all answering nodes agree on block %d\n", common)
-				}
-			}); err != nil {
+			if err := g.print(out, func(w io.Writer) { printTestnetStatus(w, statuses, common, agreeErr) }); err != nil {
 				return err
 			}
 			if agreeErr != nil {
@@ -211,6 +174,54 @@ block 1 or later. It exits 1 if that does not happen in time.`,
 	cmd.Flags().DurationVar(&wait, "wait", 0, "first wait up to this long until every running node has caught up")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the nodes")
 	return cmd
+}
+
+// printTestnetStatus is the table `testnet status` prints: one row per node,
+// then whether the answering nodes agree on block common.
+func printTestnetStatus(w io.Writer, statuses []testnet.NodeStatus, common int64, agreeErr error) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tORG\tPROCESS\tREST\tHEIGHT\tAPP HASH\tPEERS\tPOWER\tSTATE")
+	for _, s := range statuses {
+		proc := statusProcess(s) + "\t" + statusREST(s)
+		if !s.Reachable() {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\tunreachable: %s\n", s.Name, s.Org, proc, s.Error)
+			continue
+		}
+		state := "ok"
+		if s.CatchingUp {
+			state = "catching up"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%d\t%d\t%s\n", s.Name, s.Org, proc, s.Height, shortHash(s.AppHash), s.Peers, s.Power, state)
+	}
+	tw.Flush()
+	switch {
+	case agreeErr != nil:
+		fmt.Fprintf(w, "FORK: %v\n", agreeErr)
+	case common > 0:
+		fmt.Fprintf(w, "all answering nodes agree on block %d\n", common)
+	}
+}
+
+// statusProcess is a node's PROCESS column: how it runs and how it was found.
+func statusProcess(s testnet.NodeStatus) string {
+	switch {
+	case s.PID > 0:
+		return fmt.Sprintf("%s (%d)", s.Process, s.PID)
+	case s.DetectedBy != "":
+		return fmt.Sprintf("%s (no pid file; %s answers)", s.Process, s.DetectedBy)
+	}
+	return s.Process
+}
+
+// statusREST is a node's REST column.
+func statusREST(s testnet.NodeStatus) string {
+	switch {
+	case s.REST == "":
+		return "-"
+	case s.RESTUp:
+		return s.REST
+	}
+	return s.REST + " (down)"
 }
 
 func shortHash(h string) string {

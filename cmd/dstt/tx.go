@@ -43,6 +43,12 @@ fails, none applies. Exit status is 1 when the tx is refused or fails.`,
 	pf.Uint64Var(&f.validFor, "valid-for", client.DefaultValidFor, "blocks the tx stays valid for")
 	pf.DurationVar(&f.timeout, "timeout", 30*time.Second, "how long to wait for the node")
 	pf.BoolVar(&f.signOnly, "sign-only", false, "print the signed tx (hex) instead of submitting it; submit later with dstt tx broadcast")
+	cmd.AddCommand(newTxPutCmd(g, f), newTxDeleteCmd(g, f), newTxBatchCmd(g, f), newTxBroadcastCmd(g, f))
+	return cmd
+}
+
+// newTxPutCmd is `tx put`; f holds the parent's flags.
+func newTxPutCmd(g *globals, f *txFlags) *cobra.Command {
 	// --- envelope encryption (issue 5): put --encrypt [--kek NAME] ---
 	var encrypt bool
 	var kek string
@@ -73,14 +79,22 @@ VAULT_CACERT, VAULT_NAMESPACE (see docs/KEYS.md).`,
 	put.Flags().BoolVar(&encrypt, "encrypt", false, "envelope-encrypt VALUE with a data key from Vault transit (see --kek)")
 	put.Flags().StringVar(&kek, "kek", defaultKEK, "with --encrypt: the Vault transit aes256-gcm96 key that wraps the data key")
 	// --- end envelope encryption ---
-	cmd.AddCommand(put, &cobra.Command{
+	return put
+}
+
+func newTxDeleteCmd(g *globals, f *txFlags) *cobra.Command {
+	return &cobra.Command{
 		Use:   "delete KEY",
 		Short: "Delete KEY (its history is kept)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			return g.submit(f, []types.Op{{Sum: &types.Op_Delete{Delete: &types.Delete{Key: args[0]}}}})
 		},
-	}, &cobra.Command{
+	}
+}
+
+func newTxBatchCmd(g *globals, f *txFlags) *cobra.Command {
+	return &cobra.Command{
 		Use:   "batch FILE.json",
 		Short: "Submit several ops, with version checks, as one all-or-nothing tx",
 		Long: `Submit the ops in FILE.json ("-" for stdin) as one transaction. The file is
@@ -109,7 +123,11 @@ dstt query get.`,
 			}
 			return g.submit(f, ops)
 		},
-	}, &cobra.Command{
+	}
+}
+
+func newTxBroadcastCmd(g *globals, f *txFlags) *cobra.Command {
+	return &cobra.Command{
 		Use:   "broadcast TX_HEX|@FILE|-",
 		Short: "Submit an already signed tx (from --sign-only) and wait for its block",
 		Args:  cobra.ExactArgs(1),
@@ -134,8 +152,7 @@ dstt query get.`,
 			res, err := c.BroadcastCommit(ctx, tx)
 			return g.report(res, err)
 		},
-	})
-	return cmd
+	}
 }
 
 func readInput(path string) ([]byte, error) {
