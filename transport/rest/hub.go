@@ -156,12 +156,6 @@ func (h *hub) advance(ctx context.Context, b Block) {
 // dispatch resolves the waiters of b's txs and feeds the streams.
 func (h *hub) dispatch(b Block) {
 	now := h.now()
-	codes := make([]uint32, len(b.Txs))
-	type hit struct {
-		ws  []*waiter
-		out api.TxOutcome
-	}
-	var hits []hit
 	h.mu.Lock()
 	havePending, haveSubs := len(h.pending) > 0, len(h.subs) > 0
 	h.mu.Unlock()
@@ -170,31 +164,67 @@ func (h *hub) dispatch(b Block) {
 	policy := !haveSubs || changesPolicy(b)
 	var hashes [][32]byte
 	if havePending {
-		hashes = make([][32]byte, len(b.Txs))
-		for i, tx := range b.Txs {
-			hashes[i] = sha256.Sum256(tx)
-		}
+		hashes = txHashes(b.Txs)
 	}
+
+	hits, subs, epoch := h.settle(b, hashes, policy)
+	h.resolve(hits, now)
+	h.metrics.observeCommitted(resultCodes(b))
+	h.metrics.height.Set(float64(b.Height))
+
+	if len(subs) == 0 {
+		return
+	}
+	h.feed(subs, blockWrites{height: b.Height, epoch: epoch, evs: api.BlockWrites(b.Height, b.Time, b.Txs, b.Results)})
+}
+
+// commitHit is a committed tx's outcome and the waiters it goes to.
+type commitHit struct {
+	ws  []*waiter
+	out api.TxOutcome
+}
+
+// txHashes is the SHA-256 of each tx.
+func txHashes(txs [][]byte) [][32]byte {
+	hashes := make([][32]byte, len(txs))
+	for i, tx := range txs {
+		hashes[i] = sha256.Sum256(tx)
+	}
+	return hashes
+}
+
+// resultCodes is the result code of each of b's txs (0 where the block has
+// no result for it).
+func resultCodes(b Block) []uint32 {
+	codes := make([]uint32, len(b.Txs))
 	for i := range b.Txs {
 		if i < len(b.Results) && b.Results[i] != nil {
 			codes[i] = b.Results[i].Code
 		}
 	}
+	return codes
+}
 
+// settle records b as dispatched, in one critical section: it takes the
+// waiters of b's txs (by their hashes) with their outcomes, bumps the
+// policy epoch when policy is set, and returns the hits, the streams
+// subscribed now and the epoch after b.
+func (h *hub) settle(b Block, hashes [][32]byte, policy bool) ([]commitHit, []*stream, uint64) {
+	var hits []commitHit
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	for i := range hashes {
 		ws, ok := h.pending[hashes[i]]
 		if !ok {
 			continue
 		}
 		delete(h.pending, hashes[i])
-		hits = append(hits, hit{ws: ws, out: blockOutcome(b, i, hashes[i])})
+		hits = append(hits, commitHit{ws: ws, out: blockOutcome(b, i, hashes[i])})
 	}
 	h.last = b.Height
 	if policy {
 		h.epoch++
 	}
-	epoch := h.epoch
 	var subs []*stream
 	if len(h.subs) > 0 {
 		subs = make([]*stream, 0, len(h.subs))
@@ -202,8 +232,12 @@ func (h *hub) dispatch(b Block) {
 			subs = append(subs, s)
 		}
 	}
-	h.mu.Unlock()
+	return hits, subs, h.epoch
+}
 
+// resolve records the commit latency of every hit's waiter and hands the
+// outcome to those that wait for it.
+func (h *hub) resolve(hits []commitHit, now time.Time) {
 	for _, ht := range hits {
 		for _, w := range ht.ws {
 			h.metrics.commitLatency.Observe(seconds(now.Sub(w.admitted)))
@@ -212,13 +246,11 @@ func (h *hub) dispatch(b Block) {
 			}
 		}
 	}
-	h.metrics.observeCommitted(codes)
-	h.metrics.height.Set(float64(b.Height))
+}
 
-	if len(subs) == 0 {
-		return
-	}
-	evs := blockWrites{height: b.Height, epoch: epoch, evs: api.BlockWrites(b.Height, b.Time, b.Txs, b.Results)}
+// feed hands evs to each of subs still subscribed, never blocking: a
+// stream whose buffer is full is dropped as lagged.
+func (h *hub) feed(subs []*stream, evs blockWrites) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, s := range subs {
@@ -228,9 +260,7 @@ func (h *hub) dispatch(b Block) {
 		select {
 		case s.ch <- evs:
 		default:
-			s.lagged = true
-			delete(h.subs, s)
-			close(s.ch)
+			h.endLagged(s)
 			h.metrics.lagged.Inc()
 			if h.onDrop != nil {
 				h.onDrop()
@@ -338,10 +368,16 @@ func (h *hub) closeStreams() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
-		s.lagged = true
-		delete(h.subs, s)
-		close(s.ch)
+		h.endLagged(s)
 	}
+}
+
+// endLagged ends stream s, marked lagged so that its client resumes from
+// the store. The caller holds h.mu.
+func (h *hub) endLagged(s *stream) {
+	s.lagged = true
+	delete(h.subs, s)
+	close(s.ch)
 }
 
 // policyEpoch is the current policy epoch.
