@@ -330,116 +330,13 @@ func (e *Engine) checkValidatorChange(st *staged, pub []byte, power int64) (stri
 func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version) error {
 	switch o := d.body.Ops[i].Sum.(type) {
 	case *types.Op_AddValidator:
-		var org types.Org
-		ok, err := e.readJSON(st, prefixed(nsOrg, o.AddValidator.Org), &org)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			d.failAt(types.CodeInvalidOp, opReason(ruleNoOrg, i, o.AddValidator.Org), "op %d: no member org %q", i, o.AddValidator.Org)
-			return nil
-		}
-		why, err := e.checkValidatorChange(st, o.AddValidator.PubKey, o.AddValidator.Power)
-		if err != nil {
-			return err
-		}
-		if why != "" {
-			d.failAt(types.CodeInvalidOp, opReason(ruleValidatorSetRefused, i, types.Address(o.AddValidator.PubKey)), "op %d: CometBFT would refuse the validator set: %s", i, why)
-			return nil
-		}
-		rec := validatorRecord{PubKey: hex.EncodeToString(o.AddValidator.PubKey), Power: o.AddValidator.Power, Org: org.ID}
-		if err := e.putJSON(st, validatorKey(o.AddValidator.PubKey), rec, ver); err != nil {
-			return err
-		}
-		st.update(o.AddValidator.PubKey, o.AddValidator.Power)
+		return e.applyAddValidator(st, d, i, ver, o.AddValidator)
 	case *types.Op_RemoveValidator:
-		var rec validatorRecord
-		ok, err := e.readJSON(st, validatorKey(o.RemoveValidator.PubKey), &rec)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			d.failAt(types.CodeInvalidOp, opReason(ruleNotValidator, i, types.Address(o.RemoveValidator.PubKey)), "op %d: %s is not a validator", i, types.Address(o.RemoveValidator.PubKey))
-			return nil
-		}
-		total, err := e.totalPower(st)
-		if err != nil {
-			return err
-		}
-		if total-rec.Power <= 0 {
-			d.failAt(types.CodeInvalidOp, opReason(ruleNoPowerLeft, i, types.Address(o.RemoveValidator.PubKey)), "op %d: removing %s would leave no voting power", i, types.Address(o.RemoveValidator.PubKey))
-			return nil
-		}
-		why, err := e.checkValidatorChange(st, o.RemoveValidator.PubKey, 0)
-		if err != nil {
-			return err
-		}
-		if why != "" {
-			d.failAt(types.CodeInvalidOp, opReason(ruleValidatorSetRefused, i, types.Address(o.RemoveValidator.PubKey)), "op %d: CometBFT would refuse the validator set: %s", i, why)
-			return nil
-		}
-		st.put(storage.Entry{Key: validatorKey(o.RemoveValidator.PubKey), Deleted: true, Version: ver})
-		st.update(o.RemoveValidator.PubKey, 0)
+		return e.applyRemoveValidator(st, d, i, ver, o.RemoveValidator)
 	case *types.Op_AddOrg:
-		var existing types.Org
-		ok, err := e.readJSON(st, prefixed(nsOrg, o.AddOrg.Id), &existing)
-		if err != nil {
-			return err
-		}
-		if ok {
-			d.failAt(types.CodeInvalidOp, opReason(ruleOrgExists, i, o.AddOrg.Id), "op %d: org %q is already a member", i, o.AddOrg.Id)
-			return nil
-		}
-		org := types.Org{ID: o.AddOrg.Id, Admins: slices.Clone(o.AddOrg.Admins)}
-		if err := e.putJSON(st, prefixed(nsOrg, org.ID), org, ver); err != nil {
-			return err
-		}
-		for _, a := range org.Admins {
-			g := rbac.Grant{Subject: a, Role: rbac.AdminRole, Domain: org.ID}
-			added, err := e.stagePolicy(st, addGrant(g))
-			if err != nil {
-				return err
-			}
-			if added {
-				st.put(storage.Entry{Key: grantKey(g), Value: []byte{}, Version: ver})
-			}
-		}
-		if err := e.ensureAdminRule(st, ver); err != nil {
-			return err
-		}
+		return e.applyAddOrg(st, d, i, ver, o.AddOrg)
 	case *types.Op_RemoveOrg:
-		var org types.Org
-		ok, err := e.readJSON(st, prefixed(nsOrg, o.RemoveOrg.Id), &org)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			d.failAt(types.CodeInvalidOp, opReason(ruleNoOrg, i, o.RemoveOrg.Id), "op %d: no member org %q", i, o.RemoveOrg.Id)
-			return nil
-		}
-		var left []string
-		if err := e.scanValidators(st, func(pub []byte, r validatorRecord) {
-			if r.Org == org.ID {
-				left = append(left, types.Address(pub))
-			}
-		}); err != nil {
-			return err
-		}
-		if len(left) > 0 {
-			d.failAt(types.CodeInvalidOp, opReason(ruleOrgHasValidators, i, org.ID), "op %d: org %q still has validators %s; remove them first", i, org.ID, strings.Join(left, ", "))
-			return nil
-		}
-		st.put(storage.Entry{Key: prefixed(nsOrg, org.ID), Deleted: true, Version: ver})
-		for _, a := range org.Admins {
-			g := rbac.Grant{Subject: a, Role: rbac.AdminRole, Domain: org.ID}
-			removed, err := e.stagePolicy(st, removeGrant(g))
-			if err != nil {
-				return err
-			}
-			if removed {
-				st.put(storage.Entry{Key: grantKey(g), Deleted: true, Version: ver})
-			}
-		}
+		return e.applyRemoveOrg(st, d, i, ver, o.RemoveOrg)
 	}
 	return nil
 }
