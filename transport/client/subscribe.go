@@ -88,105 +88,14 @@ const subscribeMaxFailures = 20
 // node client sees whole blocks anyway. It returns once the node accepted
 // the subscription.
 func (c *Client) Subscribe(ctx context.Context, prefix string, opts SubscribeOptions) (*Subscription, error) {
-	buf := opts.Buffer
-	if buf <= 0 {
-		buf = 256
+	last, err := opts.startAfter()
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	s := &Subscription{events: make(chan api.WriteEvent, buf), cancel: cancel, done: make(chan struct{})}
-	switch {
-	case opts.After != "":
-		id, err := api.ParseEventID(opts.After)
-		if err != nil {
-			cancel()
-			return nil, err
-		}
-		s.last = &id
-	case opts.FromHeight > 1:
-		id := api.Checkpoint(opts.FromHeight - 1)
-		s.last = &id
-	case opts.FromHeight == 1:
-		id := api.Checkpoint(0) // before everything
-		s.last = &id
-	}
+	s := &Subscription{events: make(chan api.WriteEvent, opts.buffer()), cancel: cancel, done: make(chan struct{}), last: last}
 	firstErr := make(chan error, 1)
-	var readyOnce sync.Once
-	ready := func() { readyOnce.Do(func() { firstErr <- nil }) }
-	sink := Sink{
-		Ready: ready,
-		Emit: func(ev *api.WriteEvent, pos api.EventID) error {
-			s.mu.Lock()
-			if s.last != nil && !s.last.Less(pos) {
-				s.mu.Unlock()
-				return nil // already delivered (a resumed stream overlaps)
-			}
-			p := pos
-			s.last = &p
-			s.mu.Unlock()
-			if ev == nil {
-				return nil
-			}
-			select {
-			case s.events <- *ev:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		},
-	}
-	auth := func() (*api.SignedRead, error) {
-		if c.reader == nil {
-			return nil, nil
-		}
-		path, data := api.EventsQuery(types.Address(c.reader.PubKey()), prefix)
-		return c.signRead(ctx, c.reader, path, data, 0)
-	}
-	var connected atomic.Bool
-	go func() {
-		defer close(s.done)
-		defer close(s.events)
-		failures, delay := 0, 100*time.Millisecond
-		for {
-			s.mu.Lock()
-			from := s.last
-			s.mu.Unlock()
-			before := from
-			err := c.conn.Subscribe(ctx, prefix, from, auth, Sink{Ready: func() { connected.Store(true); ready() }, Emit: sink.Emit})
-			if ctx.Err() != nil {
-				return
-			}
-			if !connected.Load() || terminal(err) {
-				s.mu.Lock()
-				s.err = err
-				s.mu.Unlock()
-				select {
-				case firstErr <- err:
-				default:
-				}
-				return
-			}
-			s.mu.Lock()
-			progressed := s.last != nil && (before == nil || before.Less(*s.last))
-			s.mu.Unlock()
-			if progressed {
-				failures, delay = 0, 100*time.Millisecond
-			}
-			if failures++; failures > subscribeMaxFailures {
-				s.mu.Lock()
-				s.err = fmt.Errorf("client: event stream failed %d times in a row: %w", failures-1, err)
-				s.mu.Unlock()
-				return
-			}
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return
-			}
-			delay = min(2*delay, 5*time.Second)
-		}
-	}()
+	go c.follow(ctx, s, prefix, firstErr)
 	select {
 	case err := <-firstErr:
 		if err != nil {
@@ -199,6 +108,134 @@ func (c *Client) Subscribe(ctx context.Context, prefix string, opts SubscribeOpt
 		<-s.done
 		return nil, ctx.Err()
 	}
+}
+
+// buffer is the capacity of the Events channel.
+func (o SubscribeOptions) buffer() int {
+	if o.Buffer <= 0 {
+		return 256
+	}
+	return o.Buffer
+}
+
+// startAfter is the position the subscription starts after (nil: the next
+// committed block).
+func (o SubscribeOptions) startAfter() (*api.EventID, error) {
+	var id api.EventID
+	switch {
+	case o.After != "":
+		var err error
+		if id, err = api.ParseEventID(o.After); err != nil {
+			return nil, err
+		}
+	case o.FromHeight > 1:
+		id = api.Checkpoint(o.FromHeight - 1)
+	case o.FromHeight == 1:
+		id = api.Checkpoint(0) // before everything
+	default:
+		return nil, nil
+	}
+	return &id, nil
+}
+
+// follow runs s until ctx ends or its stream fails for good, then closes
+// Events. Every reconnect resumes after the last position delivered; they
+// back off while they make no progress, and subscribeMaxFailures of them in
+// a row end the subscription. firstErr gets nil once the node accepted the
+// subscription, or the error that kept it from doing so.
+func (c *Client) follow(ctx context.Context, s *Subscription, prefix string, firstErr chan<- error) {
+	defer close(s.done)
+	defer close(s.events)
+	var connected atomic.Bool
+	var readyOnce sync.Once
+	sink := Sink{
+		Ready: func() {
+			connected.Store(true)
+			readyOnce.Do(func() { firstErr <- nil })
+		},
+		Emit: func(ev *api.WriteEvent, pos api.EventID) error { return s.emit(ctx, ev, pos) },
+	}
+	auth := c.eventsAuth(ctx, prefix)
+	failures, delay := 0, 100*time.Millisecond
+	for {
+		before := s.position()
+		err := c.conn.Subscribe(ctx, prefix, before, auth, sink)
+		if ctx.Err() != nil {
+			return
+		}
+		if !connected.Load() || terminal(err) {
+			s.setErr(err)
+			select {
+			case firstErr <- err:
+			default:
+			}
+			return
+		}
+		if s.progressedSince(before) {
+			failures, delay = 0, 100*time.Millisecond
+		}
+		if failures++; failures > subscribeMaxFailures {
+			s.setErr(fmt.Errorf("client: event stream failed %d times in a row: %w", failures-1, err))
+			return
+		}
+		if sleep(ctx, delay) != nil {
+			return
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// eventsAuth signs each connection of a subscription to prefix with the
+// client's reader (none without one).
+func (c *Client) eventsAuth(ctx context.Context, prefix string) func() (*api.SignedRead, error) {
+	return func() (*api.SignedRead, error) {
+		if c.reader == nil {
+			return nil, nil
+		}
+		path, data := api.EventsQuery(types.Address(c.reader.PubKey()), prefix)
+		return c.signRead(ctx, c.reader, path, data, 0)
+	}
+}
+
+// emit delivers ev (nil: a checkpoint only) at pos, unless pos was
+// delivered already (a resumed stream overlaps), and moves the position.
+func (s *Subscription) emit(ctx context.Context, ev *api.WriteEvent, pos api.EventID) error {
+	s.mu.Lock()
+	if s.last != nil && !s.last.Less(pos) {
+		s.mu.Unlock()
+		return nil
+	}
+	s.last = &pos
+	s.mu.Unlock()
+	if ev == nil {
+		return nil
+	}
+	select {
+	case s.events <- *ev:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// position is the position delivered last (nil before any).
+func (s *Subscription) position() *api.EventID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// progressedSince reports whether a position after before was delivered.
+func (s *Subscription) progressedSince(before *api.EventID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last != nil && (before == nil || before.Less(*s.last))
+}
+
+func (s *Subscription) setErr(err error) {
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
 }
 
 // terminal reports whether a stream error will not go away by retrying.
