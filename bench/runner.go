@@ -172,111 +172,159 @@ func Run(ctx context.Context, cfg Config, w Workload) (Report, error) {
 	if cfg.Drain <= 0 {
 		cfg.Drain = 30 * time.Second
 	}
-	per := max(1, w.TxsPerRequest())
-	st := &stats{hist: NewHistogram(), failures: map[string]int{}}
-	start := time.Now()
-	measureFrom := start.Add(cfg.Warmup)
-	end := measureFrom.Add(cfg.Duration)
+	r := newRun(cfg, w)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// Requests in flight at the end may finish during the drain; they are
-	// not counted (they belong to the window only in part).
-	doOne := func(worker int, due time.Time) {
-		reqCtx, rc := context.WithDeadline(runCtx, end.Add(cfg.Drain))
-		defer rc()
-		rs, err := w.Do(reqCtx, worker)
-		done := time.Now()
-		if err != nil {
-			rs = make([]Result, per)
-			for i := range rs {
-				rs[i] = Result{Outcome: Failed, Reason: err.Error()}
-			}
-		}
-		st.record(done.Sub(due), rs, !done.Before(measureFrom) && !done.After(end))
-	}
-
-	progressDone := make(chan struct{})
-	if cfg.Progress != nil {
-		go st.progress(cfg, start, measureFrom, end, progressDone)
-	} else {
-		close(progressDone)
-	}
+	stopProgress := r.startProgress()
 	var wg sync.WaitGroup
 	switch cfg.Mode {
 	case ModeClosed:
-		for worker := range cfg.Concurrency {
-			wg.Go(func() {
-				for {
-					now := time.Now()
-					if !now.Before(end) || runCtx.Err() != nil {
-						return
-					}
-					doOne(worker, now)
-				}
-			})
-		}
+		r.closedLoop(runCtx, &wg)
 	case ModeOpen:
-		interval := time.Duration(float64(time.Second) * float64(per) / cfg.Rate)
-		sem := make(chan struct{}, cfg.Concurrency)
-		for k := 0; ; k++ {
-			due := start.Add(time.Duration(k) * interval)
-			if !due.Before(end) || runCtx.Err() != nil {
-				break
-			}
-			if d := time.Until(due); d > 0 {
-				t := time.NewTimer(d)
-				select {
-				case <-t.C:
-				case <-runCtx.Done():
-					t.Stop()
-				}
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-runCtx.Done():
-			}
-			if runCtx.Err() != nil {
-				break
-			}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				doOne(k, due)
-			})
+		r.openLoop(runCtx, &wg)
+	}
+	r.awaitDrain(&wg, cancel)
+	stopProgress()
+	return r.st.report(cfg, r.per), ctx.Err()
+}
+
+// run is one Run in progress: its window and what it measured so far.
+type run struct {
+	cfg Config
+	w   Workload
+	per int // txs per request
+	st  *stats
+	// start is when it began, measureFrom when the warmup ended and the
+	// measured window began, end when that window ends.
+	start, measureFrom, end time.Time
+}
+
+func newRun(cfg Config, w Workload) *run {
+	start := time.Now()
+	measureFrom := start.Add(cfg.Warmup)
+	return &run{
+		cfg: cfg, w: w, per: max(1, w.TxsPerRequest()),
+		st:    &stats{hist: NewHistogram(), failures: map[string]int{}},
+		start: start, measureFrom: measureFrom, end: measureFrom.Add(cfg.Duration),
+	}
+}
+
+// do performs one request that was due at due and records its results;
+// an error fails all of its txs. Requests in flight at the end may finish
+// during the drain; they are not counted (they belong to the window only
+// in part).
+func (r *run) do(ctx context.Context, worker int, due time.Time) {
+	reqCtx, cancel := context.WithDeadline(ctx, r.end.Add(r.cfg.Drain))
+	defer cancel()
+	rs, err := r.w.Do(reqCtx, worker)
+	done := time.Now()
+	if err != nil {
+		rs = make([]Result, r.per)
+		for i := range rs {
+			rs[i] = Result{Outcome: Failed, Reason: err.Error()}
 		}
 	}
+	r.st.record(done.Sub(due), rs, !done.Before(r.measureFrom) && !done.After(r.end))
+}
+
+// closedLoop starts Concurrency workers, each starting its next request
+// when the last one returns, until the window ends.
+func (r *run) closedLoop(ctx context.Context, wg *sync.WaitGroup) {
+	for worker := range r.cfg.Concurrency {
+		wg.Go(func() {
+			for {
+				now := time.Now()
+				if !now.Before(r.end) || ctx.Err() != nil {
+					return
+				}
+				r.do(ctx, worker, now)
+			}
+		})
+	}
+}
+
+// openLoop starts requests at the target rate until the window ends, at
+// most Concurrency in flight: a request due when all are busy waits for a
+// slot, and its latency counts from when it was due.
+func (r *run) openLoop(ctx context.Context, wg *sync.WaitGroup) {
+	interval := time.Duration(float64(time.Second) * float64(r.per) / r.cfg.Rate)
+	sem := make(chan struct{}, r.cfg.Concurrency)
+	for k := 0; ; k++ {
+		due := r.start.Add(time.Duration(k) * interval)
+		if !due.Before(r.end) || ctx.Err() != nil {
+			return
+		}
+		if d := time.Until(due); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			r.do(ctx, k, due)
+		})
+	}
+}
+
+// awaitDrain waits for the requests in flight, and cancels them (calling
+// cancel) if they are still running when the drain time is up.
+func (r *run) awaitDrain(wg *sync.WaitGroup, cancel context.CancelFunc) {
 	waited := make(chan struct{})
 	go func() { wg.Wait(); close(waited) }()
 	select {
 	case <-waited:
-	case <-time.After(time.Until(end.Add(cfg.Drain))):
+	case <-time.After(time.Until(r.end.Add(r.cfg.Drain))):
 		cancel()
 		<-waited
 	}
-	if cfg.Progress != nil {
-		progressDone <- struct{}{}
-	}
-	<-progressDone
+}
 
-	st.mu.Lock()
-	defer st.mu.Unlock()
+// startProgress starts the live progress line when cfg asks for one; stop
+// ends it and waits until it has.
+func (r *run) startProgress() (stop func()) {
+	if r.cfg.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go r.st.progress(r.cfg, r.start, r.measureFrom, r.end, done)
+	return func() {
+		done <- struct{}{}
+		<-done
+	}
+}
+
+// report is the Report of the measured window; per is the txs per request.
+func (s *stats) report(cfg Config, per int) Report {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	secs := cfg.Duration.Seconds()
 	r := Report{
 		Mode: cfg.Mode, Concurrency: cfg.Concurrency, TxsPerRequest: per, DurationS: secs,
-		Committed: st.committed, Aborted: st.aborted, Failed: st.failed,
-		CommittedTPS: float64(st.committed) / secs,
-		P50ms:        ms(st.hist.Quantile(0.50)), P95ms: ms(st.hist.Quantile(0.95)), P99ms: ms(st.hist.Quantile(0.99)),
-		MaxMs: ms(st.hist.Max()), MeanMs: ms(st.hist.Mean()), Histogram: st.hist.Buckets(),
+		Committed: s.committed, Aborted: s.aborted, Failed: s.failed,
+		CommittedTPS: float64(s.committed) / secs,
+		P50ms:        ms(s.hist.Quantile(0.50)), P95ms: ms(s.hist.Quantile(0.95)), P99ms: ms(s.hist.Quantile(0.99)),
+		MaxMs: ms(s.hist.Max()), MeanMs: ms(s.hist.Mean()), Histogram: s.hist.Buckets(),
 	}
 	if cfg.Mode == ModeOpen {
 		r.Rate = cfg.Rate
 	}
-	if n := st.committed + st.aborted; n > 0 {
-		r.AbortRate = float64(st.aborted) / float64(n)
+	if n := s.committed + s.aborted; n > 0 {
+		r.AbortRate = float64(s.aborted) / float64(n)
 	}
-	if len(st.failures) > 0 {
-		r.Failures = st.failures
+	if len(s.failures) > 0 {
+		r.Failures = s.failures
 	}
-	return r, ctx.Err()
+	return r
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
