@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,11 +19,7 @@ import (
 	cmtcrypto "github.com/cometbft/cometbft/crypto"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
-	"github.com/cometbft/cometbft/libs/protoio"
 	"github.com/cometbft/cometbft/lp2p"
-	cmtprivval "github.com/cometbft/cometbft/privval"
-	privvalproto "github.com/cometbft/cometbft/proto/tendermint/privval"
-	libp2pnoise "github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/spf13/cobra"
 
 	"github.com/dstt/dstt/consensus"
@@ -35,17 +30,13 @@ import (
 
 // `dstt signer`: a CometBFT remote signer whose validator key is an ed25519
 // key in Vault transit. The node listens on priv_validator_laddr; the signer
-// dials it and answers its sign requests, guarding against double signs with
-// a durable state file (privval.ValidatorSigner).
+// dials it and answers its sign requests (privval.Serve), guarding against
+// double signs with a durable state file (privval.ValidatorSigner). This
+// file parses flags and wires Vault, the sign state and the dialer.
 
 const (
 	signerStateFile    = "priv_validator_state.json"
 	signerIdentityFile = "signer_identity_key.json"
-	// signerReadTimeout: the node pings every ~3.3 s (2/3 of its 5 s
-	// timeout), so a silent connection for this long is dead.
-	signerReadTimeout  = 15 * time.Second
-	signerWriteTimeout = 5 * time.Second
-	signerMaxMsgSize   = 1 << 20
 	// signerVaultTimeout keeps a Vault request inside the node's 5 s
 	// read timeout, so a slow Vault costs an error, not the connection.
 	signerVaultTimeout = 3 * time.Second
@@ -309,26 +300,9 @@ func (g *globals) signerStart(ctx context.Context, f *signerFlags) error {
 	if err != nil {
 		return err
 	}
-	chainID, laddr := f.chainID, f.laddr
-	if chainID == "" || laddr == "" {
-		h, err := consensus.OpenHome(g.home)
-		if err != nil {
-			return fmt.Errorf("signer: pass --chain-id and --priv-validator-laddr, or a --home with both: %w", err)
-		}
-		if chainID == "" {
-			if chainID, err = h.ChainID(); err != nil {
-				return err
-			}
-		}
-		if laddr == "" {
-			c, err := h.Config()
-			if err != nil {
-				return err
-			}
-			if laddr = c.PrivValidatorListenAddr; laddr == "" {
-				return fmt.Errorf("signer: %s sets no priv_validator_laddr; pass --priv-validator-laddr", h.ConfigFile())
-			}
-		}
+	chainID, laddr, err := g.signerTarget(f)
+	if err != nil {
+		return err
 	}
 	dir := f.dir(g)
 	identity, _, err := loadOrCreateIdentity(filepath.Join(dir, signerIdentityFile), false)
@@ -373,11 +347,40 @@ func (g *globals) signerStart(ctx context.Context, f *signerFlags) error {
 		"validator_address", pub.Address().String(), "vault", v.Address(), "last_height", h, "last_round", r, "last_step", s)
 	fmt.Fprintf(g.stderr, "dstt signer: validator %s (Vault key %s v%d) signing for chain %q via %s; last signed %d/%d/%d\n",
 		pub.Address(), f.key, ts.Version(), chainID, laddr, h, r, s)
-	return serveSigner(ctx, dial, pv, chainID, logger)
+	return privval.Serve(ctx, dial, pv, chainID, logger)
 }
 
-// signerDialer returns how to reach the node's priv_validator_laddr.
-func signerDialer(laddr string, identity cmtcrypto.PrivKey) (func() (net.Conn, error), error) {
+// signerTarget is the chain to sign for and the node's
+// priv_validator_laddr: the flags, else the home's genesis and config.toml.
+func (g *globals) signerTarget(f *signerFlags) (chainID, laddr string, err error) {
+	chainID, laddr = f.chainID, f.laddr
+	if chainID != "" && laddr != "" {
+		return chainID, laddr, nil
+	}
+	h, err := consensus.OpenHome(g.home)
+	if err != nil {
+		return "", "", fmt.Errorf("signer: pass --chain-id and --priv-validator-laddr, or a --home with both: %w", err)
+	}
+	if chainID == "" {
+		if chainID, err = h.ChainID(); err != nil {
+			return "", "", err
+		}
+	}
+	if laddr == "" {
+		c, err := h.Config()
+		if err != nil {
+			return "", "", err
+		}
+		if laddr = c.PrivValidatorListenAddr; laddr == "" {
+			return "", "", fmt.Errorf("signer: %s sets no priv_validator_laddr; pass --priv-validator-laddr", h.ConfigFile())
+		}
+	}
+	return chainID, laddr, nil
+}
+
+// signerDialer parses the node's priv_validator_laddr (the one parser,
+// consensus.ParseSignerAddress) and returns how to reach it.
+func signerDialer(laddr string, identity cmtcrypto.PrivKey) (privval.Dialer, error) {
 	addr, err := consensus.ParseSignerAddress(laddr)
 	if errors.Is(err, consensus.ErrSignerScheme) {
 		return nil, fmt.Errorf("signer: priv_validator_laddr %q: want tcp://HOST:PORT, unix://PATH or noise://NODE-PEER-ID@IP:PORT", laddr)
@@ -385,89 +388,5 @@ func signerDialer(laddr string, identity cmtcrypto.PrivKey) (func() (net.Conn, e
 	if err != nil {
 		return nil, err
 	}
-	switch addr.Scheme {
-	case consensus.SignerTCP:
-		// CometBFT's SecretConnection; the node does not authenticate the
-		// signer's key here (use noise:// for that).
-		return cmtprivval.DialTCPFn(addr.Addr, signerWriteTimeout, identity), nil
-	case consensus.SignerUnix:
-		return cmtprivval.DialUnixFn(addr.Addr), nil
-	}
-	lpk, err := lp2p.PrivateKeyFromCosmosKey(identity)
-	if err != nil {
-		return nil, err
-	}
-	tr, err := libp2pnoise.New(libp2pnoise.ID, lpk, nil)
-	if err != nil {
-		return nil, err
-	}
-	return func() (net.Conn, error) {
-		raw, err := net.DialTimeout("tcp", addr.Addr, signerWriteTimeout)
-		if err != nil {
-			return nil, err
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), signerWriteTimeout)
-		defer cancel()
-		conn, err := tr.SecureOutbound(ctx, raw, addr.Peer)
-		if err != nil {
-			raw.Close()
-			return nil, fmt.Errorf("noise handshake with %s: %w", addr.Peer, err)
-		}
-		return conn, nil
-	}, nil
-}
-
-// serveSigner dials the node, answers its requests, and redials whenever
-// the connection drops, until ctx is done.
-func serveSigner(ctx context.Context, dial func() (net.Conn, error), pv *privval.ValidatorSigner, chainID string, logger *slog.Logger) error {
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		conn, err := dial()
-		if err != nil {
-			logger.Debug("signer: node not reachable yet", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
-			}
-			backoff = min(2*backoff, 500*time.Millisecond)
-			continue
-		}
-		backoff = 100 * time.Millisecond
-		logger.Info("signer: connected to the node")
-		err = serveConn(ctx, conn, pv, chainID, logger)
-		_ = conn.Close()
-		if ctx.Err() == nil {
-			logger.Warn("signer: connection to the node ended; redialling", "err", err)
-		}
-	}
-	logger.Info("signer: stopped")
-	return nil
-}
-
-func serveConn(ctx context.Context, conn net.Conn, pv *privval.ValidatorSigner, chainID string, logger *slog.Logger) error {
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stop()
-	r := protoio.NewDelimitedReader(conn, signerMaxMsgSize)
-	w := protoio.NewDelimitedWriter(conn)
-	for {
-		if err := conn.SetReadDeadline(time.Now().Add(signerReadTimeout)); err != nil {
-			return err
-		}
-		var req privvalproto.Message
-		if _, err := r.ReadMsg(&req); err != nil {
-			return err
-		}
-		res, err := cmtprivval.DefaultValidationRequestHandler(pv, req, chainID)
-		if err != nil {
-			logger.Error("signer: request refused", "request", fmt.Sprintf("%T", req.Sum), "err", err)
-		} else if logger.Enabled(ctx, slog.LevelDebug) {
-			logger.Debug("signer: request served", "request", fmt.Sprintf("%T", req.Sum))
-		}
-		if err := conn.SetWriteDeadline(time.Now().Add(signerWriteTimeout)); err != nil {
-			return err
-		}
-		if _, err := w.WriteMsg(&res); err != nil {
-			return err
-		}
-	}
+	return privval.NodeDialer(addr, identity)
 }

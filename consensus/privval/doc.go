@@ -1,8 +1,9 @@
 // Package privval is a validator's consensus key held outside the node:
 // ValidatorSigner is a CometBFT types.PrivValidator that signs with any
 // security.Signer (a vault.TransitSigner in production, so the key never
-// leaves Vault) and never double-signs. `dstt signer` serves it to a node
-// over CometBFT's remote-signer protocol.
+// leaves Vault) and never double-signs. Serve hands it to a node over
+// CometBFT's remote-signer protocol; `dstt signer start` is a thin command
+// over it.
 //
 // It lives beside consensus, not in security, because it is CometBFT's
 // contract it implements (votes, proposals, the height/round/step rules and
@@ -27,4 +28,16 @@
 // sign request is held for Config.RetryFor. After a failed state write the
 // signer refuses everything (ErrSignerBroken) until restarted. A
 // ValidatorSigner is safe for concurrent use; requests are serialised.
+//
+// # Serving a node
+//
+// The node listens on its priv_validator_laddr and the signer dials it.
+// Parse the address with consensus.ParseSignerAddress (the one parser of
+// its forms), turn it into a Dialer with NodeDialer, then run Serve until
+// its context is done. Serve answers the node's requests one at a time
+// with CometBFT's request handler (a refused request is an error answer
+// and a log line, not a dropped connection); when the connection fails or
+// stays silent for 15 s (the node pings every ~3.3 s) it redials, backing
+// off up to 0.5 s between attempts, for as long as the context lives.
+// Cancelling the context closes the connection and Serve returns nil.
 package privval
