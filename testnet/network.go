@@ -240,24 +240,53 @@ func Generate(opts Options) (*Network, error) {
 	}
 
 	nw := &Network{Dir: dir, ChainID: opts.ChainID, Transport: opts.Transport, Threshold: opts.Threshold, BasePort: opts.BasePort}
-	keys := make([]consensus.NodeKeys, opts.Validators)
-	vals := make([]types.GenesisValidator, opts.Validators)
-	state := abci.DefaultGenesisState()
-	state.Threshold = uint32(opts.Threshold)
-	for i := range opts.Validators {
+	keys, err := nw.addGenesisNodes(opts.Validators, opts.BasePort)
+	if err != nil {
+		return nil, err
+	}
+	gen, err := newGenesis(opts, nw.Nodes, keys)
+	if err != nil {
+		return nil, err
+	}
+	if err := nw.initHomes(gen, keys); err != nil {
+		return nil, err
+	}
+	if err := nw.save(); err != nil {
+		return nil, err
+	}
+	return nw, nil
+}
+
+// addGenesisNodes adds n genesis nodes node1..nodeN (node i of org i, its
+// home under nw.Dir, its ports from base+PortsPerNode*(i-1)) and returns
+// their newly generated keys.
+func (nw *Network) addGenesisNodes(n, base int) ([]consensus.NodeKeys, error) {
+	keys := make([]consensus.NodeKeys, n)
+	for i := range n {
 		name := fmt.Sprintf("node%d", i+1)
-		home := filepath.Join(dir, name)
 		keys[i] = consensus.GenerateNodeKeys()
-		n, err := newNode(name, fmt.Sprintf("org%d", i+1), home, opts.BasePort+PortsPerNode*i, keys[i])
+		node, err := newNode(name, fmt.Sprintf("org%d", i+1), filepath.Join(nw.Dir, name), base+PortsPerNode*i, keys[i])
 		if err != nil {
 			return nil, err
 		}
-		n.Genesis = true
-		admin := n.AdminAddress
-		nw.Nodes = append(nw.Nodes, n)
-		vals[i] = types.GenesisValidator{PubKey: keys[i].ValidatorPubKey(), Power: consensus.ValidatorPower, Name: name}
-		state.Admins = append(state.Admins, admin)
-		state.Orgs = append(state.Orgs, dtypes.Org{ID: n.Org, Admins: []string{admin}, Validators: []string{n.ValidatorPubKey}})
+		node.Genesis = true
+		nw.Nodes = append(nw.Nodes, node)
+	}
+	return keys, nil
+}
+
+// newGenesis is the genesis of nodes (with keys[i] node i's): every node a
+// validator with equal power, and an app state where each node's admin key
+// is a genesis admin and forms its org with the node's validator, and
+// governance needs opts.Threshold orgs.
+func newGenesis(opts Options, nodes []Node, keys []consensus.NodeKeys) (*types.GenesisDoc, error) {
+	vals := make([]types.GenesisValidator, len(nodes))
+	state := abci.DefaultGenesisState()
+	state.Threshold = uint32(opts.Threshold)
+	for i, n := range nodes {
+		vals[i] = types.GenesisValidator{PubKey: keys[i].ValidatorPubKey(), Power: consensus.ValidatorPower, Name: n.Name}
+		state.Admins = append(state.Admins, n.AdminAddress)
+		state.Orgs = append(state.Orgs, dtypes.Org{ID: n.Org, Admins: []string{n.AdminAddress}, Validators: []string{n.ValidatorPubKey}})
 	}
 	appState, err := json.Marshal(state)
 	if err != nil {
@@ -270,11 +299,13 @@ func Generate(opts Options) (*Network, error) {
 	if genTime.IsZero() {
 		genTime = time.Now()
 	}
-	gen, err := consensus.NewGenesis(opts.ChainID, genTime, vals, appState)
-	if err != nil {
-		return nil, err
-	}
+	return consensus.NewGenesis(opts.ChainID, genTime, vals, appState)
+}
 
+// initHomes writes every node's home: gen, its keys (keys[i] node i's),
+// its listen addresses and all the other nodes as persistent peers on
+// nw.Transport.
+func (nw *Network) initHomes(gen *types.GenesisDoc, keys []consensus.NodeKeys) error {
 	for i, n := range nw.Nodes {
 		var peers []consensus.Peer
 		for j, m := range nw.Nodes {
@@ -282,25 +313,31 @@ func Generate(opts Options) (*Network, error) {
 				peers = append(peers, consensus.Peer{NodeKey: keys[j].NodeKey.PubKey(), Address: strings.TrimPrefix(m.P2P, "tcp://")})
 			}
 		}
-		_, err := consensus.InitHome(consensus.InitOptions{
-			Home:             n.Home,
-			Moniker:          n.Name,
-			Genesis:          gen,
-			Keys:             &keys[i],
-			P2PListen:        n.P2P,
-			RPCListen:        n.RPC,
-			PrometheusListen: n.Prometheus,
-			Transport:        opts.Transport,
-			Peers:            peers,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("testnet: %s: %w", n.Name, err)
+		if err := initHome(n, gen, &keys[i], nw.Transport, peers); err != nil {
+			return err
 		}
 	}
-	if err := nw.save(); err != nil {
-		return nil, err
+	return nil
+}
+
+// initHome writes n's home: gen, its keys, its listen addresses and peers
+// as its persistent peers on transport.
+func initHome(n Node, gen *types.GenesisDoc, keys *consensus.NodeKeys, transport string, peers []consensus.Peer) error {
+	_, err := consensus.InitHome(consensus.InitOptions{
+		Home:             n.Home,
+		Moniker:          n.Name,
+		Genesis:          gen,
+		Keys:             keys,
+		P2PListen:        n.P2P,
+		RPCListen:        n.RPC,
+		PrometheusListen: n.Prometheus,
+		Transport:        transport,
+		Peers:            peers,
+	})
+	if err != nil {
+		return fmt.Errorf("testnet: %s: %w", n.Name, err)
 	}
-	return nw, nil
+	return nil
 }
 
 // newNode describes a node whose home is home, with ports from base, and creates its
@@ -396,18 +433,8 @@ func AddNode(dir string, opts AddNodeOptions) (*Network, Node, error) {
 	if err != nil {
 		return nil, Node{}, err
 	}
-	if _, err := consensus.InitHome(consensus.InitOptions{
-		Home:             n.Home,
-		Moniker:          n.Name,
-		Genesis:          gen,
-		Keys:             &keys,
-		P2PListen:        n.P2P,
-		RPCListen:        n.RPC,
-		PrometheusListen: n.Prometheus,
-		Transport:        nw.Transport,
-		Peers:            peers,
-	}); err != nil {
-		return nil, Node{}, fmt.Errorf("testnet: %s: %w", name, err)
+	if err := initHome(n, gen, &keys, nw.Transport, peers); err != nil {
+		return nil, Node{}, err
 	}
 	nw.Nodes = append(nw.Nodes, n)
 	if err := nw.save(); err != nil {
