@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -67,15 +68,9 @@ func (o PebbleOptions) Validate() error {
 // withDefaults fills zero fields from DefaultPebbleOptions.
 func (o PebbleOptions) withDefaults() PebbleOptions {
 	d := DefaultPebbleOptions()
-	if o.CacheSize == 0 {
-		o.CacheSize = d.CacheSize
-	}
-	if o.MemTableSize == 0 {
-		o.MemTableSize = d.MemTableSize
-	}
-	if o.MaxOpenFiles == 0 {
-		o.MaxOpenFiles = d.MaxOpenFiles
-	}
+	o.CacheSize = cmp.Or(o.CacheSize, d.CacheSize)
+	o.MemTableSize = cmp.Or(o.MemTableSize, d.MemTableSize)
+	o.MaxOpenFiles = cmp.Or(o.MaxOpenFiles, d.MaxOpenFiles)
 	return o
 }
 

@@ -1,6 +1,7 @@
 package types
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -51,27 +52,13 @@ func (p Params) Limits() Limits {
 // WithDefaults fills zero fields from DefaultParams.
 func (p Params) WithDefaults() Params {
 	d := DefaultParams()
-	if p.MaxTxBytes == 0 {
-		p.MaxTxBytes = d.MaxTxBytes
-	}
-	if p.MaxOps == 0 {
-		p.MaxOps = d.MaxOps
-	}
-	if p.MaxKeyBytes == 0 {
-		p.MaxKeyBytes = d.MaxKeyBytes
-	}
-	if p.MaxValueBytes == 0 {
-		p.MaxValueBytes = d.MaxValueBytes
-	}
-	if p.MaxSignatures == 0 {
-		p.MaxSignatures = d.MaxSignatures
-	}
-	if p.MaxMemoBytes == 0 {
-		p.MaxMemoBytes = d.MaxMemoBytes
-	}
-	if p.TxWindow == 0 {
-		p.TxWindow = d.TxWindow
-	}
+	p.MaxTxBytes = cmp.Or(p.MaxTxBytes, d.MaxTxBytes)
+	p.MaxOps = cmp.Or(p.MaxOps, d.MaxOps)
+	p.MaxKeyBytes = cmp.Or(p.MaxKeyBytes, d.MaxKeyBytes)
+	p.MaxValueBytes = cmp.Or(p.MaxValueBytes, d.MaxValueBytes)
+	p.MaxSignatures = cmp.Or(p.MaxSignatures, d.MaxSignatures)
+	p.MaxMemoBytes = cmp.Or(p.MaxMemoBytes, d.MaxMemoBytes)
+	p.TxWindow = cmp.Or(p.TxWindow, d.TxWindow)
 	return p
 }
 

@@ -48,6 +48,24 @@ func newRESTConn(baseURL string, hc *http.Client, tc *tls.Config) (*restConn, er
 	return &restConn{base: strings.TrimRight(baseURL, "/"), hc: hc}, nil
 }
 
+// send sends req, with sr as its Authorization when set. An answer other
+// than 200 comes back as the problem document's error, its body closed;
+// otherwise the caller closes the body.
+func (r *restConn) send(req *http.Request, sr *api.SignedRead) (*http.Response, error) {
+	if sr != nil {
+		req.Header.Set("Authorization", sr.String())
+	}
+	resp, err := r.hc.Do(req)
+	if err != nil {
+		return nil, Unreachable(r.base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, problemError(resp)
+	}
+	return resp, nil
+}
+
 // do sends a request and decodes a JSON answer into out, or the problem
 // document into an error wrapping the matching sentinel.
 func (r *restConn) do(ctx context.Context, method, path string, body any, sr *api.SignedRead, out any) error {
@@ -67,17 +85,11 @@ func (r *restConn) do(ctx context.Context, method, path string, body any, sr *ap
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
-	if sr != nil {
-		req.Header.Set("Authorization", sr.String())
-	}
-	resp, err := r.hc.Do(req)
+	resp, err := r.send(req, sr)
 	if err != nil {
-		return Unreachable(r.base, err)
+		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return problemError(resp)
-	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%w: decode answer: %v", ErrQuery, err)
 	}

@@ -258,17 +258,11 @@ func (r *restConn) Subscribe(ctx context.Context, prefix string, from *api.Event
 	if err != nil {
 		return err
 	}
-	if sr != nil {
-		req.Header.Set("Authorization", sr.String())
-	}
-	resp, err := r.hc.Do(req)
+	resp, err := r.send(req, sr)
 	if err != nil {
-		return Unreachable(r.base, err)
+		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return problemError(resp)
-	}
 	sink.Ready()
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	var id, event string

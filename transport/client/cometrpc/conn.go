@@ -160,11 +160,8 @@ func (r *conn) Get(ctx context.Context, key string, height int64, sr *api.Signed
 	if err != nil {
 		return types.KV{}, h, err
 	}
-	var kv types.KV
-	if err := kv.Unmarshal(val); err != nil {
-		return types.KV{}, h, fmt.Errorf("%w: decode answer: %v", client.ErrQuery, err)
-	}
-	return kv, h, nil
+	kv, err := decodeAnswer[types.KV](val)
+	return kv, h, err
 }
 
 func (r *conn) History(ctx context.Context, req types.HistoryRequest, sr *api.SignedRead) (types.History, error) {
@@ -176,11 +173,7 @@ func (r *conn) History(ctx context.Context, req types.HistoryRequest, sr *api.Si
 	if err != nil {
 		return types.History{}, err
 	}
-	var h types.History
-	if err := h.Unmarshal(val); err != nil {
-		return types.History{}, fmt.Errorf("%w: decode answer: %v", client.ErrQuery, err)
-	}
-	return h, nil
+	return decodeAnswer[types.History](val)
 }
 
 func (r *conn) Tx(ctx context.Context, hash []byte, sr *api.SignedRead) (types.TxResult, error) {
@@ -188,11 +181,21 @@ func (r *conn) Tx(ctx context.Context, hash []byte, sr *api.SignedRead) (types.T
 	if err != nil {
 		return types.TxResult{}, err
 	}
-	var res types.TxResult
-	if err := res.Unmarshal(val); err != nil {
-		return types.TxResult{}, fmt.Errorf("%w: decode answer: %v", client.ErrQuery, err)
+	return decodeAnswer[types.TxResult](val)
+}
+
+// decodeAnswer decodes a query's answer; a bad answer is an ErrQuery and
+// the zero T.
+func decodeAnswer[T any, P interface {
+	*T
+	Unmarshal([]byte) error
+}](val []byte) (T, error) {
+	var out T
+	if err := P(&out).Unmarshal(val); err != nil {
+		var zero T
+		return zero, fmt.Errorf("%w: decode answer: %v", client.ErrQuery, err)
 	}
-	return res, nil
+	return out, nil
 }
 
 func (r *conn) Raw(ctx context.Context, path string, data []byte, sr *api.SignedRead) ([]byte, error) {
