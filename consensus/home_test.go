@@ -4,25 +4,22 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cometbft/cometbft/types"
+
+	"github.com/dstt/dstt/testnet/freeport"
 )
 
 // freeAddr returns a tcp://127.0.0.1:PORT address whose port was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return "tcp://" + l.Addr().String()
+	return "tcp://127.0.0.1:" + strconv.Itoa(freeport.Port(t))
 }
 
 func testOptions(t *testing.T) InitOptions {

@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dstt/dstt/testnet/freeport"
 )
 
 // Receiver is a running rsyslogd.
@@ -73,7 +75,7 @@ func Start(t testing.TB) *Receiver {
 	dir := t.TempDir()
 	r := &Receiver{t: t, bin: bin, Dir: dir}
 	r.writeCerts()
-	ports := freePorts(t, 3)
+	ports := freeport.Ports(t, 3)
 	r.TCPAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
 	r.TLSAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
 	r.MTLSAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
@@ -243,23 +245,6 @@ func (r *Receiver) ClientTLS(mutual bool) *tls.Config {
 		c.Certificates = []tls.Certificate{cert}
 	}
 	return c
-}
-
-func freePorts(t testing.TB, n int) []int {
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
 }
 
 // writeCerts makes a CA, a server certificate for 127.0.0.1 and a client

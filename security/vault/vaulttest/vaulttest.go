@@ -16,7 +16,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -30,6 +29,7 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/dstt/dstt/security/vault"
+	"github.com/dstt/dstt/testnet/freeport"
 )
 
 // VaultVersion is the Vault release `make test-deps` builds.
@@ -118,7 +118,7 @@ type Server struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	bin := RequireBinary(t)
-	port := freePort(t)
+	port := freeport.Port(t)
 	listen := fmt.Sprintf("127.0.0.1:%d", port)
 	args := []string{"server", "-dev", "-dev-root-token-id=" + RootToken, "-dev-listen-address=" + listen, "-dev-no-store-token", "-log-level=warn"}
 	s := &Server{t: t, logs: &syncBuffer{}, Addr: "http://" + listen}
@@ -340,16 +340,6 @@ func (s *Server) Healthy() bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == 200
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 type syncBuffer struct {
