@@ -162,19 +162,7 @@ func TestScriptsGatewayOnEveryNode(t *testing.T) {
 		t.Fatal("the testnet scripts need bash")
 	}
 	dir := filepath.Join(t.TempDir(), "net")
-	env := append(os.Environ(), "TESTNET_DIR="+dir, "DSTT_BIN="+bin, "WAIT=90s")
-	run := func(script string, args ...string) (string, int) {
-		t.Helper()
-		cmd := exec.Command("bash", append([]string{filepath.Join(".", script)}, args...)...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return string(out), ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), 0
-	}
+	run := scriptRunner(t, dir, bin)
 	var byHand *exec.Cmd
 	t.Cleanup(func() {
 		run("down.sh")

@@ -15,17 +15,11 @@ import (
 	"github.com/dstt/dstt/testnet"
 )
 
-// TestScripts drives the testnet scripts as docs/TESTNET.md does: up (init + start),
-// the README's commands against different nodes, status, kill, restart, logs, down;
-// and checks that no process they started survives down.
-func TestScripts(t *testing.T) {
-	bin := dsttBinary(t)
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("no bash")
-	}
-	dir := filepath.Join(t.TempDir(), "net")
+// scriptRunner runs the testnet scripts against the network in dir with the
+// dstt binary bin; run returns a script's combined output and exit code.
+func scriptRunner(t *testing.T, dir, bin string) (run func(script string, args ...string) (string, int)) {
 	env := append(os.Environ(), "TESTNET_DIR="+dir, "DSTT_BIN="+bin, "WAIT=90s")
-	run := func(script string, args ...string) (string, int) {
+	return func(script string, args ...string) (string, int) {
 		t.Helper()
 		cmd := exec.Command("bash", append([]string{filepath.Join(".", script)}, args...)...)
 		cmd.Env = env
@@ -38,6 +32,18 @@ func TestScripts(t *testing.T) {
 		}
 		return string(out), code
 	}
+}
+
+// TestScripts drives the testnet scripts as docs/TESTNET.md does: up (init + start),
+// the README's commands against different nodes, status, kill, restart, logs, down;
+// and checks that no process they started survives down.
+func TestScripts(t *testing.T) {
+	bin := dsttBinary(t)
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	dir := filepath.Join(t.TempDir(), "net")
+	run := scriptRunner(t, dir, bin)
 	pids := func() map[string]int {
 		out := map[string]int{}
 		for _, name := range []string{"node1", "node2", "node3"} {
