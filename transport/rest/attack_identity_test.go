@@ -2,7 +2,6 @@ package rest_test
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
@@ -91,9 +90,4 @@ func TestAttackRotationAndRetiredReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantProblem(t, "retired key subscribes", do(t, http.MethodGet, n.URL()+"/v1/events?prefix="+url.QueryEscape("acct/"), "", nil, "Authorization", sr.String()), 403, "UNAUTHORIZED")
-}
-
-func postTx(t *testing.T, n *testnode.Node, tx []byte) response {
-	t.Helper()
-	return postJSON(t, n, api.SubmitRequest{Tx: hex.EncodeToString(tx), Mode: api.ModeCommit})
 }

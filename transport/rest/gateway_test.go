@@ -1,13 +1,11 @@
 package rest_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,96 +18,6 @@ import (
 	"github.com/dstt/dstt/transport/rest"
 	"github.com/dstt/dstt/types"
 )
-
-func put(k, v string) types.Op {
-	return types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: k, Value: []byte(v)}}}
-}
-
-func del(k string) types.Op {
-	return types.Op{Sum: &types.Op_Delete{Delete: &types.Delete{Key: k}}}
-}
-
-func check(k string, v types.Version) types.Op {
-	return types.Op{Sum: &types.Op_Check{Check: &types.Check{Key: k, Version: v}}}
-}
-
-// appHash is the app's last committed app hash (through the ABCI
-// connection, so it never races the engine). An empty block keeps it: a
-// request that changed nothing leaves it as it was.
-func appHash(t testing.TB, n *testnode.Node) string {
-	t.Helper()
-	info, err := n.Node.Client().ABCIInfo(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%X", info.Response.LastBlockAppHash)
-}
-
-// signTx signs ops for the test chain with s.
-func signTx(t testing.TB, n *testnode.Node, s security.Signer, ops ...types.Op) []byte {
-	t.Helper()
-	info, err := n.Node.Client().ABCIInfo(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := &types.TxBody{ChainId: n.ChainID, Nonce: client.RandomNonce(), ValidUntilHeight: uint64(info.Response.LastBlockHeight) + 500, Ops: ops}
-	tx, err := security.SignTx(body, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tx
-}
-
-type response struct {
-	status  int
-	ctype   string
-	body    []byte
-	problem api.Problem
-}
-
-func do(t testing.TB, method, url, ctype string, body []byte, hdr ...string) response {
-	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	r := response{status: resp.StatusCode, ctype: resp.Header.Get("Content-Type"), body: b}
-	if r.ctype == api.ContentTypeProblem {
-		if err := json.Unmarshal(b, &r.problem); err != nil {
-			t.Fatalf("problem document does not decode: %v: %s", err, b)
-		}
-	}
-	return r
-}
-
-func postJSON(t testing.TB, n *testnode.Node, v any) response {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return do(t, http.MethodPost, n.URL()+"/v1/txs", "application/json", b)
-}
-
-func wantProblem(t testing.TB, what string, r response, status int, code string) {
-	t.Helper()
-	if r.ctype != api.ContentTypeProblem || r.status != status || r.problem.Code != code || r.problem.Status != status ||
-		r.problem.Type != api.ProblemTypePrefix+code || r.problem.Title == "" || r.problem.Detail == "" {
-		t.Errorf("%s: got %d %s %s, want a %d %s problem document", what, r.status, r.ctype, r.body, status, code)
-	}
-}
 
 func TestSubmitSyncCommitAndQueries(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{})

@@ -20,17 +20,6 @@ import (
 	"github.com/dstt/dstt/types"
 )
 
-// commitOne submits tx in commit mode and returns its outcome.
-func commitOne(t testing.TB, n *testnode.Node, tx []byte) api.TxOutcome {
-	t.Helper()
-	r := postJSON(t, n, api.SubmitRequest{Txs: []string{hex.EncodeToString(tx)}, Mode: api.ModeCommit})
-	var sr api.SubmitResponse
-	if r.status != 200 || json.Unmarshal(r.body, &sr) != nil || len(sr.Results) != 1 {
-		t.Fatalf("commit: %d %s", r.status, r.body)
-	}
-	return sr.Results[0]
-}
-
 // Surprise 1: two identical signed reads in one millisecond are two reads
 // (each header has its own random nonce); the same header twice is one.
 func TestSignedReadsInOneMillisecond(t *testing.T) {

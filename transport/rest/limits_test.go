@@ -12,10 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"runtime"
-	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,40 +26,6 @@ import (
 	"github.com/dstt/dstt/transport/rest"
 	"github.com/dstt/dstt/types"
 )
-
-// waitFor polls cond until it holds or d passes (then fails the test).
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		<-tick.C
-	}
-}
-
-// metricValue reads one series from the gateway's metrics address.
-func metricValue(t testing.TB, n *testnode.Node, series string) float64 {
-	t.Helper()
-	resp, err := http.Get(n.Gateway.MetricsURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindSubmatch(b)
-	if m == nil {
-		t.Fatalf("no series %s in the metrics", series)
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
 
 // openFDs counts this process's open file descriptors (Linux).
 func openFDs() int {
@@ -297,32 +260,6 @@ func (v *countingVerifier) VerifyBatch(items []verify.Item) []bool {
 	v.calls.Add(1)
 	v.items.Add(int64(len(items)))
 	return verify.Batch(items)
-}
-
-// signedBy signs ops with every key in keys (ascending public keys, as the
-// canonical envelope wants), however many the chain allows.
-func signedBy(t testing.TB, n *testnode.Node, keys []*security.LocalSigner, ops ...types.Op) []byte {
-	t.Helper()
-	body := &types.TxBody{ChainId: n.ChainID, Nonce: uint64(time.Now().UnixNano()), ValidUntilHeight: 1 << 20, Ops: ops}
-	bb, err := body.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg := types.SignBytes(n.ChainID, bb)
-	sigs := make([]types.Signature, len(keys))
-	for i, k := range keys {
-		s, err := k.Sign(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sigs[i] = types.Signature{PubKey: k.PubKey(), Signature: s}
-	}
-	slices.SortFunc(sigs, func(a, b types.Signature) int { return bytes.Compare(a.PubKey, b.PubKey) })
-	tx, err := (&types.Tx{BodyBytes: bb, Signatures: sigs}).Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tx
 }
 
 // Issue 10, attack 7: the cheap checks (tx size, signature count, ...) of
