@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,27 +114,13 @@ func (o InitOptions) withDefaults() InitOptions {
 	if o.ChainID == "" && o.Genesis != nil {
 		o.ChainID = o.Genesis.ChainID
 	}
-	if o.ChainID == "" {
-		o.ChainID = DefaultChainID
-	}
-	if o.Moniker == "" {
-		o.Moniker = DefaultMoniker
-	}
-	if o.P2PListen == "" {
-		o.P2PListen = DefaultP2PListen
-	}
-	if o.RPCListen == "" {
-		o.RPCListen = DefaultRPCListen
-	}
-	if o.DBBackend == "" {
-		o.DBBackend = DefaultDBBackend
-	}
-	if o.PrometheusListen == "" {
-		o.PrometheusListen = DefaultPrometheusListen
-	}
-	if o.Transport == "" {
-		o.Transport = TransportTCP
-	}
+	o.ChainID = cmp.Or(o.ChainID, DefaultChainID)
+	o.Moniker = cmp.Or(o.Moniker, DefaultMoniker)
+	o.P2PListen = cmp.Or(o.P2PListen, DefaultP2PListen)
+	o.RPCListen = cmp.Or(o.RPCListen, DefaultRPCListen)
+	o.DBBackend = cmp.Or(o.DBBackend, DefaultDBBackend)
+	o.PrometheusListen = cmp.Or(o.PrometheusListen, DefaultPrometheusListen)
+	o.Transport = cmp.Or(o.Transport, TransportTCP)
 	return o
 }
 
