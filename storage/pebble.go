@@ -341,8 +341,29 @@ func (s *PebbleStore) Scan(prefix []byte, height uint64, fn func(Entry) bool) (e
 	if err := s.checkHeight(height); err != nil {
 		return err
 	}
-	at := readAt(height)
-	var cur []byte // 'd' | escape(key) | 0x00 0x01 of the key at the iterator
+	err = eachVisible(it, readAt(height), func(cur []byte) (bool, error) {
+		e, err := currentEntry(it, nil)
+		if err != nil {
+			return false, err
+		}
+		if !e.Deleted && !fn(e) {
+			return false, nil
+		}
+		return skipKey(it, cur), nil
+	})
+	if err != nil {
+		return err
+	}
+	return it.Error()
+}
+
+// eachVisible walks it (over data keys) key by key. For each key with a
+// version at or below at, it calls fn with it at the newest such version and
+// cur that key's prefix ('d' | escape(key) | 0x00 0x01, reused between
+// calls); fn moves it past the key and reports whether it is still valid.
+// Keys whose versions are all newer than at are skipped.
+func eachVisible(it *pebble.Iterator, at Version, fn func(cur []byte) (bool, error)) error {
+	var cur, seek []byte
 	ok := it.First()
 	for ok {
 		escaped, v, err := splitDataKey(it.Key())
@@ -351,23 +372,18 @@ func (s *PebbleStore) Scan(prefix []byte, height uint64, fn func(Entry) bool) (e
 		}
 		cur = append(append(append(cur[:0], dataTag), escaped...), escapeByte, terminatorByte)
 		if v.Height > at.Height {
-			// Newer than the scan: jump to the newest version at or below it.
-			seek := append(cur, make([]byte, versionLen)...)
+			// Newer than at: jump to the newest version at or below it.
+			seek = append(append(seek[:0], cur...), make([]byte, versionLen)...)
 			putVersion(seek[len(cur):], at)
 			if ok = it.SeekGE(seek); !ok || !bytes.HasPrefix(it.Key(), cur) {
-				continue // the key has no version at or below height
+				continue // the key has no version at or below at
 			}
 		}
-		e, err := currentEntry(it, nil)
-		if err != nil {
+		if ok, err = fn(cur); err != nil {
 			return err
 		}
-		if !e.Deleted && !fn(e) {
-			return it.Error()
-		}
-		ok = skipKey(it, cur)
 	}
-	return it.Error()
+	return nil
 }
 
 // skipKey moves it to the first version of the next key after the one whose
@@ -484,37 +500,26 @@ func (s *PebbleStore) Prune(keepFrom uint64) (err error) {
 	batch := s.db.NewBatch()
 	defer func() { _ = batch.Close() }()
 	keep := Version{Height: keepFrom, Index: math.MaxUint32}
-	var cur, seek []byte
-	ok := it.First()
-	for ok {
-		escaped, v, err := splitDataKey(it.Key())
-		if err != nil {
-			return err
-		}
-		cur = append(append(append(cur[:0], dataTag), escaped...), escapeByte, terminatorByte)
-		if v.Height > keepFrom {
-			seek = append(append(seek[:0], cur...), make([]byte, versionLen)...)
-			putVersion(seek[len(cur):], keep)
-			if ok = it.SeekGE(seek); !ok || !bytes.HasPrefix(it.Key(), cur) {
-				continue // every version is newer than keepFrom
-			}
-		}
+	err = eachVisible(it, keep, func(cur []byte) (bool, error) {
 		// The iterator is at the version visible at keepFrom: keep it and
 		// drop everything older.
-		if ok = it.Next(); !ok || !bytes.HasPrefix(it.Key(), cur) {
-			continue
+		if ok := it.Next(); !ok || !bytes.HasPrefix(it.Key(), cur) {
+			return ok, nil
 		}
 		end := append(cur[:len(cur)-1:len(cur)-1], keyEndByte)
 		if err := batch.DeleteRange(it.Key(), end, nil); err != nil {
-			return fmt.Errorf("storage: prune to %d: %w", keepFrom, err)
+			return false, fmt.Errorf("storage: prune to %d: %w", keepFrom, err)
 		}
 		if batch.Count() >= pruneChunk {
 			if err := s.db.Apply(batch, pebble.NoSync); err != nil {
-				return fmt.Errorf("storage: prune to %d: %w", keepFrom, err)
+				return false, fmt.Errorf("storage: prune to %d: %w", keepFrom, err)
 			}
 			batch.Reset()
 		}
-		ok = it.SeekGE(end)
+		return it.SeekGE(end), nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := it.Error(); err != nil {
 		return fmt.Errorf("storage: prune to %d: %w", keepFrom, err)
