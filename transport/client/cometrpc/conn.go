@@ -88,15 +88,11 @@ func (r *conn) Broadcast(ctx context.Context, txs [][]byte, commit bool) ([]api.
 
 func (r *conn) broadcastOne(ctx context.Context, tx []byte, commit bool) (api.TxOutcome, error) {
 	out := api.TxOutcome{Hash: types.TxHashHex(tx)}
-	inCache := func(err error) bool { return strings.Contains(err.Error(), "already exists in cache") }
 	if !commit {
 		res, err := r.rpc.BroadcastTxSync(ctx, tx)
 		switch {
-		case err != nil && inCache(err):
-			out.Status, out.Code, out.CodeName, out.Log = api.StatusRejected, uint32(types.CodeReplay), types.CodeReplay.Name(), "tx is already in the mempool"
-			return out, nil
 		case err != nil:
-			return out, client.Unreachable(r.addr, err)
+			return r.broadcastFailed(out, err)
 		case res.Code != 0:
 			out.Status, out.Code, out.CodeName, out.Log = api.StatusRejected, res.Code, types.Code(res.Code).Name(), res.Log
 		default:
@@ -106,11 +102,8 @@ func (r *conn) broadcastOne(ctx context.Context, tx []byte, commit bool) (api.Tx
 	}
 	res, err := r.rpc.BroadcastTxCommit(ctx, tx)
 	switch {
-	case err != nil && inCache(err):
-		out.Status, out.Code, out.CodeName, out.Log = api.StatusRejected, uint32(types.CodeReplay), types.CodeReplay.Name(), "tx is already in the mempool"
-		return out, nil
 	case err != nil:
-		return out, client.Unreachable(r.addr, err)
+		return r.broadcastFailed(out, err)
 	case res.CheckTx.Code != 0:
 		out.Status, out.Code, out.CodeName, out.Log = api.StatusRejected, res.CheckTx.Code, types.Code(res.CheckTx.Code).Name(), res.CheckTx.Log
 		return out, nil
@@ -126,6 +119,17 @@ func (r *conn) broadcastOne(ctx context.Context, tx []byte, commit bool) (api.Tx
 		out.Status = api.StatusFailed
 	}
 	return out, nil
+}
+
+// broadcastFailed is the outcome of a broadcast the RPC refused: a tx
+// already in the mempool's cache is a rejected replay; anything else means
+// the node could not be reached.
+func (r *conn) broadcastFailed(out api.TxOutcome, err error) (api.TxOutcome, error) {
+	if strings.Contains(err.Error(), "already exists in cache") {
+		out.Status, out.Code, out.CodeName, out.Log = api.StatusRejected, uint32(types.CodeReplay), types.CodeReplay.Name(), "tx is already in the mempool"
+		return out, nil
+	}
+	return out, client.Unreachable(r.addr, err)
 }
 
 // query runs an ABCI query, wrapped in a SignedQuery when sr is set.
