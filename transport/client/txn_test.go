@@ -40,10 +40,7 @@ func increment(key string, retries *atomic.Int64) func(*client.Txn) error {
 // and were retried, no increment was lost or applied twice.
 func TestTxnCounterUnderContention(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{})
-	c, err := client.NewREST(n.URL(), client.WithSigner(n.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := n.AdminClient(t)
 	defer c.Close()
 	const workers, each, key = 16, 100, "counter"
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -121,14 +118,11 @@ func TestTxnOverRPC(t *testing.T) {
 // that says it was contention; one whose function fails is not retried.
 func TestTxnGivesUpOnContention(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{})
-	c, err := client.NewREST(n.URL(), client.WithSigner(n.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := n.AdminClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	attempts := 0
-	_, err = c.TxnWith(ctx, client.TxnOptions{MaxAttempts: 3, BaseBackoff: time.Millisecond}, func(tx *client.Txn) error {
+	_, err := c.TxnWith(ctx, client.TxnOptions{MaxAttempts: 3, BaseBackoff: time.Millisecond}, func(tx *client.Txn) error {
 		attempts++
 		if _, _, err := tx.Get("hot"); err != nil {
 			return err

@@ -34,10 +34,7 @@ func TestAttackRotationAndRetiredReads(t *testing.T) {
 		keys[i] = k
 	}
 	mallory, alice, alice2 := keys[0], keys[1], keys[2]
-	admin, err := client.NewREST(n.URL(), client.WithSigner(n.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := n.AdminClient(t)
 	if _, err := admin.SubmitOps(ctx,
 		types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: "reader", Domain: "*", Object: "acct/*", Action: "read"}}},
 		types.Op{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: types.Address(alice.PubKey()), Role: "reader", Domain: "*"}}},

@@ -10,7 +10,6 @@ import (
 
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
-	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/transport/internal/testnode"
 	"github.com/dstt/dstt/types"
 	"github.com/dstt/dstt/types/typestest"
@@ -81,10 +80,7 @@ func TestAttackReplayVariants(t *testing.T) {
 	if after := appHash(t, n); after != before {
 		t.Errorf("variants changed the state: app hash %s -> %s", before, after)
 	}
-	admin, err := client.NewREST(n.URL(), client.WithSigner(n.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := n.AdminClient(t)
 	if kv, _, err := admin.Get(ctx, "acct/1", 0); err != nil || string(kv.Value) != "50" {
 		t.Errorf("acct/1 = %q (%v), want 50", kv.Value, err)
 	}

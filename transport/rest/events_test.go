@@ -59,10 +59,7 @@ func collect(t *testing.T, ctx context.Context, sub *client.Subscription, n int)
 // an id, and over the CometBFT RPC.
 func TestEventsEveryWriteInCommitOrder(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{})
-	c, err := client.NewREST(n.URL(), client.WithSigner(n.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := n.AdminClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	live, err := c.Subscribe(ctx, "feed/", client.SubscribeOptions{Buffer: 4096})
@@ -205,10 +202,7 @@ func TestEventsEveryWriteInCommitOrder(t *testing.T) {
 // keep-alive.
 func TestEventsWireFormat(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{})
-	c, err := client.NewREST(n.URL(), client.WithSigner(n.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := n.AdminClient(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := c.SubmitOps(ctx, put("wire/a", "1"), put("wire/b", "2"))

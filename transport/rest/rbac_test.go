@@ -27,10 +27,7 @@ func TestUnauthorizedRequests(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin, err := client.NewREST(n.URL(), client.WithSigner(n.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := n.AdminClient(t)
 	if _, err := admin.SubmitOps(ctx, put("pub/a", "open"), put("secret/b", "closed")); err != nil {
 		t.Fatal(err)
 	}

@@ -43,10 +43,7 @@ poll_interval = "10ms"
 `})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	admin, err := client.NewREST(n.URL(), client.WithSigner(n.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := n.AdminClient(t)
 	res, err := admin.SubmitOps(ctx, types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: "secret", Value: []byte("v")}}})
 	if err != nil {
 		t.Fatal(err)
