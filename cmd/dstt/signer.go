@@ -218,7 +218,9 @@ func (g *globals) printValidator(out validatorJSON, extra string) error {
 	})
 }
 
-func (g *globals) signerInit(f *signerFlags) error {
+// withSignerVault runs do with the signer's Vault client, opened for at
+// most 30 seconds and closed after.
+func (g *globals) withSignerVault(f *signerFlags, do func(ctx context.Context, v *vault.Client) error) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	v, err := g.signerVault(ctx, f, nil)
@@ -226,54 +228,55 @@ func (g *globals) signerInit(f *signerFlags) error {
 		return err
 	}
 	defer v.Close()
-	var extra strings.Builder
-	if f.createKey {
-		if _, err := v.CreateKey(ctx, f.key, vault.TransitKeyEd25519); err == nil {
-			fmt.Fprintf(&extra, "created transit key %q\n", f.key)
-		} else if !errors.Is(err, keyring.ErrKeyExists) {
+	return do(ctx, v)
+}
+
+func (g *globals) signerInit(f *signerFlags) error {
+	return g.withSignerVault(f, func(ctx context.Context, v *vault.Client) error {
+		var extra strings.Builder
+		if f.createKey {
+			if _, err := v.CreateKey(ctx, f.key, vault.TransitKeyEd25519); err == nil {
+				fmt.Fprintf(&extra, "created transit key %q\n", f.key)
+			} else if !errors.Is(err, keyring.ErrKeyExists) {
+				return err
+			}
+		}
+		dir := f.dir(g)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-	}
-	dir := f.dir(g)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	statePath := filepath.Join(dir, signerStateFile)
-	created, err := privval.InitSignState(statePath)
-	if err != nil {
-		return err
-	}
-	if created {
-		fmt.Fprintf(&extra, "created sign state %s\n", statePath)
-	} else {
-		fmt.Fprintf(&extra, "kept the existing sign state %s\n", statePath)
-	}
-	if _, made, err := loadOrCreateIdentity(filepath.Join(dir, signerIdentityFile), true); err != nil {
-		return err
-	} else if made {
-		fmt.Fprintf(&extra, "created signer identity %s\n", filepath.Join(dir, signerIdentityFile))
-	}
-	out, _, err := g.validatorInfo(ctx, f, v)
-	if err != nil {
-		return err
-	}
-	out.StateFile = statePath
-	return g.printValidator(out, extra.String())
+		statePath := filepath.Join(dir, signerStateFile)
+		created, err := privval.InitSignState(statePath)
+		if err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(&extra, "created sign state %s\n", statePath)
+		} else {
+			fmt.Fprintf(&extra, "kept the existing sign state %s\n", statePath)
+		}
+		if _, made, err := loadOrCreateIdentity(filepath.Join(dir, signerIdentityFile), true); err != nil {
+			return err
+		} else if made {
+			fmt.Fprintf(&extra, "created signer identity %s\n", filepath.Join(dir, signerIdentityFile))
+		}
+		out, _, err := g.validatorInfo(ctx, f, v)
+		if err != nil {
+			return err
+		}
+		out.StateFile = statePath
+		return g.printValidator(out, extra.String())
+	})
 }
 
 func (g *globals) signerShow(f *signerFlags) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	v, err := g.signerVault(ctx, f, nil)
-	if err != nil {
-		return err
-	}
-	defer v.Close()
-	out, _, err := g.validatorInfo(ctx, f, v)
-	if err != nil {
-		return err
-	}
-	return g.printValidator(out, "")
+	return g.withSignerVault(f, func(ctx context.Context, v *vault.Client) error {
+		out, _, err := g.validatorInfo(ctx, f, v)
+		if err != nil {
+			return err
+		}
+		return g.printValidator(out, "")
+	})
 }
 
 func newSlogLogger(w io.Writer, level string) (*slog.Logger, error) {
