@@ -1,6 +1,7 @@
 package format
 
 import (
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -47,33 +48,17 @@ func DefaultOptions() Options {
 
 func (o Options) withDefaults() Options {
 	d := DefaultOptions()
-	if o.Vendor == "" {
-		o.Vendor = d.Vendor
-	}
-	if o.Product == "" {
-		o.Product = d.Product
-	}
-	if o.ProductVersion == "" {
-		o.ProductVersion = d.ProductVersion
-	}
-	if o.AppName == "" {
-		o.AppName = d.AppName
-	}
-	if o.Facility == 0 {
-		o.Facility = d.Facility
-	}
-	if o.SDID == "" {
-		o.SDID = d.SDID
-	}
-	if o.Chain == "" {
-		o.Chain = d.Chain
-	}
+	o.Vendor = cmp.Or(o.Vendor, d.Vendor)
+	o.Product = cmp.Or(o.Product, d.Product)
+	o.ProductVersion = cmp.Or(o.ProductVersion, d.ProductVersion)
+	o.AppName = cmp.Or(o.AppName, d.AppName)
+	o.Facility = cmp.Or(o.Facility, d.Facility)
+	o.SDID = cmp.Or(o.SDID, d.SDID)
+	o.Chain = cmp.Or(o.Chain, d.Chain)
 	if o.HECSource == "" {
 		o.HECSource = "dstt:" + o.Chain
 	}
-	if o.HECSourceType == "" {
-		o.HECSourceType = d.HECSourceType
-	}
+	o.HECSourceType = cmp.Or(o.HECSourceType, d.HECSourceType)
 	return o
 }
 

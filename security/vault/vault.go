@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -181,18 +182,10 @@ func LoadConfigFile(path string, base Config) (Config, error) {
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Address == "" {
-		c.Address = d.Address
-	}
-	if c.TransitMount == "" {
-		c.TransitMount = d.TransitMount
-	}
-	if c.AppRoleMount == "" {
-		c.AppRoleMount = d.AppRoleMount
-	}
-	if c.Timeout == 0 {
-		c.Timeout = d.Timeout
-	}
+	c.Address = cmp.Or(c.Address, d.Address)
+	c.TransitMount = cmp.Or(c.TransitMount, d.TransitMount)
+	c.AppRoleMount = cmp.Or(c.AppRoleMount, d.AppRoleMount)
+	c.Timeout = cmp.Or(c.Timeout, d.Timeout)
 	return c
 }
 
