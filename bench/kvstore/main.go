@@ -82,9 +82,12 @@ func cmdInit(args []string) error {
 	return err
 }
 
-// openNode builds the kvstore node of a home (not started).
-func openNode(home string) (*consensus.Node, func(), error) {
-	h, err := consensus.OpenHome(home)
+// openNode parses args with fs and its own --home flag, and builds the
+// kvstore node of that home (not started).
+func openNode(fs *flag.FlagSet, args []string) (*consensus.Node, func(), error) {
+	home := fs.String("home", "", "home directory")
+	_ = fs.Parse(args)
+	h, err := consensus.OpenHome(*home)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -98,10 +101,7 @@ func openNode(home string) (*consensus.Node, func(), error) {
 }
 
 func cmdNode(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("node", flag.ExitOnError)
-	home := fs.String("home", "", "home directory")
-	_ = fs.Parse(args)
-	n, closeApp, err := openNode(*home)
+	n, closeApp, err := openNode(flag.NewFlagSet("node", flag.ExitOnError), args)
 	if err != nil {
 		return err
 	}
@@ -320,9 +320,7 @@ func cmdInproc(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("inproc", flag.ExitOnError)
 	var l loadFlags
 	l.register(fs)
-	home := fs.String("home", "", "home directory")
-	_ = fs.Parse(args)
-	n, closeApp, err := openNode(*home)
+	n, closeApp, err := openNode(fs, args)
 	if err != nil {
 		return err
 	}
