@@ -132,7 +132,7 @@ sdk/ts/node_modules/.npm-ci.stamp: sdk/ts/package-lock.json
 fuzz:
 	$(GO) test ./types -run '^$$' -fuzz FuzzDecodeTx -fuzztime $(FUZZTIME)
 	$(GO) test ./types -run '^$$' -fuzz FuzzValidateTx -fuzztime $(FUZZTIME)
-	$(GO) test ./abci -run '^$$' -fuzz FuzzCheckTx -fuzztime $(FUZZTIME)
+	$(GO) test ./abci/engine -run '^$$' -fuzz FuzzCheckTx -fuzztime $(FUZZTIME)
 	$(GO) test ./audit -run '^$$' -fuzz 'FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./audit -run '^$$' -fuzz FuzzDecodeQueries -fuzztime $(FUZZTIME)
 	$(GO) test ./transport/rest -run '^$$' -fuzz FuzzDecodeSubmitRequest -fuzztime $(FUZZTIME)
@@ -141,7 +141,7 @@ fuzz:
 	$(GO) test ./storage -run '^$$' -fuzz FuzzDataKey -fuzztime $(FUZZTIME)
 
 bench:
-	$(GO) test ./abci -run '^$$' -bench FinalizeCommit -benchtime 20x
+	$(GO) test ./abci/engine -run '^$$' -bench FinalizeCommit -benchtime 20x
 
 # bench-compare: the side-by-side harness of issue 7 (docs/PERFORMANCE.md):
 # CometBFT's kvstore over HTTP RPC and in-process vs dstt over REST, one

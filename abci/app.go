@@ -9,6 +9,7 @@ import (
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 	"github.com/cometbft/cometbft/libs/log"
 
+	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
 )
@@ -20,11 +21,13 @@ const AppVersion uint64 = 1
 // tell them from CometBFT's own.
 const Codespace = "dstt"
 
-// App adapts the Engine to CometBFT's ABCI. It only translates: every
-// decision is the engine's. CometBFT's local client serialises the calls.
+// App adapts an engine.Engine to CometBFT's ABCI. It only translates:
+// every decision is the engine's (the write side for the block calls, its
+// Reader for queries). CometBFT's local client serialises the calls.
 type App struct {
 	abcitypes.BaseApplication
-	engine *Engine
+	engine *engine.Engine
+	reader engine.Reader
 	logger log.Logger
 	auth   *queryAuth
 	// OnAuthFailure, when set, is told about every refused read (for the
@@ -38,15 +41,15 @@ type App struct {
 var _ abcitypes.Application = (*App)(nil)
 
 // NewApp wraps engine. A nil logger is silent.
-func NewApp(engine *Engine, logger log.Logger) *App {
+func NewApp(e *engine.Engine, logger log.Logger) *App {
 	if logger == nil {
 		logger = log.NewNopLogger()
 	}
-	return &App{engine: engine, logger: logger, auth: newQueryAuth()}
+	return &App{engine: e, reader: e.Reader(), logger: logger, auth: newQueryAuth()}
 }
 
 // Engine returns the wrapped engine.
-func (a *App) Engine() *Engine { return a.engine }
+func (a *App) Engine() *engine.Engine { return a.engine }
 
 // Info reports the last committed height and app hash, so CometBFT's
 // handshake can replay whatever blocks the app has not committed.
@@ -61,13 +64,13 @@ func (a *App) Info(context.Context, *abcitypes.RequestInfo) (*abcitypes.Response
 
 // InitChain writes the genesis state.
 func (a *App) InitChain(_ context.Context, req *abcitypes.RequestInitChain) (*abcitypes.ResponseInitChain, error) {
-	vals := make([]Validator, 0, len(req.Validators))
+	vals := make([]engine.Validator, 0, len(req.Validators))
 	for _, v := range req.Validators {
 		pk := v.PubKey.GetEd25519()
 		if len(pk) != 32 {
-			return nil, fmt.Errorf("%w: validator key is not ed25519", ErrGenesis)
+			return nil, fmt.Errorf("%w: validator key is not ed25519", engine.ErrGenesis)
 		}
-		vals = append(vals, Validator{PubKey: pk, Power: v.Power})
+		vals = append(vals, engine.Validator{PubKey: pk, Power: v.Power})
 	}
 	hash, err := a.engine.InitChain(req.ChainId, req.AppStateBytes, vals...)
 	if err != nil {
@@ -110,13 +113,13 @@ func (a *App) ProcessProposal(_ context.Context, req *abcitypes.RequestProcessPr
 
 // FinalizeBlock executes the block and stages its writes.
 func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlock) (*abcitypes.ResponseFinalizeBlock, error) {
-	b := Block{Height: uint64(req.Height), Time: req.Time, Txs: req.Txs}
+	b := engine.Block{Height: uint64(req.Height), Time: req.Time, Txs: req.Txs}
 	for _, m := range req.Misbehavior {
 		kind := "duplicate_vote"
 		if m.Type == abcitypes.MisbehaviorType_LIGHT_CLIENT_ATTACK {
 			kind = "light_client_attack"
 		}
-		b.Misbehavior = append(b.Misbehavior, Misbehavior{Type: kind, Validator: m.Validator.Address, Height: uint64(m.Height)})
+		b.Misbehavior = append(b.Misbehavior, engine.Misbehavior{Type: kind, Validator: m.Validator.Address, Height: uint64(m.Height)})
 	}
 	res, err := a.engine.FinalizeBlock(b)
 	if err != nil {
@@ -139,7 +142,7 @@ func (a *App) FinalizeBlock(_ context.Context, req *abcitypes.RequestFinalizeBlo
 
 // execResult is the engine's outcome for CometBFT. Data is the engine's
 // encoded result, with no words in it (CometBFT hashes Data, never Log).
-func execResult(out Outcome) *abcitypes.ExecTxResult {
+func execResult(out engine.Outcome) *abcitypes.ExecTxResult {
 	r := &abcitypes.ExecTxResult{Code: uint32(out.Code), Log: out.Log, Codespace: codespace(out.Code), Data: out.Result}
 	// No attribute is indexed: CometBFT's tx indexer would let anyone who
 	// reaches its RPC search txs by key or signer (/tx_search). Index
@@ -179,13 +182,13 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 // never as Go errors (those would close the client connection). Reads of
 // keys that "anyone" may not read need the signed form (types.QuerySigned).
 func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
-	resp := &abcitypes.ResponseQuery{Height: int64(a.engine.Height()), Codespace: Codespace}
+	resp := &abcitypes.ResponseQuery{Height: int64(a.reader.Height()), Codespace: Codespace}
 	path, data, height, reader := req.Path, req.Data, req.Height, ""
 	if req.Height < 0 {
-		return queryErr(resp, fmt.Errorf("%w: negative height", ErrBadQuery)), nil
+		return queryErr(resp, fmt.Errorf("%w: negative height", engine.ErrBadQuery)), nil
 	}
 	if path == types.QuerySigned {
-		sq, key, err := a.auth.open(a.engine.ChainID(), req.Data)
+		sq, key, err := a.auth.open(a.reader.ChainID(), req.Data)
 		if err != nil {
 			innerPath := ""
 			if sq != nil {
@@ -196,9 +199,8 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 		}
 		// The reader is the identity the key acts for (the one rule for
 		// writes and reads); a retired key reads nothing.
-		id, ok := a.engine.resolve(key)
-		if !ok {
-			err := fmt.Errorf("%w: %s", ErrUnauthorized, a.engine.retiredKeyReason(key))
+		id, err := a.reader.Resolve(key)
+		if err != nil {
 			a.authFailed(key, sq.Path, err)
 			return queryErr(resp, err), nil
 		}
@@ -206,7 +208,7 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 	}
 	val, err := a.query(path, data, uint64(height), reader, resp)
 	if err != nil {
-		if errors.Is(err, ErrUnauthorized) {
+		if errors.Is(err, engine.ErrUnauthorized) {
 			a.authFailed(reader, path, err)
 		}
 		return queryErr(resp, err), nil
@@ -226,7 +228,7 @@ func (a *App) authFailed(reader, path string, err error) {
 func (a *App) query(path string, data []byte, height uint64, reader string, resp *abcitypes.ResponseQuery) ([]byte, error) {
 	h, ok := queryHandlers[path]
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown path %q (known: %s, %s, %s, %s, %s, %s, %s)", ErrNotFound, path,
+		return nil, fmt.Errorf("%w: unknown path %q (known: %s, %s, %s, %s, %s, %s, %s)", engine.ErrNotFound, path,
 			types.QueryGet, types.QueryHistory, types.QueryTx, types.QueryParams, types.QueryPolicy, types.QueryCheck, types.QuerySigned)
 	}
 	return h(a, queryRequest{data: data, height: height, reader: reader, resp: resp})
@@ -234,11 +236,11 @@ func (a *App) query(path string, data []byte, height uint64, reader string, resp
 
 func queryErr(resp *abcitypes.ResponseQuery, err error) *abcitypes.ResponseQuery {
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, engine.ErrNotFound):
 		resp.Code = uint32(types.CodeNotFound)
-	case errors.Is(err, ErrUnauthorized):
+	case errors.Is(err, engine.ErrUnauthorized):
 		resp.Code = uint32(types.CodeUnauthorized)
-	case errors.Is(err, ErrBadQuery), errors.Is(err, ErrNoHistory), errors.Is(err, storage.ErrPruned):
+	case errors.Is(err, engine.ErrBadQuery), errors.Is(err, engine.ErrNoHistory), errors.Is(err, storage.ErrPruned):
 		resp.Code = uint32(types.CodeBadQuery)
 	default:
 		resp.Code = uint32(types.CodeInternal)
@@ -252,7 +254,7 @@ func queryErr(resp *abcitypes.ResponseQuery, err error) *abcitypes.ResponseQuery
 // already says.
 func queryDetail(err error) string {
 	msg := err.Error()
-	for _, s := range []error{ErrNotFound, ErrUnauthorized, ErrBadQuery} {
+	for _, s := range []error{engine.ErrNotFound, engine.ErrUnauthorized, engine.ErrBadQuery} {
 		if errors.Is(err, s) {
 			msg = strings.TrimPrefix(msg, s.Error()+": ")
 		}

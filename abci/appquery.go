@@ -6,6 +6,7 @@ import (
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
+	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/types"
 )
@@ -40,7 +41,7 @@ var queryHandlers = map[string]queryHandler{
 }
 
 func (a *App) queryGet(q queryRequest) ([]byte, error) {
-	e := a.engine
+	e := a.reader
 	key := string(q.data)
 	if !e.CanRead(q.reader, key) {
 		return nil, readDenied(q.reader, key)
@@ -57,10 +58,10 @@ func (a *App) queryGet(q queryRequest) ([]byte, error) {
 }
 
 func (a *App) queryHistory(q queryRequest) ([]byte, error) {
-	e := a.engine
+	e := a.reader
 	var hreq types.HistoryRequest
 	if err := hreq.Unmarshal(q.data); err != nil {
-		return nil, fmt.Errorf("%w: history request: %v", ErrBadQuery, err)
+		return nil, fmt.Errorf("%w: history request: %v", engine.ErrBadQuery, err)
 	}
 	if !e.CanRead(q.reader, hreq.Key) {
 		return nil, readDenied(q.reader, hreq.Key)
@@ -73,7 +74,7 @@ func (a *App) queryHistory(q queryRequest) ([]byte, error) {
 }
 
 func (a *App) queryTx(q queryRequest) ([]byte, error) {
-	e := a.engine
+	e := a.reader
 	r, err := e.TxResult(q.data)
 	if err != nil {
 		return nil, err
@@ -81,40 +82,40 @@ func (a *App) queryTx(q queryRequest) ([]byte, error) {
 	if !e.Open() && r.Signer != q.reader {
 		for _, w := range r.Writes {
 			if !e.CanRead(q.reader, w.Key) {
-				return nil, fmt.Errorf("%w: a tx's result is visible to its signer and to readers of every key it wrote; %s", ErrUnauthorized, readDenied(q.reader, w.Key))
+				return nil, fmt.Errorf("%w: a tx's result is visible to its signer and to readers of every key it wrote; %s", engine.ErrUnauthorized, readDenied(q.reader, w.Key))
 			}
 		}
 		// A tx that wrote no key (a grant, a policy or governance
 		// change, or a failed tx) is visible to its signer, admins
 		// and auditors: its result tells who was granted what.
 		if len(r.Writes) == 0 && !e.MayReadPolicy(q.reader) {
-			return nil, fmt.Errorf("%w: the result of a tx that wrote no key is visible to its signer, admins and auditors; %s", ErrUnauthorized, readDenied(q.reader, "(policy)"))
+			return nil, fmt.Errorf("%w: the result of a tx that wrote no key is visible to its signer, admins and auditors; %s", engine.ErrUnauthorized, readDenied(q.reader, "(policy)"))
 		}
 	}
 	return r.Marshal()
 }
 
 func (a *App) queryParams(queryRequest) ([]byte, error) {
-	e := a.engine
-	return json.Marshal(types.ChainInfo{ChainID: e.ChainID(), Params: e.Params(), Open: e.Open()})
+	e := a.reader
+	return json.Marshal(e.ChainInfo())
 }
 
 func (a *App) queryPolicy(q queryRequest) ([]byte, error) {
-	e := a.engine
+	e := a.reader
 	if err := e.PolicyReadable(q.reader); err != nil {
 		return nil, err
 	}
-	return json.Marshal(policyView(e.Open(), e.Policy()))
+	return json.Marshal(e.PolicyView())
 }
 
 func (a *App) queryAuditEntries(q queryRequest) ([]byte, error) {
-	e := a.engine
+	e := a.reader
 	if !e.CanRead(q.reader, types.AuditReadKey) {
-		return nil, fmt.Errorf("%w: reading the audit log needs read on %q (e.g. dstt rbac allow auditor read 'audit/*'); %v", ErrUnauthorized, types.AuditReadKey, readDenied(q.reader, types.AuditReadKey))
+		return nil, fmt.Errorf("%w: reading the audit log needs read on %q (e.g. dstt rbac allow auditor read 'audit/*'); %v", engine.ErrUnauthorized, types.AuditReadKey, readDenied(q.reader, types.AuditReadKey))
 	}
 	req, err := audit.DecodeEntriesRequest(q.data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadQuery, err)
+		return nil, fmt.Errorf("%w: %v", engine.ErrBadQuery, err)
 	}
 	r, err := e.AuditEntries(req)
 	if err != nil {
@@ -124,7 +125,7 @@ func (a *App) queryAuditEntries(q queryRequest) ([]byte, error) {
 }
 
 func (a *App) queryAuditHead(q queryRequest) ([]byte, error) {
-	h, err := a.engine.AuditHead(q.height)
+	h, err := a.reader.AuditHead(q.height)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +134,7 @@ func (a *App) queryAuditHead(q queryRequest) ([]byte, error) {
 }
 
 func (a *App) queryValidators(queryRequest) ([]byte, error) {
-	v, err := a.engine.Validators()
+	v, err := a.reader.Validators()
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +142,7 @@ func (a *App) queryValidators(queryRequest) ([]byte, error) {
 }
 
 func (a *App) queryOrgs(queryRequest) ([]byte, error) {
-	orgs, k, err := a.engine.Orgs()
+	orgs, k, err := a.reader.Orgs()
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +150,7 @@ func (a *App) queryOrgs(queryRequest) ([]byte, error) {
 }
 
 func (a *App) queryIdentity(q queryRequest) ([]byte, error) {
-	v, err := a.engine.Identity(string(q.data))
+	v, err := a.reader.Identity(string(q.data))
 	if err != nil {
 		return nil, err
 	}
@@ -157,16 +158,16 @@ func (a *App) queryIdentity(q queryRequest) ([]byte, error) {
 }
 
 func (a *App) queryCheck(q queryRequest) ([]byte, error) {
-	e := a.engine
+	e := a.reader
 	if q.reader == "" && !e.Open() {
-		return nil, fmt.Errorf("%w: sign the query to ask the policy", ErrUnauthorized)
+		return nil, fmt.Errorf("%w: sign the query to ask the policy", engine.ErrUnauthorized)
 	}
-	if len(q.data) > MaxCheckRequestBytes {
-		return nil, fmt.Errorf("%w: check request is %d bytes, the limit is %d", ErrBadQuery, len(q.data), MaxCheckRequestBytes)
+	if len(q.data) > engine.MaxCheckRequestBytes {
+		return nil, fmt.Errorf("%w: check request is %d bytes, the limit is %d", engine.ErrBadQuery, len(q.data), engine.MaxCheckRequestBytes)
 	}
 	var c types.CheckRequest
 	if err := json.Unmarshal(q.data, &c); err != nil {
-		return nil, fmt.Errorf("%w: check request: %v", ErrBadQuery, err)
+		return nil, fmt.Errorf("%w: check request: %v", engine.ErrBadQuery, err)
 	}
 	res, err := e.Check(q.reader, c)
 	if err != nil {

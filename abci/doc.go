@@ -1,71 +1,28 @@
-// Package abci is dstt's replicated state machine: a pure, deterministic
-// block engine (Engine) and the thin adapter (App) that drives it from
-// CometBFT's ABCI 2.0.
+// Package abci is the thin adapter that drives dstt's block engine
+// (package abci/engine) from CometBFT's ABCI 2.0.
 //
-// # Engine
+// App translates and decides nothing: InitChain, CheckTx, PrepareProposal,
+// ProcessProposal, FinalizeBlock and Commit become calls on the engine's
+// write side (engine.Engine), with their results turned into CometBFT's
+// response types (codes with the "dstt" codespace, events, validator
+// updates); Info reports the engine's last committed height and app hash so
+// CometBFT's handshake can replay. Query serves every read path through the
+// engine's read side (engine.Reader), over committed state only.
 //
-// Engine turns a decided block (height, time, tx bytes) into one result per
-// tx and a new app hash. It uses nothing but its inputs and its
-// storage.Store: no clock, randomness, goroutines or map-order output, so
-// every honest validator computes the same bytes. Call order:
+// What is the adapter's own is node-local, never replicated: signed
+// queries (types.QuerySigned) are checked here against the node's wall
+// clock (DefaultQuerySkew) and a replay cache, then the signing key is
+// resolved to its identity by Reader.Resolve; the hooks OnAuthFailure and
+// OnCheckTxRejected feed the node's security log. Reads of keys "anyone"
+// may not read need the signed form.
 //
-//	NewEngine(store, verifier)
-//	InitChain(chainID, appState)        once, on a new chain
-//	loop:
-//	    CheckTx(tx)                     any number, against committed state
-//	    PrepareProposal / ProcessProposal
-//	    FinalizeBlock(block)            stages the block's writes
-//	    Commit()                        writes them in one atomic batch
+// Errors: Query never returns a Go error (that would close the client
+// connection); the engine's ErrNotFound, ErrBadQuery/ErrNoHistory (and
+// storage.ErrPruned) and ErrUnauthorized become the codes NOT_FOUND,
+// BAD_QUERY and UNAUTHORIZED, anything else INTERNAL. The block calls
+// return the engine's faults (a storage error, a height out of order) as Go
+// errors, and CometBFT stops the node rather than diverge.
 //
-// Reads (Get, History, TxResult, Check, CanRead, Policy, Identity, the
-// audit queries) and CheckTx see committed state only: FinalizeBlock works
-// on the block's own copies of the policy and key map, which Commit
-// promotes after the store holds the block (staging.go). A query between
-// FinalizeBlock and Commit therefore sees the previous block's policy.
-//
-// Engine is not safe for concurrent use; CometBFT's local client serialises
-// the ABCI calls. The Verifier it is given may verify in parallel and cache
-// results (CachedVerifier), as long as its answers equal verify.Signature's.
-//
-// # Transactions
-//
-// A tx is all-or-nothing. The engine checks, in order: encoding and size
-// limits, chain id, signatures (all must verify; the first signer is the
-// actor), the replay window (height <= valid_until_height <= height +
-// tx_window), that the tx hash was never committed, then the ops. A check op
-// compares the key's version before the tx with the expected one (zero =
-// must not exist); puts and deletes are buffered and applied only if every
-// check passes. Any failure yields a stable types.Code and changes no user
-// key. Every authentic tx (signatures verified) leaves a record of its result
-// under its hash, so its status can be queried and it can never be replayed.
-//
-// # State and app hash
-//
-// All state lives in one versioned store, one namespace per byte prefix:
-// 'k' user keys, 't' tx results, 'p' genesis params, 'r' RBAC rules and
-// grants, 'i'/'I' key-rotation records, 'o' member orgs, 'v' validators,
-// 'e' evidence, 'a' audit entries, 'h' the state hash and audit head.
-// Writes get the version (height, tx index). The state hash is a hash chain
-// over each block's state writes (audit records excluded); the app hash is
-// audit.AppHash(state hash, audit head), so the validators sign the audit
-// chain's head with every block. A block that writes nothing keeps both, so
-// empty blocks never change the app hash (CometBFT's
-// create_empty_blocks=false depends on this).
-//
-// # Errors
-//
-// Bad txs get codes (types.Code), and a failure that leaves a stored
-// result also gets a types.Reason: what is hashed holds codes and
-// structured fields, never words. Words are rendered outside every hash
-// (Outcome.Log for ExecTxResult.log and CheckTx; RenderLog for status
-// queries), so rewording a message cannot fork the chain.
-//
-// Faults return Go errors wrapping this package's sentinels (ErrHeight,
-// ErrStaged, ...) or storage's; the adapter returns them to CometBFT, which
-// stops the node rather than diverge. A storage error in FinalizeBlock or
-// Commit is such a fault: it is never turned into a result or an app hash.
-//
-// Queries return ErrNotFound / ErrBadQuery / ErrUnauthorized, which
-// App.Query maps to the codes NOT_FOUND, BAD_QUERY and UNAUTHORIZED. Reads
-// of keys "anyone" may not read need the signed form (QuerySigned).
+// App is safe for the way CometBFT's local client calls it (serialised);
+// it is not safe for concurrent use otherwise.
 package abci

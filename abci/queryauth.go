@@ -2,23 +2,18 @@ package abci
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/types"
 )
 
-// QuerySigned is the query path for authenticated reads: data is an
-// encoded types.SignedQuery wrapping the inner path, data and height.
 // DefaultQuerySkew bounds how far a signed query's timestamp may be from the
 // node's clock.
 const DefaultQuerySkew = 30 * time.Second
-
-// ErrUnauthorized is returned for reads the reader may not make.
-var ErrUnauthorized = errors.New("abci: unauthorized")
 
 // queryAuth checks signed queries. It is node-local (it reads the wall
 // clock) and lives in the adapter, never in the engine.
@@ -40,29 +35,29 @@ func newQueryAuth() *queryAuth {
 func (q *queryAuth) open(chainID string, raw []byte) (*types.SignedQuery, string, error) {
 	var sq types.SignedQuery
 	if !types.IsCanonical(&sq, raw) {
-		return nil, "", fmt.Errorf("%w: signed query does not decode, or is not in canonical encoding", ErrBadQuery)
+		return nil, "", fmt.Errorf("%w: signed query does not decode, or is not in canonical encoding", engine.ErrBadQuery)
 	}
 	if len(sq.PubKey) != types.PubKeySize || len(sq.Signature) != types.SignatureSize {
-		return nil, "", fmt.Errorf("%w: signed query needs a 32-byte ed25519 key and a 64-byte signature", ErrUnauthorized)
+		return nil, "", fmt.Errorf("%w: signed query needs a 32-byte ed25519 key and a 64-byte signature", engine.ErrUnauthorized)
 	}
 	if len(sq.Nonce) != types.QueryNonceSize {
-		return nil, "", fmt.Errorf("%w: signed query needs a %d-byte random nonce (got %d bytes)", ErrUnauthorized, types.QueryNonceSize, len(sq.Nonce))
+		return nil, "", fmt.Errorf("%w: signed query needs a %d-byte random nonce (got %d bytes)", engine.ErrUnauthorized, types.QueryNonceSize, len(sq.Nonce))
 	}
 	now := q.now()
 	t := time.UnixMilli(sq.TimeUnixMs)
 	if d := now.Sub(t); d > q.skew || d < -q.skew {
 		return nil, "", fmt.Errorf("%w: signed query timestamp %s is more than %s from the node's clock %s (check the client's clock)",
-			ErrUnauthorized, t.UTC().Format(time.RFC3339), q.skew, now.UTC().Format(time.RFC3339))
+			engine.ErrUnauthorized, t.UTC().Format(time.RFC3339), q.skew, now.UTC().Format(time.RFC3339))
 	}
 	msg := types.QuerySignBytes(chainID, sq.Path, sq.Data, sq.Height, sq.TimeUnixMs, sq.Nonce)
 	if !verify.Signature(sq.PubKey, msg, sq.Signature) {
-		return nil, "", fmt.Errorf("%w: the query's signature does not verify", ErrUnauthorized)
+		return nil, "", fmt.Errorf("%w: the query's signature does not verify", engine.ErrUnauthorized)
 	}
 	key := sha256.Sum256(sq.Signature)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if exp, ok := q.seen[key]; ok && now.Before(exp) {
-		return nil, "", fmt.Errorf("%w: this signed query was already used (replay)", ErrUnauthorized)
+		return nil, "", fmt.Errorf("%w: this signed query was already used (replay)", engine.ErrUnauthorized)
 	}
 	if len(q.seen) > 100_000 { // drop expired entries
 		for k, exp := range q.seen {
@@ -78,7 +73,7 @@ func (q *queryAuth) open(chainID string, raw []byte) (*types.SignedQuery, string
 // readDenied is the error for a read reader may not make.
 func readDenied(reader, key string) error {
 	if reader == "" {
-		return fmt.Errorf("%w: reading %q needs a signed query (dstt query ... --from KEY) by a reader with read permission", ErrUnauthorized, key)
+		return fmt.Errorf("%w: reading %q needs a signed query (dstt query ... --from KEY) by a reader with read permission", engine.ErrUnauthorized, key)
 	}
-	return fmt.Errorf("%w: %s lacks read on key %q", ErrUnauthorized, reader, key)
+	return fmt.Errorf("%w: %s lacks read on key %q", engine.ErrUnauthorized, reader, key)
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/cometbft/cometbft/types"
 
-	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/security/keyring"
 	dtypes "github.com/dstt/dstt/types"
@@ -281,7 +281,7 @@ func (nw *Network) addGenesisNodes(n, base int) ([]consensus.NodeKeys, error) {
 // governance needs opts.Threshold orgs.
 func newGenesis(opts Options, nodes []Node, keys []consensus.NodeKeys) (*types.GenesisDoc, error) {
 	vals := make([]types.GenesisValidator, len(nodes))
-	state := abci.DefaultGenesisState()
+	state := engine.DefaultGenesisState()
 	state.Threshold = uint32(opts.Threshold)
 	for i, n := range nodes {
 		vals[i] = types.GenesisValidator{PubKey: keys[i].ValidatorPubKey(), Power: consensus.ValidatorPower, Name: n.Name}
@@ -292,7 +292,7 @@ func newGenesis(opts Options, nodes []Node, keys []consensus.NodeKeys) (*types.G
 	if err != nil {
 		return nil, err
 	}
-	if _, err := abci.DecodeGenesisState(appState); err != nil {
+	if _, err := engine.DecodeGenesisState(appState); err != nil {
 		return nil, fmt.Errorf("testnet: app state: %w", err)
 	}
 	genTime := opts.GenesisTime

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/security/keyring"
 	"github.com/dstt/dstt/testnet"
@@ -122,7 +122,7 @@ func TestGenerateFourValidators(t *testing.T) {
 			t.Errorf("genesis validator %d: %+v", i, v)
 		}
 	}
-	state, err := abci.DecodeGenesisState(gen.AppState)
+	state, err := engine.DecodeGenesisState(gen.AppState)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestGenerateLibP2P(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if state, err := abci.DecodeGenesisState(gen.AppState); err != nil || state.Threshold != 3 {
+	if state, err := engine.DecodeGenesisState(gen.AppState); err != nil || state.Threshold != 3 {
 		t.Errorf("--threshold 3 wrote %+v (%v)", state.Threshold, err)
 	}
 	for _, n := range nw.Nodes {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/consensus/assemble"
 	"github.com/dstt/dstt/security/keyring"
@@ -40,7 +41,7 @@ func (f *initFlags) register(cmd *cobra.Command, defaultChain string) {
 }
 
 func (f *initFlags) initHome(home string) (*consensus.Home, error) {
-	gen := abci.DefaultGenesisState()
+	gen := engine.DefaultGenesisState()
 	gen.Admins = f.admins
 	appState, err := json.Marshal(gen)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	cmttypes "github.com/cometbft/cometbft/types"
 
-	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/consensus/privval"
 	"github.com/dstt/dstt/security/keyring"
@@ -368,7 +368,7 @@ path "transit/sign/validator" { capabilities = ["update"] }`)
 	rpc := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	laddr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	const chainID = "vault-chain"
-	appState, _ := json.Marshal(abci.DefaultGenesisState())
+	appState, _ := json.Marshal(engine.DefaultGenesisState())
 	gen, err := consensus.NewGenesis(chainID, time.Now(), []cmttypes.GenesisValidator{{PubKey: pub, Power: 10, Name: "vault-validator"}}, appState)
 	if err != nil {
 		t.Fatal(err)

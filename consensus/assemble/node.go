@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/storage"
@@ -25,7 +26,7 @@ type Node struct {
 	consensus   *consensus.Node
 	gateway     *rest.Gateway // nil: disabled, or its address was taken (rest.ErrListenSkipped)
 	audit       *nodeAudit
-	verifier    *abci.CachedVerifier
+	verifier    *engine.CachedVerifier
 	startHeight uint64
 
 	closers  []func() error // in build order; Stop runs them in reverse
@@ -60,13 +61,13 @@ func (n *Node) build() error {
 		return fmt.Errorf("open app store: %w", err)
 	}
 	n.onStop(store.Close)
-	n.verifier = abci.NewCachedVerifier(cfg.VerifierCacheSize)
-	engine, err := abci.NewEngine(store, n.verifier)
+	n.verifier = engine.NewCachedVerifier(cfg.VerifierCacheSize)
+	eng, err := engine.NewEngine(store, n.verifier)
 	if err != nil {
 		return err
 	}
-	app := abci.NewApp(engine, cfg.Logger.With("module", "dstt"))
-	nodeOpts, publicRPC, err := rpcExposure(h, engine, cfg.UnsafePublicRPC, cfg.Console)
+	app := abci.NewApp(eng, cfg.Logger.With("module", "dstt"))
+	nodeOpts, publicRPC, err := rpcExposure(h, eng, cfg.UnsafePublicRPC, cfg.Console)
 	if err != nil {
 		return err
 	}
@@ -82,10 +83,10 @@ func (n *Node) build() error {
 		return publicRPCHint(err)
 	}
 	n.onStop(n.consensus.Stop)
-	n.startHeight = engine.Height() // after the handshake; nothing calls the app until Start
+	n.startHeight = eng.Height() // after the handshake; nothing calls the app until Start
 	ctx, cancel := context.WithCancel(context.Background())
 	n.onStop(func() error { cancel(); return nil })
-	if err := n.audit.startSinks(ctx, abci.NewAuditSource(store), cfg.Metrics); err != nil {
+	if err := n.audit.startSinks(ctx, engine.NewAuditSource(store), cfg.Metrics); err != nil {
 		return err
 	}
 	return n.startGateway(ctx)
@@ -200,7 +201,7 @@ func (n *Node) NodeLog() *audit.NodeLog { return n.audit.nodeLog }
 
 // Verifier is the engine's signature verifier (safe for concurrent use),
 // shared with the gateway.
-func (n *Node) Verifier() *abci.CachedVerifier { return n.verifier }
+func (n *Node) Verifier() *engine.CachedVerifier { return n.verifier }
 
 // StartHeight is the committed height the store held when New ran (after
 // CometBFT's handshake replayed stored blocks into the application).

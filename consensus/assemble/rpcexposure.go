@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/consensus"
 )
 
@@ -15,8 +15,8 @@ import (
 // warning on console, and publicRPC names the public listeners for the node
 // log. Without access control every signer may read everything anyway, so
 // the RPC adds no exposure.
-func rpcExposure(h *consensus.Home, engine *abci.Engine, unsafePublic bool, console io.Writer) (opts []consensus.NodeOption, publicRPC []string, err error) {
-	on, err := accessControlOn(h, engine)
+func rpcExposure(h *consensus.Home, eng *engine.Engine, unsafePublic bool, console io.Writer) (opts []consensus.NodeOption, publicRPC []string, err error) {
+	on, err := accessControlOn(h, eng)
 	if err != nil || !on {
 		return nil, nil, err
 	}
@@ -46,15 +46,15 @@ WARNING: Clients belong on the REST gateway. This start is recorded in the node 
 // accessControlOn reports whether the chain has access control: the
 // engine's state once the chain is initialised, else the genesis (admins or
 // organisations named, which InitChain turns into grants).
-func accessControlOn(h *consensus.Home, engine *abci.Engine) (bool, error) {
-	if engine.Initialised() {
-		return !engine.Open(), nil
+func accessControlOn(h *consensus.Home, eng *engine.Engine) (bool, error) {
+	if eng.Initialised() {
+		return !eng.Reader().Open(), nil
 	}
 	gen, err := h.Genesis()
 	if err != nil {
 		return false, err
 	}
-	gs, err := abci.DecodeGenesisState(gen.AppState)
+	gs, err := engine.DecodeGenesisState(gen.AppState)
 	if err != nil {
 		return true, nil // InitChain reports it; until then assume the strict case
 	}

@@ -47,7 +47,7 @@ type Backend interface {
 	Status(ctx context.Context) (NodeStatus, error)
 }
 
-// Verifier checks signatures in bulk; abci.CachedVerifier is one. Given the
+// Verifier checks signatures in bulk; engine.CachedVerifier is one. Given the
 // node's own verifier, the gateway verifies each submitted batch in parallel
 // before CheckTx, which then finds the signatures in the cache.
 type Verifier interface {

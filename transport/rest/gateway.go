@@ -17,7 +17,7 @@ import (
 // Options are the gateway's collaborators; every field is optional.
 type Options struct {
 	// Verifier, when set, checks each submitted batch's signatures in
-	// parallel before CheckTx. Pass the engine's abci.CachedVerifier so
+	// parallel before CheckTx. Pass the node's engine.CachedVerifier so
 	// CheckTx finds them cached; nil verifies with verify.Batch.
 	Verifier Verifier
 	// Authorizer decides reads (kv, history, tx, events). Nil allows all.

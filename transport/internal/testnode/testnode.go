@@ -17,7 +17,7 @@ import (
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/dstt/dstt/abci"
+	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/audit/sink"
 	"github.com/dstt/dstt/consensus"
@@ -57,7 +57,7 @@ type Node struct {
 	Admin    *security.LocalSigner // a key; genesis admin with Options.RBAC
 	ChainID  string
 	Home     string
-	Verifier *abci.CachedVerifier
+	Verifier *engine.CachedVerifier
 	// NodeLog is the node security log (nil only if AuditConfig disables it).
 	NodeLog *audit.NodeLog
 	// Assembled is the whole node as `dstt start` runs it.
@@ -123,7 +123,7 @@ func Start(t testing.TB, opts Options) *Node {
 // timeout_commit, and opts.AuditConfig as its audit.toml.
 func initHome(t testing.TB, opts Options, admin *security.LocalSigner) string {
 	t.Helper()
-	gen := abci.DefaultGenesisState()
+	gen := engine.DefaultGenesisState()
 	if opts.RBAC {
 		gen.Admins = []string{types.Address(admin.PubKey())}
 	}

@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"bytes"
@@ -194,9 +194,6 @@ func (e *Engine) AppHash() []byte { return bytes.Clone(e.appHash) }
 // ChainID is the chain id from genesis.
 func (e *Engine) ChainID() string { return e.chainID }
 
-// Params are the chain's rules from genesis.
-func (e *Engine) Params() types.Params { return e.params }
-
 // InitChain writes genesis state and returns the genesis app hash. Called
 // again with the same genesis (a crash before block 1) it changes nothing.
 func (e *Engine) InitChain(chainID string, appState []byte, validators ...Validator) ([]byte, error) {
@@ -326,19 +323,6 @@ func isAddress(s string) bool {
 		}
 	}
 	return true
-}
-
-// Open reports whether access control is off (no admins at genesis).
-func (e *Engine) Open() bool { return e.open }
-
-// Policy is the committed access-control policy, read-only. A block's
-// changes show in it from the Commit that persists them.
-func (e *Engine) Policy() CommittedPolicy { return CommittedPolicy{e.policy} }
-
-// CanRead reports whether reader (an address, or "" for an unsigned
-// request) may read key under the committed policy.
-func (e *Engine) CanRead(reader, key string) bool {
-	return e.open || e.policy.Allowed(reader, rbac.DomainOf(key), key, rbac.ActRead)
 }
 
 // nextStateHash folds one block's state writes into the state hash (audit

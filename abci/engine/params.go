@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"encoding/json"

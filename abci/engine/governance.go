@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ import (
 // reports zeroes the offender's power.
 //
 // State: nsOrg + id -> JSON types.Org; nsValidator + address -> JSON
-// validatorRecord; nsEvidence + height + index -> JSON EvidenceRecord.
+// validatorRecord; nsEvidence + height + index -> JSON evidenceRecord.
 const (
 	nsOrg       = 'o'
 	nsValidator = 'v'
@@ -47,8 +47,8 @@ type Misbehavior struct {
 	Height    uint64
 }
 
-// EvidenceRecord is what the chain keeps of a punished misbehaviour.
-type EvidenceRecord struct {
+// evidenceRecord is what the chain keeps of a punished misbehaviour.
+type evidenceRecord struct {
 	Type      string `json:"type"`
 	Validator string `json:"validator"` // address, hex
 	Height    uint64 `json:"height"`
@@ -427,7 +427,7 @@ func (e *Engine) punish(st *staged, b *Block) ([]audit.Entry, error) {
 		})
 		ver := storage.Version{Height: st.height, Index: uint32(i)}
 		evKey := append([]byte{nsEvidence}, fmt.Sprintf("%020d/%04d", st.height, i)...)
-		if err := e.putJSON(st, evKey, EvidenceRecord{Type: ev.Type, Validator: types.Address(pub), Height: ev.Height, Block: st.height, PowerWas: rec.Power}, ver); err != nil {
+		if err := e.putJSON(st, evKey, evidenceRecord{Type: ev.Type, Validator: types.Address(pub), Height: ev.Height, Block: st.height, PowerWas: rec.Power}, ver); err != nil {
 			return nil, err
 		}
 		total, err := e.totalPower(st)
@@ -456,7 +456,8 @@ func (st *staged) update(pub []byte, power int64) {
 }
 
 // Validators lists the committed validator set.
-func (e *Engine) Validators() ([]types.ValidatorView, error) {
+func (r Reader) Validators() ([]types.ValidatorView, error) {
+	e := r.e
 	var out []types.ValidatorView
 	err := e.scanValidators(nil, func(pub []byte, r validatorRecord) {
 		out = append(out, types.ValidatorView{Address: strings.ToUpper(types.Address(pub)), PubKey: r.PubKey, Power: r.Power, Org: r.Org})
@@ -465,7 +466,8 @@ func (e *Engine) Validators() ([]types.ValidatorView, error) {
 }
 
 // Orgs lists the committed member organisations, and the threshold k.
-func (e *Engine) Orgs() ([]types.Org, int, error) {
+func (r Reader) Orgs() ([]types.Org, int, error) {
+	e := r.e
 	var out []types.Org
 	if err := e.scanOrgs(nil, func(o types.Org) { out = append(out, o) }); err != nil {
 		return nil, 0, err

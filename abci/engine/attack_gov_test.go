@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"encoding/hex"
@@ -144,7 +144,7 @@ func TestAttackValidatorPowerHaltsChain(t *testing.T) {
 	comet.apply(t, res.ValidatorUpdates)
 
 	// The engine's view and CometBFT's agree.
-	vs, err := e.Validators()
+	vs, err := e.Reader().Validators()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestAttackGovStorageErrorHalts(t *testing.T) {
 		t.Fatalf("want the storage error to halt the block, got err=%v (%s)", err, code)
 	}
 	fs.scans = 0
-	if _, _, err := e.Orgs(); !errors.Is(err, errDisk) {
+	if _, _, err := e.Reader().Orgs(); !errors.Is(err, errDisk) {
 		t.Fatalf("Orgs: want the storage error, got %v", err)
 	}
 }

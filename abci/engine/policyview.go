@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"fmt"
@@ -15,15 +15,16 @@ const MaxCheckRequestBytes = 6*(4096+rbac.MaxNameBytes) + 256
 // it; "" for an unsigned query) may read the whole policy and the lines
 // behind a decision: an admin of some domain, or a holder of
 // rbac.AuditorRole in every domain. With access control off, everyone may.
-func (e *Engine) MayReadPolicy(reader string) bool {
+func (r Reader) MayReadPolicy(reader string) bool {
+	e := r.e
 	return e.open || e.policy.MayReadPolicy(reader)
 }
 
 // PolicyReadable is nil when reader may read the policy (QueryPolicy), and
 // the ErrUnauthorized explaining who may otherwise.
-func (e *Engine) PolicyReadable(reader string) error {
+func (r Reader) PolicyReadable(reader string) error {
 	switch {
-	case e.MayReadPolicy(reader):
+	case r.MayReadPolicy(reader):
 		return nil
 	case reader == "":
 		return fmt.Errorf("%w: sign the query to list the policy", ErrUnauthorized)
@@ -62,7 +63,8 @@ func (e *Engine) checkRequest(c types.CheckRequest) error {
 // the identity whose rights it carries (a retired key has none). A request
 // that fails checkRequest is ErrBadQuery. Only readers who may read the
 // policy get the lines that decided.
-func (e *Engine) Check(reader string, c types.CheckRequest) (types.CheckResult, error) {
+func (r Reader) Check(reader string, c types.CheckRequest) (types.CheckResult, error) {
+	e := r.e
 	if err := e.checkRequest(c); err != nil {
 		return types.CheckResult{}, err
 	}
@@ -89,7 +91,7 @@ func (e *Engine) Check(reader string, c types.CheckRequest) (types.CheckResult, 
 	}
 	ok, lines := e.policy.Explain(sub, dom, obj, c.Action)
 	res.Allowed = ok
-	if !e.MayReadPolicy(reader) {
+	if !r.MayReadPolicy(reader) {
 		res.Reason = "denied"
 		if ok {
 			res.Reason = "allowed"
@@ -110,16 +112,4 @@ func (e *Engine) Check(reader string, c types.CheckRequest) (types.CheckResult, 
 		res.Reason = "no allow rule matches (deny by default)"
 	}
 	return res, nil
-}
-
-// policyView is the QueryPolicy answer for policy p.
-func policyView(open bool, p CommittedPolicy) types.PolicyView {
-	v := types.PolicyView{Open: open}
-	for _, r := range p.Rules() {
-		v.Rules = append(v.Rules, types.RuleView{Subject: r.Subject, Domain: r.Domain, Object: r.Object, Action: r.Action, Deny: r.Deny})
-	}
-	for _, g := range p.Grants() {
-		v.Grants = append(v.Grants, types.GrantView{Subject: g.Subject, Role: g.Role, Domain: g.Domain})
-	}
-	return v
 }

@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 // own key, signatures verified cold (no CheckTx cache), as a validator that
 // did not see the txs in its mempool would. Reports tx/s.
 //
-//	go test ./abci -run '^$' -bench FinalizeCommit -benchtime 20x
+//	go test ./abci/engine -run '^$' -bench FinalizeCommit -benchtime 20x
 func BenchmarkFinalizeCommit(b *testing.B) {
 	const perBlock = 10_000
 	for _, bc := range []struct {
@@ -124,7 +124,7 @@ func newPolicyBenchEngine(b *testing.B, store storage.Store, v Verifier, signers
 			b.Fatalf("policy setup: %s", res.Txs[0].Log)
 		}
 	}
-	if n := len(e.Policy().Rules()) + len(e.Policy().Grants()); n < 1000 {
+	if n := len(e.Reader().Policy().Rules()) + len(e.Reader().Policy().Grants()); n < 1000 {
 		b.Fatalf("policy has %d lines, want >= 1000", n)
 	}
 	return e

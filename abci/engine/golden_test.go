@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"bytes"
@@ -39,7 +39,7 @@ import (
 //	status T                 the committed result of tx T
 //	reopen                   a new engine over the same store (a restart)
 //
-// Regenerate expected output with `go test ./abci -run TestGolden -rewrite`
+// Regenerate expected output with `go test ./abci/engine -run TestGolden -rewrite`
 // and review the diff.
 func TestGolden(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
@@ -86,7 +86,7 @@ func TestGolden(t *testing.T) {
 				if _, err := e.InitChain(testChain, state, validators...); err != nil {
 					t.Fatal(err)
 				}
-				return fmt.Sprintf("open=%v rules=%d grants=%d", e.Open(), len(e.Policy().Rules()), len(e.Policy().Grants()))
+				return fmt.Sprintf("open=%v rules=%d grants=%d", e.Reader().Open(), len(e.Reader().Policy().Rules()), len(e.Reader().Policy().Grants()))
 			}
 			if e == nil {
 				e = newTestEngine(t, store, NewCachedVerifier(1024))
@@ -94,9 +94,9 @@ func TestGolden(t *testing.T) {
 			switch d.Cmd {
 			case "can":
 				sub, act, key := d.CmdArgs[0].Key, d.CmdArgs[1].Key, d.CmdArgs[2].Key
-				return fmt.Sprint(e.Policy().Allowed(addressOf(sub), rbac.DomainOf(key), key, act))
+				return fmt.Sprint(e.Reader().Policy().Allowed(addressOf(sub), rbac.DomainOf(key), key, act))
 			case "identity":
-				v, err := e.Identity(addressOf(d.CmdArgs[0].Key))
+				v, err := e.Reader().Identity(addressOf(d.CmdArgs[0].Key))
 				if err != nil {
 					return "error: " + err.Error()
 				}
@@ -107,7 +107,7 @@ func TestGolden(t *testing.T) {
 				}
 				return strings.TrimSpace(sb.String())
 			case "audit": // the consensus audit chain, verified
-				r, err := e.AuditEntries(audit.EntriesRequest{Limit: 1000})
+				r, err := e.Reader().AuditEntries(audit.EntriesRequest{Limit: 1000})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -125,7 +125,7 @@ func TestGolden(t *testing.T) {
 					}
 					fmt.Fprintf(&sb, "%d h=%d i=%d %s actor=%s %s %v %s\n", a.Seq, a.Height, a.TxIndex, a.Kind, actor, a.Action, a.Resources, a.CodeName)
 				}
-				h, err := e.AuditHead(0)
+				h, err := e.Reader().AuditHead(0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -135,7 +135,7 @@ func TestGolden(t *testing.T) {
 				fmt.Fprintf(&sb, "head=%d", h.Head.Seq)
 				return sb.String()
 			case "validators":
-				vs, err := e.Validators()
+				vs, err := e.Reader().Validators()
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -143,7 +143,7 @@ func TestGolden(t *testing.T) {
 				for _, v := range vs {
 					fmt.Fprintf(&sb, "%s power=%d org=%s\n", strings.ToLower(v.Address), v.Power, v.Org)
 				}
-				orgs, k, _ := e.Orgs()
+				orgs, k, _ := e.Reader().Orgs()
 				for _, o := range orgs {
 					fmt.Fprintf(&sb, "org %s admins=%d\n", o.ID, len(o.Admins))
 				}
@@ -151,10 +151,10 @@ func TestGolden(t *testing.T) {
 				return sb.String()
 			case "policy":
 				var sb strings.Builder
-				for _, r := range e.Policy().Rules() {
+				for _, r := range e.Reader().Policy().Rules() {
 					fmt.Fprintln(&sb, r)
 				}
-				for _, g := range e.Policy().Grants() {
+				for _, g := range e.Reader().Policy().Grants() {
 					fmt.Fprintln(&sb, g)
 				}
 				return strings.TrimSpace(sb.String())
@@ -212,7 +212,7 @@ func TestGolden(t *testing.T) {
 			case "get":
 				var h uint64
 				d.MaybeScanArgs(t, "height", &h)
-				kv, err := e.Get(d.CmdArgs[0].Key, h)
+				kv, err := e.Reader().Get(d.CmdArgs[0].Key, h)
 				if err != nil {
 					return "error: " + err.Error()
 				}
@@ -231,7 +231,7 @@ func TestGolden(t *testing.T) {
 					}
 					req.Before = v
 				}
-				h, err := e.History(req)
+				h, err := e.Reader().History(req)
 				if err != nil {
 					return "error: " + err.Error()
 				}
@@ -246,7 +246,7 @@ func TestGolden(t *testing.T) {
 				fmt.Fprintf(&sb, "next=%s", h.Next.Text())
 				return sb.String()
 			case "status":
-				r, err := e.TxResult(types.TxHash(lookupTx(t, txs, d.CmdArgs[0].Key)))
+				r, err := e.Reader().TxResult(types.TxHash(lookupTx(t, txs, d.CmdArgs[0].Key)))
 				if err != nil {
 					return "error: " + err.Error()
 				}

@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"bytes"
@@ -43,7 +43,7 @@ func TestRewordingKeepsAppHash(t *testing.T) {
 	restore := func() { failText, ruleText = origFail, origRules }
 	defer restore()
 	versions := func(k string) (v types.Version) {
-		if kv, err := engines[0].Get(k, 0); err == nil {
+		if kv, err := engines[0].Reader().Get(k, 0); err == nil {
 			v = kv.Version
 		}
 		return v
@@ -89,12 +89,12 @@ func TestRewordingKeepsAppHash(t *testing.T) {
 	}
 	// A status answer is rendered when it is asked for, from stored data.
 	for _, hash := range failedHashes {
-		plain, err := engines[1].TxResult(hash)
+		plain, err := engines[1].Reader().TxResult(hash)
 		if err != nil {
 			t.Fatal(err)
 		}
 		reword()
-		reworded, err := engines[1].TxResult(hash)
+		reworded, err := engines[1].Reader().TxResult(hash)
 		restore()
 		if err != nil {
 			t.Fatal(err)
@@ -103,8 +103,8 @@ func TestRewordingKeepsAppHash(t *testing.T) {
 			t.Fatalf("status of %X: log %q, reworded %q", hash, plain.Log, reworded.Log)
 		}
 	}
-	a, aerr := engines[0].AuditHead(0)
-	b, berr := engines[1].AuditHead(0)
+	a, aerr := engines[0].Reader().AuditHead(0)
+	b, berr := engines[1].Reader().AuditHead(0)
 	if aerr != nil || berr != nil || !a.Head.Equal(b.Head) || !bytes.Equal(a.StateHash, b.StateHash) {
 		t.Fatalf("audit heads differ: %v vs %v (%v, %v)", a.Head, b.Head, aerr, berr)
 	}
@@ -135,7 +135,7 @@ func TestStoredResultHasNoWords(t *testing.T) {
 	if stored.Log != "" || stored.Reason == nil || !reflect.DeepEqual(*stored.Reason, want) || !bytes.Equal(ent.Value, out.Result) {
 		t.Fatalf("stored %+v (reason %+v); want no log and reason %+v, the same bytes as ExecTxResult.data", stored, stored.Reason, want)
 	}
-	r, err := e.TxResult(out.Hash)
+	r, err := e.Reader().TxResult(out.Hash)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"bytes"
@@ -279,7 +279,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 	ref := engines[0]
 	w.ref = ref
 	versions := func(k string) types.Version {
-		kv, err := ref.Get(k, 0)
+		kv, err := ref.Reader().Get(k, 0)
 		if err != nil {
 			return types.Version{}
 		}
@@ -293,7 +293,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 		for _, tx := range txs {
 			engines[0].CheckTx(tx)
 		}
-		before, err := ref.Validators()
+		before, err := ref.Reader().Validators()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -347,26 +347,26 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 				}
 			}
 		}
-		refHead, err := ref.AuditHead(0)
+		refHead, err := ref.Reader().AuditHead(0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i, e := range engines[1:] { // identical audit chains
-			h, err := e.AuditHead(0)
+			h, err := e.Reader().AuditHead(0)
 			if err != nil || !h.Head.Equal(refHead.Head) || !bytes.Equal(h.StateHash, refHead.StateHash) {
 				t.Fatalf("seed %d height %d: engine %d audit head %v, engine 0 %v (%v)", seed, h.Height, i+1, h.Head, refHead.Head, err)
 			}
 		}
 		for i, e := range engines[1:] { // the same policy everywhere, deciding the same way
-			if fmt.Sprint(e.Policy().Rules(), e.Policy().Grants()) != fmt.Sprint(ref.Policy().Rules(), ref.Policy().Grants()) {
+			if fmt.Sprint(e.Reader().Policy().Rules(), e.Reader().Policy().Grants()) != fmt.Sprint(ref.Reader().Policy().Rules(), ref.Reader().Policy().Grants()) {
 				t.Fatalf("seed %d height %d: engine %d has another policy", seed, h, i+1)
 			}
 			for _, s := range w.signers {
 				sub := types.Address(s.PubKey())
 				for _, k := range w.keys() {
 					for _, act := range []string{"read", "write"} {
-						if a, b := e.Policy().Allowed(sub, k[:2], k, act), ref.Policy().Allowed(sub, k[:2], k, act); a != b {
-							t.Fatalf("seed %d height %d: engine %d decides %s %s %s = %v, engine 0 %v\nrules %v\ngrants %v", seed, h, i+1, sub, act, k, a, b, ref.Policy().Rules(), ref.Policy().Grants())
+						if a, b := e.Reader().Policy().Allowed(sub, k[:2], k, act), ref.Reader().Policy().Allowed(sub, k[:2], k, act); a != b {
+							t.Fatalf("seed %d height %d: engine %d decides %s %s %s = %v, engine 0 %v\nrules %v\ngrants %v", seed, h, i+1, sub, act, k, a, b, ref.Reader().Policy().Rules(), ref.Reader().Policy().Grants())
 						}
 					}
 				}
@@ -384,9 +384,9 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 		seed, changes, denied, policyChanges, govChanges, rotations, punished)
 	// Every replica reads the same values.
 	for _, key := range w.keys() {
-		want, werr := ref.Get(key, 0)
+		want, werr := ref.Reader().Get(key, 0)
 		for i, e := range engines[1:] {
-			got, gerr := e.Get(key, 0)
+			got, gerr := e.Reader().Get(key, 0)
 			if (werr == nil) != (gerr == nil) || string(got.Value) != string(want.Value) || got.Version != want.Version {
 				t.Fatalf("key %s: engine %d has %v/%v, engine 0 %v/%v", key, i+1, got, gerr, want, werr)
 			}

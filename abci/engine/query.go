@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"errors"
@@ -8,11 +8,13 @@ import (
 	"github.com/dstt/dstt/types"
 )
 
-// Query errors. The adapter maps them to query codes.
+// Query errors. The adapter maps them to query codes. Their text keeps the
+// "abci:" prefix clients have always seen (the adapter strips it).
 var (
-	ErrNotFound  = errors.New("abci: not found")
-	ErrBadQuery  = errors.New("abci: bad query")
-	ErrNoHistory = errors.New("abci: height is above the last committed height")
+	ErrNotFound     = errors.New("abci: not found")
+	ErrBadQuery     = errors.New("abci: bad query")
+	ErrNoHistory    = errors.New("abci: height is above the last committed height")
+	ErrUnauthorized = errors.New("abci: unauthorized") // a read the reader may not make
 )
 
 // maxHistoryPage bounds one page of a key's history; a request without a
@@ -39,7 +41,8 @@ func (e *Engine) checkQueryHeight(height uint64) error {
 
 // Get returns key's value as of height (0 = latest committed). A deleted
 // key is ErrNotFound.
-func (e *Engine) Get(key string, height uint64) (types.KV, error) {
+func (r Reader) Get(key string, height uint64) (types.KV, error) {
+	e := r.e
 	if c, msg := e.checkKey(key); c != types.CodeOK {
 		return types.KV{}, fmt.Errorf("%w: %s", ErrBadQuery, msg)
 	}
@@ -57,7 +60,8 @@ func (e *Engine) Get(key string, height uint64) (types.KV, error) {
 }
 
 // History returns one page of key's versions, newest first.
-func (e *Engine) History(req types.HistoryRequest) (types.History, error) {
+func (r Reader) History(req types.HistoryRequest) (types.History, error) {
+	e := r.e
 	if c, msg := e.checkKey(req.Key); c != types.CodeOK {
 		return types.History{}, fmt.Errorf("%w: %s", ErrBadQuery, msg)
 	}
@@ -84,7 +88,8 @@ func (e *Engine) History(req types.HistoryRequest) (types.History, error) {
 }
 
 // TxResult returns the committed result of the tx with this hash.
-func (e *Engine) TxResult(hash []byte) (types.TxResult, error) {
+func (r Reader) TxResult(hash []byte) (types.TxResult, error) {
+	e := r.e
 	if len(hash) != 32 {
 		return types.TxResult{}, fmt.Errorf("%w: a tx hash is 32 bytes (64 hex digits), got %d bytes", ErrBadQuery, len(hash))
 	}
@@ -95,10 +100,10 @@ func (e *Engine) TxResult(hash []byte) (types.TxResult, error) {
 	if !ok {
 		return types.TxResult{}, fmt.Errorf("%w: tx %X is not committed", ErrNotFound, hash)
 	}
-	var r types.TxResult
-	if err := r.Unmarshal(ent.Value); err != nil {
+	var res types.TxResult
+	if err := res.Unmarshal(ent.Value); err != nil {
 		return types.TxResult{}, fmt.Errorf("abci: stored tx result: %w", err)
 	}
-	r.Log = RenderLog(types.Code(r.Code), r.Reason) // state keeps no words
-	return r, nil
+	res.Log = renderLog(types.Code(res.Code), res.Reason) // state keeps no words
+	return res, nil
 }

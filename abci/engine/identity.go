@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"encoding/hex"
@@ -183,7 +183,8 @@ func (e *Engine) identityView(st *staged, identity string) (types.IdentityView, 
 }
 
 // Identity answers QueryIdentity for an identity or any of its keys.
-func (e *Engine) Identity(addr string) (types.IdentityView, error) {
+func (r Reader) Identity(addr string) (types.IdentityView, error) {
+	e := r.e
 	if !isAddress(addr) {
 		return types.IdentityView{}, fmt.Errorf("%w: %q is not an address", ErrBadQuery, addr)
 	}

@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 // hash) and its audit entry hold the code and a types.Reason: a stable rule
 // name and the fields that locate the failure. Human text is made in two
 // places outside every hash: failText words the validator's own log
-// (ExecTxResult.log, CheckTx), and RenderLog words a status query's answer
+// (ExecTxResult.log, CheckTx), and renderLog words a status query's answer
 // from the stored code and reason. Rewording either never forks the chain.
 
 // Rules: the stable names in types.Reason.rule. Never reword or reuse one.
@@ -38,7 +38,7 @@ const (
 // test can reword every message and show that no hash changes.
 var failText = func(c types.Code, detail string) string { return c.Message() + ": " + detail }
 
-// ruleText words each rule for RenderLog. A variable for the same reason.
+// ruleText words each rule for renderLog. A variable for the same reason.
 var ruleText = map[string]func(r *types.Reason) string{
 	ruleKeyRetired: func(r *types.Reason) string {
 		return fmt.Sprintf("key %s was retired at height %d; use its identity's current key", r.Subject, r.Height)
@@ -83,9 +83,9 @@ func versionText(v *types.Version) string {
 	return v.Text()
 }
 
-// RenderLog words a stored outcome: the code's message, then the reason's
+// renderLog words a stored outcome: the code's message, then the reason's
 // op and rule in words. It reads nothing but its arguments.
-func RenderLog(c types.Code, r *types.Reason) string {
+func renderLog(c types.Code, r *types.Reason) string {
 	if c == types.CodeOK {
 		return ""
 	}

@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"encoding/binary"
@@ -175,7 +175,8 @@ func (e *Engine) stageAudit(st *staged, b *Block, ds []*decodedTx, res *BlockRes
 }
 
 // AuditEntries answers audit.QueryEntries.
-func (e *Engine) AuditEntries(req audit.EntriesRequest) (audit.EntriesResponse, error) {
+func (r Reader) AuditEntries(req audit.EntriesRequest) (audit.EntriesResponse, error) {
+	e := r.e
 	resp := audit.EntriesResponse{Head: e.head}
 	from := max(req.From, 1)
 	limit := uint64(req.Limit)
@@ -202,7 +203,8 @@ func (e *Engine) AuditEntries(req audit.EntriesRequest) (audit.EntriesResponse, 
 
 // AuditHead answers audit.QueryHead: the state hash and audit head after
 // block height (0 = the last committed).
-func (e *Engine) AuditHead(height uint64) (audit.HeadResponse, error) {
+func (r Reader) AuditHead(height uint64) (audit.HeadResponse, error) {
+	e := r.e
 	if height == 0 {
 		height = e.height
 	}

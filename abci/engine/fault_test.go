@@ -1,4 +1,4 @@
-package abci
+package engine
 
 import (
 	"bytes"
@@ -57,7 +57,7 @@ func faultRun(t *testing.T, ops storage.FaultOps, skip int) int {
 	e := open(fs)
 	w.ref = ref
 	versions := func(k string) (v types.Version) {
-		if kv, err := ref.Get(k, 0); err == nil {
+		if kv, err := ref.Reader().Get(k, 0); err == nil {
 			v = kv.Version
 		}
 		return v
