@@ -11,6 +11,7 @@ import (
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/security/verify"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 func TestEventIDs(t *testing.T) {
@@ -115,13 +116,11 @@ func TestBlockWrites(t *testing.T) {
 		}
 		return tx
 	}
-	put := func(k, v string) types.Op {
-		return types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: k, Value: []byte(v)}}}
-	}
+	put := typestest.Put
 	txs := [][]byte{
 		sign(put("a", "1"), put("b", "2"), put("a", "3")),
 		sign(put("x", "no")), // failed: no writes reported
-		sign(types.Op{Sum: &types.Op_Delete{Delete: &types.Delete{Key: "b"}}}),
+		sign(typestest.Delete("b")),
 	}
 	res := func(code uint32, ws ...types.Write) *abcitypes.ExecTxResult {
 		d, _ := (&types.TxResult{Writes: ws}).Marshal()

@@ -1,7 +1,5 @@
 package client_test
 
-import "github.com/dstt/dstt/types"
+import "github.com/dstt/dstt/types/typestest"
 
-func putOp(k, v string) types.Op {
-	return types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: k, Value: []byte(v)}}}
-}
+var putOp = typestest.Put

@@ -22,19 +22,10 @@ import (
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/transport/internal/testnode"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
-func put(k, v string) types.Op {
-	return types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: k, Value: []byte(v)}}}
-}
-
-func del(k string) types.Op {
-	return types.Op{Sum: &types.Op_Delete{Delete: &types.Delete{Key: k}}}
-}
-
-func check(k string, v types.Version) types.Op {
-	return types.Op{Sum: &types.Op_Check{Check: &types.Check{Key: k, Version: v}}}
-}
+var put, del, check = typestest.Put, typestest.Delete, typestest.Check
 
 // appHash is the app's last committed app hash (through the ABCI
 // connection, so it never races the engine). An empty block keeps it: a
