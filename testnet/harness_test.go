@@ -51,7 +51,11 @@ func dsttBinary(tb testing.TB) string {
 		}
 		binPath = filepath.Join(dir, "dstt")
 		// GOFLAGS (-tags=pebbledb from the Makefile) comes through the environment.
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/dstt").CombinedOutput()
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race") // a race in a node fails its test
+		}
+		out, err := exec.Command("go", append(args, "../cmd/dstt")...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

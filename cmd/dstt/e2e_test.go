@@ -45,6 +45,9 @@ func dsttBinary(t *testing.T) string {
 		if consensus.DefaultDBBackend == "pebbledb" {
 			args = append(args, "-tags", "pebbledb")
 		}
+		if raceEnabled {
+			args = append(args, "-race") // a race in the node fails its test
+		}
 		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
