@@ -6,8 +6,12 @@ import (
 
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/security/keyring"
+	"github.com/dstt/dstt/testnet/freeport"
 	"github.com/dstt/dstt/types"
 )
+
+// freePort is a 127.0.0.1 TCP port that was free a moment ago.
+var freePort = freeport.Port
 
 func devSigner(t *testing.T, home string) security.Signer {
 	t.Helper()
