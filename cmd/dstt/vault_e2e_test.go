@@ -393,7 +393,7 @@ path "transit/sign/validator" { capabilities = ["update"] }`)
 		return startProc(t, signerEnv, bin, "--home", home, "signer", "start", "--key", "validator", "--journal", journal, "--log-level", "warn")
 	}
 	signer := startSigner()
-	node := startProc(t, cleanVaultEnv(), bin, "--home", home, "start", "--log-level", "error", "--comet-log-level", "error")
+	node := startProc(t, vaulttest.CleanEnv(), bin, "--home", home, "start", "--log-level", "error", "--comet-log-level", "error")
 
 	hc, err := rpchttp.New(rpc, "/websocket")
 	if err != nil {
@@ -407,7 +407,7 @@ path "transit/sign/validator" { capabilities = ["update"] }`)
 	devKey(t, home)
 	mustCLI := func(args ...string) {
 		t.Helper()
-		if out, errs, code := vcli(t, bin, home, cleanVaultEnv(), args...); code != 0 {
+		if out, errs, code := vcli(t, bin, home, vaulttest.CleanEnv(), args...); code != 0 {
 			t.Fatalf("dstt %v: %s %s", args, out, errs)
 		}
 	}
@@ -420,7 +420,7 @@ path "transit/sign/validator" { capabilities = ["update"] }`)
 		signer.kill()
 		chain.observeNoProgress(1500 * time.Millisecond) // no signer, no blocks
 		// Reads are served while the validator cannot sign.
-		out, errs, code := vcli(t, bin, home, cleanVaultEnv(), "query", "get", "chain/k", "-o", "json")
+		out, errs, code := vcli(t, bin, home, vaulttest.CleanEnv(), "query", "get", "chain/k", "-o", "json")
 		if code != 0 || !strings.Contains(out, `"v"`) {
 			t.Fatalf("read without a signer: %d %s %s", code, out, errs)
 		}
@@ -435,7 +435,7 @@ path "transit/sign/validator" { capabilities = ["update"] }`)
 	// timeout (it re-asks on a new connection).
 	signer.waitLog("Vault is sealed", 30*time.Second)
 	chain.observeNoProgress(7 * time.Second)
-	if out, errs, code := vcli(t, bin, home, cleanVaultEnv(), "query", "get", "chain/k"); code != 0 {
+	if out, errs, code := vcli(t, bin, home, vaulttest.CleanEnv(), "query", "get", "chain/k"); code != 0 {
 		t.Fatalf("read while Vault is sealed: %s %s", out, errs)
 	}
 	srv.Unseal()
@@ -493,7 +493,7 @@ path "transit/sign/validator" { capabilities = ["update"] }`)
 	// 3. The chain: every commit verifies against the Vault key with a
 	// signature from the journal, and no block carries evidence.
 	signer = startSigner()
-	node = startProc(t, cleanVaultEnv(), bin, "--home", home, "start", "--log-level", "error", "--comet-log-level", "none")
+	node = startProc(t, vaulttest.CleanEnv(), bin, "--home", home, "start", "--log-level", "error", "--comet-log-level", "none")
 	chain = watchHeights(t, rpc, 60*time.Second, logs)
 	chain.waitHeight(final, 60*time.Second)
 	vals := cmttypes.NewValidatorSet([]*cmttypes.Validator{cmttypes.NewValidator(pub, 10)})
@@ -540,16 +540,6 @@ func editConfig(t *testing.T, path string, set map[string]string) {
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func cleanVaultEnv() []string {
-	var out []string
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "VAULT_") {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // devKey makes the home's "dev" key in the test keyring (the CLI's default

@@ -129,7 +129,7 @@ func Start(t testing.TB, opts Options) *Server {
 		s.CACert = filepath.Join(dir, "vault-ca.pem")
 	}
 	s.cmd = exec.Command(bin, args...)
-	s.cmd.Env = append(cleanEnv(), "HOME="+t.TempDir(), "VAULT_DISABLE_MLOCK=true")
+	s.cmd.Env = append(CleanEnv(), "HOME="+t.TempDir(), "VAULT_DISABLE_MLOCK=true")
 	pr, pw := io.Pipe()
 	s.cmd.Stdout = pw
 	s.cmd.Stderr = s.logs
@@ -176,8 +176,9 @@ func Start(t testing.TB, opts Options) *Server {
 	return s
 }
 
-// cleanEnv is the environment without VAULT_* variables of the caller.
-func cleanEnv() []string {
+// CleanEnv is the caller's environment without its VAULT_* variables: a
+// child process given it reaches only the Vault the test names.
+func CleanEnv() []string {
 	var out []string
 	for _, e := range os.Environ() {
 		if !strings.HasPrefix(e, "VAULT_") {
@@ -203,7 +204,7 @@ func (s *Server) Config(token string) vault.Config {
 // token (VAULT_ADDR, VAULT_TOKEN, VAULT_CACERT); other VAULT_* variables of
 // the test process are dropped.
 func (s *Server) Env(token string) []string {
-	env := append(cleanEnv(), "VAULT_ADDR="+s.Addr, "VAULT_TOKEN="+token)
+	env := append(CleanEnv(), "VAULT_ADDR="+s.Addr, "VAULT_TOKEN="+token)
 	if s.CACert != "" {
 		env = append(env, "VAULT_CACERT="+s.CACert)
 	}
