@@ -104,13 +104,14 @@ unit:
 # store, audit's node log and sinks, the CometBFT node, the Vault signer and
 # its serve loop, the REST gateway and the client SDK, the bench runner),
 # given as trees so packages split out of them stay covered (~1.5 min on 2
-# busy cores). Left out: cmd/ and testnet/, whose tests exec a dstt binary
-# that is not race-built, so -race would only re-run them slower (~1 min and
-# ~2 min); types/ and rbac/, pure code without goroutines. Skipped under
+# busy cores), and cmd/dstt and testnet, whose tests then build the dstt
+# binary they exec with -race and fail on any race a node reports (~2.5 min
+# more: the two run side by side, mostly waiting on blocks). Left out:
+# types/ and rbac/, pure code without goroutines. Skipped under
 # -race only: TestTxnCounterUnderContention (16 writers on one key; at the
 # race detector's speed an increment can lose 64 retries in a row), which
 # `unit` runs.
-RACE_PKGS = ./abci/... ./storage/... ./audit/... ./consensus/... ./security/... ./transport/... ./bench/...
+RACE_PKGS = ./abci/... ./storage/... ./audit/... ./consensus/... ./security/... ./transport/... ./bench/... ./cmd/dstt ./testnet
 RACE_SKIP = ^TestTxnCounterUnderContention$$
 race:
 	$(GO) test -count=1 -race -skip '$(RACE_SKIP)' $(RACE_PKGS)
