@@ -167,7 +167,7 @@ func (g *globals) backendName() string {
 	return g.backend
 }
 
-// --- Vault-managed keys and key rotation (issue 5) ---
+// --- Vault-managed keys and key rotation ---
 
 type showJSON struct {
 	keyJSON

@@ -65,7 +65,7 @@ unsigned, which only works for keys "anyone" may read.`,
 // newQueryGetCmd is `query get`; from is the parent's --from.
 func newQueryGetCmd(g *globals, from *string) *cobra.Command {
 	var height int64
-	var decrypt bool // envelope encryption (issue 5)
+	var decrypt bool // envelope encryption
 	get := &cobra.Command{
 		Use:   "get KEY",
 		Short: "Read KEY's value (latest, or as of --height)",
@@ -80,7 +80,7 @@ func newQueryGetCmd(g *globals, from *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if decrypt { // envelope encryption (issue 5)
+			if decrypt { // envelope encryption
 				if kv.Value, err = g.openValue(ctx, kv); err != nil {
 					return err
 				}
@@ -231,7 +231,7 @@ func (g *globals) readerClientOver(from string, dial func(...client.Option) (*cl
 	return c, ctx, cancel, nil
 }
 
-// --- envelope encryption (issue 5) ---
+// --- envelope encryption ---
 
 // openValue decrypts an envelope-encrypted value through Vault; Vault's
 // policy on transit/decrypt/KEK decides whether this reader may.

@@ -49,7 +49,7 @@ fails, none applies. Exit status is 1 when the tx is refused or fails.`,
 
 // newTxPutCmd is `tx put`; f holds the parent's flags.
 func newTxPutCmd(g *globals, f *txFlags) *cobra.Command {
-	// --- envelope encryption (issue 5): put --encrypt [--kek NAME] ---
+	// --- envelope encryption: put --encrypt [--kek NAME] ---
 	var encrypt bool
 	var kek string
 	put := &cobra.Command{
@@ -323,7 +323,7 @@ func (g *globals) report(res client.Result, err error) error {
 	})
 }
 
-// --- envelope encryption (issue 5) ---
+// --- envelope encryption ---
 
 // defaultKEK is the transit key tx put --encrypt wraps data keys with.
 const defaultKEK = "dstt-data"
