@@ -1,8 +1,6 @@
 package abci
 
 import (
-	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/json"
 	"testing"
 
@@ -11,6 +9,7 @@ import (
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // The adapter's tests build their engine through engine's exported API,
@@ -18,11 +17,11 @@ import (
 
 const testChain = "test-chain"
 
-// testKey derives a fixed key from a name.
-func testKey(name string) *security.LocalSigner {
-	seed := sha256.Sum256([]byte("dstt-test-key/" + name))
-	return security.NewLocalSigner(ed25519.NewKeyFromSeed(seed[:]))
-}
+// testKey and signTx are typestest's: one key derivation for every test.
+var (
+	testKey = typestest.Key
+	signTx  = typestest.SignTx
+)
 
 func addr(name string) string { return types.Address(testKey(name).PubKey()) }
 
@@ -41,15 +40,6 @@ func newChain(t *testing.T, g engine.GenesisState) *engine.Engine {
 		t.Fatal(err)
 	}
 	return e
-}
-
-func signTx(t testing.TB, body *types.TxBody, signers ...security.Signer) []byte {
-	t.Helper()
-	tx, err := security.SignTx(body, signers...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tx
 }
 
 var nonces uint64

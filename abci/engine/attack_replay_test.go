@@ -1,51 +1,19 @@
 package engine
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
 	"github.com/dstt/dstt/types/typestest"
 )
 
-// rbacChain is an engine whose genesis admin is root, where alice may
-// write and read acct/*.
-func rbacChain(t *testing.T) *Engine {
-	t.Helper()
-	g := DefaultGenesisState()
-	root := testKey("root")
-	g.Admins = []string{types.Address(root.PubKey())}
-	state, _ := json.Marshal(g)
-	e, err := NewEngine(storage.NewInMemoryStore(), PlainVerifier{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.InitChain(testChain, state); err != nil {
-		t.Fatal(err)
-	}
-	alice := types.Address(testKey("alice").PubKey())
-	setup := signTx(t, &types.TxBody{ChainId: testChain, Nonce: 1, ValidUntilHeight: 10, Ops: []types.Op{
-		{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: "writer", Domain: "*", Object: "acct/*", Action: rbac.ActWrite}}},
-		{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: "writer", Domain: "*", Object: "acct/*", Action: rbac.ActRead}}},
-		{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: alice, Role: "writer", Domain: "*"}}},
-	}}, root)
-	w := signTx(t, &types.TxBody{ChainId: testChain, Nonce: 2, ValidUntilHeight: 10, Ops: []types.Op{putOp("acct/1", "100")}}, testKey("alice"))
-	for _, tx := range [][]byte{setup, w} {
-		if res := runBlock(t, e, tx); res.Txs[0].Code != types.CodeOK {
-			t.Fatal(res.Txs[0].Log)
-		}
-	}
-	return e
-}
-
 // Attack 1 inside the engine: a proposer that puts re-encoded variants of a
 // committed tx into a block gets the block refused by ProcessProposal, and
 // FinalizeBlock (if such a block were decided) applies none of them.
 func TestAttackReplayVariantsInBlocks(t *testing.T) {
-	e := rbacChain(t)
+	e := newTestEngine(t, storage.NewInMemoryStore(), PlainVerifier{})
 	w := signTx(t, &types.TxBody{ChainId: testChain, Nonce: 7, ValidUntilHeight: 20, Ops: []types.Op{putOp("acct/1", "5")}}, testKey("alice"))
 	if res := runBlock(t, e, w); res.Txs[0].Code != types.CodeOK {
 		t.Fatal(res.Txs[0].Log)

@@ -1,23 +1,21 @@
 package engine
 
 import (
-	"crypto/ed25519"
-	"crypto/sha256"
 	"testing"
 
 	"github.com/dstt/dstt/rbac"
-	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 const testChain = "test-chain"
 
-// testKey derives a fixed key from a name, so golden files are stable.
-func testKey(name string) *security.LocalSigner {
-	seed := sha256.Sum256([]byte("dstt-test-key/" + name))
-	return security.NewLocalSigner(ed25519.NewKeyFromSeed(seed[:]))
-}
+// testKey and signTx are typestest's: one key derivation for every test.
+var (
+	testKey = typestest.Key
+	signTx  = typestest.SignTx
+)
 
 func newTestEngine(t testing.TB, store storage.Store, v Verifier) *Engine {
 	t.Helper()
@@ -31,15 +29,6 @@ func newTestEngine(t testing.TB, store storage.Store, v Verifier) *Engine {
 		}
 	}
 	return e
-}
-
-func signTx(t testing.TB, body *types.TxBody, signers ...security.Signer) []byte {
-	t.Helper()
-	tx, err := security.SignTx(body, signers...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tx
 }
 
 func putOp(k, v string) types.Op {
