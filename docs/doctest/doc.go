@@ -1,0 +1,21 @@
+// Package doctest runs the command sequences of README.md and docs/*.md as
+// tests, so that the docs show exactly the commands an operator types and the
+// output they get.
+//
+// Every ```sh block in those files is preceded by a marker comment:
+//
+//	<!-- doctest: FLOW -->        the block is part of the flow FLOW
+//	<!-- not tested: REASON -->   the block is not run, and says why
+//
+// The blocks of one flow, in the order they appear in one file, become one
+// testscript (github.com/rogpeppe/go-internal/testscript, the way Go's own
+// command line is tested): testdata/FLOW.txtar holds its prelude (servers to
+// start, files to provide) and each command of the blocks runs in sh from
+// the script's work directory, with the environment and working directory
+// carried from one command to the next. A full-line comment right after a
+// command is output that command must print (stdout and stderr together): an
+// ellipsis "…" stands for any text and runs of spaces for any white space. A
+// command whose expected output starts with "Error" must fail.
+//
+// The package owns that translation and its rules; it never changes a doc.
+package doctest

@@ -1,0 +1,245 @@
+package doctest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dstt/dstt/testnet/freeport"
+	"github.com/dstt/dstt/transport/api"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// unconverted lists the docs whose blocks are not yet marked; it may only
+// shrink (a listed doc that has been converted fails the test, so that it
+// leaves the list).
+var unconverted = map[string]bool{
+	"API.md": true, "KEYS.md": true, "PERFORMANCE.md": true, "RBAC.md": true, "TESTNET.md": true,
+}
+
+// docFiles are the markdown files whose command sequences are tested.
+func docFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("../*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []string{"../../README.md"}
+	for _, f := range files {
+		if !unconverted[filepath.Base(f)] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// flows groups the tested blocks by flow; a flow lives in one file.
+func flows(t *testing.T) (byFlow map[string][]Block, untested int, unmarked []error) {
+	t.Helper()
+	byFlow = map[string][]Block{}
+	for _, f := range docFiles(t) {
+		blocks, err := Blocks(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range blocks {
+			if err := b.Unmarked(); err != nil {
+				unmarked = append(unmarked, err)
+				continue
+			}
+			if b.Flow == "" {
+				untested++
+				continue
+			}
+			if prev := byFlow[b.Flow]; len(prev) > 0 && prev[0].File != b.File {
+				t.Fatalf("%s:%d: flow %q is already used in %s", b.File, b.Line, b.Flow, prev[0].File)
+			}
+			byFlow[b.Flow] = append(byFlow[b.Flow], b)
+		}
+	}
+	return byFlow, untested, unmarked
+}
+
+// TestEveryBlockIsMarked: every sh block of the docs is tested or says why
+// not, every flow has a prelude, and every prelude a flow.
+func TestEveryBlockIsMarked(t *testing.T) {
+	byFlow, untested, unmarked := flows(t)
+	for _, err := range unmarked {
+		t.Error(err)
+	}
+	for name := range unconverted {
+		blocks, err := Blocks(filepath.Join("..", name))
+		if err != nil {
+			continue // not converted yet
+		}
+		marked := len(blocks) > 0
+		for _, b := range blocks {
+			marked = marked && b.Unmarked() == nil
+		}
+		if marked || len(blocks) == 0 {
+			t.Errorf("docs/%s has no unmarked sh block: take it off the unconverted list", name)
+		}
+	}
+	preludes, _ := filepath.Glob("testdata/*.txtar")
+	have := map[string]bool{}
+	for _, p := range preludes {
+		name := strings.TrimSuffix(filepath.Base(p), ".txtar")
+		have[name] = true
+		if _, ok := byFlow[name]; !ok {
+			t.Errorf("%s: no doc block is marked <!-- doctest: %s -->", p, name)
+		}
+	}
+	for flow, blocks := range byFlow {
+		if !have[flow] {
+			t.Errorf("%s:%d: flow %q has no prelude testdata/%s.txtar", blocks[0].File, blocks[0].Line, flow, flow)
+		}
+	}
+	t.Logf("%d flows tested, %d blocks marked not tested", len(byFlow), untested)
+}
+
+var dsttBin string
+
+// buildDstt builds dstt once into a directory the test removes.
+func buildDstt(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	dsttBin = filepath.Join(dir, "dstt")
+	// GOFLAGS (-tags=pebbledb from the Makefile) comes through the environment.
+	out, err := exec.Command("go", "build", "-tags", "pebbledb", "-o", dsttBin, "../../cmd/dstt").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+}
+
+// portsPerFlow is how many free ports each flow gets, as $PORT0… and, for
+// a single node, $PORT_REST, $PORT_RPC, $PORT_P2P and $PORT_METRICS.
+const portsPerFlow = 16
+
+// TestDocs runs every flow, each in its own work directory and home, on
+// free ports of its own (the preludes start nodes with them and the CLI finds
+// a node through its home's client.json, as the docs' commands do).
+func TestDocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs real dstt processes; skipped with -short")
+	}
+	byFlow, _, _ := flows(t)
+	buildDstt(t)
+	dir := t.TempDir()
+	for flow, blocks := range byFlow {
+		prelude, err := os.ReadFile(filepath.Join("testdata", flow+".txtar"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env strings.Builder
+		for i, p := range freeport.Ports(t, portsPerFlow) {
+			fmt.Fprintf(&env, "env PORT%d=%d\n", i, p)
+			if i < len(singleNodePorts) {
+				fmt.Fprintf(&env, "env PORT_%s=%d\n", singleNodePorts[i], p)
+			}
+		}
+		script := Script(append([]byte(env.String()), prelude...), blocks)
+		if err := os.WriteFile(filepath.Join(dir, flow+".txtar"), script, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:   dir,
+		Setup: setup,
+		Cmds:  map[string]func(*testscript.TestScript, bool, []string){"waithttp": waitHTTP, "waitnode": waitNode},
+	})
+}
+
+var singleNodePorts = []string{"REST", "RPC", "P2P", "METRICS"}
+
+// setup gives a script a home of its own, dstt on PATH and as ./dstt (the
+// docs build it there), and the Vault binary the tests built.
+func setup(env *testscript.Env) error {
+	home := filepath.Join(env.WorkDir, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	if err := os.Symlink(dsttBin, filepath.Join(env.WorkDir, "dstt")); err != nil {
+		return err
+	}
+	env.Setenv("HOME", home)
+	env.Setenv("PATH", filepath.Dir(dsttBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for _, k := range []string{"DSTT_VAULT_BIN", "GOFLAGS", "TMPDIR"} {
+		if v := os.Getenv(k); v != "" {
+			env.Setenv(k, v)
+		}
+	}
+	return nil
+}
+
+// waitHTTP URL [TIMEOUT] waits until URL answers 200 (default 60s).
+func waitHTTP(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waithttp URL [TIMEOUT]")
+	}
+	poll(ts, args[1:], func(c *http.Client) error {
+		resp, err := c.Get(args[0])
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: status %s", args[0], resp.Status)
+		}
+		return nil
+	})
+}
+
+// waitNode URL HEIGHT [TIMEOUT] waits until the node whose REST gateway is
+// at URL has committed HEIGHT (default timeout 60s).
+func waitNode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 {
+		ts.Fatalf("usage: waitnode URL HEIGHT [TIMEOUT]")
+	}
+	want, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	poll(ts, args[2:], func(c *http.Client) error {
+		resp, err := c.Get(strings.TrimSuffix(args[0], "/") + "/v1/status")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var st api.Status
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			return err
+		}
+		if st.LatestHeight < want {
+			return fmt.Errorf("at height %d", st.LatestHeight)
+		}
+		return nil
+	})
+}
+
+// poll calls try until it succeeds or the timeout (args[0], default 60s)
+// passes.
+func poll(ts *testscript.TestScript, args []string, try func(*http.Client) error) {
+	timeout := 60 * time.Second
+	if len(args) == 1 {
+		d, err := time.ParseDuration(args[0])
+		ts.Check(err)
+		timeout = d
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		err := try(client)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("not ready within %s: %v", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
