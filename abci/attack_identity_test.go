@@ -1,19 +1,15 @@
 package abci
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
-
-	abcitypes "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/security"
-	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // rbacChain is an engine whose genesis admin is root, where alice may
@@ -21,56 +17,15 @@ import (
 func rbacChain(t *testing.T) (*engine.Engine, *App) {
 	t.Helper()
 	g := engine.DefaultGenesisState()
-	root := testKey("root")
-	g.Admins = []string{types.Address(root.PubKey())}
-	state, _ := json.Marshal(g)
-	e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.InitChain(testChain, state); err != nil {
-		t.Fatal(err)
-	}
-	alice := types.Address(testKey("alice").PubKey())
-	setup := signTx(t, &types.TxBody{ChainId: testChain, Nonce: 1, ValidUntilHeight: 10, Ops: []types.Op{
-		{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: "writer", Domain: "*", Object: "acct/*", Action: rbac.ActWrite}}},
-		{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: "writer", Domain: "*", Object: "acct/*", Action: rbac.ActRead}}},
-		{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: alice, Role: "writer", Domain: "*"}}},
-	}}, root)
-	w := signTx(t, &types.TxBody{ChainId: testChain, Nonce: 2, ValidUntilHeight: 10, Ops: []types.Op{putOp("acct/1", "100")}}, testKey("alice"))
-	for _, tx := range [][]byte{setup, w} {
-		if res := runBlock(t, e, tx); res.Txs[0].Code != types.CodeOK {
-			t.Fatal(res.Txs[0].Log)
-		}
-	}
+	g.Admins = []string{typestest.Addr("root")}
+	e := newChain(t, g)
+	mustOK(t, runBlock(t, e, typestest.GovTx(t, e.Height(), []types.Op{
+		typestest.Policy(rbac.Rule{Subject: "writer", Domain: "*", Object: "acct/*", Action: rbac.ActWrite}, false),
+		typestest.Policy(rbac.Rule{Subject: "writer", Domain: "*", Object: "acct/*", Action: rbac.ActRead}, false),
+		typestest.Grant(typestest.Addr("alice"), "writer", "*"),
+	}, "root")), 0)
+	mustOK(t, runBlock(t, e, typestest.GovTx(t, e.Height(), []types.Op{typestest.Put("acct/1", "100")}, "alice")), 0)
 	return e, NewApp(e, nil)
-}
-
-// signedQuery wraps an inner query signed by s, with a fresh nonce.
-func signedQuery(t *testing.T, s security.Signer, path string, data []byte, nonce byte) []byte {
-	t.Helper()
-	ms := time.Now().UnixMilli()
-	n := make([]byte, types.QueryNonceSize)
-	n[0] = nonce
-	sig, err := s.Sign(types.QuerySignBytes(testChain, path, data, 0, ms, n))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sq := types.SignedQuery{Path: path, Data: data, TimeUnixMs: ms, PubKey: s.PubKey(), Signature: sig, Nonce: n}
-	b, err := sq.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func query(t *testing.T, a *App, data []byte) *abcitypes.ResponseQuery {
-	t.Helper()
-	res, err := a.Query(context.Background(), &abcitypes.RequestQuery{Path: types.QuerySigned, Data: data})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
 }
 
 // Attack 4: on ffeaeb3 reads mapped a query's key to an address, never to
@@ -79,15 +34,12 @@ func query(t *testing.T, a *App, data []byte) *abcitypes.ResponseQuery {
 // the one identity rule.
 func TestAttackRetiredKeyReads(t *testing.T) {
 	e, app := rbacChain(t)
-	alice, alice2 := testKey("alice"), testKey("alice2")
-	op, err := security.RotateKeyOp(testChain, alice.PubKey(), alice2)
+	alice, alice2 := typestest.Key("alice"), typestest.Key("alice2")
+	op, err := security.RotateKeyOp(typestest.Chain, alice.PubKey(), alice2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rot := signTx(t, &types.TxBody{ChainId: testChain, Nonce: 3, ValidUntilHeight: 10, Ops: []types.Op{op}}, alice)
-	if res := runBlock(t, e, rot); res.Txs[0].Code != types.CodeOK {
-		t.Fatal(res.Txs[0].Log)
-	}
+	mustOK(t, runBlock(t, e, typestest.GovTx(t, e.Height(), []types.Op{op}, "alice")), 0)
 	res := query(t, app, signedQuery(t, alice, types.QueryGet, []byte("acct/1"), 1))
 	if types.Code(res.Code) != types.CodeUnauthorized || !strings.Contains(res.Log, "retired") {
 		t.Errorf("retired key reads: code %d %q, want UNAUTHORIZED (retired)", res.Code, res.Log)
@@ -98,7 +50,7 @@ func TestAttackRetiredKeyReads(t *testing.T) {
 	}
 	// Policy checks resolve the subject the same way (the gateway's event
 	// filter asks them).
-	root := testKey("root")
+	root := typestest.Key("root")
 	for _, tc := range []struct {
 		who  string
 		key  security.Signer
@@ -118,7 +70,7 @@ func TestAttackRetiredKeyReads(t *testing.T) {
 // replay; a query without a nonce is refused.
 func TestSignedQueryNonceAndCanonical(t *testing.T) {
 	_, app := rbacChain(t)
-	alice := testKey("alice")
+	alice := typestest.Key("alice")
 	a := signedQuery(t, alice, types.QueryGet, []byte("acct/1"), 1)
 	b := signedQuery(t, alice, types.QueryGet, []byte("acct/1"), 2)
 	for i, q := range [][]byte{a, b} {
@@ -136,7 +88,7 @@ func TestSignedQueryNonceAndCanonical(t *testing.T) {
 	var sq types.SignedQuery
 	_ = sq.Unmarshal(c)
 	sq.Nonce = nil
-	sq.Signature, _ = alice.Sign(types.QuerySignBytes(testChain, sq.Path, sq.Data, 0, sq.TimeUnixMs, nil))
+	sq.Signature, _ = alice.Sign(types.QuerySignBytes(typestest.Chain, sq.Path, sq.Data, 0, sq.TimeUnixMs, nil))
 	nb, _ := sq.Marshal()
 	if res := query(t, app, nb); types.Code(res.Code) != types.CodeUnauthorized || !strings.Contains(res.Log, "nonce") {
 		t.Errorf("query without a nonce: code %d %q", res.Code, res.Log)

@@ -1,22 +1,19 @@
 package abci
 
 import (
-	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/rbac"
-	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // Tests for the access-control attacks of issue 10: (6) check queries
@@ -28,12 +25,12 @@ import (
 func bankChain(t *testing.T) (*engine.Engine, *App) {
 	t.Helper()
 	g := engine.DefaultGenesisState()
-	g.Admins = []string{addr("root")}
-	g.Orgs = []types.Org{{ID: "bank1", Admins: []string{addr("b1")}}}
+	g.Admins = []string{typestest.Addr("root")}
+	g.Orgs = []types.Org{{ID: "bank1", Admins: []string{typestest.Addr("b1")}}}
 	e := newChain(t, g)
-	res := runBlock(t, e, govTx(t, e, []types.Op{
-		policyOp(rbac.Rule{Subject: "teller", Domain: "bank1", Object: "bank1/payments/*", Action: rbac.ActWrite}, false),
-		grantOp(addr("teller1"), "teller", "bank1"),
+	res := runBlock(t, e, typestest.GovTx(t, e.Height(), []types.Op{
+		typestest.Policy(rbac.Rule{Subject: "teller", Domain: "bank1", Object: "bank1/payments/*", Action: rbac.ActWrite}, false),
+		typestest.Grant(typestest.Addr("teller1"), "teller", "bank1"),
 	}, "root"))
 	mustOK(t, res, 0)
 	return e, NewApp(e, nil)
@@ -70,8 +67,8 @@ func heapAlloc() uint64 {
 // within the limits leave nothing behind.
 func TestAttackCheckQueriesBoundedMemory(t *testing.T) {
 	_, a := bankChain(t)
-	outsider := addr("outsider")
-	root := addr("root")
+	outsider := typestest.Addr("outsider")
+	root := typestest.Addr("root")
 
 	// {"subject":"<address i>","action":"read","key":"d<i>xxx…/k"}: one
 	// buffer, rewritten with fresh names for every query (a decoder copies
@@ -134,7 +131,7 @@ func TestAttackCheckQueriesBoundedMemory(t *testing.T) {
 func TestAttackCheckRefusesOversizedNames(t *testing.T) {
 	e, a := bankChain(t)
 	maxKey := int(e.Reader().Params().MaxKeyBytes)
-	outsider := addr("outsider")
+	outsider := typestest.Addr("outsider")
 	for _, c := range []struct {
 		what string
 		req  types.CheckRequest
@@ -172,13 +169,13 @@ func TestAttackCheckRefusesOversizedNames(t *testing.T) {
 // decision alone, without the policy lines behind it.
 func TestAttackPolicyReadableByAnyKey(t *testing.T) {
 	e, a := bankChain(t)
-	mustOK(t, runBlock(t, e, govTx(t, e, []types.Op{grantOp(addr("aud"), rbac.AuditorRole, rbac.AllDomains)}, "root")), 0)
+	mustOK(t, runBlock(t, e, typestest.GovTx(t, e.Height(), []types.Op{typestest.Grant(typestest.Addr("aud"), rbac.AuditorRole, rbac.AllDomains)}, "root")), 0)
 	policy := func(reader string) error {
 		_, err := a.query(types.QueryPolicy, nil, 0, reader, &abcitypes.ResponseQuery{})
 		return err
 	}
 	for _, who := range []string{"outsider", "teller1"} {
-		if err := policy(addr(who)); !errors.Is(err, engine.ErrUnauthorized) {
+		if err := policy(typestest.Addr(who)); !errors.Is(err, engine.ErrUnauthorized) {
 			t.Errorf("%s read the policy: %v", who, err)
 		}
 	}
@@ -186,74 +183,51 @@ func TestAttackPolicyReadableByAnyKey(t *testing.T) {
 		t.Errorf("an unsigned reader read the policy: %v", err)
 	}
 	for _, who := range []string{"root", "b1", "aud"} {
-		if err := policy(addr(who)); err != nil {
+		if err := policy(typestest.Addr(who)); err != nil {
 			t.Errorf("%s may read the policy: %v", who, err)
 		}
 	}
 
 	// The gateway's event filter asks with a throwaway key about another
 	// subject: it still gets the decision.
-	req := checkData(addr("teller1"), rbac.ActWrite, "bank1/payments/1")
-	res, err := checkQuery(a, addr("throwaway"), req)
+	req := checkData(typestest.Addr("teller1"), rbac.ActWrite, "bank1/payments/1")
+	res, err := checkQuery(a, typestest.Addr("throwaway"), req)
 	if err != nil || !res.Allowed || len(res.Because) != 0 {
 		t.Fatalf("a stranger's check: %+v %v (want allowed, no policy lines)", res, err)
 	}
-	res, err = checkQuery(a, addr("teller1"), checkData(addr("teller1"), rbac.ActWrite, "bank1/other"))
+	res, err = checkQuery(a, typestest.Addr("teller1"), checkData(typestest.Addr("teller1"), rbac.ActWrite, "bank1/other"))
 	if err != nil || res.Allowed || len(res.Because) != 0 {
 		t.Fatalf("a denied check: %+v %v", res, err)
 	}
 	for _, who := range []string{"root", "aud"} {
-		res, err = checkQuery(a, addr(who), req)
+		res, err = checkQuery(a, typestest.Addr(who), req)
 		if err != nil || !res.Allowed || len(res.Because) != 1 || res.Because[0] != "p, teller, bank1, bank1/payments/*, write, allow" {
 			t.Fatalf("%s's check: %+v %v (want the deciding line)", who, res, err)
 		}
 	}
 }
 
-// signedRead is a signed query by s with nonce n (attack 6 and 11 through
-// App.Query's whole path: signature, identity, query switch).
-func signedRead(t *testing.T, a *App, s security.Signer, path string, data []byte, n uint64) *abcitypes.ResponseQuery {
-	t.Helper()
-	ms := time.Now().UnixMilli()
-	nonce := make([]byte, types.QueryNonceSize)
-	binary.BigEndian.PutUint64(nonce, n)
-	sig, err := s.Sign(types.QuerySignBytes(testChain, path, data, 0, ms, nonce))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sq := types.SignedQuery{Path: path, Data: data, TimeUnixMs: ms, PubKey: s.PubKey(), Signature: sig, Nonce: nonce}
-	b, err := sq.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := a.Query(context.Background(), &abcitypes.RequestQuery{Path: types.QuerySigned, Data: b})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
-}
-
 // TestAttackSignedPolicyQueries (attacks 6 and 11) through App.Query with
 // signed queries, as a self-made key sends them.
 func TestAttackSignedPolicyQueries(t *testing.T) {
 	_, a := bankChain(t)
-	outsider := testKey("outsider")
+	outsider := typestest.Key("outsider")
 	n := uint64(0)
 	next := func() uint64 { n++; return n }
 	if res := signedRead(t, a, outsider, types.QueryPolicy, nil, next()); res.Code != uint32(types.CodeUnauthorized) {
 		t.Fatalf("a self-made key listed the policy: code %d %s", res.Code, res.Log)
 	}
-	if res := signedRead(t, a, testKey("root"), types.QueryPolicy, nil, next()); res.Code != 0 {
+	if res := signedRead(t, a, typestest.Key("root"), types.QueryPolicy, nil, next()); res.Code != 0 {
 		t.Fatalf("the genesis admin: code %d %s", res.Code, res.Log)
 	}
 	big := strings.Repeat("x", 400<<10)
 	for i := range 20 {
-		res := signedRead(t, a, outsider, types.QueryCheck, checkData(addr("root"), rbac.ActRead, fmt.Sprintf("d%d%s/k", i, big)), next())
+		res := signedRead(t, a, outsider, types.QueryCheck, checkData(typestest.Addr("root"), rbac.ActRead, fmt.Sprintf("d%d%s/k", i, big)), next())
 		if res.Code != uint32(types.CodeBadQuery) {
 			t.Fatalf("a 400 KB key: code %d %s", res.Code, res.Log)
 		}
 	}
-	res := signedRead(t, a, outsider, types.QueryCheck, checkData(addr("teller1"), rbac.ActWrite, "bank1/payments/1"), next())
+	res := signedRead(t, a, outsider, types.QueryCheck, checkData(typestest.Addr("teller1"), rbac.ActWrite, "bank1/payments/1"), next())
 	var cr types.CheckResult
 	if res.Code != 0 || json.Unmarshal(res.Value, &cr) != nil || !cr.Allowed || len(cr.Because) != 0 {
 		t.Fatalf("a stranger's check about teller1: code %d %s %+v", res.Code, res.Log, cr)

@@ -1,11 +1,15 @@
 package abci
 
 import (
+	"context"
+	"encoding/binary"
 	"encoding/json"
 	"testing"
+	"time"
+
+	abcitypes "github.com/cometbft/cometbft/abci/types"
 
 	"github.com/dstt/dstt/abci/engine"
-	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
@@ -13,17 +17,7 @@ import (
 )
 
 // The adapter's tests build their engine through engine's exported API,
-// as the node assembler does; these helpers mirror engine's own.
-
-const testChain = "test-chain"
-
-// testKey and signTx are typestest's: one key derivation for every test.
-var (
-	testKey = typestest.Key
-	signTx  = typestest.SignTx
-)
-
-func addr(name string) string { return types.Address(testKey(name).PubKey()) }
+// as the node assembler does; keys, ops and signed txs are typestest's.
 
 // newChain starts an engine on an in-memory store with genesis g.
 func newChain(t *testing.T, g engine.GenesisState) *engine.Engine {
@@ -36,36 +30,10 @@ func newChain(t *testing.T, g engine.GenesisState) *engine.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.InitChain(testChain, state); err != nil {
+	if _, err := e.InitChain(typestest.Chain, state); err != nil {
 		t.Fatal(err)
 	}
 	return e
-}
-
-var nonces uint64
-
-// govTx is a tx of ops signed by the named test keys, valid for 10 blocks.
-func govTx(t *testing.T, e *engine.Engine, ops []types.Op, signers ...string) []byte {
-	t.Helper()
-	nonces++
-	body := &types.TxBody{ChainId: testChain, Nonce: nonces, ValidUntilHeight: e.Height() + 10, Ops: ops}
-	var ss []security.Signer
-	for _, s := range signers {
-		ss = append(ss, testKey(s))
-	}
-	return signTx(t, body, ss...)
-}
-
-func putOp(k, v string) types.Op {
-	return types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: k, Value: []byte(v)}}}
-}
-
-func policyOp(r rbac.Rule, remove bool) types.Op {
-	return types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: r.Subject, Domain: r.Domain, Object: r.Object, Action: r.Action, Deny: r.Deny, Remove: remove}}}
-}
-
-func grantOp(sub, role, dom string) types.Op {
-	return types.Op{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: sub, Role: role, Domain: dom}}}
 }
 
 // runBlock finalizes and commits txs as the next block.
@@ -87,4 +55,40 @@ func mustOK(t *testing.T, res *engine.BlockResult, i int) {
 	if res.Txs[i].Code != types.CodeOK {
 		t.Fatalf("tx %d: %s %s", i, res.Txs[i].Code.Name(), res.Txs[i].Log)
 	}
+}
+
+// signedQuery is the wire form of a query by s on the test chain, signed
+// now, with nonce n.
+func signedQuery(t testing.TB, s security.Signer, path string, data []byte, n uint64) []byte {
+	t.Helper()
+	ms := time.Now().UnixMilli()
+	nonce := make([]byte, types.QueryNonceSize)
+	binary.BigEndian.PutUint64(nonce, n)
+	sig, err := s.Sign(types.QuerySignBytes(typestest.Chain, path, data, 0, ms, nonce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sq := types.SignedQuery{Path: path, Data: data, TimeUnixMs: ms, PubKey: s.PubKey(), Signature: sig, Nonce: nonce}
+	b, err := sq.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// query sends a signed query's wire form through App.Query's whole path
+// (signature, replay cache, identity, query switch).
+func query(t testing.TB, a *App, data []byte) *abcitypes.ResponseQuery {
+	t.Helper()
+	res, err := a.Query(context.Background(), &abcitypes.RequestQuery{Path: types.QuerySigned, Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// signedRead is query(signedQuery(...)).
+func signedRead(t testing.TB, a *App, s security.Signer, path string, data []byte, n uint64) *abcitypes.ResponseQuery {
+	t.Helper()
+	return query(t, a, signedQuery(t, s, path, data, n))
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // TestQueryBetweenFinalizeAndCommit: a block's grant and key rotation are
@@ -15,20 +16,20 @@ import (
 // until the Commit that persists them.
 func TestQueryBetweenFinalizeAndCommit(t *testing.T) {
 	g := engine.DefaultGenesisState()
-	g.Admins = []string{addr("root")}
+	g.Admins = []string{typestest.Addr("root")}
 	e := newChain(t, g)
 	app := NewApp(e, nil)
-	mustOK(t, runBlock(t, e, govTx(t, e, []types.Op{putOp("bank1/x", "1")}, "root")), 0)
+	mustOK(t, runBlock(t, e, typestest.GovTx(t, e.Height(), []types.Op{typestest.Put("bank1/x", "1")}, "root")), 0)
 
-	rotate, err := security.RotateKeyOp(testChain, testKey("carol").PubKey(), testKey("carol2"))
+	rotate, err := security.RotateKeyOp(typestest.Chain, typestest.Key("carol").PubKey(), typestest.Key("carol2"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	grant := govTx(t, e, []types.Op{
-		policyOp(rbac.Rule{Subject: "reader", Domain: "bank1", Object: "bank1/*", Action: rbac.ActRead}, false),
-		grantOp(addr("alice"), "reader", "bank1"),
+	grant := typestest.GovTx(t, e.Height(), []types.Op{
+		typestest.Policy(rbac.Rule{Subject: "reader", Domain: "bank1", Object: "bank1/*", Action: rbac.ActRead}, false),
+		typestest.Grant(typestest.Addr("alice"), "reader", "bank1"),
 	}, "root")
-	rot := govTx(t, e, []types.Op{rotate}, "carol")
+	rot := typestest.GovTx(t, e.Height(), []types.Op{rotate}, "carol")
 	res, err := e.FinalizeBlock(engine.Block{Height: e.Height() + 1, Txs: [][]byte{grant, rot}})
 	if err != nil {
 		t.Fatal(err)
@@ -37,10 +38,10 @@ func TestQueryBetweenFinalizeAndCommit(t *testing.T) {
 	mustOK(t, res, 1)
 
 	hasGrant := func() bool {
-		return slices.Contains(e.Reader().Policy().Grants(), rbac.Grant{Subject: addr("alice"), Role: "reader", Domain: "bank1"})
+		return slices.Contains(e.Reader().Policy().Grants(), rbac.Grant{Subject: typestest.Addr("alice"), Role: "reader", Domain: "bank1"})
 	}
 	check := func() bool {
-		r, err := e.Reader().Check(addr("root"), types.CheckRequest{Subject: addr("alice"), Action: rbac.ActRead, Key: "bank1/x"})
+		r, err := e.Reader().Check(typestest.Addr("root"), types.CheckRequest{Subject: typestest.Addr("alice"), Action: rbac.ActRead, Key: "bank1/x"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,21 +50,21 @@ func TestQueryBetweenFinalizeAndCommit(t *testing.T) {
 	n := uint64(0)
 	read := func() types.Code {
 		n++
-		return types.Code(signedRead(t, app, testKey("alice"), types.QueryGet, []byte("bank1/x"), n).Code)
+		return types.Code(signedRead(t, app, typestest.Key("alice"), types.QueryGet, []byte("bank1/x"), n).Code)
 	}
-	_, err = e.Reader().Resolve(addr("carol"))
+	_, err = e.Reader().Resolve(typestest.Addr("carol"))
 	carolActs := err == nil
-	if c := read(); c != types.CodeUnauthorized || e.Reader().CanRead(addr("alice"), "bank1/x") || check() || hasGrant() || !carolActs {
+	if c := read(); c != types.CodeUnauthorized || e.Reader().CanRead(typestest.Addr("alice"), "bank1/x") || check() || hasGrant() || !carolActs {
 		t.Fatalf("before Commit: read %s, CanRead %v, Check %v, grant listed %v, old key acts %v: the staged block leaked into reads",
-			c.Name(), e.Reader().CanRead(addr("alice"), "bank1/x"), check(), hasGrant(), carolActs)
+			c.Name(), e.Reader().CanRead(typestest.Addr("alice"), "bank1/x"), check(), hasGrant(), carolActs)
 	}
 	if err := e.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.Reader().Resolve(addr("carol"))
+	_, err = e.Reader().Resolve(typestest.Addr("carol"))
 	carolActs = err == nil
-	if c := read(); c != types.CodeOK || !e.Reader().CanRead(addr("alice"), "bank1/x") || !check() || !hasGrant() || carolActs {
+	if c := read(); c != types.CodeOK || !e.Reader().CanRead(typestest.Addr("alice"), "bank1/x") || !check() || !hasGrant() || carolActs {
 		t.Fatalf("after Commit: read %s, CanRead %v, Check %v, grant listed %v, old key acts %v: the committed block is not effective",
-			c.Name(), e.Reader().CanRead(addr("alice"), "bank1/x"), check(), hasGrant(), carolActs)
+			c.Name(), e.Reader().CanRead(typestest.Addr("alice"), "bank1/x"), check(), hasGrant(), carolActs)
 	}
 }

@@ -12,16 +12,14 @@ import (
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
 	cmttypes "github.com/cometbft/cometbft/types"
 
-	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // Tests for the governance attacks of issue 10: (8) a validator update
 // that CometBFT refuses halts the chain for good; (9) one key counting as
 // several orgs in k-of-n; and a storage error ignored in the k-of-n check.
-
-func addr(name string) string { return types.Address(testKey(name).PubKey()) }
 
 // newChain starts an engine on store with genesis g and validators (power 10
 // each, named by test key).
@@ -33,13 +31,13 @@ func newChain(t *testing.T, store storage.Store, g GenesisState, vals ...string)
 	}
 	var vs []Validator
 	for _, v := range vals {
-		vs = append(vs, Validator{PubKey: testKey(v).PubKey(), Power: 10})
+		vs = append(vs, Validator{PubKey: typestest.Key(v).PubKey(), Power: 10})
 	}
 	state, err := json.Marshal(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.InitChain(testChain, state, vs...); err != nil {
+	if _, err := e.InitChain(typestest.Chain, state, vs...); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -51,30 +49,13 @@ func threeOrgs() GenesisState {
 	g := DefaultGenesisState()
 	g.Threshold = 2
 	for i, id := range []string{"org1", "org2", "org3"} {
-		o := types.Org{ID: id, Admins: []string{addr("a" + id[3:])}, Validators: []string{hex.EncodeToString(testKey("val" + id[3:]).PubKey())}}
+		o := types.Org{ID: id, Admins: []string{typestest.Addr("a" + id[3:])}, Validators: []string{hex.EncodeToString(typestest.Key("val" + id[3:]).PubKey())}}
 		if i < 2 {
-			o.Admins = append(o.Admins, addr("multi"))
+			o.Admins = append(o.Admins, typestest.Addr("multi"))
 		}
 		g.Orgs = append(g.Orgs, o)
 	}
 	return g
-}
-
-var nonces uint64
-
-func govTx(t *testing.T, e *Engine, ops []types.Op, signers ...string) []byte {
-	t.Helper()
-	nonces++
-	body := &types.TxBody{ChainId: testChain, Nonce: nonces, ValidUntilHeight: e.Height() + 10, Ops: ops}
-	var ss []security.Signer
-	for _, s := range signers {
-		ss = append(ss, testKey(s))
-	}
-	return signTx(t, body, ss...)
-}
-
-func addValOp(key string, power int64, org string) types.Op {
-	return types.Op{Sum: &types.Op_AddValidator{AddValidator: &types.AddValidator{PubKey: testKey(key).PubKey(), Power: power, Org: org}}}
 }
 
 // cometSet is the validator set CometBFT would hold after applying every
@@ -85,7 +66,7 @@ type cometSet struct{ set *cmttypes.ValidatorSet }
 func newCometSet(t *testing.T, vals ...string) *cometSet {
 	var vs []*cmttypes.Validator
 	for _, v := range vals {
-		vs = append(vs, cmttypes.NewValidator(cmted25519.PubKey(testKey(v).PubKey()), 10))
+		vs = append(vs, cmttypes.NewValidator(cmted25519.PubKey(typestest.Key(v).PubKey()), 10))
 	}
 	return &cometSet{set: cmttypes.NewValidatorSet(vs)}
 }
@@ -110,7 +91,7 @@ func TestAttackValidatorPowerHaltsChain(t *testing.T) {
 	e := newChain(t, storage.NewInMemoryStore(), threeOrgs(), "val1", "val2", "val3")
 	comet := newCometSet(t, "val1", "val2", "val3")
 
-	huge := govTx(t, e, []types.Op{addValOp("val4", 1<<62, "org1")}, "a1", "a2")
+	huge := typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("val4", 1<<62, "org1")}, "a1", "a2")
 	res := runBlock(t, e, huge)
 	if res.Txs[0].Code != types.CodeInvalidOp || !strings.Contains(res.Txs[0].Log, "CometBFT would refuse") {
 		t.Fatalf("power 2^62: want INVALID_OP naming CometBFT's refusal, got %s %q", res.Txs[0].Code.Name(), res.Txs[0].Log)
@@ -123,8 +104,8 @@ func TestAttackValidatorPowerHaltsChain(t *testing.T) {
 	// Each op alone fits; together, in one block, they overflow the total.
 	// CometBFT applies a block's updates at once, so the second is refused.
 	half := int64(cmttypes.MaxTotalVotingPower / 2)
-	tx1 := govTx(t, e, []types.Op{addValOp("val4", half, "org1")}, "a1", "a2")
-	tx2 := govTx(t, e, []types.Op{addValOp("val5", half, "org2")}, "a2", "a3")
+	tx1 := typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("val4", half, "org1")}, "a1", "a2")
+	tx2 := typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("val5", half, "org2")}, "a2", "a3")
 	res = runBlock(t, e, tx1, tx2)
 	if res.Txs[0].Code != types.CodeOK || res.Txs[1].Code != types.CodeInvalidOp {
 		t.Fatalf("want OK then INVALID_OP, got %s %q / %s %q", res.Txs[0].Code.Name(), res.Txs[0].Log, res.Txs[1].Code.Name(), res.Txs[1].Log)
@@ -133,11 +114,11 @@ func TestAttackValidatorPowerHaltsChain(t *testing.T) {
 
 	// Changing an existing validator's power is checked against the new
 	// total too; lowering it is fine.
-	res = runBlock(t, e, govTx(t, e, []types.Op{addValOp("val1", math.MaxInt64, "org1")}, "a1", "a3"))
+	res = runBlock(t, e, typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("val1", math.MaxInt64, "org1")}, "a1", "a3"))
 	if res.Txs[0].Code != types.CodeInvalidOp {
 		t.Fatalf("power MaxInt64: got %s %q", res.Txs[0].Code.Name(), res.Txs[0].Log)
 	}
-	res = runBlock(t, e, govTx(t, e, []types.Op{addValOp("val4", 20, "org1")}, "a1", "a3"))
+	res = runBlock(t, e, typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("val4", 20, "org1")}, "a1", "a3"))
 	if res.Txs[0].Code != types.CodeOK {
 		t.Fatalf("lowering val4's power: got %s %q", res.Txs[0].Code.Name(), res.Txs[0].Log)
 	}
@@ -172,16 +153,16 @@ func mustHex(t *testing.T, s string) []byte {
 // maximum matching between signers and the orgs they administer.
 func TestAttackOneKeyManyOrgs(t *testing.T) {
 	e := newChain(t, storage.NewInMemoryStore(), threeOrgs(), "val1", "val2", "val3")
-	res := runBlock(t, e, govTx(t, e, []types.Op{addValOp("val4", 10, "org1")}, "multi"))
+	res := runBlock(t, e, typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("val4", 10, "org1")}, "multi"))
 	if res.Txs[0].Code != types.CodeUnauthorized {
 		t.Fatalf("one key, two orgs: want UNAUTHORIZED, got %s %q", res.Txs[0].Code.Name(), res.Txs[0].Log)
 	}
-	if got := e.CheckTx(govTx(t, e, []types.Op{addValOp("val4", 10, "org1")}, "multi")); got.Code != types.CodeUnauthorized {
+	if got := e.CheckTx(typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("val4", 10, "org1")}, "multi")); got.Code != types.CodeUnauthorized {
 		t.Fatalf("CheckTx: want UNAUTHORIZED, got %s %q", got.Code.Name(), got.Log)
 	}
 	// multi + a1: greedy would give multi org1 and leave a1 nothing; the
 	// matching gives multi org2 and a1 org1.
-	res = runBlock(t, e, govTx(t, e, []types.Op{addValOp("val4", 10, "org1")}, "multi", "a1"))
+	res = runBlock(t, e, typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("val4", 10, "org1")}, "multi", "a1"))
 	if res.Txs[0].Code != types.CodeOK {
 		t.Fatalf("multi + a1 are two orgs: got %s %q", res.Txs[0].Code.Name(), res.Txs[0].Log)
 	}
@@ -192,9 +173,9 @@ func TestOrgsOfSignersMatching(t *testing.T) {
 	g.Threshold = 3
 	// x administers o1, o2, o3; y administers o1; z administers o1, o2.
 	g.Orgs = []types.Org{
-		{ID: "o1", Admins: []string{addr("x"), addr("y"), addr("z")}},
-		{ID: "o2", Admins: []string{addr("x"), addr("z")}},
-		{ID: "o3", Admins: []string{addr("x")}},
+		{ID: "o1", Admins: []string{typestest.Addr("x"), typestest.Addr("y"), typestest.Addr("z")}},
+		{ID: "o2", Admins: []string{typestest.Addr("x"), typestest.Addr("z")}},
+		{ID: "o3", Admins: []string{typestest.Addr("x")}},
 	}
 	e := newChain(t, storage.NewInMemoryStore(), g)
 	for _, c := range []struct {
@@ -208,7 +189,7 @@ func TestOrgsOfSignersMatching(t *testing.T) {
 		{[]string{"y", "y2"}, []string{"o1"}},
 		{[]string{"nobody"}, nil},
 	} {
-		d := e.decode(govTx(t, e, []types.Op{addValOp("v", 10, "o1")}, c.signers...))
+		d := e.decode(typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("v", 10, "o1")}, c.signers...))
 		got, err := e.orgsOfSigners(nil, d)
 		if err != nil {
 			t.Fatal(err)
@@ -245,7 +226,7 @@ func TestAttackGovStorageErrorHalts(t *testing.T) {
 	g.Threshold = 0 // a majority: k is counted from the stored orgs
 	fs := &failingStore{Store: storage.NewInMemoryStore()}
 	e := newChain(t, fs, g, "val1", "val2", "val3")
-	tx := govTx(t, e, []types.Op{addValOp("val4", 10, "org1")}, "a1")
+	tx := typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("val4", 10, "org1")}, "a1")
 	fs.failFrom = 2 // the signers' orgs read fine; counting them for k fails
 	res, err := e.FinalizeBlock(Block{Height: e.Height() + 1, Txs: [][]byte{tx}})
 	if !errors.Is(err, errDisk) {

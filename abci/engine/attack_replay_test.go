@@ -14,11 +14,11 @@ import (
 // FinalizeBlock (if such a block were decided) applies none of them.
 func TestAttackReplayVariantsInBlocks(t *testing.T) {
 	e := newTestEngine(t, storage.NewInMemoryStore(), PlainVerifier{})
-	w := signTx(t, &types.TxBody{ChainId: testChain, Nonce: 7, ValidUntilHeight: 20, Ops: []types.Op{putOp("acct/1", "5")}}, testKey("alice"))
+	w := typestest.SignTx(t, &types.TxBody{ChainId: typestest.Chain, Nonce: 7, ValidUntilHeight: 20, Ops: []types.Op{typestest.Put("acct/1", "5")}}, typestest.Key("alice"))
 	if res := runBlock(t, e, w); res.Txs[0].Code != types.CodeOK {
 		t.Fatal(res.Txs[0].Log)
 	}
-	runBlock(t, e, signTx(t, &types.TxBody{ChainId: testChain, Nonce: 8, ValidUntilHeight: 20, Ops: []types.Op{putOp("acct/1", "6")}}, testKey("alice")))
+	runBlock(t, e, typestest.SignTx(t, &types.TxBody{ChainId: typestest.Chain, Nonce: 8, ValidUntilHeight: 20, Ops: []types.Op{typestest.Put("acct/1", "6")}}, typestest.Key("alice")))
 	vs := typestest.EnvelopeVariants(w)
 	var txs [][]byte
 	for _, v := range vs {
@@ -48,7 +48,7 @@ func TestAttackReplayVariantsInBlocks(t *testing.T) {
 // in CheckTx and kept out of blocks, and the real tx still commits.
 func TestAttackStrippedGovSignatures(t *testing.T) {
 	e := newChain(t, storage.NewInMemoryStore(), threeOrgs(), "val1", "val2", "val3")
-	real := govTx(t, e, []types.Op{addValOp("val4", 10, "org3")}, "a1", "a2")
+	real := typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("val4", 10, "org3")}, "a1", "a2")
 	var stripped []byte
 	for _, v := range typestest.EnvelopeVariants(real) {
 		if v.Name == "dropped-signature" {

@@ -8,6 +8,7 @@ import (
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // BenchmarkFinalizeCommit measures the engine on a real Pebble store:
@@ -37,7 +38,7 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 			v := bc.v()
 			signers := make([]security.Signer, 16)
 			for i := range signers {
-				signers[i] = testKey(fmt.Sprint("bench", i))
+				signers[i] = typestest.Key(fmt.Sprint("bench", i))
 			}
 			var e *Engine
 			if bc.rbac {
@@ -51,9 +52,9 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 				txs := make([][]byte, perBlock)
 				for i := range txs {
 					nonce++
-					body := types.TxBody{ChainId: testChain, Nonce: nonce, ValidUntilHeight: h + 5,
-						Ops: []types.Op{putOp(fmt.Sprintf("acct/%d/%d", h, i), string(value))}}
-					txs[i] = signTx(b, &body, signers[i%len(signers)])
+					body := types.TxBody{ChainId: typestest.Chain, Nonce: nonce, ValidUntilHeight: h + 5,
+						Ops: []types.Op{typestest.Put(fmt.Sprintf("acct/%d/%d", h, i), string(value))}}
+					txs[i] = typestest.SignTx(b, &body, signers[i%len(signers)])
 				}
 				return txs
 			}
@@ -92,7 +93,7 @@ func BenchmarkFinalizeCommit(b *testing.B) {
 // policy: 980 rules for 49 other roles over 10 domains, plus the rules and
 // grants that let the bench signers write acct/*.
 func newPolicyBenchEngine(b *testing.B, store storage.Store, v Verifier, signers []security.Signer) *Engine {
-	admin := testKey("bench-admin")
+	admin := typestest.Key("bench-admin")
 	g := DefaultGenesisState()
 	g.Admins = []string{types.Address(admin.PubKey())}
 	state, _ := json.Marshal(g)
@@ -100,7 +101,7 @@ func newPolicyBenchEngine(b *testing.B, store storage.Store, v Verifier, signers
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := e.InitChain(testChain, state); err != nil {
+	if _, err := e.InitChain(typestest.Chain, state); err != nil {
 		b.Fatal(err)
 	}
 	var ops []types.Op
@@ -119,7 +120,7 @@ func newPolicyBenchEngine(b *testing.B, store storage.Store, v Verifier, signers
 		ops = append(ops, types.Op{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: types.Address(s.PubKey()), Role: "writer", Domain: "acct"}}})
 	}
 	for i := 0; i < len(ops); i += 500 {
-		tx := signTx(b, &types.TxBody{ChainId: testChain, Nonce: uint64(i + 1), ValidUntilHeight: e.Height() + 5, Ops: ops[i:min(i+500, len(ops))]}, admin)
+		tx := typestest.SignTx(b, &types.TxBody{ChainId: typestest.Chain, Nonce: uint64(i + 1), ValidUntilHeight: e.Height() + 5, Ops: ops[i:min(i+500, len(ops))]}, admin)
 		if res := runBlock(b, e, tx); res.Txs[0].Code != types.CodeOK {
 			b.Fatalf("policy setup: %s", res.Txs[0].Log)
 		}

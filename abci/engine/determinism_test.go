@@ -14,6 +14,7 @@ import (
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // workload builds a seeded, reproducible workload: puts, deletes, checks
@@ -36,12 +37,12 @@ type workload struct {
 func newWorkload(seed int64) *workload {
 	w := &workload{rng: rand.New(rand.NewSource(seed))}
 	for i := range 5 {
-		k := testKey(fmt.Sprintf("signer%d", i))
+		k := typestest.Key(fmt.Sprintf("signer%d", i))
 		w.signers = append(w.signers, k)
 		w.keysOf = append(w.keysOf, []*security.LocalSigner{k})
 	}
 	for i := range 6 {
-		w.vals = append(w.vals, testKey(fmt.Sprintf("val%d", i)))
+		w.vals = append(w.vals, typestest.Key(fmt.Sprintf("val%d", i)))
 	}
 	return w
 }
@@ -139,10 +140,10 @@ func (w *workload) rotateOp(t testing.TB, i int, cur *security.LocalSigner) type
 	next := w.signers[w.rng.Intn(len(w.signers))]
 	if w.rng.Intn(5) != 0 {
 		w.rotated++
-		next = testKey(fmt.Sprintf("signer%d-key%d", i, w.rotated))
+		next = typestest.Key(fmt.Sprintf("signer%d-key%d", i, w.rotated))
 		w.keysOf[i] = append(w.keysOf[i], next)
 	}
-	op, err := security.RotateKeyOp(testChain, cur.PubKey(), next)
+	op, err := security.RotateKeyOp(typestest.Chain, cur.PubKey(), next)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func (w *workload) tx(t testing.TB, height uint64, versions func(string) types.V
 		return b
 	}
 	w.nonce++
-	body := types.TxBody{ChainId: testChain, Nonce: w.nonce, ValidUntilHeight: height + uint64(w.rng.Intn(5))}
+	body := types.TxBody{ChainId: typestest.Chain, Nonce: w.nonce, ValidUntilHeight: height + uint64(w.rng.Intn(5))}
 	switch {
 	case r < 11: // governance, signed by one to three identities
 		body.Ops = append(body.Ops, w.govOp())
@@ -180,19 +181,19 @@ func (w *workload) tx(t testing.TB, height uint64, versions func(string) types.V
 		for _, i := range w.rng.Perm(len(w.signers))[:1+w.rng.Intn(3)] {
 			ss = append(ss, w.key(i))
 		}
-		return w.keep(signTx(t, &body, ss...))
+		return w.keep(typestest.SignTx(t, &body, ss...))
 	case r < 15: // key rotation
 		i := w.rng.Intn(len(w.signers))
 		k := w.key(i)
 		body.Ops = append(body.Ops, w.rotateOp(t, i, k))
-		return w.keep(signTx(t, &body, k))
+		return w.keep(typestest.SignTx(t, &body, k))
 	case r < 25: // a policy change, by the admin (signer0) or, denied, by someone else
 		i := 0
 		if r < 19 {
 			i = 1 + w.rng.Intn(len(w.signers)-1)
 		}
 		body.Ops = append(body.Ops, w.policyOp())
-		return w.keep(signTx(t, &body, w.key(i)))
+		return w.keep(typestest.SignTx(t, &body, w.key(i)))
 	case r < 28:
 		body.ValidUntilHeight = height - 1 // expired
 	}
@@ -200,16 +201,16 @@ func (w *workload) tx(t testing.TB, height uint64, versions func(string) types.V
 		k := w.userKey()
 		switch op := w.rng.Intn(10); {
 		case op < 5:
-			body.Ops = append(body.Ops, putOp(k, fmt.Sprintf("v%d", w.rng.Intn(1000))))
+			body.Ops = append(body.Ops, typestest.Put(k, fmt.Sprintf("v%d", w.rng.Intn(1000))))
 		case op < 7:
-			body.Ops = append(body.Ops, deleteOp(k))
+			body.Ops = append(body.Ops, typestest.Delete(k))
 		case op < 9:
-			body.Ops = append(body.Ops, checkOp(k, versions(k))) // usually right
+			body.Ops = append(body.Ops, typestest.Check(k, versions(k))) // usually right
 		default:
-			body.Ops = append(body.Ops, checkOp(k, types.Version{Height: uint64(w.rng.Intn(int(height) + 1)), TxIndex: 0}))
+			body.Ops = append(body.Ops, typestest.Check(k, types.Version{Height: uint64(w.rng.Intn(int(height) + 1)), TxIndex: 0}))
 		}
 	}
-	tx := signTx(t, &body, w.key(w.rng.Intn(len(w.signers))))
+	tx := typestest.SignTx(t, &body, w.key(w.rng.Intn(len(w.signers))))
 	if w.rng.Intn(30) == 0 { // tamper with the signature
 		tx[len(tx)-3] ^= 1
 	}
@@ -257,18 +258,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := func(s storage.Store, v Verifier) *Engine {
-		e, err := NewEngine(s, v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !e.Initialised() {
-			if _, err := e.InitChain(testChain, state, vals...); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return e
-	}
+	open := func(s storage.Store, v Verifier) *Engine { return openEngine(t, s, v, state, vals...) }
 	engines := []*Engine{
 		open(storage.NewInMemoryStore(), NewCachedVerifier(64)),
 		open(storage.NewInMemoryStore(), PlainVerifier{}),

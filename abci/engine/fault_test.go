@@ -40,18 +40,7 @@ func faultRun(t *testing.T, ops storage.FaultOps, skip int) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := func(s storage.Store) *Engine {
-		e, err := NewEngine(s, PlainVerifier{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !e.Initialised() {
-			if _, err := e.InitChain(testChain, state, vals...); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return e
-	}
+	open := func(s storage.Store) *Engine { return openEngine(t, s, PlainVerifier{}, state, vals...) }
 	ref := open(storage.NewInMemoryStore())
 	fs := storage.NewFaultyStore(storage.NewInMemoryStore())
 	e := open(fs)

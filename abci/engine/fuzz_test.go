@@ -6,17 +6,18 @@ import (
 
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // FuzzCheckTx: CheckTx never panics, answers with a defined code, accepts
 // only well-signed txs, and never changes state.
 func FuzzCheckTx(f *testing.F) {
 	e := newTestEngine(f, storage.NewInMemoryStore(), NewCachedVerifier(256))
-	alice := testKey("alice")
-	good := signTx(f, &types.TxBody{ChainId: testChain, Nonce: 1, ValidUntilHeight: 5, Ops: []types.Op{putOp("k", "v")}}, alice)
+	alice := typestest.Key("alice")
+	good := typestest.SignTx(f, &types.TxBody{ChainId: typestest.Chain, Nonce: 1, ValidUntilHeight: 5, Ops: []types.Op{typestest.Put("k", "v")}}, alice)
 	runBlock(f, e, good)
 	f.Add(good)
-	f.Add(signTx(f, &types.TxBody{ChainId: testChain, Nonce: 2, ValidUntilHeight: 5, Ops: []types.Op{checkOp("k", types.Version{Height: 1}), deleteOp("k")}}, alice))
+	f.Add(typestest.SignTx(f, &types.TxBody{ChainId: typestest.Chain, Nonce: 2, ValidUntilHeight: 5, Ops: []types.Op{typestest.Check("k", types.Version{Height: 1}), typestest.Delete("k")}}, alice))
 	f.Add([]byte{})
 	f.Add([]byte("not a tx"))
 	hash := e.AppHash()
@@ -34,7 +35,7 @@ func FuzzCheckTx(f *testing.F) {
 		}
 		if out.Code == types.CodeOK {
 			tx, body, err := types.DecodeTx(data)
-			if err != nil || len(tx.Signatures) == 0 || body.ChainId != testChain {
+			if err != nil || len(tx.Signatures) == 0 || body.ChainId != typestest.Chain {
 				t.Fatalf("accepted a tx that does not decode or is unsigned: %v", err)
 			}
 		}

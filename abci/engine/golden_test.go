@@ -16,6 +16,7 @@ import (
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // TestGolden runs the engine scripts under testdata/. Commands:
@@ -73,7 +74,7 @@ func TestGolden(t *testing.T) {
 				var validators []Validator
 				for _, v := range strings.Split(vals, ",") {
 					if name, org, ok := strings.Cut(v, ":"); ok {
-						pub := testKey(name).PubKey()
+						pub := typestest.Key(name).PubKey()
 						validators = append(validators, Validator{PubKey: pub, Power: 10})
 						g.Orgs[byOrg[org]].Validators = append(g.Orgs[byOrg[org]].Validators, hex.EncodeToString(pub))
 					}
@@ -83,7 +84,7 @@ func TestGolden(t *testing.T) {
 				if e, err = NewEngine(store, NewCachedVerifier(1024)); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := e.InitChain(testChain, state, validators...); err != nil {
+				if _, err := e.InitChain(typestest.Chain, state, validators...); err != nil {
 					t.Fatal(err)
 				}
 				return fmt.Sprintf("open=%v rules=%d grants=%d", e.Reader().Open(), len(e.Reader().Policy().Rules()), len(e.Reader().Policy().Grants()))
@@ -182,7 +183,7 @@ func TestGolden(t *testing.T) {
 				var evidence []Misbehavior
 				for _, a := range d.CmdArgs {
 					if a.Key == "evidence" { // evidence=VALIDATORKEY
-						evidence = append(evidence, Misbehavior{Type: "duplicate_vote", Validator: types.TxHash(testKey(a.Vals[0]).PubKey())[:20], Height: e.Height()})
+						evidence = append(evidence, Misbehavior{Type: "duplicate_vote", Validator: types.TxHash(typestest.Key(a.Vals[0]).PubKey())[:20], Height: e.Height()})
 						continue
 					}
 					block = append(block, lookupTx(t, txs, a.Key))
@@ -266,7 +267,7 @@ func TestGolden(t *testing.T) {
 // subjects (roles, "anyone") pass through.
 func addressOf(s string) string {
 	if strings.HasPrefix(s, "@") {
-		return types.Address(testKey(s[1:]).PubKey())
+		return types.Address(typestest.Key(s[1:]).PubKey())
 	}
 	return s
 }
@@ -299,7 +300,7 @@ func buildGoldenTx(t *testing.T, e *Engine, d *datadriven.TestData, nonce uint64
 	d.ScanArgs(t, "name", &name)
 	d.ScanArgs(t, "signer", &signer)
 	d.MaybeScanArgs(t, "nonce", &nonce)
-	body := types.TxBody{ChainId: testChain, Nonce: nonce, ValidUntilHeight: e.Height() + 10}
+	body := types.TxBody{ChainId: typestest.Chain, Nonce: nonce, ValidUntilHeight: e.Height() + 10}
 	d.MaybeScanArgs(t, "chain", &body.ChainId)
 	var until string
 	if d.MaybeScanArgs(t, "until", &until) {
@@ -327,9 +328,9 @@ func buildGoldenTx(t *testing.T, e *Engine, d *datadriven.TestData, nonce uint64
 		switch {
 		case len(f) == 0:
 		case f[0] == "put" && len(f) == 3:
-			body.Ops = append(body.Ops, putOp(f[1], f[2]))
+			body.Ops = append(body.Ops, typestest.Put(f[1], f[2]))
 		case f[0] == "delete" && len(f) == 2:
-			body.Ops = append(body.Ops, deleteOp(f[1]))
+			body.Ops = append(body.Ops, typestest.Delete(f[1]))
 		case (f[0] == "grant" || f[0] == "revoke") && len(f) == 4:
 			sub, role, dom := addressOf(f[1]), f[2], f[3]
 			if f[0] == "grant" {
@@ -344,9 +345,9 @@ func buildGoldenTx(t *testing.T, e *Engine, d *datadriven.TestData, nonce uint64
 			}}})
 		case f[0] == "addval" && len(f) == 4:
 			p, _ := strconv.ParseInt(f[2], 10, 64)
-			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_AddValidator{AddValidator: &types.AddValidator{PubKey: testKey(f[1]).PubKey(), Power: p, Org: f[3]}}})
+			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_AddValidator{AddValidator: &types.AddValidator{PubKey: typestest.Key(f[1]).PubKey(), Power: p, Org: f[3]}}})
 		case f[0] == "rmval" && len(f) == 2:
-			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_RemoveValidator{RemoveValidator: &types.RemoveValidator{PubKey: testKey(f[1]).PubKey()}}})
+			body.Ops = append(body.Ops, types.Op{Sum: &types.Op_RemoveValidator{RemoveValidator: &types.RemoveValidator{PubKey: typestest.Key(f[1]).PubKey()}}})
 		case f[0] == "addorg" && len(f) >= 3:
 			op := &types.AddOrg{Id: f[1]}
 			for _, a := range f[2:] {
@@ -362,30 +363,30 @@ func buildGoldenTx(t *testing.T, e *Engine, d *datadriven.TestData, nonce uint64
 			if len(f) == 3 {
 				prover = f[2]
 			}
-			op, err := security.RotateKeyOp(body.ChainId, testKey(signer).PubKey(), testKey(prover))
+			op, err := security.RotateKeyOp(body.ChainId, typestest.Key(signer).PubKey(), typestest.Key(prover))
 			if err != nil {
 				t.Fatal(err)
 			}
-			op.GetRotateKey().NewPubKey = testKey(f[1]).PubKey()
+			op.GetRotateKey().NewPubKey = typestest.Key(f[1]).PubKey()
 			body.Ops = append(body.Ops, op)
 		case f[0] == "check" && len(f) == 3:
 			v, err := types.ParseVersion(f[2])
 			if err != nil {
 				t.Fatal(err)
 			}
-			body.Ops = append(body.Ops, checkOp(f[1], v))
+			body.Ops = append(body.Ops, typestest.Check(f[1], v))
 		default:
 			t.Fatalf("bad op line %q", line)
 		}
 	}
-	signers := []security.Signer{testKey(signer)}
+	signers := []security.Signer{typestest.Key(signer)}
 	var cosign string
 	if d.MaybeScanArgs(t, "cosign", &cosign) {
 		for _, c := range strings.Split(cosign, ",") {
-			signers = append(signers, testKey(c))
+			signers = append(signers, typestest.Key(c))
 		}
 	}
-	tx := signTx(t, &body, signers...)
+	tx := typestest.SignTx(t, &body, signers...)
 	if d.HasArg("tamper") || d.HasArg("nosig") {
 		var env types.Tx
 		if err := env.Unmarshal(tx); err != nil {

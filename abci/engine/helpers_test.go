@@ -3,44 +3,32 @@ package engine
 import (
 	"testing"
 
-	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
 	"github.com/dstt/dstt/types/typestest"
 )
 
-const testChain = "test-chain"
-
-// testKey and signTx are typestest's: one key derivation for every test.
-var (
-	testKey = typestest.Key
-	signTx  = typestest.SignTx
-)
-
+// newTestEngine opens an engine on store, initialised with the default
+// genesis when the store holds no chain yet.
 func newTestEngine(t testing.TB, store storage.Store, v Verifier) *Engine {
+	t.Helper()
+	return openEngine(t, store, v, nil)
+}
+
+// openEngine opens an engine on store and, when the store holds no chain
+// yet, initialises it with genesis state and validators vals.
+func openEngine(t testing.TB, store storage.Store, v Verifier, state []byte, vals ...Validator) *Engine {
 	t.Helper()
 	e, err := NewEngine(store, v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !e.Initialised() {
-		if _, err := e.InitChain(testChain, nil); err != nil {
+		if _, err := e.InitChain(typestest.Chain, state, vals...); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return e
-}
-
-func putOp(k, v string) types.Op {
-	return types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: k, Value: []byte(v)}}}
-}
-
-func deleteOp(k string) types.Op {
-	return types.Op{Sum: &types.Op_Delete{Delete: &types.Delete{Key: k}}}
-}
-
-func checkOp(k string, v types.Version) types.Op {
-	return types.Op{Sum: &types.Op_Check{Check: &types.Check{Key: k, Version: v}}}
 }
 
 // runBlock finalizes and commits txs as the next block.
@@ -55,18 +43,6 @@ func runBlock(t testing.TB, e *Engine, txs ...[]byte) *BlockResult {
 		t.Fatalf("commit %d: %v", h, err)
 	}
 	return res
-}
-
-func policyOp(r rbac.Rule, remove bool) types.Op {
-	return types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: r.Subject, Domain: r.Domain, Object: r.Object, Action: r.Action, Deny: r.Deny, Remove: remove}}}
-}
-
-func grantOp(sub, role, dom string) types.Op {
-	return types.Op{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: sub, Role: role, Domain: dom}}}
-}
-
-func revokeOp(sub, role, dom string) types.Op {
-	return types.Op{Sum: &types.Op_Revoke{Revoke: &types.Revoke{Subject: sub, Role: role, Domain: dom}}}
 }
 
 func mustOK(t *testing.T, res *BlockResult, i int) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // TestRewordingKeepsAppHash runs the same seeded blocks on two engines, the
@@ -27,7 +28,7 @@ func TestRewordingKeepsAppHash(t *testing.T) {
 		if engines[i], err = NewEngine(storage.NewInMemoryStore(), PlainVerifier{}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := engines[i].InitChain(testChain, state, vals...); err != nil {
+		if _, err := engines[i].InitChain(typestest.Chain, state, vals...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -115,9 +116,9 @@ func TestRewordingKeepsAppHash(t *testing.T) {
 // the words from them.
 func TestStoredResultHasNoWords(t *testing.T) {
 	e := newTestEngine(t, storage.NewInMemoryStore(), PlainVerifier{})
-	alice := testKey("alice")
-	mustOK(t, runBlock(t, e, signTx(t, &types.TxBody{ChainId: testChain, Nonce: 1, ValidUntilHeight: 5, Ops: []types.Op{putOp("a", "1")}}, alice)), 0)
-	tx := signTx(t, &types.TxBody{ChainId: testChain, Nonce: 2, ValidUntilHeight: 5, Ops: []types.Op{putOp("b", "1"), checkOp("a", types.Version{Height: 9})}}, alice)
+	alice := typestest.Key("alice")
+	mustOK(t, runBlock(t, e, typestest.SignTx(t, &types.TxBody{ChainId: typestest.Chain, Nonce: 1, ValidUntilHeight: 5, Ops: []types.Op{typestest.Put("a", "1")}}, alice)), 0)
+	tx := typestest.SignTx(t, &types.TxBody{ChainId: typestest.Chain, Nonce: 2, ValidUntilHeight: 5, Ops: []types.Op{typestest.Put("b", "1"), typestest.Check("a", types.Version{Height: 9})}}, alice)
 	res := runBlock(t, e, tx)
 	out := res.Txs[0]
 	if out.Code != types.CodeConflict {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // TestReplayIndexWindow: the in-memory replay index answers like the
@@ -20,14 +21,14 @@ func TestReplayIndexWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.InitChain(testChain, state); err != nil {
+	if _, err := e.InitChain(typestest.Chain, state); err != nil {
 		t.Fatal(err)
 	}
-	alice := testKey("alice")
-	body := &types.TxBody{ChainId: testChain, Nonce: 1, ValidUntilHeight: 3, Ops: []types.Op{putOp("k", "v")}}
-	tx := signTx(t, body, alice)
+	alice := typestest.Key("alice")
+	body := &types.TxBody{ChainId: typestest.Chain, Nonce: 1, ValidUntilHeight: 3, Ops: []types.Op{typestest.Put("k", "v")}}
+	tx := typestest.SignTx(t, body, alice)
 	bodyBytes, _ := body.Marshal()
-	id := types.ReplayID(testChain, bodyBytes)
+	id := types.ReplayID(typestest.Chain, bodyBytes)
 	if res := runBlock(t, e, tx); res.Txs[0].Code != types.CodeOK {
 		t.Fatal(res.Txs[0].Log)
 	}

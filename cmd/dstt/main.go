@@ -1,5 +1,3 @@
-// Command dstt runs a dstt node and talks to one: keys, transactions,
-// queries. It is a thin layer over the packages; see `dstt --help`.
 package main
 
 import (

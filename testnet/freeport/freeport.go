@@ -1,11 +1,3 @@
-// Package freeport picks 127.0.0.1 TCP ports for tests that start real
-// listeners or processes: dstt nodes, Vault dev servers, rsyslog receivers.
-//
-// A port is free when it is picked and closed before it is returned, so
-// another process may take it in between; callers that can retry on
-// "address in use" should. Ports picks n distinct ports by holding all n
-// listeners open until the last is picked. Both fail the test (t.Fatal)
-// when the host has no port to give. Safe for concurrent use.
 package freeport
 
 import (

@@ -1,9 +1,3 @@
-// Package racereport makes race reports of child processes fail a test
-// run. A test binary built with -race builds and starts dstt processes
-// built with -race too; their reports go to stderr and an exit code that a
-// test which kills its nodes never sees. Main points the children's reports
-// at files (GORACE log_path) and fails the run for every report that is not
-// a known race inside a dependency.
 package racereport
 
 import (

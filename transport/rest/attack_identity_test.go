@@ -13,6 +13,7 @@ import (
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/transport/internal/testnode"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // Attacks 2 and 4 through the gateway. On ffeaeb3 a fresh key with no
@@ -25,19 +26,11 @@ func TestAttackRotationAndRetiredReads(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{RBAC: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	keys := make([]*security.LocalSigner, 3)
-	for i := range keys {
-		k, err := security.GenerateKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[i] = k
-	}
-	mallory, alice, alice2 := keys[0], keys[1], keys[2]
+	mallory, alice, alice2 := newKey(t), newKey(t), newKey(t)
 	admin := n.AdminClient(t)
 	if _, err := admin.SubmitOps(ctx,
-		types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: "reader", Domain: "*", Object: "acct/*", Action: "read"}}},
-		types.Op{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: types.Address(alice.PubKey()), Role: "reader", Domain: "*"}}},
+		allow("reader", "*", "acct/*", "read"),
+		typestest.Grant(types.Address(alice.PubKey()), "reader", "*"),
 		put("acct/1", "100"),
 	); err != nil {
 		t.Fatal(err)

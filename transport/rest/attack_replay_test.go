@@ -8,7 +8,6 @@ import (
 
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 
-	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/transport/internal/testnode"
 	"github.com/dstt/dstt/types"
@@ -26,10 +25,7 @@ func TestAttackReplayVariants(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{RBAC: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	alice, err := security.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := newKey(t)
 	commit := func(what string, tx []byte) {
 		t.Helper()
 		r := postJSON(t, n, api.SubmitRequest{Tx: hex.EncodeToString(tx), Mode: api.ModeCommit})
@@ -37,13 +33,12 @@ func TestAttackReplayVariants(t *testing.T) {
 			t.Fatalf("%s: %d %s", what, r.status, r.body)
 		}
 	}
-	allow := types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: "writer", Domain: "*", Object: "acct/*", Action: "write"}}}
-	grant := signTx(t, n, n.Admin, allow, types.Op{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: types.Address(alice.PubKey()), Role: "writer", Domain: "*"}}})
+	grant := signTx(t, n, n.Admin, allow("writer", "*", "acct/*", "write"), typestest.Grant(types.Address(alice.PubKey()), "writer", "*"))
 	commit("grant", grant)
 	w1 := signTx(t, n, alice, put("acct/1", "100"))
 	commit("write 100", w1)
 	commit("write 50", signTx(t, n, alice, put("acct/1", "50")))
-	commit("revoke", signTx(t, n, n.Admin, types.Op{Sum: &types.Op_Revoke{Revoke: &types.Revoke{Subject: types.Address(alice.PubKey()), Role: "writer", Domain: "*"}}}))
+	commit("revoke", signTx(t, n, n.Admin, typestest.Revoke(types.Address(alice.PubKey()), "writer", "*")))
 	before := appHash(t, n)
 
 	rpc, err := rpchttp.New("tcp://"+trimScheme(n.Node.RPCAddress()), "/websocket")

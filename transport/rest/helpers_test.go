@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/transport/client"
@@ -26,6 +27,21 @@ import (
 )
 
 var put, del, check = typestest.Put, typestest.Delete, typestest.Check
+
+// allow is the op that adds the rule letting sub do act on obj in dom.
+func allow(sub, dom, obj, act string) types.Op {
+	return typestest.Policy(rbac.Rule{Subject: sub, Domain: dom, Object: obj, Action: act}, false)
+}
+
+// newKey is a fresh random key.
+func newKey(t testing.TB) *security.LocalSigner {
+	t.Helper()
+	k, err := security.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
 
 // appHash is the app's last committed app hash (through the ABCI
 // connection, so it never races the engine). An empty block keeps it: a

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/transport/internal/testnode"
@@ -260,10 +259,7 @@ func TestUnsignedReadRefusalNamesHeader(t *testing.T) {
 		}
 	}
 	// A signed read by someone without permission gets the node's reason.
-	stranger, err := security.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stranger := newKey(t)
 	c, err := client.NewREST(n.URL(), client.WithReader(stranger))
 	if err != nil {
 		t.Fatal(err)

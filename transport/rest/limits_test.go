@@ -271,11 +271,7 @@ func TestOversizedTxsRefusedBeforeAnySignatureIsVerified(t *testing.T) {
 	const manySigs = 200 // the chain allows 16
 	keys := make([]*security.LocalSigner, manySigs)
 	for i := range keys {
-		k, err := security.GenerateKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[i] = k
+		keys[i] = newKey(t)
 	}
 	good := signTx(t, n, n.Admin, put("fine", "1"))
 	tooManySigs := signedBy(t, n, keys, put("k", "v"))

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/transport/internal/testnode"
@@ -21,10 +20,7 @@ import (
 // decides: the gateway passes signed reads through.
 func TestUnauthorizedRequests(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{RBAC: true})
-	stranger, err := security.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stranger := newKey(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	admin := n.AdminClient(t)
@@ -32,10 +28,7 @@ func TestUnauthorizedRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The stranger may read pub/* and nothing else.
-	rule := types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{
-		Subject: types.Address(stranger.PubKey()), Domain: "pub", Object: "pub/*", Action: "read",
-	}}}
-	if _, err := admin.SubmitOps(ctx, rule); err != nil {
+	if _, err := admin.SubmitOps(ctx, allow(types.Address(stranger.PubKey()), "pub", "pub/*", "read")); err != nil {
 		t.Fatal(err)
 	}
 	before := appHash(t, n)
@@ -125,8 +118,7 @@ func TestUnauthorizedRequests(t *testing.T) {
 	}
 	defer sub.Close()
 	// "anyone" may read pub/*: from now on the unsigned stream sees pub/ keys.
-	open := types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: "anyone", Domain: "pub", Object: "pub/*", Action: "read"}}}
-	if _, err := admin.SubmitOps(ctx, open); err != nil {
+	if _, err := admin.SubmitOps(ctx, allow("anyone", "pub", "pub/*", "read")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin.SubmitOps(ctx, put("secret/d", "x"), put("pub/y", "seen")); err != nil {

@@ -2,90 +2,29 @@ package rest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dstt/dstt/testnet/testca"
 )
-
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue makes a leaf certificate; it returns cert and key PEM.
-func (ca *testCA) issue(t *testing.T, cn string, server bool) ([]byte, []byte) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-	} else {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, _ := x509.MarshalECPrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
-}
-
-func writeFile(t *testing.T, dir, name string, b []byte) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // TLS 1.3 only; a required client certificate is enforced and becomes the
 // client's identity (rate limits, the read authorizer).
 func TestTLSWithClientCertificates(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t)
-	scert, skey := ca.issue(t, "gateway", true)
-	ccert, ckey := ca.issue(t, "alice", false)
+	ca := testca.New(t)
+	scert, skey := ca.Issue(t, "gateway", true)
+	ccert, ckey := ca.Issue(t, "alice", false)
 	cfg := DefaultConfig()
 	cfg.ListenAddress = "127.0.0.1:0"
 	cfg.MetricsListenAddress = "127.0.0.1:0" // never the fixed default: another node may hold it
 	cfg.TLS = TLSConfig{
-		CertFile: writeFile(t, dir, "server.pem", scert), KeyFile: writeFile(t, dir, "server.key", skey),
-		ClientCAFile: writeFile(t, dir, "ca.pem", ca.pem), ClientAuth: ClientAuthRequire,
+		CertFile: testca.WriteFile(t, dir, "server.pem", scert), KeyFile: testca.WriteFile(t, dir, "server.key", skey),
+		ClientCAFile: testca.WriteFile(t, dir, "ca.pem", ca.PEM), ClientAuth: ClientAuthRequire,
 	}
 	seen := make(chan Identity, 1)
 	failures := make(chan string, 10)
@@ -107,7 +46,7 @@ func TestTLSWithClientCertificates(t *testing.T) {
 		t.Fatalf("URL %s", g.URL())
 	}
 	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca.pem)
+	roots.AppendCertsFromPEM(ca.PEM)
 	pair, err := tls.X509KeyPair(ccert, ckey)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package typestest
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"sync/atomic"
 	"testing"
 
 	"github.com/dstt/dstt/security"
@@ -24,4 +25,25 @@ func SignTx(t testing.TB, body *types.TxBody, signers ...security.Signer) []byte
 		t.Fatal(err)
 	}
 	return tx
+}
+
+// Chain is the chain ID of the test chains that GovTx signs for.
+const Chain = "test-chain"
+
+// Addr is the address of the named test key.
+func Addr(name string) string { return types.Address(Key(name).PubKey()) }
+
+var nonces atomic.Uint64
+
+// GovTx is a tx of ops for Chain, signed by the named test keys, with a
+// nonce no other GovTx in this process used, valid for 10 blocks after
+// height.
+func GovTx(t testing.TB, height uint64, ops []types.Op, signers ...string) []byte {
+	t.Helper()
+	body := &types.TxBody{ChainId: Chain, Nonce: nonces.Add(1), ValidUntilHeight: height + 10, Ops: ops}
+	ss := make([]security.Signer, len(signers))
+	for i, s := range signers {
+		ss[i] = Key(s)
+	}
+	return SignTx(t, body, ss...)
 }

@@ -1,8 +1,3 @@
-// Package typestest builds txs for tests: the ops (Put, Delete, Check)
-// every package's tests write, and the re-encoded variants of a signed tx
-// that an attacker can build without any key: the same body and signatures
-// in another encoding, or the signatures duplicated or reordered. Tests
-// send the variants to every entry point and expect each to be refused.
 package typestest
 
 import (

@@ -1,23 +1,11 @@
-// Package rsyslogtest runs a real rsyslogd for tests: plain TCP, TLS with
-// server authentication (GnuTLS driver) and mutual TLS (OpenSSL driver)
-// inputs on free 127.0.0.1 ports, each writing the raw messages it
-// receives, one per line, to its own file. Certificates come from a test CA
-// made with crypto/x509. Tests skip, loudly, only when rsyslogd is missing
-// (`make test-deps` installs it).
 package rsyslogtest
 
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -28,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dstt/dstt/testnet/freeport"
+	"github.com/dstt/dstt/testnet/testca"
 )
 
 // Receiver is a running rsyslogd.
@@ -250,52 +239,12 @@ func (r *Receiver) ClientTLS(mutual bool) *tls.Config {
 // writeCerts makes a CA, a server certificate for 127.0.0.1 and a client
 // certificate, all signed by the CA, as PEM files in r.Dir.
 func (r *Receiver) writeCerts() {
-	t := r.t
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(r.Dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	now := time.Now()
-	caKey := newKey()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dstt test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	r.CAFile = write("ca.pem", "CERTIFICATE", caDER)
-	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage, certName, keyName string) (string, string) {
-		k := newKey()
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return write(certName, "CERTIFICATE", der), write(keyName, "PRIVATE KEY", kder)
-	}
-	leaf(2, "127.0.0.1", x509.ExtKeyUsageServerAuth, "server.pem", "server.key")
-	r.ClientCert, r.ClientKey = leaf(3, "dstt-node", x509.ExtKeyUsageClientAuth, "client.pem", "client.key")
+	ca := testca.New(r.t)
+	r.CAFile = testca.WriteFile(r.t, r.Dir, "ca.pem", ca.PEM)
+	cert, key := ca.Issue(r.t, "127.0.0.1", true)
+	testca.WriteFile(r.t, r.Dir, "server.pem", cert)
+	testca.WriteFile(r.t, r.Dir, "server.key", key)
+	cert, key = ca.Issue(r.t, "dstt-node", false)
+	r.ClientCert = testca.WriteFile(r.t, r.Dir, "client.pem", cert)
+	r.ClientKey = testca.WriteFile(r.t, r.Dir, "client.key", key)
 }

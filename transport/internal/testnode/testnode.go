@@ -1,9 +1,3 @@
-// Package testnode runs a real single-validator dstt node for tests, built
-// by the same assembler as `dstt start` (consensus/assemble): the engine on
-// a Pebble store in a temp dir, the node security log and its hooks, the
-// audit sinks of an optional audit.toml, CometBFT in-process on free
-// loopback ports, and the REST gateway in front of it (metrics on their own
-// free loopback port).
 package testnode
 
 import (
