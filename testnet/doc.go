@@ -13,7 +13,10 @@
 //	DIR/nodeI/dstt.log   the node's output across restarts (LogFile)
 //
 // Node i (1-based) listens on 127.0.0.1 at BasePort+10(i-1) (P2P; UDP/QUIC with libp2p),
-// +1 (RPC) and +2 (Prometheus, off): distinct ports, so N nodes share one host. All N
+// +1 (RPC), +2 (Prometheus, off), +3 (REST gateway) and +4 (the gateway's metrics):
+// distinct ports, so N nodes share one host. The default BasePort, 26700, lies below
+// the host's ephemeral port range (DefaultBasePortFor moves it where the range covers
+// it), and Generate checks that a node could bind every port now. All N
 // validators are in one genesis with equal power; node i's validator key and its
 // test-keyring key "dev" make up organisation org i (app_state orgs), every "dev" key is
 // a genesis admin, and governance needs admins of k distinct orgs (Threshold; 0, the
@@ -34,6 +37,7 @@
 //	nw, node, err := testnet.AddNode(dir, testnet.AddNodeOptions{})
 //	statuses := testnet.Status(ctx, nw)          // RPC /status + /net_info + pid file, per node
 //	h, err := testnet.Agreement(ctx, nw, statuses) // same block at the lowest common height?
+//	q, err := testnet.CheckQuorum(ctx, nw, statuses, testnet.DefaultStallAfter) // power online; halted?
 //	err = testnet.WaitReady(ctx, nw)             // every running node peered and caught up
 //
 // None of these starts a process: the scripts next to this file do (up.sh, down.sh,

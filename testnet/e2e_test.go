@@ -137,6 +137,9 @@ func testKillTwo(t *testing.T, c *cluster, acked *ledger) {
 		}
 	}
 	t.Logf("stalled at height %d with 2 of 4 validators (%d txs acked before the stall)", h1, acksBefore)
+	// `testnet status` says so: the quorum line, HALTED, no node "ok", exit 1.
+	c.checkStatus(t, 1, "quorum: 20 of 40 voting power online (2 of 4 validators), more than 2/3 (27): NO",
+		"HALTED: 20 of 40 voting power online")
 
 	// One back: 3 of 4, progress resumes (the txs waiting in the mempools commit too).
 	c.start(t, "node3")
@@ -150,6 +153,7 @@ func testKillTwo(t *testing.T, c *cluster, acked *ledger) {
 		return l.count(func(a ack) bool { return a.height > h1 }) >= 10, l.describe()
 	})
 	t.Logf("progress resumed %s after node3 came back", time.Since(back).Round(time.Millisecond))
+	c.checkStatus(t, 0, "quorum: 30 of 40 voting power online (3 of 4 validators), more than 2/3 (27): yes")
 
 	// Heal completely, then one chain on all four.
 	c.start(t, "node4")

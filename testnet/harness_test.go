@@ -164,7 +164,9 @@ func (c *cluster) start(tb testing.TB, name string) {
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "=== %s starting %s\n", time.Now().UTC().Format(time.RFC3339Nano), name)
-	cmd := exec.Command(c.bin, "start", "--home", n.Home, "--log-level", "error", "--comet-log-level", "error")
+	// The manifest's start command: the node's own REST gateway and metrics
+	// addresses, as the scripts pass them.
+	cmd := exec.Command(c.bin, append(n.StartArgs(), "--log-level", "error", "--comet-log-level", "error")...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
@@ -238,8 +240,9 @@ func (c *cluster) stopAll(tb testing.TB) {
 	}
 }
 
-// waitReady waits until each named node answers RPC, is not catching up and is peered
-// with every other running node; then the load may use it.
+// waitReady waits until each named node answers RPC, is not catching up, is peered
+// with every other running node and serves its REST gateway on its own address;
+// then the load may use it.
 func (c *cluster) waitReady(tb testing.TB, d time.Duration, names ...string) {
 	tb.Helper()
 	waitUntil(tb, d, fmt.Sprintf("nodes %v ready", names), func() (bool, string) {
@@ -250,8 +253,8 @@ func (c *cluster) waitReady(tb testing.TB, d time.Duration, names ...string) {
 		var pending []string
 		for _, name := range names {
 			s := st[name]
-			if !s.Ready() || s.Peers < running-1 {
-				pending = append(pending, fmt.Sprintf("%s(err=%q catching_up=%v peers=%d/%d h=%d)", name, s.Error, s.CatchingUp, s.Peers, running-1, s.Height))
+			if !s.Ready() || s.Peers < running-1 || !s.RESTUp {
+				pending = append(pending, fmt.Sprintf("%s(err=%q catching_up=%v peers=%d/%d h=%d rest %s up=%v)", name, s.Error, s.CatchingUp, s.Peers, running-1, s.Height, s.REST, s.RESTUp))
 			}
 		}
 		return len(pending) == 0, strings.Join(pending, " ")
@@ -689,4 +692,22 @@ func (c *cluster) signedBy(tb testing.TB, node string, h int64, address string) 
 		}
 	}
 	return false
+}
+
+// checkStatus runs `dstt testnet status` and fails the test unless it exits
+// with code and prints every one of want; a halted chain (code 1) shows no
+// answering node as "ok".
+func (c *cluster) checkStatus(tb testing.TB, code int, want ...string) {
+	tb.Helper()
+	out, errs, got := c.cli(tb, "testnet", "status", "--dir", c.network().Dir)
+	bad := got != code
+	for _, w := range want {
+		bad = bad || !strings.Contains(out, w)
+	}
+	if code != 0 {
+		bad = bad || strings.Contains(out, " ok\n") || !strings.Contains(errs, "chain halted")
+	}
+	if bad {
+		tb.Fatalf("testnet status: exit %d, want %d and %q\n%s%s", got, code, want, out, errs)
+	}
 }

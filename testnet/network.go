@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/cometbft/cometbft/lp2p"
 	"github.com/cometbft/cometbft/types"
 
 	"github.com/dstt/dstt/abci/engine"
@@ -28,14 +27,19 @@ var (
 	ErrExists         = errors.New("testnet: directory already holds a testnet")
 	ErrPortInUse      = errors.New("testnet: port in use")
 	ErrNotFound       = errors.New("testnet: no testnet here")
+	// ErrHalted: the chain cannot commit, or has not for too long (Quorum).
+	ErrHalted = errors.New("testnet: chain halted")
 )
 
 // Defaults for Options fields left zero.
 const (
 	DefaultValidators = 4
 	DefaultChainID    = "dstt-testnet"
-	DefaultBasePort   = 26700
-	DefaultDir        = "testnet/out"
+	// DefaultBasePort lies below Linux's usual ephemeral port range
+	// (32768-60999), so no outgoing connection takes a testnet port; on a
+	// host whose range covers it the default moves (DefaultBasePortFor).
+	DefaultBasePort = 26700
+	DefaultDir      = "testnet/out"
 	// PortsPerNode is the stride between nodes' ports: node i (1-based) listens on
 	// BasePort + PortsPerNode*(i-1) + {0: P2P, 1: RPC, 2: Prometheus, 3: REST
 	// gateway, 4: the gateway's metrics}.
@@ -61,7 +65,8 @@ type Options struct {
 	ChainID    string // default DefaultChainID
 	// Transport is consensus.TransportTCP (default) or consensus.TransportLibP2P.
 	Transport string
-	// BasePort is node1's P2P port; see PortsPerNode. Default DefaultBasePort.
+	// BasePort is node1's P2P port; see PortsPerNode. Default DefaultBasePort
+	// (below the host's ephemeral port range; DefaultBasePortFor).
 	BasePort int
 	// Threshold fixes k, the org approvals a governance tx needs, in genesis. Zero (the
 	// default) writes 0, which the engine reads as "a majority of the member orgs at
@@ -89,7 +94,7 @@ func (o Options) withDefaults() Options {
 		o.Transport = consensus.TransportTCP
 	}
 	if o.BasePort == 0 {
-		o.BasePort = DefaultBasePort
+		o.BasePort = defaultBasePort()
 	}
 	return o
 }
@@ -135,8 +140,13 @@ type Node struct {
 	Name string `json:"name"` // node1..nodeN: the home's directory name and moniker
 	Org  string `json:"org"`  // org1..orgN
 	Home string `json:"home"` // absolute
-	// Listen addresses: P2P (TCP for tcp, UDP/QUIC for libp2p), RPC, Prometheus (off).
-	P2P        string `json:"p2p"`
+	// Listen addresses: P2P (as config.toml's p2p.laddr names it: tcp://HOST:PORT,
+	// also for libp2p, which listens on UDP there), RPC, Prometheus (off).
+	P2P string `json:"p2p"`
+	// P2PAddr is the P2P listen address as the network's transport speaks it:
+	// tcp://HOST:PORT, or for libp2p the QUIC multiaddr with the peer ID,
+	// /ip4/HOST/udp/PORT/quic-v1/p2p/12D3KooW... (derived, like Start).
+	P2PAddr    string `json:"p2p_addr"`
 	RPC        string `json:"rpc"`
 	Prometheus string `json:"prometheus"`
 	// REST is the node's REST gateway (host:port) and RESTMetrics the gateway's
@@ -440,7 +450,7 @@ func AddNode(dir string, opts AddNodeOptions) (*Network, Node, error) {
 	if err := nw.save(); err != nil {
 		return nil, Node{}, err
 	}
-	return nw, n, nil
+	return nw, nw.Nodes[len(nw.Nodes)-1], nil // with its derived fields
 }
 
 // adminKey returns the keyring's "dev" key, creating it if missing (an overwritten
@@ -504,45 +514,6 @@ func prepareDir(dir string, overwrite bool) error {
 	return nil
 }
 
-// checkPorts reports every port Generate would assign that cannot be bound now: TCP for
-// RPC and Prometheus, and for P2P TCP or UDP (libp2p speaks QUIC).
-func checkPorts(o Options) error {
-	var busy []string
-	try := func(network string, port int) {
-		addr := net.JoinHostPort(host, strconv.Itoa(port))
-		if network == "udp" {
-			c, err := net.ListenPacket("udp", addr)
-			if err != nil {
-				busy = append(busy, "udp/"+strconv.Itoa(port))
-				return
-			}
-			c.Close()
-			return
-		}
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			busy = append(busy, "tcp/"+strconv.Itoa(port))
-			return
-		}
-		l.Close()
-	}
-	p2pNet := "tcp"
-	if o.Transport == consensus.TransportLibP2P {
-		p2pNet = "udp"
-	}
-	for i := range o.Validators {
-		base := o.BasePort + PortsPerNode*i
-		try(p2pNet, base)
-		for p := 1; p < portsUsed; p++ {
-			try("tcp", base+p) // RPC, Prometheus, REST, REST metrics
-		}
-	}
-	if len(busy) > 0 {
-		return fmt.Errorf("%w: %s on %s (is a testnet running? stop it, or pass another --base-port)", ErrPortInUse, strings.Join(busy, ", "), host)
-	}
-	return nil
-}
-
 func (nw *Network) save() error {
 	nw.deriveStart()
 	data, err := json.MarshalIndent(nw, "", "  ")
@@ -578,9 +549,24 @@ func Load(dir string) (*Network, error) {
 	return &nw, nil
 }
 
-// deriveStart fills every node's Start from its home and addresses.
+// deriveStart fills every node's Start and P2PAddr from its home and addresses.
 func (nw *Network) deriveStart() {
 	for i := range nw.Nodes {
 		nw.Nodes[i].Start = nw.Nodes[i].startCommand()
+		nw.Nodes[i].P2PAddr = nw.Nodes[i].p2pAddr(nw.Transport)
 	}
+}
+
+// p2pAddr is the node's P2P listen address as transport speaks it: its
+// p2p.laddr for tcp; for libp2p the QUIC multiaddr CometBFT's lp2p host
+// derives from that laddr, with the node's peer ID.
+func (n Node) p2pAddr(transport string) string {
+	if transport != consensus.TransportLibP2P {
+		return n.P2P
+	}
+	ma, err := lp2p.AddressToMultiAddr(n.P2P, lp2p.TransportQUIC)
+	if err != nil {
+		return n.P2P
+	}
+	return ma.String() + "/p2p/" + n.LibP2PID
 }

@@ -76,7 +76,7 @@ func TestGenerateFourValidators(t *testing.T) {
 			}
 			ports[port] = n.Name
 		}
-		if c.P2P.ListenAddress != n.P2P || c.RPC.ListenAddress != n.RPC || c.Moniker != n.Name {
+		if c.P2P.ListenAddress != n.P2P || n.P2PAddr != n.P2P || c.RPC.ListenAddress != n.RPC || c.Moniker != n.Name {
 			t.Errorf("%s: config p2p %s rpc %s moniker %s; manifest %+v", n.Name, c.P2P.ListenAddress, c.RPC.ListenAddress, c.Moniker, n)
 		}
 		// Peers: every other node, none twice, not itself.
@@ -161,6 +161,11 @@ func TestGenerateLibP2P(t *testing.T) {
 		}
 		if id, _ := h.LibP2PID(); id != n.LibP2PID || !strings.HasPrefix(id, "12D3KooW") {
 			t.Errorf("%s: libp2p id %s, manifest %s", n.Name, id, n.LibP2PID)
+		}
+		// Its P2P address is the QUIC/UDP multiaddr it listens on, not tcp://.
+		port := strings.TrimPrefix(n.P2P, "tcp://127.0.0.1:")
+		if want := "/ip4/127.0.0.1/udp/" + port + "/quic-v1/p2p/" + n.LibP2PID; n.P2PAddr != want {
+			t.Errorf("%s: p2p_addr %q, want %q", n.Name, n.P2PAddr, want)
 		}
 		c, err := h.Config()
 		if err != nil {
@@ -250,7 +255,7 @@ func TestAddNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Name != "node3" || n.Org != "org3" || n.Genesis {
+	if n.Name != "node3" || n.Org != "org3" || n.Genesis || !strings.HasPrefix(n.Start, "dstt start --home "+n.Home) || n.P2PAddr != n.P2P {
 		t.Errorf("added %+v", n)
 	}
 	if n.P2P != "tcp://127.0.0.1:"+strconv.Itoa(testnet.DefaultBasePort+2*testnet.PortsPerNode) {

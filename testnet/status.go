@@ -43,22 +43,26 @@ const (
 
 // NodeStatus is one node as its RPC (/status, /net_info) and pid file show it.
 type NodeStatus struct {
-	Name       string   `json:"name"`
-	Org        string   `json:"org"`
-	RPC        string   `json:"rpc"`
-	Process    string   `json:"process"`
-	PID        int      `json:"pid,omitempty"`
-	DetectedBy string   `json:"detected_by,omitempty"` // for a running node: DetectedBy*
-	REST       string   `json:"rest,omitempty"`        // the gateway's address, from the manifest
-	RESTUp     bool     `json:"rest_up"`               // its /healthz answered`
-	Error      string   `json:"error,omitempty"`       // why the RPC did not answer
-	Height     int64    `json:"height"`
-	AppHash    string   `json:"app_hash"`
-	BlockHash  string   `json:"block_hash"` // of Height
-	CatchingUp bool     `json:"catching_up"`
-	Power      int64    `json:"voting_power"`
-	Peers      int      `json:"peers"`
-	PeerIDs    []string `json:"peer_ids"` // sorted
+	Name       string `json:"name"`
+	Org        string `json:"org"`
+	RPC        string `json:"rpc"`
+	Process    string `json:"process"`
+	PID        int    `json:"pid,omitempty"`
+	DetectedBy string `json:"detected_by,omitempty"` // for a running node: DetectedBy*
+	REST       string `json:"rest,omitempty"`        // the gateway's address, from the manifest
+	RESTUp     bool   `json:"rest_up"`               // its /healthz answered`
+	Error      string `json:"error,omitempty"`       // why the RPC did not answer
+	Height     int64  `json:"height"`
+	AppHash    string `json:"app_hash"`
+	BlockHash  string `json:"block_hash"` // of Height
+	CatchingUp bool   `json:"catching_up"`
+	Power      int64  `json:"voting_power"`
+	// ValidatorAddress is the node's consensus key address (upper-case hex), as
+	// /validators lists it when the node is a validator.
+	ValidatorAddress string   `json:"validator_address"`
+	PendingTxs       int      `json:"pending_txs"` // txs in its mempool
+	Peers            int      `json:"peers"`
+	PeerIDs          []string `json:"peer_ids"` // sorted
 }
 
 // Reachable reports whether the node's RPC answered.
@@ -151,6 +155,10 @@ func (s *NodeStatus) rpcStatus(ctx context.Context, n Node) {
 	s.BlockHash = st.SyncInfo.LatestBlockHash.String()
 	s.CatchingUp = st.SyncInfo.CatchingUp
 	s.Power = st.ValidatorInfo.VotingPower
+	s.ValidatorAddress = st.ValidatorInfo.Address.String()
+	if mp, err := c.NumUnconfirmedTxs(ctx); err == nil {
+		s.PendingTxs = mp.Total
+	}
 	ni, err := c.NetInfo(ctx)
 	if err != nil {
 		s.Error = shortRPCError(err)
