@@ -28,7 +28,7 @@ FUZZTIME  ?= 60s
 GOGOPROTO  = $(shell $(GO) list -m -f '{{.Dir}}' github.com/cosmos/gogoproto)
 PROTOC_GEN = $(shell $(GO) env GOPATH)/bin/protoc-gen-gocosmos
 
-.PHONY: all build test test-deps test-deps-vault vet unit race lint lint-deps lengthcheck fuzz bench bench-compare e2e bench-failover proto clean
+.PHONY: all build test test-deps test-deps-vault test-deps-ecs vet unit race lint lint-deps lengthcheck fuzz bench bench-compare e2e bench-failover proto clean
 
 all: build
 
@@ -41,7 +41,7 @@ build:
 # committed types/*.pb.go match proto/. Installed with apt-get (as root, on
 # Debian) only when a package is missing.
 RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl protobuf-compiler
-test-deps: test-deps-vault
+test-deps: test-deps-vault test-deps-ecs
 	@missing=""; for p in $(RSYSLOG_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -71,6 +71,27 @@ test-deps-vault:
 		cd tools/vault && GOFLAGS= GOWORK=off $(GO) build -trimpath -ldflags="-s -w" \
 			-o "$(VAULT_BIN).partial" github.com/hashicorp/vault && \
 		mv "$(VAULT_BIN).partial" "$(VAULT_BIN)" && "$(VAULT_BIN)" version; fi
+
+# The Elastic Common Schema the ECS format is checked against
+# (audit/format): Elastic's published package @elastic/ecs, fetched once
+# with npm pack into a per-user cache, its field table (generated/ecs_flat)
+# exported to ecs_flat.json; nothing is fetched when that file is there.
+# Under `make test` the ECS schema test fails instead of skipping when it
+# is missing.
+ECS_VERSION ?= 9.4.0
+ECS_DIR     ?= $(HOME)/.cache/dstt/ecs-$(ECS_VERSION)
+export DSTT_ECS_DIR := $(ECS_DIR)
+test: export DSTT_REQUIRE_ECS := 1
+
+export ECS_EXPORT_JS := const p = require("./package/package.json"); if (p.version !== process.argv[1]) throw new Error("npm gave @elastic/ecs " + p.version); require("fs").writeFileSync("ecs_flat.json", JSON.stringify(require("./package/build/commonjs/ecs_flat.js").EcsFlat));
+test-deps-ecs:
+	@if [ -s "$(ECS_DIR)/ecs_flat.json" ]; then echo "ecs: using $(ECS_DIR)"; else \
+		echo "ecs: fetching @elastic/ecs@$(ECS_VERSION) into $(ECS_DIR)"; \
+		rm -rf "$(ECS_DIR).partial" && mkdir -p "$(ECS_DIR).partial" && \
+		cd "$(ECS_DIR).partial" && npm pack --silent "@elastic/ecs@$(ECS_VERSION)" >/dev/null && \
+		tar xzf elastic-ecs-$(ECS_VERSION).tgz && \
+		node -e "$$ECS_EXPORT_JS" "$(ECS_VERSION)" && \
+		rm -rf "$(ECS_DIR)" && mv "$(ECS_DIR).partial" "$(ECS_DIR)" && echo "ecs: $(ECS_DIR)/ecs_flat.json"; fi
 
 vet:
 	$(GO) vet ./...

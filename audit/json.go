@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -39,7 +40,15 @@ func (e Entry) MarshalJSON() ([]byte, error) {
 	if !e.Time.IsZero() {
 		j.Time = e.Time.UTC().Format(time.RFC3339Nano)
 	}
-	return json.Marshal(j)
+	// No HTML escaping: keys and messages keep their "<", ">" and "&", so
+	// a SIEM's literal search finds them.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(j); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
 }
 
 // UnmarshalJSON reads the native JSON form. Strings that are not valid

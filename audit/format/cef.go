@@ -1,6 +1,7 @@
 package format
 
 import (
+	"net"
 	"strconv"
 
 	"github.com/dstt/dstt/audit"
@@ -15,7 +16,10 @@ import (
 // backslash and write CR and LF as \r and \n; "|" needs no escaping there.
 // Extension keys used (standard CEF dictionary, then labelled custom
 // fields): rt (ms since the epoch), externalId (seq), cat (chain), act,
-// suser (actor), outcome, reason (code name), msg, dvchost, cn1 height,
+// suser (the identified principal, never made up), src or c6a2 (the
+// client's IPv4 or IPv6 address, when the entry records it),
+// deviceExternalId (the node's ID, when the node is the actor), outcome,
+// reason (code name), msg, dvchost, cn1 height,
 // cn2 txIndex, cn3 code, cs1 txHash, cs2 entryHash, cs3 prevHash,
 // cs4 resources (a JSON array), cs5 chainId, cs6 kind.
 type cefFormatter struct{ o Options }
@@ -35,7 +39,14 @@ func (f cefFormatter) Append(dst []byte, e *audit.Entry) []byte {
 	ext.num("externalId", e.Seq)
 	ext.str("cat", f.o.Chain)
 	ext.str("act", e.Action)
-	ext.str("suser", e.Actor)
+	p := partiesOf(e)
+	ext.str("suser", p.User)
+	if ip := net.ParseIP(p.ClientIP); ip.To4() != nil {
+		ext.str("src", p.ClientIP)
+	} else if ip != nil {
+		ext.labelled("c6a2", "sourceIPv6Address", p.ClientIP)
+	}
+	ext.str("deviceExternalId", p.Node)
 	ext.str("outcome", outcome(e))
 	ext.str("reason", e.CodeName)
 	ext.str("msg", e.Message)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -41,9 +42,19 @@ type Options struct {
 // DefaultOptions are the values used for zero fields.
 func DefaultOptions() Options {
 	return Options{
-		Vendor: "dstt", Product: "dstt", ProductVersion: "1", AppName: "dstt",
+		Vendor: "dstt", Product: "dstt", ProductVersion: ProductVersion(), AppName: "dstt",
 		Facility: 13, SDID: "dstt@32473", Chain: "consensus", HECSourceType: "dstt:audit",
 	}
+}
+
+// ProductVersion is the version of this dstt build: the main module's
+// version from the build information, or "dev" for a build from a source
+// tree (the value `dstt version` prints).
+func ProductVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
 }
 
 func (o Options) withDefaults() Options {
@@ -73,6 +84,11 @@ func (o Options) Validate() error {
 			errs = append(errs, fmt.Sprintf("sd_id %q: %v", o.SDID, err))
 		} else if !strings.Contains(o.SDID, "@") {
 			errs = append(errs, fmt.Sprintf("sd_id %q: a private SD-ID must be NAME@ENTERPRISE-NUMBER (RFC 5424 7.2.2)", o.SDID))
+		}
+	}
+	for _, h := range []struct{ name, v string }{{"vendor", o.Vendor}, {"product", o.Product}, {"product_version", o.ProductVersion}} {
+		if strings.ContainsFunc(h.v, func(r rune) bool { return r == '|' || r < 0x20 || r == 0x7f }) {
+			errs = append(errs, fmt.Sprintf("%s %q: no \"|\" or control characters (CEF and LEEF header fields)", h.name, h.v))
 		}
 	}
 	if o.Chain != "" && o.Chain != "consensus" && o.Chain != "node" {
@@ -199,8 +215,7 @@ func resourcesJSON(rs []string) string {
 	if len(rs) == 0 {
 		return ""
 	}
-	b, _ := json.Marshal(rs)
-	return string(b)
+	return string(appendJSON(nil, rs))
 }
 
 // eventID names an entry uniquely across chains: CHAIN/CHAINID/SEQ.

@@ -17,7 +17,7 @@ import (
 
 var rewrite = flag.Bool("rewrite", false, "rewrite testdata/golden files")
 
-var testOpts = Options{Hostname: "node0.example", ChainID: "dstt-test", Chain: "consensus"}
+var testOpts = Options{Hostname: "node0.example", ChainID: "dstt-test", Chain: "consensus", ProductVersion: "1"}
 
 // tricky is an entry whose strings hold every character some format must
 // escape.
@@ -160,7 +160,10 @@ func TestCEFRoundTrip(t *testing.T) {
 	}
 }
 
-func TestLEEFRoundTrip(t *testing.T) {
+// TestLEEF: LEEF 2.0 defines no escapes, so values are written byte for
+// byte; only the delimiter (TAB) and line breaks, which a value cannot
+// carry, become spaces.
+func TestLEEF(t *testing.T) {
 	e := tricky()
 	line := string(mustNew(t, LEEF).Append(nil, &e))
 	const prefix = "LEEF:2.0|dstt|dstt|1|tx_rejected|x09|"
@@ -173,16 +176,21 @@ func TestLEEFRoundTrip(t *testing.T) {
 		if !ok {
 			t.Fatalf("attribute without =: %q", p)
 		}
-		attrs[k] = strings.NewReplacer(`\\`, `\`, `\t`, "\t", `\n`, "\n", `\r`, "\r").Replace(v)
+		attrs[k] = v
 	}
+	noBreaks := strings.NewReplacer("\t", " ", "\r", " ", "\n", " ")
 	checks := map[string]string{
 		"devTime": "2025-03-14T15:09:26.535Z", "devTimeFormat": leefTimeFormat, "sev": "4", "usrName": e.Actor,
-		"seq": "2", "msg": e.Message, "codeName": "CONFLICT", "resource": `a|b=c\d`, "hash": hexOf(e.Hash),
+		"seq": "2", "msg": noBreaks.Replace(e.Message), "codeName": "CONFLICT", "resource": `a|b=c\d`, "hash": hexOf(e.Hash),
+		"resources": noBreaks.Replace(resourcesJSON(e.Resources)),
 	}
 	for k, want := range checks {
 		if attrs[k] != want {
 			t.Errorf("%s = %q, want %q", k, attrs[k], want)
 		}
+	}
+	if _, err := New(LEEF, Options{Vendor: "a|b"}); err == nil || !strings.Contains(err.Error(), "vendor") {
+		t.Errorf("vendor with | accepted: %v", err)
 	}
 }
 
@@ -221,7 +229,7 @@ func TestRFC5424(t *testing.T) {
 				t.Errorf("seq %d: SD %s = %q, want %q", e.Seq, k, sd[k], v)
 			}
 		}
-		wantMsg := strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\r", `\r`).Replace(e.Message)
+		wantMsg := "\uFEFF" + strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\r", `\r`).Replace(e.Message)
 		if sm.Message == nil || *sm.Message != wantMsg {
 			t.Errorf("MSG %v, want %q", sm.Message, wantMsg)
 		}
@@ -236,66 +244,44 @@ func TestSyslogWrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	sm := m.(*rfc5424.SyslogMessage)
-	if sm.StructuredData != nil || !strings.HasPrefix(*sm.Message, "CEF:0|dstt|") || *sm.Severity != 5 {
+	if sm.StructuredData != nil || !strings.HasPrefix(*sm.Message, "\uFEFFCEF:0|dstt|") || *sm.Severity != 5 {
 		t.Fatalf("wrapped: %s", line)
 	}
 }
 
-// TestJSONFormats checks the required attributes of each JSON format.
-func TestJSONFormats(t *testing.T) {
-	kinds := []audit.Entry{tricky(), plain(),
-		{Seq: 3, Kind: audit.KindAuthFailed, Time: time.Unix(5, 0), Actor: "client-1", Code: 11, CodeName: "UNAUTHORIZED", Hash: []byte{1}},
-		{Seq: 4, Kind: audit.KindPolicyChanged, Time: time.Unix(6, 0), Actor: "admin", Action: "grant", Resources: []string{"bob"}, Hash: []byte{2}},
-		{Seq: 5, Kind: audit.KindNodeStarted, Time: time.Unix(7, 0), Hash: []byte{3}},
-	}
-	get := func(m map[string]any, path string) any {
-		var v any = m
-		for _, p := range strings.Split(path, ".") {
-			mm, ok := v.(map[string]any)
-			if !ok {
-				return nil
-			}
-			v = mm[p]
+// jsonGet reads a dotted path from a decoded JSON document.
+func jsonGet(m map[string]any, path string) any {
+	var v any = m
+	for _, p := range strings.Split(path, ".") {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
 		}
-		return v
+		v = mm[p]
 	}
-	for _, e := range kinds {
-		for _, name := range []string{ECS, OCSF, HEC, JSON} {
+	return v
+}
+
+func decode(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	return m
+}
+
+// TestJSONFormats checks the attributes HEC and the native JSON need.
+func TestJSONFormats(t *testing.T) {
+	for _, e := range []audit.Entry{tricky(), plain()} {
+		for name, required := range map[string][]string{
+			HEC:  {"time", "source", "sourcetype", "event.hash", "fields.seq"},
+			JSON: {"seq", "kind", "hash", "time"},
+		} {
 			b := mustNew(t, name).Append(nil, &e)
-			var m map[string]any
-			if err := json.Unmarshal(b, &m); err != nil {
-				t.Fatalf("%s: %v\n%s", name, err, b)
-			}
-			var required []string
-			switch name {
-			case ECS:
-				required = []string{"@timestamp", "ecs.version", "event.kind", "event.category", "event.type", "event.action", "event.outcome", "event.id", "dstt.audit.hash"}
-			case OCSF:
-				required = []string{"activity_id", "category_uid", "class_uid", "type_uid", "severity_id", "time", "metadata.version", "metadata.product.name"}
-				switch e.Kind {
-				case audit.KindAuthFailed:
-					required = append(required, "user.uid", "service.name")
-					if get(m, "class_uid") != float64(3002) || get(m, "type_uid") != float64(300201) {
-						t.Errorf("auth_failed class %v type %v", get(m, "class_uid"), get(m, "type_uid"))
-					}
-				case audit.KindPolicyChanged:
-					required = append(required, "user.uid")
-					if get(m, "type_uid") != float64(300501) {
-						t.Errorf("policy_changed type %v", get(m, "type_uid"))
-					}
-				default:
-					required = append(required, "actor.user.uid", "api.operation", "src_endpoint")
-					if get(m, "class_uid") != float64(6003) {
-						t.Errorf("%s class %v", e.Kind, get(m, "class_uid"))
-					}
-				}
-			case HEC:
-				required = []string{"time", "source", "sourcetype", "event.hash", "fields.seq"}
-			case JSON:
-				required = []string{"seq", "kind", "hash", "time"}
-			}
+			m := decode(t, b)
 			for _, r := range required {
-				if get(m, r) == nil {
+				if jsonGet(m, r) == nil {
 					t.Errorf("%s %s: missing %s in %s", name, e.Kind, r, b)
 				}
 			}
@@ -310,6 +296,89 @@ func TestJSONFormats(t *testing.T) {
 	}
 }
 
+// TestNoHTMLEscaping: "<", ">" and "&" stay literal in every format, so a
+// SIEM's literal search finds them.
+func TestNoHTMLEscaping(t *testing.T) {
+	e := sampleEntries()[1] // resource "a<b>&c"
+	for _, name := range Names() {
+		out := string(mustNew(t, name).Append(nil, &e))
+		if !strings.Contains(out, "a<b>&c") || strings.Contains(out, `\u003c`) || strings.Contains(out, `\u0026`) {
+			t.Errorf("%s: %s", name, out)
+		}
+	}
+}
+
+// mappingCase says what one sample entry's document must (and must not)
+// hold: want maps a dotted path to its value (nil: absent).
+type mappingCase struct {
+	seq  uint64
+	want map[string]any
+}
+
+func checkMapping(t *testing.T, name string, cases []mappingCase) {
+	t.Helper()
+	es := sampleEntries()
+	for _, c := range cases {
+		e := es[c.seq-1]
+		b := mustNew(t, name).Append(nil, &e)
+		m := decode(t, b)
+		for path, want := range c.want {
+			got := jsonGet(m, path)
+			if w, ok := want.([]any); ok {
+				if !reflect.DeepEqual(got, w) {
+					t.Errorf("%s %s: %s = %v, want %v\n%s", name, sampleName(&e), path, got, want, b)
+				}
+				continue
+			}
+			if got != want {
+				t.Errorf("%s %s: %s = %v, want %v\n%s", name, sampleName(&e), path, got, want, b)
+			}
+		}
+	}
+}
+
+// TestOCSFMapping: class per kind, and actor, user, privileges, resources,
+// client endpoint as the entry names them (nothing made up, the node's
+// address never the client's).
+func TestOCSFMapping(t *testing.T) {
+	checkMapping(t, OCSF, []mappingCase{
+		{1, map[string]any{"class_uid": 6001.0, "activity_id": 3.0, "actor.user.uid": signer, "web_resources": []any{map[string]any{"uid": "greeting"}}, "src_endpoint": nil, "status_id": 1.0}},
+		{2, map[string]any{"activity_id": 4.0, "type_uid": 600104.0}},
+		{5, map[string]any{"class_uid": 6001.0, "status_id": 2.0, "status_code": "UNAUTHORIZED", "actor.user.uid": signer}},
+		{6, map[string]any{"class_uid": 6001.0, "actor": nil, "user": nil, "metadata.profiles": nil}},
+		{7, map[string]any{"class_uid": 3005.0, "type_uid": 300501.0, "user.uid": signer, "privileges": []any{"writer"},
+			"resources": []any{map[string]any{"uid": "acme", "type": "domain"}}, "actor.user.uid": signer}},
+		{8, map[string]any{"class_uid": 3005.0, "activity_id": 2.0, "privileges": []any{"writer"}}},
+		{9, map[string]any{"class_uid": 6001.0, "user": nil, "privileges": nil}},
+		{13, map[string]any{"class_uid": 2004.0, "finding_info.title": "Validator misbehaviour evidence", "status_id": 1.0}},
+		{14, map[string]any{"class_uid": 6002.0, "activity_id": 3.0, "app.name": "dstt"}},
+		{16, map[string]any{"class_uid": 6001.0, "src_endpoint": nil}},
+		{17, map[string]any{"class_uid": 6001.0, "src_endpoint.ip": "192.0.2.7", "web_resources": []any{map[string]any{"uid": "deadbeef", "type": "tx"}}}},
+		{19, map[string]any{"class_uid": 6001.0, "user": nil, "actor": nil, "src_endpoint.ip": "2001:db8::7", "status_id": 2.0}},
+		{20, map[string]any{"class_uid": 6001.0, "user": nil, "src_endpoint.ip": "192.0.2.7", "activity_id": 2.0}},
+		{21, map[string]any{"class_uid": 3002.0, "type_uid": 300201.0, "user.uid": "cert:" + certHash, "src_endpoint": nil, "resources": nil, "status_id": 2.0}},
+		{22, map[string]any{"class_uid": 3002.0, "user.uid": signer, "service.name": "dstt"}},
+		{23, map[string]any{"class_uid": 6001.0, "user": nil}},
+		{25, map[string]any{"class_uid": 1008.0, "activity_id": 2.0, "device.hostname": "node0.example"}},
+	})
+}
+
+// TestECSMapping: the same decisions in ECS.
+func TestECSMapping(t *testing.T) {
+	checkMapping(t, ECS, []mappingCase{
+		{1, map[string]any{"user.id": signer, "source": nil, "event.type": []any{"change"}, "event.outcome": "success"}},
+		{5, map[string]any{"event.category": []any{"api"}, "event.type": []any{"access", "denied"}, "event.outcome": "failure"}},
+		{6, map[string]any{"user": nil}},
+		{13, map[string]any{"event.kind": "alert", "event.category": []any{"intrusion_detection"}, "event.type": []any{"info"}}},
+		{14, map[string]any{"service.node.name": "0b9f1e0cc8e3f7a2d4c6b8a0e2f4d6c8b0a2c4e6", "user": nil}},
+		{17, map[string]any{"user.id": signer, "source.ip": "192.0.2.7"}},
+		{18, map[string]any{"user": nil, "tls.client.hash.sha256": certHash}},
+		{19, map[string]any{"user": nil, "source.ip": "2001:db8::7", "event.category": []any{"authentication"}, "event.outcome": "failure"}},
+		{21, map[string]any{"user.id": "cert:" + certHash, "tls.client.hash.sha256": certHash, "source": nil}},
+		{23, map[string]any{"user": nil, "source": nil}},
+	})
+}
+
 func TestNativeJSONRoundTrip(t *testing.T) {
 	for _, e := range []audit.Entry{tricky(), plain()} {
 		var got audit.Entry
@@ -322,14 +391,15 @@ func TestNativeJSONRoundTrip(t *testing.T) {
 	}
 }
 
-// TestGolden pins each format's exact output for two entries; rewrite
+// TestGolden pins each format's exact output for the two entries above and
+// the sample entry of every kind; rewrite
 // with -rewrite and review the diff.
 func TestGolden(t *testing.T) {
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			f := mustNew(t, name)
 			var out []byte
-			for _, e := range []audit.Entry{plain(), tricky()} {
+			for _, e := range append([]audit.Entry{plain(), tricky()}, sampleEntries()...) {
 				out = append(f.Append(out, &e), '\n')
 			}
 			path := filepath.Join("testdata", "golden", name+".txt")

@@ -6,64 +6,82 @@ import (
 	"github.com/dstt/dstt/audit"
 )
 
-// OCSFVersion is the OCSF schema version the ocsf format follows.
-const OCSFVersion = "1.3.0"
+// OCSFVersion is the OCSF schema version the ocsf format follows; the
+// tests validate every entry kind against that release's schema files.
+const OCSFVersion = "1.8.0"
 
-// OCSF classes used.
+// OCSF classes used (category uid * 1000 + class uid).
 const (
-	ocsfAPIActivity    = 6003 // Application Activity: API Activity
-	ocsfAuthentication = 3002 // Identity & Access Management: Authentication
-	ocsfUserAccess     = 3005 // Identity & Access Management: User Access Management
+	ocsfEventLog    = 1008 // System Activity: Event Log Activity
+	ocsfDetection   = 2004 // Findings: Detection Finding
+	ocsfAuth        = 3002 // Identity & Access Management: Authentication
+	ocsfUserAccess  = 3005 // Identity & Access Management: User Access Management
+	ocsfWebResource = 6001 // Application Activity: Web Resources Activity
+	ocsfLifecycle   = 6002 // Application Activity: Application Lifecycle
 )
 
-// ocsfFormatter writes one OCSF event per entry:
+// ocsfFormatter writes one OCSF event per entry; the class depends on the
+// kind and on what the entry names (docs/SIEM-FORMATS.md has the table):
 //
-//   - auth_failed: Authentication (3002), activity Logon (1), status Failure;
-//   - policy_changed: User Access Management (3005), activity Assign
-//     Privileges (1) for "grant", Revoke Privileges (2) for "revoke", else
-//     Other (99);
-//   - everything else: API Activity (6003), activity Create (1) / Read (2) /
-//     Update (3) / Delete (4) / Other (99) from the action; rbac_denied and
-//     rejections have status Failure with the code name in status_detail.
+//   - auth_failed by an identified principal: Authentication (3002), Logon,
+//     status Failure; by a client known only by address, or by nobody: Web
+//     Resources Activity (6001), status Failure (Authentication requires a
+//     user, and none is made up);
+//   - policy_changed by one grant or revoke: User Access Management (3005),
+//     Assign or Revoke Privileges: user = the subject, privileges = the
+//     role, resources = the domain;
+//   - evidence: Detection Finding (2004);
+//   - node_started, node_stopped, config_loaded: Application Lifecycle
+//     (6002);
+//   - node_log_truncated: Event Log Activity (1008), Delete;
+//   - everything else (ledger writes, rejections, denials, governance):
+//     Web Resources Activity (6001), the keys or governance objects as
+//     web_resources, activity Create/Read/Update/Delete from the action.
 //
-// Required attributes are always present (activity_id, category_uid,
-// class_uid, type_uid = class_uid*100 + activity_id, severity_id, time in
-// ms, metadata.version/product, and per class actor+api+src_endpoint or
-// user). Fields OCSF has no place for are under "unmapped".
+// The client's src_endpoint is written only when the entry records the
+// client's address; the node's own address is never put there. Fields
+// OCSF has no place for are under "unmapped".
 type ocsfFormatter struct{ o Options }
 
 func (ocsfFormatter) Name() string { return OCSF }
 
 type ocsfEvent struct {
-	ActivityID   int            `json:"activity_id"`
-	ActivityName string         `json:"activity_name"`
-	CategoryUID  int            `json:"category_uid"`
-	CategoryName string         `json:"category_name"`
-	ClassUID     int            `json:"class_uid"`
-	ClassName    string         `json:"class_name"`
-	TypeUID      int            `json:"type_uid"`
-	SeverityID   int            `json:"severity_id"`
-	Severity     string         `json:"severity"`
-	StatusID     int            `json:"status_id"`
-	Status       string         `json:"status"`
-	StatusCode   string         `json:"status_code,omitempty"`
-	StatusDetail string         `json:"status_detail,omitempty"`
-	Time         int64          `json:"time"`
-	Message      string         `json:"message,omitempty"`
-	Metadata     ocsfMetadata   `json:"metadata"`
-	Actor        *ocsfActor     `json:"actor,omitempty"`
-	API          *ocsfAPI       `json:"api,omitempty"`
-	User         *ocsfUser      `json:"user,omitempty"`
-	Service      *ocsfService   `json:"service,omitempty"`
-	Privileges   []string       `json:"privileges,omitempty"`
-	SrcEndpoint  *ocsfEndpoint  `json:"src_endpoint,omitempty"`
-	Resources    []ocsfResource `json:"resources,omitempty"`
-	Unmapped     ocsfUnmapped   `json:"unmapped"`
+	ActivityID   int              `json:"activity_id"`
+	ActivityName string           `json:"activity_name"`
+	CategoryUID  int              `json:"category_uid"`
+	CategoryName string           `json:"category_name"`
+	ClassUID     int              `json:"class_uid"`
+	ClassName    string           `json:"class_name"`
+	TypeUID      int              `json:"type_uid"`
+	SeverityID   int              `json:"severity_id"`
+	Severity     string           `json:"severity"`
+	StatusID     int              `json:"status_id"`
+	Status       string           `json:"status"`
+	StatusCode   string           `json:"status_code,omitempty"`
+	StatusDetail string           `json:"status_detail,omitempty"`
+	Time         int64            `json:"time"`
+	Message      string           `json:"message,omitempty"`
+	Metadata     ocsfMetadata     `json:"metadata"`
+	Actor        *ocsfActor       `json:"actor,omitempty"`
+	User         *ocsfUser        `json:"user,omitempty"`
+	Service      *ocsfNamed       `json:"service,omitempty"`
+	SrcEndpoint  *ocsfEndpoint    `json:"src_endpoint,omitempty"`
+	Privileges   []string         `json:"privileges,omitempty"`
+	Resources    []ocsfResource   `json:"resources,omitempty"`
+	WebResources []ocsfResource   `json:"web_resources,omitempty"`
+	FindingInfo  *ocsfFindingInfo `json:"finding_info,omitempty"`
+	IsAlert      *bool            `json:"is_alert,omitempty"`
+	App          *ocsfProduct     `json:"app,omitempty"`
+	Device       *ocsfDevice      `json:"device,omitempty"`
+	LogName      string           `json:"log_name,omitempty"`
+	LogProvider  string           `json:"log_provider,omitempty"`
+	Unmapped     ocsfUnmapped     `json:"unmapped"`
 }
 
 type ocsfMetadata struct {
 	Version      string      `json:"version"`
 	Product      ocsfProduct `json:"product"`
+	Profiles     []string    `json:"profiles,omitempty"`
 	UID          string      `json:"uid"`
 	Sequence     uint64      `json:"sequence"`
 	LogName      string      `json:"log_name"`
@@ -77,41 +95,52 @@ type ocsfProduct struct {
 }
 
 type ocsfActor struct {
-	User ocsfUser `json:"user"`
+	User    *ocsfUser `json:"user,omitempty"`
+	AppName string    `json:"app_name,omitempty"`
 }
 
 type ocsfUser struct {
 	UID string `json:"uid"`
 }
 
-type ocsfAPI struct {
-	Operation string      `json:"operation"`
-	Service   ocsfService `json:"service"`
-}
-
-type ocsfService struct {
+type ocsfNamed struct {
 	Name string `json:"name"`
 }
 
 type ocsfEndpoint struct {
-	Hostname string `json:"hostname,omitempty"`
-	UID      string `json:"uid,omitempty"`
+	IP string `json:"ip"`
 }
 
 type ocsfResource struct {
 	UID  string `json:"uid"`
-	Type string `json:"type"`
+	Type string `json:"type,omitempty"`
+}
+
+type ocsfFindingInfo struct {
+	UID   string   `json:"uid"`
+	Title string   `json:"title"`
+	Types []string `json:"types,omitempty"`
+}
+
+type ocsfDevice struct {
+	Hostname string `json:"hostname,omitempty"`
+	Name     string `json:"name,omitempty"`
+	TypeID   int    `json:"type_id"`
+	Type     string `json:"type"`
 }
 
 type ocsfUnmapped struct {
-	Kind     string `json:"kind"`
-	Height   uint64 `json:"height"`
-	TxIndex  uint32 `json:"tx_index"`
-	Code     uint32 `json:"code"`
-	TxHash   string `json:"tx_hash,omitempty"`
-	PrevHash string `json:"prev_hash,omitempty"`
-	Hash     string `json:"hash"`
-	ChainID  string `json:"chain_id,omitempty"`
+	Kind      string   `json:"kind"`
+	Height    uint64   `json:"height"`
+	TxIndex   uint32   `json:"tx_index"`
+	Actor     string   `json:"actor,omitempty"`
+	Action    string   `json:"action,omitempty"`
+	Resources []string `json:"resources,omitempty"`
+	Code      uint32   `json:"code"`
+	TxHash    string   `json:"tx_hash,omitempty"`
+	PrevHash  string   `json:"prev_hash,omitempty"`
+	Hash      string   `json:"hash"`
+	ChainID   string   `json:"chain_id,omitempty"`
 }
 
 var ocsfSeverities = []string{"Unknown", "Informational", "Low", "Medium", "High", "Critical"}
@@ -130,97 +159,32 @@ func ocsfSeverity(e *audit.Entry) int {
 	return 1
 }
 
-func apiActivity(action string) (int, string) {
-	switch action {
-	case "put", "create", "insert":
-		return 1, "Create"
-	case "get", "read", "query", "history":
-		return 2, "Read"
-	case "update", "batch", "check":
-		return 3, "Update"
-	case "delete":
-		return 4, "Delete"
-	}
-	return 99, "Other"
-}
-
 func (f ocsfFormatter) Append(dst []byte, e *audit.Entry) []byte {
 	t := entryTime(e)
 	ev := ocsfEvent{
 		Time:    t.UnixMilli(),
 		Message: e.Message,
 		Metadata: ocsfMetadata{
-			Version: OCSFVersion, Product: ocsfProduct{Name: f.o.Product, VendorName: f.o.Vendor, Version: f.o.ProductVersion},
-			UID: eventID(f.o, e), Sequence: e.Seq, LogName: f.o.Chain, OriginalTime: t.Format(time.RFC3339Nano),
+			Version: OCSFVersion, Product: f.product(), UID: eventID(f.o, e), Sequence: e.Seq,
+			LogName: f.o.Chain, OriginalTime: t.Format(time.RFC3339Nano),
 		},
 		Unmapped: ocsfUnmapped{
-			Kind: string(e.Kind), Height: e.Height, TxIndex: e.TxIndex, Code: e.Code,
-			TxHash: hexOf(e.TxHash), PrevHash: hexOf(e.PrevHash), Hash: hexOf(e.Hash), ChainID: f.o.ChainID,
+			Kind: string(e.Kind), Height: e.Height, TxIndex: e.TxIndex, Actor: e.Actor, Action: e.Action,
+			Resources: e.Resources, Code: e.Code, TxHash: hexOf(e.TxHash), PrevHash: hexOf(e.PrevHash),
+			Hash: hexOf(e.Hash), ChainID: f.o.ChainID,
 		},
 	}
 	ev.SeverityID = ocsfSeverity(e)
 	ev.Severity = ocsfSeverities[ev.SeverityID]
-	ev.StatusID, ev.Status = 1, "Success"
+	ev.StatusID, ev.Status, ev.StatusCode = 1, "Success", e.CodeName
 	if !Success(e) {
-		ev.StatusID, ev.Status = 2, "Failure"
-		ev.StatusDetail = e.CodeName
+		ev.StatusID, ev.Status, ev.StatusDetail = 2, "Failure", e.Message
 	}
-	ev.StatusCode = e.CodeName
-	for _, r := range e.Resources {
-		ev.Resources = append(ev.Resources, ocsfResource{UID: r, Type: "key"})
-	}
-	actor := e.Actor
-	if actor == "" {
-		actor = "node"
-	}
-	switch e.Kind {
-	case audit.KindAuthFailed:
-		ev.CategoryUID, ev.CategoryName = 3, "Identity & Access Management"
-		ev.ClassUID, ev.ClassName = ocsfAuthentication, "Authentication"
-		ev.ActivityID, ev.ActivityName = 1, "Logon"
-		ev.User = &ocsfUser{UID: actor}
-		ev.Service = &ocsfService{Name: f.o.Product}
-		ev.SrcEndpoint = endpoint(f.o)
-	case audit.KindPolicyChanged:
-		ev.CategoryUID, ev.CategoryName = 3, "Identity & Access Management"
-		ev.ClassUID, ev.ClassName = ocsfUserAccess, "User Access Management"
-		switch e.Action {
-		case "grant":
-			ev.ActivityID, ev.ActivityName = 1, "Assign Privileges"
-		case "revoke":
-			ev.ActivityID, ev.ActivityName = 2, "Revoke Privileges"
-		default:
-			ev.ActivityID, ev.ActivityName = 99, "Other"
-		}
-		subject := actor
-		if len(e.Resources) > 0 {
-			subject = e.Resources[0]
-		}
-		ev.User = &ocsfUser{UID: subject}
-		ev.Actor = &ocsfActor{User: ocsfUser{UID: actor}}
-		ev.Privileges = nonEmpty(e.Action)
-	default:
-		ev.CategoryUID, ev.CategoryName = 6, "Application Activity"
-		ev.ClassUID, ev.ClassName = ocsfAPIActivity, "API Activity"
-		ev.ActivityID, ev.ActivityName = apiActivity(e.Action)
-		ev.Actor = &ocsfActor{User: ocsfUser{UID: actor}}
-		op := e.Action
-		if op == "" {
-			op = string(e.Kind)
-		}
-		ev.API = &ocsfAPI{Operation: op, Service: ocsfService{Name: f.o.Product}}
-		ev.SrcEndpoint = endpoint(f.o)
-	}
+	f.classify(&ev, e, partiesOf(e))
 	ev.TypeUID = ev.ClassUID*100 + ev.ActivityID
 	return appendJSON(dst, ev)
 }
 
-// endpoint is the node the event was recorded on (OCSF requires a
-// src_endpoint for API Activity; dstt does not see client addresses in the
-// replicated chain).
-func endpoint(o Options) *ocsfEndpoint {
-	if o.Hostname != "" {
-		return &ocsfEndpoint{Hostname: o.Hostname}
-	}
-	return &ocsfEndpoint{UID: o.Chain + "/" + o.ChainID}
+func (f ocsfFormatter) product() ocsfProduct {
+	return ocsfProduct{Name: f.o.Product, VendorName: f.o.Vendor, Version: f.o.ProductVersion}
 }

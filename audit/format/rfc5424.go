@@ -20,9 +20,14 @@ import (
 // structured data element (SD-ID from Options, "dstt@32473" by default:
 // 32473 is the documentation enterprise number of RFC 5612; use your own)
 // holds every field; PARAM-VALUEs escape '"', '\' and ']' with a
-// backslash, and invalid UTF-8 becomes U+FFFD. MSG is the entry's message,
-// without a BOM, on one line: "\" is written "\\" and CR, LF as \r, \n.
+// backslash, and invalid UTF-8 becomes U+FFFD. MSG is the entry's message
+// as MSG-UTF8 (RFC 5424 6.4): the UTF-8 BOM, then the message in UTF-8
+// (invalid bytes become U+FFFD) on one line: "\" is written "\\" and CR,
+// LF as \r, \n.
 type syslogFormatter struct{ o Options }
+
+// utf8BOM starts an RFC 5424 MSG that is UTF-8 (MSG-UTF8, section 6.4).
+const utf8BOM = "\xEF\xBB\xBF"
 
 func (syslogFormatter) Name() string { return RFC5424 }
 
@@ -105,6 +110,7 @@ func (f syslogFormatter) Append(dst []byte, e *audit.Entry) []byte {
 	dst = append(dst, ']')
 	if e.Message != "" {
 		dst = append(dst, ' ')
+		dst = append(dst, utf8BOM...)
 		dst = appendMsg(dst, e.Message)
 	}
 	return dst
@@ -159,7 +165,10 @@ func checkSDName(s string) error {
 // Syslog wraps inner's records in an RFC 5424 header with no structured
 // data ("-"), for sending CEF, LEEF or JSON over syslog:
 //
-//	<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - RECORD
+//	<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - BOM RECORD
+//
+// The record is MSG-UTF8, after the UTF-8 BOM (RFC 5424 6.4), when it is
+// valid UTF-8, and MSG-ANY without a BOM when an entry's bytes are not.
 //
 // Syslog of an rfc5424 formatter is that formatter.
 func Syslog(inner Formatter, opts Options) Formatter {
@@ -179,5 +188,14 @@ func (w syslogWrapped) Name() string { return RFC5424 + "+" + w.inner.Name() }
 func (w syslogWrapped) Append(dst []byte, e *audit.Entry) []byte {
 	dst = appendSyslogHeader(dst, w.o, e)
 	dst = append(dst, '-', ' ')
-	return w.inner.Append(dst, e)
+	start := len(dst)
+	dst = w.inner.Append(dst, e)
+	if !utf8.Valid(dst[start:]) {
+		return dst // MSG-ANY: the record carries bytes that are not UTF-8
+	}
+	n := len(dst) // MSG-UTF8: move the record up and put the BOM first
+	dst = append(dst, utf8BOM...)
+	copy(dst[start+len(utf8BOM):], dst[start:n])
+	copy(dst[start:], utf8BOM)
+	return dst
 }

@@ -80,6 +80,11 @@ type SinkConfig struct {
 	AppName  string `toml:"app_name"` // default dstt
 	Facility int    `toml:"facility"` // default 13 (log audit)
 	SDID     string `toml:"sd_id"`    // default dstt@32473 (use your own enterprise number)
+	// CEF/LEEF device vendor, product and version (also ECS observer.* and
+	// OCSF metadata.product); default dstt, dstt, this build's version.
+	Vendor         string `toml:"vendor"`
+	Product        string `toml:"product"`
+	ProductVersion string `toml:"product_version"`
 
 	// delivery
 	BatchSize    int      `toml:"batch_size"`    // default 1000
@@ -292,6 +297,7 @@ func (s SinkConfig) formatOptions(hostname, chainID string) format.Options {
 	}
 	return format.Options{
 		Hostname: hostname, AppName: s.AppName, Facility: s.Facility, SDID: s.SDID,
+		Vendor: s.Vendor, Product: s.Product, ProductVersion: s.ProductVersion,
 		Chain: s.Chain, ChainID: chainID, HECIndex: s.Index,
 	}
 }

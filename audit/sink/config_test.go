@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dstt/dstt/audit"
+	"github.com/dstt/dstt/audit/format"
 )
 
 func TestLoadConfigExample(t *testing.T) {
@@ -35,6 +38,15 @@ func TestLoadConfigExample(t *testing.T) {
 	}
 	if c.Sinks[4].withDefaults().Mode != ModeBulk || c.Sinks[3].withDefaults().Mode != ModeHEC {
 		t.Fatal("http modes not derived from the format")
+	}
+	// vendor, product and product_version reach the CEF/LEEF header.
+	q := c.Sinks[1]
+	f, err := format.New(q.Format, q.formatOptions("h", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := string(f.Append(nil, &audit.Entry{Seq: 1, Kind: audit.KindTxCommitted})); !strings.HasPrefix(rec, "LEEF:2.0|Example Corp|ledger|2.1|tx_committed|") {
+		t.Fatalf("leef header: %s", rec)
 	}
 }
 
@@ -71,12 +83,13 @@ mode = "hec"
 name = "bad name!"
 type = "carrier-pigeon"
 chain = "sideways"
+vendor = "a|b"
 `))
 	if err == nil {
 		t.Fatal("accepted")
 	}
 	for _, want := range []string{`address "nohost"`, `unknown format "xml"`, "name used twice", `url "ftp://x"`,
-		"mode hec needs format hec", `type "carrier-pigeon"`, `chain "sideways"`, "name must be"} {
+		"mode hec needs format hec", `type "carrier-pigeon"`, `vendor "a|b"`, `chain "sideways"`, "name must be"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not report %s:\n%v", want, err)
 		}

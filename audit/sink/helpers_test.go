@@ -161,7 +161,7 @@ func parseRFC5424Entry(t testing.TB, line string) audit.Entry {
 	e.Time = ts.UTC()
 	if sm.Message != nil {
 		var b strings.Builder
-		msg := *sm.Message
+		msg := strings.TrimPrefix(*sm.Message, "\uFEFF") // MSG-UTF8 starts with the BOM (RFC 5424 6.4)
 		for i := 0; i < len(msg); i++ {
 			if msg[i] == '\\' && i+1 < len(msg) {
 				i++
