@@ -15,6 +15,7 @@ import (
 	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/audit/format"
+	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/transport/client"
@@ -189,9 +190,8 @@ func nodeScenarios(t *testing.T, c *collector) {
 	alice, alice2, bob := newKey(t), newKey(t), newKey(t)
 	admin := n.AdminClient(t)
 	defer admin.Close()
-	writer := types.Op{Sum: &types.Op_Policy{Policy: &types.PolicyRule{Subject: "writer", Domain: "*", Object: "acct/*", Action: "write"}}}
-	grant := types.Op{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: types.Address(alice.PubKey()), Role: "writer", Domain: "*"}}}
-	if _, err := admin.SubmitOps(ctx, writer, grant); err != nil {
+	writer := typestest.Policy(rbac.Rule{Subject: "writer", Domain: "*", Object: "acct/*", Action: "write"}, false)
+	if _, err := admin.SubmitOps(ctx, writer, typestest.Grant(types.Address(alice.PubKey()), "writer", "*")); err != nil {
 		t.Fatal(err)
 	}
 	c.take(evPolicyChange, cons, node)
@@ -236,9 +236,7 @@ func nodeScenarios(t *testing.T, c *collector) {
 // proposer can, plus governance with k-of-n approvals and misbehaviour
 // evidence, which CometBFT hands the engine in a block.
 func engineScenarios(t *testing.T, c *collector) {
-	const chainID = "siem-test"
-	key := typestest.Key
-	addr := func(name string) string { return types.Address(key(name).PubKey()) }
+	key, addr := typestest.Key, typestest.Addr
 	g := engine.DefaultGenesisState()
 	g.Admins = []string{addr("admin")}
 	g.Threshold = 2
@@ -257,19 +255,11 @@ func engineScenarios(t *testing.T, c *collector) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.InitChain(chainID, state, vals...); err != nil {
+	if _, err := e.InitChain(typestest.Chain, state, vals...); err != nil {
 		t.Fatal(err)
 	}
 	cons := &tracked{chain: "consensus", src: engine.NewAuditSource(store)}
-	var nonce uint64
-	tx := func(signers []string, ops ...types.Op) []byte {
-		nonce++
-		var ss []security.Signer
-		for _, s := range signers {
-			ss = append(ss, key(s))
-		}
-		return typestest.SignTx(t, &types.TxBody{ChainId: chainID, Nonce: nonce, ValidUntilHeight: e.Height() + 10, Ops: ops}, ss...)
-	}
+	tx := func(signers []string, ops ...types.Op) []byte { return typestest.GovTx(t, e.Height(), ops, signers...) }
 	block := func(label string, evidence []engine.Misbehavior, txs ...[]byte) {
 		t.Helper()
 		res, err := e.FinalizeBlock(engine.Block{Height: e.Height() + 1, Time: time.Unix(1_800_000_000+int64(e.Height()), 0), Txs: txs, Misbehavior: evidence})
@@ -289,10 +279,9 @@ func engineScenarios(t *testing.T, c *collector) {
 	block(evBenign, nil, tx([]string{"admin"}, typestest.Check("k", types.Version{Height: 99})))
 	block(evUnauthorizedTx, nil, tx([]string{"mallory"}, put("k", "x")))
 	block(evReplay, nil, w)
-	block(evPolicyChange, nil, tx([]string{"admin"}, types.Op{Sum: &types.Op_Grant{Grant: &types.Grant{Subject: addr("bob"), Role: "writer", Domain: "*"}}}))
+	block(evPolicyChange, nil, tx([]string{"admin"}, typestest.Grant(addr("bob"), "writer", "*")))
 	addOrg := types.Op{Sum: &types.Op_AddOrg{AddOrg: &types.AddOrg{Id: "org4", Admins: []string{addr("a4")}}}}
-	addVal := types.Op{Sum: &types.Op_AddValidator{AddValidator: &types.AddValidator{PubKey: key("val4").PubKey(), Power: 1, Org: "org1"}}}
-	block(evGovernance, nil, tx([]string{"a1", "a2"}, addOrg), tx([]string{"a1", "a2"}, addVal))
+	block(evGovernance, nil, tx([]string{"a1", "a2"}, addOrg), tx([]string{"a1", "a2"}, typestest.AddValidator("val4", 1, "org1")))
 	val1, err := hex.DecodeString(addr("val1"))
 	if err != nil {
 		t.Fatal(err)
