@@ -70,6 +70,12 @@ type SinkConfig struct {
 	TokenEnv    string            `toml:"token_env"`    // environment variable holding the token
 	Headers     map[string]string `toml:"headers"`
 
+	// http, mode hec: see HECAckIndexed
+	HECChannel    string   `toml:"hec_channel"`     // X-Splunk-Request-Channel GUID; default: generated once, kept in the cursor directory (NAME.channel)
+	HECAck        string   `toml:"hec_ack"`         // indexed (default: indexer acknowledgement) | received (HTTP 200 only, weaker)
+	HECAckTimeout Duration `toml:"hec_ack_timeout"` // resend a batch not acknowledged within this; default 5m
+	HECAckPoll    Duration `toml:"hec_ack_poll"`    // longest wait between ack queries; default 10s
+
 	// file
 	Path     string `toml:"path"`
 	MaxBytes int64  `toml:"max_bytes"` // default 100 MiB
@@ -261,6 +267,7 @@ func (s SinkConfig) validateHTTP(where string, p *problems) {
 	if s.Token != "" && s.TokenEnv != "" {
 		p.add("%s: token and token_env are exclusive", where)
 	}
+	s.validateHEC(where, p)
 }
 
 func (s SinkConfig) validateFile(where string, p *problems) {
@@ -331,6 +338,7 @@ func (s SinkConfig) Build(hostname, chainID string) (Sink, error) {
 		opts := HTTPOptions{
 			URL: s.URL, Mode: s.Mode, Index: s.Index, TokenHeader: s.TokenHeader, Token: token,
 			TokenPrefix: s.TokenPrefix, Headers: s.Headers, Timeout: time.Duration(s.Timeout),
+			Channel: s.HECChannel, Ack: s.HECAck, AckTimeout: time.Duration(s.HECAckTimeout), AckPollInterval: time.Duration(s.HECAckPoll),
 		}
 		if s.CAFile != "" || s.CertFile != "" || s.ServerName != "" {
 			tc, err := s.tlsConfig()
@@ -382,6 +390,6 @@ func (s SinkConfig) ShipperOptions() ShipperOptions {
 	s = s.withDefaults()
 	return ShipperOptions{
 		Chain: s.Chain, BatchSize: s.BatchSize, PollInterval: time.Duration(s.PollInterval),
-		SendTimeout: time.Duration(s.Timeout), MinBackoff: time.Duration(s.MinBackoff), MaxBackoff: time.Duration(s.MaxBackoff),
+		SendTimeout: s.sendTimeout(), MinBackoff: time.Duration(s.MinBackoff), MaxBackoff: time.Duration(s.MaxBackoff),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/dstt/dstt/audit"
@@ -82,12 +83,18 @@ func (c *FileCursors) Save(sink string, head audit.ChainHead) error {
 		return err
 	}
 	b, _ := json.Marshal(cursorFile{Seq: head.Seq, Hash: hex.EncodeToString(head.Hash)})
+	return c.replace(p, append(b, '\n'))
+}
+
+// replace writes b to p atomically: write p.tmp, fsync, rename, fsync the
+// directory.
+func (c *FileCursors) replace(p string, b []byte) error {
 	tmp := p + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
+	if _, err := f.Write(b); err != nil {
 		f.Close()
 		return err
 	}
@@ -109,16 +116,57 @@ func (c *FileCursors) Save(sink string, head audit.ChainHead) error {
 	return d.Sync()
 }
 
+// Channel implements ChannelStore: DIR/NAME.channel holds the sink's HEC
+// channel, generated and saved on first use.
+func (c *FileCursors) Channel(sink string) (string, error) {
+	p, err := c.path(sink)
+	if err != nil {
+		return "", err
+	}
+	p = strings.TrimSuffix(p, ".cursor") + ".channel"
+	b, err := os.ReadFile(p)
+	if err == nil {
+		ch := strings.TrimSpace(string(b))
+		if !hecChannel.MatchString(ch) {
+			return "", fmt.Errorf("sink: %s holds %q, not a GUID", p, ch)
+		}
+		return ch, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	ch := NewHECChannel()
+	if err := c.replace(p, []byte(ch+"\n")); err != nil {
+		return "", fmt.Errorf("sink: save channel: %w", err)
+	}
+	return ch, nil
+}
+
+// ChannelStore is implemented by cursor stores that also keep each HEC
+// sink's channel, so that a restarted node polls acknowledgements on the
+// channel it used before (Service asks it when hec_channel is not set).
+type ChannelStore interface {
+	Channel(sink string) (string, error)
+}
+
+var (
+	_ ChannelStore = (*FileCursors)(nil)
+	_ ChannelStore = (*MemoryCursors)(nil)
+)
+
 // MemoryCursors is the in-memory twin of FileCursors.
 type MemoryCursors struct {
-	mu sync.Mutex
-	m  map[string]audit.ChainHead
+	mu       sync.Mutex
+	m        map[string]audit.ChainHead
+	channels map[string]string
 }
 
 var _ CursorStore = (*MemoryCursors)(nil)
 
 // NewMemoryCursors returns an empty store.
-func NewMemoryCursors() *MemoryCursors { return &MemoryCursors{m: map[string]audit.ChainHead{}} }
+func NewMemoryCursors() *MemoryCursors {
+	return &MemoryCursors{m: map[string]audit.ChainHead{}, channels: map[string]string{}}
+}
 
 // Load implements CursorStore.
 func (c *MemoryCursors) Load(sink string) (audit.ChainHead, error) {
@@ -133,4 +181,14 @@ func (c *MemoryCursors) Save(sink string, head audit.ChainHead) error {
 	defer c.mu.Unlock()
 	c.m[sink] = head
 	return nil
+}
+
+// Channel implements ChannelStore.
+func (c *MemoryCursors) Channel(sink string) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.channels[sink] == "" {
+		c.channels[sink] = NewHECChannel()
+	}
+	return c.channels[sink], nil
 }

@@ -16,9 +16,18 @@
 // the shipper resends the last ResendBytes of a broken connection;
 // duplicates carry the same seq and hash.
 //
+// HTTP 200 from Splunk HEC means received, not indexed, so a HEC sink
+// sends on a channel and waits for indexer acknowledgement of each batch
+// (HECAckIndexed; see hec.go): the cursor moves only over indexed entries,
+// and a batch not acknowledged within the ack timeout is sent again.
+// Service keeps each HEC sink's channel in its ChannelStore (FileCursors:
+// DIR/NAME.channel). The package hectest is a HEC stand-in for tests.
+//
 // Service starts one shipper per enabled SinkConfig (LoadConfig reads
-// HOME/config/audit.toml; see docs/AUDIT.md). Metrics exports lag, cursor,
-// shipped, failures and up per sink to Prometheus.
+// HOME/config/audit.toml; see docs/AUDIT.md). Metrics, one Prometheus
+// collector, exports per sink the lag (computed at scrape time from the
+// source's head), the acknowledged cursor (never going back), the send
+// position, shipped, failures and up.
 //
 // Concurrency: Shipper.Notify, Status and StatusChanged (a channel closed
 // on the next status change, to wait on instead of polling), Service

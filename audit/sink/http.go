@@ -17,8 +17,10 @@ import (
 // HTTP modes.
 const (
 	// ModeHEC: Splunk HTTP Event Collector. POST the events concatenated
-	// (format hec), "Authorization: Splunk TOKEN"; 2xx and, when the body is
-	// HEC's JSON answer, "code": 0.
+	// (format hec), "Authorization: Splunk TOKEN", on a channel
+	// (X-Splunk-Request-Channel); delivered once HEC's indexer
+	// acknowledgement says the request's ackId is indexed (see
+	// HECAckIndexed), or, with HECAckReceived, on 2xx and "code": 0.
 	ModeHEC = "hec"
 	// ModeBulk: Elasticsearch/OpenSearch _bulk. POST NDJSON pairs
 	// {"create":{"_index":INDEX,"_id":EVENT_ID}} + document; 2xx and no
@@ -39,16 +41,23 @@ type HTTPOptions struct {
 	Headers     map[string]string // extra headers
 	Client      *http.Client      // default: a client with Timeout
 	Timeout     time.Duration     // per request (default 10 s)
+
+	// ModeHEC only.
+	Channel         string        // X-Splunk-Request-Channel, a GUID; "" = NewHECChannel()
+	Ack             string        // HECAckIndexed (default) or HECAckReceived
+	AckTimeout      time.Duration // resend a request not acknowledged within this (default 5 min)
+	AckPollInterval time.Duration // longest wait between ack queries (default 10 s)
 }
 
 // HTTPSink POSTs each batch as one request.
 type HTTPSink struct {
-	name  string
-	opts  HTTPOptions
-	f     format.Formatter
-	fopts format.Options
-	buf   bytes.Buffer
-	rec   []byte
+	name   string
+	opts   HTTPOptions
+	f      format.Formatter
+	fopts  format.Options
+	buf    bytes.Buffer
+	rec    []byte
+	ackURL string // ModeHEC with HECAckIndexed
 }
 
 var _ Sink = (*HTTPSink)(nil)
@@ -75,7 +84,13 @@ func NewHTTPSink(name string, f format.Formatter, fopts format.Options, opts HTT
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: opts.Timeout}
 	}
-	return &HTTPSink{name: name, opts: opts, f: f, fopts: fopts}, nil
+	s := &HTTPSink{name: name, opts: opts, f: f, fopts: fopts}
+	if opts.Mode == ModeHEC {
+		if err := s.hecDefaults(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // Name implements Sink.
@@ -106,46 +121,56 @@ func (s *HTTPSink) Send(ctx context.Context, entries []audit.Entry) error {
 		s.buf.Write(s.rec)
 		s.buf.WriteByte('\n')
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.URL, bytes.NewReader(s.buf.Bytes()))
-	if err != nil {
-		return fmt.Errorf("sink %s: %w", s.name, err)
-	}
 	ct := "application/json"
 	if s.opts.Mode != ModeHEC {
 		ct = "application/x-ndjson"
 	}
-	req.Header.Set("Content-Type", ct)
+	status, body, err := s.post(ctx, s.opts.URL, ct, s.buf.Bytes())
+	if err != nil {
+		return err
+	}
+	switch s.opts.Mode {
+	case ModeHEC:
+		return s.hecDelivered(ctx, status, body)
+	case ModeBulk:
+		if status/100 != 2 {
+			return fmt.Errorf("sink %s: %s answered %d %s: %.200s", s.name, s.opts.URL, status, http.StatusText(status), body)
+		}
+		return checkBulk(s.name, body, len(entries))
+	}
+	if status/100 != 2 {
+		return fmt.Errorf("sink %s: %s answered %d %s: %.200s", s.name, s.opts.URL, status, http.StatusText(status), body)
+	}
+	return nil
+}
+
+// post sends one request with the sink's headers (and, in ModeHEC, its
+// channel) and returns the answer's status and body (at most 8 MiB).
+func (s *HTTPSink) post(ctx context.Context, url, contentType string, payload []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return 0, nil, fmt.Errorf("sink %s: %w", s.name, err)
+	}
+	req.Header.Set("Content-Type", contentType)
 	if s.opts.Token != "" {
 		req.Header.Set(s.opts.TokenHeader, s.opts.TokenPrefix+s.opts.Token)
 	}
 	for k, v := range s.opts.Headers {
 		req.Header.Set(k, v)
 	}
+	if s.opts.Mode == ModeHEC {
+		req.Header.Set(HECChannelHeader, s.opts.Channel)
+	}
 	resp, err := s.opts.Client.Do(req)
 	if err != nil {
-		return fmt.Errorf("sink %s: post: %w", s.name, err)
+		return 0, nil, fmt.Errorf("sink %s: post: %w", s.name, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	if err != nil {
-		return fmt.Errorf("sink %s: read answer: %w", s.name, err)
+		return 0, nil, fmt.Errorf("sink %s: read answer: %w", s.name, err)
 	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("sink %s: %s answered %s: %.200s", s.name, s.opts.URL, resp.Status, body)
-	}
-	switch s.opts.Mode {
-	case ModeHEC:
-		var ans struct {
-			Code *int   `json:"code"`
-			Text string `json:"text"`
-		}
-		if json.Unmarshal(body, &ans) == nil && ans.Code != nil && *ans.Code != 0 {
-			return fmt.Errorf("sink %s: HEC answered code %d: %s", s.name, *ans.Code, ans.Text)
-		}
-	case ModeBulk:
-		return checkBulk(s.name, body, len(entries))
-	}
-	return nil
+	return resp.StatusCode, body, nil
 }
 
 // checkBulk reads an Elasticsearch _bulk answer: every item must be 2xx or

@@ -6,99 +6,30 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
-	"io"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/audit/format"
+	"github.com/dstt/dstt/audit/sink/hectest"
 )
 
 // The HTTP sinks are tested against strict httptest receivers: stand-ins
 // for Splunk HEC and the Elasticsearch _bulk API (neither is installable
 // here) that check the protocol as the real services document it.
 
-// hecReceiver accepts POST /services/collector/event with
-// "Authorization: Splunk TOKEN" and a body of concatenated JSON events,
-// each with "event", "time" (a number) and string-only "fields". It fails
-// the first failFirst requests with 503.
-type hecReceiver struct {
-	mu        sync.Mutex
-	token     string
-	failFirst int
-	requests  int
-	events    []map[string]any
-	t         *testing.T
-}
-
-func (h *hecReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.requests++
-	if r.Method != http.MethodPost || r.URL.Path != "/services/collector/event" {
-		http.Error(w, `{"text":"Not found","code":404}`, http.StatusNotFound)
-		return
-	}
-	if r.Header.Get("Authorization") != "Splunk "+h.token {
-		w.WriteHeader(http.StatusUnauthorized)
-		io.WriteString(w, `{"text":"Invalid token","code":4}`)
-		return
-	}
-	if h.requests <= h.failFirst {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, `{"text":"Server is busy","code":9}`)
-		return
-	}
-	dec := json.NewDecoder(r.Body)
-	dec.UseNumber()
-	var batch []map[string]any
-	for {
-		var ev map[string]any
-		err := dec.Decode(&ev)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprintf(w, `{"text":"Invalid data format","code":6,"invalid-event-number":%d}`, len(batch))
-			return
-		}
-		if _, ok := ev["event"]; !ok {
-			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, `{"text":"Event field is required","code":12}`)
-			return
-		}
-		if _, ok := ev["time"].(json.Number); !ok {
-			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, `{"text":"Invalid time","code":6}`)
-			return
-		}
-		for k, v := range ev["fields"].(map[string]any) {
-			if _, ok := v.(string); !ok {
-				w.WriteHeader(http.StatusBadRequest)
-				fmt.Fprintf(w, `{"text":"Error in handling indexed fields","code":15,"field":%q}`, k)
-				return
-			}
-		}
-		batch = append(batch, ev)
-	}
-	h.events = append(h.events, batch...)
-	io.WriteString(w, `{"text":"Success","code":0}`)
-}
-
 func TestHTTPSinkHEC(t *testing.T) {
-	recv := &hecReceiver{token: "s3cret", failFirst: 2, t: t}
-	srv := httptest.NewServer(recv)
-	defer srv.Close()
+	recv := hectest.Start("s3cret", nil)
+	defer recv.Close()
+	recv.SetBusy(2)
 	f, _ := format.New(format.HEC, testFormatOpts)
-	sk, err := NewHTTPSink("hec", f, testFormatOpts, HTTPOptions{URL: srv.URL + "/services/collector/event", Mode: ModeHEC, Token: "s3cret"})
+	sk, err := NewHTTPSink("hec", f, testFormatOpts, HTTPOptions{URL: recv.EventURL(), Mode: ModeHEC, Token: "s3cret"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,19 +39,19 @@ func TestHTTPSinkHEC(t *testing.T) {
 	waitCursor(t, sh, 45, 10*time.Second)
 	stop()
 	// A wrong token is a failure, not an acknowledgement.
-	bad, _ := NewHTTPSink("hec", f, testFormatOpts, HTTPOptions{URL: srv.URL + "/services/collector/event", Mode: ModeHEC, Token: "wrong"})
+	bad, _ := NewHTTPSink("hec", f, testFormatOpts, HTTPOptions{URL: recv.EventURL(), Mode: ModeHEC, Token: "wrong"})
 	es, _ := audit.ReadAll(context.Background(), src, 1, 3)
-	if err := bad.Send(context.Background(), es); err == nil || !strings.Contains(err.Error(), "401") {
+	var he *HECError
+	if err := bad.Send(context.Background(), es); !errors.As(err, &he) || he.Status != http.StatusForbidden || he.Code != 4 {
 		t.Fatalf("wrong token: %v", err)
 	}
-	recv.mu.Lock()
-	defer recv.mu.Unlock()
-	if len(recv.events) != 45 {
-		t.Fatalf("HEC got %d events", len(recv.events))
+	got := recv.Indexed()
+	if len(got) != 45 {
+		t.Fatalf("HEC indexed %d events", len(got))
 	}
-	for i, ev := range recv.events {
-		if ev["fields"].(map[string]any)["seq"] != fmt.Sprint(i+1) {
-			t.Fatalf("event %d: %v", i, ev["fields"])
+	for i, ev := range got {
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("event %d: seq %d", i, ev.Seq)
 		}
 	}
 	if sh.Status().Failures != 2 {
@@ -268,8 +199,7 @@ func TestFileSinkRotates(t *testing.T) {
 // TestHTTPSinkHTTPSFromConfig: an https receiver with a private CA, the
 // sink built from its config (ca_file, token_env).
 func TestHTTPSinkHTTPSFromConfig(t *testing.T) {
-	recv := &hecReceiver{token: "tls-token", t: t}
-	srv := httptest.NewTLSServer(recv)
+	srv := hectest.StartTLS("tls-token", nil)
 	defer srv.Close()
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
@@ -290,9 +220,7 @@ func TestHTTPSinkHTTPSFromConfig(t *testing.T) {
 	if err := sk.Send(context.Background(), es); err != nil {
 		t.Fatal(err)
 	}
-	recv.mu.Lock()
-	defer recv.mu.Unlock()
-	if len(recv.events) != 3 {
-		t.Fatalf("%d events", len(recv.events))
+	if got := srv.Indexed(); len(got) != 3 {
+		t.Fatalf("%d events", len(got))
 	}
 }

@@ -97,8 +97,8 @@ func TestRsyslogDelivery(t *testing.T) {
 				t.Fatalf("entries rebuilt from rsyslog's file do not verify: %v", err)
 			}
 		}
-		if got := metricValue(metrics.Lag.WithLabelValues(s.sink.Name(), "consensus")); got != 0 {
-			t.Errorf("%s: lag %v", s.sink.Name(), got)
+		if got := metricValue(metrics.Cursor.WithLabelValues(s.sink.Name(), "consensus")); got != n {
+			t.Errorf("%s: cursor gauge %v", s.sink.Name(), got)
 		}
 		if got := metricValue(metrics.Shipped.WithLabelValues(s.sink.Name(), "consensus")); got != n {
 			t.Errorf("%s: shipped %v", s.sink.Name(), got)

@@ -51,7 +51,7 @@ func Start(ctx context.Context, configs []SinkConfig, opts ServiceOptions) (*Ser
 			}
 			return nil, fmt.Errorf("sink %s: no source for chain %q (is the node log disabled?)", c.Name, c.Chain)
 		}
-		s, err := c.Build(opts.Hostname, opts.ChainID)
+		s, err := buildWithChannel(c, opts)
 		if err != nil {
 			for _, j := range jobs {
 				j.sink.Close()
@@ -74,6 +74,20 @@ func Start(ctx context.Context, configs []SinkConfig, opts ServiceOptions) (*Ser
 		})
 	}
 	return svc, nil
+}
+
+// buildWithChannel builds c; a HEC sink without hec_channel gets the one
+// opts.Cursors keeps for it (when it is a ChannelStore), so a restarted
+// node keeps its channel.
+func buildWithChannel(c SinkConfig, opts ServiceOptions) (Sink, error) {
+	if cs, ok := opts.Cursors.(ChannelStore); ok && c.Type == TypeHTTP && c.Mode == ModeHEC && c.HECChannel == "" {
+		ch, err := cs.Channel(c.Name)
+		if err != nil {
+			return nil, fmt.Errorf("sink %s: %w", c.Name, err)
+		}
+		c.HECChannel = ch
+	}
+	return c.Build(opts.Hostname, opts.ChainID)
 }
 
 // Notify wakes every shipper (call after new entries are committed).

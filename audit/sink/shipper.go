@@ -51,18 +51,21 @@ func (o ShipperOptions) withDefaults() ShipperOptions {
 
 // Status is a snapshot of a shipper.
 type Status struct {
-	Sink      string
-	Chain     string
-	Cursor    audit.ChainHead // last acknowledged entry
-	Head      uint64          // the source's head seq when last read
-	Failures  uint64          // failed attempts since start
-	LastError string          // "" after a success
+	Sink   string
+	Chain  string
+	Cursor audit.ChainHead // where shipping goes on from: the last acknowledged entry, or before it while resending
+	Head   uint64          // the source's head seq when last read
+	// Acknowledged is the highest seq the receiver acknowledged since the
+	// shipper started (from the stored cursor on); it never goes back.
+	Acknowledged uint64
+	Failures     uint64 // failed attempts since start
+	LastError    string // "" after a success
 }
 
 // Lag is how many entries the receiver has not acknowledged.
 func (s Status) Lag() uint64 {
-	if s.Head > s.Cursor.Seq {
-		return s.Head - s.Cursor.Seq
+	if s.Head > s.Acknowledged {
+		return s.Head - s.Acknowledged
 	}
 	return 0
 }
@@ -151,24 +154,21 @@ func (s *Shipper) setHead(head uint64) {
 		s.status.Head = head
 		s.changedLocked()
 	}
-	lag := s.status.Lag()
 	s.mu.Unlock()
-	if m := s.opts.Metrics; m != nil {
-		m.Lag.WithLabelValues(s.labels()...).Set(float64(lag))
-	}
 }
 
 func (s *Shipper) acked(cursor audit.ChainHead, n int) {
 	s.mu.Lock()
 	s.status.Cursor = cursor
 	s.status.Head = max(s.status.Head, cursor.Seq)
+	s.status.Acknowledged = max(s.status.Acknowledged, cursor.Seq)
 	s.status.LastError = ""
 	s.changedLocked()
-	lag := s.status.Lag()
+	acked := s.status.Acknowledged
 	s.mu.Unlock()
 	if m := s.opts.Metrics; m != nil {
-		m.Cursor.WithLabelValues(s.labels()...).Set(float64(cursor.Seq))
-		m.Lag.WithLabelValues(s.labels()...).Set(float64(lag))
+		m.Cursor.WithLabelValues(s.labels()...).Set(float64(acked))
+		m.Position.WithLabelValues(s.labels()...).Set(float64(cursor.Seq))
 		m.Shipped.WithLabelValues(s.labels()...).Add(float64(n))
 		m.Up.WithLabelValues(s.labels()...).Set(1)
 	}
@@ -206,7 +206,13 @@ func (s *Shipper) Run(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.status.Cursor = cursor
+	s.status.Acknowledged = cursor.Seq
 	s.mu.Unlock()
+	if m := s.opts.Metrics; m != nil {
+		m.Cursor.WithLabelValues(s.labels()...).Set(float64(cursor.Seq))
+		m.Position.WithLabelValues(s.labels()...).Set(float64(cursor.Seq))
+		defer m.running(s)()
+	}
 	backoff := s.opts.MinBackoff
 	retry := func(err error) {
 		s.fail(err)
@@ -311,6 +317,9 @@ func (s *Shipper) rewind(ctx context.Context, from uint64, cause error) (audit.C
 	s.mu.Lock()
 	s.status.Cursor = back
 	s.mu.Unlock()
+	if m := s.opts.Metrics; m != nil {
+		m.Position.WithLabelValues(s.labels()...).Set(float64(back.Seq))
+	}
 	s.opts.Logger.Info("audit sink resends entries a broken connection may have lost", "sink", s.sink.Name(), "from", from)
 	return back, fmt.Errorf("%w (resending from seq %d)", cause, from)
 }

@@ -11,7 +11,8 @@ import (
 // Sink delivers entries to one receiver. Send returns nil only once the
 // receiver has acknowledged every entry of the batch, in the receiver's
 // terms: TCP and TLS syslog, the write and flush succeeded; HTTP, a 2xx
-// answer (and no per-item failure for a bulk request); file, the write and
+// answer (and no per-item failure for a bulk request; for Splunk HEC, the
+// indexer acknowledgement of the batch's ackId); file, the write and
 // fsync succeeded. Send is called by one goroutine at a time; Close once.
 type Sink interface {
 	Name() string

@@ -46,8 +46,10 @@ type Config struct {
 	// AcceptTruncatedNodeLog opens a truncated or damaged node security log,
 	// continuing after the highest seq ever written (recorded in the log).
 	AcceptTruncatedNodeLog bool
-	// Metrics is where the audit sinks' metrics register; nil means
-	// prometheus.DefaultRegisterer (served by the gateway's metrics port).
+	// Metrics, when set, also receives the audit sinks' metrics (an
+	// embedding program's registry). They always register with the node's
+	// own registry, which the gateway's metrics address serves beside its
+	// own series.
 	Metrics prometheus.Registerer
 }
 
@@ -87,9 +89,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.VerifierCacheSize == 0 {
 		c.VerifierCacheSize = DefaultVerifierCacheSize
-	}
-	if c.Metrics == nil {
-		c.Metrics = prometheus.DefaultRegisterer
 	}
 	return c
 }

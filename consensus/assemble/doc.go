@@ -2,7 +2,7 @@
 // and its ABCI adapter, the node security log and its hooks, the guard that
 // keeps CometBFT's RPC on loopback when access control is on, the in-process
 // CometBFT node, the audit sinks and the REST gateway (with its security log
-// and metrics). `dstt start` and every in-process test node call New, so
+// and metrics: the gateway's metrics address also serves the sinks'). `dstt start` and every in-process test node call New, so
 // tests run the composition that ships (hashicorp/raft's NewRaft with
 // in-memory stores in tests is the model).
 //

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/audit"
@@ -86,14 +88,15 @@ func (n *Node) build() error {
 	n.startHeight = eng.Height() // after the handshake; nothing calls the app until Start
 	ctx, cancel := context.WithCancel(context.Background())
 	n.onStop(func() error { cancel(); return nil })
-	if err := n.audit.startSinks(ctx, engine.NewAuditSource(store), cfg.Metrics); err != nil {
+	metrics := prometheus.NewRegistry() // the sinks'; the gateway serves it
+	if err := n.audit.startSinks(ctx, engine.NewAuditSource(store), metrics, cfg.Metrics); err != nil {
 		return err
 	}
-	return n.startGateway(ctx)
+	return n.startGateway(ctx, metrics)
 }
 
 // startGateway serves the REST gateway in front of the CometBFT node.
-func (n *Node) startGateway(ctx context.Context) error {
+func (n *Node) startGateway(ctx context.Context, metrics prometheus.Gatherer) error {
 	if n.cfg.REST.Disabled() {
 		return nil
 	}
@@ -103,6 +106,11 @@ func (n *Node) startGateway(ctx context.Context) error {
 	}
 	if opts.Logger == nil {
 		opts.Logger = n.cfg.Logger.With("module", "rest")
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics
+	} else {
+		opts.Metrics = prometheus.Gatherers{opts.Metrics, metrics}
 	}
 	if opts.SecurityLog == nil && n.audit.nodeLog != nil { // gateway auth failures, cache-dropped duplicates
 		opts.SecurityLog = n.audit.nodeLog

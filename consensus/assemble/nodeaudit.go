@@ -156,8 +156,9 @@ func (a *nodeAudit) hook(app *abci.App) {
 }
 
 // startSinks starts the shippers of the enabled sinks: the consensus chain
-// is read from the node's own committed state (cons).
-func (a *nodeAudit) startSinks(ctx context.Context, cons audit.Source, reg prometheus.Registerer) error {
+// is read from the node's own committed state (cons). Their metrics
+// register with reg and, when not nil, extra.
+func (a *nodeAudit) startSinks(ctx context.Context, cons audit.Source, reg, extra prometheus.Registerer) error {
 	if len(a.cfg.Sinks) == 0 {
 		return nil
 	}
@@ -172,6 +173,11 @@ func (a *nodeAudit) startSinks(ctx context.Context, cons audit.Source, reg prome
 	metrics, err := sink.NewMetrics(reg)
 	if err != nil {
 		return err
+	}
+	if extra != nil {
+		if err := extra.Register(metrics); err != nil {
+			return fmt.Errorf("audit sink metrics: %w", err)
+		}
 	}
 	host, _ := os.Hostname()
 	a.svc, err = sink.Start(ctx, a.cfg.Sinks, sink.ServiceOptions{

@@ -12,7 +12,9 @@
 //
 // Prometheus metrics (GET /metrics) are served on their own address,
 // Config.MetricsListenAddress (default 127.0.0.1:26661), never on the REST
-// address: they are not authenticated.
+// address: they are not authenticated. Options.Metrics adds series from
+// elsewhere to the same page (the node's audit sinks), so a node has one
+// metrics endpoint.
 //
 // # Submitting
 //

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cometbft/cometbft/libs/log"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/types"
@@ -36,6 +37,10 @@ type Options struct {
 	// a duplicate (as checktx_rejected, code REPLAY), which the application
 	// never sees and so cannot record itself.
 	SecurityLog SecurityLog
+	// Metrics, when set, are more series served on the metrics address
+	// beside the gateway's own: the node's audit sinks. Its names must not
+	// clash with the gateway's (dstt_rest_*, dstt_txs_*, go_*, process_*...).
+	Metrics prometheus.Gatherer
 }
 
 // SecurityLog records node-local security events; *audit.NodeLog is one.

@@ -154,6 +154,17 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 // metricValue reads one series from the gateway's metrics address.
 func metricValue(t testing.TB, n *testnode.Node, series string) float64 {
 	t.Helper()
+	v, ok := seriesValue(t, n, series)
+	if !ok {
+		t.Fatalf("no series %s in the metrics", series)
+	}
+	return v
+}
+
+// seriesValue reads one series from the gateway's metrics address; false
+// if the page has none.
+func seriesValue(t testing.TB, n *testnode.Node, series string) (float64, bool) {
+	t.Helper()
 	resp, err := http.Get(n.Gateway.MetricsURL())
 	if err != nil {
 		t.Fatal(err)
@@ -162,13 +173,13 @@ func metricValue(t testing.TB, n *testnode.Node, series string) float64 {
 	b, _ := io.ReadAll(resp.Body)
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindSubmatch(b)
 	if m == nil {
-		t.Fatalf("no series %s in the metrics", series)
+		return 0, false
 	}
 	v, err := strconv.ParseFloat(string(m[1]), 64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return v
+	return v, true
 }
 
 // signedBy signs ops with every key in keys (ascending public keys, as the

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dstt/dstt/transport/api"
@@ -126,7 +127,11 @@ func (g *Gateway) listenMetrics() (*http.Server, net.Listener, error) {
 		return nil, nil, fmt.Errorf("rest: metrics listen: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
+	var gather prometheus.Gatherer = g.metrics.reg
+	if g.opts.Metrics != nil {
+		gather = prometheus.Gatherers{g.metrics.reg, g.opts.Metrics}
+	}
+	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(gather, promhttp.HandlerOpts{}))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: g.cfg.ReadHeaderTimeout,

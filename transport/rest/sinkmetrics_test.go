@@ -1,0 +1,66 @@
+package rest_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dstt/dstt/audit/sink/hectest"
+	"github.com/dstt/dstt/transport/api"
+	"github.com/dstt/dstt/transport/internal/testnode"
+)
+
+// TestMetricsServeAuditSinks: the gateway's one metrics address serves the
+// audit sinks' series beside its own. While the HEC receiver is down the
+// lag grows with every committed block; once it is back, the sink catches
+// up and the cursor reaches the head.
+func TestMetricsServeAuditSinks(t *testing.T) {
+	hec := hectest.Start("tok", nil)
+	defer hec.Close()
+	hec.SetBusy(1 << 30) // every request: 503 Server is busy
+	n := testnode.Start(t, testnode.Options{AuditConfig: fmt.Sprintf(`
+[[sink]]
+name = "splunk"
+type = "http"
+format = "hec"
+url = %q
+token = "tok"
+poll_interval = "10ms"
+min_backoff = "10ms"
+max_backoff = "50ms"
+hec_ack_poll = "20ms"
+`, hec.EventURL())})
+	const (
+		lag    = `dstt_audit_sink_lag_entries{chain="consensus",sink="splunk"}`
+		cursor = `dstt_audit_sink_cursor_seq{chain="consensus",sink="splunk"}`
+		up     = `dstt_audit_sink_up{chain="consensus",sink="splunk"}`
+	)
+	if o := commitOne(t, n, signTx(t, n, n.Admin, put("a", "1"))); o.Status != api.StatusCommitted {
+		t.Fatalf("%+v", o)
+	}
+	waitFor(t, 30*time.Second, "a failed delivery", func() bool {
+		v, ok := seriesValue(t, n, `dstt_audit_sink_failures_total{chain="consensus",sink="splunk"}`)
+		return ok && v > 0
+	})
+	before := metricValue(t, n, lag)
+	if before < 1 || metricValue(t, n, cursor) != 0 || metricValue(t, n, up) != 0 {
+		t.Fatalf("during the outage: lag %v, cursor %v, up %v", before, metricValue(t, n, cursor), metricValue(t, n, up))
+	}
+	for i := range 3 {
+		if o := commitOne(t, n, signTx(t, n, n.Admin, put(fmt.Sprint("b", i), "1"))); o.Status != api.StatusCommitted {
+			t.Fatalf("%+v", o)
+		}
+	}
+	if after := metricValue(t, n, lag); after < before+3 {
+		t.Fatalf("lag %v after 3 more txs during the outage, was %v", after, before)
+	}
+	if metricValue(t, n, "dstt_block_height") < 1 { // the gateway's own series are still there
+		t.Fatal("no block height")
+	}
+	hec.SetBusy(0)
+	waitFor(t, 30*time.Second, "sink caught up", func() bool { return metricValue(t, n, lag) == 0 })
+	head := metricValue(t, n, cursor)
+	if head < before+3 || metricValue(t, n, up) != 1 || len(hec.Indexed()) < int(head) {
+		t.Fatalf("caught up to cursor %v, up %v, HEC indexed %d", head, metricValue(t, n, up), len(hec.Indexed()))
+	}
+}
