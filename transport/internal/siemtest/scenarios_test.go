@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -27,7 +28,7 @@ import (
 // What a scenario step did. Every audit entry a step leaves is labelled
 // with it; the label, not the entry's content, says which rules must fire.
 const (
-	evBenign         = "benign"          // ordinary work: start, config, writes, a conflict
+	evBenign         = "benign"          // ordinary work and refusals no rule targets (conflict, wrong chain)
 	evUnauthorizedTx = "unauthorized_tx" // a write the signer has no role for
 	evReadDenied     = "read_denied"     // a signed read the reader may not make
 	evReplay         = "replay"          // a committed tx sent again
@@ -204,6 +205,12 @@ func nodeScenarios(t *testing.T, c *collector) {
 	if _, err := ac.BroadcastCommit(ctx, w1); err != nil {
 		t.Fatal(err)
 	}
+	// The gateway refuses a tx for another chain before admission (and
+	// records nothing); CometBFT's RPC hands it to CheckTx, which records.
+	wrongChain := typestest.SignTx(t, &types.TxBody{ChainId: "other-chain", Nonce: 1, ValidUntilHeight: 10, Ops: []types.Op{put("acct/1", "1")}}, alice)
+	if res, err := n.Node.Client().BroadcastTxSync(ctx, wrongChain); err != nil || res.Code != uint32(types.CodeWrongChain) {
+		t.Fatalf("a tx for another chain over RPC: %+v, %v", res, err)
+	}
 	c.take(evBenign, cons, node)
 
 	bc := restClient(t, n, client.WithSigner(bob), client.WithReader(bob))
@@ -282,11 +289,15 @@ func engineScenarios(t *testing.T, c *collector) {
 	block(evPolicyChange, nil, tx([]string{"admin"}, typestest.Grant(addr("bob"), "writer", "*")))
 	addOrg := types.Op{Sum: &types.Op_AddOrg{AddOrg: &types.AddOrg{Id: "org4", Admins: []string{addr("a4")}}}}
 	block(evGovernance, nil, tx([]string{"a1", "a2"}, addOrg), tx([]string{"a1", "a2"}, typestest.AddValidator("val4", 1, "org1")))
-	val1, err := hex.DecodeString(addr("val1"))
-	if err != nil {
-		t.Fatal(err)
+	var evidence []engine.Misbehavior
+	for i, typ := range []string{"duplicate_vote", "light_client_attack"} {
+		val, err := hex.DecodeString(addr(fmt.Sprintf("val%d", i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		evidence = append(evidence, engine.Misbehavior{Type: typ, Validator: val, Height: e.Height()})
 	}
-	block(evMisbehaviour, []engine.Misbehavior{{Type: "duplicate_vote", Validator: val1, Height: e.Height()}})
+	block(evMisbehaviour, evidence)
 }
 
 // truncationScenario deletes a node log and reopens it with the

@@ -140,7 +140,7 @@ func timeAfter(t *testing.T, prefix, raw string) string {
 	if err != nil || m == nil {
 		t.Fatalf("TIME_PREFIX %q does not match %s", prefix, raw)
 	}
-	return raw[m.Index+m.Length:]
+	return string([]rune(raw)[m.Index+m.Length:]) // regexp2 counts runes
 }
 
 // TestSplunkConf checks props.conf and transforms.conf against the records
