@@ -130,9 +130,30 @@ func TestScripts(t *testing.T) {
 	if o, _ := run("status.sh"); !strings.Contains(o, fmt.Sprintf("dead (%d)", victim)) {
 		t.Fatalf("status after kill does not show node2 dead:\n%s", o)
 	}
-	// restart: running again and caught up.
-	if o, code := run("restart.sh", "node2"); code != 0 || !strings.Contains(o, "all answering nodes agree") {
+	// With node2 down, 2 of 3 validators (20 of 30) are no quorum: status
+	// says the chain is halted and exits 1.
+	o, code = run("status.sh")
+	if code != 1 || !strings.Contains(o, "quorum: 20 of 30 voting power online (2 of 3 validators), more than 2/3 (21): NO") || !strings.Contains(o, "HALTED: ") {
+		t.Fatalf("status with 2 of 3 validators: exit %d\n%s", code, o)
+	}
+	// restart: running again and caught up with the height the others had.
+	o, _ = run("status.sh", "-o", "json") // the JSON, then "Error: ...chain halted"
+	st.Nodes = nil
+	if err := json.NewDecoder(strings.NewReader(o)).Decode(&st); err != nil {
+		t.Fatalf("%v\n%s", err, o)
+	}
+	var before int64
+	for _, s := range st.Nodes {
+		before = max(before, s.Height)
+	}
+	if o, code := run("restart.sh", "node2"); code != 0 || !strings.Contains(o, "all answering nodes agree") ||
+		!strings.Contains(o, "quorum: 30 of 30 voting power online") {
 		t.Fatalf("restart.sh node2: exit %d\n%s", code, o)
+	}
+	o, _ = run("status.sh", "-o", "json")
+	st.Nodes = nil
+	if err := json.Unmarshal([]byte(o), &st); err != nil || len(st.Nodes) != 3 || st.Nodes[1].Height < before {
+		t.Fatalf("node2 after restart.sh is behind height %d: %v\n%s", before, err, o)
 	}
 	p := pids()["node2"]
 	if !alive(p) || p == victim {

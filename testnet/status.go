@@ -243,17 +243,27 @@ func (s NodeStatus) Ready() bool {
 }
 
 // WaitReady polls until every node that runs (its pid file names a live process) or
-// answers RPC is Ready, or ctx is done; the error then names the nodes not ready.
+// answers RPC is Ready and has reached the highest height any node had when the wait
+// began (so a restarted node has caught up with the chain, not only left block sync),
+// or ctx is done; the error then names the nodes not ready.
 func WaitReady(ctx context.Context, nw *Network) error {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
+	target := int64(-1) // the highest height at the first poll anything answered
 	for {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		statuses := Status(sctx, nw)
 		cancel()
+		if target < 0 {
+			for _, s := range statuses {
+				if s.Reachable() {
+					target = max(target, s.Height)
+				}
+			}
+		}
 		var pending []string
 		for _, s := range statuses {
-			if (s.Process == ProcessRunning || s.Reachable()) && !s.Ready() {
+			if (s.Process == ProcessRunning || s.Reachable()) && (!s.Ready() || s.Height < target) {
 				why := "catching up"
 				switch {
 				case !s.Reachable():
@@ -262,6 +272,8 @@ func WaitReady(ctx context.Context, nw *Network) error {
 					why = "no peers"
 				case s.Height < 1:
 					why = "no block yet"
+				case !s.CatchingUp:
+					why = fmt.Sprintf("at height %d of %d", s.Height, target)
 				}
 				pending = append(pending, s.Name+" ("+why+")")
 			}
