@@ -46,7 +46,7 @@ func Kinds() []Kind {
 }
 
 // Entry is one audit record. Seq, PrevHash and Hash are filled by
-// Chain.Append; everything else by whoever records the event.
+// Chain.Append; everything else but CommitTime by whoever records the event.
 type Entry struct {
 	Seq       uint64    // 1-based position in its chain
 	Height    uint64    // block height (node chain: the last height the node knew, or 0)
@@ -62,6 +62,13 @@ type Entry struct {
 	TxHash    []byte   // SHA-256 of the tx bytes, when there is a tx
 	PrevHash  []byte   // Hash of the entry before (empty for Seq 1)
 	Hash      []byte   // SHA-256 of EncodeBody()
+
+	// CommitTime is not part of the entry's encoding or hash. In the
+	// consensus chain it is when the entry's block was committed: the BFT
+	// time in the header of the next block (signed by the validators with
+	// that block), filled in by the node that serves the entry once that
+	// block exists; zero until then and in the node chain. See EventTime.
+	CommitTime time.Time
 }
 
 // encodingVersion is the first byte of every encoded entry.

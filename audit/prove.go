@@ -3,7 +3,6 @@ package audit
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -138,9 +137,16 @@ func VerifyNodeLog(path string, pub []byte, anchor ChainHead) (Report, error) {
 }
 
 // VerifyExportFile verifies a native JSON export (one entry per line, as
-// format "json" writes it). after is the entry before the file's first;
-// zero trusts the first entry's prev_hash. A non-zero anchor is a head
-// the file must reach.
+// format "json" writes it, read strictly: DecodeJSON). after is the entry
+// before the file's first; zero trusts the first entry's prev_hash. A
+// non-zero anchor is a trusted head the file must reach.
+//
+// A file on its own proves only that its lines form a chain: anyone can
+// make such a file. The Report's Scope says what more was shown:
+// ScopeAnchored when the start is tied down (the file starts at seq 1, or
+// after the given head) and the end is a trusted head (anchor, or
+// ProveExport with the validators' signatures); otherwise ScopeInternal,
+// with Open naming each end that is not.
 func VerifyExportFile(path string, after, anchor ChainHead) (Report, error) {
 	rep := Report{Chain: "export " + path}
 	entries, err := readExport(path)
@@ -156,15 +162,57 @@ func VerifyExportFile(path string, after, anchor ChainHead) (Report, error) {
 	}
 	err = VerifyAnchored(entries, prev, anchor)
 	rep.Entries = uint64(len(entries))
+	var last ChainHead
 	if len(entries) > 0 {
-		last := entries[len(entries)-1]
-		rep.Head = ChainHead{Seq: last.Seq, Hash: last.Hash}.String()
+		last = ChainHead{Seq: entries[len(entries)-1].Seq, Hash: entries[len(entries)-1].Hash}
+		rep.Head = last.String()
 	}
+	switch {
+	case len(entries) == 0:
+		rep.openStart = "the file holds no entries"
+	case after.IsZero() && entries[0].Seq > 1:
+		rep.openStart = fmt.Sprintf("the file starts at seq %d and nothing shows that entries before it were not cut off (give --after SEQ:HASH, the entry before it)", entries[0].Seq)
+	}
+	switch {
+	case anchor.IsZero():
+		rep.openEnd = "no trusted head: nothing shows that entries were not cut off the end, or that the chain is the one the validators signed (give --expect-head SEQ:HASH, or --prove)"
+	case anchor.Seq < last.Seq:
+		rep.openEnd = fmt.Sprintf("seqs %d..%d come after the trusted head %d and are verified as a chain only", anchor.Seq+1, last.Seq, anchor.Seq)
+	}
+	rep.settleScope()
 	return rep, err
 }
 
-// readExport reads a JSON-lines export; a line that is not an entry is an
-// ErrCorrupt *VerifyError at the seq it would have had.
+// ProveExport adds a proof against the validators to rep, an export's
+// report from VerifyExportFile: proof and err are what VerifyConsensus
+// returned for the same chain, run with ConsensusProof.Expect set to the
+// file's last entry (so the chain the validators signed must pass through
+// it). The file's end is then anchored if its last entry is at or below
+// the proven head. The error to conclude rep with comes back.
+func ProveExport(rep *Report, proof Report, err error) error {
+	rep.Anchor = proof.Anchor
+	if err != nil {
+		return fmt.Errorf("proof against the validators: %w", err)
+	}
+	last, perr := ParseChainHead(rep.Head)
+	proven := ChainHead{}
+	if proof.Anchor != nil {
+		proven, _ = ParseChainHead(proof.Anchor.Head)
+	}
+	switch {
+	case perr != nil || last.Seq == 0:
+	case proven.Seq >= last.Seq:
+		rep.openEnd = ""
+	default:
+		rep.openEnd = fmt.Sprintf("the validators have signed the chain up to seq %d so far; seqs %d..%d are on the node's chain but not yet under a signed app hash", proven.Seq, proven.Seq+1, last.Seq)
+	}
+	rep.settleScope()
+	return nil
+}
+
+// readExport reads a JSON-lines export strictly (DecodeJSON); a line that
+// is not an entry is an ErrCorrupt *VerifyError at the seq it would have
+// had, naming the line.
 func readExport(path string) ([]Entry, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -180,9 +228,9 @@ func readExport(path string) ([]Entry, error) {
 		if strings.TrimSpace(sc.Text()) == "" {
 			continue
 		}
-		var e Entry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, &VerifyError{Seq: uint64(len(entries)) + 1, Err: ErrCorrupt, Detail: fmt.Sprintf("line %d: %v", line, err)}
+		e, err := DecodeJSON(sc.Bytes())
+		if err != nil {
+			return nil, &VerifyError{Seq: uint64(len(entries)) + 1, Err: ErrCorrupt, Detail: fmt.Sprintf("%s line %d: %v", path, line, err)}
 		}
 		entries = append(entries, e)
 	}

@@ -80,24 +80,40 @@ type EntriesResponse struct {
 	Entries []Entry
 }
 
-// Encode: version byte (1), uvarint Head.Seq, lp Head.Hash, uvarint number
-// of entries, then each entry as lp(Entry.Encode()).
+// entriesResponseVersion is EntriesResponse's version byte: 2 added each
+// entry's commit time. DecodeEntriesResponse still reads version 1.
+const entriesResponseVersion = 2
+
+// Encode: version byte (2), uvarint Head.Seq, lp Head.Hash, uvarint number
+// of entries, then each entry as lp(Entry.Encode()) followed by its
+// CommitTime as 8-byte big-endian Unix nanoseconds (0 = not known yet).
 func (r EntriesResponse) Encode() []byte {
-	b := []byte{queryVersion}
+	b := []byte{entriesResponseVersion}
 	b = binary.AppendUvarint(b, r.Head.Seq)
 	b = appendBytes(b, r.Head.Hash)
 	b = binary.AppendUvarint(b, uint64(len(r.Entries)))
 	for i := range r.Entries {
 		b = appendBytes(b, r.Entries[i].Encode())
+		b = binary.BigEndian.AppendUint64(b, uint64(unixNanos(r.Entries[i].CommitTime)))
 	}
 	return b
 }
 
-// DecodeEntriesResponse parses EntriesResponse.Encode's output.
+// unixNanos is t in Unix nanoseconds, 0 for the zero time.
+func unixNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// DecodeEntriesResponse parses EntriesResponse.Encode's output (version 1,
+// without commit times, or 2).
 func DecodeEntriesResponse(data []byte) (EntriesResponse, error) {
 	d := decoder{b: data}
 	var r EntriesResponse
-	if v := d.byte(); v != queryVersion && d.err == nil {
+	v := d.byte()
+	if v != queryVersion && v != entriesResponseVersion && d.err == nil {
 		return r, fmt.Errorf("%w: entries response version %d", ErrDecode, v)
 	}
 	r.Head.Seq = d.uvarint()
@@ -114,6 +130,11 @@ func DecodeEntriesResponse(data []byte) (EntriesResponse, error) {
 		e, err := Decode(raw)
 		if err != nil {
 			return EntriesResponse{}, fmt.Errorf("entry %d of the page: %w", i, err)
+		}
+		if v == entriesResponseVersion {
+			if nanos := int64(d.uint64()); nanos != 0 {
+				e.CommitTime = time.Unix(0, nanos).UTC()
+			}
 		}
 		r.Entries = append(r.Entries, e)
 	}

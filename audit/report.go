@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"errors"
 	"fmt"
 	"io"
 )
@@ -20,6 +21,39 @@ type Report struct {
 	Unanchored  uint64        `json:"unanchored_entries,omitempty"`
 	// Gaps: node log stretches lost and accepted (--accept-truncated-node-log).
 	Gaps []string `json:"gaps,omitempty"`
+	// Scope (exports): ScopeAnchored or ScopeInternal; Open lists what an
+	// internal-only verification did not show.
+	Scope string   `json:"scope,omitempty"`
+	Open  []string `json:"not_verified,omitempty"`
+
+	openStart, openEnd string // the export's ends not tied to anything trusted
+}
+
+// What an export's verification showed (Report.Scope).
+const (
+	// ScopeAnchored: the file's chain starts at seq 1 or at a given head,
+	// and ends at a trusted head (given, or proven by the validators).
+	ScopeAnchored = "anchored"
+	// ScopeInternal: the lines form a hash chain, nothing more; the file
+	// may have been cut at an open end, or made up entirely.
+	ScopeInternal = "internal_consistency_only"
+)
+
+// ErrUnanchored marks an export that verified only for internal
+// consistency (`dstt audit verify --file` exits 2 on it).
+var ErrUnanchored = errors.New("audit: export verified for internal consistency only")
+
+func (r *Report) settleScope() {
+	r.Open = nil
+	for _, o := range []string{r.openStart, r.openEnd} {
+		if o != "" {
+			r.Open = append(r.Open, o)
+		}
+	}
+	r.Scope = ScopeAnchored
+	if len(r.Open) > 0 {
+		r.Scope = ScopeInternal
+	}
 }
 
 // AnchorReport is an Anchor in a Report: where the consensus head was
@@ -50,6 +84,7 @@ func (r *Report) Conclude(err error) {
 	if err != nil {
 		r.OK, r.Error = false, err.Error()
 		r.FirstBadSeq, _ = FirstBadSeq(err)
+		r.Scope, r.Open = "", nil
 		return
 	}
 	r.OK = true
@@ -58,8 +93,11 @@ func (r *Report) Conclude(err error) {
 // WriteText writes the report for a person.
 func (r Report) WriteText(w io.Writer) {
 	status := "OK"
-	if !r.OK {
+	switch {
+	case !r.OK:
 		status = "FAILED"
+	case r.Scope == ScopeInternal:
+		status = "CONSISTENT, NOT ANCHORED"
 	}
 	fmt.Fprintf(w, "%s chain: %s\n  entries verified: %d, head %s\n", r.Chain, status, r.Entries, r.Head)
 	for _, gap := range r.Gaps {
@@ -73,6 +111,12 @@ func (r Report) WriteText(w io.Writer) {
 			a.Head, a.Height, a.AppHash, a.SignedHeight, a.ValidatorsHash, a.Validators, a.TotalPower, a.TrustedBy)
 		if r.Unanchored > 0 {
 			fmt.Fprintf(w, "  %d newer entries verified as a chain, not yet under a signed app hash\n", r.Unanchored)
+		}
+	}
+	if r.OK && r.Scope == ScopeInternal {
+		fmt.Fprintf(w, "  VERIFIED FOR INTERNAL CONSISTENCY ONLY: the lines form a hash chain, which anyone can make\n")
+		for _, o := range r.Open {
+			fmt.Fprintf(w, "  NOT VERIFIED: %s\n", o)
 		}
 	}
 	if !r.OK {

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 )
@@ -171,4 +172,38 @@ func verify(entries []Entry, prev, anchor ChainHead) error {
 		return err
 	}
 	return v.Finish()
+}
+
+// ErrStoreMismatch: a node's stored consensus audit chain does not match
+// the app hash it last committed (see CheckStored).
+var ErrStoreMismatch = errors.New("audit: the stored audit chain does not match the last committed app hash")
+
+// CheckStored checks a node's stored consensus chain before the node
+// serves it: AppHash(hr.StateHash, hr.Head) must be appHash, the last
+// committed app hash, and src's entries from seq 1 must hash, link and end
+// at hr.Head. A mismatch, an undecodable or a missing entry is an error
+// wrapping ErrStoreMismatch (and the *VerifyError, when there is one);
+// other errors (reading src) come back as they are.
+func CheckStored(ctx context.Context, src Source, hr HeadResponse, appHash []byte) error {
+	if want := hr.AppHash(); !bytes.Equal(want, appHash) {
+		return fmt.Errorf("%w: state hash %X and audit head %s give app hash %X; height %d committed %X",
+			ErrStoreMismatch, hr.StateHash, hr.Head, want, hr.Height, appHash)
+	}
+	v := NewVerifier(ChainHead{})
+	v.Anchor(hr.Head)
+	err := Scan(ctx, src, 1, hr.Head.Seq, 0, func(page []Entry) error {
+		for i := range page {
+			if err := v.Add(&page[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = v.Finish()
+	}
+	if _, bad := FirstBadSeq(err); bad || errors.Is(err, ErrDecode) || errors.Is(err, ErrNonCanonical) || errors.Is(err, ErrGap) {
+		return fmt.Errorf("%w: %w", ErrStoreMismatch, err)
+	}
+	return err
 }

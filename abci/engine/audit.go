@@ -38,7 +38,16 @@ func auditKey(seq uint64) []byte {
 
 // isDerived reports whether a storage key holds audit data, which the state
 // hash leaves out.
-func isDerived(key []byte) bool { return len(key) > 0 && (key[0] == nsAudit || key[0] == nsHead) }
+func isDerived(key []byte) bool {
+	if len(key) == 0 {
+		return false
+	}
+	switch key[0] {
+	case nsAudit, nsHead, nsCommitTime, nsSettled:
+		return true
+	}
+	return false
+}
 
 func encodeHeadRecord(stateHash []byte, head audit.ChainHead) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(stateHash)))
@@ -66,8 +75,10 @@ func (e *Engine) loadHead() error {
 	if err != nil || !ok {
 		return err
 	}
-	e.stateHash, e.head, err = decodeHeadRecord(ent.Value)
-	return err
+	if e.stateHash, e.head, err = decodeHeadRecord(ent.Value); err != nil {
+		return err
+	}
+	return e.loadHeadHeight()
 }
 
 // auditEntry describes tx i of a block for the audit chain: codes and
@@ -155,6 +166,7 @@ func describeOp(op *types.Op) (string, string) {
 // anything, the new head record; it returns the block's app hash.
 func (e *Engine) stageAudit(st *staged, b *Block, ds []*decodedTx, res *BlockResult, evidence []audit.Entry) []byte {
 	st.stateHash = nextStateHash(e.stateHash, b.Height, st.writes)
+	e.stageCommitTime(st, b)
 	chain := audit.NewChain(e.head)
 	ver := storage.Version{Height: st.height}
 	add := func(ent audit.Entry) {
@@ -167,38 +179,52 @@ func (e *Engine) stageAudit(st *staged, b *Block, ds []*decodedTx, res *BlockRes
 	for i, d := range ds {
 		add(auditEntry(b, i, d, &res.Txs[i]))
 	}
-	st.head = chain.Head()
+	st.head, st.headHeight = chain.Head(), e.headHeight
+	if st.head.Seq != e.head.Seq {
+		st.headHeight = b.Height
+	}
 	if st.head.Seq != e.head.Seq || string(st.stateHash) != string(e.stateHash) {
 		st.writes = append(st.writes, storage.Entry{Key: headKey, Value: encodeHeadRecord(st.stateHash, st.head), Version: ver})
 	}
 	return audit.AppHash(st.stateHash, st.head)
 }
 
-// AuditEntries answers audit.QueryEntries.
+// AuditEntries answers audit.QueryEntries: every committed entry, with
+// its commit time once the next block has recorded it.
 func (r Reader) AuditEntries(req audit.EntriesRequest) (audit.EntriesResponse, error) {
-	e := r.e
-	resp := audit.EntriesResponse{Head: e.head}
-	from := max(req.From, 1)
-	limit := uint64(req.Limit)
-	if limit == 0 {
+	es, err := readAuditEntries(r.e.store, req.From, int(min(req.Limit, audit.MaxPage)), r.e.head.Seq)
+	return audit.EntriesResponse{Head: r.e.head, Entries: es}, err
+}
+
+// readAuditEntries reads up to limit (0: audit.DefaultPage, capped at
+// audit.MaxPage) committed entries from seq from (0 = 1) to upTo, with their
+// commit times where recorded. A missing entry is an audit.ErrGap, an
+// undecodable one an audit.ErrDecode or ErrNonCanonical.
+func readAuditEntries(store storage.Store, from uint64, limit int, upTo uint64) ([]audit.Entry, error) {
+	if limit <= 0 {
 		limit = audit.DefaultPage
 	}
 	limit = min(limit, audit.MaxPage)
-	for seq := from; seq < from+limit && seq <= e.head.Seq; seq++ {
-		ent, ok, err := e.store.Get(auditKey(seq), 0)
+	ct := commitTimes{store: store}
+	var out []audit.Entry
+	for seq := max(from, 1); seq <= upTo && len(out) < limit; seq++ {
+		ent, ok, err := store.Get(auditKey(seq), 0)
 		if err != nil {
-			return resp, err
+			return out, err
 		}
-		if !ok {
-			return resp, fmt.Errorf("abci: audit entry %d missing from state", seq)
+		if !ok || ent.Deleted {
+			return out, fmt.Errorf("abci: audit entry %d missing from state: %w", seq, audit.ErrGap)
 		}
 		a, err := audit.Decode(ent.Value)
 		if err != nil {
-			return resp, fmt.Errorf("abci: audit entry %d: %w", seq, err)
+			return out, fmt.Errorf("abci: audit entry %d: %w", seq, err)
 		}
-		resp.Entries = append(resp.Entries, a)
+		if a.CommitTime, err = ct.at(a.Height); err != nil {
+			return out, err
+		}
+		out = append(out, a)
 	}
-	return resp, nil
+	return out, nil
 }
 
 // AuditHead answers audit.QueryHead: the state hash and audit head after

@@ -10,8 +10,13 @@ import (
 
 // AuditSource reads the committed consensus audit chain straight from the
 // store, for the node's own SIEM sinks: no RPC round trip and no read
-// grant needed. It is safe for concurrent use alongside the engine (the
-// store is; a block's entries and head are committed in one batch).
+// grant needed. It serves only settled entries, those whose commit time
+// the next block has recorded (committime.go), so every entry a sink ships
+// carries its commit time: Head is the settled head, which trails the
+// committed one by the proof block CometBFT makes right after a block that
+// changed the app hash (timeout_commit). It is safe for concurrent use
+// alongside the engine (the store is; a block's records are committed in
+// one batch).
 type AuditSource struct{ store storage.Store }
 
 var _ audit.Source = (*AuditSource)(nil)
@@ -19,40 +24,59 @@ var _ audit.Source = (*AuditSource)(nil)
 // NewAuditSource reads the audit chain kept in store.
 func NewAuditSource(store storage.Store) *AuditSource { return &AuditSource{store: store} }
 
-// Head is the last committed audit head.
+// Head is the last settled audit head.
 func (s *AuditSource) Head(context.Context) (audit.ChainHead, error) {
-	ent, ok, err := s.store.Get(headKey, 0)
-	if err != nil || !ok {
-		return audit.ChainHead{}, err
-	}
-	_, head, err := decodeHeadRecord(ent.Value)
-	return head, err
+	return settledHead(s.store)
 }
 
-// Entries returns up to limit committed entries from fromSeq on.
+// Entries returns up to limit settled entries from fromSeq on.
 func (s *AuditSource) Entries(ctx context.Context, fromSeq uint64, limit int) ([]audit.Entry, error) {
 	head, err := s.Head(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if limit <= 0 {
-		limit = audit.DefaultPage
+	return readAuditEntries(s.store, fromSeq, limit, head.Seq)
+}
+
+// committedSource serves every committed entry (CheckAudit's walk).
+type committedSource struct {
+	store storage.Store
+	head  audit.ChainHead
+}
+
+func (s committedSource) Head(context.Context) (audit.ChainHead, error) { return s.head, nil }
+
+func (s committedSource) Entries(_ context.Context, fromSeq uint64, limit int) ([]audit.Entry, error) {
+	return readAuditEntries(s.store, fromSeq, limit, s.head.Seq)
+}
+
+// CheckAudit checks the consensus audit chain stored in store against the
+// app hash last committed with it, before a node serves anything from it:
+// every entry from seq 1 to the stored head hashes and links correctly,
+// the last is the head, and audit.AppHash(state hash, head) is the stored
+// app hash — the one the engine reports to CometBFT, whose handshake then
+// compares it with the app hash the validators signed. A mismatch is an
+// error wrapping audit.ErrStoreMismatch. A store without genesis state
+// passes.
+func CheckAudit(ctx context.Context, store storage.Store) error {
+	height, appHash, err := store.Last()
+	if err != nil {
+		return err
 	}
-	limit = min(limit, audit.MaxPage)
-	var out []audit.Entry
-	for seq := max(fromSeq, 1); seq <= head.Seq && len(out) < limit; seq++ {
-		ent, ok, err := s.store.Get(auditKey(seq), 0)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, fmt.Errorf("abci: audit entry %d missing from state", seq)
-		}
-		a, err := audit.Decode(ent.Value)
-		if err != nil {
-			return nil, fmt.Errorf("abci: audit entry %d: %w", seq, err)
-		}
-		out = append(out, a)
+	ent, ok, err := store.Get(headKey, 0)
+	if err != nil {
+		return err
 	}
-	return out, nil
+	if !ok {
+		if height == 0 && appHash == nil {
+			return nil
+		}
+		return fmt.Errorf("%w: no audit head record at height %d", audit.ErrStoreMismatch, height)
+	}
+	state, head, err := decodeHeadRecord(ent.Value)
+	if err != nil {
+		return fmt.Errorf("%w: %v", audit.ErrStoreMismatch, err)
+	}
+	hr := audit.HeadResponse{Height: height, StateHash: state, Head: head}
+	return audit.CheckStored(ctx, committedSource{store: store, head: head}, hr, appHash)
 }

@@ -91,6 +91,7 @@ type Engine struct {
 	appHash     []byte
 	stateHash   []byte          // hash chain over state writes (see audit.go)
 	head        audit.ChainHead // the consensus audit chain's head
+	headHeight  uint64          // the block that appended the head entry (committime.go)
 	replay      *replayIndex    // replay ids committed inside the replay window
 	staged      *staged
 }
@@ -102,6 +103,7 @@ type staged struct {
 	appHash    []byte
 	stateHash  []byte
 	head       audit.ChainHead
+	headHeight uint64
 	valUpdates []ValidatorUpdate
 	writes     []storage.Entry
 	latest     map[string]int       // storage key -> index in writes of its newest staged write

@@ -289,6 +289,6 @@ func (e *Engine) Commit() error {
 		e.replay.add(st.height, id)
 	}
 	e.replay.forget(e.windowStart())
-	e.stateHash, e.head = st.stateHash, st.head
+	e.stateHash, e.head, e.headHeight = st.stateHash, st.head, st.headHeight
 	return nil
 }

@@ -37,6 +37,7 @@ func (f cefFormatter) Append(dst []byte, e *audit.Entry) []byte {
 	ext := cefExt{dst: dst}
 	ext.num("rt", uint64(entryTime(e).UnixMilli()))
 	ext.num("externalId", e.Seq)
+	ext.labelled("flexString1", "timeSource", timeSource(e))
 	ext.str("cat", f.o.Chain)
 	ext.str("act", e.Action)
 	p := partiesOf(e)

@@ -114,19 +114,20 @@ type ecsDSTT struct {
 }
 
 type ecsAudit struct {
-	Seq       uint64   `json:"seq"`
-	Height    uint64   `json:"height"`
-	TxIndex   uint32   `json:"tx_index"`
-	Time      string   `json:"time"`
-	Kind      string   `json:"kind"`
-	Actor     string   `json:"actor,omitempty"`
-	Action    string   `json:"action,omitempty"`
-	Resources []string `json:"resources,omitempty"`
-	Code      uint32   `json:"code"`
-	CodeName  string   `json:"code_name,omitempty"`
-	TxHash    string   `json:"tx_hash,omitempty"`
-	PrevHash  string   `json:"prev_hash,omitempty"`
-	Hash      string   `json:"hash"`
+	Seq        uint64   `json:"seq"`
+	Height     uint64   `json:"height"`
+	TxIndex    uint32   `json:"tx_index"`
+	Time       string   `json:"time"`
+	TimeSource string   `json:"time_source"`
+	Kind       string   `json:"kind"`
+	Actor      string   `json:"actor,omitempty"`
+	Action     string   `json:"action,omitempty"`
+	Resources  []string `json:"resources,omitempty"`
+	Code       uint32   `json:"code"`
+	CodeName   string   `json:"code_name,omitempty"`
+	TxHash     string   `json:"tx_hash,omitempty"`
+	PrevHash   string   `json:"prev_hash,omitempty"`
+	Hash       string   `json:"hash"`
 }
 
 // ecsCategory maps a kind to ECS event.kind, event.category and event.type.
@@ -176,7 +177,7 @@ func (f ecsFormatter) Append(dst []byte, e *audit.Entry) []byte {
 		Observer: ecsObserver{Vendor: f.o.Vendor, Product: f.o.Product, Version: f.o.ProductVersion, Hostname: f.o.Hostname, Type: "ledger"},
 		Labels:   ecsLabels{ChainID: f.o.ChainID, Chain: f.o.Chain},
 		DSTT: ecsDSTT{Audit: ecsAudit{
-			Seq: e.Seq, Height: e.Height, TxIndex: e.TxIndex, Time: ts, Kind: string(e.Kind), Actor: e.Actor,
+			Seq: e.Seq, Height: e.Height, TxIndex: e.TxIndex, Time: blockTime(e).Format(time.RFC3339Nano), TimeSource: timeSource(e), Kind: string(e.Kind), Actor: e.Actor,
 			Action: e.Action, Resources: e.Resources, Code: e.Code, CodeName: e.CodeName,
 			TxHash: hexOf(e.TxHash), PrevHash: hexOf(e.PrevHash), Hash: hexOf(e.Hash),
 		}},

@@ -227,7 +227,15 @@ func eventID(o Options, e *audit.Entry) string {
 // (the RFC allows at most 6; rsyslog mangles more).
 const syslogTime = "2006-01-02T15:04:05.000000Z07:00"
 
-func entryTime(e *audit.Entry) time.Time { return e.Time.UTC() }
+// entryTime is a record's timestamp: the entry's event time, its commit
+// time when known (audit.Entry.EventTime); timeSource names its clock.
+func entryTime(e *audit.Entry) time.Time { t, _ := e.EventTime(); return t }
+
+func timeSource(e *audit.Entry) string { _, s := e.EventTime(); return string(s) }
+
+// blockTime is the entry's hashed Time field, for records that must let the
+// entry be rebuilt and re-verified.
+func blockTime(e *audit.Entry) time.Time { return e.Time.UTC() }
 
 // textFormatter: SEQ HEIGHT.INDEX TIME KIND CODE_NAME actor=... action=... resources=... message
 type textFormatter struct{}

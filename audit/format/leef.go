@@ -41,6 +41,7 @@ func (f leefFormatter) Append(dst []byte, e *audit.Entry) []byte {
 	x := leefAttrs{dst: dst}
 	x.add("devTime", entryTime(e).Format("2006-01-02T15:04:05.000Z"))
 	x.add("devTimeFormat", leefTimeFormat)
+	x.add("timeSource", timeSource(e))
 	x.add("cat", string(e.Kind))
 	x.add("sev", strconv.Itoa(max(1, Severity(e))))
 	x.add("usrName", p.User)

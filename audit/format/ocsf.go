@@ -130,17 +130,18 @@ type ocsfDevice struct {
 }
 
 type ocsfUnmapped struct {
-	Kind      string   `json:"kind"`
-	Height    uint64   `json:"height"`
-	TxIndex   uint32   `json:"tx_index"`
-	Actor     string   `json:"actor,omitempty"`
-	Action    string   `json:"action,omitempty"`
-	Resources []string `json:"resources,omitempty"`
-	Code      uint32   `json:"code"`
-	TxHash    string   `json:"tx_hash,omitempty"`
-	PrevHash  string   `json:"prev_hash,omitempty"`
-	Hash      string   `json:"hash"`
-	ChainID   string   `json:"chain_id,omitempty"`
+	Kind       string   `json:"kind"`
+	TimeSource string   `json:"time_source"`
+	Height     uint64   `json:"height"`
+	TxIndex    uint32   `json:"tx_index"`
+	Actor      string   `json:"actor,omitempty"`
+	Action     string   `json:"action,omitempty"`
+	Resources  []string `json:"resources,omitempty"`
+	Code       uint32   `json:"code"`
+	TxHash     string   `json:"tx_hash,omitempty"`
+	PrevHash   string   `json:"prev_hash,omitempty"`
+	Hash       string   `json:"hash"`
+	ChainID    string   `json:"chain_id,omitempty"`
 }
 
 var ocsfSeverities = []string{"Unknown", "Informational", "Low", "Medium", "High", "Critical"}
@@ -169,7 +170,7 @@ func (f ocsfFormatter) Append(dst []byte, e *audit.Entry) []byte {
 			LogName: f.o.Chain, OriginalTime: t.Format(time.RFC3339Nano),
 		},
 		Unmapped: ocsfUnmapped{
-			Kind: string(e.Kind), Height: e.Height, TxIndex: e.TxIndex, Actor: e.Actor, Action: e.Action,
+			Kind: string(e.Kind), TimeSource: timeSource(e), Height: e.Height, TxIndex: e.TxIndex, Actor: e.Actor, Action: e.Action,
 			Resources: e.Resources, Code: e.Code, TxHash: hexOf(e.TxHash), PrevHash: hexOf(e.PrevHash),
 			Hash: hexOf(e.Hash), ChainID: f.o.ChainID,
 		},

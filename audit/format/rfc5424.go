@@ -94,7 +94,8 @@ func (f syslogFormatter) Append(dst []byte, e *audit.Entry) []byte {
 	p("seq", strconv.FormatUint(e.Seq, 10))
 	p("height", strconv.FormatUint(e.Height, 10))
 	p("txIndex", strconv.FormatUint(uint64(e.TxIndex), 10))
-	p("time", entryTime(e).Format("2006-01-02T15:04:05.000000000Z")) // the full nanoseconds the hash covers
+	p("time", blockTime(e).Format("2006-01-02T15:04:05.000000000Z")) // the full nanoseconds the hash covers
+	p("timeSource", timeSource(e))
 	p("kind", string(e.Kind))
 	p("actor", e.Actor)
 	p("action", e.Action)

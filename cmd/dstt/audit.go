@@ -123,10 +123,7 @@ func (g *globals) auditSource(f *auditFlags) (audit.Source, string, error) {
 }
 
 func newAuditVerifyCmd(g *globals) *cobra.Command {
-	f := &auditFlags{}
-	var height int64
-	var pubHex, expect, after, file, genesis string
-	var trustNode bool
+	o := &auditVerifyOptions{}
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify an audit log; report the first bad entry",
@@ -145,51 +142,84 @@ up to that head.
 --chain node: the node log file, its signatures checked with the node's
 audit public key (--pubkey, default from HOME/config/audit_key.json).
 
---file F: a native JSON export (dstt audit export --format json).`,
+--file F: a native JSON export (dstt audit export --format json), read
+strictly (a field the format does not define is refused, naming the line).
+A file alone proves only that its lines form a hash chain, which anyone can
+make. It is "anchored" when its start is tied down (it starts at seq 1, or
+--after SEQ:HASH names the entry before it) and its end is a trusted head:
+--expect-head SEQ:HASH (e.g. a head proven earlier), or --prove, which runs
+the --chain consensus proof against the validators and requires the file's
+last entry to be on the chain they signed.
+
+Exit status: 0 verified (for --file: and anchored at both ends); 1 a check
+failed (the first bad seq is named) or the input could not be read;
+2 (--file only) the file is a consistent chain but an end is not anchored:
+the report says which ("VERIFIED FOR INTERNAL CONSISTENCY ONLY",
+"scope": "internal_consistency_only" with -o json).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var anchor audit.ChainHead
-			if expect != "" {
-				var err error
-				if anchor, err = audit.ParseChainHead(expect); err != nil {
-					return fmt.Errorf("--expect-head: %w", err)
-				}
-			}
-			var rep audit.Report
-			var err error
-			switch {
-			case file != "":
-				rep, err = verifyExportFile(file, after, anchor)
-			case f.chain == "node":
-				rep, err = g.verifyNodeLog(f, pubHex, anchor)
-			case f.chain == "consensus":
-				rep, err = g.verifyConsensus(cmd.Context(), f, audit.ConsensusProof{Height: height, Expect: anchor}, genesis, trustNode)
-			default:
-				return fmt.Errorf("--chain must be consensus or node, not %q", f.chain)
-			}
-			if err != nil && rep.Chain == "" {
-				return err
-			}
-			rep.Conclude(err)
-			g.print(rep, rep.WriteText)
-			if !rep.OK {
-				if rep.FirstBadSeq > 0 {
-					return fmt.Errorf("audit log does not verify: first bad entry is seq %d", rep.FirstBadSeq)
-				}
-				return errors.New("audit log does not verify")
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return g.auditVerify(cmd.Context(), o) },
 	}
-	f.register(cmd)
-	cmd.Flags().Int64Var(&height, "height", 0, "consensus: prove the audit head after this height (default: latest - 1)")
-	cmd.Flags().StringVar(&genesis, "genesis", "", "consensus: genesis file whose validators are trusted (default: HOME/config/genesis.json)")
-	cmd.Flags().BoolVar(&trustNode, "trust-node", false, "consensus: trust the validator set the node reports (still checks it signed)")
-	cmd.Flags().StringVar(&pubHex, "pubkey", "", "node: the node's audit public key, hex (default: from HOME/config/audit_key.json)")
-	cmd.Flags().StringVar(&expect, "expect-head", "", "SEQ:HASH the log must reach (e.g. the last entry your SIEM received): detects truncation")
-	cmd.Flags().StringVar(&file, "file", "", "verify a native JSON export instead (one entry per line)")
-	cmd.Flags().StringVar(&after, "after", "", "--file: SEQ:HASH of the entry before the file's first (default: trust the first entry's prev_hash)")
+	o.register(cmd)
+	cmd.Flags().Int64Var(&o.height, "height", 0, "consensus: prove the audit head after this height (default: latest - 1)")
+	cmd.Flags().StringVar(&o.genesis, "genesis", "", "consensus: genesis file whose validators are trusted (default: HOME/config/genesis.json)")
+	cmd.Flags().BoolVar(&o.trustNode, "trust-node", false, "consensus: trust the validator set the node reports (still checks it signed)")
+	cmd.Flags().StringVar(&o.pubHex, "pubkey", "", "node: the node's audit public key, hex (default: from HOME/config/audit_key.json)")
+	cmd.Flags().StringVar(&o.expect, "expect-head", "", "SEQ:HASH the log must reach (e.g. the last entry your SIEM received): detects truncation")
+	cmd.Flags().StringVar(&o.file, "file", "", "verify a native JSON export instead (one entry per line)")
+	cmd.Flags().StringVar(&o.after, "after", "", "--file: SEQ:HASH of the entry before the file's first (default: trust the first entry's prev_hash, and say the start is not anchored)")
+	cmd.Flags().BoolVar(&o.prove, "prove", false, "--file: also prove the file's last entry against the validators' signed commits (reads the node over RPC, as --chain consensus does)")
 	return cmd
+}
+
+// auditVerifyOptions are audit verify's flags.
+type auditVerifyOptions struct {
+	auditFlags
+	height                               int64
+	pubHex, expect, after, file, genesis string
+	trustNode, prove                     bool
+}
+
+// auditVerify runs audit verify: it prints the report and returns an error
+// for exit status 1 (a check failed) or 2 (an export verified for internal
+// consistency only, audit.ErrUnanchored).
+func (g *globals) auditVerify(ctx context.Context, o *auditVerifyOptions) error {
+	var anchor audit.ChainHead
+	if o.expect != "" {
+		var err error
+		if anchor, err = audit.ParseChainHead(o.expect); err != nil {
+			return fmt.Errorf("--expect-head: %w", err)
+		}
+	}
+	var rep audit.Report
+	var err error
+	switch {
+	case o.file != "":
+		rep, err = verifyExportFile(o.file, o.after, anchor)
+		if err == nil && o.prove {
+			proof, perr := g.verifyConsensus(ctx, &o.auditFlags, audit.ConsensusProof{Expect: exportHead(rep)}, o.genesis, o.trustNode)
+			err = audit.ProveExport(&rep, proof, perr)
+		}
+	case o.chain == "node":
+		rep, err = g.verifyNodeLog(&o.auditFlags, o.pubHex, anchor)
+	case o.chain == "consensus":
+		rep, err = g.verifyConsensus(ctx, &o.auditFlags, audit.ConsensusProof{Height: o.height, Expect: anchor}, o.genesis, o.trustNode)
+	default:
+		return fmt.Errorf("--chain must be consensus or node, not %q", o.chain)
+	}
+	if err != nil && rep.Chain == "" {
+		return err
+	}
+	rep.Conclude(err)
+	g.print(rep, rep.WriteText)
+	switch {
+	case !rep.OK && rep.FirstBadSeq > 0:
+		return fmt.Errorf("audit log does not verify: first bad entry is seq %d", rep.FirstBadSeq)
+	case !rep.OK:
+		return errors.New("audit log does not verify")
+	case rep.Scope == audit.ScopeInternal:
+		return fmt.Errorf("%w (%s)", audit.ErrUnanchored, strings.Join(rep.Open, "; "))
+	}
+	return nil
 }
 
 // verifyConsensus proves the consensus chain the node serves, against the
@@ -244,6 +274,12 @@ func verifyExportFile(path, after string, anchor audit.ChainHead) (audit.Report,
 		}
 	}
 	return audit.VerifyExportFile(path, prev, anchor)
+}
+
+// exportHead is the head an export's report names (zero when it holds none).
+func exportHead(rep audit.Report) audit.ChainHead {
+	h, _ := audit.ParseChainHead(rep.Head)
+	return h
 }
 
 func newAuditExportCmd(g *globals) *cobra.Command {

@@ -114,9 +114,7 @@ poll_interval = "50ms"
 			t.Fatalf("export %s: %q %s", f, out, errs)
 		}
 	}
-	if out, errs, code := n.cli("", "audit", "verify", "--file", exp); code != 0 {
-		t.Fatalf("verify --file: %s %s", out, errs)
-	}
+	verifyExport(t, n, exp, lines, rep["head"].(string))
 	// Tamper with the export: delete entry 3 -> first bad seq 3.
 	tampered := filepath.Join(dir, "t.jsonl")
 	os.WriteFile(tampered, []byte(strings.Join(append(lines[:2:2], lines[3:]...), "\n")+"\n"), 0o600)
@@ -176,6 +174,52 @@ poll_interval = "50ms"
 	out, _, code = n.cli("", "audit", "verify", "--chain", "node")
 	if code == 0 || !strings.Contains(out, "FIRST BAD ENTRY: seq 3") {
 		t.Fatalf("tampered node log: exit %d\n%s", code, out)
+	}
+}
+
+// verifyExport checks what verify --file proves about an export: alone,
+// internal consistency only (exit 2); anchored with --expect-head or
+// --prove; never anchored when its first lines were cut; and a field the
+// format does not define is refused, naming the line.
+func verifyExport(t *testing.T, n *devNode, exp string, lines []string, provenHead string) {
+	t.Helper()
+	out, errs, code := n.cli("", "audit", "verify", "--file", exp)
+	if code != 2 || !strings.Contains(out, "VERIFIED FOR INTERNAL CONSISTENCY ONLY") || !strings.Contains(errs, "internal consistency only") {
+		t.Fatalf("verify --file alone: exit %d\n%s%s", code, out, errs)
+	}
+	if rep, code := n.cliJSON("", "audit", "verify", "--file", exp, "--prove"); code != 0 || rep["scope"] != audit.ScopeAnchored || rep["anchor"] == nil {
+		t.Fatalf("verify --file --prove: exit %d %v", code, rep)
+	}
+	var last audit.Entry
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+		t.Fatal(err)
+	}
+	head := audit.ChainHead{Seq: last.Seq, Hash: last.Hash}.String()
+	if out, errs, code := n.cli("", "audit", "verify", "--file", exp, "--expect-head", head); code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("verify --file --expect-head: exit %d\n%s%s (proven head %s)", code, out, errs, provenHead)
+	}
+	dir := t.TempDir()
+	cut := filepath.Join(dir, "cut.jsonl")
+	os.WriteFile(cut, []byte(strings.Join(lines[2:], "\n")+"\n"), 0o600)
+	for _, extra := range [][]string{nil, {"--prove"}, {"--expect-head", head}} {
+		rep, code := n.cliJSON("", append([]string{"audit", "verify", "--file", cut}, extra...)...)
+		if code != 2 || rep["scope"] != audit.ScopeInternal || !strings.Contains(fmt.Sprint(rep["not_verified"]), "starts at seq 3") {
+			t.Fatalf("export without its first lines, %v: exit %d %v", extra, code, rep)
+		}
+	}
+	var third audit.Entry
+	json.Unmarshal([]byte(lines[2]), &third)
+	after := audit.ChainHead{Seq: 2, Hash: third.PrevHash}.String()
+	if _, errs, code := n.cli("", "audit", "verify", "--file", cut, "--after", after, "--prove"); code != 0 {
+		t.Fatalf("cut export with --after: exit %d %s", code, errs)
+	}
+	extra := filepath.Join(dir, "extra.jsonl")
+	withField := append([]string(nil), lines...)
+	withField[1] = strings.Replace(withField[1], `{"seq"`, `{"reviewed":true,"seq"`, 1)
+	os.WriteFile(extra, []byte(strings.Join(withField, "\n")+"\n"), 0o600)
+	out, _, code = n.cli("", "audit", "verify", "--file", extra)
+	if code != 1 || !strings.Contains(out, "line 2") || !strings.Contains(out, `unknown field "reviewed"`) {
+		t.Fatalf("unknown field: exit %d\n%s", code, out)
 	}
 }
 

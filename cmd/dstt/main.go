@@ -16,16 +16,22 @@ import (
 	"github.com/dstt/dstt/transport/client/cometrpc"
 )
 
-// Exit codes. Every failure exits 1, except a node refusing to start on
-// an unsafe footing, which scripts can tell apart:
+// Exit codes. Every failure exits 1, except these, which scripts can tell
+// apart:
 const (
 	exitFailure = 1
+	// exitUnanchored: audit verify --file found a consistent chain but
+	// could not tie an end of it to anything trusted.
+	exitUnanchored = 2
 	// exitPublicRPC: access control is on and CometBFT's RPC would listen
 	// beyond loopback (fix rpc.laddr, or --unsafe-public-rpc).
 	exitPublicRPC = 3
 	// exitNodeLogTruncated: the node security log lost entries or is
 	// damaged (check it, or --accept-truncated-node-log).
 	exitNodeLogTruncated = 4
+	// exitAuditMismatch: the stored consensus audit chain does not match
+	// the last committed app hash (tampered or damaged store).
+	exitAuditMismatch = 5
 )
 
 func exitCode(err error) int {
@@ -34,6 +40,10 @@ func exitCode(err error) int {
 		return exitPublicRPC
 	case errors.Is(err, audit.ErrNodeLogTruncated):
 		return exitNodeLogTruncated
+	case errors.Is(err, audit.ErrUnanchored):
+		return exitUnanchored
+	case errors.Is(err, audit.ErrStoreMismatch):
+		return exitAuditMismatch
 	}
 	return exitFailure
 }

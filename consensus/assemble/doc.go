@@ -41,6 +41,9 @@
 // # Errors
 //
 //   - New: ErrInvalidConfig (every problem listed); consensus.ErrNotInitialised;
+//     audit.ErrStoreMismatch when the stored consensus audit chain does not
+//     match the last committed app hash (engine.CheckAudit, run before
+//     CometBFT's handshake, so a tampered store is never served);
 //     consensus.ErrPublicRPC (with what to do); audit.ErrNodeLogTruncated
 //     (with what to do) unless Config.AcceptTruncatedNodeLog; a gateway
 //     listen failure, except rest.ErrListenSkipped, which is a warning on

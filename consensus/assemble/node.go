@@ -68,6 +68,12 @@ func (n *Node) build() error {
 	if err != nil {
 		return err
 	}
+	if err := engine.CheckAudit(context.Background(), store); err != nil {
+		if errors.Is(err, audit.ErrStoreMismatch) {
+			return fmt.Errorf("%w\nthe audit chain in %s was altered or damaged, so the node does not start or serve it. Keep a copy of that directory for investigation; to run this validator again, restore its data from a backup or resynchronise it from the other validators", err, h.AppDataDir())
+		}
+		return fmt.Errorf("check the stored audit chain: %w", err)
+	}
 	app := abci.NewApp(eng, cfg.Logger.With("module", "dstt"))
 	nodeOpts, publicRPC, err := rpcExposure(h, eng, cfg.UnsafePublicRPC, cfg.Console)
 	if err != nil {
