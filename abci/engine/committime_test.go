@@ -10,6 +10,7 @@ import (
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 func timedBlock(t *testing.T, e *Engine, at time.Time, txs ...[]byte) *BlockResult {
@@ -34,7 +35,7 @@ func TestCommitTime(t *testing.T) {
 	e := newTestEngine(t, store, PlainVerifier{})
 	idle := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) // the last commit before the idle spell
 	commit := idle.Add(time.Minute)                      // block 1's commit: a minute later
-	tx := signTx(t, &types.TxBody{ChainId: testChain, Nonce: 1, ValidUntilHeight: 10, Ops: []types.Op{putOp("k", "v")}}, testKey("alice"))
+	tx := typestest.SignTx(t, &types.TxBody{ChainId: typestest.Chain, Nonce: 1, ValidUntilHeight: 10, Ops: []types.Op{typestest.Put("k", "v")}}, typestest.Key("alice"))
 	mustOK(t, timedBlock(t, e, idle, tx), 0)
 	src := NewAuditSource(store)
 	ctx := context.Background()
@@ -97,7 +98,7 @@ func TestCheckAudit(t *testing.T) {
 			t.Fatalf("genesis: %v", err)
 		}
 		for i := range 3 {
-			timedBlock(t, e, time.Unix(int64(100+i), 0), signTx(t, &types.TxBody{ChainId: testChain, Nonce: uint64(i + 1), ValidUntilHeight: 10, Ops: []types.Op{putOp("k", "v")}}, testKey("alice")))
+			timedBlock(t, e, time.Unix(int64(100+i), 0), typestest.SignTx(t, &types.TxBody{ChainId: typestest.Chain, Nonce: uint64(i + 1), ValidUntilHeight: 10, Ops: []types.Op{typestest.Put("k", "v")}}, typestest.Key("alice")))
 		}
 		if err := CheckAudit(ctx, store); err != nil {
 			t.Fatalf("untouched: %v", err)

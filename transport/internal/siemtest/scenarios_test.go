@@ -267,7 +267,7 @@ func engineScenarios(t *testing.T, c *collector) {
 	}
 	cons := &tracked{chain: "consensus", src: engine.NewAuditSource(store)}
 	tx := func(signers []string, ops ...types.Op) []byte { return typestest.GovTx(t, e.Height(), ops, signers...) }
-	block := func(label string, evidence []engine.Misbehavior, txs ...[]byte) {
+	run := func(evidence []engine.Misbehavior, txs ...[]byte) *engine.BlockResult {
 		t.Helper()
 		res, err := e.FinalizeBlock(engine.Block{Height: e.Height() + 1, Time: time.Unix(1_800_000_000+int64(e.Height()), 0), Txs: txs, Misbehavior: evidence})
 		if err != nil {
@@ -276,9 +276,15 @@ func engineScenarios(t *testing.T, c *collector) {
 		if err := e.Commit(); err != nil {
 			t.Fatal(err)
 		}
+		return res
+	}
+	block := func(label string, evidence []engine.Misbehavior, txs ...[]byte) {
+		t.Helper()
+		res := run(evidence, txs...)
 		for i, o := range res.Txs {
 			t.Logf("engine %s tx %d: %s %s", label, i, o.Code.Name(), o.Log)
 		}
+		run(nil) // the proof block, which records the commit time the sinks' source waits for
 		c.take(label, cons)
 	}
 	w := tx([]string{"admin"}, put("k", "v"))
