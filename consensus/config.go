@@ -86,6 +86,7 @@ func NewConfig(homeDir string, opts InitOptions) (*cfg.Config, error) {
 	c.LogLevel = cfg.DefaultLogLevel
 	c.LogFormat = cfg.LogFormatPlain
 
+	c.PrivValidatorListenAddr = opts.PrivValidatorListen
 	c.RPC.ListenAddress = opts.RPCListen
 	c.RPC.MaxBodyBytes = rpcMaxBodyBytes
 	c.RPC.Unsafe = false

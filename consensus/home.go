@@ -16,6 +16,7 @@ import (
 
 	cfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/crypto"
+	"github.com/cometbft/cometbft/crypto/ed25519"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/viper"
@@ -103,6 +104,13 @@ type InitOptions struct {
 	// Peers are the nodes this node dials at start and reconnects to whenever the link
 	// drops: persistent_peers (tcp) or persistent bootstrap_peers (libp2p).
 	Peers []Peer
+	// ValidatorPubKey, when set, is the only genesis validator instead of this home's
+	// priv_validator_key.json: a key held elsewhere, such as a Vault transit key signed
+	// with through a remote signer. ed25519 only; not together with Genesis.
+	ValidatorPubKey crypto.PubKey
+	// PrivValidatorListen is written as priv_validator_laddr: the node then signs through
+	// a remote signer dialling in there (see remotesigner.go), not with the key file.
+	PrivValidatorListen string
 }
 
 var chainIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -172,6 +180,7 @@ func (o InitOptions) Validate() error {
 			problems = append(problems, "genesis time is set together with a genesis (the genesis carries its own)")
 		}
 	}
+	problems = append(problems, o.externalValidatorProblems()...)
 	switch o.Transport {
 	case TransportTCP, TransportLibP2P:
 	default:
@@ -226,8 +235,26 @@ func DefaultHomeDir() string {
 	return filepath.Join(userHome, ".dstt")
 }
 
+// externalValidatorProblems checks ValidatorPubKey and PrivValidatorListen.
+func (o InitOptions) externalValidatorProblems() []string {
+	var problems []string
+	if o.ValidatorPubKey != nil {
+		if o.ValidatorPubKey.Type() != ed25519.KeyType {
+			problems = append(problems, fmt.Sprintf("validator public key of type %s: want %s", o.ValidatorPubKey.Type(), ed25519.KeyType))
+		}
+		if o.Genesis != nil {
+			problems = append(problems, "validator public key is set together with a genesis (the genesis names its validators)")
+		}
+	}
+	if err := checkPrivValidatorLaddr(o.PrivValidatorListen); err != nil {
+		problems = append(problems, fmt.Sprintf("priv_validator_laddr %q: %v", o.PrivValidatorListen, err))
+	}
+	return problems
+}
+
 // InitHome creates a home: directories, config.toml tuned for one machine, fresh node and
-// validator keys, and a genesis with this node as the only validator.
+// validator keys, and a genesis with this node as the only validator (or with
+// opts.ValidatorPubKey, a key held by a remote signer).
 //
 // If the home already holds a chain (any of the files InitHome writes in config/, or
 // anything in data/) it returns ErrHomeExists, unless opts.Overwrite is set: then those
@@ -277,6 +304,9 @@ func InitHome(opts InitOptions) (*Home, error) {
 	pubKey, err := genValidatorKey(keys.ValidatorKey, h.PrivValidatorKeyFile(), h.PrivValidatorStateFile())
 	if err != nil {
 		return nil, err
+	}
+	if opts.ValidatorPubKey != nil {
+		pubKey = opts.ValidatorPubKey
 	}
 	if err := genNodeKey(keys.NodeKey, h.NodeKeyFile()); err != nil {
 		return nil, err

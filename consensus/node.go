@@ -74,18 +74,16 @@ func NewNode(home *Home, app abcitypes.Application, logger log.Logger, opts ...N
 			return nil, err
 		}
 	}
-	var pv cmttypes.PrivValidator // nil with a remote signer: CometBFT then listens on priv_validator_laddr
-	if c.PrivValidatorListenAddr == "" {
-		if pv, err = loadFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile()); err != nil {
-			return nil, err
-		}
-	}
 	nodeKey, err := p2p.LoadNodeKey(c.NodeKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("consensus: loading node key: %w", err)
 	}
+	pv, nodeCfg, remote, err := privValidator(home, c, nodeKey, logger)
+	if err != nil {
+		return nil, err
+	}
 	dbs := &dbSet{}
-	comet, err := nm.NewNode(c, pv, nodeKey,
+	comet, err := nm.NewNode(nodeCfg, pv, nodeKey,
 		proxy.NewLocalClientCreator(app),
 		nm.DefaultGenesisDocProviderFunc(c),
 		dbs.provider,
@@ -94,8 +92,14 @@ func NewNode(home *Home, app abcitypes.Application, logger log.Logger, opts ...N
 	)
 	if err != nil {
 		// Services NewNode already started are unreachable now; at least free the
-		// databases (and their file locks).
+		// databases (and their file locks) and the signer's listener.
+		if remote != nil {
+			_ = remote.Close()
+		}
 		return nil, errors.Join(fmt.Errorf("consensus: creating node: %w", err), dbs.closeAll())
+	}
+	if remote != nil {
+		remote.watchPower(comet)
 	}
 	return &Node{
 		home:   home,
@@ -104,6 +108,28 @@ func NewNode(home *Home, app abcitypes.Application, logger log.Logger, opts ...N
 		client: rpclocal.New(comet),
 		dbs:    dbs,
 	}, nil
+}
+
+// privValidator is the node's validator key: priv_validator_key.json, or with
+// priv_validator_laddr set a remoteSigner listening there (see remotesigner.go).
+// CometBFT gets a config without priv_validator_laddr then, so it does not
+// build its own signer client.
+func privValidator(home *Home, c *cfg.Config, nodeKey *p2p.NodeKey, logger log.Logger) (cmttypes.PrivValidator, *cfg.Config, *remoteSigner, error) {
+	if c.PrivValidatorListenAddr == "" {
+		pv, err := loadFilePV(c.PrivValidatorKeyFile(), c.PrivValidatorStateFile())
+		return pv, c, nil, err
+	}
+	chainID, err := home.ChainID()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	remote, err := newRemoteSigner(c.PrivValidatorListenAddr, chainID, nodeKey.PrivKey, logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nodeCfg := *c
+	nodeCfg.PrivValidatorListenAddr = ""
+	return remote, &nodeCfg, remote, nil
 }
 
 // Start starts p2p, the RPC server and consensus. A Node starts once: after Stop, or a

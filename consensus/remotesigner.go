@@ -3,9 +3,18 @@ package consensus
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
+	"github.com/cometbft/cometbft/crypto"
+	"github.com/cometbft/cometbft/libs/log"
+	nm "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/privval"
+	cmtproto "github.com/cometbft/cometbft/proto/tendermint/types"
+	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -79,4 +88,152 @@ func checkPrivValidatorLaddr(addr string) error {
 		return err
 	}
 	return nil
+}
+
+// Re-asking a remote signer. CometBFT's consensus does not ask again for a
+// vote or proposal whose signing failed: the round goes on without it. When
+// the other validators hold more than 2/3 of the power their votes move the
+// round on and this validator is asked again in the next one; otherwise (a
+// lone validator, or one whose power the others cannot do without) nothing
+// moves, and the chain would stall until the node restarts. So the node's
+// client of the signer keeps asking while this validator holds at least 1/3
+// of the voting power, however long the signer (waiting for a sealed or
+// unreachable Vault) takes; with less, it gives up after CometBFT's own
+// budget (50 attempts 100 ms apart) and the round goes on without it. A
+// signer's refusal (an error answer, such as a double-sign refusal) is
+// final either way.
+const (
+	signerRetryInterval = 100 * time.Millisecond
+	signerRetryAttempts = 50
+	signerRetryLogEvery = 30 * time.Second
+)
+
+// remoteSigner is the node's client of a remote signer on
+// priv_validator_laddr: CometBFT's SignerClient, re-asked as above.
+type remoteSigner struct {
+	client   *privval.SignerClient
+	endpoint *privval.SignerListenerEndpoint
+	logger   log.Logger
+
+	// needed reports whether the chain cannot move without this
+	// validator's signatures; nil until the node exists.
+	needed atomic.Pointer[func() bool]
+
+	quitOnce sync.Once
+	quit     chan struct{}
+}
+
+var (
+	_ cmttypes.PrivValidator = (*remoteSigner)(nil)
+	_ io.Closer              = (*remoteSigner)(nil)
+)
+
+// newRemoteSigner listens on laddr for the signer and waits for it the way
+// CometBFT does (up to 3 s for it to dial in and give its public key).
+func newRemoteSigner(laddr, chainID string, nodeKey crypto.PrivKey, logger log.Logger) (*remoteSigner, error) {
+	logger = logger.With("module", "privval")
+	endpoint, err := privval.NewSignerListenerFromAddr(laddr, nodeKey, logger)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: remote signer on %s: %w", laddr, err)
+	}
+	client, err := privval.NewSignerClient(endpoint, chainID)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: remote signer on %s: %w", laddr, err)
+	}
+	s := &remoteSigner{client: client, endpoint: endpoint, logger: logger, quit: make(chan struct{})}
+	if _, err := client.GetPubKey(); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("consensus: no remote signer on %s (start the signer first): %w", laddr, err)
+	}
+	return s, nil
+}
+
+// watchPower lets the signer client see the validator set of the last
+// committed block (CometBFT's evidence pool keeps it) to decide whether
+// to keep asking.
+func (s *remoteSigner) watchPower(comet *nm.Node) {
+	pub, err := s.client.GetPubKey()
+	if err != nil {
+		return
+	}
+	addr := pub.Address()
+	needed := func() bool {
+		vals := comet.EvidencePool().State().Validators
+		if vals == nil {
+			return false
+		}
+		_, v := vals.GetByAddress(addr)
+		return v != nil && 3*v.VotingPower >= vals.TotalVotingPower()
+	}
+	s.needed.Store(&needed)
+}
+
+func (s *remoteSigner) isNeeded() bool {
+	f := s.needed.Load()
+	return f != nil && (*f)()
+}
+
+// Close stops re-asking and stops listening. CometBFT's node calls it on
+// stop, before it waits for consensus, which may be waiting in a re-ask.
+func (s *remoteSigner) Close() error {
+	s.quitOnce.Do(func() { close(s.quit) })
+	if s.endpoint.IsRunning() {
+		return s.endpoint.Stop()
+	}
+	return nil
+}
+
+// GetPubKey implements types.PrivValidator, with CometBFT's budget.
+func (s *remoteSigner) GetPubKey() (crypto.PubKey, error) {
+	var pub crypto.PubKey
+	err := s.ask("public key", false, func() (err error) { pub, err = s.client.GetPubKey(); return err })
+	return pub, err
+}
+
+// SignVote implements types.PrivValidator.
+func (s *remoteSigner) SignVote(chainID string, vote *cmtproto.Vote) error {
+	what := fmt.Sprintf("%v at height %d round %d", vote.Type, vote.Height, vote.Round)
+	return s.ask(what, true, func() error { return s.client.SignVote(chainID, vote) })
+}
+
+// SignProposal implements types.PrivValidator.
+func (s *remoteSigner) SignProposal(chainID string, proposal *cmtproto.Proposal) error {
+	what := fmt.Sprintf("proposal at height %d round %d", proposal.Height, proposal.Round)
+	return s.ask(what, true, func() error { return s.client.SignProposal(chainID, proposal) })
+}
+
+// ask runs do until it succeeds, the signer refuses, or the budget is
+// spent: CometBFT's, or none while the chain needs this signature
+// (mayWait and isNeeded).
+func (s *remoteSigner) ask(what string, mayWait bool, do func() error) error {
+	var since, logged time.Time
+	for attempt := 1; ; attempt++ {
+		err := do()
+		if err == nil {
+			if !since.IsZero() {
+				s.logger.Info("remote signer answered", "request", what, "after", time.Since(since).Round(time.Millisecond))
+			}
+			return nil
+		}
+		var refused *privval.RemoteSignerError
+		if errors.As(err, &refused) {
+			return err
+		}
+		if attempt >= signerRetryAttempts && !(mayWait && s.isNeeded()) {
+			return fmt.Errorf("consensus: remote signer: no answer for the %s after %d attempts: %w", what, attempt, err)
+		}
+		if since.IsZero() {
+			since = time.Now()
+		}
+		if time.Since(since) >= 5*time.Second && time.Since(logged) >= signerRetryLogEvery {
+			logged = time.Now()
+			s.logger.Error("remote signer does not answer; asking again", "request", what,
+				"waiting", time.Since(since).Round(time.Second), "until_it_answers", mayWait && s.isNeeded(), "err", err)
+		}
+		select {
+		case <-s.quit:
+			return fmt.Errorf("consensus: remote signer: stopped while asking for the %s: %w", what, err)
+		case <-time.After(signerRetryInterval):
+		}
+	}
 }

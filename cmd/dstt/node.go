@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	cmtcrypto "github.com/cometbft/cometbft/crypto"
 	"github.com/cometbft/cometbft/libs/log"
 	"github.com/spf13/cobra"
 
@@ -31,6 +32,10 @@ type initFlags struct {
 	overwrite bool
 	rpcListen string
 	p2pListen string
+	// an external validator key (init only): its public key, and where the
+	// node listens for its remote signer
+	validatorPubKey cmtcrypto.PubKey
+	privValLaddr    string
 }
 
 func (f *initFlags) register(cmd *cobra.Command, defaultChain string) {
@@ -50,19 +55,30 @@ func (f *initFlags) initHome(home string) (*consensus.Home, error) {
 	return consensus.InitHome(consensus.InitOptions{
 		Home: home, ChainID: f.chainID, Moniker: f.moniker, AppState: appState,
 		Overwrite: f.overwrite, RPCListen: f.rpcListen, P2PListen: f.p2pListen,
+		ValidatorPubKey: f.validatorPubKey, PrivValidatorListen: f.privValLaddr,
 	})
 }
 
 func newInitCmd(g *globals) *cobra.Command {
 	f := &initFlags{}
+	var validatorKey string
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a node home: config, genesis, node and validator keys",
 		Long: `Create a node home (default ~/.dstt): CometBFT config tuned for low latency,
 a genesis with this node as the only validator, a node key and a validator
-key. Refuses to touch an existing home unless --overwrite.`,
+key. Refuses to touch an existing home unless --overwrite.
+
+With --validator-pubkey the genesis validator is a key held elsewhere, such
+as a Vault transit key served by "dstt signer": give its public key (base64,
+or the pub_key JSON "dstt signer show-validator" prints) or vault:NAME to
+read it from Vault, and --priv-validator-laddr where the node listens for
+the signer.`,
 		Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
+			if err := g.externalValidator(f, validatorKey); err != nil {
+				return err
+			}
 			h, err := f.initHome(g.home)
 			if err != nil {
 				return err
@@ -81,6 +97,8 @@ key. Refuses to touch an existing home unless --overwrite.`,
 		},
 	}
 	f.register(cmd, "dstt-local")
+	cmd.Flags().StringVar(&validatorKey, "validator-pubkey", "", "genesis validator key held elsewhere (a remote signer): base64 ed25519 key, its pub_key JSON, or vault:NAME (read from Vault transit)")
+	cmd.Flags().StringVar(&f.privValLaddr, "priv-validator-laddr", "", "listen here for a remote signer (tcp://HOST:PORT, unix://PATH, noise://SIGNER-PEER-ID@IP:PORT) instead of using the local validator key")
 	cmd.Flags().StringSliceVar(&f.admins, "admin", nil, "address of a genesis admin (admin in every domain); repeatable. Without one, access control is off")
 	cmd.Flags().BoolVar(&f.overwrite, "overwrite", false, "re-create an existing home: new config, genesis and keys; DELETES data/ (the chain and app state); keeps keyring/")
 	return cmd

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -74,9 +75,10 @@ needs no open port. Before it returns a signature the signer makes the signed
 height/round/step durable (fsync), and it refuses to sign conflicting data
 for a height/round/step it signed before, also after a crash or kill -9.
 
-  dstt signer init --key validator --create-key   # once: state, identity, key
-  dstt signer show-validator --key validator      # the pub key for genesis
-  dstt signer start --key validator --chain-id C --priv-validator-laddr tcp://127.0.0.1:26659
+  dstt signer init --key validator0               # once: state and identity (the key exists in Vault)
+  dstt signer show-validator --key validator0     # the pub key for genesis (dstt init --validator-pubkey)
+  dstt signer peer-id                             # peer ids for noise:// addresses
+  dstt signer start --key validator0 --chain-id C --priv-validator-laddr tcp://127.0.0.1:26659
 
 Vault: VAULT_ADDR, VAULT_CACERT, VAULT_NAMESPACE and VAULT_TOKEN, or an AppRole
 (DSTT_VAULT_ROLE_ID + DSTT_VAULT_SECRET_ID or DSTT_VAULT_SECRET_ID_FILE); see
@@ -117,8 +119,17 @@ docs/KEYS.md for the policy a validator needs.`,
 	start.Flags().StringVar(&f.laddr, "priv-validator-laddr", "", "the node's priv_validator_laddr: tcp://HOST:PORT, unix://PATH or noise://NODE-PEER-ID@IP:PORT (default: the home's config.toml)")
 	start.Flags().StringVar(&f.journal, "journal", "", "append one JSON line per new signature to this file (fsynced)")
 	start.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn, error or none")
-	start.Flags().DurationVar(&f.vaultWait, "vault-wait", 60*time.Second, "how long a sign request waits for a sealed or unreachable Vault before it fails (CometBFT does not re-ask a failed step: a lone validator stalls until restarted)")
-	cmd.AddCommand(initCmd, show, start)
+	start.Flags().DurationVar(&f.vaultWait, "vault-wait", 60*time.Second, "how long one sign request waits for a sealed or unreachable Vault; then the signer hands it back unanswered and the node asks again, so signing resumes when Vault is back, however long it was away")
+	peerID := &cobra.Command{
+		Use:   "peer-id",
+		Short: "Print the libp2p peer ids a noise:// priv_validator_laddr names (the node's and the signer's)",
+		Long: `Print the libp2p peer id of this home's node key (the signer dials
+noise://NODE-PEER-ID@IP:PORT) and of the signer's identity (the node's
+priv_validator_laddr is noise://SIGNER-PEER-ID@IP:PORT). Needs no Vault.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return g.signerPeerID(f) },
+	}
+	cmd.AddCommand(initCmd, show, start, peerID)
 	return cmd
 }
 
@@ -238,35 +249,75 @@ func (g *globals) signerInit(f *signerFlags) error {
 			if _, err := v.CreateKey(ctx, f.key, vault.TransitKeyEd25519); err == nil {
 				fmt.Fprintf(&extra, "created transit key %q\n", f.key)
 			} else if !errors.Is(err, keyring.ErrKeyExists) {
-				return err
+				return fmt.Errorf("signer init: %w (creating a key needs create on %s/keys/%s; or create it as a Vault operator: vault write -f %s/keys/%s type=ed25519)",
+					err, v.TransitMount(), f.key, v.TransitMount(), f.key)
 			}
 		}
-		dir := f.dir(g)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
-		statePath := filepath.Join(dir, signerStateFile)
-		created, err := privval.InitSignState(statePath)
-		if err != nil {
-			return err
-		}
-		if created {
-			fmt.Fprintf(&extra, "created sign state %s\n", statePath)
-		} else {
-			fmt.Fprintf(&extra, "kept the existing sign state %s\n", statePath)
-		}
-		if _, made, err := loadOrCreateIdentity(filepath.Join(dir, signerIdentityFile), true); err != nil {
-			return err
-		} else if made {
-			fmt.Fprintf(&extra, "created signer identity %s\n", filepath.Join(dir, signerIdentityFile))
-		}
+		// The key first: an init that cannot use it leaves nothing behind.
 		out, _, err := g.validatorInfo(ctx, f, v)
+		if errors.Is(err, vault.ErrNotFound) {
+			return fmt.Errorf("signer init: %w (create it first as a Vault operator: vault write -f %s/keys/%s type=ed25519; or pass --create-key with a token allowed to create it)",
+				err, v.TransitMount(), f.key)
+		}
+		if err != nil {
+			return fmt.Errorf("signer init: %w", err)
+		}
+		made, err := initSignerFiles(f.dir(g), &extra)
 		if err != nil {
 			return err
 		}
-		out.StateFile = statePath
+		if out.SignerPeerID == "" && made.identity != nil {
+			if pid, err := lp2p.IDFromPrivateKey(made.identity); err == nil {
+				out.SignerPeerID = pid.String()
+			}
+		}
+		out.StateFile = filepath.Join(f.dir(g), signerStateFile)
 		return g.printValidator(out, extra.String())
 	})
+}
+
+type signerFiles struct{ identity cmtcrypto.PrivKey }
+
+// initSignerFiles creates the state directory, the sign state and the
+// signer identity where missing, noting each in extra. On an error it
+// removes whatever it created.
+func initSignerFiles(dir string, extra io.Writer) (made signerFiles, err error) {
+	var created []string
+	defer func() {
+		if err != nil {
+			for i := len(created) - 1; i >= 0; i-- {
+				_ = os.Remove(created[i])
+			}
+		}
+	}()
+	if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return made, err
+		}
+		created = append(created, dir)
+	}
+	statePath := filepath.Join(dir, signerStateFile)
+	newState, err := privval.InitSignState(statePath)
+	if err != nil {
+		return made, err
+	}
+	if newState {
+		created = append(created, statePath)
+		fmt.Fprintf(extra, "created sign state %s\n", statePath)
+	} else {
+		fmt.Fprintf(extra, "kept the existing sign state %s\n", statePath)
+	}
+	idPath := filepath.Join(dir, signerIdentityFile)
+	id, newID, err := loadOrCreateIdentity(idPath, true)
+	if err != nil {
+		return made, err
+	}
+	if newID {
+		created = append(created, idPath)
+		fmt.Fprintf(extra, "created signer identity %s\n", idPath)
+	}
+	made.identity = id
+	return made, nil
 }
 
 func (g *globals) signerShow(f *signerFlags) error {
@@ -392,4 +443,93 @@ func signerDialer(laddr string, identity cmtcrypto.PrivKey) (privval.Dialer, err
 		return nil, err
 	}
 	return privval.NodeDialer(addr, identity)
+}
+
+// externalValidator sets init's genesis validator from --validator-pubkey:
+// a base64 ed25519 key, the pub_key JSON `dstt signer show-validator`
+// prints, or vault:NAME, the signing version of a Vault transit key.
+func (g *globals) externalValidator(f *initFlags, key string) error {
+	if key == "" {
+		return nil
+	}
+	if f.privValLaddr == "" {
+		return errors.New("--validator-pubkey needs --priv-validator-laddr: the node signs through the remote signer holding that key")
+	}
+	var pub []byte
+	switch {
+	case strings.HasPrefix(key, "vault:"):
+		sf := &signerFlags{key: strings.TrimPrefix(key, "vault:")}
+		err := g.withSignerVault(sf, func(ctx context.Context, v *vault.Client) error {
+			s, err := v.Signer(ctx, sf.key, 0)
+			if err == nil {
+				pub = s.PubKey()
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("--validator-pubkey %s: %w", key, err)
+		}
+	case strings.HasPrefix(strings.TrimSpace(key), "{"):
+		var pk cmtcrypto.PubKey
+		if err := cmtjson.Unmarshal([]byte(key), &pk); err != nil {
+			return fmt.Errorf("--validator-pubkey: not a CometBFT pub_key JSON: %v", err)
+		}
+		if pk.Type() != cmted25519.KeyType {
+			return fmt.Errorf("--validator-pubkey: a %s key; want %s", pk.Type(), cmted25519.KeyType)
+		}
+		pub = pk.Bytes()
+	default:
+		var err error
+		if pub, err = base64.StdEncoding.DecodeString(key); err != nil {
+			return fmt.Errorf("--validator-pubkey: want base64, pub_key JSON or vault:NAME: %v", err)
+		}
+	}
+	if len(pub) != cmted25519.PubKeySize {
+		return fmt.Errorf("--validator-pubkey: %d bytes; an ed25519 public key has %d", len(pub), cmted25519.PubKeySize)
+	}
+	f.validatorPubKey = cmted25519.PubKey(pub)
+	return nil
+}
+
+type peerIDJSON struct {
+	NodeID       string `json:"node_id,omitempty"`      // CometBFT node id (tcp peers)
+	NodePeerID   string `json:"node_peer_id,omitempty"` // libp2p peer id of the node key
+	SignerPeerID string `json:"signer_peer_id,omitempty"`
+}
+
+// signerPeerID prints the libp2p peer ids noise:// addresses name: the
+// node's (from HOME/config/node_key.json, for the signer's
+// --priv-validator-laddr) and the signer's (from its identity, for the
+// node's priv_validator_laddr). Either may be absent on a host.
+func (g *globals) signerPeerID(f *signerFlags) error {
+	var out peerIDJSON
+	var problems []string
+	if h, err := consensus.OpenHome(g.home); err == nil {
+		if out.NodePeerID, err = h.LibP2PID(); err != nil {
+			problems = append(problems, err.Error())
+		}
+		out.NodeID, _ = h.NodeID()
+	} else {
+		problems = append(problems, err.Error())
+	}
+	if id, _, err := loadOrCreateIdentity(filepath.Join(f.dir(g), signerIdentityFile), false); err == nil {
+		pid, err := lp2p.IDFromPrivateKey(id)
+		if err != nil {
+			return err
+		}
+		out.SignerPeerID = pid.String()
+	} else {
+		problems = append(problems, err.Error())
+	}
+	if out.NodePeerID == "" && out.SignerPeerID == "" {
+		return fmt.Errorf("signer peer-id: neither a node home nor a signer identity: %s", strings.Join(problems, "; "))
+	}
+	return g.print(out, func(w io.Writer) {
+		if out.NodePeerID != "" {
+			fmt.Fprintf(w, "node peer id:   %s   (the signer dials noise://%s@NODE-IP:PORT)\n", out.NodePeerID, out.NodePeerID)
+		}
+		if out.SignerPeerID != "" {
+			fmt.Fprintf(w, "signer peer id: %s   (the node's priv_validator_laddr = \"noise://%s@IP:PORT\")\n", out.SignerPeerID, out.SignerPeerID)
+		}
+	})
 }

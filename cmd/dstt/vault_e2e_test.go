@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,13 +13,6 @@ import (
 	"testing"
 	"time"
 
-	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
-	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
-	cmttypes "github.com/cometbft/cometbft/types"
-
-	"github.com/dstt/dstt/abci/engine"
-	"github.com/dstt/dstt/consensus"
-	"github.com/dstt/dstt/consensus/privval"
 	"github.com/dstt/dstt/security/keyring"
 	"github.com/dstt/dstt/security/vault"
 	"github.com/dstt/dstt/security/vault/vaulttest"
@@ -326,200 +316,6 @@ func (p *proc) stop() {
 		p.kill()
 		p.t.Fatalf("process did not stop: %s", p.logs)
 	}
-}
-
-// TestVaultSignerE2E covers acceptance 3 (and 4 for validators): a
-// single-validator chain whose consensus key is a Vault transit key, signed
-// through `dstt signer` over CometBFT's remote-signer protocol, for 100+
-// heights, with the signer killed -9 and restarted mid-run and Vault
-// sealed for a while. No double sign: every (height, round, step) the
-// signer journaled has one sign-bytes, and every commit on chain verifies
-// against the Vault key with a signature the signer journaled. The node
-// keeps serving reads while it cannot sign.
-func TestVaultSignerE2E(t *testing.T) {
-	srv := vaulttest.Start(t, vaulttest.Options{TLS: true})
-	bin := dsttBinary(t)
-	ctx := context.Background()
-	rootV := srv.Vault("")
-	if _, err := rootV.CreateKey(ctx, "validator", vault.TransitKeyEd25519); err != nil {
-		t.Fatal(err)
-	}
-	// The signer's own token: only what a validator needs.
-	srv.PutPolicy("validator", `
-path "transit/keys/validator" { capabilities = ["read"] }
-path "transit/sign/validator" { capabilities = ["update"] }`)
-	roleID, secretID := srv.AppRole("validator", []string{"validator"}, time.Hour, 2*time.Hour)
-	signerEnv := append(srv.Env(""), "DSTT_VAULT_ROLE_ID="+roleID, "DSTT_VAULT_SECRET_ID="+secretID)
-	for i, e := range signerEnv {
-		if e == "VAULT_TOKEN=" {
-			signerEnv = append(signerEnv[:i], signerEnv[i+1:]...)
-			break
-		}
-	}
-	ts, err := rootV.Signer(ctx, "validator", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := cmted25519.PubKey(ts.PubKey())
-
-	// A home whose genesis names the Vault key as the only validator, and
-	// whose node listens for the signer.
-	home := t.TempDir()
-	rpc := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
-	laddr := fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
-	const chainID = "vault-chain"
-	appState, _ := json.Marshal(engine.DefaultGenesisState())
-	gen, err := consensus.NewGenesis(chainID, time.Now(), []cmttypes.GenesisValidator{{PubKey: pub, Power: 10, Name: "vault-validator"}}, appState)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := consensus.InitHome(consensus.InitOptions{Home: home, Genesis: gen, RPCListen: rpc,
-		P2PListen: fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)), PrometheusListen: fmt.Sprintf("127.0.0.1:%d", freePort(t))}); err != nil {
-		t.Fatal(err)
-	}
-	editConfig(t, filepath.Join(home, "config", "config.toml"), map[string]string{
-		"priv_validator_laddr": fmt.Sprintf("%q", laddr),
-		"create_empty_blocks":  "true",
-		"timeout_commit":       `"100ms"`,
-	})
-	if err := saveClientConfig(home, clientConfig{Node: rpc, KeyringBackend: keyring.BackendTest, From: "dev"}); err != nil {
-		t.Fatal(err)
-	}
-	if out, errs, code := vcli(t, bin, home, signerEnv, "signer", "init", "--key", "validator"); code != 0 {
-		t.Fatalf("signer init: %s %s", out, errs)
-	}
-	journal := filepath.Join(home, "sign-journal.jsonl")
-	startSigner := func() *proc {
-		return startProc(t, signerEnv, bin, "--home", home, "signer", "start", "--key", "validator", "--journal", journal, "--log-level", "warn")
-	}
-	signer := startSigner()
-	node := startProc(t, vaulttest.CleanEnv(), bin, "--home", home, "start", "--log-level", "error", "--comet-log-level", "error")
-
-	hc, err := rpchttp.New(rpc, "/websocket")
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := func() string { return fmt.Sprintf("node:\n%s\nsigner:\n%s", node.logs, signer.logs) }
-	chain := watchHeights(t, rpc, 90*time.Second, logs)
-	start := time.Now()
-	chain.waitHeight(3, 90*time.Second)
-	// A write, to read back while the validator cannot sign.
-	devKey(t, home)
-	mustCLI := func(args ...string) {
-		t.Helper()
-		if out, errs, code := vcli(t, bin, home, vaulttest.CleanEnv(), args...); code != 0 {
-			t.Fatalf("dstt %v: %s %s", args, out, errs)
-		}
-	}
-	mustCLI("tx", "put", "chain/k", "v")
-
-	// kill -9 the signer three times at different points, restart it.
-	for i, at := range []int64{30, 55, 80} {
-		chain.waitHeight(at, 120*time.Second)
-		time.Sleep(time.Duration(37*i) * time.Millisecond) // vary where in a height the kill lands
-		signer.kill()
-		chain.observeNoProgress(1500 * time.Millisecond) // no signer, no blocks
-		// Reads are served while the validator cannot sign.
-		out, errs, code := vcli(t, bin, home, vaulttest.CleanEnv(), "query", "get", "chain/k", "-o", "json")
-		if code != 0 || !strings.Contains(out, `"v"`) {
-			t.Fatalf("read without a signer: %d %s %s", code, out, errs)
-		}
-		signer = startSigner()
-	}
-	// Vault sealed: the signer cannot sign, the node serves reads; unsealed:
-	// blocks again.
-	chain.waitHeight(90, 120*time.Second)
-	srv.Seal()
-	// The signer's next sign request finds Vault sealed and is held; from
-	// then on the chain stalls, also past the node's 5 s signer read
-	// timeout (it re-asks on a new connection).
-	signer.waitLog("Vault is sealed", 30*time.Second)
-	chain.observeNoProgress(7 * time.Second)
-	if out, errs, code := vcli(t, bin, home, vaulttest.CleanEnv(), "query", "get", "chain/k"); code != 0 {
-		t.Fatalf("read while Vault is sealed: %s %s", out, errs)
-	}
-	srv.Unseal()
-	chain.waitHeight(115, 120*time.Second)
-	final := chain.status()
-	elapsed := time.Since(start)
-	chain.stop()
-	signer.stop()
-	node.stop()
-	if !strings.Contains(signer.logs.String(), "Vault is sealed") {
-		t.Fatalf("the signer did not report the sealed Vault:\n%s", signer.logs)
-	}
-	t.Logf("%d heights in %s through the Vault signer (3 kill -9 restarts, Vault sealed 7 s+)", final, elapsed.Round(time.Second))
-
-	// 1. The journal: one sign-bytes per HRS, strictly increasing HRS.
-	type hrs struct {
-		h int64
-		r int32
-		s int8
-	}
-	seen := map[hrs]string{}
-	sigs := map[int64]map[string]bool{} // height -> precommit signatures
-	var last hrs
-	f, err := os.Open(journal)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	lines := 0
-	for sc := bufio.NewScanner(f); sc.Scan(); lines++ {
-		var rec privval.SignRecord
-		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			t.Fatalf("journal line %d: %v", lines+1, err)
-		}
-		k := hrs{rec.Height, rec.Round, rec.Step}
-		if prev, ok := seen[k]; ok && prev != rec.SignBytesHash {
-			t.Fatalf("DOUBLE SIGN at %+v: %s and %s", k, prev, rec.SignBytesHash)
-		}
-		if lines > 0 && !(k.h > last.h || k.h == last.h && (k.r > last.r || k.r == last.r && k.s > last.s)) {
-			t.Fatalf("journal not strictly increasing: %+v after %+v", k, last)
-		}
-		seen[k], last = rec.SignBytesHash, k
-		if rec.Step == 3 { // precommit
-			if sigs[rec.Height] == nil {
-				sigs[rec.Height] = map[string]bool{}
-			}
-			sigs[rec.Height][hex.EncodeToString(rec.Signature)] = true
-		}
-	}
-	// 2. The state file holds the last journaled HRS.
-	st, err := privval.LoadSignState(filepath.Join(home, "signer", "priv_validator_state.json"))
-	if err != nil || st.Height != last.h || st.Round != last.r || st.Step != last.s {
-		t.Fatalf("state file %+v, journal ends at %+v (%v)", st, last, err)
-	}
-	// 3. The chain: every commit verifies against the Vault key with a
-	// signature from the journal, and no block carries evidence.
-	signer = startSigner()
-	node = startProc(t, vaulttest.CleanEnv(), bin, "--home", home, "start", "--log-level", "error", "--comet-log-level", "none")
-	chain = watchHeights(t, rpc, 60*time.Second, logs)
-	chain.waitHeight(final, 60*time.Second)
-	vals := cmttypes.NewValidatorSet([]*cmttypes.Validator{cmttypes.NewValidator(pub, 10)})
-	for h := int64(1); h < final; h++ {
-		c, err := hc.Commit(ctx, &h)
-		if err != nil {
-			t.Fatalf("commit %d: %v", h, err)
-		}
-		if err := vals.VerifyCommit(chainID, c.Commit.BlockID, h, c.Commit); err != nil {
-			t.Fatalf("commit %d does not verify against the Vault key: %v", h, err)
-		}
-		sig := hex.EncodeToString(c.Commit.Signatures[0].Signature)
-		if !sigs[h][sig] {
-			t.Fatalf("commit %d carries a precommit signature the signer did not journal", h)
-		}
-		b, err := hc.Block(ctx, &h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(b.Block.Evidence.Evidence) > 0 {
-			t.Fatalf("block %d carries evidence: %v", h, b.Block.Evidence.Evidence)
-		}
-	}
-	signer.stop()
-	node.stop()
-	t.Logf("journal: %d signatures, no HRS signed twice with different bytes; %d commits verified", lines, final-1)
 }
 
 // editConfig sets keys in config.toml (each key must exist once).

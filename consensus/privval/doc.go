@@ -25,7 +25,11 @@
 // a signer has run: ErrNoSignState otherwise), then NewValidatorSigner,
 // which locks the state file against other signer processes
 // (ErrSignStateLocked) until Close. While Vault is sealed or unreachable a
-// sign request is held for Config.RetryFor. After a failed state write the
+// sign request is held for Config.RetryFor, then fails with
+// ErrVaultUnavailable, which Serve does not answer (an error answer is
+// final for the node): it drops the connection and redials, and the node
+// asks again, so a seal of any length ends in a signature, never a stalled
+// round. After a failed state write the
 // signer refuses everything (ErrSignerBroken) until restarted. A
 // ValidatorSigner is safe for concurrent use; requests are serialised.
 //
@@ -38,6 +42,10 @@
 // with CometBFT's request handler (a refused request is an error answer
 // and a log line, not a dropped connection); when the connection fails or
 // stays silent for 15 s (the node pings every ~3.3 s) it redials, backing
-// off up to 0.5 s between attempts, for as long as the context lives.
+// off up to 0.5 s between attempts, for as long as the context lives. A
+// failed handshake (ErrHandshake: for noise:// a peer id that does not
+// match on either side, seen as a node that hangs up before asking
+// anything) is logged as an error every 10 s; a node that stays
+// unreachable is warned about after 30 s.
 // Cancelling the context closes the connection and Serve returns nil.
 package privval

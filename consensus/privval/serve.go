@@ -2,6 +2,7 @@ package privval
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +28,14 @@ const (
 	writeTimeout = 5 * time.Second
 	maxMsgSize   = 1 << 20
 )
+
+// ErrHandshake: the node answered but the secure handshake failed, for
+// noise:// typically a wrong peer id on either side. Serve logs it as an
+// error and keeps redialling.
+var ErrHandshake = errors.New("privval: secure handshake with the node failed")
+
+// dialErrorLogEvery spaces out the log lines of a dial that keeps failing.
+const dialErrorLogEvery = 10 * time.Second
 
 // Dialer opens a connection to the node's priv_validator_laddr.
 type Dialer func() (net.Conn, error)
@@ -69,7 +78,8 @@ func noiseDialer(addr consensus.SignerAddress, identity cmtcrypto.PrivKey) (Dial
 		conn, err := tr.SecureOutbound(ctx, raw, addr.Peer)
 		if err != nil {
 			raw.Close()
-			return nil, fmt.Errorf("noise handshake with %s: %w", addr.Peer, err)
+			return nil, fmt.Errorf("%w: noise with %s at %s (is %s the node's peer id, and does the node's priv_validator_laddr name this signer's?): %v",
+				ErrHandshake, addr.Peer, addr.Addr, addr.Peer, err)
 		}
 		return conn, nil
 	}, nil
@@ -86,24 +96,44 @@ func Serve(ctx context.Context, dial Dialer, pv cmttypes.PrivValidator, chainID 
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	backoff := 100 * time.Millisecond
+	var failingSince, logged time.Time
 	for ctx.Err() == nil {
 		conn, err := dial()
-		if err != nil {
-			logger.Debug("signer: node not reachable yet", "err", err)
-			select {
-			case <-ctx.Done():
-			case <-time.After(backoff):
+		if err == nil {
+			logger.Info("signer: connected to the node")
+			var served int
+			served, err = serveConn(ctx, conn, pv, chainID, logger)
+			_ = conn.Close()
+			if ctx.Err() != nil {
+				break
 			}
-			backoff = min(2*backoff, 500*time.Millisecond)
-			continue
+			if served > 0 {
+				backoff, failingSince, logged = 100*time.Millisecond, time.Time{}, time.Time{}
+				logger.Warn("signer: connection to the node ended; redialling", "err", err)
+				continue
+			}
+			err = fmt.Errorf("%w: the node closed the connection before asking anything (is it restarting, or does its priv_validator_laddr name another signer peer id? `dstt signer peer-id` prints this signer's): %v",
+				ErrHandshake, err)
 		}
-		backoff = 100 * time.Millisecond
-		logger.Info("signer: connected to the node")
-		err = serveConn(ctx, conn, pv, chainID, logger)
-		_ = conn.Close()
-		if ctx.Err() == nil {
-			logger.Warn("signer: connection to the node ended; redialling", "err", err)
+		if failingSince.IsZero() {
+			failingSince = time.Now()
 		}
+		switch {
+		case time.Since(logged) < dialErrorLogEvery:
+		case errors.Is(err, ErrHandshake):
+			logger.Error("signer: cannot connect to the node", "err", err)
+			logged = time.Now()
+		case time.Since(failingSince) > 3*dialErrorLogEvery:
+			logger.Warn("signer: node still not reachable", "for", time.Since(failingSince).Round(time.Second), "err", err)
+			logged = time.Now()
+		default:
+			logger.Debug("signer: node not reachable yet", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
 	}
 	logger.Info("signer: stopped")
 	return nil
@@ -111,30 +141,38 @@ func Serve(ctx context.Context, dial Dialer, pv cmttypes.PrivValidator, chainID 
 
 // serveConn answers requests on one connection until it fails or ctx is
 // done (which closes it).
-func serveConn(ctx context.Context, conn net.Conn, pv cmttypes.PrivValidator, chainID string, logger *slog.Logger) error {
+// It returns how many requests it read.
+func serveConn(ctx context.Context, conn net.Conn, pv cmttypes.PrivValidator, chainID string, logger *slog.Logger) (served int, err error) {
 	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
 	defer stop()
 	r := protoio.NewDelimitedReader(conn, maxMsgSize)
 	w := protoio.NewDelimitedWriter(conn)
 	for {
 		if err := conn.SetReadDeadline(time.Now().Add(readTimeout)); err != nil {
-			return err
+			return served, err
 		}
 		var req privvalproto.Message
 		if _, err := r.ReadMsg(&req); err != nil {
-			return err
+			return served, err
 		}
+		served++
 		res, err := cmtprivval.DefaultValidationRequestHandler(pv, req, chainID)
+		if errors.Is(err, ErrVaultUnavailable) {
+			// An error answer would be final for the node; a dropped
+			// connection makes it ask again once we redial.
+			logger.Warn("signer: Vault still unavailable; handing the request back to the node, which asks again", "err", err)
+			return served, err
+		}
 		if err != nil {
 			logger.Error("signer: request refused", "request", fmt.Sprintf("%T", req.Sum), "err", err)
 		} else if logger.Enabled(ctx, slog.LevelDebug) {
 			logger.Debug("signer: request served", "request", fmt.Sprintf("%T", req.Sum))
 		}
 		if err := conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
-			return err
+			return served, err
 		}
 		if _, err := w.WriteMsg(&res); err != nil {
-			return err
+			return served, err
 		}
 	}
 }

@@ -45,6 +45,10 @@ var (
 	// ErrSignerBroken: an earlier state write failed after the file may
 	// have changed; restart the signer so it reloads the state from disk.
 	ErrSignerBroken = errors.New("privval: validator signer stopped after a state write failure; restart it")
+	// ErrVaultUnavailable: Vault stayed sealed or unreachable for
+	// Config.RetryFor. Serve does not answer such a request: it hands it
+	// back to the node (drops the connection), which asks again.
+	ErrVaultUnavailable = errors.New("privval: Vault unavailable for the whole wait")
 )
 
 // Steps of the sign state, as CometBFT's FilePV numbers them.
@@ -76,12 +80,13 @@ type Config struct {
 	// returned. An *os.File journal is fsynced each time.
 	Journal io.Writer
 	// RetryFor is how long one sign request keeps retrying while Vault is
-	// sealed or unreachable (ErrVaultSealed, ErrVaultUnreachable) before it
-	// fails. CometBFT does not re-ask for a step whose signing failed: with
-	// a single validator the chain would stall until the node restarts. A
-	// request held past the node's 5 s read timeout is asked again on a new
-	// connection; the signature made meanwhile is the one returned. 0 fails
-	// at once.
+	// sealed or unreachable (vault.ErrSealed, vault.ErrUnreachable) before
+	// it fails with ErrVaultUnavailable, which Serve hands back to the node
+	// unanswered: the node asks again (dstt's node keeps asking while the
+	// chain needs this validator, see consensus), so signing resumes when
+	// Vault is back, however long it was away. A request held past the
+	// node's 5 s read timeout is asked again on a new connection; the
+	// signature made meanwhile is the one returned. 0 fails at once.
 	RetryFor time.Duration
 	// Logger (nil = silent) hears about retries while Vault is unavailable.
 	Logger *slog.Logger
@@ -336,6 +341,9 @@ func (pv *ValidatorSigner) sign(msgs ...[]byte) ([][]byte, error) {
 		if err == nil || !transient || !pv.now().Add(backoff).Before(deadline) {
 			if err == nil && backoff > 50*time.Millisecond {
 				pv.log.Info("validator signer: Vault is back; signed")
+			}
+			if transient {
+				err = fmt.Errorf("%w (%s): %w", ErrVaultUnavailable, pv.retry, err)
 			}
 			return sigs, err
 		}

@@ -191,7 +191,7 @@ func TestValidatorSignerVault(t *testing.T) {
 	// Vault sealed: a clear error, nothing recorded; unsealed: signs again.
 	srv.Seal()
 	pc := vote(cmtproto.PrecommitType, 4, 0, blockID(4), t0)
-	if err := pv.SignVote(testChain, pc); !errors.Is(err, vault.ErrSealed) {
+	if err := pv.SignVote(testChain, pc); !errors.Is(err, vault.ErrSealed) || !errors.Is(err, privval.ErrVaultUnavailable) {
 		t.Fatalf("sealed: %v", err)
 	}
 	if h, _, _ := pv.State(); h != 3 {
