@@ -75,6 +75,7 @@ type SinkConfig struct {
 	HECAck        string   `toml:"hec_ack"`         // indexed (default: indexer acknowledgement) | received (HTTP 200 only, weaker)
 	HECAckTimeout Duration `toml:"hec_ack_timeout"` // resend a batch not acknowledged within this; default 5m
 	HECAckPoll    Duration `toml:"hec_ack_poll"`    // longest wait between ack queries; default 10s
+	HECMaxPending int      `toml:"hec_max_pending"` // batches in flight awaiting acknowledgement; default 8
 
 	// file
 	Path     string `toml:"path"`
@@ -339,6 +340,7 @@ func (s SinkConfig) Build(hostname, chainID string) (Sink, error) {
 			URL: s.URL, Mode: s.Mode, Index: s.Index, TokenHeader: s.TokenHeader, Token: token,
 			TokenPrefix: s.TokenPrefix, Headers: s.Headers, Timeout: time.Duration(s.Timeout),
 			Channel: s.HECChannel, Ack: s.HECAck, AckTimeout: time.Duration(s.HECAckTimeout), AckPollInterval: time.Duration(s.HECAckPoll),
+			AckWindow: s.HECMaxPending,
 		}
 		if s.CAFile != "" || s.CertFile != "" || s.ServerName != "" {
 			tc, err := s.tlsConfig()
@@ -390,6 +392,6 @@ func (s SinkConfig) ShipperOptions() ShipperOptions {
 	s = s.withDefaults()
 	return ShipperOptions{
 		Chain: s.Chain, BatchSize: s.BatchSize, PollInterval: time.Duration(s.PollInterval),
-		SendTimeout: s.sendTimeout(), MinBackoff: time.Duration(s.MinBackoff), MaxBackoff: time.Duration(s.MaxBackoff),
+		SendTimeout: time.Duration(s.Timeout), MinBackoff: time.Duration(s.MinBackoff), MaxBackoff: time.Duration(s.MaxBackoff),
 	}
 }

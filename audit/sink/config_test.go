@@ -37,7 +37,7 @@ func TestLoadConfigExample(t *testing.T) {
 		sk.Close()
 	}
 	if c.Sinks[4].withDefaults().Mode != ModeBulk || c.Sinks[3].withDefaults().Mode != ModeHEC ||
-		time.Duration(c.Sinks[3].HECAckTimeout) != 5*time.Minute || c.Sinks[3].ShipperOptions().SendTimeout != 30*time.Second+5*time.Minute {
+		time.Duration(c.Sinks[3].HECAckTimeout) != 5*time.Minute {
 		t.Fatal("http modes not derived from the format")
 	}
 	// vendor, product and product_version reach the CEF/LEEF header.
@@ -107,7 +107,7 @@ hec_ack = "maybe"
 	}
 	for _, want := range []string{`address "nohost"`, `unknown format "xml"`, "name used twice", `url "ftp://x"`,
 		"mode hec needs format hec", `type "carrier-pigeon"`, `vendor "a|b"`, `chain "sideways"`, "name must be",
-		`hec_channel "not-a-guid" is not a GUID`, "no /services/collector in its path", "hec_ack_poll need mode hec", `hec_ack "maybe"`} {
+		`hec_channel "not-a-guid" is not a GUID`, "no /services/collector in its path", "hec_max_pending need mode hec", `hec_ack "maybe"`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not report %s:\n%v", want, err)
 		}

@@ -17,9 +17,11 @@
 // duplicates carry the same seq and hash.
 //
 // HTTP 200 from Splunk HEC means received, not indexed, so a HEC sink
-// sends on a channel and waits for indexer acknowledgement of each batch
-// (HECAckIndexed; see hec.go): the cursor moves only over indexed entries,
-// and a batch not acknowledged within the ack timeout is sent again.
+// sends on a channel and waits for indexer acknowledgement (HECAckIndexed;
+// see hec.go). Such a sink is an Acknowledger: the shipper keeps several
+// batches in flight, asks about their tickets together, saves the cursor
+// only over the acknowledged prefix, and posts again a batch not
+// acknowledged within the ack timeout.
 // Service keeps each HEC sink's channel in its ChannelStore (FileCursors:
 // DIR/NAME.channel). The package hectest is a HEC stand-in for tests.
 //

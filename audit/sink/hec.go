@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dstt/dstt/audit"
 )
 
 // Splunk HTTP Event Collector delivery (ModeHEC).
@@ -46,7 +48,9 @@ const (
 	// suggests querying about every 10 s); the first queries come sooner.
 	DefaultHECAckPoll = 10 * time.Second
 
-	hecFirstPoll = 50 * time.Millisecond
+	// DefaultHECAckWindow is how many batches a HEC sink keeps in flight
+	// awaiting acknowledgement.
+	DefaultHECAckWindow = 8
 )
 
 var (
@@ -55,9 +59,6 @@ var (
 	ErrHECAckDisabled = errors.New("sink: HEC indexer acknowledgement is disabled for this token: " +
 		"enable it on the token (Settings > Data inputs > HTTP Event Collector > the token > Enable indexer acknowledgement), " +
 		`or set hec_ack = "received" to accept HTTP 200, which only means received: events HEC loses before indexing are then not resent`)
-	// ErrHECNotIndexed: a request was not acknowledged within the ack
-	// timeout (or the send deadline); its batch is sent again.
-	ErrHECNotIndexed = errors.New("sink: HEC did not acknowledge indexing in time; resending the batch")
 )
 
 // HECError is an error answer from HEC: the HTTP status and HEC's own
@@ -167,6 +168,9 @@ func (s *HTTPSink) hecDefaults() error {
 	if o.AckPollInterval <= 0 {
 		o.AckPollInterval = DefaultHECAckPoll
 	}
+	if o.AckWindow <= 0 {
+		o.AckWindow = DefaultHECAckWindow
+	}
 	switch o.Ack {
 	case HECAckReceived:
 		return nil
@@ -181,55 +185,79 @@ func (s *HTTPSink) hecDefaults() error {
 	return fmt.Errorf("sink %s: hec ack %q is not %s or %s", s.name, o.Ack, HECAckIndexed, HECAckReceived)
 }
 
-// hecDelivered reads HEC's answer to an event request and, with
-// HECAckIndexed, waits until the request's ackId is acknowledged.
-func (s *HTTPSink) hecDelivered(ctx context.Context, status int, body []byte) error {
-	a, err := parseHECAnswer(status, body)
-	if err != nil {
-		return fmt.Errorf("sink %s: %w", s.name, err)
+var _ Acknowledger = (*HTTPSink)(nil)
+
+// AckPolicy implements Acknowledger: a HEC sink waiting for indexer
+// acknowledgement keeps AckWindow batches in flight; other HTTP sinks
+// none (their Send is final).
+func (s *HTTPSink) AckPolicy() AckPolicy {
+	if s.ackURL == "" {
+		return AckPolicy{}
 	}
-	if s.opts.Ack == HECAckReceived {
-		return nil
-	}
-	if a.AckID == nil {
-		return fmt.Errorf("sink %s: HEC answered without an ackId: %w", s.name, ErrHECAckDisabled)
-	}
-	return s.waitIndexed(ctx, *a.AckID)
+	return AckPolicy{Window: s.opts.AckWindow, Timeout: s.opts.AckTimeout, PollInterval: s.opts.AckPollInterval}
 }
 
-// waitIndexed polls HEC's ack endpoint on the sink's channel until id is
-// acknowledged, the ack timeout passes or ctx ends (both: ErrHECNotIndexed),
-// or HEC says acknowledgement is disabled. Failed queries are retried
-// until then. The wait between queries doubles from hecFirstPoll up to
-// AckPollInterval.
+// Post implements Acknowledger: it posts entries on the sink's channel
+// and returns HEC's ackId for them.
+func (s *HTTPSink) Post(ctx context.Context, entries []audit.Entry) (uint64, error) {
+	status, body, err := s.postEntries(ctx, entries)
+	if err != nil {
+		return 0, err
+	}
+	a, err := parseHECAnswer(status, body)
+	if err != nil {
+		return 0, fmt.Errorf("sink %s: %w", s.name, err)
+	}
+	if a.AckID == nil {
+		return 0, fmt.Errorf("sink %s: HEC answered without an ackId: %w", s.name, ErrHECAckDisabled)
+	}
+	return *a.AckID, nil
+}
+
+// Acknowledged implements Acknowledger: one query of HEC's ack endpoint
+// on the sink's channel.
+func (s *HTTPSink) Acknowledged(ctx context.Context, ids []uint64) (map[uint64]bool, error) {
+	query, _ := json.Marshal(map[string][]uint64{"acks": ids})
+	status, body, err := s.post(ctx, s.ackURL, "application/json", query)
+	if err != nil {
+		return nil, err
+	}
+	a, err := parseHECAnswer(status, body)
+	if err != nil {
+		return nil, fmt.Errorf("sink %s: ack query: %w", s.name, err)
+	}
+	out := make(map[uint64]bool, len(ids))
+	for _, id := range ids {
+		out[id] = a.Acks[strconv.FormatUint(id, 10)]
+	}
+	return out, nil
+}
+
+// waitIndexed polls HEC's ack endpoint until id is acknowledged, the ack
+// timeout passes or ctx ends (both: ErrNotAcknowledged), or HEC says
+// acknowledgement is disabled. Failed queries are retried until then. The
+// wait between queries doubles from firstAckPoll up to AckPollInterval.
 func (s *HTTPSink) waitIndexed(ctx context.Context, id uint64) error {
 	actx, cancel := context.WithTimeout(ctx, s.opts.AckTimeout)
 	defer cancel()
-	query, _ := json.Marshal(map[string][]uint64{"acks": {id}})
-	key := strconv.FormatUint(id, 10)
-	wait := min(hecFirstPoll, s.opts.AckPollInterval)
+	wait := min(firstAckPoll, s.opts.AckPollInterval)
 	var last error
 	for {
 		t := time.NewTimer(wait)
 		select {
 		case <-actx.Done():
 			t.Stop()
-			return fmt.Errorf("sink %s: ackId %d on channel %s: %w (last query error: %v)", s.name, id, s.opts.Channel, ErrHECNotIndexed, last)
+			return fmt.Errorf("sink %s: ackId %d on channel %s: %w (last query error: %v)", s.name, id, s.opts.Channel, ErrNotAcknowledged, last)
 		case <-t.C:
 		}
 		wait = min(2*wait, s.opts.AckPollInterval)
-		status, body, err := s.post(actx, s.ackURL, "application/json", query)
-		if err != nil {
-			last = err
-			continue
-		}
-		a, err := parseHECAnswer(status, body)
+		acked, err := s.Acknowledged(actx, []uint64{id})
 		switch {
 		case errors.Is(err, ErrHECAckDisabled):
-			return fmt.Errorf("sink %s: %w", s.name, err)
+			return err
 		case err != nil:
 			last = err
-		case a.Acks[key]:
+		case acked[id]:
 			return nil
 		}
 	}
@@ -238,8 +266,8 @@ func (s *HTTPSink) waitIndexed(ctx context.Context, id uint64) error {
 // validateHEC adds to p what is wrong with the hec_* settings of s.
 func (s SinkConfig) validateHEC(where string, p *problems) {
 	if s.Mode != ModeHEC {
-		if s.HECChannel != "" || s.HECAck != "" || s.HECAckTimeout != 0 || s.HECAckPoll != 0 {
-			p.add("%s: hec_channel, hec_ack, hec_ack_timeout and hec_ack_poll need mode hec", where)
+		if s.HECChannel != "" || s.HECAck != "" || s.HECAckTimeout != 0 || s.HECAckPoll != 0 || s.HECMaxPending != 0 {
+			p.add("%s: hec_channel, hec_ack, hec_ack_timeout, hec_ack_poll and hec_max_pending need mode hec", where)
 		}
 		return
 	}
@@ -255,24 +283,8 @@ func (s SinkConfig) validateHEC(where string, p *problems) {
 	default:
 		p.add("%s: hec_ack %q is not %s or %s", where, s.HECAck, HECAckIndexed, HECAckReceived)
 	}
-	if s.HECAckTimeout < 0 || s.HECAckPoll < 0 {
-		p.add("%s: hec_ack_timeout %v and hec_ack_poll %v must not be negative", where, time.Duration(s.HECAckTimeout), time.Duration(s.HECAckPoll))
+	if s.HECAckTimeout < 0 || s.HECAckPoll < 0 || s.HECMaxPending < 0 {
+		p.add("%s: hec_ack_timeout %v, hec_ack_poll %v and hec_max_pending %d must not be negative",
+			where, time.Duration(s.HECAckTimeout), time.Duration(s.HECAckPoll), s.HECMaxPending)
 	}
-}
-
-// sendTimeout bounds one Send: timeout (default 30 s), plus, for a HEC
-// sink that waits for indexer acknowledgement, the ack timeout.
-func (s SinkConfig) sendTimeout() time.Duration {
-	d := time.Duration(s.Timeout)
-	if d <= 0 {
-		d = 30 * time.Second
-	}
-	if s.Type == TypeHTTP && s.Mode == ModeHEC && s.HECAck != HECAckReceived {
-		ack := time.Duration(s.HECAckTimeout)
-		if ack <= 0 {
-			ack = DefaultHECAckTimeout
-		}
-		d += ack
-	}
-	return d
 }

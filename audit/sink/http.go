@@ -47,6 +47,7 @@ type HTTPOptions struct {
 	Ack             string        // HECAckIndexed (default) or HECAckReceived
 	AckTimeout      time.Duration // resend a request not acknowledged within this (default 5 min)
 	AckPollInterval time.Duration // longest wait between ack queries (default 10 s)
+	AckWindow       int           // batches in flight awaiting acknowledgement (default 8)
 }
 
 // HTTPSink POSTs each batch as one request.
@@ -105,11 +106,45 @@ type bulkMeta struct {
 	ID    string `json:"_id"`
 }
 
-// Send implements Sink.
+// Send implements Sink. A HEC sink waiting for indexer acknowledgement
+// posts the batch and polls for its ackId (the shipper instead keeps
+// several batches in flight through Acknowledger).
 func (s *HTTPSink) Send(ctx context.Context, entries []audit.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	if s.ackURL != "" {
+		id, err := s.Post(ctx, entries)
+		if err != nil {
+			return err
+		}
+		return s.waitIndexed(ctx, id)
+	}
+	status, body, err := s.postEntries(ctx, entries)
+	if err != nil {
+		return err
+	}
+	switch s.opts.Mode {
+	case ModeHEC:
+		_, err := parseHECAnswer(status, body)
+		if err != nil {
+			return fmt.Errorf("sink %s: %w", s.name, err)
+		}
+		return nil
+	case ModeBulk:
+		if status/100 != 2 {
+			return fmt.Errorf("sink %s: %s answered %d %s: %.200s", s.name, s.opts.URL, status, http.StatusText(status), body)
+		}
+		return checkBulk(s.name, body, len(entries))
+	}
+	if status/100 != 2 {
+		return fmt.Errorf("sink %s: %s answered %d %s: %.200s", s.name, s.opts.URL, status, http.StatusText(status), body)
+	}
+	return nil
+}
+
+// postEntries formats entries into one request body and posts it.
+func (s *HTTPSink) postEntries(ctx context.Context, entries []audit.Entry) (int, []byte, error) {
 	s.buf.Reset()
 	for i := range entries {
 		if s.opts.Mode == ModeBulk {
@@ -125,23 +160,7 @@ func (s *HTTPSink) Send(ctx context.Context, entries []audit.Entry) error {
 	if s.opts.Mode != ModeHEC {
 		ct = "application/x-ndjson"
 	}
-	status, body, err := s.post(ctx, s.opts.URL, ct, s.buf.Bytes())
-	if err != nil {
-		return err
-	}
-	switch s.opts.Mode {
-	case ModeHEC:
-		return s.hecDelivered(ctx, status, body)
-	case ModeBulk:
-		if status/100 != 2 {
-			return fmt.Errorf("sink %s: %s answered %d %s: %.200s", s.name, s.opts.URL, status, http.StatusText(status), body)
-		}
-		return checkBulk(s.name, body, len(entries))
-	}
-	if status/100 != 2 {
-		return fmt.Errorf("sink %s: %s answered %d %s: %.200s", s.name, s.opts.URL, status, http.StatusText(status), body)
-	}
-	return nil
+	return s.post(ctx, s.opts.URL, ct, s.buf.Bytes())
 }
 
 // post sends one request with the sink's headers (and, in ModeHEC, its

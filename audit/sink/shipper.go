@@ -213,12 +213,10 @@ func (s *Shipper) Run(ctx context.Context) error {
 		m.Position.WithLabelValues(s.labels()...).Set(float64(cursor.Seq))
 		defer m.running(s)()
 	}
-	backoff := s.opts.MinBackoff
-	retry := func(err error) {
-		s.fail(err)
-		s.sleep(ctx, backoff, false)
-		backoff = min(2*backoff, s.opts.MaxBackoff)
+	if a, ok := s.sink.(Acknowledger); ok && a.AckPolicy().Window > 0 {
+		return s.runPipelined(ctx, a, cursor)
 	}
+	retry, reset := s.retrier(ctx)
 	for ctx.Err() == nil {
 		// Notifications that arrive while reading must not be lost: take the
 		// change channel before looking.
@@ -242,9 +240,22 @@ func (s *Shipper) Run(ctx context.Context) error {
 			continue
 		}
 		s.acked(cursor, shipped)
-		backoff = s.opts.MinBackoff
+		reset()
 	}
 	return ctx.Err()
+}
+
+// retrier returns retry, which records a failure and sleeps the backoff
+// (MinBackoff doubling up to MaxBackoff), and reset, which goes back to
+// MinBackoff after a success.
+func (s *Shipper) retrier(ctx context.Context) (retry func(error), reset func()) {
+	backoff := s.opts.MinBackoff
+	retry = func(err error) {
+		s.fail(err)
+		s.sleep(ctx, backoff, false)
+		backoff = min(2*backoff, s.opts.MaxBackoff)
+	}
+	return retry, func() { backoff = s.opts.MinBackoff }
 }
 
 // waitForEntries waits for the source to change (changed, nil if it does
@@ -265,20 +276,9 @@ func (s *Shipper) waitForEntries(ctx context.Context, changed <-chan struct{}) {
 // (the last entry sent; after an error, cursor, or where a Rewinder asked
 // to resend from) and how many entries were shipped.
 func (s *Shipper) shipBatch(ctx context.Context, cursor, head audit.ChainHead) (audit.ChainHead, int, error) {
-	entries, err := s.src.Entries(ctx, cursor.Seq+1, min(s.opts.BatchSize, int(head.Seq-cursor.Seq)))
+	entries, err := s.readVerified(ctx, cursor, min(s.opts.BatchSize, int(head.Seq-cursor.Seq)))
 	if err != nil {
-		return cursor, 0, fmt.Errorf("read entries from %d: %w", cursor.Seq+1, err)
-	}
-	if len(entries) == 0 {
-		return cursor, 0, fmt.Errorf("source has head %d but no entries after %d", head.Seq, cursor.Seq)
-	}
-	// A sink only ever receives a verified continuation of what it
-	// acknowledged before.
-	v := audit.NewVerifier(cursor)
-	for i := range entries {
-		if err := v.Add(&entries[i]); err != nil {
-			return cursor, 0, fmt.Errorf("source chain does not verify, not shipping it: %w", err)
-		}
+		return cursor, 0, err
 	}
 	sctx, cancel := context.WithTimeout(ctx, s.opts.SendTimeout)
 	err = s.sink.Send(sctx, entries)
@@ -298,6 +298,26 @@ func (s *Shipper) shipBatch(ctx context.Context, cursor, head audit.ChainHead) (
 		return cursor, 0, fmt.Errorf("save cursor: %w", err)
 	}
 	return next, len(entries), nil
+}
+
+// readVerified reads up to limit entries after prev and checks that they
+// continue the chain from prev: a sink only ever receives a verified
+// continuation of what it acknowledged before.
+func (s *Shipper) readVerified(ctx context.Context, prev audit.ChainHead, limit int) ([]audit.Entry, error) {
+	entries, err := s.src.Entries(ctx, prev.Seq+1, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read entries from %d: %w", prev.Seq+1, err)
+	}
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("source has no entries after %d", prev.Seq)
+	}
+	v := audit.NewVerifier(prev)
+	for i := range entries {
+		if err := v.Add(&entries[i]); err != nil {
+			return nil, fmt.Errorf("source chain does not verify, not shipping it: %w", err)
+		}
+	}
+	return entries, nil
 }
 
 // rewind moves the cursor back to just before from (the receiver may have

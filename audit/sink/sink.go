@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/dstt/dstt/audit"
 )
@@ -29,6 +30,28 @@ type Sink interface {
 // are identifiable by seq.
 type Rewinder interface {
 	ResendFrom() (seq uint64, ok bool)
+}
+
+// Acknowledger is implemented by sinks whose receiver confirms a batch
+// later than it answers the request carrying it (Splunk HEC with indexer
+// acknowledgement). When AckPolicy().Window > 0 the shipper keeps up to
+// Window batches in flight instead of calling Send: Post sends one and
+// returns its ticket once the receiver accepted it; Acknowledged asks, in
+// one request, which tickets are now confirmed (a receiver may forget a
+// ticket once it answered true). The cursor advances only over a prefix of
+// confirmed batches; a batch unconfirmed after Timeout is posted again.
+// Used by one goroutine at a time, like Send.
+type Acknowledger interface {
+	AckPolicy() AckPolicy
+	Post(ctx context.Context, entries []audit.Entry) (ticket uint64, err error)
+	Acknowledged(ctx context.Context, tickets []uint64) (map[uint64]bool, error)
+}
+
+// AckPolicy is how an Acknowledger wants to be driven.
+type AckPolicy struct {
+	Window       int           // batches in flight; 0: use Send
+	Timeout      time.Duration // a batch unconfirmed this long is posted again
+	PollInterval time.Duration // longest wait between Acknowledged calls
 }
 
 // ErrSinkDown is what a MemorySink switched off with SetDown returns.

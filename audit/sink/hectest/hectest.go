@@ -75,6 +75,7 @@ type Server struct {
 	indexed    []Event
 	posts      int
 	ackQueries int
+	maxQuery   int
 	changed    chan struct{}
 }
 
@@ -154,6 +155,14 @@ func (s *Server) Posts() (posts, ackQueries int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.posts, s.ackQueries
+}
+
+// MaxAckQuery is the most ackIds one ack query asked about: above 1, a
+// client had several requests in flight.
+func (s *Server) MaxAckQuery() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxQuery
 }
 
 // Channels returns the channels that sent events.
@@ -294,6 +303,7 @@ func (s *Server) serveAck(w http.ResponseWriter, r *http.Request, channel string
 		return
 	}
 	s.ackQueries++
+	s.maxQuery = max(s.maxQuery, len(q.Acks))
 	defer s.changedLocked()
 	out := map[string]bool{}
 	for _, id := range q.Acks {
