@@ -2,9 +2,9 @@ package audit
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
+	"iter"
 )
 
 // Reasons a chain fails verification, wrapped in a *VerifyError.
@@ -180,29 +180,35 @@ var ErrStoreMismatch = errors.New("audit: the stored audit chain does not match 
 
 // CheckStored checks a node's stored consensus chain before the node
 // serves it: AppHash(hr.StateHash, hr.Head) must be appHash, the last
-// committed app hash, and src's entries from seq 1 must hash, link and end
-// at hr.Head. A mismatch, an undecodable or a missing entry is an error
-// wrapping ErrStoreMismatch (and the *VerifyError, when there is one);
-// other errors (reading src) come back as they are.
-func CheckStored(ctx context.Context, src Source, hr HeadResponse, appHash []byte) error {
+// committed app hash, and entries, the stored entries in seq order from
+// seq 1 (those past the head are ignored), must hash, link and end at
+// hr.Head. A mismatch, or an entry that does not decode (entries yields
+// an error wrapping ErrDecode or ErrNonCanonical), is an error wrapping
+// ErrStoreMismatch (and the *VerifyError, when there is one); any other
+// error from entries (reading the store) comes back as it is.
+func CheckStored(entries iter.Seq2[Entry, error], hr HeadResponse, appHash []byte) error {
 	if want := hr.AppHash(); !bytes.Equal(want, appHash) {
 		return fmt.Errorf("%w: state hash %X and audit head %s give app hash %X; height %d committed %X",
 			ErrStoreMismatch, hr.StateHash, hr.Head, want, hr.Height, appHash)
 	}
 	v := NewVerifier(ChainHead{})
 	v.Anchor(hr.Head)
-	err := Scan(ctx, src, 1, hr.Head.Seq, 0, func(page []Entry) error {
-		for i := range page {
-			if err := v.Add(&page[i]); err != nil {
-				return err
-			}
+	var err error
+	for e, rerr := range entries {
+		if err = rerr; err != nil {
+			break
 		}
-		return nil
-	})
+		if v.Head().Seq >= hr.Head.Seq {
+			break
+		}
+		if err = v.Add(&e); err != nil {
+			break
+		}
+	}
 	if err == nil {
 		err = v.Finish()
 	}
-	if _, bad := FirstBadSeq(err); bad || errors.Is(err, ErrDecode) || errors.Is(err, ErrNonCanonical) || errors.Is(err, ErrGap) {
+	if _, bad := FirstBadSeq(err); bad || errors.Is(err, ErrDecode) || errors.Is(err, ErrNonCanonical) {
 		return fmt.Errorf("%w: %w", ErrStoreMismatch, err)
 	}
 	return err

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"iter"
 
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/storage"
@@ -38,16 +39,24 @@ func (s *AuditSource) Entries(ctx context.Context, fromSeq uint64, limit int) ([
 	return readAuditEntries(s.store, fromSeq, limit, head.Seq)
 }
 
-// committedSource serves every committed entry (CheckAudit's walk).
-type committedSource struct {
-	store storage.Store
-	head  audit.ChainHead
-}
-
-func (s committedSource) Head(context.Context) (audit.ChainHead, error) { return s.head, nil }
-
-func (s committedSource) Entries(_ context.Context, fromSeq uint64, limit int) ([]audit.Entry, error) {
-	return readAuditEntries(s.store, fromSeq, limit, s.head.Seq)
+// storedEntries yields the stored audit entries in seq order (one scan of
+// the audit namespace), decoded; an undecodable one ends it with the error.
+func storedEntries(store storage.Store) iter.Seq2[audit.Entry, error] {
+	return func(yield func(audit.Entry, error) bool) {
+		var failed bool
+		err := store.Scan([]byte{nsAudit}, 0, func(ent storage.Entry) bool {
+			a, err := audit.Decode(ent.Value)
+			if err != nil {
+				failed = true
+				yield(audit.Entry{}, fmt.Errorf("abci: audit record %X: %w", ent.Key, err))
+				return false
+			}
+			return yield(a, nil)
+		})
+		if err != nil && !failed {
+			yield(audit.Entry{}, err)
+		}
+	}
 }
 
 // CheckAudit checks the consensus audit chain stored in store against the
@@ -58,7 +67,7 @@ func (s committedSource) Entries(_ context.Context, fromSeq uint64, limit int) (
 // compares it with the app hash the validators signed. A mismatch is an
 // error wrapping audit.ErrStoreMismatch. A store without genesis state
 // passes.
-func CheckAudit(ctx context.Context, store storage.Store) error {
+func CheckAudit(store storage.Store) error {
 	height, appHash, err := store.Last()
 	if err != nil {
 		return err
@@ -78,5 +87,5 @@ func CheckAudit(ctx context.Context, store storage.Store) error {
 		return fmt.Errorf("%w: %v", audit.ErrStoreMismatch, err)
 	}
 	hr := audit.HeadResponse{Height: height, StateHash: state, Head: head}
-	return audit.CheckStored(ctx, committedSource{store: store, head: head}, hr, appHash)
+	return audit.CheckStored(storedEntries(store), hr, appHash)
 }

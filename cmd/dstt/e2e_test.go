@@ -88,13 +88,18 @@ func newDevNode(t *testing.T) *devNode {
 func (n *devNode) start() {
 	n.t.Helper()
 	n.logs = &lockedBuffer{}
-	n.cmd = exec.Command(n.bin, "start", "--dev", "--home", n.home, "--rpc-laddr", n.rpc, "--p2p-laddr", n.p2p, "--rest-laddr", n.rest,
-		"--log-level", "error", "--comet-log-level", "none")
+	n.cmd = n.command()
 	n.cmd.Stdout, n.cmd.Stderr = n.logs, n.logs
 	if err := n.cmd.Start(); err != nil {
 		n.t.Fatal(err)
 	}
 	n.waitRPC()
+}
+
+// command is the node's `dstt start` command, not yet started.
+func (n *devNode) command() *exec.Cmd {
+	return exec.Command(n.bin, "start", "--dev", "--home", n.home, "--rpc-laddr", n.rpc, "--p2p-laddr", n.p2p, "--rest-laddr", n.rest,
+		"--log-level", "error", "--comet-log-level", "none")
 }
 
 // waitRPC waits until the node's RPC answers.

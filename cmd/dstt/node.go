@@ -132,6 +132,11 @@ A node security log that lost entries or is damaged is refused (exit code
 with --accept-truncated-node-log to go on; sequence numbers then continue
 after the highest ever written and the event is recorded in the log.
 
+Before it serves anything the node checks the consensus audit chain in its
+store against the app hash it last committed (every entry's hash and link,
+the head, the app hash); a store whose audit data was altered or damaged is
+refused (exit code 5).
+
 With --dev, an empty home is first initialised as a single-validator chain
 with a key named "dev" in the UNENCRYPTED test keyring, and the CLI's
 defaults are set to use it, so "dstt tx put k v" works at once. An existing

@@ -68,7 +68,7 @@ func (n *Node) build() error {
 	if err != nil {
 		return err
 	}
-	if err := engine.CheckAudit(context.Background(), store); err != nil {
+	if err := engine.CheckAudit(store); err != nil {
 		if errors.Is(err, audit.ErrStoreMismatch) {
 			return fmt.Errorf("%w\nthe audit chain in %s was altered or damaged, so the node does not start or serve it. Keep a copy of that directory for investigation; to run this validator again, restore its data from a backup or resynchronise it from the other validators", err, h.AppDataDir())
 		}
