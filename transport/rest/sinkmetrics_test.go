@@ -1,7 +1,11 @@
 package rest_test
 
 import (
+	"bytes"
 	"fmt"
+	"net/http"
+	"os"
+	"regexp"
 	"testing"
 	"time"
 
@@ -66,5 +70,30 @@ hec_ack_poll = "20ms"
 	head := metricValue(t, n, cursor)
 	if head < before+3 || metricValue(t, n, up) != 1 || len(hec.Indexed()) < int(head) {
 		t.Fatalf("caught up to cursor %v, up %v, HEC indexed %d", head, metricValue(t, n, up), len(hec.Indexed()))
+	}
+	checkMetricsDocumented(t, n)
+}
+
+// checkMetricsDocumented: every dstt_ series the node's metrics page
+// carries has a row in docs/API.md or docs/AUDIT.md with its type.
+func checkMetricsDocumented(t *testing.T, n *testnode.Node) {
+	t.Helper()
+	var docs []byte
+	for _, f := range []string{"../../docs/API.md", "../../docs/AUDIT.md"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, b...)
+	}
+	page := do(t, http.MethodGet, n.Gateway.MetricsURL(), "", nil).body
+	types := regexp.MustCompile(`(?m)^# TYPE (dstt_\w+) (\w+)$`).FindAllSubmatch(page, -1)
+	if len(types) < 10 {
+		t.Fatalf("only %d dstt_ series on the metrics page", len(types))
+	}
+	for _, m := range types {
+		if row := fmt.Sprintf("| `%s` | %s |", m[1], m[2]); !bytes.Contains(docs, []byte(row)) {
+			t.Errorf("docs/API.md and docs/AUDIT.md have no row %q", row)
+		}
 	}
 }
