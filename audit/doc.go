@@ -23,6 +23,12 @@
 //     AppHash(state hash, audit head), so >2/3 of the validators sign the
 //     head. The engine serves it on QueryEntries and QueryHead (encodings:
 //     EntriesRequest, EntriesResponse, HeadResponse).
+//     Entry.CommitTime, outside the encoding and the hash, is when the
+//     entry's block was committed (the next block's header time), filled in
+//     by the node that serves it; EventTime picks a record's timestamp and
+//     names its clock (TimeSource). CheckStored checks a node's stored
+//     chain against its last app hash before the node serves it
+//     (ErrStoreMismatch).
 //   - node: NodeLog, node-local events (CheckTx rejections, refused reads,
 //     start/stop, config loaded), stamped with the wall clock, hash-chained
 //     and signed with the node's audit key (security.Signer), in an
@@ -40,6 +46,11 @@
 // of the next block, whose commit is verified against the validator set
 // (CometBFT's light-client rules), optionally tied to a trusted set.
 // VerifyNodeLogFile checks a node log's CRCs, chain and signatures.
+// VerifyExportFile checks a native JSON export, read strictly (DecodeJSON:
+// unknown fields are refused); its Report's Scope says whether both ends
+// were anchored (seq 1 or a given head; a trusted head, or ProveExport
+// against the validators) or only internal consistency was shown
+// (ErrUnanchored for the CLI).
 //
 // # Sources
 //

@@ -29,7 +29,9 @@
 // and key map, which Commit promotes after the store holds the block
 // (staging.go). A query between FinalizeBlock and Commit therefore sees the
 // previous block's policy. AuditSource reads the committed audit chain
-// straight from a store, for the audit sinks.
+// straight from a store, for the audit sinks: only entries whose commit
+// time is recorded (committime.go). CheckAudit checks a store's audit chain
+// against its last app hash before a node serves it.
 //
 // Neither Engine nor Reader is safe for concurrent use; CometBFT's local
 // client serialises the ABCI calls. The Verifier the engine is given may
@@ -53,9 +55,11 @@
 // All state lives in one versioned store, one namespace per byte prefix:
 // 'k' user keys, 't' tx results, 'p' genesis params, 'r' RBAC rules and
 // grants, 'i'/'I' key-rotation records, 'o' member orgs, 'v' validators,
-// 'e' evidence, 'a' audit entries, 'h' the state hash and audit head.
+// 'e' evidence, 'a' audit entries, 'h' the state hash and audit head,
+// 'c' commit times of blocks with audit entries, 's' the settled audit head.
 // Writes get the version (height, tx index). The state hash is a hash chain
-// over each block's state writes (audit records excluded); the app hash is
+// over each block's state writes (audit records, commit times and the
+// settled head excluded); the app hash is
 // audit.AppHash(state hash, audit head), so the validators sign the audit
 // chain's head with every block. A block that writes nothing keeps both, so
 // empty blocks never change the app hash (CometBFT's
