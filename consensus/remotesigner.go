@@ -111,9 +111,8 @@ const (
 // remoteSigner is the node's client of a remote signer on
 // priv_validator_laddr: CometBFT's SignerClient, re-asked as above.
 type remoteSigner struct {
-	client   *privval.SignerClient
-	endpoint *privval.SignerListenerEndpoint
-	logger   log.Logger
+	client *privval.SignerClient
+	logger log.Logger
 
 	// needed reports whether the chain cannot move without this
 	// validator's signatures; nil until the node exists.
@@ -140,7 +139,7 @@ func newRemoteSigner(laddr, chainID string, nodeKey crypto.PrivKey, logger log.L
 	if err != nil {
 		return nil, fmt.Errorf("consensus: remote signer on %s: %w", laddr, err)
 	}
-	s := &remoteSigner{client: client, endpoint: endpoint, logger: logger, quit: make(chan struct{})}
+	s := &remoteSigner{client: client, logger: logger, quit: make(chan struct{})}
 	if _, err := client.GetPubKey(); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("consensus: no remote signer on %s (start the signer first): %w", laddr, err)
@@ -173,14 +172,14 @@ func (s *remoteSigner) isNeeded() bool {
 	return f != nil && (*f)()
 }
 
-// Close stops re-asking and stops listening. CometBFT's node calls it on
-// stop, before it waits for consensus, which may be waiting in a re-ask.
+// Close stops re-asking and drops the signer's connection. CometBFT's node
+// calls it on stop, before it waits for consensus, which may be waiting in
+// a re-ask. Like CometBFT's own client it leaves the listener to the
+// process: stopping CometBFT's endpoint spins its accept loop until the
+// stop completes.
 func (s *remoteSigner) Close() error {
 	s.quitOnce.Do(func() { close(s.quit) })
-	if s.endpoint.IsRunning() {
-		return s.endpoint.Stop()
-	}
-	return nil
+	return s.client.Close()
 }
 
 // GetPubKey implements types.PrivValidator, with CometBFT's budget.

@@ -92,7 +92,12 @@ the signer.`,
 				return err
 			}
 			return g.print(map[string]string{"home": g.home, "chain_id": f.chainID}, func(w io.Writer) {
-				fmt.Fprintf(w, "initialised %s for chain %q\nnext: dstt keys add NAME, then dstt start\n", h.Dir(), f.chainID)
+				fmt.Fprintf(w, "initialised %s for chain %q\n", h.Dir(), f.chainID)
+				if f.privValLaddr != "" {
+					fmt.Fprintf(w, "the validator signs through a remote signer dialling %s: start it (dstt signer start), then dstt start\n", f.privValLaddr)
+				} else {
+					fmt.Fprintln(w, "next: dstt keys add NAME, then dstt start")
+				}
 			})
 		},
 	}

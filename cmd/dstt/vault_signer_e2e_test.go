@@ -42,12 +42,11 @@ func keysDocValidatorPolicy(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range regexp.MustCompile("(?s)```hcl\n(.*?)```").FindAllStringSubmatch(string(doc), -1) {
-		if strings.Contains(m[1], "transit/sign/"+vaultValidatorKey) {
-			return m[1]
-		}
+	re := regexp.MustCompile("(?s)\\$ vault policy write " + vaultValidatorKey + " - <<'EOF'\n(.*?)\nEOF\n")
+	if m := re.FindStringSubmatch(string(doc)); m != nil {
+		return m[1]
 	}
-	t.Fatalf("docs/KEYS.md has no hcl block for transit/sign/%s", vaultValidatorKey)
+	t.Fatalf("docs/KEYS.md has no `vault policy write %s` block", vaultValidatorKey)
 	return ""
 }
 

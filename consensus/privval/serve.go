@@ -109,7 +109,9 @@ func Serve(ctx context.Context, dial Dialer, pv cmttypes.PrivValidator, chainID 
 			}
 			if served > 0 {
 				backoff, failingSince, logged = 100*time.Millisecond, time.Time{}, time.Time{}
-				logger.Warn("signer: connection to the node ended; redialling", "err", err)
+				if !errors.Is(err, ErrVaultUnavailable) { // logged already
+					logger.Warn("signer: connection to the node ended; redialling", "err", err)
+				}
 				continue
 			}
 			err = fmt.Errorf("%w: the node closed the connection before asking anything (is it restarting, or does its priv_validator_laddr name another signer peer id? `dstt signer peer-id` prints this signer's): %v",
