@@ -24,8 +24,8 @@ type Quorum struct {
 	// precommits for it (zero when unknown).
 	CommitTime time.Time `json:"commit_time"`
 	AgeSeconds float64   `json:"age_seconds"` // since CommitTime
-	// The validator set at Height, and the part of it whose node answers
-	// and is not catching up (so it votes).
+	// The validator set that signs the next block, and the part of it
+	// whose node answers and is not catching up (so it votes).
 	Validators  int   `json:"validators"`
 	Online      int   `json:"online"`
 	TotalPower  int64 `json:"total_power"`
@@ -35,18 +35,65 @@ type Quorum struct {
 	HasQuorum  bool `json:"has_quorum"`
 	PendingTxs int  `json:"pending_txs"` // the most txs waiting in one answering node's mempool
 	// Halted: no block can commit (no quorum online, or no node answers),
-	// or none has for longer than the stall limit while txs wait. Reason
-	// says which.
+	// or none has for longer than the stall limit while txs wait, and none
+	// came while Observe watched for one. Reason says which.
 	Halted bool   `json:"halted"`
 	Reason string `json:"reason,omitempty"`
+	// Stalled: the quorum is online but txs wait and the last block is
+	// older than the stall limit (the halt Observe confirms by watching).
+	Stalled bool `json:"stalled,omitempty"`
+}
+
+// Observe reads every node's status (Status) and the quorum (CheckQuorum).
+// When the quorum is online but the chain looks stalled (txs wait, the last
+// block older than stallAfter), it watches for up to stallAfter more: a new
+// block (a chain that just got its quorum back) means it is not halted, and
+// it reads everything again. ctx bounds the whole.
+func Observe(ctx context.Context, nw *Network, stallAfter time.Duration) ([]NodeStatus, Quorum, error) {
+	statuses := Status(ctx, nw)
+	q, err := CheckQuorum(ctx, nw, statuses, stallAfter)
+	if err != nil || !q.Stalled {
+		return statuses, q, err
+	}
+	if !waitHeightAbove(ctx, nw, q.Height, stallAfter) {
+		q.Reason += fmt.Sprintf("; none came in %s of watching", stallAfter)
+		return statuses, q, nil
+	}
+	statuses = Status(ctx, nw)
+	q, err = CheckQuorum(ctx, nw, statuses, stallAfter)
+	if q.Stalled { // blocks come: it moves, however slowly
+		q.Halted, q.Stalled, q.Reason = false, false, ""
+	}
+	return statuses, q, err
+}
+
+// waitHeightAbove polls until some node has a block above h (true), or d
+// or ctx runs out (false).
+func waitHeightAbove(ctx context.Context, nw *Network, h int64, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, s := range Status(ctx, nw) {
+			if s.Reachable() && s.Height > h {
+				return true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
 }
 
 // Needed is the least voting power that is more than 2/3 of TotalPower.
 func (q Quorum) Needed() int64 { return q.TotalPower*2/3 + 1 }
 
-// CheckQuorum reads the validator set and the latest commit from the
-// answering node with the highest height and summarises the chain's
-// liveness (Summarize) as of now.
+// CheckQuorum reads the validator set of the next block and the latest
+// commit from the answering node with the highest height and summarises
+// the chain's liveness (Summarize) as of now.
 func CheckQuorum(ctx context.Context, nw *Network, statuses []NodeStatus, stallAfter time.Duration) (Quorum, error) {
 	best := -1
 	for i, s := range statuses {
@@ -65,9 +112,11 @@ func CheckQuorum(ctx context.Context, nw *Network, statuses []NodeStatus, stallA
 	perPage := 100 // MaxValidators fit on one page
 	vals := map[string]int64{}
 	for page := 1; ; page++ {
-		res, err := c.Validators(ctx, &h, &page, &perPage)
+		// No height: the set that signs the next block, as the POWER column
+		// (/status) shows it.
+		res, err := c.Validators(ctx, nil, &page, &perPage)
 		if err != nil {
-			return Quorum{}, fmt.Errorf("testnet: %s: validators at %d: %w", statuses[best].Name, h, err)
+			return Quorum{}, fmt.Errorf("testnet: %s: validators: %w", statuses[best].Name, err)
 		}
 		for _, v := range res.Validators {
 			vals[v.Address.String()] = v.VotingPower
@@ -95,7 +144,7 @@ func CheckQuorum(ctx context.Context, nw *Network, statuses []NodeStatus, stallA
 }
 
 // Summarize is the chain's liveness from the nodes' statuses, the validator
-// set at the highest height (address to voting power), when that height was
+// set of the next block (address to voting power), when the highest height was
 // committed, and the time now. The chain is halted when no node answers,
 // when the validators whose node answers and is not catching up hold no
 // more than 2/3 of the voting power, or when txs wait and no block has
@@ -133,7 +182,7 @@ func Summarize(statuses []NodeStatus, validators map[string]int64, committed, no
 		q.Halted = true
 		q.Reason = fmt.Sprintf("%d of %d voting power online, a block needs more than 2/3 (%d)", q.OnlinePower, q.TotalPower, q.Needed())
 	case q.PendingTxs > 0 && !committed.IsZero() && age > stallAfter:
-		q.Halted = true
+		q.Halted, q.Stalled = true, true
 		q.Reason = fmt.Sprintf("%d txs wait and no block for %s (over %s)", q.PendingTxs, age.Round(time.Second), stallAfter)
 	}
 	return q

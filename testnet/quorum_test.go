@@ -49,7 +49,8 @@ func TestSummarizeQuorum(t *testing.T) {
 				v = nil
 			}
 			q := testnet.Summarize(tc.statuses, v, tc.committed, now, testnet.DefaultStallAfter)
-			if q.OnlinePower != tc.online || q.Halted != (tc.halted != "") || !strings.Contains(q.Reason, tc.halted) {
+			stalled := strings.HasPrefix(tc.name, "txs wait") // the halt Observe confirms by watching
+			if q.OnlinePower != tc.online || q.Halted != (tc.halted != "") || !strings.Contains(q.Reason, tc.halted) || q.Stalled != stalled {
 				t.Errorf("Summarize = %+v; want online %d, halted %q", q, tc.online, tc.halted)
 			}
 			if q.HasQuorum != (3*tc.online > 2*40) || (v != nil && (q.TotalPower != 40 || q.Validators != 4 || q.Height != 9 || q.Needed() != 27)) {

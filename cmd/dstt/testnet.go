@@ -152,13 +152,15 @@ voting power and state; then compare the block hash at the lowest height all
 answering nodes have (a mismatch is a fork).
 
 The quorum line sums the voting power of the validators whose node answers
-and is not catching up, against the validator set at the highest height:
-blocks commit only while that is more than 2/3. It also gives that height and
-how long ago it was committed (the median time of its precommits), and the
+and is not catching up, against the validator set that signs the next block:
+blocks commit only while that is more than 2/3. It also gives the highest
+height and how long ago it was committed (the median time of its precommits), and the
 txs waiting in the mempools. The chain is HALTED when no node answers, when
-the power online is not more than 2/3, or when txs wait and no block has come
-for longer than --stall-after (with create_empty_blocks off, an idle chain
-makes no blocks, so only waiting txs make an old height a halt).
+the power online is not more than 2/3, or when txs wait, no block has come
+for longer than --stall-after, and none comes in another --stall-after of
+watching (with create_empty_blocks off, an idle chain makes no blocks, so
+only waiting txs make an old height a halt; the watching spares a chain
+that has just got its quorum back).
 
 Exit status: 1 on a fork, on a halt (after printing the status), or when
 --wait runs out; 0 otherwise.
@@ -178,11 +180,12 @@ block 1 or later.`,
 				waitErr = testnet.WaitReady(wctx, nw)
 				wcancel()
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			// A chain that looks stalled is watched for up to stallAfter more.
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout+stallAfter)
 			defer cancel()
-			r := testnetReport{statuses: testnet.Status(ctx, nw)}
+			var r testnetReport
+			r.statuses, r.quorum, r.quorumErr = testnet.Observe(ctx, nw, stallAfter)
 			r.common, r.agreeErr = testnet.Agreement(ctx, nw, r.statuses)
-			r.quorum, r.quorumErr = testnet.CheckQuorum(ctx, nw, r.statuses, stallAfter)
 			if err := g.print(r.json(nw), func(w io.Writer) { r.print(w) }); err != nil {
 				return err
 			}
