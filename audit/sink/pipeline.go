@@ -47,16 +47,11 @@ func (s *Shipper) runPipelined(ctx context.Context, a Acknowledger, cursor audit
 	p.pollWait = min(firstAckPoll, p.pol.PollInterval)
 	retry, reset := s.retrier(ctx)
 	for ctx.Err() == nil {
-		var changed <-chan struct{}
-		if n, ok := s.src.(audit.Notifier); ok {
-			changed = n.Changed()
-		}
-		head, err := s.src.Head(ctx)
+		changed, head, err := s.observeHead(ctx)
 		if err != nil {
-			retry(fmt.Errorf("read head: %w", err))
+			retry(err)
 			continue
 		}
-		s.setHead(head.Seq)
 		if err := p.fill(ctx, head); err != nil {
 			retry(err)
 			continue

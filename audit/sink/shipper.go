@@ -218,18 +218,11 @@ func (s *Shipper) Run(ctx context.Context) error {
 	}
 	retry, reset := s.retrier(ctx)
 	for ctx.Err() == nil {
-		// Notifications that arrive while reading must not be lost: take the
-		// change channel before looking.
-		var changed <-chan struct{}
-		if n, ok := s.src.(audit.Notifier); ok {
-			changed = n.Changed()
-		}
-		head, err := s.src.Head(ctx)
+		changed, head, err := s.observeHead(ctx)
 		if err != nil {
-			retry(fmt.Errorf("read head: %w", err))
+			retry(err)
 			continue
 		}
-		s.setHead(head.Seq)
 		if head.Seq <= cursor.Seq {
 			s.waitForEntries(ctx, changed)
 			continue
@@ -243,6 +236,22 @@ func (s *Shipper) Run(ctx context.Context) error {
 		reset()
 	}
 	return ctx.Err()
+}
+
+// observeHead takes the source's change channel (nil if it has none) and
+// then reads and records its head: a notification that arrives while
+// reading is not lost.
+func (s *Shipper) observeHead(ctx context.Context) (<-chan struct{}, audit.ChainHead, error) {
+	var changed <-chan struct{}
+	if n, ok := s.src.(audit.Notifier); ok {
+		changed = n.Changed()
+	}
+	head, err := s.src.Head(ctx)
+	if err != nil {
+		return changed, head, fmt.Errorf("read head: %w", err)
+	}
+	s.setHead(head.Seq)
+	return changed, head, nil
 }
 
 // retrier returns retry, which records a failure and sleeps the backoff
