@@ -206,6 +206,20 @@ func (v *vaultValidator) checkCommits(final int64, sigs map[int64]map[string]boo
 	}
 }
 
+// checkAndStop checks the journal and every commit so far (no double
+// sign, no evidence), then stops the watch, the signer and the node. It
+// returns the height checked up to and the number of signatures.
+func (v *vaultValidator) checkAndStop(chain *heightWatch, signer, node *proc) (final int64, signatures int) {
+	v.t.Helper()
+	final = chain.status()
+	signatures, sigs := v.checkJournal()
+	v.checkCommits(final, sigs)
+	chain.stop()
+	signer.stop()
+	node.stop()
+	return final, signatures
+}
+
 // TestVaultSignerE2E: a single-validator chain signing through `dstt
 // signer` with its key in Vault (TLS, AppRole with the doc's policy) for
 // 100+ heights, with the signer killed -9 and restarted three times and
@@ -250,12 +264,7 @@ func TestVaultSignerE2E(t *testing.T) {
 	mustCLI("query", "get", "chain/k")
 	srv.Unseal()
 	chain.waitHeight(115, 120*time.Second)
-	final := chain.status()
-	lines, sigs := v.checkJournal()
-	v.checkCommits(final, sigs)
-	chain.stop()
-	signer.stop()
-	node.stop()
+	final, lines := v.checkAndStop(chain, signer, node)
 	t.Logf("%d heights in %s through the Vault signer (3 kill -9 restarts, Vault sealed 7 s+); journal: %d signatures, no HRS signed twice with different bytes; %d commits verified",
 		final, time.Since(start).Round(time.Second), lines, final-1)
 }
@@ -302,12 +311,7 @@ func TestVaultSignerLongSeal(t *testing.T) {
 	if n := strings.Count(signer.logs.String(), "dstt signer: validator"); n != 1 {
 		t.Fatalf("the signer started %d times", n)
 	}
-	final := chain.status()
-	lines, sigs := v.checkJournal()
-	v.checkCommits(final, sigs)
-	chain.stop()
-	signer.stop()
-	node.stop()
+	final, lines := v.checkAndStop(chain, signer, node)
 	t.Logf("Vault sealed %s (--vault-wait %s); first commit %s after the unseal (height %d -> %d); journal %d signatures, no HRS signed twice, %d commits verified, no evidence",
 		sealedFor.Round(100*time.Millisecond), vaultWait, recovered.Round(10*time.Millisecond), stalled, stalled+1, lines, final-1)
 }
