@@ -52,6 +52,18 @@
 // node's public key, from which both IDs derive (Peer.NodeID, LibP2PID). Every validator
 // of a chain must use the same transport.
 //
+// # A validator key held elsewhere
+//
+// With InitOptions.ValidatorPubKey the genesis validator is a key this home does not
+// hold (a Vault transit key, say), and InitOptions.PrivValidatorListen writes
+// priv_validator_laddr: NewNode then listens there for a remote signer (`dstt signer`,
+// package consensus/privval) instead of loading priv_validator_key.json, and waits up to
+// 3 s for it to dial in. CometBFT's consensus does not ask again for a signature that
+// failed, so the node's signer client re-asks (remotesigner.go): without limit while
+// this validator holds at least 1/3 of the voting power (the chain cannot move without
+// it), else within CometBFT's own budget (~5 s) while the others carry the round. A
+// signer's error answer (a double-sign refusal) is final.
+//
 // # Errors
 //
 //   - InitHome, NewConfig: ErrInvalidOptions (every problem listed: also a bad
