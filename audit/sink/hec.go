@@ -24,11 +24,13 @@ import (
 // (X-Splunk-Request-Channel: GUID), the answer carries an ackId for the
 // whole request, and POST /services/collector/ack {"acks":[ID]} on the
 // same channel answers {"acks":{"ID":true}} once the events are indexed
-// (then HEC forgets the ackId). HECAckIndexed makes Send wait for that:
-// the shipper's cursor advances only over indexed events. A request not
-// acknowledged within AckTimeout counts as lost and Send fails, so the
-// shipper sends the batch again: HEC may then hold duplicates, each with
-// the same seq and hash, which consumers drop on (chain, seq).
+// (then HEC forgets the ackId). With HECAckIndexed the sink is an
+// Acknowledger: the shipper keeps up to AckWindow batches in flight, asks
+// about all their ackIds in one query, and saves the cursor only over the
+// acknowledged prefix (Send, for direct callers, posts and waits). A batch
+// not acknowledged within AckTimeout counts as lost and is posted again:
+// HEC may then hold duplicates, each with the same seq and hash, which
+// consumers drop on (chain, seq).
 const (
 	// HECChannelHeader carries the channel on every HEC request.
 	HECChannelHeader = "X-Splunk-Request-Channel"
