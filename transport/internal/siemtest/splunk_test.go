@@ -172,6 +172,7 @@ func TestSplunkConf(t *testing.T) {
 	events := generated(t)
 	for _, ev := range events {
 		opts := format.Options{Chain: ev.chain, ChainID: "dstt-test", Hostname: "node0.example"}
+		_, src := ev.entry.EventTime()
 		for _, st := range []struct{ sourcetype, format string }{{"dstt:audit:rfc5424", format.RFC5424}, {"dstt:audit:cef", format.CEF}} {
 			f, err := format.New(st.format, opts)
 			if err != nil {
@@ -180,7 +181,8 @@ func TestSplunkConf(t *testing.T) {
 			raw := string(format.Syslog(f, opts).Append(nil, &ev.entry))
 			got := extract(t, props[st.sourcetype], transforms, raw)
 			want := map[string]string{"kind": string(ev.entry.Kind), "seq": strconv.FormatUint(ev.entry.Seq, 10),
-				"code_name": ev.entry.CodeName, "hash": hex.EncodeToString(ev.entry.Hash), "action": ev.entry.Action}
+				"code_name": ev.entry.CodeName, "hash": hex.EncodeToString(ev.entry.Hash), "action": ev.entry.Action,
+				"time_source": string(src)}
 			for field, w := range want {
 				if w == "" {
 					continue
