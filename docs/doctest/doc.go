@@ -2,7 +2,8 @@
 // tests, so that the docs show exactly the commands an operator types and the
 // output they get.
 //
-// Every ```sh block in those files is preceded by a marker comment:
+// Every ```sh or ```console block in those files is preceded by a marker
+// comment:
 //
 //	<!-- doctest: FLOW -->        the block is part of the flow FLOW
 //	<!-- not tested: REASON -->   the block is not run, and says why
@@ -12,10 +13,12 @@
 // command line is tested): testdata/FLOW.txtar holds its prelude (servers to
 // start, files to provide) and each command of the blocks runs in sh from
 // the script's work directory, with the environment and working directory
-// carried from one command to the next. A full-line comment right after a
-// command is output that command must print (stdout and stderr together): an
-// ellipsis "…" stands for any text and runs of spaces for any white space. A
-// command whose expected output starts with "Error" must fail.
+// carried from one command to the next. In an sh block a full-line comment
+// right after a command is output that command must print (stdout and stderr
+// together); in a console block commands start with "$ " and every other line
+// is output. An ellipsis "…" stands for any text and runs of spaces for any
+// white space; each output line must appear in the command's output, in any
+// order. A command whose expected output starts with "Error" must fail.
 //
 // The package owns that translation and its rules; it never changes a doc.
 package doctest

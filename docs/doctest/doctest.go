@@ -14,6 +14,7 @@ import (
 type Block struct {
 	File      string   // the markdown file
 	Line      int      // the line of the opening fence, 1-based
+	Console   bool     // a console block: "$ " commands, their output as plain lines
 	Flow      string   // the flow it belongs to ("" when not tested)
 	NotTested string   // why it is not run ("" when tested)
 	Lines     []string // the lines between the fences
@@ -56,7 +57,7 @@ func Blocks(path string) ([]Block, error) {
 			return nil, fmt.Errorf("%s:%d: a command sequence in a block that is not labelled sh", path, n)
 		case other:
 		case trimmed == "```sh" || trimmed == "```console":
-			cur = &Block{File: path, Line: n}
+			cur = &Block{File: path, Line: n, Console: trimmed == "```console"}
 			if m := markerFlow.FindStringSubmatch(lastText); m != nil {
 				cur.Flow = m[1]
 			} else if m := markerNotTested.FindStringSubmatch(lastText); m != nil {
@@ -93,22 +94,30 @@ type Step struct {
 
 var heredoc = regexp.MustCompile(`<<-?\s*'?"?([A-Za-z_][A-Za-z0-9_]*)'?"?`)
 
-// Steps splits a block into commands and their expected output.
+// Steps splits a block into commands and their expected output. In an sh
+// block a command is any line but a full-line comment, which is output; in a
+// console block a command is a line starting with "$ " and output is any
+// other line.
 func Steps(b Block) []Step {
 	var steps []Step
 	lines := b.Lines
 	for i := 0; i < len(lines); i++ {
 		line := strings.TrimRight(lines[i], " \t")
 		trimmed := strings.TrimSpace(line)
+		want, isOutput := "", false
 		switch {
 		case trimmed == "":
 			continue
-		case strings.HasPrefix(trimmed, "#"):
-			if len(steps) > 0 {
-				want := strings.TrimSpace(strings.TrimPrefix(trimmed, "#"))
-				if want != "" {
-					steps[len(steps)-1].Want = append(steps[len(steps)-1].Want, want)
-				}
+		case b.Console && !strings.HasPrefix(line, "$ "):
+			want, isOutput = trimmed, true
+		case !b.Console && strings.HasPrefix(trimmed, "#"):
+			want, isOutput = strings.TrimSpace(strings.TrimPrefix(trimmed, "#")), true
+		case b.Console:
+			line = strings.TrimPrefix(line, "$ ")
+		}
+		if isOutput {
+			if len(steps) > 0 && want != "" {
+				steps[len(steps)-1].Want = append(steps[len(steps)-1].Want, want)
 			}
 			continue
 		}

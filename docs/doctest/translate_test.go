@@ -98,3 +98,26 @@ func TestScriptCatchesWrongDocs(t *testing.T) {
 		})
 	}
 }
+
+func TestConsoleSteps(t *testing.T) {
+	b := Block{File: "x.md", Line: 1, Console: true, Lines: []string{
+		`$ vault policy write p - <<'EOF'`,
+		`path "a" { capabilities = ["read"] }   # a comment inside`,
+		`EOF`,
+		`Success! Uploaded policy: p`,
+		`$ dstt keys show a`,
+		`# not a comment: output`,
+		`$ false`,
+	}}
+	steps := Steps(b)
+	if len(steps) != 3 {
+		t.Fatalf("got %d steps: %+v", len(steps), steps)
+	}
+	if !strings.HasPrefix(steps[0].Command, "vault policy write") || !strings.HasSuffix(steps[0].Command, "\nEOF") ||
+		len(steps[0].Want) != 1 || steps[0].Want[0] != "Success! Uploaded policy: p" {
+		t.Errorf("step 0: %+v", steps[0])
+	}
+	if steps[1].Command != "dstt keys show a" || len(steps[1].Want) != 1 || steps[1].Want[0] != "# not a comment: output" {
+		t.Errorf("step 1: %+v", steps[1])
+	}
+}
