@@ -78,12 +78,9 @@ type govState struct {
 	Threshold uint32 `json:"threshold,omitempty"`
 }
 
-// orgsOfSigners lists the orgs d's signatures approve for, in id order:
-// each distinct signing identity counts for at most one org it administers,
-// and each org once. That is a maximum matching between signers and orgs
-// (an identity that administers three orgs still approves for one), found
-// with augmenting paths tried in signature order and org-id order, so every
-// replica finds the same one. A retired key approves for none.
+// orgsOfSigners lists the orgs d's signatures approve for, in id order
+// (types.ApprovingOrgs over the distinct signing identities, in signature
+// order). A retired key approves for none.
 func (e *Engine) orgsOfSigners(st *staged, d *decodedTx) ([]string, error) {
 	var signers []string // distinct identities, in signature order
 	for _, s := range d.tx.Signatures {
@@ -95,42 +92,7 @@ func (e *Engine) orgsOfSigners(st *staged, d *decodedTx) ([]string, error) {
 	if err := e.scanOrgs(st, func(o types.Org) { orgs = append(orgs, o) }); err != nil {
 		return nil, err
 	}
-	adj := make([][]int, len(signers)) // signer -> orgs it administers, in id order
-	for j, o := range orgs {
-		for i, s := range signers {
-			if slices.Contains(o.Admins, s) {
-				adj[i] = append(adj[i], j)
-			}
-		}
-	}
-	owner := make([]int, len(orgs)) // org -> the signer it counts for, or -1
-	for j := range owner {
-		owner[j] = -1
-	}
-	var augment func(i int, seen []bool) bool
-	augment = func(i int, seen []bool) bool {
-		for _, j := range adj[i] {
-			if seen[j] {
-				continue
-			}
-			seen[j] = true
-			if owner[j] < 0 || augment(owner[j], seen) {
-				owner[j] = i
-				return true
-			}
-		}
-		return false
-	}
-	for i := range signers {
-		augment(i, make([]bool, len(orgs)))
-	}
-	var out []string
-	for j, o := range orgs {
-		if owner[j] >= 0 {
-			out = append(out, o.ID)
-		}
-	}
-	return out, nil
+	return types.ApprovingOrgs(signers, orgs), nil
 }
 
 // scanOrgs calls fn for every org, in id order, as the block sees them.

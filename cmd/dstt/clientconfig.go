@@ -26,6 +26,10 @@ type clientConfig struct {
 	RPC            string `json:"rpc,omitempty"`  // CometBFT's RPC (operator port), tcp://HOST:PORT
 	KeyringBackend string `json:"keyring_backend,omitempty"`
 	From           string `json:"from,omitempty"`
+	// TLS files for an https:// gateway (--ca, --cert, --key).
+	TLSCA   string `json:"tls_ca,omitempty"`
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
 }
 
 // recordAddresses stores the addresses a starting node serves in the

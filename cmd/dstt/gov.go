@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dstt/dstt/consensus/proposal"
+	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
 )
 
@@ -35,13 +37,12 @@ default a majority). The flow:
   dstt gov propose add-validator --pub-key KEY --power 10 --org org5 -f prop.json
   dstt gov sign prop.json --from org1-admin      # each admin, offline if need be
   dstt gov sign prop.json --from org2-admin
+  dstt gov show prop.json                        # who signed, how many more
   dstt gov submit prop.json
 
 dstt gov validators and dstt gov orgs show the current state.`,
 	}
-	cmd.AddCommand(newGovProposeCmd(g), newGovSignCmd(g), newGovSubmitCmd(g),
-		newGovShowCmd(g, "validators", "List the validator set with each validator's org", types.QueryValidators),
-		newGovShowCmd(g, "orgs", "List the member orgs and the threshold k", types.QueryOrgs))
+	cmd.AddCommand(newGovProposeCmd(g), newGovSignCmd(g), newGovShowCmd(g), newGovSubmitCmd(g), newGovValidatorsCmd(g), newGovOrgsCmd(g))
 	return cmd
 }
 
@@ -133,8 +134,13 @@ func newGovProposeCmd(g *globals) *cobra.Command {
 
 func newGovSignCmd(g *globals) *cobra.Command {
 	var from string
+	var offline bool
 	sign := &cobra.Command{
-		Use: "sign FILE --from ADMIN", Short: "Add your signature to a proposal file", Args: cobra.ExactArgs(1),
+		Use: "sign FILE --from ADMIN", Short: "Add your signature to a proposal file (only an admin of a member org may)", Args: cobra.ExactArgs(1),
+		Long: `Add the signature of --from to a proposal file. The node is asked first
+(committed state): a key that is not an admin of a member org would not
+count, so it is refused and nothing is written. --offline signs without
+asking (dstt gov show FILE checks the signatures later, with the node).`,
 		RunE: func(_ *cobra.Command, args []string) error {
 			p, err := loadProposal(args[0])
 			if err != nil {
@@ -145,7 +151,13 @@ func newGovSignCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if s == nil {
-				return errors.New("pass --from ADMIN")
+				return usageErr("pass --from ADMIN")
+			}
+			var orgs []string
+			if !offline {
+				if orgs, err = g.memberOrgsOf(types.Address(s.PubKey())); err != nil {
+					return err
+				}
 			}
 			addr, err := p.Sign(s)
 			if err != nil {
@@ -154,17 +166,72 @@ func newGovSignCmd(g *globals) *cobra.Command {
 			if err := p.Save(args[0]); err != nil {
 				return err
 			}
-			return g.print(map[string]any{"file": args[0], "signatures": len(p.Signatures)}, func(w io.Writer) {
+			out := map[string]any{"file": args[0], "signatures": len(p.Signatures), "address": addr, "admin_of": orgs}
+			return g.print(out, func(w io.Writer) {
 				fmt.Fprintf(w, "signed %s as %s (%d signatures): %s\n", args[0], addr, len(p.Signatures), p.Summary)
+				if !offline {
+					fmt.Fprintf(w, "admin of: %s; see who else must sign: dstt gov show %s\n", strings.Join(orgs, ", "), args[0])
+				}
 			})
 		},
 	}
 	sign.Flags().StringVar(&from, "from", "", "your admin key")
+	sign.Flags().BoolVar(&offline, "offline", false, "sign without asking the node whether the key administers a member org")
 	return sign
 }
 
+// govState is the committed governance state: the orgs and k.
+func (g *globals) govState(ctx context.Context, c *client.Client) (types.OrgsView, error) {
+	var v types.OrgsView
+	raw, err := c.Raw(ctx, types.QueryOrgs, nil)
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("%w: decode orgs: %v", client.ErrQuery, err)
+	}
+	return v, nil
+}
+
+// memberOrgsOf lists the member orgs the identity of the key keyAddr
+// administers at the committed state; errNotMember when none.
+func (g *globals) memberOrgsOf(keyAddr string) ([]string, error) {
+	c, err := g.newClient()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	id, err := c.Identity(ctx, keyAddr)
+	if err != nil {
+		return nil, err
+	}
+	gov, err := g.govState(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	orgs := adminOf(gov.Orgs, id.Identity)
+	if len(orgs) == 0 {
+		return nil, fmt.Errorf("%w: key %s (identity %s) administers none of the member orgs, so its signature would not count; nothing was signed (the orgs and their admins: dstt gov orgs)", errNotMember, keyAddr, id.Identity)
+	}
+	return orgs, nil
+}
+
+// adminOf lists the ids of the orgs identity administers.
+func adminOf(orgs []types.Org, identity string) []string {
+	var out []string
+	for _, o := range orgs {
+		if slices.Contains(o.Admins, identity) {
+			out = append(out, o.ID)
+		}
+	}
+	return out
+}
+
 func newGovSubmitCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var timeout time.Duration
+	cmd := &cobra.Command{
 		Use: "submit FILE", Short: "Submit a signed proposal and wait for its block", Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			p, err := loadProposal(args[0])
@@ -182,27 +249,76 @@ func newGovSubmitCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := g.commitContext(timeout)
 			defer cancel()
 			res, err := c.BroadcastCommit(ctx, tx)
 			return g.report(res, err)
 		},
 	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for the node")
+	return cmd
 }
 
-// newGovShowCmd prints a governance query's JSON answer.
-func newGovShowCmd(g *globals, use, short, path string) *cobra.Command {
+func newGovValidatorsCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use: use, Short: short, Args: cobra.NoArgs,
+		Use: "validators", Short: "List the validator set with each validator's org", Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			var v any
-			if err := g.rawQuery("-", path, nil, &v); err != nil {
+			var vs []types.ValidatorView
+			if err := g.govQuery(types.QueryValidators, &vs); err != nil {
 				return err
 			}
-			return g.print(v, func(w io.Writer) {
-				b, _ := json.MarshalIndent(v, "", "  ")
-				fmt.Fprintln(w, string(b))
+			return g.print(vs, func(w io.Writer) {
+				var total int64
+				fmt.Fprintf(w, "%-40s  %-8s %-12s %s\n", "ADDRESS", "POWER", "ORG", "PUB KEY")
+				for _, v := range vs {
+					total += v.Power
+					fmt.Fprintf(w, "%-40s  %-8d %-12s %s\n", v.Address, v.Power, orDash(v.Org), v.PubKey)
+				}
+				fmt.Fprintf(w, "%d validators, total power %d\n", len(vs), total)
 			})
 		},
 	}
+}
+
+func newGovOrgsCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use: "orgs", Short: "List the member orgs and the threshold k", Args: cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			var v types.OrgsView
+			if err := g.govQuery(types.QueryOrgs, &v); err != nil {
+				return err
+			}
+			return g.print(v, func(w io.Writer) {
+				fmt.Fprintf(w, "%-12s %-10s %s\n", "ORG", "VALIDATORS", "ADMINS")
+				for _, o := range v.Orgs {
+					fmt.Fprintf(w, "%-12s %-10d %s\n", o.ID, len(o.Validators), strings.Join(o.Admins, ", "))
+				}
+				fmt.Fprintf(w, "%d member orgs; a governance tx needs admins of k = %d distinct orgs\n", len(v.Orgs), v.Threshold)
+			})
+		},
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// govQuery runs a governance query against the committed state, through
+// the node's gateway (or its RPC with --transport rpc).
+func (g *globals) govQuery(path string, out any) error {
+	c, err := g.newClient()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	raw, err := c.Raw(ctx, path, nil)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, out)
 }

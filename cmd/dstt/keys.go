@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,20 +52,9 @@ func (g *globals) signerFor(from, purpose string) (security.Signer, error) {
 	return s, nil
 }
 
-type keyJSON struct {
-	Name    string `json:"name"`
-	Address string `json:"address"`
-	PubKey  string `json:"pub_key"`
-	Backend string `json:"backend"`
-}
-
-func toKeyJSON(k keyring.KeyInfo) keyJSON {
-	return keyJSON{Name: k.Name, Address: k.Address, PubKey: fmt.Sprintf("%x", k.PubKey), Backend: k.Backend}
-}
-
 func newKeysCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage signing keys in the home's keyring"}
-	cmd.AddCommand(newKeysAddCmd(g), newKeysRotateCmd(g), newKeysListCmd(g), newKeysShowCmd(g))
+	cmd.AddCommand(newKeysAddCmd(g), newKeysImportCmd(g), newKeysDeleteCmd(g), newKeysRotateCmd(g), newKeysListCmd(g), newKeysShowCmd(g), newKeysHistoryCmd(g))
 	return cmd
 }
 
@@ -90,7 +81,11 @@ an aes256-gcm96 transit key instead, to wrap data keys for tx put --encrypt.`,
 			if err != nil {
 				return err
 			}
-			return g.print(toKeyJSON(k), func(w io.Writer) {
+			out, err := g.keysJSON(k)
+			if err != nil {
+				return err
+			}
+			return g.print(out[0], func(w io.Writer) {
 				fmt.Fprintf(w, "created key %q (%s backend)\naddress: %s\n", k.Name, k.Backend, k.Address)
 			})
 		},
@@ -113,16 +108,18 @@ func newKeysListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := make([]keyJSON, len(ks))
-			for i, k := range ks {
-				out[i] = toKeyJSON(k)
+			out, err := g.keysJSON(ks...)
+			if err != nil {
+				return err
 			}
 			return g.print(out, func(w io.Writer) {
 				if len(ks) == 0 {
 					fmt.Fprintf(w, "no keys in the %s keyring at %s (create one: dstt keys add NAME)\n", g.backendName(), keyringDir(g.home))
+					return
 				}
-				for _, k := range ks {
-					fmt.Fprintf(w, "%-20s %s\n", k.Name, k.Address)
+				fmt.Fprintf(w, "%-20s %-40s  %s\n", "NAME", "ADDRESS (IDENTITY)", "KEY ADDRESS")
+				for _, k := range out {
+					fmt.Fprintf(w, "%-20s %-40s  %s\n", k.Name, k.Address, k.KeyAddress)
 				}
 			})
 		},
@@ -132,7 +129,7 @@ func newKeysListCmd(g *globals) *cobra.Command {
 func newKeysShowCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "show NAME",
-		Short: "Show a key's address and public key",
+		Short: "Show a key's identity address, its own address and public key",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			kr, err := g.openKeyring()
@@ -143,16 +140,21 @@ func newKeysShowCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%w: %q in the %s keyring (list them: dstt keys list)", err, args[0], g.backendName())
 			}
-			out := showJSON{keyJSON: toKeyJSON(k)}
+			kj, err := g.keysJSON(k)
+			if err != nil {
+				return err
+			}
+			out := showJSON{keyJSON: kj[0]}
 			if v := vault.ClientOf(kr); v != nil {
 				out.Vault = vaultKeyJSONOf(v, k.Name)
 			}
 			return g.print(out, func(w io.Writer) {
-				fmt.Fprintf(w, "name:    %s\naddress: %s\npub_key: %x\nbackend: %s\n", k.Name, k.Address, k.PubKey, k.Backend)
+				fmt.Fprintf(w, "name:        %s\naddress:     %s (the identity: RBAC grants name it)\nkey_address: %s\npub_key:     %x\nbackend:     %s\n",
+					k.Name, out.Address, out.KeyAddress, k.PubKey, k.Backend)
 				if vk := out.Vault; vk != nil {
-					fmt.Fprintf(w, "vault:   transit key %s at %s, signing version %d, latest version %d\n", vk.Key, vk.Address, vk.SigningVersion, vk.LatestVersion)
+					fmt.Fprintf(w, "vault:       transit key %s at %s, signing version %d, latest version %d\n", vk.Key, vk.Address, vk.SigningVersion, vk.LatestVersion)
 					if vk.LatestVersion > vk.SigningVersion {
-						fmt.Fprintf(w, "         a rotation is pending: finish it with dstt keys rotate %s\n", k.Name)
+						fmt.Fprintf(w, "             a rotation is pending: finish it with dstt keys rotate %s\n", k.Name)
 					}
 				}
 			})
@@ -290,12 +292,13 @@ func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration)
 		return err
 	}
 	out := rotateJSON{Name: name, Backend: g.backendName(), NewPubKey: hex.EncodeToString(r.NewPubKey), Resumed: r.Resumed}
+	c, err := g.newClient()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
 	if !finishOnly {
 		out.OldPubKey = hex.EncodeToString(r.Old.PubKey())
-		c, err := g.newClient()
-		if err != nil {
-			return err
-		}
 		res, err := c.RotateKey(ctx, r.Old, r.Next)
 		if err != nil {
 			return rotateError(name, err)
@@ -305,10 +308,14 @@ func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration)
 	if out.Kept, err = r.Finish(ctx); err != nil {
 		return fmt.Errorf("keys rotate: the RotateKey tx is committed, but finishing locally failed: %w (retry: dstt keys rotate %s --finish)", err, name)
 	}
-	if c, err := g.rpcClient(); err == nil {
-		if id, err := c.Identity(ctx, types.Address(r.NewPubKey)); err == nil {
-			out.Identity, out.Keys = id.Identity, len(id.Keys)
-		}
+	newAddr := types.Address(r.NewPubKey)
+	id, err := c.Identity(ctx, newAddr)
+	if err != nil {
+		return fmt.Errorf("keys rotate: the rotation is done, but asking the node for the identity failed: %w (record it: dstt keys history %s)", err, name)
+	}
+	out.Identity, out.Keys = id.Identity, len(id.Keys)
+	if err := recordIdentity(g.home, id); err != nil {
+		return fmt.Errorf("keys rotate: the rotation is done, but recording its identity in %s failed: %w", identitiesPath(g.home), err)
 	}
 	return g.print(out, out.text)
 }
@@ -358,4 +365,89 @@ func (out rotateJSON) text(w io.Writer) {
 	if out.Kept != "" {
 		fmt.Fprintf(w, "old key kept as %s (the chain refuses it from now on)\n", out.Kept)
 	}
+}
+
+func newKeysImportCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "import NAME FILE",
+		Short: "Store an existing ed25519 private key (hex, from FILE or - for stdin) under NAME",
+		Long: `Store an existing ed25519 key under NAME. FILE ("-" for standard input) holds
+the key in hex: its 32-byte seed or the 64-byte private key (seed followed by
+public key). The vault backend refuses: create keys in Vault instead.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			data, err := readInput(args[1])
+			if err != nil {
+				return err
+			}
+			priv, err := parsePrivKey(data)
+			clear(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[1], err)
+			}
+			defer clear(priv)
+			kr, err := g.openKeyring()
+			if err != nil {
+				return err
+			}
+			k, err := kr.Import(args[0], priv)
+			if err != nil {
+				return err
+			}
+			out, err := g.keysJSON(k)
+			if err != nil {
+				return err
+			}
+			return g.print(out[0], func(w io.Writer) {
+				fmt.Fprintf(w, "imported key %q (%s backend)\naddress: %s\n", k.Name, k.Backend, k.Address)
+			})
+		},
+	}
+}
+
+// parsePrivKey reads a hex ed25519 seed (32 bytes) or private key (64).
+func parsePrivKey(data []byte) (ed25519.PrivateKey, error) {
+	b, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil {
+		return nil, errors.New("not a hex-encoded ed25519 key")
+	}
+	switch len(b) {
+	case ed25519.SeedSize:
+		defer clear(b)
+		return ed25519.NewKeyFromSeed(b), nil
+	case ed25519.PrivateKeySize:
+		return b, nil
+	}
+	clear(b)
+	return nil, fmt.Errorf("an ed25519 key is %d (seed) or %d bytes, not %d", ed25519.SeedSize, ed25519.PrivateKeySize, len(b))
+}
+
+func newKeysDeleteCmd(g *globals) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "delete NAME --yes",
+		Short: "Delete the key NAME from the keyring (irreversible)",
+		Long: `Delete the key NAME from the keyring; with the vault backend, the transit key
+in Vault (if Vault's key config allows deletion). Nothing on chain changes:
+to stop an identity's key from acting, rotate it (dstt keys rotate) or revoke
+its grants.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			if !yes {
+				return usageErr("deleting key %q cannot be undone: pass --yes", args[0])
+			}
+			kr, err := g.openKeyring()
+			if err != nil {
+				return err
+			}
+			if err := kr.Delete(args[0]); err != nil {
+				return fmt.Errorf("%w: %q in the %s keyring (list them: dstt keys list)", err, args[0], g.backendName())
+			}
+			return g.print(map[string]string{"deleted": args[0], "backend": g.backendName()}, func(w io.Writer) {
+				fmt.Fprintf(w, "deleted key %q from the %s keyring\n", args[0], g.backendName())
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
+	return cmd
 }

@@ -49,10 +49,20 @@ func exitCode(err error) int {
 }
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
-		os.Exit(exitCode(err))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs the CLI on args and returns the exit status; a failure is
+// printed by renderError, the one place errors are rendered.
+func run(args []string, stdout, stderr io.Writer) int {
+	root, g := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return 0
 	}
+	renderError(stderr, g.output == "json", cmd, err)
+	return exitCode(err)
 }
 
 // Transports the CLI can use (--transport).
@@ -69,12 +79,13 @@ type globals struct {
 	rpc       string // resolved: CometBFT's RPC, for commands only it serves
 	output    string
 	backend   string
+	tls       client.TLSFiles // resolved: flags, then $DSTT_TLS_*, then client.json
 	stdout    io.Writer
 	stderr    io.Writer
 }
 
-func newRootCmd() *cobra.Command {
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+func newRootCmd(stdout, stderr io.Writer) (*cobra.Command, *globals) {
+	g := &globals{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:   "dstt",
 		Short: "dstt: a Byzantine-fault-tolerant transaction ledger for consortia",
@@ -99,9 +110,14 @@ Quick start:
 	pf.StringVar(&g.node, "node", "", "node to talk to: http(s)://HOST:PORT is its REST gateway (the default transport), tcp://HOST:PORT its CometBFT RPC (operator port) (default: the gateway in the home's client.json, or "+client.DefaultAddress+")")
 	pf.StringVar(&g.transport, "transport", "", "how to reach the node: rest (the authenticated REST gateway; default) or rpc (CometBFT's RPC: an operator port, loopback-only on chains with access control) (default: from --node's scheme, else rest)")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	pf.StringVar(&g.tls.CA, "ca", "", "CA certificate (PEM) of an https:// gateway, if not a system root ($DSTT_TLS_CA, client.json tls_ca)")
+	pf.StringVar(&g.tls.Cert, "cert", "", "client certificate (PEM) for a gateway that asks for one; with --key ($DSTT_TLS_CERT, client.json tls_cert)")
+	pf.StringVar(&g.tls.Key, "key", "", "private key (PEM) of --cert ($DSTT_TLS_KEY, client.json tls_key); dstt signer's own --key names its transit key")
 	pf.StringVar(&g.backend, "keyring-backend", "", "keyring backend: file (encrypted, default), test (UNENCRYPTED, dev only), memory, or vault (Vault transit: VAULT_ADDR, VAULT_TOKEN)")
 	root.AddCommand(newInitCmd(g), newStartCmd(g), newKeysCmd(g), newTxCmd(g), newQueryCmd(g), newRBACCmd(g), newGovCmd(g), newVersionCmd(g), newTestnetCmd(g), newAuditCmd(g), newSignerCmd(g), newBenchCmd(g))
-	return root
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	failUnknownSubcommands(root)
+	return root, g
 }
 
 // resolve fills unset flags from the home's client config.
@@ -119,7 +135,26 @@ func (g *globals) resolve(cmd *cobra.Command) error {
 	if g.backend == "" {
 		g.backend = cc.KeyringBackend
 	}
+	g.resolveTLS(cmd, cc)
 	return nil
+}
+
+// resolveTLS fills the TLS files a flag did not set from $DSTT_TLS_CA,
+// $DSTT_TLS_CERT, $DSTT_TLS_KEY, then client.json. A command with its own
+// --key (dstt signer) does not take the gateway's key from a flag.
+func (g *globals) resolveTLS(cmd *cobra.Command, cc clientConfig) {
+	pick := func(flag, cur, env, conf string) string {
+		if f := cmd.Flags().Lookup(flag); f != nil && f.Changed && cur != "" {
+			return cur
+		}
+		if v := os.Getenv(env); v != "" {
+			return v
+		}
+		return conf
+	}
+	g.tls.CA = pick("ca", g.tls.CA, "DSTT_TLS_CA", cc.TLSCA)
+	g.tls.Cert = pick("cert", g.tls.Cert, "DSTT_TLS_CERT", cc.TLSCert)
+	g.tls.Key = pick("key", g.tls.Key, "DSTT_TLS_KEY", cc.TLSKey)
 }
 
 // resolveNode settles the transport, the address the CLI talks to, and the
@@ -182,9 +217,20 @@ func (g *globals) resolveNode(cc clientConfig) error {
 }
 
 // newClient connects to the node over the resolved transport.
+// With TLS files it speaks TLS to an https:// gateway.
 func (g *globals) newClient(opts ...client.Option) (*client.Client, error) {
 	if g.transport == transportRPC {
 		return cometrpc.New(g.node, opts...)
+	}
+	if !g.tls.Empty() {
+		if !strings.HasPrefix(g.node, "https://") {
+			return nil, usageErr("--ca, --cert and --key are for an https:// gateway, and the node is %s", g.node)
+		}
+		tc, err := g.tls.Config()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, client.WithTLSConfig(tc))
 	}
 	return client.NewREST(g.node, opts...)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -58,7 +59,7 @@ unsigned, which only works for keys "anyone" may read.`,
 	}
 	var from string
 	cmd.PersistentFlags().StringVar(&from, "from", "", "key that signs the query (default: the home's; - for unsigned)")
-	cmd.AddCommand(newQueryGetCmd(g, &from), newQueryHistoryCmd(g, &from), newQueryTxCmd(g, &from))
+	cmd.AddCommand(newQueryGetCmd(g, &from), newQueryHistoryCmd(g, &from), newQueryTxCmd(g, &from), newQueryIdentityCmd(g))
 	return cmd
 }
 
@@ -121,6 +122,7 @@ func (out historyJSON) text(w io.Writer) {
 func newQueryHistoryCmd(g *globals, from *string) *cobra.Command {
 	var limit uint32
 	var before string
+	var decrypt bool // envelope encryption
 	history := &cobra.Command{
 		Use:   "history KEY",
 		Short: "List KEY's versions, newest first",
@@ -143,6 +145,14 @@ func newQueryHistoryCmd(g *globals, from *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if decrypt { // envelope encryption
+				for i := range h.Versions {
+					h.Versions[i].Key = h.Key
+				}
+				if h.Versions, err = g.openValues(ctx, h.Versions); err != nil {
+					return err
+				}
+			}
 			out := historyJSON{Key: h.Key, Versions: make([]kvJSON, len(h.Versions))}
 			for i, kv := range h.Versions {
 				out.Versions[i] = toKVJSON(kv, int64(kv.Version.Height))
@@ -155,6 +165,7 @@ func newQueryHistoryCmd(g *globals, from *string) *cobra.Command {
 	}
 	history.Flags().Uint32Var(&limit, "limit", 100, "versions per page (max 1000)")
 	history.Flags().StringVar(&before, "before", "", "start below this version (from the previous page)")
+	history.Flags().BoolVar(&decrypt, "decrypt", false, "decrypt the versions written with tx put --encrypt through Vault transit, as query get --decrypt does (plain versions are shown as they are)")
 	return history
 }
 
@@ -242,17 +253,41 @@ func (g *globals) openValue(ctx context.Context, kv types.KV) ([]byte, error) {
 	if !vault.IsEnvelope(kv.Value) {
 		return nil, fmt.Errorf("--decrypt: %q holds a plain value, not one written with tx put --encrypt", kv.Key)
 	}
-	v, err := g.openVault(ctx)
+	out, err := g.openValues(ctx, []types.KV{kv})
 	if err != nil {
-		return nil, fmt.Errorf("--decrypt: %w", err)
+		return nil, err
 	}
-	defer v.Close()
-	pt, err := vault.OpenEnvelope(ctx, vault.TransitKeyWrapper{V: v}, kv.Key, kv.Value)
-	if errors.Is(err, vault.ErrDenied) {
-		return nil, fmt.Errorf("--decrypt: Vault does not let this token decrypt %q: %w", kv.Key, err)
+	return out[0].Value, nil
+}
+
+// openValues decrypts the envelope-encrypted values among kvs through one
+// Vault connection; plain values and deletes stay as they are.
+func (g *globals) openValues(ctx context.Context, kvs []types.KV) ([]types.KV, error) {
+	var v *vault.Client
+	defer func() {
+		if v != nil {
+			v.Close()
+		}
+	}()
+	out := slices.Clone(kvs)
+	for i, kv := range out {
+		if kv.Deleted || !vault.IsEnvelope(kv.Value) {
+			continue
+		}
+		if v == nil {
+			var err error
+			if v, err = g.openVault(ctx); err != nil {
+				return nil, fmt.Errorf("--decrypt: %w", err)
+			}
+		}
+		pt, err := vault.OpenEnvelope(ctx, vault.TransitKeyWrapper{V: v}, kv.Key, kv.Value)
+		if errors.Is(err, vault.ErrDenied) {
+			return nil, fmt.Errorf("--decrypt: Vault does not let this token decrypt %q: %w", kv.Key, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--decrypt: %q version %s: %w", kv.Key, kv.Version.Text(), err)
+		}
+		out[i].Value = pt
 	}
-	if err != nil {
-		return nil, fmt.Errorf("--decrypt: %w", err)
-	}
-	return pt, nil
+	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/security/vault"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
@@ -147,7 +148,7 @@ func newTxBroadcastCmd(g *globals, f *txFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+			ctx, cancel := g.commitContext(f.timeout)
 			defer cancel()
 			res, err := c.BroadcastCommit(ctx, tx)
 			return g.report(res, err)
@@ -276,7 +277,11 @@ func (g *globals) submit(f *txFlags, ops []types.Op) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	timeout := f.timeout
+	if f.signOnly {
+		timeout = min(timeout, 30*time.Second) // no commit to wait for
+	}
+	ctx, cancel := g.commitContext(timeout)
 	defer cancel()
 	body := types.TxBody{Ops: ops, Memo: f.memo}
 	info, err := c.ChainInfo(ctx)
@@ -294,6 +299,34 @@ func (g *globals) submit(f *txFlags, ops []types.Op) error {
 	}
 	res, err := c.Submit(ctx, &body, signer)
 	return g.report(res, err)
+}
+
+// commitContext bounds a submit that waits for its block by timeout. The
+// node answers "not committed yet" sooner when its own cap is lower: the
+// REST gateway waits at most client.MaxCommitWait (its
+// --rest-max-commit-timeout may be lower still), CometBFT's RPC
+// timeout_broadcast_tx_commit (config.toml, 10 s by default). A longer
+// timeout gets a warning that says so, rather than being cut silently.
+func (g *globals) commitContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	if limit, what := g.commitCap(); timeout > limit {
+		fmt.Fprintf(g.stderr, "warning: --timeout %s is above how long the node waits for a commit, %s (%s); after that the tx is reported as not committed yet (exit 1, code COMMIT_TIMEOUT): look it up with dstt query tx HASH\n", timeout, what, limit)
+	}
+	return context.WithTimeout(context.Background(), timeout)
+}
+
+// commitCap is how long the node waits for a commit over this transport,
+// and what sets it.
+func (g *globals) commitCap() (time.Duration, string) {
+	if g.transport != transportRPC {
+		return client.MaxCommitWait, "the most a client asks the REST gateway for; its --rest-max-commit-timeout may be lower"
+	}
+	limit := 10 * time.Second // CometBFT's default
+	if h, err := consensus.OpenHome(g.home); err == nil {
+		if c, err := h.Config(); err == nil && c.RPC.TimeoutBroadcastTxCommit > 0 {
+			limit = c.RPC.TimeoutBroadcastTxCommit
+		}
+	}
+	return limit, "CometBFT's timeout_broadcast_tx_commit in the node's config.toml [rpc]; use the REST gateway to wait longer"
 }
 
 // report prints a submitted tx's outcome; a refused or failed tx is an

@@ -11,14 +11,17 @@ import (
 
 // Paths of the v1 API, relative to the gateway's base URL.
 const (
-	PathTxs     = "/v1/txs"          // POST: submit; GET /v1/txs/{hash}: a committed tx
-	PathKV      = "/v1/kv/"          // GET /v1/kv/{key}, GET /v1/kv/{key}/history
-	PathEvents  = "/v1/events"       // GET: Server-Sent Events of committed writes
-	PathStatus  = "/v1/status"       // GET: chain id, heights
-	PathOpenAPI = "/v1/openapi.json" // GET: this API's OpenAPI 3 document
-	PathHealthz = "/healthz"
-	PathReadyz  = "/readyz"
-	PathMetrics = "/metrics"
+	PathTxs        = "/v1/txs"            // POST: submit; GET /v1/txs/{hash}: a committed tx
+	PathKV         = "/v1/kv/"            // GET /v1/kv/{key}, GET /v1/kv/{key}/history
+	PathEvents     = "/v1/events"         // GET: Server-Sent Events of committed writes
+	PathStatus     = "/v1/status"         // GET: chain id, heights
+	PathIdentities = "/v1/identities/"    // GET /v1/identities/{address}: an identity and its key history (types.IdentityView)
+	PathValidators = "/v1/gov/validators" // GET: the validator set (JSON []types.ValidatorView)
+	PathOrgs       = "/v1/gov/orgs"       // GET: the member orgs and k (types.OrgsView)
+	PathOpenAPI    = "/v1/openapi.json"   // GET: this API's OpenAPI 3 document
+	PathHealthz    = "/healthz"
+	PathReadyz     = "/readyz"
+	PathMetrics    = "/metrics"
 )
 
 // Submit modes.

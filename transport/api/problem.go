@@ -74,6 +74,7 @@ const (
 	ProblemNoRoute          = "NO_ROUTE"               // 404: no such path
 	ProblemMethod           = "METHOD_NOT_ALLOWED"     // 405
 	ProblemForbidden        = "FORBIDDEN"              // 403: the read authorizer said no
+	ProblemCertRequired     = "CLIENT_CERT_REQUIRED"   // 401: the gateway requires a TLS client certificate (every route but /healthz and /readyz)
 	ProblemRateLimited      = "RATE_LIMITED"           // 429: this client's request rate is over its limit
 	ProblemMempoolFull      = "MEMPOOL_FULL"           // 503: retry later
 	ProblemNotReady         = "NOT_READY"              // 503: the node is catching up or stopping
@@ -97,6 +98,7 @@ var problemInfo = map[string]struct {
 	ProblemNoRoute:          {http.StatusNotFound, "no such endpoint"},
 	ProblemMethod:           {http.StatusMethodNotAllowed, "method not allowed"},
 	ProblemForbidden:        {http.StatusForbidden, "forbidden"},
+	ProblemCertRequired:     {http.StatusUnauthorized, "client certificate required"},
 	ProblemRateLimited:      {http.StatusTooManyRequests, "rate limit exceeded"},
 	ProblemMempoolFull:      {http.StatusServiceUnavailable, "mempool is full"},
 	ProblemNotReady:         {http.StatusServiceUnavailable, "node not ready"},

@@ -22,7 +22,10 @@ import (
 // that come from a gateway problem document also wrap the *api.Problem
 // (errors.As).
 var (
-	ErrUnreachable   = errors.New("client: node unreachable")
+	ErrUnreachable = errors.New("client: node unreachable")
+	// ErrTLS: the TLS handshake with the node failed (its certificate,
+	// the client's, or http against https). It wraps ErrUnreachable.
+	ErrTLS           = fmt.Errorf("%w: TLS handshake failed", ErrUnreachable)
 	ErrRejected      = errors.New("client: transaction rejected")
 	ErrNotFound      = errors.New("client: not found")
 	ErrQuery         = errors.New("client: query failed")
@@ -32,6 +35,12 @@ var (
 	ErrUnsupported   = errors.New("client: not supported over this connection")
 	ErrNoSigner      = errors.New("client: no signer (use WithSigner or pass signers)")
 )
+
+// MaxCommitWait is the longest a REST client asks the gateway to wait for
+// a commit (the gateway's default --rest-max-commit-timeout). With a
+// longer context deadline the gateway still answers "pending" after it:
+// BroadcastCommit then returns ErrCommitTimeout with the tx's hash.
+const MaxCommitWait = 2 * time.Minute
 
 // DefaultValidFor is how many blocks past the latest height a submitted tx
 // stays valid when the caller does not say.
@@ -271,8 +280,12 @@ func (c *Client) Close() error { return c.conn.Close() }
 func (c *Client) Addr() string { return c.addr }
 
 // Unreachable is the error of a transport whose node at addr did not
-// answer: it wraps ErrUnreachable.
+// answer: it wraps ErrUnreachable, and ErrTLS when the TLS handshake is
+// what failed (then it says what to check instead of "is it running").
 func Unreachable(addr string, err error) error {
+	if hint, ok := tlsFailure(err); ok {
+		return fmt.Errorf("%w with %s: %v (%s)", ErrTLS, addr, err, hint)
+	}
 	return fmt.Errorf("%w at %s (is `dstt start` running there? set --node): %v", ErrUnreachable, addr, err)
 }
 

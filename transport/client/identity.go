@@ -12,7 +12,8 @@ import (
 )
 
 // Identity asks the node for the identity of the key with address addr
-// and the identity's key history (types.QueryIdentity).
+// and the identity's key history (types.QueryIdentity; over REST, GET
+// /v1/identities/{address}). ErrNotFound when no identity has had the key.
 func (c *Client) Identity(ctx context.Context, addr string) (types.IdentityView, error) {
 	var v types.IdentityView
 	raw, err := c.Raw(ctx, types.QueryIdentity, []byte(addr))

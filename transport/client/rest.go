@@ -100,6 +100,9 @@ func (r *restConn) do(ctx context.Context, method, path string, body any, sr *ap
 // code calls for.
 func problemError(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode == http.StatusBadRequest && bytes.Contains(body, []byte("Client sent an HTTP request to an HTTPS server")) {
+		return fmt.Errorf("%w with %s: the node serves HTTPS there: use https:// (and --ca if its CA is not a system root)", ErrTLS, resp.Request.URL.Host)
+	}
 	var p api.Problem
 	if err := json.Unmarshal(body, &p); err != nil || p.Code == "" {
 		p = api.Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode), Code: api.ProblemInternal, Detail: strings.TrimSpace(string(body))}
@@ -141,8 +144,8 @@ func (r *restConn) Broadcast(ctx context.Context, txs [][]byte, commit bool) ([]
 		req.Mode = api.ModeCommit
 		if dl, ok := ctx.Deadline(); ok {
 			// Ask the gateway to answer (with "pending") a little before
-			// the caller gives up, within its limit of 2 minutes.
-			req.TimeoutMS = max(1, min(time.Until(dl).Milliseconds()-50, 120_000))
+			// the caller gives up, within its limit (MaxCommitWait).
+			req.TimeoutMS = max(1, min(time.Until(dl).Milliseconds()-50, MaxCommitWait.Milliseconds()))
 		}
 	}
 	for i, tx := range txs {
@@ -226,8 +229,25 @@ func (r *restConn) Tx(ctx context.Context, hash []byte, sr *api.SignedRead) (typ
 	return types.TxResult{Height: uint64(res.Height), TxIndex: res.Index, Code: res.Code, Log: res.Log, Writes: ws, Signer: res.Signer}, nil
 }
 
-func (r *restConn) Raw(context.Context, string, []byte, *api.SignedRead) ([]byte, error) {
-	return nil, fmt.Errorf("%w: raw ABCI queries need the CometBFT RPC (tcp://)", ErrUnsupported)
+// Raw serves the query paths the gateway has a route for (identities,
+// validators, orgs); the others need the CometBFT RPC.
+func (r *restConn) Raw(ctx context.Context, path string, data []byte, sr *api.SignedRead) ([]byte, error) {
+	var route string
+	switch path {
+	case types.QueryIdentity:
+		route = api.PathIdentities + url.PathEscape(string(data))
+	case types.QueryValidators:
+		route = api.PathValidators
+	case types.QueryOrgs:
+		route = api.PathOrgs
+	default:
+		return nil, fmt.Errorf("%w: the raw ABCI query %s needs the CometBFT RPC (tcp://)", ErrUnsupported, path)
+	}
+	var out json.RawMessage
+	if err := r.do(ctx, http.MethodGet, route, nil, sr, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (r *restConn) Close() error {

@@ -43,10 +43,11 @@ func ClientIdentity(r *http.Request) Identity {
 
 // Read kinds in a ReadRequest.
 const (
-	ReadKV      = "kv"      // GET /v1/kv/{key}
-	ReadHistory = "history" // GET /v1/kv/{key}/history
-	ReadTx      = "tx"      // GET /v1/txs/{hash}
-	ReadEvents  = "events"  // GET /v1/events (Key holds the prefix)
+	ReadKV       = "kv"       // GET /v1/kv/{key}
+	ReadHistory  = "history"  // GET /v1/kv/{key}/history
+	ReadTx       = "tx"       // GET /v1/txs/{hash}
+	ReadEvents   = "events"   // GET /v1/events (Key holds the prefix)
+	ReadIdentity = "identity" // GET /v1/identities/{address} (Key holds the address)
 )
 
 // ReadRequest is a read the gateway is about to serve.

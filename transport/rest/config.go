@@ -267,7 +267,10 @@ func (t TLSConfig) serverTLS() (*tls.Config, error) {
 	tc.ClientCAs = pool
 	switch t.ClientAuth {
 	case ClientAuthRequire:
-		tc.ClientAuth = tls.RequireAndVerifyClientCert
+		// A certificate that is sent must verify (in the handshake); one
+		// that is missing is refused per route (certRequired), so health
+		// probes need none.
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
 	case ClientAuthNone:
 		tc.ClientAuth = tls.NoClientCert
 	default:

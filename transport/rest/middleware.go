@@ -95,6 +95,12 @@ func (g *Gateway) middleware(next http.Handler) http.Handler {
 		switch name {
 		case routeHealthz, routeReadyz:
 		default:
+			if g.certRequired(r) {
+				who := ClientIdentity(r)
+				g.authFailure(who, "client_certificate", nil, "TLS: no client certificate")
+				writeProblem(rec, r, api.NewProblem(api.ProblemCertRequired, "this gateway requires a TLS client certificate signed by its client CA (only /healthz and /readyz are served without one)"))
+				return
+			}
 			if ok, wait := g.limiter.allow(ClientIdentity(r).ID); !ok {
 				secs := max(1, int((wait+time.Second-1)/time.Second))
 				rec.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -106,4 +112,11 @@ func (g *Gateway) middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// certRequired reports whether r lacks the client certificate the gateway
+// requires. The handshake verifies a certificate that is sent; requiring
+// one is per route, so that health probes need none.
+func (g *Gateway) certRequired(r *http.Request) bool {
+	return g.cfg.TLS.ClientAuth == ClientAuthRequire && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0)
 }

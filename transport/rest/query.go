@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dstt/dstt/transport/api"
@@ -289,4 +290,33 @@ func (g *Gateway) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	writeJSON(w, out)
+}
+
+// handleIdentity answers the identity a key address acts for and the
+// identity's key history (types.QueryIdentity, from committed state).
+func (g *Gateway) handleIdentity(w http.ResponseWriter, r *http.Request, addr string) {
+	if len(addr) != 40 {
+		badParam(w, r, "address %q: want 40 hex digits (dstt keys show)", addr)
+		return
+	}
+	if _, err := hex.DecodeString(addr); err != nil {
+		badParam(w, r, "address %q: want 40 hex digits (dstt keys show)", addr)
+		return
+	}
+	if !g.authorize(w, r, ReadRequest{Kind: ReadIdentity, Key: addr}) {
+		return
+	}
+	g.writeQueryJSON(w, r, types.QueryIdentity, []byte(strings.ToLower(addr)))
+}
+
+// writeQueryJSON answers a query whose answer is JSON (committed state)
+// as it is.
+func (g *Gateway) writeQueryJSON(w http.ResponseWriter, r *http.Request, path string, data []byte) {
+	val, _ := g.query(w, r, path, data, 0)
+	if val == nil {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(val)
 }

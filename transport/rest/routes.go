@@ -6,20 +6,24 @@ import (
 	"strings"
 
 	"github.com/dstt/dstt/transport/api"
+	"github.com/dstt/dstt/types"
 )
 
 // Route names, used as the metrics' route label and in the OpenAPI test.
 const (
-	routeSubmit  = "submit"
-	routeTx      = "tx"
-	routeKV      = "kv"
-	routeHistory = "history"
-	routeEvents  = "events"
-	routeStatus  = "status"
-	routeOpenAPI = "openapi"
-	routeHealthz = "healthz"
-	routeReadyz  = "readyz"
-	routeNone    = "none"
+	routeSubmit     = "submit"
+	routeTx         = "tx"
+	routeKV         = "kv"
+	routeHistory    = "history"
+	routeEvents     = "events"
+	routeStatus     = "status"
+	routeIdentity   = "identity"
+	routeValidators = "validators"
+	routeOrgs       = "orgs"
+	routeOpenAPI    = "openapi"
+	routeHealthz    = "healthz"
+	routeReadyz     = "readyz"
+	routeNone       = "none"
 )
 
 // routeSpec is one endpoint: method, the OpenAPI path and the route name.
@@ -35,6 +39,9 @@ var routes = []routeSpec{
 	{http.MethodGet, "/v1/kv/{key}/history", routeHistory},
 	{http.MethodGet, "/v1/events", routeEvents},
 	{http.MethodGet, "/v1/status", routeStatus},
+	{http.MethodGet, "/v1/identities/{address}", routeIdentity},
+	{http.MethodGet, "/v1/gov/validators", routeValidators},
+	{http.MethodGet, "/v1/gov/orgs", routeOrgs},
 	{http.MethodGet, "/v1/openapi.json", routeOpenAPI},
 	{http.MethodGet, "/healthz", routeHealthz},
 	{http.MethodGet, "/readyz", routeReadyz},
@@ -52,6 +59,10 @@ func match(escapedPath string) (name, param string, err error) {
 		return routeEvents, "", nil
 	case api.PathStatus:
 		return routeStatus, "", nil
+	case api.PathValidators:
+		return routeValidators, "", nil
+	case api.PathOrgs:
+		return routeOrgs, "", nil
 	case api.PathOpenAPI:
 		return routeOpenAPI, "", nil
 	case api.PathHealthz:
@@ -61,6 +72,9 @@ func match(escapedPath string) (name, param string, err error) {
 	}
 	if rest, ok := strings.CutPrefix(escapedPath, api.PathTxs+"/"); ok && rest != "" && !strings.Contains(rest, "/") {
 		return routeTx, rest, nil
+	}
+	if rest, ok := strings.CutPrefix(escapedPath, api.PathIdentities); ok && rest != "" && !strings.Contains(rest, "/") {
+		return routeIdentity, rest, nil
 	}
 	if rest, ok := strings.CutPrefix(escapedPath, api.PathKV); ok && rest != "" {
 		name := routeKV
@@ -112,6 +126,12 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 		g.handleEvents(w, r)
 	case routeStatus:
 		g.handleStatus(w, r)
+	case routeIdentity:
+		g.handleIdentity(w, r, param)
+	case routeValidators:
+		g.writeQueryJSON(w, r, types.QueryValidators, nil)
+	case routeOrgs:
+		g.writeQueryJSON(w, r, types.QueryOrgs, nil)
 	case routeOpenAPI:
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")

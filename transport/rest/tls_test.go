@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dstt/dstt/testnet/testca"
+	"github.com/dstt/dstt/transport/api"
 )
 
 // TLS 1.3 only; a required client certificate is enforced and becomes the
@@ -76,19 +78,47 @@ func TestTLSWithClientCertificates(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("authorizer's denial: %d", resp.StatusCode)
 	}
-	// Without a client certificate the handshake fails (TLS 1.3 reports it
-	// on the first read).
-	if resp, err := get(&tls.Config{RootCAs: roots}, "/healthz"); err == nil {
+	// Without a client certificate, health probes are answered and
+	// everything else is refused with CLIENT_CERT_REQUIRED.
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		resp, err := get(&tls.Config{RootCAs: roots}, probe)
+		if err != nil {
+			t.Fatalf("%s without a client certificate: %v", probe, err)
+		}
 		resp.Body.Close()
-		t.Fatalf("served a client without a certificate: %d", resp.StatusCode)
+		if resp.StatusCode != http.StatusOK && !(probe == "/readyz" && resp.StatusCode == http.StatusServiceUnavailable) {
+			t.Fatalf("%s without a client certificate: %d", probe, resp.StatusCode)
+		}
+	}
+	resp, err = get(&tls.Config{RootCAs: roots}, "/v1/kv/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prob api.Problem
+	_ = json.NewDecoder(resp.Body).Decode(&prob)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || prob.Code != api.ProblemCertRequired {
+		t.Fatalf("a read without a client certificate: %d %+v", resp.StatusCode, prob)
+	}
+	// A certificate from another CA fails the handshake, on any route.
+	other := testca.New(t)
+	ocert, okey := other.Issue(t, "mallory", false)
+	opair, err := tls.X509KeyPair(ocert, okey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := get(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{opair}}, "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("served a client whose certificate does not verify: %d", resp.StatusCode)
 	}
 	// TLS 1.2 is refused.
 	if resp, err := get(&tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, MaxVersion: tls.VersionTLS12}, "/healthz"); err == nil {
 		resp.Body.Close()
 		t.Fatal("served TLS 1.2")
 	}
-	// The denial and the two failed handshakes were reported.
-	for _, want := range []string{"refused", "TLS handshake", "TLS handshake"} {
+	// The denial, the missing certificate and the two failed handshakes
+	// were reported.
+	for _, want := range []string{"refused", "no client certificate", "TLS handshake", "TLS handshake"} {
 		select {
 		case got := <-failures:
 			if !strings.Contains(got, want) {
