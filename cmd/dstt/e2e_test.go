@@ -66,8 +66,10 @@ type devNode struct {
 	rpc  string
 	p2p  string
 	rest string // the REST gateway's host:port: the CLI's default transport
-	cmd  *exec.Cmd
-	logs *lockedBuffer
+	// extra are more `dstt start` flags (e.g. the gateway's TLS).
+	extra []string
+	cmd   *exec.Cmd
+	logs  *lockedBuffer
 }
 
 func newDevNode(t *testing.T) *devNode {
@@ -98,8 +100,8 @@ func (n *devNode) start() {
 
 // command is the node's `dstt start` command, not yet started.
 func (n *devNode) command() *exec.Cmd {
-	return exec.Command(n.bin, "start", "--dev", "--home", n.home, "--rpc-laddr", n.rpc, "--p2p-laddr", n.p2p, "--rest-laddr", n.rest,
-		"--log-level", "error", "--comet-log-level", "none")
+	return exec.Command(n.bin, append([]string{"start", "--dev", "--home", n.home, "--rpc-laddr", n.rpc, "--p2p-laddr", n.p2p, "--rest-laddr", n.rest,
+		"--log-level", "error", "--comet-log-level", "none"}, n.extra...)...)
 }
 
 // waitRPC waits until the node's RPC answers.

@@ -61,8 +61,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	renderError(stderr, g.output == "json", cmd, err)
+	renderError(stderr, g.output == "json" || asksJSON(args), cmd, err)
 	return exitCode(err)
+}
+
+// asksJSON reports whether args ask for -o json: a flag error stops
+// parsing before a later --output is read.
+func asksJSON(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "-ojson", a == "--output=json", a == "-o=json":
+			return true
+		case (a == "-o" || a == "--output") && i+1 < len(args) && args[i+1] == "json":
+			return true
+		}
+	}
+	return false
 }
 
 // Transports the CLI can use (--transport).

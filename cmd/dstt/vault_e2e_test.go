@@ -117,6 +117,15 @@ func TestVaultClientE2E(t *testing.T) {
 		if k["pub_key"] != newPub || k["vault"].(map[string]any)["signing_version"].(float64) != 2 {
 			t.Fatalf("after rotation: %v", k)
 		}
+		// "address" stays the identity (what RBAC grants name); the new
+		// key's own address is key_address.
+		if k["address"] != aliceAddr || k["key_address"] == aliceAddr {
+			t.Fatalf("keys show after rotation: address %v key_address %v, want the identity %s as address", k["address"], k["key_address"], aliceAddr)
+		}
+		// Reads signed by the identity's new key work.
+		if g := mustRun(root, "query", "get", "vault/greeting", "--from", "alice", "--keyring-backend", "vault"); g["value"] != "signed in vault" {
+			t.Fatalf("signed read after rotation: %v", g)
+		}
 		// The identity stays: a tx by the new key is attributed to it.
 		p := mustRun(root, "tx", "put", "vault/after-rotation", "v2", "--from", "alice", "--keyring-backend", "vault")
 		if st := mustRun(root, "query", "tx", p["hash"].(string)); st["signer"] != aliceAddr {
@@ -207,6 +216,16 @@ func TestVaultClientE2E(t *testing.T) {
 	t.Logf("outsider --decrypt: %s", strings.TrimSpace(errs))
 	if _, errs, code := run(root, "query", "get", "vault/greeting", "--decrypt"); code != 1 || !strings.Contains(errs, "plain value") {
 		t.Fatalf("--decrypt of a plain value: %d %s", code, errs)
+	}
+	// query history --decrypt opens every encrypted version, like get.
+	secret2 := "IBAN FR76 3000 6000 0112 3456 7890 189"
+	mustRun(writer, "tx", "put", "pii/acct-7", secret2, "--encrypt")
+	h := mustRun(reader, "query", "history", "pii/acct-7", "--decrypt")
+	if vs := h["versions"].([]any); len(vs) != 2 || vs[0].(map[string]any)["value"] != secret2 || vs[1].(map[string]any)["value"] != secret {
+		t.Fatalf("history --decrypt: %v", h)
+	}
+	if _, errs, code := run(outsider, "query", "history", "pii/acct-7", "--decrypt"); code != 1 || !strings.Contains(errs, `"code":"VAULT_DENIED"`) {
+		t.Fatalf("history --decrypt by an outsider: exit %d %s", code, errs)
 	}
 
 	// Acceptance 4: wrong token, sealed, down: clear errors, nothing
