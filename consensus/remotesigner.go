@@ -111,8 +111,9 @@ const (
 // remoteSigner is the node's client of a remote signer on
 // priv_validator_laddr: CometBFT's SignerClient, re-asked as above.
 type remoteSigner struct {
-	client *privval.SignerClient
-	logger log.Logger
+	client     *privval.SignerClient
+	logger     log.Logger
+	retryEvery time.Duration // signerRetryInterval; shorter in tests
 
 	// needed reports whether the chain cannot move without this
 	// validator's signatures; nil until the node exists.
@@ -139,7 +140,7 @@ func newRemoteSigner(laddr, chainID string, nodeKey crypto.PrivKey, logger log.L
 	if err != nil {
 		return nil, fmt.Errorf("consensus: remote signer on %s: %w", laddr, err)
 	}
-	s := &remoteSigner{client: client, logger: logger, quit: make(chan struct{})}
+	s := &remoteSigner{client: client, logger: logger, retryEvery: signerRetryInterval, quit: make(chan struct{})}
 	if _, err := client.GetPubKey(); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("consensus: no remote signer on %s (start the signer first): %w", laddr, err)
@@ -156,15 +157,18 @@ func (s *remoteSigner) watchPower(comet *nm.Node) {
 		return
 	}
 	addr := pub.Address()
-	needed := func() bool {
-		vals := comet.EvidencePool().State().Validators
-		if vals == nil {
-			return false
-		}
-		_, v := vals.GetByAddress(addr)
-		return v != nil && 3*v.VotingPower >= vals.TotalVotingPower()
-	}
+	needed := func() bool { return chainNeeds(comet.EvidencePool().State().Validators, addr) }
 	s.needed.Store(&needed)
+}
+
+// chainNeeds reports whether the validators other than addr hold too little
+// power (2/3 or less) to move a round on without it.
+func chainNeeds(vals *cmttypes.ValidatorSet, addr crypto.Address) bool {
+	if vals == nil {
+		return false
+	}
+	_, v := vals.GetByAddress(addr)
+	return v != nil && 3*v.VotingPower >= vals.TotalVotingPower()
 }
 
 func (s *remoteSigner) isNeeded() bool {
@@ -232,7 +236,7 @@ func (s *remoteSigner) ask(what string, mayWait bool, do func() error) error {
 		select {
 		case <-s.quit:
 			return fmt.Errorf("consensus: remote signer: stopped while asking for the %s: %w", what, err)
-		case <-time.After(signerRetryInterval):
+		case <-time.After(s.retryEvery):
 		}
 	}
 }
