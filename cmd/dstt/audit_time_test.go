@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/cockroachdb/pebble"
 
 	"github.com/dstt/dstt/audit"
+	"github.com/dstt/dstt/transport/client"
 )
 
 // timeFormats are the SIEM formats the idle test ships through file sinks,
@@ -61,9 +63,22 @@ func TestAuditTimeAfterIdle(t *testing.T) {
 	// The idle spell: with create_empty_blocks = false no block is made.
 	idle := time.NewTimer(60 * time.Second)
 	<-idle.C
+	// The client: the Go SDK through the REST gateway, in this process, so
+	// the time it sees the commit is not blurred by a CLI process's start
+	// and exit.
+	c, err := client.NewREST("http://" + n.rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tx, err := c.Sign(ctx, putBody("after-idle", "v"), devSigner(t, n.home))
+	if err != nil {
+		t.Fatal(err)
+	}
 	submitted := time.Now()
-	if _, errs, code := n.cli("", "tx", "put", "after-idle", "v"); code != 0 {
-		t.Fatalf("tx put: %s", errs)
+	if _, err := c.BroadcastCommit(ctx, tx); err != nil {
+		t.Fatal(err)
 	}
 	committed := time.Now() // the client has the commit
 	within := func(what string, got time.Time) {
