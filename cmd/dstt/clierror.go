@@ -41,6 +41,8 @@ const (
 	errCodeNotMember      = "NOT_A_MEMBER"       // gov sign by a key that administers no member org
 	errCodePublicRPC      = "PUBLIC_RPC"         // exit 3
 	errCodeNodeLogDamaged = "NODE_LOG_TRUNCATED" // exit 4
+	errCodeAuditMismatch  = "AUDIT_MISMATCH"     // exit 5
+	errCodeUnanchored     = "AUDIT_UNANCHORED"   // exit 2
 	errCodeOther          = "ERROR"              // anything else
 )
 
@@ -98,6 +100,8 @@ var errorCodes = []struct {
 	{errNotMember, errCodeNotMember},
 	{consensus.ErrPublicRPC, errCodePublicRPC},
 	{audit.ErrNodeLogTruncated, errCodeNodeLogDamaged},
+	{audit.ErrStoreMismatch, errCodeAuditMismatch},
+	{audit.ErrUnanchored, errCodeUnanchored},
 }
 
 // cliError is what -o json prints on stderr for a failed command.
