@@ -154,8 +154,8 @@ answering nodes have (a mismatch is a fork).
 The quorum line sums the voting power of the validators whose node answers
 and is not catching up, against the validator set that signs the next block:
 blocks commit only while that is more than 2/3. It also gives the highest
-height and how long ago it was committed (the median time of its precommits), and the
-txs waiting in the mempools. The chain is HALTED when no node answers, when
+height, how long ago it was committed (the median time of its precommits)
+and the txs waiting in the mempools. The chain is HALTED when no node answers, when
 the power online is not more than 2/3, or when txs wait, no block has come
 for longer than --stall-after, and none comes in another --stall-after of
 watching (with create_empty_blocks off, an idle chain makes no blocks, so
@@ -167,7 +167,7 @@ Exit status: 1 on a fork, on a halt (after printing the status), or when
 
 With --wait D it first waits, up to D, until every node that runs (by its pid
 file) or answers is ready: RPC answering, at least one peer, not catching up,
-block 1 or later.`,
+and at the height the chain had when the wait began (block 1 or later).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			nw, err := testnet.Load(dir)
