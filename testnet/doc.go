@@ -38,7 +38,8 @@
 //	statuses := testnet.Status(ctx, nw)          // RPC /status + /net_info + pid file, per node
 //	h, err := testnet.Agreement(ctx, nw, statuses) // same block at the lowest common height?
 //	q, err := testnet.CheckQuorum(ctx, nw, statuses, testnet.DefaultStallAfter) // power online; halted?
-//	err = testnet.WaitReady(ctx, nw)             // every running node peered and caught up
+//	statuses, q, err := testnet.Observe(ctx, nw, testnet.DefaultStallAfter) // both; a stall is watched first
+//	err = testnet.WaitReady(ctx, nw)             // every running node peered and at the chain's height
 //
 // None of these starts a process: the scripts next to this file do (up.sh, down.sh,
 // status.sh, kill.sh, restart.sh, logs.sh; see docs/TESTNET.md), and so do the tests.
