@@ -112,6 +112,7 @@ const (
 // priv_validator_laddr: CometBFT's SignerClient, re-asked as above.
 type remoteSigner struct {
 	client     *privval.SignerClient
+	drop       func() // drops the signer's connection (the endpoint's DropConnection)
 	logger     log.Logger
 	retryEvery time.Duration // signerRetryInterval; shorter in tests
 
@@ -140,7 +141,7 @@ func newRemoteSigner(laddr, chainID string, nodeKey crypto.PrivKey, logger log.L
 	if err != nil {
 		return nil, fmt.Errorf("consensus: remote signer on %s: %w", laddr, err)
 	}
-	s := &remoteSigner{client: client, logger: logger, retryEvery: signerRetryInterval, quit: make(chan struct{})}
+	s := &remoteSigner{client: client, drop: endpoint.DropConnection, logger: logger, retryEvery: signerRetryInterval, quit: make(chan struct{})}
 	if _, err := client.GetPubKey(); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("consensus: no remote signer on %s (start the signer first): %w", laddr, err)
@@ -221,6 +222,13 @@ func (s *remoteSigner) ask(what string, mayWait bool, do func() error) error {
 		var refused *privval.RemoteSignerError
 		if errors.As(err, &refused) {
 			return err
+		}
+		// CometBFT drops the connection only after a timeout; one the
+		// signer closed (it hands back a request Vault could not sign)
+		// would fail every re-ask until the next ping notices. Drop it
+		// so the re-ask takes the signer's new connection.
+		if s.drop != nil {
+			s.drop()
 		}
 		if attempt >= signerRetryAttempts && !(mayWait && s.isNeeded()) {
 			return fmt.Errorf("consensus: remote signer: no answer for the %s after %d attempts: %w", what, attempt, err)

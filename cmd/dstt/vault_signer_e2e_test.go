@@ -269,14 +269,27 @@ func TestVaultSignerE2E(t *testing.T) {
 		final, time.Since(start).Round(time.Second), lines, final-1)
 }
 
-// TestVaultSignerLongSeal: Vault sealed for twice the signer's
+// TestVaultSignerLongSeal: Vault sealed for (at least) twice the signer's
 // --vault-wait, then unsealed: the single-validator chain commits again
 // within 10 s, with no restart of the node or the signer, and nothing is
-// double-signed.
+// double-signed. With --vault-wait 0 the signer hands every request back at
+// once, so a 10 s seal takes the node past CometBFT's 50 re-asks: it keeps
+// asking, since the chain cannot move without this validator.
 func TestVaultSignerLongSeal(t *testing.T) {
+	for _, c := range []struct {
+		name               string
+		vaultWait, sealFor time.Duration
+	}{
+		{"twice the wait", 3 * time.Second, 6 * time.Second},
+		{"past the node's re-ask budget", 0, 10 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) { longSeal(t, c.vaultWait, c.sealFor) })
+	}
+}
+
+func longSeal(t *testing.T, vaultWait, sealFor time.Duration) {
 	srv := vaulttest.Start(t, vaulttest.Options{})
 	v := newVaultValidator(t, srv)
-	const vaultWait = 3 * time.Second
 	signer := v.startSigner("--vault-wait", vaultWait.String())
 	node := v.startNode()
 	logs := func() string { return fmt.Sprintf("node:\n%s\nsigner:\n%s", node.logs, signer.logs) }
@@ -286,7 +299,7 @@ func TestVaultSignerLongSeal(t *testing.T) {
 	srv.Seal()
 	sealed := time.Now()
 	signer.waitLog("Vault is sealed", 30*time.Second)
-	if rest := 2*vaultWait - time.Since(sealed); rest > 0 {
+	if rest := sealFor - time.Since(sealed); rest > 0 {
 		chain.observeNoProgress(rest)
 	}
 	stalled := chain.status()
@@ -301,7 +314,9 @@ func TestVaultSignerLongSeal(t *testing.T) {
 	if !strings.Contains(signer.logs.String(), "handing the request back") {
 		t.Fatalf("the signer's --vault-wait never ran out:\n%s", signer.logs)
 	}
-
+	if vaultWait == 0 && !strings.Contains(node.logs.String(), "until_it_answers=true") {
+		t.Fatalf("the node did not keep asking past CometBFT's budget:\n%s", node.logs)
+	}
 	// Nothing was restarted: both processes still run, each started once.
 	for name, p := range map[string]*proc{"node": node, "signer": signer} {
 		if p.cmd.ProcessState != nil {
