@@ -40,7 +40,7 @@ const (
 )
 
 // ErrUnanchored marks an export that verified only for internal
-// consistency (`dstt audit verify --file` exits 2 on it).
+// consistency (`dstt audit verify --file` exits 6 on it).
 var ErrUnanchored = errors.New("audit: export verified for internal consistency only")
 
 func (r *Report) settleScope() {

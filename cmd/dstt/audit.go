@@ -153,7 +153,7 @@ last entry to be on the chain they signed.
 
 Exit status: 0 verified (for --file: and anchored at both ends); 1 a check
 failed (the first bad seq is named) or the input could not be read;
-2 (--file only) the file is a consistent chain but an end is not anchored:
+6 (--file only) the file is a consistent chain but an end is not anchored:
 the report says which ("VERIFIED FOR INTERNAL CONSISTENCY ONLY",
 "scope": "internal_consistency_only" with -o json).`,
 		Args: cobra.NoArgs,
@@ -180,7 +180,7 @@ type auditVerifyOptions struct {
 }
 
 // auditVerify runs audit verify: it prints the report and returns an error
-// for exit status 1 (a check failed) or 2 (an export verified for internal
+// for exit status 1 (a check failed) or 6 (an export verified for internal
 // consistency only, audit.ErrUnanchored).
 func (g *globals) auditVerify(ctx context.Context, o *auditVerifyOptions) error {
 	var anchor audit.ChainHead

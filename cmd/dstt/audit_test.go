@@ -178,13 +178,13 @@ poll_interval = "50ms"
 }
 
 // verifyExport checks what verify --file proves about an export: alone,
-// internal consistency only (exit 2); anchored with --expect-head or
+// internal consistency only (exit 6); anchored with --expect-head or
 // --prove; never anchored when its first lines were cut; and a field the
 // format does not define is refused, naming the line.
 func verifyExport(t *testing.T, n *devNode, exp string, lines []string, provenHead string) {
 	t.Helper()
 	out, errs, code := n.cli("", "audit", "verify", "--file", exp)
-	if code != 2 || !strings.Contains(out, "VERIFIED FOR INTERNAL CONSISTENCY ONLY") || !strings.Contains(errs, "internal consistency only") {
+	if code != exitUnanchored || !strings.Contains(out, "VERIFIED FOR INTERNAL CONSISTENCY ONLY") || !strings.Contains(errs, "internal consistency only") {
 		t.Fatalf("verify --file alone: exit %d\n%s%s", code, out, errs)
 	}
 	if rep, code := n.cliJSON("", "audit", "verify", "--file", exp, "--prove"); code != 0 || rep["scope"] != audit.ScopeAnchored || rep["anchor"] == nil {
@@ -203,7 +203,7 @@ func verifyExport(t *testing.T, n *devNode, exp string, lines []string, provenHe
 	os.WriteFile(cut, []byte(strings.Join(lines[2:], "\n")+"\n"), 0o600)
 	for _, extra := range [][]string{nil, {"--prove"}, {"--expect-head", head}} {
 		rep, code := n.cliJSON("", append([]string{"audit", "verify", "--file", cut}, extra...)...)
-		if code != 2 || rep["scope"] != audit.ScopeInternal || !strings.Contains(fmt.Sprint(rep["not_verified"]), "starts at seq 3") {
+		if code != exitUnanchored || rep["scope"] != audit.ScopeInternal || !strings.Contains(fmt.Sprint(rep["not_verified"]), "starts at seq 3") {
 			t.Fatalf("export without its first lines, %v: exit %d %v", extra, code, rep)
 		}
 	}

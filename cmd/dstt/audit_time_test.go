@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	cmtcfg "github.com/cometbft/cometbft/config"
+	sm "github.com/cometbft/cometbft/state"
 
 	"github.com/dstt/dstt/audit"
+	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/transport/client"
 )
 
@@ -204,9 +207,11 @@ func parseTime(t *testing.T, s string) time.Time {
 	return v
 }
 
-// TestStartRefusesTamperedAudit: an audit entry edited in the stopped
-// node's Pebble store makes `dstt start` refuse, with exit code 5 and the
-// first bad seq, before it serves anything.
+// TestStartRefusesTamperedAudit: a stopped node whose stores disagree
+// refuses `dstt start` with exit code 5 before it serves anything: first
+// CometBFT's state holding another app hash than the app's store (as when
+// the store was rewritten consistently up to its own app hash), then an
+// audit entry edited in the app's Pebble store (the first bad seq named).
 func TestStartRefusesTamperedAudit(t *testing.T) {
 	t.Parallel()
 	n := newDevNode(t)
@@ -222,10 +227,79 @@ func TestStartRefusesTamperedAudit(t *testing.T) {
 		t.Fatalf("export seq 2: %q %s", out, errs)
 	}
 	n.stop()
+
+	restore := editCometAppHash(t, n.home)
+	refusedStart(t, n, "does not match the last committed app hash", "CometBFT committed", "does not start")
+	restore()
+
 	orig := e.Encode()
 	e.Resources = []string{"key-9"} // same length: the stored encoding stays well formed
-	tampered := e.Encode()
-	db, err := pebble.Open(filepath.Join(n.home, "data", "app"), &pebble.Options{Logger: quietPebble{}})
+	if found := replaceInPebble(t, filepath.Join(n.home, "data", "app"), orig, e.Encode()); found != 1 {
+		t.Fatalf("tamper: %d values changed", found)
+	}
+	refusedStart(t, n, "does not match the last committed app hash", "first bad entry is seq 2", "does not start")
+}
+
+// refusedStart runs `dstt start` and expects exit code 5 and output
+// holding every want.
+func refusedStart(t *testing.T, n *devNode, want ...string) {
+	t.Helper()
+	cmd := n.command()
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	err := cmd.Run()
+	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitAuditMismatch {
+		t.Fatalf("start on a tampered store: %v\n%s", err, logs.String())
+	}
+	t.Logf("refused start (exit %d):\n%s", cmd.ProcessState.ExitCode(), logs.String())
+	for _, w := range want {
+		if !strings.Contains(logs.String(), w) {
+			t.Errorf("start output lacks %q:\n%s", w, logs.String())
+		}
+	}
+}
+
+// editCometAppHash changes the app hash in CometBFT's state store of a
+// stopped node; the returned func puts the original back.
+func editCometAppHash(t *testing.T, home string) func() {
+	t.Helper()
+	h, err := consensus.OpenHome(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	save := func(edit func(*sm.State)) {
+		db, err := cmtcfg.DefaultDBProvider(&cmtcfg.DBContext{ID: "state", Config: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		store := sm.NewStore(db, sm.StoreOptions{})
+		st, err := store.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(&st)
+		if err := store.Save(st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var orig []byte
+	save(func(st *sm.State) {
+		orig = append([]byte(nil), st.AppHash...)
+		st.AppHash = bytes.Repeat([]byte{0xAA}, len(orig))
+	})
+	return func() { save(func(st *sm.State) { st.AppHash = orig }) }
+}
+
+// replaceInPebble replaces old with new in every value of the Pebble
+// database in dir that holds old, and returns how many it changed.
+func replaceInPebble(t *testing.T, dir string, old, new []byte) int {
+	t.Helper()
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebble{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,29 +309,17 @@ func TestStartRefusesTamperedAudit(t *testing.T) {
 	}
 	found := 0
 	for it.First(); it.Valid(); it.Next() {
-		if v := it.Value(); bytes.Contains(v, orig) {
-			if err := db.Set(append([]byte(nil), it.Key()...), bytes.Replace(v, orig, tampered, 1), pebble.Sync); err != nil {
+		if v := it.Value(); bytes.Contains(v, old) {
+			if err := db.Set(append([]byte(nil), it.Key()...), bytes.Replace(v, old, new, 1), pebble.Sync); err != nil {
 				t.Fatal(err)
 			}
 			found++
 		}
 	}
-	if err := errors.Join(it.Close(), db.Close()); err != nil || found != 1 {
-		t.Fatalf("tamper: %d values changed, %v", found, err)
+	if err := errors.Join(it.Close(), db.Close()); err != nil {
+		t.Fatal(err)
 	}
-	cmd := n.command()
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	err = cmd.Run()
-	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitAuditMismatch {
-		t.Fatalf("start on a tampered store: %v\n%s", err, logs.String())
-	}
-	t.Logf("refused start (exit %d):\n%s", cmd.ProcessState.ExitCode(), logs.String())
-	for _, want := range []string{"does not match the last committed app hash", "first bad entry is seq 2", "does not start"} {
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("start output lacks %q:\n%s", want, logs.String())
-		}
-	}
+	return found
 }
 
 // quietPebble keeps Pebble's informational messages out of the test log.

@@ -20,9 +20,6 @@ import (
 // apart:
 const (
 	exitFailure = 1
-	// exitUnanchored: audit verify --file found a consistent chain but
-	// could not tie an end of it to anything trusted.
-	exitUnanchored = 2
 	// exitPublicRPC: access control is on and CometBFT's RPC would listen
 	// beyond loopback (fix rpc.laddr, or --unsafe-public-rpc).
 	exitPublicRPC = 3
@@ -32,6 +29,10 @@ const (
 	// exitAuditMismatch: the stored consensus audit chain does not match
 	// the last committed app hash (tampered or damaged store).
 	exitAuditMismatch = 5
+	// exitUnanchored: audit verify --file found a consistent chain but
+	// could not tie an end of it to anything trusted. (Not 2: that is the
+	// exit status of a Go program that panics.)
+	exitUnanchored = 6
 )
 
 func exitCode(err error) int {

@@ -42,8 +42,10 @@
 //
 //   - New: ErrInvalidConfig (every problem listed); consensus.ErrNotInitialised;
 //     audit.ErrStoreMismatch when the stored consensus audit chain does not
-//     match the last committed app hash (engine.CheckAudit, run before
-//     CometBFT's handshake, so a tampered store is never served);
+//     match the last committed app hash (engine.CheckAudit), or that app
+//     hash is not the one CometBFT's state holds for the same height
+//     (consensus.CommittedAppHash); both run before CometBFT's handshake,
+//     so a tampered store is never served;
 //     consensus.ErrPublicRPC (with what to do); audit.ErrNodeLogTruncated
 //     (with what to do) unless Config.AcceptTruncatedNodeLog; a gateway
 //     listen failure, except rest.ErrListenSkipped, which is a warning on

@@ -1,6 +1,7 @@
 package assemble
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,11 +69,8 @@ func (n *Node) build() error {
 	if err != nil {
 		return err
 	}
-	if err := engine.CheckAudit(store); err != nil {
-		if errors.Is(err, audit.ErrStoreMismatch) {
-			return fmt.Errorf("%w\nthe audit chain in %s was altered or damaged, so the node does not start or serve it. Keep a copy of that directory for investigation; to run this validator again, restore its data from a backup or resynchronise it from the other validators", err, h.AppDataDir())
-		}
-		return fmt.Errorf("check the stored audit chain: %w", err)
+	if err := checkStore(h, store, eng); err != nil {
+		return err
 	}
 	app := abci.NewApp(eng, cfg.Logger.With("module", "dstt"))
 	nodeOpts, publicRPC, err := rpcExposure(h, eng, cfg.UnsafePublicRPC, cfg.Console)
@@ -99,6 +97,30 @@ func (n *Node) build() error {
 		return err
 	}
 	return n.startGateway(ctx, metrics)
+}
+
+// checkStore refuses a store whose audit chain does not match the app hash
+// it last committed (engine.CheckAudit), or whose app hash is not the one
+// CometBFT committed at the same height: both before CometBFT's handshake,
+// which would otherwise stop the node with a panic.
+func checkStore(h *consensus.Home, store storage.Store, eng *engine.Engine) error {
+	err := engine.CheckAudit(store)
+	if err == nil {
+		height, appHash, cerr := consensus.CommittedAppHash(h)
+		switch {
+		case cerr != nil:
+			return cerr
+		case height > 0 && uint64(height) == eng.Height() && !bytes.Equal(appHash, eng.AppHash()):
+			err = fmt.Errorf("%w: the store's app hash at height %d is %X, CometBFT committed %X", audit.ErrStoreMismatch, height, eng.AppHash(), appHash)
+		}
+	}
+	if errors.Is(err, audit.ErrStoreMismatch) {
+		return fmt.Errorf("%w\nthe audit data in %s does not match what consensus committed (altered or damaged), so the node does not start or serve it. Keep a copy of that directory for investigation; to run this validator again, restore its data from a backup or resynchronise it from the other validators", err, h.AppDataDir())
+	}
+	if err != nil {
+		return fmt.Errorf("check the stored audit chain: %w", err)
+	}
+	return nil
 }
 
 // startGateway serves the REST gateway in front of the CometBFT node.
