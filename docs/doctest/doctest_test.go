@@ -1,6 +1,7 @@
 package doctest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +23,7 @@ import (
 // shrink (a listed doc that has been converted fails the test, so that it
 // leaves the list).
 var unconverted = map[string]bool{
-	"API.md": true, "KEYS.md": true, "RBAC.md": true, "TESTNET.md": true,
+	"API.md": true, "KEYS.md": true, "RBAC.md": true,
 }
 
 // docFiles are the markdown files whose command sequences are tested.
@@ -106,7 +108,8 @@ func TestEveryBlockIsMarked(t *testing.T) {
 
 var dsttBin string
 
-// buildDstt builds dstt once into a directory the test removes.
+// buildDstt builds dstt once into a directory the test removes, next to
+// the Vault binary of $DSTT_VAULT_BIN named vault (the docs' commands).
 func buildDstt(t *testing.T) {
 	t.Helper()
 	dir := t.TempDir()
@@ -116,11 +119,21 @@ func buildDstt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	if v := os.Getenv("DSTT_VAULT_BIN"); v != "" {
+		if err := os.Symlink(v, filepath.Join(dir, "vault")); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // portsPerFlow is how many free ports each flow gets, as $PORT0… and, for
-// a single node, $PORT_REST, $PORT_RPC, $PORT_P2P and $PORT_METRICS.
-const portsPerFlow = 16
+// a single node, $PORT_REST, $PORT_RPC, $PORT_P2P and $PORT_METRICS; and
+// $PORT_RANGE is the first of rangePerFlow consecutive ones (a testnet's
+// base port).
+const (
+	portsPerFlow = 16
+	rangePerFlow = 100
+)
 
 // TestDocs runs every flow, each in its own work directory and home, on
 // free ports of its own (the preludes start nodes with them and the CLI finds
@@ -144,6 +157,7 @@ func TestDocs(t *testing.T) {
 				fmt.Fprintf(&env, "env PORT_%s=%d\n", singleNodePorts[i], p)
 			}
 		}
+		fmt.Fprintf(&env, "env PORT_RANGE=%d\n", freeport.Range(t, rangePerFlow))
 		script := Script(append([]byte(env.String()), prelude...), blocks)
 		if err := os.WriteFile(filepath.Join(dir, flow+".txtar"), script, 0o644); err != nil {
 			t.Fatal(err)
@@ -158,17 +172,37 @@ func TestDocs(t *testing.T) {
 
 var singleNodePorts = []string{"REST", "RPC", "P2P", "METRICS"}
 
-// setup gives a script a home of its own, dstt on PATH and as ./dstt (the
-// docs build it there), and the Vault binary the tests built.
+// setup gives a script a home of its own; dstt on PATH, as ./dstt and as
+// bin/dstt (the docs build it there); the testnet scripts as testnet/*.sh
+// (so that, as from the repository's root, they use bin/dstt and
+// testnet/out); and the Vault binary the tests built, on PATH as vault.
 func setup(env *testscript.Env) error {
 	home := filepath.Join(env.WorkDir, "home")
-	if err := os.MkdirAll(home, 0o700); err != nil {
+	for _, d := range []string{home, filepath.Join(env.WorkDir, "bin"), filepath.Join(env.WorkDir, "testnet")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	links := map[string]string{"dstt": dsttBin, "bin/dstt": dsttBin}
+	scripts, err := filepath.Glob("../../testnet/*.sh")
+	if err != nil {
 		return err
 	}
-	if err := os.Symlink(dsttBin, filepath.Join(env.WorkDir, "dstt")); err != nil {
-		return err
+	for _, s := range scripts {
+		abs, err := filepath.Abs(s)
+		if err != nil {
+			return err
+		}
+		links["testnet/"+filepath.Base(s)] = abs
+	}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(env.WorkDir, name)); err != nil {
+			return err
+		}
 	}
 	env.Setenv("HOME", home)
+	env.Setenv(flowMarker, env.WorkDir)
+	env.Defer(func() { stopFlowProcesses(env.WorkDir) })
 	env.Setenv("PATH", filepath.Dir(dsttBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	for _, k := range []string{"DSTT_VAULT_BIN", "GOFLAGS", "TMPDIR"} {
 		if v := os.Getenv(k); v != "" {
@@ -241,5 +275,27 @@ func poll(ts *testscript.TestScript, args []string, try func(*http.Client) error
 			ts.Fatalf("not ready within %s: %v", timeout, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// flowMarker is set, to the flow's work directory, in the environment of
+// every process a flow starts, so that those a doc leaves running (a
+// testnet's nodes, a Vault or signer started with "&" in a command) are
+// found when the flow ends, passed or failed.
+const flowMarker = "DSTT_DOCTEST_WORK"
+
+// stopFlowProcesses kills the processes that carry work as flowMarker
+// (found through /proc; nothing is found elsewhere).
+func stopFlowProcesses(work string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	mark := []byte("\x00" + flowMarker + "=" + work + "\x00")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(append([]byte{0}, data...), mark) {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil && pid != os.Getpid() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
