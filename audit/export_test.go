@@ -186,3 +186,31 @@ func TestCheckStored(t *testing.T) {
 		t.Fatalf("read error: %v", err)
 	}
 }
+
+// FuzzDecodeJSON: the strict JSON reader never panics, and what it accepts
+// marshals back to a line it accepts as the same entry.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, e := range chained(3) {
+		b, _ := json.Marshal(e)
+		f.Add(b)
+	}
+	e := chained(1)[0]
+	e.CommitTime = e.Time.Add(time.Minute)
+	b, _ := json.Marshal(e)
+	f.Add(b)
+	f.Add([]byte(`{"seq":1,"height":0,"tx_index":0,"time":"","kind":"x","resources":[],"code":0,"hash":""}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := DecodeJSON(data)
+		if err != nil {
+			return
+		}
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2, err := DecodeJSON(b)
+		if err != nil || !reflect.DeepEqual(e, e2) {
+			t.Fatalf("%s -> %s: %v", data, b, err)
+		}
+	})
+}

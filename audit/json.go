@@ -103,6 +103,9 @@ func (j *entryJSON) entry(e *Entry) error {
 	var out Entry
 	out.Seq, out.Height, out.TxIndex, out.Kind = j.Seq, j.Height, j.TxIndex, j.Kind
 	out.Actor, out.Action, out.Resources = j.Actor, j.Action, j.Resources
+	if len(out.Resources) == 0 { // [] and absent encode alike
+		out.Resources = nil
+	}
 	out.Code, out.CodeName, out.Message = j.Code, j.CodeName, j.Message
 	for _, f := range []struct {
 		name string
