@@ -16,7 +16,9 @@
 // errors wrapped around this package's sentinels (test with errors.Is):
 //
 //   - ErrUnreachable: the node did not answer (is `dstt start` running? is
-//     the address right?);
+//     the address right?); ErrTLS, which wraps it: the TLS handshake failed
+//     (the node's CA, a client certificate, http against https), and the
+//     message says what to check;
 //   - ErrRejected: the tx was refused or failed; the *TxError inside
 //     carries the stable result code (types.Code), the stage ("check" or
 //     "deliver") and the node's message;
@@ -44,6 +46,16 @@
 // read is signed, so keys only some readers may read can be read; the node
 // checks the signature and the reader's permission. Signed reads are
 // single-use: the client gives repeats of one query distinct timestamps.
+//
+// Identity (the identity a key acts for and its key history) is served by
+// the gateway too (GET /v1/identities/{address}), as are the governance
+// views through Raw (types.QueryOrgs, types.QueryValidators); other raw
+// paths need CometBFT's RPC.
+//
+// # TLS
+//
+// An https:// gateway is verified against the system's roots, or the CA
+// and client certificate of TLSFiles.Config passed with WithTLSConfig.
 //
 // # Interactive transactions
 //

@@ -212,6 +212,12 @@ func TestOpenAPIContract(t *testing.T) {
 	c.call("GET", "/v1/txs/{hash}", map[string]string{"hash": missing}, nil, nil, txHeader(missing), 404, false)
 	c.call("GET", "/v1/txs/{hash}", map[string]string{"hash": "xyz"}, nil, nil, nil, 400, true)
 
+	// Identities and governance state (public, committed state).
+	c.call("GET", "/v1/identities/{address}", map[string]string{"address": types.Address(n.Admin.PubKey())}, nil, nil, nil, 200, false)
+	c.call("GET", "/v1/identities/{address}", map[string]string{"address": "xyz"}, nil, nil, nil, 400, true)
+	c.call("GET", "/v1/gov/orgs", nil, nil, nil, nil, 200, false)
+	c.call("GET", "/v1/gov/validators", nil, nil, nil, nil, 200, false)
+
 	// The rest: status, health, readiness.
 	c.call("GET", "/v1/status", nil, nil, nil, nil, 200, false)
 	c.call("GET", "/healthz", nil, nil, nil, nil, 200, false)

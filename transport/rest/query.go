@@ -2,6 +2,7 @@ package rest
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -306,17 +307,45 @@ func (g *Gateway) handleIdentity(w http.ResponseWriter, r *http.Request, addr st
 	if !g.authorize(w, r, ReadRequest{Kind: ReadIdentity, Key: addr}) {
 		return
 	}
-	g.writeQueryJSON(w, r, types.QueryIdentity, []byte(strings.ToLower(addr)))
+	var v types.IdentityView
+	if g.queryJSON(w, r, types.QueryIdentity, []byte(strings.ToLower(addr)), &v) {
+		if v.Keys == nil {
+			v.Keys = []types.IdentityKey{} // never rotated: the address is its own identity
+		}
+		writeJSON(w, v)
+	}
 }
 
-// writeQueryJSON answers a query whose answer is JSON (committed state)
-// as it is.
-func (g *Gateway) writeQueryJSON(w http.ResponseWriter, r *http.Request, path string, data []byte) {
+func (g *Gateway) handleOrgs(w http.ResponseWriter, r *http.Request) {
+	var v types.OrgsView
+	if g.queryJSON(w, r, types.QueryOrgs, nil, &v) {
+		if v.Orgs == nil {
+			v.Orgs = []types.Org{}
+		}
+		writeJSON(w, v)
+	}
+}
+
+func (g *Gateway) handleValidators(w http.ResponseWriter, r *http.Request) {
+	var v []types.ValidatorView
+	if g.queryJSON(w, r, types.QueryValidators, nil, &v) {
+		if v == nil {
+			v = []types.ValidatorView{}
+		}
+		writeJSON(w, v)
+	}
+}
+
+// queryJSON runs a query whose answer is JSON (committed state) and
+// decodes it into out; false means a problem was written.
+func (g *Gateway) queryJSON(w http.ResponseWriter, r *http.Request, path string, data []byte, out any) bool {
 	val, _ := g.query(w, r, path, data, 0)
 	if val == nil {
-		return
+		return false
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(val)
+	if err := json.Unmarshal(val, out); err != nil {
+		writeProblem(w, r, api.NewProblem(api.ProblemInternal, "decoding the node's answer: "+err.Error()))
+		return false
+	}
+	return true
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/dstt/dstt/transport/api"
-	"github.com/dstt/dstt/types"
 )
 
 // Route names, used as the metrics' route label and in the OpenAPI test.
@@ -129,9 +128,9 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 	case routeIdentity:
 		g.handleIdentity(w, r, param)
 	case routeValidators:
-		g.writeQueryJSON(w, r, types.QueryValidators, nil)
+		g.handleValidators(w, r)
 	case routeOrgs:
-		g.writeQueryJSON(w, r, types.QueryOrgs, nil)
+		g.handleOrgs(w, r)
 	case routeOpenAPI:
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")
