@@ -103,7 +103,7 @@ func TestVaultClientE2E(t *testing.T) {
 		if code != 0 && strings.Contains(errs, "INVALID_OP") {
 			// The key stays pending in Vault; signing keeps the old version.
 			k := mustRun(root, "keys", "show", "alice", "--keyring-backend", "vault")
-			if k["address"] != aliceAddr {
+			if k["key_address"] != aliceAddr {
 				t.Fatalf("a refused rotation changed the signing key: %v", k)
 			}
 			mustRun(root, "tx", "put", "vault/after-refused-rotation", "x", "--from", "alice", "--keyring-backend", "vault")
@@ -170,7 +170,7 @@ func TestVaultClientE2E(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(n.home, "keyring", "test", "bob.next.key")); err != nil {
 				t.Fatalf("the pending successor is gone after a refused rotation: %v", err)
 			}
-			if k := mustRun(root, "keys", "show", "bob", "--keyring-backend", "test"); k["address"] != bobAddr {
+			if k := mustRun(root, "keys", "show", "bob", "--keyring-backend", "test"); k["key_address"] != bobAddr {
 				t.Fatalf("a refused rotation replaced the key: %v", k)
 			}
 			t.Fatalf("the node refused the RotateKey tx (bob.next stays pending, but the engine supports rotation): %s", strings.TrimSpace(errs))
