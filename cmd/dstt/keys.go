@@ -308,10 +308,29 @@ func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration)
 	if out.Kept, err = r.Finish(ctx); err != nil {
 		return fmt.Errorf("keys rotate: the RotateKey tx is committed, but finishing locally failed: %w (retry: dstt keys rotate %s --finish)", err, name)
 	}
+	return g.finishIdentity(ctx, c, r, out)
+}
+
+// finishIdentity records which identity the rotated key acts for: the old
+// key's, as this home knows it, then the chain's answer (the authority).
+// Without an answer the rotation still succeeded: a warning says how to
+// record the identity later.
+func (g *globals) finishIdentity(ctx context.Context, c *client.Client, r *keyring.Rotation, out rotateJSON) error {
 	newAddr := types.Address(r.NewPubKey)
-	id, err := c.Identity(ctx, newAddr)
-	if err != nil {
-		return fmt.Errorf("keys rotate: the rotation is done, but asking the node for the identity failed: %w (record it: dstt keys history %s)", err, name)
+	id := types.IdentityView{}
+	if r.Old != nil {
+		ids, err := loadIdentities(g.home)
+		if err != nil {
+			return err
+		}
+		oldAddr := types.Address(r.Old.PubKey())
+		id.Identity = identityOf(ids, oldAddr)
+		id.Keys = []types.IdentityKey{{Address: oldAddr}, {Address: newAddr}}
+	}
+	if chain, err := c.Identity(ctx, newAddr); err == nil {
+		id = chain
+	} else {
+		fmt.Fprintf(g.stderr, "warning: the rotation is done, but the node did not say which identity key %q acts for: %v (record it later: dstt keys history %s)\n", out.Name, err, out.Name)
 	}
 	out.Identity, out.Keys = id.Identity, len(id.Keys)
 	if err := recordIdentity(g.home, id); err != nil {
