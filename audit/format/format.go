@@ -237,7 +237,7 @@ func timeSource(e *audit.Entry) string { _, s := e.EventTime(); return string(s)
 // entry be rebuilt and re-verified.
 func blockTime(e *audit.Entry) time.Time { return e.Time.UTC() }
 
-// textFormatter: SEQ HEIGHT.INDEX TIME KIND CODE_NAME actor=... action=... resources=... message
+// textFormatter: SEQ HEIGHT.INDEX TIME KIND CODE_NAME [clock=block] actor=... action=... resources=... message
 type textFormatter struct{}
 
 func (textFormatter) Name() string { return Text }
@@ -246,6 +246,9 @@ func (textFormatter) Append(dst []byte, e *audit.Entry) []byte {
 	dst = fmt.Appendf(dst, "%d %d.%d %s %s", e.Seq, e.Height, e.TxIndex, entryTime(e).Format(time.RFC3339Nano), e.Kind)
 	if e.CodeName != "" {
 		dst = fmt.Appendf(dst, " %s", e.CodeName)
+	}
+	if _, src := e.EventTime(); src == audit.TimeBlock { // the commit time is not known yet
+		dst = append(dst, " clock=block"...)
 	}
 	if e.Actor != "" {
 		dst = fmt.Appendf(dst, " actor=%s", e.Actor)
