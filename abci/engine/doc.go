@@ -30,7 +30,8 @@
 // (staging.go). A query between FinalizeBlock and Commit therefore sees the
 // previous block's policy. AuditSource reads the committed audit chain
 // straight from a store, for the audit sinks: only entries whose commit
-// time is recorded (committime.go). CheckAudit checks a store's audit chain
+// time is recorded (committime.go); TxResults reads committed tx results
+// the same way, for the node's own gateway. CheckAudit checks a store's audit chain
 // against its last app hash before a node serves it.
 //
 // Neither Engine nor Reader is safe for concurrent use; CometBFT's local

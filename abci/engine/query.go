@@ -89,11 +89,29 @@ func (r Reader) History(req types.HistoryRequest) (types.History, error) {
 
 // TxResult returns the committed result of the tx with this hash.
 func (r Reader) TxResult(hash []byte) (types.TxResult, error) {
-	e := r.e
+	return committedTxResult(r.e.store, hash)
+}
+
+// TxResults reads committed tx results straight from the store, for the
+// node's own REST gateway: a trusted in-process read, not a query, so no
+// access check and nothing recorded. Whoever holds it decides what to
+// show to whom. It is safe for concurrent use alongside the engine (the
+// store is; a block's results are committed in one batch).
+type TxResults struct{ store storage.Store }
+
+// NewTxResults reads the tx results kept in store.
+func NewTxResults(store storage.Store) *TxResults { return &TxResults{store: store} }
+
+// TxResult is Reader.TxResult: ErrNotFound for a tx not committed.
+func (t *TxResults) TxResult(hash []byte) (types.TxResult, error) {
+	return committedTxResult(t.store, hash)
+}
+
+func committedTxResult(store storage.Store, hash []byte) (types.TxResult, error) {
 	if len(hash) != 32 {
 		return types.TxResult{}, fmt.Errorf("%w: a tx hash is 32 bytes (64 hex digits), got %d bytes", ErrBadQuery, len(hash))
 	}
-	ent, ok, err := e.store.Get(txKey(hash), 0)
+	ent, ok, err := store.Get(txKey(hash), 0)
 	if err != nil {
 		return types.TxResult{}, err
 	}

@@ -7,8 +7,10 @@
 // a trailing newline (framing is the sink's job). Formatters hold no state
 // and are safe for concurrent use; Append never fails: every string is
 // escaped by the rules of its format (see each formatter's comment and
-// docs/AUDIT.md) and invalid UTF-8 becomes U+FFFD where a format requires
-// UTF-8. Syslog wraps any formatter's records in an RFC 5424 header.
+// docs/SIEM-FORMATS.md, which maps every field) and invalid UTF-8 becomes
+// U+FFFD where a format requires UTF-8. Syslog wraps any formatter's
+// records in an RFC 5424 header. Who acted (user, client address, node) is
+// decided once, in partiesOf, for every format.
 //
 // Libraries evaluated, none used at run time: github.com/pcktdmp/cef (its
 // README calls it a loose implementation; extensions come from a Go map, so
@@ -18,6 +20,9 @@
 // fix, an allocation per field), so RFC 5424 is written by hand and that
 // library's strict parser checks it in tests; log/syslog has neither RFC 5424
 // nor structured data. ECS, OCSF and HEC are JSON documents written from
-// structs with encoding/json. Each formatter is ~100 lines, table-tested
-// against the specifications' escaping examples and pinned by golden files.
+// structs with encoding/json, without HTML escaping. The tests check ECS
+// documents against the field table of Elastic's @elastic/ecs package and
+// OCSF events against the OCSF schema files (testdata/ocsf-schema-*), for
+// every entry kind; escaping is table-tested against the specifications'
+// examples, and golden files pin every format's output.
 package format

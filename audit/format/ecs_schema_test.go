@@ -3,59 +3,13 @@ package format
 import (
 	"encoding/json"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dstt/dstt/audit/format/ecstest"
 )
-
-// ecsField is one field of ECS's flat field table (ecs_flat in Elastic's
-// @elastic/ecs package).
-type ecsField struct {
-	Type          string       `json:"type"`
-	Normalize     []string     `json:"normalize"`
-	ObjectType    string       `json:"object_type"`
-	AllowedValues []ecsAllowed `json:"allowed_values"`
-}
-
-type ecsAllowed struct {
-	Name               string   `json:"name"`
-	ExpectedEventTypes []string `json:"expected_event_types"`
-}
-
-// loadECS reads the ECS field table make test-deps exported from the npm
-// package @elastic/ecs (DSTT_ECS_DIR, default ~/.cache/dstt/ecs-VERSION).
-func loadECS(t *testing.T) map[string]ecsField {
-	t.Helper()
-	dir := os.Getenv("DSTT_ECS_DIR")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "dstt", "ecs-"+ECSVersion)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "ecs_flat.json"))
-	if err != nil {
-		requireDep(t, os.Getenv("DSTT_REQUIRE_ECS"), "the ECS field table "+dir+"/ecs_flat.json ("+err.Error()+")")
-	}
-	var pkg struct {
-		Version string `json:"version"`
-	}
-	if pb, err := os.ReadFile(filepath.Join(dir, "package", "package.json")); err == nil {
-		_ = json.Unmarshal(pb, &pkg)
-		if pkg.Version != ECSVersion {
-			t.Fatalf("%s holds @elastic/ecs %s, the format writes ECS %s", dir, pkg.Version, ECSVersion)
-		}
-	}
-	var fields map[string]ecsField
-	if err := json.Unmarshal(b, &fields); err != nil {
-		t.Fatal(err)
-	}
-	if len(fields) < 1000 {
-		t.Fatalf("ECS table has only %d fields", len(fields))
-	}
-	return fields
-}
 
 // TestECSSchema checks the ECS document of every sample entry against the
 // ECS field table: every field outside the custom "dstt" set exists in ECS,
@@ -63,7 +17,7 @@ func loadECS(t *testing.T) map[string]ecsField {
 // to an array), values are among allowed_values, and every event.type is
 // one ECS expects for every event.category given.
 func TestECSSchema(t *testing.T) {
-	fields := loadECS(t)
+	fields := ecstest.Load(t, ECSVersion)
 	for name := range fields {
 		if name == "dstt" || strings.HasPrefix(name, "dstt.") {
 			t.Fatalf("ECS defines %s: the custom field set would collide", name)
@@ -100,7 +54,7 @@ func TestECSSchema(t *testing.T) {
 	}
 }
 
-func checkECSObject(fields map[string]ecsField, prefix string, obj map[string]any, problems *[]string) {
+func checkECSObject(fields map[string]ecstest.Field, prefix string, obj map[string]any, problems *[]string) {
 	for k, v := range obj {
 		path := prefix + k
 		if path == "dstt" {
@@ -139,7 +93,7 @@ func checkECSObject(fields map[string]ecsField, prefix string, obj map[string]an
 			if !ecsValueFits(fd.Type, x) {
 				*problems = append(*problems, path+" value does not fit type "+fd.Type)
 			}
-			if len(fd.AllowedValues) > 0 && !slices.ContainsFunc(fd.AllowedValues, func(a ecsAllowed) bool {
+			if len(fd.AllowedValues) > 0 && !slices.ContainsFunc(fd.AllowedValues, func(a ecstest.Allowed) bool {
 				return a.Name == x
 			}) {
 				*problems = append(*problems, path+" value is not an allowed value")
@@ -179,7 +133,7 @@ func ecsValueFits(typ string, v any) bool {
 
 // checkECSCategories: each event.type must be expected for each
 // event.category (expected_event_types in event.category's allowed_values).
-func checkECSCategories(fields map[string]ecsField, doc map[string]any) []string {
+func checkECSCategories(fields map[string]ecstest.Field, doc map[string]any) []string {
 	ev, _ := doc["event"].(map[string]any)
 	cats, _ := ev["category"].([]any)
 	types, _ := ev["type"].([]any)
@@ -188,7 +142,7 @@ func checkECSCategories(fields map[string]ecsField, doc map[string]any) []string
 	}
 	var problems []string
 	for _, c := range cats {
-		i := slices.IndexFunc(fields["event.category"].AllowedValues, func(a ecsAllowed) bool {
+		i := slices.IndexFunc(fields["event.category"].AllowedValues, func(a ecstest.Allowed) bool {
 			return a.Name == c
 		})
 		if i < 0 {

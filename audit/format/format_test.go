@@ -453,3 +453,56 @@ func BenchmarkFormat(b *testing.B) {
 		})
 	}
 }
+
+// TestCEFLEEFParties: CEF and LEEF name the same user and client as ECS
+// and OCSF: no user for a client known only by address, whose address goes
+// to src (IPv4) or c6a2 (IPv6), and the node's ID for node_started.
+func TestCEFLEEFParties(t *testing.T) {
+	es := sampleEntries()
+	cases := []struct {
+		seq       uint64
+		cef, leef map[string]string
+	}{
+		{19, map[string]string{"suser": "", "src": "", "c6a2": "2001:db8::7", "c6a2Label": "sourceIPv6Address"}, map[string]string{"usrName": "", "src": "2001:db8::7"}},
+		{20, map[string]string{"suser": "", "src": "192.0.2.7"}, map[string]string{"usrName": "", "src": "192.0.2.7", "actor": "ip:192.0.2.7"}},
+		{21, map[string]string{"suser": "cert:" + certHash, "src": ""}, map[string]string{"usrName": "cert:" + certHash, "src": ""}},
+		{14, map[string]string{"suser": "", "deviceExternalId": es[13].Actor}, map[string]string{"usrName": "", "nodeId": es[13].Actor}},
+		{17, map[string]string{"suser": signer, "src": "192.0.2.7"}, map[string]string{"usrName": signer, "src": "192.0.2.7", "resource": ""}},
+	}
+	for _, c := range cases {
+		e := es[c.seq-1]
+		_, ext := parseCEF(t, string(mustNew(t, CEF).Append(nil, &e)))
+		for k, want := range c.cef {
+			if ext[k] != want {
+				t.Errorf("cef %s: %s = %q, want %q", sampleName(&e), k, ext[k], want)
+			}
+		}
+		line := string(mustNew(t, LEEF).Append(nil, &e))
+		attrs := map[string]string{}
+		for _, p := range strings.Split(line[strings.Index(line, "|x09|")+5:], "\t") {
+			k, v, _ := strings.Cut(p, "=")
+			attrs[k] = v
+		}
+		for k, want := range c.leef {
+			if attrs[k] != want {
+				t.Errorf("leef %s: %s = %q, want %q", sampleName(&e), k, attrs[k], want)
+			}
+		}
+	}
+}
+
+// TestSyslogWrapNotUTF8: a record holding bytes that are not UTF-8 is
+// MSG-ANY, without the BOM that would claim UTF-8.
+func TestSyslogWrapNotUTF8(t *testing.T) {
+	e := plain()
+	e.Message = "bad \xff\xfe bytes"
+	line := Syslog(mustNew(t, CEF), testOpts).Append(nil, &e)
+	if !strings.Contains(string(line), " - CEF:0|") {
+		t.Fatalf("BOM before a non-UTF-8 record: %q", line)
+	}
+	e = plain()
+	line = Syslog(mustNew(t, LEEF), testOpts).Append(nil, &e)
+	if !strings.Contains(string(line), " - \uFEFFLEEF:2.0|") {
+		t.Fatalf("no BOM before a UTF-8 record: %q", line)
+	}
+}

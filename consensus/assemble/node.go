@@ -30,6 +30,7 @@ type Node struct {
 	gateway     *rest.Gateway // nil: disabled, or its address was taken (rest.ErrListenSkipped)
 	audit       *nodeAudit
 	verifier    *engine.CachedVerifier
+	txResults   *engine.TxResults // the gateway's in-process read of committed tx results
 	startHeight uint64
 
 	closers  []func() error // in build order; Stop runs them in reverse
@@ -65,6 +66,7 @@ func (n *Node) build() error {
 	}
 	n.onStop(store.Close)
 	n.verifier = engine.NewCachedVerifier(cfg.VerifierCacheSize)
+	n.txResults = engine.NewTxResults(store)
 	eng, err := engine.NewEngine(store, n.verifier)
 	if err != nil {
 		return err
@@ -131,6 +133,9 @@ func (n *Node) startGateway(ctx context.Context, metrics prometheus.Gatherer) er
 	opts := n.cfg.Gateway
 	if opts.Verifier == nil {
 		opts.Verifier = n.verifier
+	}
+	if opts.TxResults == nil {
+		opts.TxResults = n.txResults
 	}
 	if opts.Logger == nil {
 		opts.Logger = n.cfg.Logger.With("module", "rest")

@@ -37,6 +37,13 @@ type Options struct {
 	// a duplicate (as checktx_rejected, code REPLAY), which the application
 	// never sees and so cannot record itself.
 	SecurityLog SecurityLog
+	// TxResults, when set, is the node's own read of its committed tx
+	// results (engine.TxResults): how the gateway tells a replay of a
+	// committed tx from a resubmission still in the mempool without asking
+	// the node as an anonymous client would (on a chain with access
+	// control that query is refused and recorded as a refused read). Nil:
+	// the gateway asks with an unsigned /tx query.
+	TxResults TxResultReader
 	// Metrics, when set, are more series served on the metrics address
 	// beside the gateway's own: the node's audit sinks. Its names must not
 	// clash with the gateway's (dstt_rest_*, dstt_txs_*, go_*, process_*...).
@@ -50,6 +57,12 @@ type SecurityLog interface {
 }
 
 var _ SecurityLog = (*audit.NodeLog)(nil)
+
+// TxResultReader reads the committed result of a tx in-process; an error
+// means it is not committed (or cannot be read). engine.TxResults is one.
+type TxResultReader interface {
+	TxResult(hash []byte) (types.TxResult, error)
+}
 
 // Gateway is the REST/JSON API of one node. New builds it, Start serves it
 // until Shutdown; Handler serves it on a listener of the caller's choosing

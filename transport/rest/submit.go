@@ -435,16 +435,14 @@ func refuse(out *api.TxOutcome, code, log string) {
 // committed before (then it is a replay, as CheckTx would say once the
 // cache forgets it) or it is still waiting in the mempool (then it is
 // admitted, and a commit-mode request waits for it like for any other).
-// The tx record tells them apart; on a chain with access control an
-// unsigned read of it may be refused, but a refusal (rather than
-// NOT_FOUND) already says that the record exists.
+// The committed tx results tell them apart.
 func (g *Gateway) alreadyKnown(ctx context.Context, a *admission, out *api.TxOutcome) {
-	q, err := g.backend.Query(ctx, types.QueryTx, a.hash[:], 0)
-	if err == nil && (q.Code == 0 || q.Code == uint32(types.CodeUnauthorized)) {
+	rec, committed := g.committedTx(ctx, a.hash)
+	if committed {
 		g.unwatch(a)
 		out.Status, out.Code, out.CodeName = api.StatusRejected, uint32(types.CodeReplay), types.CodeReplay.Name()
 		out.Log = fmt.Sprintf("%s: tx %s was committed before", types.CodeReplay.Message(), out.Hash)
-		describeReplay(q, out)
+		describeReplay(rec, out)
 		return
 	}
 	out.Status, out.Log = api.StatusAdmitted, "already in the mempool"
@@ -456,23 +454,52 @@ func (g *Gateway) alreadyKnown(ctx context.Context, a *admission, out *api.TxOut
 // applied. A replay by another envelope of the same signed body keeps the
 // node's text: the committed envelope has another hash.
 func (g *Gateway) explainReplay(ctx context.Context, hash [32]byte, out *api.TxOutcome) {
-	q, err := g.backend.Query(ctx, types.QueryTx, hash[:], 0)
-	if err != nil || (q.Code != 0 && q.Code != uint32(types.CodeUnauthorized)) {
+	rec, committed := g.committedTx(ctx, hash)
+	if !committed {
 		return
 	}
 	out.Log = fmt.Sprintf("%s: tx %s was committed before", types.CodeReplay.Message(), out.Hash)
-	describeReplay(q, out)
+	describeReplay(rec, out)
 }
 
-// describeReplay adds the committed tx's result (a /tx query's answer) to
+// committedTx reports whether the tx with this hash is committed and, when
+// an unsigned reader may see it, its result (else rec is nil: a signed GET
+// /v1/txs/{hash} shows it to those allowed). With Options.TxResults the
+// node reads its own committed results in-process: a client's read is not
+// involved, so nothing is refused or recorded, and the result is shown
+// only on a chain without access control. Without it the gateway asks with
+// an unsigned /tx query, which a chain with access control refuses (and
+// records); the refusal, unlike NOT_FOUND, still says the tx is committed.
+func (g *Gateway) committedTx(ctx context.Context, hash [32]byte) (rec *types.TxResult, committed bool) {
+	if g.opts.TxResults != nil {
+		r, err := g.opts.TxResults.TxResult(hash[:])
+		if err != nil {
+			return nil, false
+		}
+		if open, err := g.chainOpen(ctx); err != nil || !open {
+			return nil, true
+		}
+		return &r, true
+	}
+	q, err := g.backend.Query(ctx, types.QueryTx, hash[:], 0)
+	if err != nil || (q.Code != 0 && q.Code != uint32(types.CodeUnauthorized)) {
+		return nil, false
+	}
+	var r types.TxResult
+	if q.Code != 0 || r.Unmarshal(q.Value) != nil {
+		return nil, true
+	}
+	return &r, true
+}
+
+// describeReplay adds the committed tx's result (nil: not to be shown) to
 // a REPLAY outcome: Original and a Log that says how it ended.
-func describeReplay(q *abcitypes.ResponseQuery, out *api.TxOutcome) {
-	var rec types.TxResult
-	if q.Code != 0 || rec.Unmarshal(q.Value) != nil {
+func describeReplay(rec *types.TxResult, out *api.TxOutcome) {
+	if rec == nil {
 		out.Log += "; its result is readable with a signed GET /v1/txs/" + out.Hash + ". Nothing was submitted now: sign a new tx (a fresh nonce) to try again"
 		return
 	}
-	orig := api.NewTxResult(out.Hash, rec)
+	orig := api.NewTxResult(out.Hash, *rec)
 	out.Original = &orig
 	if rec.Code == 0 {
 		out.Log += fmt.Sprintf(": it committed at height %d (tx %d) with code OK and its writes stand; nothing was submitted now", rec.Height, rec.TxIndex)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dstt/dstt/audit/format"
+	"github.com/dstt/dstt/audit/format/ecstest"
 )
 
 // readJSON decodes docs/siem/elastic/NAME, refusing trailing data.
@@ -147,38 +148,6 @@ func TestElasticTemplate(t *testing.T) {
 	}
 }
 
-// ecsField is one entry of ECS's flat field table.
-type ecsField struct {
-	Type string `json:"type"`
-}
-
-// loadECSTable reads the ECS field table `make test-deps` exports from
-// Elastic's @elastic/ecs package (DSTT_ECS_DIR, default
-// ~/.cache/dstt/ecs-VERSION/ecs_flat.json).
-func loadECSTable(t *testing.T, version string) map[string]ecsField {
-	t.Helper()
-	dir := os.Getenv("DSTT_ECS_DIR")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "dstt", "ecs-"+version)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "ecs_flat.json"))
-	if err != nil {
-		if os.Getenv("DSTT_REQUIRE_ECS") != "" {
-			t.Fatalf("the ECS field table is required (make test-deps): %v", err)
-		}
-		t.Skipf("no ECS field table (make test-deps fetches it): %v", err)
-	}
-	var fields map[string]ecsField
-	if err := json.Unmarshal(b, &fields); err != nil {
-		t.Fatal(err)
-	}
-	if len(fields) < 1000 {
-		t.Fatalf("the ECS table in %s has only %d fields", dir, len(fields))
-	}
-	return fields
-}
-
 var (
 	pipelineCtxRef      = regexp.MustCompile(`ctx\.([A-Za-z_@][A-Za-z0-9_?.]*)`)
 	pipelineTemplateRef = regexp.MustCompile(`\{\{\{?\s*([A-Za-z_@][A-Za-z0-9_.]*)\s*\}?\}\}`)
@@ -221,7 +190,7 @@ func TestElasticECSFields(t *testing.T) {
 	if tmpl.Meta.ECSVersion != format.ECSVersion {
 		t.Errorf("template _meta.ecs_version %s, the ecs format writes ECS %s", tmpl.Meta.ECSVersion, format.ECSVersion)
 	}
-	ecs := loadECSTable(t, format.ECSVersion)
+	ecs := ecstest.Load(t, format.ECSVersion)
 	mapped := tmpl.Template.Mappings.Properties.flatten("", map[string]string{})
 	for _, path := range slices.Sorted(maps.Keys(mapped)) {
 		if strings.HasPrefix(path, "dstt.") {
