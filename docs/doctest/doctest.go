@@ -140,7 +140,7 @@ func Steps(b Block) []Step {
 		st.Command = strings.Join(cmd, "\n")
 		if strings.HasSuffix(strings.TrimSpace(st.Command), "&") && !strings.HasSuffix(strings.TrimSpace(st.Command), "&&") {
 			st.Background = true
-			st.Command = strings.TrimSuffix(strings.TrimSpace(st.Command), "&")
+			st.Command = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(st.Command), "&"))
 		}
 		steps = append(steps, st)
 	}
@@ -191,7 +191,13 @@ func Script(prelude []byte, blocks []Block) []byte {
 			name := fmt.Sprintf("doc/%03d.sh", n)
 			fmt.Fprintf(&script, "\n# %s:%d\n", b.File, st.Line)
 			if st.Background {
-				body := "set -a\n[ -f \"$WORK/.doc/env\" ] && . \"$WORK/.doc/env\"\nexec " + st.Command + "\n"
+				// A simple command replaces the shell, so that the script's
+				// end stops it; a compound one, "( … )", runs under it.
+				run := "exec "
+				if strings.HasPrefix(st.Command, "(") || strings.HasPrefix(st.Command, "{") {
+					run = ""
+				}
+				body := "set -a\n[ -f \"$WORK/.doc/env\" ] && . \"$WORK/.doc/env\"\n" + run + st.Command + "\n"
 				ar.Files = append(ar.Files, txtar.File{Name: name, Data: []byte(body)})
 				fmt.Fprintf(&script, "exec sh %s &bg%03d&\n", name, n)
 				continue

@@ -19,14 +19,16 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// unconverted lists the docs whose blocks are not yet marked; it may only
-// shrink (a listed doc that has been converted fails the test, so that it
-// leaves the list).
+// unconverted lists the docs whose blocks are not yet all marked; it may
+// only shrink (a listed doc that has been converted fails the test, so that
+// it leaves the list). Their flows run all the same: a block that is marked
+// is tested.
 var unconverted = map[string]bool{
 	"API.md": true, "KEYS.md": true, "RBAC.md": true,
 }
 
-// docFiles are the markdown files whose command sequences are tested.
+// docFiles are the markdown files whose command sequences are tested (those
+// of unconverted docs too).
 func docFiles(t *testing.T) []string {
 	t.Helper()
 	files, err := filepath.Glob("../*.md")
@@ -34,12 +36,7 @@ func docFiles(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	out := []string{"../../README.md"}
-	for _, f := range files {
-		if !unconverted[filepath.Base(f)] {
-			out = append(out, f)
-		}
-	}
-	return out
+	return append(out, files...)
 }
 
 // flows groups the tested blocks by flow; a flow lives in one file.
@@ -48,12 +45,17 @@ func flows(t *testing.T) (byFlow map[string][]Block, untested int, unmarked []er
 	byFlow = map[string][]Block{}
 	for _, f := range docFiles(t) {
 		blocks, err := Blocks(f)
+		if err != nil && unconverted[filepath.Base(f)] {
+			continue // not converted yet
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, b := range blocks {
 			if err := b.Unmarked(); err != nil {
-				unmarked = append(unmarked, err)
+				if !unconverted[filepath.Base(f)] {
+					unmarked = append(unmarked, err)
+				}
 				continue
 			}
 			if b.Flow == "" {

@@ -121,3 +121,13 @@ func TestConsoleSteps(t *testing.T) {
 		t.Errorf("step 1: %+v", steps[1])
 	}
 }
+
+// A background command replaces its shell (the script's end stops it), but
+// a compound one cannot: it runs under the shell.
+func TestBackgroundCompound(t *testing.T) {
+	b := Block{File: "x.md", Line: 1, Lines: []string{"server --x &", "(sleep 1; unseal) > u.log &"}}
+	script := string(Script(nil, []Block{b}))
+	if !strings.Contains(script, "\nexec server --x\n") || !strings.Contains(script, "\n(sleep 1; unseal) > u.log\n") || strings.Contains(script, "exec (") {
+		t.Errorf("background commands:\n%s", script)
+	}
+}
