@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -131,6 +133,9 @@ func NewWithConn(c Conn, addr string, opts ...Option) *Client {
 type Client struct {
 	conn Conn
 	addr string
+	// keysMu guards reader and signers, which RotateKey moves to the
+	// successor key.
+	keysMu sync.RWMutex
 	// reader, when set, signs every query (SetReader).
 	reader  security.Signer
 	signers []security.Signer
@@ -270,8 +275,42 @@ func NewREST(baseURL string, opts ...Option) (*Client, error) {
 }
 
 // SetReader makes the client sign its queries with s, so it can read keys
-// that only some signers may read. Call it before using the client.
-func (c *Client) SetReader(s security.Signer) { c.reader = s }
+// that only some signers may read.
+func (c *Client) SetReader(s security.Signer) {
+	c.keysMu.Lock()
+	defer c.keysMu.Unlock()
+	c.reader = s
+}
+
+// readerKey is the key that signs queries (nil: none).
+func (c *Client) readerKey() security.Signer {
+	c.keysMu.RLock()
+	defer c.keysMu.RUnlock()
+	return c.reader
+}
+
+// signerKeys are the client's signers (WithSigner).
+func (c *Client) signerKeys() []security.Signer {
+	c.keysMu.RLock()
+	defer c.keysMu.RUnlock()
+	return c.signers
+}
+
+// replaceKey makes next sign wherever old did (reader, signers): after a
+// rotation the chain refuses old.
+func (c *Client) replaceKey(old, next security.Signer) {
+	c.keysMu.Lock()
+	defer c.keysMu.Unlock()
+	if c.reader != nil && bytes.Equal(c.reader.PubKey(), old.PubKey()) {
+		c.reader = next
+	}
+	for i, s := range c.signers {
+		if bytes.Equal(s.PubKey(), old.PubKey()) {
+			c.signers = slices.Clone(c.signers)
+			c.signers[i] = next
+		}
+	}
+}
 
 // Close releases the client's connections.
 func (c *Client) Close() error { return c.conn.Close() }
@@ -346,7 +385,7 @@ func RandomNonce() uint64 {
 // Sign prepares body and signs it; it returns the tx bytes.
 func (c *Client) Sign(ctx context.Context, body *types.TxBody, signers ...security.Signer) ([]byte, error) {
 	if len(signers) == 0 {
-		signers = c.signers
+		signers = c.signerKeys()
 	}
 	if len(signers) == 0 {
 		return nil, ErrNoSigner
@@ -448,7 +487,7 @@ func (c *Client) signRead(ctx context.Context, reader security.Signer, path stri
 // Get reads key at height (0 = latest). It returns the value's entry and
 // the height the answer is for.
 func (c *Client) Get(ctx context.Context, key string, height int64) (types.KV, int64, error) {
-	return c.getAs(ctx, c.reader, key, height)
+	return c.getAs(ctx, c.readerKey(), key, height)
 }
 
 func (c *Client) getAs(ctx context.Context, reader security.Signer, key string, height int64) (types.KV, int64, error) {
@@ -465,7 +504,7 @@ func (c *Client) History(ctx context.Context, req types.HistoryRequest) (types.H
 	if err != nil {
 		return types.History{}, err
 	}
-	sr, err := c.signRead(ctx, c.reader, types.QueryHistory, data, 0)
+	sr, err := c.signRead(ctx, c.readerKey(), types.QueryHistory, data, 0)
 	if err != nil {
 		return types.History{}, err
 	}
@@ -475,7 +514,7 @@ func (c *Client) History(ctx context.Context, req types.HistoryRequest) (types.H
 // Raw runs any query path and returns the answer's bytes (CometBFT RPC
 // only: the REST gateway serves named routes).
 func (c *Client) Raw(ctx context.Context, path string, data []byte) ([]byte, error) {
-	sr, err := c.signRead(ctx, c.reader, path, data, 0)
+	sr, err := c.signRead(ctx, c.readerKey(), path, data, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -484,7 +523,7 @@ func (c *Client) Raw(ctx context.Context, path string, data []byte) ([]byte, err
 
 // Tx returns the committed result of a tx by its hash.
 func (c *Client) Tx(ctx context.Context, hash []byte) (types.TxResult, error) {
-	sr, err := c.signRead(ctx, c.reader, types.QueryTx, hash, 0)
+	sr, err := c.signRead(ctx, c.readerKey(), types.QueryTx, hash, 0)
 	if err != nil {
 		return types.TxResult{}, err
 	}

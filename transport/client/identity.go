@@ -29,7 +29,9 @@ func (c *Client) Identity(ctx context.Context, addr string) (types.IdentityView,
 // RotateKey moves old's identity to next's key: it submits a RotateKey op
 // (security.RotateKeyOp: next signs its proof of possession) in a tx that
 // old signs, and waits for its block. After that height the chain refuses
-// old for the identity; its address and permissions stay.
+// old for the identity; its address and permissions stay. Once the
+// rotation is committed, the client signs with next wherever it signed
+// with old (its reader and its WithSigner keys).
 //
 // A refusal is a *TxError (ErrRejected) with the code that says why:
 // types.CodeKeyRetired when old is already retired, unless next is the
@@ -54,11 +56,15 @@ func (c *Client) RotateKey(ctx context.Context, old, next security.Signer) (Resu
 	if errors.As(err, &txErr) && txErr.Code == types.CodeKeyRetired {
 		id, qerr := c.Identity(ctx, types.Address(old.PubKey()))
 		if qerr == nil && id.Current == hex.EncodeToString(next.PubKey()) {
+			c.replaceKey(old, next)
 			return Result{}, nil
 		}
 	}
 	if err != nil && txErr == nil {
 		return res, fmt.Errorf("tx %s: %w", types.TxHashHex(tx), err)
+	}
+	if err == nil {
+		c.replaceKey(old, next)
 	}
 	return res, err
 }

@@ -189,11 +189,12 @@ func (c *Client) follow(ctx context.Context, s *Subscription, prefix string, fir
 // client's reader (none without one).
 func (c *Client) eventsAuth(ctx context.Context, prefix string) func() (*api.SignedRead, error) {
 	return func() (*api.SignedRead, error) {
-		if c.reader == nil {
+		reader := c.readerKey()
+		if reader == nil {
 			return nil, nil
 		}
-		path, data := api.EventsQuery(types.Address(c.reader.PubKey()), prefix)
-		return c.signRead(ctx, c.reader, path, data, 0)
+		path, data := api.EventsQuery(types.Address(reader.PubKey()), prefix)
+		return c.signRead(ctx, reader, path, data, 0)
 	}
 }
 

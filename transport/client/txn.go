@@ -56,7 +56,7 @@ func (o TxnOptions) withDefaults(c *Client) TxnOptions {
 		o.ValidFor = d.ValidFor
 	}
 	if len(o.Signers) == 0 {
-		o.Signers = c.signers
+		o.Signers = c.signerKeys()
 	}
 	return o
 }
@@ -162,7 +162,7 @@ func (c *Client) TxnWith(ctx context.Context, opts TxnOptions, fn func(*Txn) err
 	if len(o.Signers) == 0 {
 		return Result{}, ErrNoSigner
 	}
-	reader := c.reader
+	reader := c.readerKey()
 	if reader == nil {
 		reader = o.Signers[0]
 	}
