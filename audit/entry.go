@@ -48,12 +48,18 @@ func Kinds() []Kind {
 // Entry is one audit record. Seq, PrevHash and Hash are filled by
 // Chain.Append; everything else but CommitTime by whoever records the event.
 type Entry struct {
-	Seq       uint64    // 1-based position in its chain
-	Height    uint64    // block height (node chain: the last height the node knew, or 0)
-	TxIndex   uint32    // position of the tx in its block
-	Time      time.Time // block time in the consensus chain; UTC, nanoseconds
-	Kind      Kind
-	Actor     string   // address of the signer / client, or "" for the node itself
+	Seq     uint64    // 1-based position in its chain
+	Height  uint64    // block height (node chain: the last height the node knew, or 0)
+	TxIndex uint32    // position of the tx in its block
+	Time    time.Time // block time in the consensus chain; UTC, nanoseconds
+	Kind    Kind
+	Actor   string // address of the signer / client, or "" for the node itself
+	// Endpoint is the network address (IP) of the client an event came
+	// from, when the node saw one: node chain only (the REST gateway's
+	// entries), "" in the consensus chain. It is separate from Actor, which
+	// names who acted (a signer, "cert:HEX", or "ip:ADDR" for a client
+	// known only by its address).
+	Endpoint  string
 	Action    string   // "put", "delete", "batch", "grant", ...
 	Resources []string // keys or other resource names the action touched
 	Code      uint32   // outcome code (types.Code); 0 = OK
@@ -71,8 +77,13 @@ type Entry struct {
 	CommitTime time.Time
 }
 
-// encodingVersion is the first byte of every encoded entry.
-const encodingVersion = 1
+// encodingVersion is the first byte of an encoded entry without an
+// Endpoint; endpointVersion of one with (the body then ends with lp
+// Endpoint). An entry has one encoding: version 2 only with an endpoint.
+const (
+	encodingVersion = 1
+	endpointVersion = 2
+)
 
 // Errors from Decode.
 var (
@@ -90,6 +101,10 @@ var (
 //	uvarint  number of Resources, then each as lp
 //	uvarint  Code
 //	lp       CodeName, Message, TxHash, PrevHash
+//	lp       Endpoint                        (version 2 only: Endpoint != "")
+//
+// Version 1 is the layout without the last line; the consensus chain never
+// has an Endpoint, so its entries are always version 1.
 func (e *Entry) EncodeBody() []byte {
 	return e.appendBody(make([]byte, 0, e.size()))
 }
@@ -110,7 +125,7 @@ func (e *Entry) ComputeHash() []byte {
 func (e *Entry) size() int {
 	n := 1 + 3*binary.MaxVarintLen64 + 8 + 5*binary.MaxVarintLen64 +
 		len(e.Kind) + len(e.Actor) + len(e.Action) + len(e.CodeName) + len(e.Message) +
-		len(e.TxHash) + len(e.PrevHash) + binary.MaxVarintLen64
+		len(e.TxHash) + len(e.PrevHash) + binary.MaxVarintLen64 + len(e.Endpoint)
 	for _, r := range e.Resources {
 		n += binary.MaxVarintLen64 + len(r)
 	}
@@ -118,7 +133,11 @@ func (e *Entry) size() int {
 }
 
 func (e *Entry) appendBody(b []byte) []byte {
-	b = append(b, encodingVersion)
+	if e.Endpoint == "" {
+		b = append(b, encodingVersion)
+	} else {
+		b = append(b, endpointVersion)
+	}
 	b = binary.AppendUvarint(b, e.Seq)
 	b = binary.AppendUvarint(b, e.Height)
 	b = binary.AppendUvarint(b, uint64(e.TxIndex))
@@ -138,7 +157,11 @@ func (e *Entry) appendBody(b []byte) []byte {
 	b = appendString(b, e.CodeName)
 	b = appendString(b, e.Message)
 	b = appendBytes(b, e.TxHash)
-	return appendBytes(b, e.PrevHash)
+	b = appendBytes(b, e.PrevHash)
+	if e.Endpoint != "" {
+		b = appendString(b, e.Endpoint)
+	}
+	return b
 }
 
 func appendString(b []byte, s string) []byte {
@@ -158,7 +181,8 @@ func appendBytes(b, v []byte) []byte {
 func Decode(data []byte) (Entry, error) {
 	d := decoder{b: data}
 	var e Entry
-	if v := d.byte(); v != encodingVersion {
+	v := d.byte()
+	if v != encodingVersion && v != endpointVersion {
 		if d.err != nil {
 			return Entry{}, d.err
 		}
@@ -196,6 +220,9 @@ func Decode(data []byte) (Entry, error) {
 	e.Message = d.string()
 	e.TxHash = d.bytes()
 	e.PrevHash = d.bytes()
+	if v == endpointVersion {
+		e.Endpoint = d.string()
+	}
 	e.Hash = d.bytes()
 	if d.err != nil {
 		return Entry{}, d.err

@@ -40,11 +40,43 @@ func TestEncodingGolden(t *testing.T) {
 	}
 }
 
+// TestEncodingEndpoint: an entry with an Endpoint (node chain) is version
+// 2, the same body with lp Endpoint at the end; it round-trips, and one
+// without keeps version 1's bytes.
+func TestEncodingEndpoint(t *testing.T) {
+	e := Entry{Seq: 1, Kind: KindAuthFailed, Actor: "cert:ab", Endpoint: "2001:db8::7", Code: 11, CodeName: "UNAUTHORIZED"}
+	body := e.EncodeBody()
+	plain := e
+	plain.Endpoint = ""
+	want := append([]byte{2}, plain.EncodeBody()[1:]...)
+	want = appendString(want, "2001:db8::7")
+	if !bytes.Equal(body, want) {
+		t.Fatalf("body:\n got %x\nwant %x", body, want)
+	}
+	if plain.EncodeBody()[0] != 1 {
+		t.Fatal("an entry without an endpoint is not version 1")
+	}
+	e.Hash = e.ComputeHash()
+	got, err := Decode(e.Encode())
+	if err != nil || !reflect.DeepEqual(got, e) {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	if bytes.Equal(e.Hash, plain.ComputeHash()) {
+		t.Fatal("the endpoint is not hashed")
+	}
+}
+
 func TestDecodeRejects(t *testing.T) {
 	good := chained(1)[0].Encode()
 	cases := map[string][]byte{
-		"empty":       nil,
-		"version":     append([]byte{2}, good[1:]...),
+		"empty":   nil,
+		"version": append([]byte{3}, good[1:]...),
+		"v2 without endpoint": func() []byte { // version 2 must carry a non-empty endpoint
+			e := chained(1)[0]
+			b := append([]byte{2}, e.EncodeBody()[1:]...)
+			b = appendString(b, "")
+			return appendBytes(b, e.Hash)
+		}(),
 		"truncated":   good[:len(good)-3],
 		"trailing":    append(append([]byte(nil), good...), 0),
 		"long varint": append([]byte{1, 0x81, 0x00}, good[2:]...), // seq 1 as a non-minimal varint

@@ -24,6 +24,7 @@ type entryJSON struct {
 	TimeSource TimeSource `json:"time_source,omitempty"`
 	Kind       Kind       `json:"kind"`
 	Actor      string     `json:"actor,omitempty"`
+	Endpoint   string     `json:"endpoint,omitempty"`
 	Action     string     `json:"action,omitempty"`
 	Resources  []string   `json:"resources,omitempty"`
 	Code       uint32     `json:"code"`
@@ -38,7 +39,7 @@ type entryJSON struct {
 func (e Entry) MarshalJSON() ([]byte, error) {
 	j := entryJSON{
 		Seq: e.Seq, Height: e.Height, TxIndex: e.TxIndex, Kind: e.Kind, Actor: e.Actor,
-		Action: e.Action, Resources: e.Resources, Code: e.Code, CodeName: e.CodeName,
+		Endpoint: e.Endpoint, Action: e.Action, Resources: e.Resources, Code: e.Code, CodeName: e.CodeName,
 		Message: e.Message, TxHash: hex.EncodeToString(e.TxHash),
 		PrevHash: hex.EncodeToString(e.PrevHash), Hash: hex.EncodeToString(e.Hash),
 	}
@@ -102,7 +103,7 @@ func DecodeJSON(b []byte) (Entry, error) {
 func (j *entryJSON) entry(e *Entry) error {
 	var out Entry
 	out.Seq, out.Height, out.TxIndex, out.Kind = j.Seq, j.Height, j.TxIndex, j.Kind
-	out.Actor, out.Action, out.Resources = j.Actor, j.Action, j.Resources
+	out.Actor, out.Endpoint, out.Action, out.Resources = j.Actor, j.Endpoint, j.Action, j.Resources
 	if len(out.Resources) == 0 { // [] and absent encode alike
 		out.Resources = nil
 	}

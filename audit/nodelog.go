@@ -32,6 +32,7 @@ type Fields struct {
 	Height    uint64
 	TxIndex   uint32
 	Actor     string
+	Endpoint  string // the client's network address (Entry.Endpoint)
 	Action    string
 	Resources []string
 	Code      uint32
@@ -240,7 +241,7 @@ func (l *NodeLog) PubKey() []byte { return append([]byte(nil), l.pub...) }
 func (l *NodeLog) newEntry(kind Kind, f Fields) (Entry, error) {
 	e := Entry{
 		Height: f.Height, TxIndex: f.TxIndex, Time: l.opts.Now(), Kind: kind,
-		Actor: f.Actor, Action: f.Action, Resources: f.Resources, Code: f.Code,
+		Actor: f.Actor, Endpoint: f.Endpoint, Action: f.Action, Resources: f.Resources, Code: f.Code,
 		CodeName: f.CodeName, Message: f.Message, TxHash: f.TxHash,
 	}.Clone()
 	if n := len(e.Encode()) + 3*32 + 30; n > MaxNodeEntryBytes {

@@ -121,6 +121,7 @@ type ecsAudit struct {
 	TimeSource string   `json:"time_source"`
 	Kind       string   `json:"kind"`
 	Actor      string   `json:"actor,omitempty"`
+	Endpoint   string   `json:"endpoint,omitempty"`
 	Action     string   `json:"action,omitempty"`
 	Resources  []string `json:"resources,omitempty"`
 	Code       uint32   `json:"code"`
@@ -178,7 +179,7 @@ func (f ecsFormatter) Append(dst []byte, e *audit.Entry) []byte {
 		Labels:   ecsLabels{ChainID: f.o.ChainID, Chain: f.o.Chain},
 		DSTT: ecsDSTT{Audit: ecsAudit{
 			Seq: e.Seq, Height: e.Height, TxIndex: e.TxIndex, Time: blockTime(e).Format(time.RFC3339Nano), TimeSource: timeSource(e), Kind: string(e.Kind), Actor: e.Actor,
-			Action: e.Action, Resources: e.Resources, Code: e.Code, CodeName: e.CodeName,
+			Endpoint: e.Endpoint, Action: e.Action, Resources: e.Resources, Code: e.Code, CodeName: e.CodeName,
 			TxHash: hexOf(e.TxHash), PrevHash: hexOf(e.PrevHash), Hash: hexOf(e.Hash),
 		}},
 	}

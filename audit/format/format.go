@@ -253,6 +253,9 @@ func (textFormatter) Append(dst []byte, e *audit.Entry) []byte {
 	if e.Actor != "" {
 		dst = fmt.Appendf(dst, " actor=%s", e.Actor)
 	}
+	if e.Endpoint != "" {
+		dst = fmt.Appendf(dst, " endpoint=%s", e.Endpoint)
+	}
 	if e.Action != "" {
 		dst = fmt.Appendf(dst, " action=%s", e.Action)
 	}

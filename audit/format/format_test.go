@@ -360,7 +360,7 @@ func TestOCSFMapping(t *testing.T) {
 		{17, map[string]any{"class_uid": 6001.0, "src_endpoint.ip": "192.0.2.7", "web_resources": []any{map[string]any{"uid": "deadbeef", "type": "tx"}}}},
 		{19, map[string]any{"class_uid": 6001.0, "user": nil, "actor": nil, "src_endpoint.ip": "2001:db8::7", "status_id": 2.0}},
 		{20, map[string]any{"class_uid": 6001.0, "user": nil, "src_endpoint.ip": "192.0.2.7", "activity_id": 2.0}},
-		{21, map[string]any{"class_uid": 3002.0, "type_uid": 300201.0, "user.uid": "cert:" + certHash, "src_endpoint": nil, "resources": nil, "status_id": 2.0}},
+		{21, map[string]any{"class_uid": 3002.0, "type_uid": 300201.0, "user.uid": "cert:" + certHash, "src_endpoint.ip": "198.51.100.4", "resources": nil, "status_id": 2.0}},
 		{22, map[string]any{"class_uid": 3002.0, "user.uid": signer, "service.name": "dstt"}},
 		{23, map[string]any{"class_uid": 6001.0, "user": nil}},
 		{25, map[string]any{"class_uid": 1008.0, "activity_id": 2.0, "device.hostname": "node0.example"}},
@@ -376,9 +376,9 @@ func TestECSMapping(t *testing.T) {
 		{13, map[string]any{"event.kind": "alert", "event.category": []any{"intrusion_detection"}, "event.type": []any{"info"}}},
 		{14, map[string]any{"service.node.name": "0b9f1e0cc8e3f7a2d4c6b8a0e2f4d6c8b0a2c4e6", "user": nil}},
 		{17, map[string]any{"user.id": signer, "source.ip": "192.0.2.7"}},
-		{18, map[string]any{"user": nil, "tls.client.hash.sha256": certHash}},
+		{18, map[string]any{"user": nil, "tls.client.hash.sha256": certHash, "source.ip": "2001:db8::9"}},
 		{19, map[string]any{"user": nil, "source.ip": "2001:db8::7", "event.category": []any{"authentication"}, "event.outcome": "failure"}},
-		{21, map[string]any{"user.id": "cert:" + certHash, "tls.client.hash.sha256": certHash, "source": nil}},
+		{21, map[string]any{"user.id": "cert:" + certHash, "tls.client.hash.sha256": certHash, "source.ip": "198.51.100.4", "related.ip": []any{"198.51.100.4"}}},
 		{23, map[string]any{"user": nil, "source": nil}},
 	})
 }
@@ -455,8 +455,9 @@ func BenchmarkFormat(b *testing.B) {
 }
 
 // TestCEFLEEFParties: CEF and LEEF name the same user and client as ECS
-// and OCSF: no user for a client known only by address, whose address goes
-// to src (IPv4) or c6a2 (IPv6), and the node's ID for node_started.
+// and OCSF: no user for a client known only by address, the client's
+// address (its endpoint, also for a certificate client) in src (IPv4) or
+// c6a2 (IPv6), and the node's ID for node_started.
 func TestCEFLEEFParties(t *testing.T) {
 	es := sampleEntries()
 	cases := []struct {
@@ -465,7 +466,8 @@ func TestCEFLEEFParties(t *testing.T) {
 	}{
 		{19, map[string]string{"suser": "", "src": "", "c6a2": "2001:db8::7", "c6a2Label": "sourceIPv6Address"}, map[string]string{"usrName": "", "src": "2001:db8::7"}},
 		{20, map[string]string{"suser": "", "src": "192.0.2.7"}, map[string]string{"usrName": "", "src": "192.0.2.7", "actor": "ip:192.0.2.7"}},
-		{21, map[string]string{"suser": "cert:" + certHash, "src": ""}, map[string]string{"usrName": "cert:" + certHash, "src": ""}},
+		{21, map[string]string{"suser": "cert:" + certHash, "src": "198.51.100.4"}, map[string]string{"usrName": "cert:" + certHash, "src": "198.51.100.4", "endpoint": ""}},
+		{18, map[string]string{"suser": "", "src": "", "c6a2": "2001:db8::9"}, map[string]string{"usrName": "", "src": "2001:db8::9"}},
 		{14, map[string]string{"suser": "", "deviceExternalId": es[13].Actor}, map[string]string{"usrName": "", "nodeId": es[13].Actor}},
 		{17, map[string]string{"suser": signer, "src": "192.0.2.7"}, map[string]string{"usrName": signer, "src": "192.0.2.7", "resource": ""}},
 	}

@@ -135,6 +135,7 @@ type ocsfUnmapped struct {
 	Height     uint64   `json:"height"`
 	TxIndex    uint32   `json:"tx_index"`
 	Actor      string   `json:"actor,omitempty"`
+	Endpoint   string   `json:"endpoint,omitempty"`
 	Action     string   `json:"action,omitempty"`
 	Resources  []string `json:"resources,omitempty"`
 	Code       uint32   `json:"code"`
@@ -170,8 +171,8 @@ func (f ocsfFormatter) Append(dst []byte, e *audit.Entry) []byte {
 			LogName: f.o.Chain, OriginalTime: t.Format(time.RFC3339Nano),
 		},
 		Unmapped: ocsfUnmapped{
-			Kind: string(e.Kind), TimeSource: timeSource(e), Height: e.Height, TxIndex: e.TxIndex, Actor: e.Actor, Action: e.Action,
-			Resources: e.Resources, Code: e.Code, TxHash: hexOf(e.TxHash), PrevHash: hexOf(e.PrevHash),
+			Kind: string(e.Kind), TimeSource: timeSource(e), Height: e.Height, TxIndex: e.TxIndex, Actor: e.Actor, Endpoint: e.Endpoint,
+			Action: e.Action, Resources: e.Resources, Code: e.Code, TxHash: hexOf(e.TxHash), PrevHash: hexOf(e.PrevHash),
 			Hash: hexOf(e.Hash), ChainID: f.o.ChainID,
 		},
 	}

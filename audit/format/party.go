@@ -25,8 +25,9 @@ type parties struct {
 	// no user is made up for it.
 	User string
 	// ClientIP is the client's network address when the entry records it
-	// (an unauthenticated client is recorded by address), else "". The
-	// node's own address is never put here.
+	// (Entry.Endpoint, or an unauthenticated client's "ip:" identity in
+	// entries written before endpoints were), else "". The node's own
+	// address is never put here.
 	ClientIP string
 	// ClientCert is the SHA-256 (hex) of the client's verified certificate,
 	// when the entry records the client by certificate.
@@ -46,7 +47,9 @@ type parties struct {
 //   - any other Actor: a signer address or reader, the user;
 //   - checktx_rejected: the gateway records the submitting client's
 //     identity (ip:/cert:) as the entry's resource; it is the client, not
-//     a resource.
+//     a resource;
+//   - Endpoint, when it is an IP address, is the client's address, whatever
+//     the identity says.
 func partiesOf(e *audit.Entry) parties {
 	var p parties
 	switch {
@@ -61,6 +64,9 @@ func partiesOf(e *audit.Entry) parties {
 			continue
 		}
 		p.Resources = append(p.Resources, r)
+	}
+	if net.ParseIP(e.Endpoint) != nil {
+		p.ClientIP = e.Endpoint
 	}
 	return p
 }

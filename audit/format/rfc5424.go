@@ -98,6 +98,7 @@ func (f syslogFormatter) Append(dst []byte, e *audit.Entry) []byte {
 	p("timeSource", timeSource(e))
 	p("kind", string(e.Kind))
 	p("actor", e.Actor)
+	p("endpoint", e.Endpoint)
 	p("action", e.Action)
 	p("resources", resourcesJSON(e.Resources))
 	p("code", strconv.FormatUint(uint64(e.Code), 10))

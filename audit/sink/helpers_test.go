@@ -148,7 +148,7 @@ func parseRFC5424Entry(t testing.TB, line string) audit.Entry {
 	}
 	e := audit.Entry{
 		Seq: u("seq"), Height: u("height"), TxIndex: uint32(u("txIndex")), Kind: audit.Kind(sd["kind"]),
-		Actor: sd["actor"], Action: sd["action"], Code: uint32(u("code")), CodeName: sd["codeName"],
+		Actor: sd["actor"], Endpoint: sd["endpoint"], Action: sd["action"], Code: uint32(u("code")), CodeName: sd["codeName"],
 		TxHash: h("txHash"), PrevHash: h("prevHash"), Hash: h("hash"),
 	}
 	if r := sd["resources"]; r != "" {

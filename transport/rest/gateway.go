@@ -134,7 +134,7 @@ func (g *Gateway) authFailure(who Identity, action string, resources []string, r
 	}
 	if g.opts.SecurityLog != nil {
 		_ = g.opts.SecurityLog.Record(audit.KindAuthFailed, audit.Fields{
-			Actor: who.ID, Action: action, Resources: resources,
+			Actor: who.ID, Endpoint: who.Addr, Action: action, Resources: resources,
 			Code: uint32(types.CodeUnauthorized), CodeName: types.CodeUnauthorized.Name(), Message: reason,
 		})
 	}

@@ -320,8 +320,9 @@ func TestOversizedTxsRefusedBeforeAnySignatureIsVerified(t *testing.T) {
 	}
 }
 
-// Issue 10 (lesser): a duplicate the mempool cache drops never reaches the
-// application, so the gateway records it in the node's security log.
+// A duplicate the mempool cache drops never reaches the application, so
+// the gateway records it in the node's security log, with the client's
+// address.
 func TestCachedDuplicateRecordedInNodeLog(t *testing.T) {
 	n := testnode.Start(t, testnode.Options{NodeLog: true})
 	tx := signTx(t, n, n.Admin, put("once", "1"))
@@ -351,7 +352,11 @@ func TestCachedDuplicateRecordedInNodeLog(t *testing.T) {
 	if found.Code != uint32(types.CodeReplay) || found.Actor != types.Address(n.Admin.PubKey()) || found.Message == "" {
 		t.Errorf("the record: %+v", *found)
 	}
-	t.Logf("node log: seq %d %s actor %s code %s: %s", found.Seq, found.Kind, found.Actor, found.CodeName, found.Message)
+	// The client's address is its own field, beside the signer (Actor).
+	if found.Endpoint != "127.0.0.1" {
+		t.Errorf("endpoint %q, want the client's address 127.0.0.1", found.Endpoint)
+	}
+	t.Logf("node log: seq %d %s actor %s endpoint %s code %s: %s", found.Seq, found.Kind, found.Actor, found.Endpoint, found.CodeName, found.Message)
 }
 
 // The gateway's deadlines do not cut event streams: with every deadline

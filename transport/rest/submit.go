@@ -563,7 +563,7 @@ func (g *Gateway) recordDuplicate(tx *types.Tx, hash []byte, out *api.TxOutcome,
 		msg += "the same tx is still waiting in the mempool"
 	}
 	_ = g.opts.SecurityLog.Record(audit.KindCheckTxRejected, audit.Fields{
-		Actor: signer, Action: "check_tx", Resources: []string{who.ID}, Code: uint32(types.CodeReplay),
+		Actor: signer, Endpoint: who.Addr, Action: "check_tx", Resources: []string{who.ID}, Code: uint32(types.CodeReplay),
 		CodeName: types.CodeReplay.Name(), Message: msg, TxHash: hash,
 	})
 }
