@@ -115,7 +115,7 @@ func wrapProblem(p *api.Problem) error {
 	switch p.Code {
 	case types.CodeNotFound.Name():
 		sentinel = ErrNotFound
-	case types.CodeUnauthorized.Name(), api.ProblemForbidden:
+	case types.CodeUnauthorized.Name(), api.ProblemForbidden, api.ProblemCertRequired:
 		sentinel = ErrUnauthorized
 	case api.ProblemRateLimited, api.ProblemMempoolFull, api.ProblemNotReady, api.ProblemTooManyStreams, api.ProblemEventsLagged:
 		sentinel = ErrBusy
