@@ -125,6 +125,13 @@ func TestGovernance(t *testing.T) {
 		t.Fatalf("%s not a member after the approved proposal: %v", n5.Org, ids)
 	}
 
+	// gov sign checks membership on the signer's own node: wait until
+	// node5 has the block that admitted its org.
+	waitUntil(t, 60*time.Second, n5.Name+" sees "+n5.Org+" as a member", func() (bool, string) {
+		out, errs, code := c.cli(t, "--home", c.node(t, n5.Name).Home, "gov", "orgs", "-o", "json")
+		return code == 0 && strings.Contains(out, `"`+n5.Org+`"`), out + errs
+	})
+
 	// Its validator, approved by three orgs, one of them the new org itself.
 	addVal := c.proposal(t, []string{"node1", "node2", n5.Name}, "add-validator", "--pub-key", n5.ValidatorPubKey, "--power", "10", "--org", n5.Org)
 	res, code = c.gov(t, node1, "submit", addVal)
