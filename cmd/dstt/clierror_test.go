@@ -58,7 +58,7 @@ func TestUnknownSubcommandsFail(t *testing.T) {
 		t.Fatalf("-o json unknown command: exit %d, stderr %q", code, errs)
 	}
 	// Missing arguments and bad flags are usage errors too.
-	for _, args := range [][]string{{"keys", "import"}, {"keys", "show"}, {"query", "get", "--height", "x"}} {
+	for _, args := range [][]string{{"keys", "import"}, {"keys", "show"}, {"query", "get", "--height", "x"}, {"query", "get", "k", "--transport", "carrier-pigeon"}} {
 		_, errs, code := runCLI(t, home, append(args, "-o", "json")...)
 		if code != exitFailure || json.Unmarshal([]byte(errs), &e) != nil || e.Error.Code != errCodeUsage {
 			t.Errorf("dstt %v: exit %d, stderr %q", args, code, errs)

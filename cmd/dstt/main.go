@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -140,7 +139,7 @@ Quick start:
 // resolve fills unset flags from the home's client config.
 func (g *globals) resolve(cmd *cobra.Command) error {
 	if g.output != "text" && g.output != "json" {
-		return fmt.Errorf("--output must be text or json, not %q", g.output)
+		return usageErr("--output must be text or json, not %q", g.output)
 	}
 	cc, err := loadClientConfig(g.home)
 	if err != nil {
@@ -185,7 +184,7 @@ func (g *globals) resolveNode(cc clientConfig) error {
 	switch g.transport {
 	case "", transportREST, transportRPC:
 	default:
-		return fmt.Errorf("--transport must be %s or %s, not %q", transportREST, transportRPC, g.transport)
+		return usageErr("--transport must be %s or %s, not %q", transportREST, transportRPC, g.transport)
 	}
 	g.rpc = cc.RPC
 	if g.rpc == "" && strings.HasPrefix(cc.Node, "tcp://") {
@@ -218,16 +217,16 @@ func (g *globals) resolveNode(cc clientConfig) error {
 	switch {
 	case strings.HasPrefix(node, "tcp://"):
 		if g.transport == transportREST {
-			return fmt.Errorf("--transport rest with --node %s: a tcp:// address is CometBFT's RPC; give the gateway's http(s):// address", node)
+			return usageErr("--transport rest with --node %s: a tcp:// address is CometBFT's RPC; give the gateway's http(s):// address", node)
 		}
 		g.transport, g.rpc = transportRPC, node
 	case strings.HasPrefix(node, "http://"), strings.HasPrefix(node, "https://"):
 		if g.transport == transportRPC {
-			return fmt.Errorf("--transport rpc with --node %s: an http(s):// address is the REST gateway; give the RPC's tcp:// address", node)
+			return usageErr("--transport rpc with --node %s: an http(s):// address is the REST gateway; give the RPC's tcp:// address", node)
 		}
 		g.transport = transportREST
 	default:
-		return fmt.Errorf("--node %q: want http(s)://HOST:PORT (REST gateway) or tcp://HOST:PORT (CometBFT RPC)", node)
+		return usageErr("--node %q: want http(s)://HOST:PORT (REST gateway) or tcp://HOST:PORT (CometBFT RPC)", node)
 	}
 	g.node = node
 	return nil
