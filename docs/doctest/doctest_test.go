@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dstt/dstt/security/vault/vaulttest"
 	"github.com/dstt/dstt/testnet/freeport"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -111,7 +112,8 @@ func TestEveryBlockIsMarked(t *testing.T) {
 var dsttBin string
 
 // buildDstt builds dstt once into a directory the test removes, next to
-// the Vault binary of $DSTT_VAULT_BIN named vault (the docs' commands).
+// the Vault binary the tests use (vaulttest.Binary) named vault, as the
+// docs' commands call it.
 func buildDstt(t *testing.T) {
 	t.Helper()
 	dir := t.TempDir()
@@ -121,7 +123,7 @@ func buildDstt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	if v := os.Getenv("DSTT_VAULT_BIN"); v != "" {
+	if v, ok := vaulttest.Binary(); ok {
 		if err := os.Symlink(v, filepath.Join(dir, "vault")); err != nil {
 			t.Fatal(err)
 		}
@@ -166,9 +168,10 @@ func TestDocs(t *testing.T) {
 		}
 	}
 	testscript.Run(t, testscript.Params{
-		Dir:   dir,
-		Setup: setup,
-		Cmds:  map[string]func(*testscript.TestScript, bool, []string){"waithttp": waitHTTP, "waitnode": waitNode},
+		Dir:       dir,
+		Setup:     setup,
+		Cmds:      map[string]func(*testscript.TestScript, bool, []string){"waithttp": waitHTTP, "waitnode": waitNode},
+		Condition: hasVault,
 	})
 }
 
@@ -212,6 +215,23 @@ func setup(env *testscript.Env) error {
 		}
 	}
 	return nil
+}
+
+// hasVault is the scripts' condition [vault]: there is a Vault binary. With
+// none, a flow that runs Vault skips ([!vault] skip), except under make test
+// ($DSTT_REQUIRE_VAULT), where it fails, as the Vault tests do
+// (vaulttest.RequireBinary).
+func hasVault(cond string) (bool, error) {
+	if cond != "vault" {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	if _, ok := vaulttest.Binary(); ok {
+		return true, nil
+	}
+	if os.Getenv(vaulttest.EnvRequire) != "" {
+		return false, fmt.Errorf("no Vault binary: this flow runs a real Vault server; build it once with `make test-deps` (looked at $%s, %s and $PATH)", vaulttest.EnvBin, vaulttest.CachedBinary())
+	}
+	return false, nil
 }
 
 // waitHTTP URL [TIMEOUT] waits until URL answers 200 (default 60s).
