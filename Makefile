@@ -38,9 +38,10 @@ build:
 # test-deps installs, idempotently, what the tests need beyond Go.
 # rsyslog (+ its GnuTLS and OpenSSL TLS drivers): the real SIEM receiver of
 # the audit sink tests (audit/sink); protobuf-compiler: the check that the
-# committed types/*.pb.go match proto/. Installed with apt-get (as root, on
-# Debian) only when a package is missing.
-RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl protobuf-compiler
+# committed types/*.pb.go match proto/; jq, curl and iproute2 (ss): the
+# commands of the docs that the doc tests run (docs/doctest). Installed with
+# apt-get (as root, on Debian) only when a package is missing.
+RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl protobuf-compiler jq curl iproute2
 test-deps: test-deps-vault test-deps-ecs
 	@missing=""; for p in $(RSYSLOG_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
