@@ -20,7 +20,7 @@ var ErrConfig = errors.New("rest: invalid config")
 const (
 	ClientAuthNone     = "none"     // no client certificates asked for
 	ClientAuthOptional = "optional" // verified against ClientCAFile when a client sends one
-	ClientAuthRequire  = "require"  // every client must present one that verifies
+	ClientAuthRequire  = "require"  // every client must present one that verifies, except on /healthz and /readyz
 )
 
 // TLSConfig switches the gateway to HTTPS (TLS 1.3 only) when CertFile and

@@ -8,6 +8,8 @@
 //	GET  /v1/kv/{key}/history its versions, newest first (?before=, ?limit=)
 //	GET  /v1/events           Server-Sent Events of committed writes (?prefix=)
 //	GET  /v1/status           chain id, latest height, mempool size
+//	GET  /v1/identities/{a}   the identity address a acts for, and its key history
+//	GET  /v1/gov/orgs         member orgs and k; GET /v1/gov/validators: the set
 //	GET  /healthz, /readyz    liveness; readiness (caught up, enough peers)
 //
 // Prometheus metrics (GET /metrics) are served on their own address,
@@ -55,7 +57,9 @@
 // # Security and limits
 //
 // TLS 1.3 only, with optional or required client certificates
-// (Config.TLS). Bodies, batch sizes and headers are bounded; each client
+// (Config.TLS). A certificate that is sent must verify in the handshake;
+// with ClientAuthRequire a missing one is refused per route
+// (CLIENT_CERT_REQUIRED), so /healthz and /readyz answer probes without one. Bodies, batch sizes and headers are bounded; each client
 // (its certificate, else its IP address) has a token-bucket rate limit.
 //
 // Client load cannot exhaust the node: open connections are capped in
