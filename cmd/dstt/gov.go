@@ -196,12 +196,10 @@ func (g *globals) govState(ctx context.Context, c *client.Client) (types.OrgsVie
 // memberOrgsOf lists the member orgs the identity of the key keyAddr
 // administers at the committed state; errNotMember when none.
 func (g *globals) memberOrgsOf(keyAddr string) ([]string, error) {
-	c, err := g.newClient()
+	c, ctx, cancel, err := g.readerClient("-") // public, committed state: unsigned
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	id, err := c.Identity(ctx, keyAddr)
 	if err != nil {
@@ -309,12 +307,10 @@ func orDash(s string) string {
 // govQuery runs a governance query against the committed state, through
 // the node's gateway (or its RPC with --transport rpc).
 func (g *globals) govQuery(path string, out any) error {
-	c, err := g.newClient()
+	c, ctx, cancel, err := g.readerClient("-") // public, committed state: unsigned
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	raw, err := c.Raw(ctx, path, nil)
 	if err != nil {

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -89,12 +87,10 @@ in the tx's signature order).`,
 // govShow resolves the proposal's signers against the committed state.
 func (g *globals) govShow(p *proposal.File) (govShowJSON, error) {
 	out := govShowJSON{Summary: p.Summary, ChainID: p.ChainID, ValidUntil: p.TxBody().ValidUntilHeight, Signatures: []govSignatureJSON{}, ApprovingOrgs: []string{}}
-	c, err := g.newClient()
+	c, ctx, cancel, err := g.readerClient("-") // public, committed state: unsigned
 	if err != nil {
 		return out, err
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	gov, err := g.govState(ctx, c)
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -121,12 +119,10 @@ func (out identityJSON) text(w io.Writer) {
 // lookupIdentity asks the node (committed state, through the gateway) for
 // the identity of the key with address addr.
 func (g *globals) lookupIdentity(addr string) (identityJSON, error) {
-	c, err := g.newClient()
+	c, ctx, cancel, err := g.readerClient("-") // public, committed state: unsigned
 	if err != nil {
 		return identityJSON{}, err
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	v, err := c.Identity(ctx, addr)
 	if err != nil {
@@ -163,13 +159,9 @@ The answer also refreshes this home's record of the key's identity, which
 dstt keys show and list print as "address".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			kr, err := g.openKeyring()
+			_, k, err := g.showKey(args[0])
 			if err != nil {
 				return err
-			}
-			k, err := kr.Show(args[0])
-			if err != nil {
-				return fmt.Errorf("%w: %q in the %s keyring (list them: dstt keys list)", err, args[0], g.backendName())
 			}
 			out, err := g.lookupIdentity(k.Address)
 			if err != nil {

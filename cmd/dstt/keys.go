@@ -81,13 +81,7 @@ an aes256-gcm96 transit key instead, to wrap data keys for tx put --encrypt.`,
 			if err != nil {
 				return err
 			}
-			out, err := g.keysJSON(k)
-			if err != nil {
-				return err
-			}
-			return g.print(out[0], func(w io.Writer) {
-				fmt.Fprintf(w, "created key %q (%s backend)\naddress: %s\n", k.Name, k.Backend, k.Address)
-			})
+			return g.printNewKey("created", k)
 		},
 	}
 	add.Flags().BoolVar(&kek, "kek", false, "vault backend: create an aes256-gcm96 key-encryption key for envelope encryption")
@@ -132,13 +126,9 @@ func newKeysShowCmd(g *globals) *cobra.Command {
 		Short: "Show a key's identity address, its own address and public key",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			kr, err := g.openKeyring()
+			kr, k, err := g.showKey(args[0])
 			if err != nil {
 				return err
-			}
-			k, err := kr.Show(args[0])
-			if err != nil {
-				return fmt.Errorf("%w: %q in the %s keyring (list them: dstt keys list)", err, args[0], g.backendName())
 			}
 			kj, err := g.keysJSON(k)
 			if err != nil {
@@ -160,6 +150,30 @@ func newKeysShowCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+// showKey opens the keyring and looks the key name up.
+func (g *globals) showKey(name string) (keyring.Keyring, keyring.KeyInfo, error) {
+	kr, err := g.openKeyring()
+	if err != nil {
+		return nil, keyring.KeyInfo{}, err
+	}
+	k, err := kr.Show(name)
+	if err != nil {
+		return nil, keyring.KeyInfo{}, fmt.Errorf("%w: %q in the %s keyring (list them: dstt keys list)", err, name, g.backendName())
+	}
+	return kr, k, nil
+}
+
+// printNewKey prints a key just created or imported.
+func (g *globals) printNewKey(verb string, k keyring.KeyInfo) error {
+	out, err := g.keysJSON(k)
+	if err != nil {
+		return err
+	}
+	return g.print(out[0], func(w io.Writer) {
+		fmt.Fprintf(w, "%s key %q (%s backend)\naddress: %s\n", verb, k.Name, k.Backend, k.Address)
+	})
 }
 
 func (g *globals) backendName() string {
@@ -413,13 +427,7 @@ public key). The vault backend refuses: create keys in Vault instead.`,
 			if err != nil {
 				return err
 			}
-			out, err := g.keysJSON(k)
-			if err != nil {
-				return err
-			}
-			return g.print(out[0], func(w io.Writer) {
-				fmt.Fprintf(w, "imported key %q (%s backend)\naddress: %s\n", k.Name, k.Backend, k.Address)
-			})
+			return g.printNewKey("imported", k)
 		},
 	}
 }

@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
+
+	"github.com/dstt/dstt/security"
 )
 
 // TLSFiles names the PEM files of a TLS client: the CA that signed the
@@ -25,13 +26,9 @@ func (f TLSFiles) Empty() bool { return f.CA == "" && f.Cert == "" && f.Key == "
 func (f TLSFiles) Config() (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS13}
 	if f.CA != "" {
-		pem, err := os.ReadFile(f.CA)
+		pool, err := security.LoadCertPool(f.CA)
 		if err != nil {
 			return nil, fmt.Errorf("client: TLS CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client: TLS CA %s: no PEM certificates in it", f.CA)
 		}
 		tc.RootCAs = pool
 	}

@@ -2,14 +2,13 @@ package rest
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/dstt/dstt/security"
 	"github.com/spf13/pflag"
 )
 
@@ -256,13 +255,9 @@ func (t TLSConfig) serverTLS() (*tls.Config, error) {
 	if t.ClientCAFile == "" {
 		return tc, nil
 	}
-	pem, err := os.ReadFile(t.ClientCAFile)
+	pool, err := security.LoadCertPool(t.ClientCAFile)
 	if err != nil {
 		return nil, fmt.Errorf("rest: tls client CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("rest: tls client CA %s: no PEM certificates in it", t.ClientCAFile)
 	}
 	tc.ClientCAs = pool
 	switch t.ClientAuth {
