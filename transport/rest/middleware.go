@@ -95,18 +95,17 @@ func (g *Gateway) middleware(next http.Handler) http.Handler {
 		switch name {
 		case routeHealthz, routeReadyz:
 		default:
-			if g.certRequired(r) {
-				who := ClientIdentity(r)
-				g.authFailure(who, "client_certificate", nil, "TLS: no client certificate")
-				writeProblem(rec, r, api.NewProblem(api.ProblemCertRequired, "this gateway requires a TLS client certificate signed by its client CA (only /healthz and /readyz are served without one)"))
-				return
-			}
 			if ok, wait := g.limiter.allow(ClientIdentity(r).ID); !ok {
 				secs := max(1, int((wait+time.Second-1)/time.Second))
 				rec.Header().Set("Retry-After", strconv.Itoa(secs))
 				p := api.NewProblem(api.ProblemRateLimited, fmt.Sprintf("this client may make %g requests per second (burst %d); retry after %s", g.cfg.RateLimit, g.cfg.RateBurst, wait.Round(time.Millisecond)))
 				p.RetryAfterSeconds = secs
 				writeProblem(rec, r, p)
+				return
+			}
+			if g.certRequired(r) { // after the rate limit: refusals are logged
+				g.authFailure(ClientIdentity(r), "client_certificate", nil, "TLS: no client certificate")
+				writeProblem(rec, r, api.NewProblem(api.ProblemCertRequired, "this gateway requires a TLS client certificate signed by its client CA (only /healthz and /readyz are served without one)"))
 				return
 			}
 		}
