@@ -48,6 +48,9 @@ func (f cefFormatter) Append(dst []byte, e *audit.Entry) []byte {
 		ext.labelled("c6a2", "sourceIPv6Address", p.ClientIP)
 	}
 	ext.str("deviceExternalId", p.Node)
+	if p.Count > 0 {
+		ext.num("cnt", p.Count)
+	}
 	ext.str("outcome", outcome(e))
 	ext.str("reason", e.CodeName)
 	ext.str("msg", e.Message)

@@ -3,7 +3,6 @@ package format
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -49,6 +48,8 @@ func sampleEntries() []audit.Entry {
 		{Kind: audit.KindAuthFailed, Action: "query", Resources: []string{"/kv/secret"}, Code: 11, CodeName: "UNAUTHORIZED", Message: "unsigned read refused"},
 		{Kind: audit.KindConfigLoaded, Action: "load", Resources: []string{"/home/n/config/config.toml"}, Message: "config.toml sha256=ab"},
 		{Kind: audit.KindNodeLogTruncated, Action: "truncate", Resources: []string{"data/audit/node.log.damaged-1"}, Code: 0, Message: "gave up seq 8-9"},
+		{Kind: audit.KindCheckTxRejected, Actor: "ip:2001:db8::7", Endpoint: "2001:db8::7", Action: "submit", Code: 5, CodeName: "BAD_SIGNATURE", Message: "refused before admission", TxHash: txh},
+		{Kind: audit.KindCheckTxRejected, Actor: "cert:" + certHash, Endpoint: "192.0.2.8", Action: "submit", Resources: []string{"count:9999"}, Code: 5, CodeName: "BAD_SIGNATURE", Message: "9999 submit refusals counted"},
 	}
 	c := audit.NewChain(audit.ChainHead{})
 	for i := range es {
@@ -73,14 +74,4 @@ func TestSampleEntriesCoverEveryKind(t *testing.T) {
 			t.Errorf("no sample entry of kind %s", k)
 		}
 	}
-}
-
-// requireDep skips a test whose external schema is missing, or fails it
-// when env (set by `make test`) says the dependency must be there.
-func requireDep(t *testing.T, env, what string) {
-	t.Helper()
-	if strings.TrimSpace(env) != "" {
-		t.Fatalf("%s is missing (make test-deps installs it)", what)
-	}
-	t.Skipf("%s is missing (make test-deps installs it)", what)
 }

@@ -75,6 +75,7 @@ type ocsfEvent struct {
 	Device       *ocsfDevice      `json:"device,omitempty"`
 	LogName      string           `json:"log_name,omitempty"`
 	LogProvider  string           `json:"log_provider,omitempty"`
+	Count        uint64           `json:"count,omitempty"`
 	Unmapped     ocsfUnmapped     `json:"unmapped"`
 }
 
@@ -182,7 +183,9 @@ func (f ocsfFormatter) Append(dst []byte, e *audit.Entry) []byte {
 	if !Success(e) {
 		ev.StatusID, ev.Status, ev.StatusDetail = 2, "Failure", e.Message
 	}
-	f.classify(&ev, e, partiesOf(e))
+	p := partiesOf(e)
+	f.classify(&ev, e, p)
+	ev.Count = p.Count
 	ev.TypeUID = ev.ClassUID*100 + ev.ActivityID
 	return appendJSON(dst, ev)
 }

@@ -2,6 +2,7 @@ package format
 
 import (
 	"net"
+	"strconv"
 	"strings"
 
 	"github.com/dstt/dstt/audit"
@@ -35,9 +36,17 @@ type parties struct {
 	// Node is the node's own ID when the node itself is the actor
 	// (node_started).
 	Node string
-	// Resources are what the action touched (client identities removed).
+	// Resources are what the action touched (client identities and the
+	// count removed).
 	Resources []string
+	// Count is how many refusals a summary entry of the node chain stands
+	// for (its resource "count:N"), else 0.
+	Count uint64
 }
+
+// countPrefix marks the resource of a node-chain summary entry that says
+// how many refusals it stands for (the REST gateway's bounded recording).
+const countPrefix = "count:"
 
 // partiesOf reads e's actor and resources:
 //
@@ -48,6 +57,8 @@ type parties struct {
 //   - checktx_rejected: the gateway records the submitting client's
 //     identity (ip:/cert:) as the entry's resource; it is the client, not
 //     a resource;
+//   - a node-chain resource "count:N" (N > 0) is how many refusals a
+//     summary entry stands for, not a resource;
 //   - Endpoint, when it is an IP address, is the client's address, whatever
 //     the identity says.
 func partiesOf(e *audit.Entry) parties {
@@ -62,6 +73,12 @@ func partiesOf(e *audit.Entry) parties {
 	for _, r := range e.Resources {
 		if e.Kind == audit.KindCheckTxRejected && p.client(r) {
 			continue
+		}
+		if n, ok := strings.CutPrefix(r, countPrefix); ok && isRefusalKind(e.Kind) && p.Count == 0 {
+			if c, err := strconv.ParseUint(n, 10, 64); err == nil && c > 0 {
+				p.Count = c
+				continue
+			}
 		}
 		p.Resources = append(p.Resources, r)
 	}
@@ -92,6 +109,16 @@ func (p *parties) client(id string) bool {
 	}
 	if h, ok := strings.CutPrefix(id, clientCertPrefix); ok && isSHA256Hex(h) {
 		p.ClientCert = h
+		return true
+	}
+	return false
+}
+
+// isRefusalKind reports whether k is a refusal the REST gateway records,
+// bounded, with summary entries.
+func isRefusalKind(k audit.Kind) bool {
+	switch k {
+	case audit.KindCheckTxRejected, audit.KindAuthFailed:
 		return true
 	}
 	return false

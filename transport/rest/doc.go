@@ -72,9 +72,15 @@
 // WriteTimeout, which would cut event streams.
 //
 // What the gateway refuses itself for authentication (a failed TLS
-// handshake, a read the Authorizer denied) and every tx the mempool's
-// cache drops as a duplicate (which the application never sees) go to
-// Options.SecurityLog, the node's security log.
+// handshake, a read the Authorizer denied), every submission it refuses
+// before admission (a tx that fails the node's stateless check or whose
+// signature does not verify) and every tx the mempool's cache drops as a
+// duplicate (which the application never sees) go to Options.SecurityLog,
+// the node's security log, with the client's address as the entry's
+// Endpoint. They are bounded (refusalLog): per client network and
+// refusal, the first is recorded in full and the rest of the minute as one
+// summary entry, with caps on the rate of full entries and on the client
+// networks tracked. Shutdown writes the pending summaries.
 // Reads pass through a ReadAuthorizer, the hook for RBAC; the default
 // allows all. Submissions need none: txs are signed, and the engine
 // decides what each signer may do.

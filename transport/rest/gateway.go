@@ -33,9 +33,11 @@ type Options struct {
 	OnAuthFailure func(who Identity, reason string)
 	// SecurityLog, when set, is the node's security log (the audit node
 	// chain, *audit.NodeLog): the gateway records there what OnAuthFailure
-	// is told (as auth_failed) and every tx the mempool's cache dropped as
-	// a duplicate (as checktx_rejected, code REPLAY), which the application
-	// never sees and so cannot record itself.
+	// is told (as auth_failed), every submission it refuses before
+	// admission (as checktx_rejected, action "submit") and every tx the
+	// mempool's cache dropped as a duplicate (as checktx_rejected, code
+	// REPLAY), which the application never sees and so cannot record
+	// itself; bounded per client network (see the package doc).
 	SecurityLog SecurityLog
 	// TxResults, when set, is the node's own read of its committed tx
 	// results (engine.TxResults): how the gateway tells a replay of a
@@ -78,8 +80,12 @@ type Gateway struct {
 	limiter *clientLimiter
 	checker *policyChecker
 	limits  txLimitsCache
-	handler http.Handler
-	streams atomic.Int64
+	// refusals records refusals of outside clients in the security log,
+	// bounded; nil without one.
+	refusals     *refusalLog
+	refusalsOnce sync.Once // starts refusals' window timer
+	handler      http.Handler
+	streams      atomic.Int64
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -111,6 +117,9 @@ func New(backend Backend, cfg Config, opts Options) (*Gateway, error) {
 	g.metrics = newMetrics(backend)
 	g.hub = newHub(backend, g.metrics, g.logger)
 	g.limiter = newClientLimiter(cfg.RateLimit, cfg.RateBurst)
+	if opts.SecurityLog != nil {
+		g.refusals = newRefusalLog(opts.SecurityLog, func(reason string) { g.metrics.unrecorded.WithLabelValues(reason).Inc() })
+	}
 	var err error
 	if g.checker, err = newPolicyChecker(backend); err != nil {
 		return nil, err
@@ -132,10 +141,18 @@ func (g *Gateway) authFailure(who Identity, action string, resources []string, r
 	if g.opts.OnAuthFailure != nil {
 		g.opts.OnAuthFailure(who, reason)
 	}
-	if g.opts.SecurityLog != nil {
-		_ = g.opts.SecurityLog.Record(audit.KindAuthFailed, audit.Fields{
-			Actor: who.ID, Endpoint: who.Addr, Action: action, Resources: resources,
-			Code: uint32(types.CodeUnauthorized), CodeName: types.CodeUnauthorized.Name(), Message: reason,
-		})
+	g.recordRefusal(audit.KindAuthFailed, audit.Fields{
+		Actor: who.ID, Endpoint: who.Addr, Action: action, Resources: resources,
+		Code: uint32(types.CodeUnauthorized), CodeName: types.CodeUnauthorized.Name(), Message: reason,
+	})
+}
+
+// recordRefusal records a refusal of an outside client (f.Endpoint is its
+// address) in the security log, within the bounds of refusalLog.
+func (g *Gateway) recordRefusal(kind audit.Kind, f audit.Fields) {
+	if g.refusals == nil {
+		return
 	}
+	g.refusalsOnce.Do(func() { go g.refusals.run(g.closing) })
+	g.refusals.record(kind, f)
 }

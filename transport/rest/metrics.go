@@ -29,6 +29,7 @@ type metrics struct {
 	lagged          prometheus.Counter
 	openConns       prometheus.Gauge
 	refusedConns    *prometheus.CounterVec // reason
+	unrecorded      *prometheus.CounterVec // refusals the security log does not record: reason
 }
 
 // latencyBuckets span 0.5 ms to ~16 s.
@@ -83,10 +84,15 @@ func newMetrics(b Backend) *metrics {
 	m.refusedConns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dstt_rest_connections_refused_total", Help: "REST connections reset on accept because a cap was reached, by cap.",
 	}, []string{"reason"})
+	m.unrecorded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dstt_rest_refusals_unrecorded_total",
+		Help: "Refusals of clients the node's security log does not record, not even in a summary entry, because the gateway tracks refusalMaxClients client networks at most, by reason (clients).",
+	}, []string{"reason"})
+	m.unrecorded.WithLabelValues("clients")
 	m.refusedConns.WithLabelValues(refusedTotal)
 	m.refusedConns.WithLabelValues(refusedPerIP)
 	for _, c := range []prometheus.Collector{m.requests, m.requestDuration, m.submitted, committed, rejected, m.refused,
-		m.checkTxLatency, m.commitLatency, m.blockTxs, m.height, m.streams, m.lagged, m.openConns, m.refusedConns} {
+		m.checkTxLatency, m.commitLatency, m.blockTxs, m.height, m.streams, m.lagged, m.openConns, m.refusedConns, m.unrecorded} {
 		f(c)
 	}
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dstt_mempool_txs", Help: "Txs in the mempool."},

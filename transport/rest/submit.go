@@ -15,6 +15,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
@@ -184,8 +185,11 @@ const verifyChunk = 1024
 // reading it. Only then are signatures verified, through the node's
 // verifier so CheckTx finds them cached, chunk by chunk. A failure rejects
 // the whole request before anything reaches the mempool: these txs could
-// never commit, whatever the state. It returns the decoded envelopes.
-func (g *Gateway) precheck(ctx context.Context, txs [][]byte) ([]*types.Tx, *api.Problem) {
+// never commit, whatever the state. It returns the decoded envelopes. A
+// refusal is recorded in the node's security log (recordRefusal: bounded)
+// as checktx_rejected, action "submit", with the code, the tx's hash and
+// the client (who).
+func (g *Gateway) precheck(ctx context.Context, txs [][]byte, who Identity) ([]*types.Tx, *api.Problem) {
 	lim, err := g.txLimits(ctx)
 	if err != nil {
 		p := api.NewProblem(api.ProblemNotReady, "cannot read the chain's tx limits from the node: "+err.Error())
@@ -194,7 +198,12 @@ func (g *Gateway) precheck(ctx context.Context, txs [][]byte) ([]*types.Tx, *api
 	}
 	chainID := g.backend.ChainID()
 	fail := func(i int, c types.Code, tx []byte, msg string) *api.Problem {
-		p := api.TxProblem(c, types.TxHashHex(tx), 0, c.Message()+": "+msg)
+		hash := types.TxHash(tx)
+		g.recordRefusal(audit.KindCheckTxRejected, audit.Fields{
+			Actor: who.ID, Endpoint: who.Addr, Action: "submit", Code: uint32(c), CodeName: c.Name(),
+			Message: clip(fmt.Sprintf("refused before admission: %s: %s", c.Message(), msg), maxRefusalMessage), TxHash: hash,
+		})
+		p := api.TxProblem(c, hexUpper(hash), 0, c.Message()+": "+msg)
 		p.TxIndex = &i
 		if len(txs) > 1 {
 			p.Detail = fmt.Sprintf("tx %d of the batch: %s; nothing in the batch was submitted", i, p.Detail)
@@ -249,7 +258,7 @@ func (g *Gateway) handleSubmit(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, p)
 		return
 	}
-	decoded, p := g.precheck(r.Context(), req.txs)
+	decoded, p := g.precheck(r.Context(), req.txs, ClientIdentity(r))
 	if p != nil {
 		writeProblem(w, r, p)
 		return
@@ -544,14 +553,26 @@ func outcomeProblem(o api.TxOutcome) *api.Problem {
 	return api.NewProblem(api.ProblemInternal, "unknown outcome "+o.Status)
 }
 
+// maxRefusalMessage bounds the message of a refusal the gateway records:
+// part of it may come from the client's bytes.
+const maxRefusalMessage = 512
+
+// clip shortens s to at most n bytes, at a UTF-8 boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
 // recordDuplicate records, in the node's security log, a tx the mempool's
 // cache dropped as a duplicate before the application saw it (so CheckTx
 // could not record it): a replay of a committed tx, or a resubmission of
 // one still waiting in the mempool.
 func (g *Gateway) recordDuplicate(tx *types.Tx, hash []byte, out *api.TxOutcome, who Identity) {
-	if g.opts.SecurityLog == nil {
-		return
-	}
 	var signer string
 	if tx != nil && len(tx.Signatures) > 0 {
 		signer = types.Address(tx.Signatures[0].PubKey)
@@ -562,7 +583,7 @@ func (g *Gateway) recordDuplicate(tx *types.Tx, hash []byte, out *api.TxOutcome,
 	} else {
 		msg += "the same tx is still waiting in the mempool"
 	}
-	_ = g.opts.SecurityLog.Record(audit.KindCheckTxRejected, audit.Fields{
+	g.recordRefusal(audit.KindCheckTxRejected, audit.Fields{
 		Actor: signer, Endpoint: who.Addr, Action: "check_tx", Resources: []string{who.ID}, Code: uint32(types.CodeReplay),
 		CodeName: types.CodeReplay.Name(), Message: msg, TxHash: hash,
 	})

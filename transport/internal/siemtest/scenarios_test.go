@@ -28,21 +28,22 @@ import (
 // What a scenario step did. Every audit entry a step leaves is labelled
 // with it; the label, not the entry's content, says which rules must fire.
 const (
-	evBenign         = "benign"          // ordinary work and refusals no rule targets (conflict, wrong chain)
-	evUnauthorizedTx = "unauthorized_tx" // a write the signer has no role for
-	evReadDenied     = "read_denied"     // a signed read the reader may not make
-	evReplay         = "replay"          // a committed tx sent again
-	evKeyRotation    = "key_rotation"    // an identity rotates its key
-	evRetiredKey     = "retired_key"     // the old key signs after the rotation
-	evPolicyChange   = "policy_change"   // roles granted, rules added
-	evGovernance     = "governance"      // an org and a validator added (k-of-n)
-	evMisbehaviour   = "misbehaviour"    // double-signing evidence in a block
-	evAuditGap       = "audit_gap"       // the node log lost entries
+	evBenign          = "benign"           // ordinary work and refusals no rule targets (conflict, wrong chain)
+	evUnauthorizedTx  = "unauthorized_tx"  // a write the signer has no role for
+	evReadDenied      = "read_denied"      // a signed read the reader may not make
+	evReplay          = "replay"           // a committed tx sent again
+	evKeyRotation     = "key_rotation"     // an identity rotates its key
+	evRetiredKey      = "retired_key"      // the old key signs after the rotation
+	evForgedSignature = "forged_signature" // a tx whose signature does not verify
+	evPolicyChange    = "policy_change"    // roles granted, rules added
+	evGovernance      = "governance"       // an org and a validator added (k-of-n)
+	evMisbehaviour    = "misbehaviour"     // double-signing evidence in a block
+	evAuditGap        = "audit_gap"        // the node log lost entries
 )
 
 // labels lists every step label; each must label at least one entry.
 var labels = []string{evBenign, evUnauthorizedTx, evReadDenied, evReplay, evKeyRotation,
-	evRetiredKey, evPolicyChange, evGovernance, evMisbehaviour, evAuditGap}
+	evRetiredKey, evForgedSignature, evPolicyChange, evGovernance, evMisbehaviour, evAuditGap}
 
 // event is one generated audit entry and the step that caused it.
 type event struct {
@@ -147,6 +148,21 @@ func generated(t *testing.T) []event {
 
 func put(k, v string) types.Op { return typestest.Put(k, v) }
 
+// forgeSignature returns tx with its first signature changed.
+func forgeSignature(t *testing.T, tx []byte) []byte {
+	t.Helper()
+	var env types.Tx
+	if err := env.Unmarshal(tx); err != nil {
+		t.Fatal(err)
+	}
+	env.Signatures[0].Signature[0] ^= 1
+	b, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func wantCode(t *testing.T, what string, err error, want types.Code) {
 	t.Helper()
 	var txErr *client.TxError
@@ -202,13 +218,26 @@ func nodeScenarios(t *testing.T, c *collector) {
 	if _, err := ac.BroadcastCommit(ctx, w1); err != nil {
 		t.Fatal(err)
 	}
-	// The gateway refuses a tx for another chain before admission (and
-	// records nothing); CometBFT's RPC hands it to CheckTx, which records.
+	// A tx for another chain: the gateway refuses it before admission,
+	// CometBFT's RPC hands it to CheckTx; both record it (no rule: a
+	// client's mistake more often than an attack).
 	wrongChain := typestest.SignTx(t, &types.TxBody{ChainId: "other-chain", Nonce: 1, ValidUntilHeight: 10, Ops: []types.Op{put("acct/1", "1")}}, alice)
 	if res, err := n.Node.Client().BroadcastTxSync(ctx, wrongChain); err != nil || res.Code != uint32(types.CodeWrongChain) {
 		t.Fatalf("a tx for another chain over RPC: %+v, %v", res, err)
 	}
+	_, err = ac.BroadcastCommit(ctx, wrongChain)
+	wantCode(t, "a tx for another chain through the gateway", err, types.CodeWrongChain)
 	c.take(evBenign, cons, node)
+
+	// A forged signature, twice: the gateway refuses both before
+	// admission and records the first (the second goes into a summary
+	// at the end of the minute).
+	forged := forgeSignature(t, w1)
+	for range 2 {
+		_, err = ac.BroadcastCommit(ctx, forged)
+		wantCode(t, "a forged signature", err, types.CodeBadSignature)
+	}
+	c.take(evForgedSignature, cons, node)
 
 	bc := restClient(t, n, client.WithSigner(bob), client.WithReader(bob))
 	_, err = bc.SubmitOps(ctx, put("acct/1", "0"))

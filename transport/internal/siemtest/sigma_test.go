@@ -29,6 +29,7 @@ var ruleTargets = map[string][]string{
 	"dstt_read_denied.yml":              {evReadDenied},
 	"dstt_replay.yml":                   {evReplay},
 	"dstt_retired_key_used.yml":         {evRetiredKey},
+	"dstt_forged_signature.yml":         {evForgedSignature},
 	"dstt_key_rotation.yml":             {evKeyRotation},
 	"dstt_access_policy_change.yml":     {evPolicyChange},
 	"dstt_governance_change.yml":        {evGovernance},

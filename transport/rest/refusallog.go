@@ -1,0 +1,191 @@
+package rest
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/dstt/dstt/audit"
+)
+
+// Bounds of what outside clients can make the gateway write to the node's
+// security log (refusalLog).
+const (
+	// refusalWindow is how long refusals of one kind from one client are
+	// counted before one summary entry records how many there were.
+	refusalWindow = time.Minute
+	// refusalMaxClients bounds the (client network, refusal) pairs tracked
+	// at once; a refusal of a new pair beyond it is not recorded, only
+	// counted in dstt_rest_refusals_unrecorded_total{reason="clients"}.
+	refusalMaxClients = 4096
+	// refusalRate and refusalBurst bound the first-refusal entries written
+	// per second, all clients together; one over it is not written in full
+	// but counted in its pair's summary.
+	refusalRate  = 10
+	refusalBurst = 100
+)
+
+// refusalLog records, in the node's security log, what the gateway refuses
+// outside clients, bounded so that no client can grow the log without
+// limit however fast it sends:
+//
+//   - refusals are grouped by client network (an IPv4 address, or an IPv6
+//     /64, which one host typically holds whole), entry kind, action and
+//     code;
+//   - the first refusal of a group is recorded in full (with its tx hash,
+//     actor and endpoint), subject to an overall rate (refusalRate);
+//   - every further one in the window is only counted; at the end of the
+//     window one summary entry (same kind, action and code, no tx hash,
+//     resources ["count:N"]) says how many there were. A group with
+//     nothing in a window is forgotten, so its next refusal is recorded
+//     in full again;
+//   - at most refusalMaxClients groups are tracked; refusals of new groups
+//     beyond that are counted in a metric only.
+//
+// So the log grows by at most refusalRate entries a second plus
+// refusalMaxClients summaries a window. Safe for concurrent use.
+type refusalLog struct {
+	log        SecurityLog
+	now        func() time.Time
+	window     time.Duration
+	maxClients int
+	limiter    *rate.Limiter
+	unrecorded func(reason string) // counts refusals that no entry records
+
+	mu     sync.Mutex
+	groups map[refusalKey]*refusalGroup
+}
+
+// refusalKey is one group of refusals.
+type refusalKey struct {
+	network string // the client's IPv4 address or IPv6 /64
+	kind    audit.Kind
+	action  string
+	code    uint32
+}
+
+// refusalGroup is what the window has seen of one group so far.
+type refusalGroup struct {
+	first    audit.Fields // the group's first refusal
+	recorded bool         // first was recorded in full (the rate allowed it)
+	since    time.Time    // start of the window
+	n        int          // refusals counted since, not recorded in full
+}
+
+func newRefusalLog(log SecurityLog, unrecorded func(string)) *refusalLog {
+	return &refusalLog{
+		log: log, now: time.Now, window: refusalWindow, maxClients: refusalMaxClients,
+		limiter: rate.NewLimiter(refusalRate, refusalBurst), unrecorded: unrecorded,
+		groups: make(map[refusalKey]*refusalGroup),
+	}
+}
+
+// clientNetwork is the group a client address belongs to: the address for
+// IPv4, its /64 for IPv6, the text as given when it is no IP address.
+func clientNetwork(addr string) string {
+	ip := net.ParseIP(addr)
+	if ip == nil || ip.To4() != nil {
+		return addr
+	}
+	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
+}
+
+// record records one refusal (f.Endpoint is the client's address): in full
+// when it is the first of its group in the window and the overall rate
+// allows, else counted for the group's summary.
+func (l *refusalLog) record(kind audit.Kind, f audit.Fields) {
+	if l == nil {
+		return
+	}
+	now := l.now()
+	k := refusalKey{network: clientNetwork(f.Endpoint), kind: kind, action: f.Action, code: f.Code}
+	l.mu.Lock()
+	g := l.groups[k]
+	if g != nil {
+		g.n++
+		l.mu.Unlock()
+		return
+	}
+	if len(l.groups) >= l.maxClients {
+		l.mu.Unlock()
+		l.unrecorded("clients")
+		return
+	}
+	g = &refusalGroup{first: f, since: now}
+	l.groups[k] = g
+	full := l.limiter.AllowN(now, 1)
+	g.recorded = full
+	if !full {
+		g.n++
+	}
+	l.mu.Unlock()
+	if full {
+		_ = l.log.Record(kind, f)
+	}
+}
+
+// flush ends the window of every group whose window has passed at now:
+// a group that counted refusals gets its summary entry and a new window,
+// one that counted none is forgotten. all ends every window (at shutdown).
+func (l *refusalLog) flush(all bool) {
+	if l == nil {
+		return
+	}
+	now := l.now()
+	type summary struct {
+		k refusalKey
+		g refusalGroup
+	}
+	var out []summary
+	l.mu.Lock()
+	for k, g := range l.groups {
+		if !all && now.Sub(g.since) < l.window {
+			continue
+		}
+		if g.n == 0 {
+			delete(l.groups, k)
+			continue
+		}
+		out = append(out, summary{k, *g})
+		g.n, g.since = 0, now
+	}
+	l.mu.Unlock()
+	for _, s := range out {
+		_ = l.log.Record(s.k.kind, summaryFields(s.k, s.g, now))
+	}
+}
+
+// summaryFields is the entry that says how many refusals of group k were
+// counted, not recorded in full, from g.since to now.
+func summaryFields(k refusalKey, g refusalGroup, now time.Time) audit.Fields {
+	f := g.first
+	first := "the first was recorded in full"
+	if !g.recorded {
+		first = "the first is among them (over the log's rate, it was not recorded in full)"
+	}
+	return audit.Fields{
+		Actor: f.Actor, Endpoint: f.Endpoint, Action: f.Action, Code: f.Code, CodeName: f.CodeName,
+		Resources: []string{"count:" + strconv.Itoa(g.n)},
+		Message: fmt.Sprintf("%d %s refusals (%s) from client network %s between %s and %s counted, not recorded one by one, to bound the log; %s",
+			g.n, f.Action, f.CodeName, k.network, g.since.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), first),
+	}
+}
+
+// run ends windows every window/4 until stop is closed (whoever closes
+// it calls flush(true) to end the rest).
+func (l *refusalLog) run(stop <-chan struct{}) {
+	t := time.NewTicker(l.window / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			l.flush(false)
+		case <-stop:
+			return
+		}
+	}
+}

@@ -1,0 +1,124 @@
+package rest
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/dstt/dstt/audit"
+	"github.com/dstt/dstt/types"
+)
+
+// memSecurityLog keeps what is recorded.
+type memSecurityLog struct {
+	mu   sync.Mutex
+	ents []audit.Entry
+}
+
+func (m *memSecurityLog) Record(kind audit.Kind, f audit.Fields) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ents = append(m.ents, audit.Entry{Kind: kind, Actor: f.Actor, Endpoint: f.Endpoint, Action: f.Action,
+		Resources: f.Resources, Code: f.Code, CodeName: f.CodeName, Message: f.Message, TxHash: f.TxHash})
+	return nil
+}
+
+func (m *memSecurityLog) take() []audit.Entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := m.ents
+	m.ents = nil
+	return out
+}
+
+func badSig(ip string, i int) audit.Fields {
+	return audit.Fields{Actor: "ip:" + ip, Endpoint: ip, Action: "submit", Code: uint32(types.CodeBadSignature),
+		CodeName: types.CodeBadSignature.Name(), TxHash: []byte{byte(i), byte(i >> 8)}}
+}
+
+// A flood of refusals from one client leaves its first refusal and one
+// summary per window; a quiet window forgets the client; IPv6 clients are
+// grouped by /64; the caps on clients and on the rate hold, and what they
+// leave out is counted.
+func TestRefusalLogBounds(t *testing.T) {
+	mem := &memSecurityLog{}
+	unrecorded := map[string]int{}
+	l := newRefusalLog(mem, func(r string) { unrecorded[r]++ })
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l.now = func() time.Time { return now }
+
+	for i := range 10_000 {
+		l.record(audit.KindCheckTxRejected, badSig("192.0.2.7", i))
+	}
+	l.flush(false) // the window has not passed
+	if got := mem.take(); len(got) != 1 || got[0].Endpoint != "192.0.2.7" || got[0].TxHash[0] != 0 || got[0].Resources != nil {
+		t.Fatalf("after 10,000 refusals: %+v", got)
+	}
+	now = now.Add(refusalWindow)
+	l.flush(false)
+	got := mem.take()
+	if len(got) != 1 || !slices.Equal(got[0].Resources, []string{"count:9999"}) || got[0].CodeName != "BAD_SIGNATURE" ||
+		got[0].Endpoint != "192.0.2.7" || got[0].TxHash != nil || !strings.Contains(got[0].Message, "recorded in full") {
+		t.Fatalf("summary: %+v", got)
+	}
+	now = now.Add(refusalWindow)
+	l.flush(false) // a quiet window: forgotten, nothing written
+	if got := mem.take(); len(got) != 0 {
+		t.Fatalf("a quiet window wrote %+v", got)
+	}
+	l.record(audit.KindCheckTxRejected, badSig("192.0.2.7", 1))
+	if got := mem.take(); len(got) != 1 || got[0].Resources != nil {
+		t.Fatalf("after a quiet window the next refusal is recorded in full: %+v", got)
+	}
+
+	// One /64, two hosts: one group. Another /64: its own.
+	l.record(audit.KindCheckTxRejected, badSig("2001:db8:1:2::a", 1))
+	l.record(audit.KindCheckTxRejected, badSig("2001:db8:1:2:ffff::b", 2))
+	l.record(audit.KindCheckTxRejected, badSig("2001:db8:1:3::a", 3))
+	if got := mem.take(); len(got) != 2 || got[0].Endpoint != "2001:db8:1:2::a" || got[1].Endpoint != "2001:db8:1:3::a" {
+		t.Fatalf("IPv6 grouping: %+v", got)
+	}
+	now = now.Add(refusalWindow)
+	l.flush(false)
+	got = mem.take()
+	if len(got) != 1 || !slices.Equal(got[0].Resources, []string{"count:1"}) || !strings.Contains(got[0].Message, "2001:db8:1:2::/64") {
+		t.Fatalf("IPv6 summary: %+v", got)
+	}
+
+	// The client cap: new networks beyond it are only counted.
+	l.maxClients = len(l.groups) + 1
+	l.record(audit.KindCheckTxRejected, badSig("198.51.100.1", 1))
+	l.record(audit.KindCheckTxRejected, badSig("198.51.100.2", 1))
+	l.record(audit.KindCheckTxRejected, badSig("198.51.100.3", 1))
+	if got := mem.take(); len(got) != 1 || unrecorded["clients"] != 2 {
+		t.Fatalf("client cap: %d entries, unrecorded %v", len(got), unrecorded)
+	}
+
+	// The rate: a first refusal over it is counted in its summary.
+	l.maxClients = refusalMaxClients
+	l.limiter = rate.NewLimiter(0, 0)
+	l.record(audit.KindAuthFailed, audit.Fields{Actor: "ip:203.0.113.5", Endpoint: "203.0.113.5", Action: "tls_handshake", Code: 11, CodeName: "UNAUTHORIZED"})
+	if got := mem.take(); len(got) != 0 {
+		t.Fatalf("over the rate: %+v", got)
+	}
+	l.flush(true)
+	got = mem.take()
+	i := slices.IndexFunc(got, func(e audit.Entry) bool { return e.Kind == audit.KindAuthFailed })
+	if i < 0 || !slices.Equal(got[i].Resources, []string{"count:1"}) || !strings.Contains(got[i].Message, "not recorded in full") {
+		t.Fatalf("the summary of a refusal over the rate: %+v", got)
+	}
+}
+
+func TestClientNetwork(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7": "192.0.2.7", "2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64", "::ffff:192.0.2.7": "::ffff:192.0.2.7", "x": "x",
+	} {
+		if got := clientNetwork(in); got != want {
+			t.Errorf("clientNetwork(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
