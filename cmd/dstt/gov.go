@@ -218,7 +218,7 @@ func (g *globals) memberOrgsOf(keyAddr string) ([]string, error) {
 
 // adminOf lists the ids of the orgs identity administers.
 func adminOf(orgs []types.Org, identity string) []string {
-	var out []string
+	out := []string{}
 	for _, o := range orgs {
 		if slices.Contains(o.Admins, identity) {
 			out = append(out, o.ID)

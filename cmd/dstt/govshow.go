@@ -43,16 +43,19 @@ func (out govShowJSON) text(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "approvals: %d of k = %d (orgs: %s)\n", len(out.ApprovingOrgs), out.Threshold, orDash(strings.Join(out.ApprovingOrgs, ", ")))
-	if out.Needed > 0 {
-		var missing []string
-		for _, o := range out.Orgs {
-			if !slices.Contains(out.ApprovingOrgs, o) {
-				missing = append(missing, o)
-			}
+	var missing []string
+	for _, o := range out.Orgs {
+		if !slices.Contains(out.ApprovingOrgs, o) {
+			missing = append(missing, o)
 		}
-		fmt.Fprintf(w, "needs %d more: admins of %d of %s must sign (dstt gov sign %s --from ADMIN)\n", out.Needed, out.Needed, strings.Join(missing, ", "), out.File)
-	} else {
+	}
+	switch {
+	case out.Needed == 0:
 		fmt.Fprintf(w, "enough approvals: dstt gov submit %s\n", out.File)
+	case len(missing) < out.Needed:
+		fmt.Fprintf(w, "needs %d more, but only %d member orgs have not approved (%s): it cannot pass with the chain's members\n", out.Needed, len(missing), orDash(strings.Join(missing, ", ")))
+	default:
+		fmt.Fprintf(w, "needs %d more: admins of %d of %s must sign (dstt gov sign %s --from ADMIN)\n", out.Needed, out.Needed, strings.Join(missing, ", "), out.File)
 	}
 }
 
@@ -86,7 +89,7 @@ in the tx's signature order).`,
 
 // govShow resolves the proposal's signers against the committed state.
 func (g *globals) govShow(p *proposal.File) (govShowJSON, error) {
-	out := govShowJSON{Summary: p.Summary, ChainID: p.ChainID, ValidUntil: p.TxBody().ValidUntilHeight, Signatures: []govSignatureJSON{}, ApprovingOrgs: []string{}}
+	out := govShowJSON{Summary: p.Summary, ChainID: p.ChainID, ValidUntil: p.TxBody().ValidUntilHeight, Signatures: []govSignatureJSON{}, ApprovingOrgs: []string{}, Orgs: []string{}}
 	c, ctx, cancel, err := g.readerClient("-") // public, committed state: unsigned
 	if err != nil {
 		return out, err
