@@ -25,7 +25,7 @@ import (
 // it leaves the list). Their flows run all the same: a block that is marked
 // is tested.
 var unconverted = map[string]bool{
-	"API.md": true, "KEYS.md": true,
+	"KEYS.md": true,
 }
 
 // docFiles are the markdown files whose command sequences are tested (those
