@@ -24,9 +24,7 @@ import (
 // only shrink (a listed doc that has been converted fails the test, so that
 // it leaves the list). Their flows run all the same: a block that is marked
 // is tested.
-var unconverted = map[string]bool{
-	"KEYS.md": true,
-}
+var unconverted = map[string]bool{}
 
 // docFiles are the markdown files whose command sequences are tested (those
 // of unconverted docs too).
