@@ -31,8 +31,9 @@ type App struct {
 	logger log.Logger
 	auth   *queryAuth
 	// OnAuthFailure, when set, is told about every refused read (for the
-	// node's security log). It must not block.
-	OnAuthFailure func(reader, path, reason string)
+	// node's security log), with the query's context (an in-process caller
+	// may carry who asked in it). It must not block.
+	OnAuthFailure func(ctx context.Context, reader, path, reason string)
 	// OnCheckTxRejected, when set, is told about every tx the mempool
 	// refuses (for the node's security log). It must not block.
 	OnCheckTxRejected func(txHash []byte, signer string, code types.Code, log string)
@@ -181,7 +182,7 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 // Query serves the read paths. Errors come back as codes with a message,
 // never as Go errors (those would close the client connection). Reads of
 // keys that "anyone" may not read need the signed form (types.QuerySigned).
-func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
+func (a *App) Query(ctx context.Context, req *abcitypes.RequestQuery) (*abcitypes.ResponseQuery, error) {
 	resp := &abcitypes.ResponseQuery{Height: int64(a.reader.Height()), Codespace: Codespace}
 	path, data, height, reader := req.Path, req.Data, req.Height, ""
 	if req.Height < 0 {
@@ -194,14 +195,14 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 			if sq != nil {
 				innerPath = sq.Path
 			}
-			a.authFailed("", innerPath, err)
+			a.authFailed(ctx, "", innerPath, err)
 			return queryErr(resp, err), nil
 		}
 		// The reader is the identity the key acts for (the one rule for
 		// writes and reads); a retired key reads nothing.
 		id, err := a.reader.Resolve(key)
 		if err != nil {
-			a.authFailed(key, sq.Path, err)
+			a.authFailed(ctx, key, sq.Path, err)
 			return queryErr(resp, err), nil
 		}
 		path, data, height, reader = sq.Path, sq.Data, int64(sq.Height), id
@@ -209,7 +210,7 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 	val, err := a.query(path, data, uint64(height), reader, resp)
 	if err != nil {
 		if errors.Is(err, engine.ErrUnauthorized) {
-			a.authFailed(reader, path, err)
+			a.authFailed(ctx, reader, path, err)
 		}
 		return queryErr(resp, err), nil
 	}
@@ -218,9 +219,9 @@ func (a *App) Query(_ context.Context, req *abcitypes.RequestQuery) (*abcitypes.
 	return resp, nil
 }
 
-func (a *App) authFailed(reader, path string, err error) {
+func (a *App) authFailed(ctx context.Context, reader, path string, err error) {
 	if a.OnAuthFailure != nil {
-		a.OnAuthFailure(reader, path, err.Error())
+		a.OnAuthFailure(ctx, reader, path, err.Error())
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/dstt/dstt/audit/sink"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/transport/rest"
 	"github.com/dstt/dstt/types"
 )
 
@@ -147,9 +148,9 @@ func (a *nodeAudit) hook(app *abci.App) {
 			Actor: signer, Action: "check_tx", Code: uint32(code), CodeName: code.Name(), Message: log, TxHash: txHash,
 		})
 	}
-	app.OnAuthFailure = func(reader, path, reason string) {
-		_ = l.Record(audit.KindAuthFailed, audit.Fields{
-			Actor: reader, Action: "query", Resources: []string{path}, Code: uint32(types.CodeUnauthorized),
+	app.OnAuthFailure = func(ctx context.Context, reader, path, reason string) {
+		_ = l.Record(audit.KindAuthFailed, audit.Fields{ // a read through the REST gateway carries its client's address
+			Actor: reader, Endpoint: rest.ClientEndpoint(ctx), Action: "query", Resources: []string{path}, Code: uint32(types.CodeUnauthorized),
 			CodeName: types.CodeUnauthorized.Name(), Message: reason,
 		})
 	}

@@ -64,13 +64,11 @@ func (b *CometBackend) MempoolSize() (int, int64) {
 	return m.Size(), m.SizeBytes()
 }
 
-// Query implements Backend.
+// Query implements Backend. It asks the application through the node's
+// query connection, as CometBFT's RPC does, but with ctx, which carries
+// the REST client's address (ClientEndpoint) to the application's hooks.
 func (b *CometBackend) Query(ctx context.Context, path string, data []byte, height int64) (*abcitypes.ResponseQuery, error) {
-	res, err := b.rpc.ABCIQueryWithOptions(ctx, path, data, rpcclient.ABCIQueryOptions{Height: height})
-	if err != nil {
-		return nil, err
-	}
-	return &res.Response, nil
+	return b.node.ProxyApp().Query().Query(ctx, &abcitypes.RequestQuery{Path: path, Data: data, Height: height})
 }
 
 // CommittedHeight implements Backend.

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -109,8 +110,24 @@ func (g *Gateway) middleware(next http.Handler) http.Handler {
 				return
 			}
 		}
-		next.ServeHTTP(rec, r)
+		next.ServeHTTP(rec, r.WithContext(withClientEndpoint(r.Context(), ClientIdentity(r).Addr)))
 	})
+}
+
+// endpointKey keys the client's address in a request's context.
+type endpointKey struct{}
+
+func withClientEndpoint(ctx context.Context, addr string) context.Context {
+	return context.WithValue(ctx, endpointKey{}, addr)
+}
+
+// ClientEndpoint is the network address (IP) of the REST client on whose
+// behalf ctx runs, or "". The gateway's in-process backend hands ctx to
+// the application with each query (CometBackend.Query), so the node's own
+// hooks can record who asked: an audit entry's Endpoint.
+func ClientEndpoint(ctx context.Context) string {
+	addr, _ := ctx.Value(endpointKey{}).(string)
+	return addr
 }
 
 // certRequired reports whether r lacks the client certificate the gateway

@@ -49,7 +49,8 @@ poll_interval = "10ms"
 		t.Fatal(err)
 	}
 
-	// A read the node refuses: the app's OnAuthFailure hook.
+	// A read the node refuses: the app's OnAuthFailure hook, with the REST
+	// client's address.
 	stranger, err := security.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -77,9 +78,11 @@ poll_interval = "10ms"
 	}
 	strangerAddr := types.Address(stranger.PubKey())
 	want := map[audit.Kind]func(e audit.Entry) bool{
-		audit.KindConfigLoaded:    func(audit.Entry) bool { return true },
-		audit.KindNodeStarted:     func(audit.Entry) bool { return true },
-		audit.KindAuthFailed:      func(e audit.Entry) bool { return e.Actor == strangerAddr },
+		audit.KindConfigLoaded: func(audit.Entry) bool { return true },
+		audit.KindNodeStarted:  func(audit.Entry) bool { return true },
+		// Refused by the node, asked through the gateway: the client's address
+		// reaches the hook with the query.
+		audit.KindAuthFailed:      func(e audit.Entry) bool { return e.Actor == strangerAddr && e.Endpoint == "127.0.0.1" },
 		audit.KindCheckTxRejected: func(e audit.Entry) bool { return bytes.Equal(e.TxHash, types.TxHash(garbage)) },
 	}
 	for kind, match := range want {
