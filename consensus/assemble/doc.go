@@ -30,9 +30,12 @@
 // # What is wired
 //
 //   - abci.App's OnCheckTxRejected and OnAuthFailure record to the node
-//     security log (audit.NodeLog), unless audit.toml disables it.
+//     security log (audit.NodeLog), unless audit.toml disables it; once the
+//     gateway serves with that log, through its bounded recording
+//     (rest.Gateway.RecordRefusal).
 //   - The gateway's SecurityLog is that node log (Config.Gateway may set
-//     another), its Verifier the engine's cached verifier.
+//     another), its Verifier the engine's cached verifier, its TxResults
+//     the engine's committed tx results.
 //   - With access control on (genesis names admins or orgs), CometBFT's RPC
 //     must listen on loopback (consensus.RequireLoopbackRPC) unless
 //     Config.UnsafePublicRPC; then a warning goes to Config.Console and an

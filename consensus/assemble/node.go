@@ -160,6 +160,9 @@ func (n *Node) startGateway(ctx context.Context, metrics prometheus.Gatherer) er
 		return fmt.Errorf("REST gateway: %w", err)
 	}
 	n.gateway = gw
+	if n.audit.nodeLog != nil && opts.SecurityLog == n.audit.nodeLog {
+		n.audit.gateway.Store(gw) // the app's refusals of outside clients, bounded like the gateway's
+	}
 	n.onStop(func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), gatewayShutdownTimeout)
 		defer cancel()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,19 @@ type nodeAudit struct {
 	chainID string
 	svc     *sink.Service
 	logger  *slog.Logger
+	// gateway, once serving, bounds what the hooks record for outside
+	// clients (rest.Gateway.RecordRefusal); before that they record each.
+	gateway atomic.Pointer[rest.Gateway]
+}
+
+// recordRefusal records a refusal by the application: through the
+// gateway's bounded recording when it serves, else directly.
+func (a *nodeAudit) recordRefusal(kind audit.Kind, f audit.Fields) {
+	if gw := a.gateway.Load(); gw != nil {
+		gw.RecordRefusal(kind, f)
+		return
+	}
+	_ = a.nodeLog.Record(kind, f) // after a write failure the log reports it on every call; Stop returns it
 }
 
 // openAudit loads HOME/config/audit.toml, opens the node log (creating the
@@ -142,14 +156,13 @@ func (a *nodeAudit) hook(app *abci.App) {
 	if a.nodeLog == nil {
 		return
 	}
-	l := a.nodeLog
 	app.OnCheckTxRejected = func(txHash []byte, signer string, code types.Code, log string) {
-		_ = l.Record(audit.KindCheckTxRejected, audit.Fields{ // after a write failure the log reports it on every call; Stop returns it
+		a.recordRefusal(audit.KindCheckTxRejected, audit.Fields{
 			Actor: signer, Action: "check_tx", Code: uint32(code), CodeName: code.Name(), Message: log, TxHash: txHash,
 		})
 	}
 	app.OnAuthFailure = func(ctx context.Context, reader, path, reason string) {
-		_ = l.Record(audit.KindAuthFailed, audit.Fields{ // a read through the REST gateway carries its client's address
+		a.recordRefusal(audit.KindAuthFailed, audit.Fields{ // a read through the REST gateway carries its client's address
 			Actor: reader, Endpoint: rest.ClientEndpoint(ctx), Action: "query", Resources: []string{path}, Code: uint32(types.CodeUnauthorized),
 			CodeName: types.CodeUnauthorized.Name(), Message: reason,
 		})

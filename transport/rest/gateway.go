@@ -82,10 +82,11 @@ type Gateway struct {
 	limits  txLimitsCache
 	// refusals records refusals of outside clients in the security log,
 	// bounded; nil without one.
-	refusals     *refusalLog
-	refusalsOnce sync.Once // starts refusals' window timer
-	handler      http.Handler
-	streams      atomic.Int64
+	refusals       *refusalLog
+	refusalsOnce   sync.Once   // starts refusals' window timer
+	refusalsClosed atomic.Bool // Shutdown has flushed refusals
+	handler        http.Handler
+	streams        atomic.Int64
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -153,6 +154,18 @@ func (g *Gateway) recordRefusal(kind audit.Kind, f audit.Fields) {
 	if g.refusals == nil {
 		return
 	}
+	if g.refusalsClosed.Load() { // Shutdown wrote the summaries: nothing would flush more
+		_ = g.opts.SecurityLog.Record(kind, f)
+		return
+	}
 	g.refusalsOnce.Do(func() { go g.refusals.run(g.closing) })
 	g.refusals.record(kind, f)
 }
+
+// RecordRefusal records in Options.SecurityLog, within the same bounds as
+// the gateway's own refusals (grouped by client network, or by actor when
+// f has no Endpoint; one summary a minute; capped), a refusal the node
+// made for an outside client: the application's CheckTx and query
+// refusals. After Shutdown it records each one. Without a SecurityLog it
+// does nothing.
+func (g *Gateway) RecordRefusal(kind audit.Kind, f audit.Fields) { g.recordRefusal(kind, f) }

@@ -29,13 +29,14 @@ const (
 	refusalBurst = 100
 )
 
-// refusalLog records, in the node's security log, what the gateway refuses
-// outside clients, bounded so that no client can grow the log without
-// limit however fast it sends:
+// refusalLog records, in the node's security log, what the gateway and
+// the application refuse outside clients, bounded so that no client can
+// grow the log without limit however fast it sends:
 //
 //   - refusals are grouped by client network (an IPv4 address, or an IPv6
-//     /64, which one host typically holds whole), entry kind, action and
-//     code;
+//     /64, which one host typically holds whole; by the actor for an entry
+//     without an endpoint, such as a CheckTx refusal), entry kind, action
+//     and code;
 //   - the first refusal of a group is recorded in full (with its tx hash,
 //     actor and endpoint), subject to an overall rate (refusalRate);
 //   - every further one in the window is only counted; at the end of the
@@ -62,7 +63,7 @@ type refusalLog struct {
 
 // refusalKey is one group of refusals.
 type refusalKey struct {
-	network string // the client's IPv4 address or IPv6 /64
+	network string // the client's IPv4 address or IPv6 /64; "actor:ACTOR" without an endpoint
 	kind    audit.Kind
 	action  string
 	code    uint32
@@ -103,6 +104,9 @@ func (l *refusalLog) record(kind audit.Kind, f audit.Fields) {
 	}
 	now := l.now()
 	k := refusalKey{network: clientNetwork(f.Endpoint), kind: kind, action: f.Action, code: f.Code}
+	if f.Endpoint == "" { // a refusal by the application of a tx, whose sender it does not know
+		k.network = "actor:" + f.Actor
+	}
 	l.mu.Lock()
 	g := l.groups[k]
 	if g != nil {

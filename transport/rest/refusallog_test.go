@@ -89,6 +89,15 @@ func TestRefusalLogBounds(t *testing.T) {
 		t.Fatalf("IPv6 summary: %+v", got)
 	}
 
+	// Without an endpoint (the application's CheckTx refusals) a group is
+	// an actor.
+	for _, actor := range []string{"aa", "aa", "bb"} {
+		l.record(audit.KindCheckTxRejected, audit.Fields{Actor: actor, Action: "check_tx", Code: 11, CodeName: "UNAUTHORIZED"})
+	}
+	if got := mem.take(); len(got) != 2 || got[0].Actor != "aa" || got[1].Actor != "bb" {
+		t.Fatalf("grouping by actor: %+v", got)
+	}
+
 	// The client cap: new networks beyond it are only counted.
 	l.maxClients = len(l.groups) + 1
 	l.record(audit.KindCheckTxRejected, badSig("198.51.100.1", 1))

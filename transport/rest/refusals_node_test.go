@@ -63,6 +63,42 @@ func TestPrecheckRefusalsRecorded(t *testing.T) {
 	}
 }
 
+// Reads the node refuses a gateway client (here: unsigned reads of a key on
+// a chain with access control) are recorded by the application's hook with
+// the client's address, within the gateway's bounds: the first in full,
+// the rest in the summary.
+func TestNodeRefusalsOfGatewayClientsBounded(t *testing.T) {
+	n := testnode.Start(t, testnode.Options{RBAC: true, NodeLog: true})
+	for i := range 20 {
+		r := do(t, http.MethodGet, n.URL()+"/v1/kv/secret", "", nil)
+		if r.status != http.StatusForbidden && r.status != http.StatusUnauthorized {
+			t.Fatalf("unsigned read %d: %d %s", i, r.status, r.body)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := n.Gateway.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.NodeLog.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := n.NodeLog.Entries(ctx, 1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []audit.Entry
+	for _, e := range ents {
+		if e.Kind == audit.KindAuthFailed {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 2 || got[0].Endpoint != "127.0.0.1" || got[0].Action != "query" || got[0].Resources[0] != types.QueryGet ||
+		!slices.Equal(got[1].Resources, []string{"count:19"}) || got[1].Endpoint != "127.0.0.1" {
+		t.Fatalf("auth_failed entries: %+v", got)
+	}
+}
+
 // BenchmarkForgedSignatureFlood: what a flood of forged submissions (one
 // client, each a distinct tx with a signature that does not verify) adds
 // to the node security log. Run with -benchtime=10000x for 10,000; it

@@ -217,6 +217,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if cancel != nil {
 		cancel()
 	}
+	g.refusalsClosed.Store(true)
 	g.refusals.flush(true) // the summaries of refusals counted so far
 	return err
 }
