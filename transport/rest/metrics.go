@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,7 +87,7 @@ func newMetrics(b Backend) *metrics {
 	}, []string{"reason"})
 	m.unrecorded = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dstt_rest_refusals_unrecorded_total",
-		Help: "Refusals of clients the node's security log does not record, not even in a summary entry, because the gateway tracks refusalMaxClients client networks at most, by reason (clients).",
+		Help: fmt.Sprintf("Refusals of outside clients the node security log does not record, not even in a summary entry, because the gateway already tracks its maximum of refusal groups (%d), by reason.", refusalMaxClients),
 	}, []string{"reason"})
 	m.unrecorded.WithLabelValues("clients")
 	m.refusedConns.WithLabelValues(refusedTotal)
