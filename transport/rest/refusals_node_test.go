@@ -30,26 +30,9 @@ func TestPrecheckRefusalsRecorded(t *testing.T) {
 		r := postJSON(t, n, api.SubmitRequest{Tx: hex.EncodeToString(bad)})
 		wantProblem(t, fmt.Sprintf("forged tx %d", i), r, http.StatusUnprocessableEntity, types.CodeBadSignature.Name())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.Gateway.Shutdown(ctx); err != nil { // ends the window: the summary
-		t.Fatal(err)
-	}
-	if err := n.NodeLog.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	ents, err := n.NodeLog.Entries(ctx, 1, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []audit.Entry
-	for _, e := range ents {
-		if e.Kind == audit.KindCheckTxRejected && e.CodeName == types.CodeBadSignature.Name() {
-			got = append(got, e)
-			b, _ := e.MarshalJSON()
-			t.Logf("node log: %s", b)
-		}
-	}
+	got := entriesAfterShutdown(t, n, func(e audit.Entry) bool {
+		return e.Kind == audit.KindCheckTxRejected && e.CodeName == types.CodeBadSignature.Name()
+	})
 	if len(got) != 2 {
 		t.Fatalf("%d BAD_SIGNATURE entries, want the first refusal and one summary", len(got))
 	}
@@ -75,6 +58,17 @@ func TestNodeRefusalsOfGatewayClientsBounded(t *testing.T) {
 			t.Fatalf("unsigned read %d: %d %s", i, r.status, r.body)
 		}
 	}
+	got := entriesAfterShutdown(t, n, func(e audit.Entry) bool { return e.Kind == audit.KindAuthFailed })
+	if len(got) != 2 || got[0].Endpoint != "127.0.0.1" || got[0].Action != "query" || got[0].Resources[0] != types.QueryGet ||
+		!slices.Equal(got[1].Resources, []string{"count:19"}) || got[1].Endpoint != "127.0.0.1" {
+		t.Fatalf("auth_failed entries: %+v", got)
+	}
+}
+
+// entriesAfterShutdown shuts n's gateway down (ending the refusal window:
+// the summaries are written) and returns the node-log entries that match.
+func entriesAfterShutdown(t *testing.T, n *testnode.Node, match func(audit.Entry) bool) []audit.Entry {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := n.Gateway.Shutdown(ctx); err != nil {
@@ -89,14 +83,13 @@ func TestNodeRefusalsOfGatewayClientsBounded(t *testing.T) {
 	}
 	var got []audit.Entry
 	for _, e := range ents {
-		if e.Kind == audit.KindAuthFailed {
+		if match(e) {
+			b, _ := e.MarshalJSON()
+			t.Logf("node log: %s", b)
 			got = append(got, e)
 		}
 	}
-	if len(got) != 2 || got[0].Endpoint != "127.0.0.1" || got[0].Action != "query" || got[0].Resources[0] != types.QueryGet ||
-		!slices.Equal(got[1].Resources, []string{"count:19"}) || got[1].Endpoint != "127.0.0.1" {
-		t.Fatalf("auth_failed entries: %+v", got)
-	}
+	return got
 }
 
 // BenchmarkForgedSignatureFlood: what a flood of forged submissions (one
