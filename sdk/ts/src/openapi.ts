@@ -115,6 +115,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/identities/{address}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The identity a key address acts for, and the identity's key history (committed state) */
+        get: operations["getIdentity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gov/validators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The validator set, each validator with its org (committed state) */
+        get: operations["getValidators"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gov/orgs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The member orgs with their admins and validators, and k: how many distinct orgs' admins must sign a governance tx (committed state) */
+        get: operations["getOrgs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -300,7 +351,7 @@ export interface components {
              * @description Stable code: a gateway code or a tx result code name.
              * @enum {string}
              */
-            code: "BAD_JSON" | "BAD_QUERY" | "BAD_REQUEST" | "BAD_SIGNATURE" | "BAD_TX_ENCODING" | "BODY_TOO_LARGE" | "COMMIT_TIMEOUT" | "CONFLICT" | "ENCODING" | "EVENTS_LAGGED" | "EXPIRED" | "FORBIDDEN" | "INTERNAL" | "INVALID_OP" | "KEY_RETIRED" | "MEMPOOL_FULL" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "NOT_READY" | "NO_ROUTE" | "NO_SIGNATURE" | "RATE_LIMITED" | "REPLAY" | "TOO_FAR_AHEAD" | "TOO_LARGE" | "TOO_MANY_STREAMS" | "TOO_MANY_TXS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "WRONG_CHAIN";
+            code: "BAD_JSON" | "BAD_QUERY" | "BAD_REQUEST" | "BAD_SIGNATURE" | "BAD_TX_ENCODING" | "BODY_TOO_LARGE" | "CLIENT_CERT_REQUIRED" | "COMMIT_TIMEOUT" | "CONFLICT" | "ENCODING" | "EVENTS_LAGGED" | "EXPIRED" | "FORBIDDEN" | "INTERNAL" | "INVALID_OP" | "KEY_RETIRED" | "MEMPOOL_FULL" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "NOT_READY" | "NO_ROUTE" | "NO_SIGNATURE" | "RATE_LIMITED" | "REPLAY" | "TOO_FAR_AHEAD" | "TOO_LARGE" | "TOO_MANY_STREAMS" | "TOO_MANY_TXS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "WRONG_CHAIN";
             tx_hash?: string;
             tx_code?: number;
             /** @description The height the answer is for: for NOT_FOUND of GET /v1/kv/{key}?height=H, H; for a failed tx, its block; for REPLAY, the original tx's block. */
@@ -317,6 +368,37 @@ export interface components {
             duplicate_of?: number;
             /** @description REPLAY: the committed result of the tx that already took this tx's replay identity (how it ended: OK, or failed with e.g. CONFLICT at `height`). */
             original?: components["schemas"]["TxResult"];
+        };
+        Identity: {
+            /** @description The identity's address: the address of its first key. RBAC grants name it. */
+            identity: string;
+            /** @description Hex public key of the identity's current key. */
+            current_pub_key?: string;
+            /** @description Every key the identity has had, oldest first, the current one last; empty for a key never rotated (the address is its own identity). */
+            keys: {
+                pub_key?: string;
+                address?: string;
+                since_height?: number;
+                retired_at_height?: number;
+            }[];
+        };
+        Validator: {
+            address?: string;
+            /** @description hex ed25519 public key */
+            pub_key?: string;
+            power?: number;
+            org?: string;
+        };
+        Orgs: {
+            orgs?: {
+                id?: string;
+                /** @description identity addresses */
+                admins?: string[];
+                /** @description hex public keys */
+                validators?: string[];
+            }[];
+            /** @description k */
+            threshold?: number;
         };
     };
     responses: never;
@@ -774,6 +856,132 @@ export interface operations {
             };
             /** @description NOT_READY. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as a problem document. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 40 hex digits: the address of an identity or of any key it has had */
+                address: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Identity"];
+                };
+            };
+            /** @description BAD_REQUEST: not an address. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RATE_LIMITED: this client is over its request rate; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as a problem document. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getValidators: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Validator"][];
+                };
+            };
+            /** @description RATE_LIMITED: this client is over its request rate; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as a problem document. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getOrgs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Orgs"];
+                };
+            };
+            /** @description RATE_LIMITED: this client is over its request rate; see Retry-After. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
