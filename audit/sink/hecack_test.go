@@ -285,3 +285,36 @@ func BenchmarkShipHECAcknowledged(b *testing.B) {
 		})
 	}
 }
+
+// TestHECAckIDReusedAfterRestart: a HEC that restarts numbers its ackIds
+// from 0 again, so a batch posted after the restart gets the ackId of one
+// lost before it. The acknowledgement of the new batch must not confirm
+// the lost one: the cursor stays before it until it is sent again and
+// acknowledged, and nothing is lost.
+func TestHECAckIDReusedAfterRestart(t *testing.T) {
+	script, _ := loseFirstTry(1)
+	hec := hectest.Start("s3cret", script)
+	defer hec.Close()
+	sk := newHECSink(t, hec, HTTPOptions{AckTimeout: 500 * time.Millisecond, AckPollInterval: 20 * time.Millisecond})
+	src := newSource(7) // one batch: lost, ackId 0
+	cursors := &ackCheckedCursors{CursorStore: NewMemoryCursors(), t: t, hec: hec}
+	sh := NewShipper(src, sk, cursors, fastOpts)
+	changed := hec.Changed()
+	stop := run(t, sh)
+	defer stop()
+	deadline := time.After(10 * time.Second)
+	for posts, _ := hec.Posts(); posts == 0; posts, _ = hec.Posts() {
+		select {
+		case <-changed:
+			changed = hec.Changed()
+		case <-deadline:
+			t.Fatal("the first batch was never posted")
+		}
+	}
+	hec.Restart()
+	src.Append(testEntries(7, 7)...) // the next batch gets ackId 0 again
+	waitCursor(t, sh, 14, 30*time.Second)
+	stop()
+	cursors.check()
+	checkIndexed(t, hec, src)
+}

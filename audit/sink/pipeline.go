@@ -173,14 +173,30 @@ func (p *pipeline) poll(ctx context.Context) error {
 		var acked map[uint64]bool
 		acked, err = p.a.Acknowledged(sctx, tickets)
 		cancel()
+		owners := ticketOwners(p.inflight)
 		for _, f := range p.inflight {
-			f.acked = f.acked || acked[f.ticket]
+			f.acked = f.acked || (acked[f.ticket] && owners[f.ticket] == f)
 		}
 	}
 	if err == nil {
 		err = p.advance()
 	}
 	return errors.Join(err, p.resendLate(ctx, now))
+}
+
+// ticketOwners maps each ticket of the unconfirmed batches to the batch
+// posted last with it: a receiver that restarted numbers its tickets anew
+// (HEC's ackIds from 0), so an older batch holding the same ticket was
+// lost with the restart, and the answer is about the newer one. The older
+// one stays unconfirmed and is posted again after the timeout.
+func ticketOwners(inflight []*flight) map[uint64]*flight {
+	owners := make(map[uint64]*flight, len(inflight))
+	for _, f := range inflight {
+		if o := owners[f.ticket]; !f.acked && (o == nil || !f.posted.Before(o.posted)) {
+			owners[f.ticket] = f
+		}
+	}
+	return owners
 }
 
 // advance saves the cursor over the confirmed prefix of the batches in

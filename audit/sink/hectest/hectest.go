@@ -132,6 +132,22 @@ func (s *Server) Acknowledged(upTo uint64) bool {
 	return true
 }
 
+// Restart is what a HEC restart does to its channels: the ackIds of lost
+// requests are forgotten and every channel numbers its ackIds from 0
+// again, so a new request may get the ackId of one still unacknowledged.
+func (s *Server) Restart() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch, ids := range s.channels {
+		for id, p := range ids {
+			if p.lose {
+				delete(ids, id)
+			}
+		}
+		s.next[ch] = 0
+	}
+}
+
 // Posts counts accepted event requests; AckQueries counts ack requests.
 func (s *Server) Posts() (posts, ackQueries int) {
 	s.mu.Lock()
