@@ -17,8 +17,9 @@ import (
 // its verified TLS client certificate when it sent one, else its IP
 // address.
 type Identity struct {
-	// ID keys rate limits: "cert:<SHA-256 of the certificate, hex>" or
-	// "ip:<address>".
+	// ID names the client in the node log: "cert:<SHA-256 of the
+	// certificate, hex>" or "ip:<address>" (rate limits count an IPv6
+	// address by its /64: rateKey).
 	ID string
 	// Certificate is the verified client certificate, or nil.
 	Certificate *x509.Certificate
@@ -39,6 +40,15 @@ func ClientIdentity(r *http.Request) Identity {
 		id.ID, id.Certificate = "cert:"+hex.EncodeToString(sum[:]), c
 	}
 	return id
+}
+
+// rateKey is the client's key in the per-client rate limit: its
+// certificate, else its network (clientNetwork: an IPv6 client by its /64).
+func rateKey(id Identity) string {
+	if id.Certificate != nil {
+		return id.ID
+	}
+	return "ip:" + clientNetwork(id.Addr)
 }
 
 // Read kinds in a ReadRequest.

@@ -109,26 +109,15 @@ func (c *limitConn) Close() error {
 	return err
 }
 
-// clientKey is the per-client key of a remote address: the IP address, or
-// for IPv6 its /64 (one subscriber's usual allocation, so one client
-// cannot take more slots by using more of its addresses).
+// clientKey is the per-client key of a remote address (clientNetwork), so
+// one client cannot take more slots by using more of its addresses.
 func clientKey(a net.Addr) string {
-	var ip net.IP
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		ip = a.IP
-	default:
-		host, _, err := net.SplitHostPort(a.String())
-		if err != nil {
-			return a.String()
-		}
-		ip = net.ParseIP(host)
-		if ip == nil {
-			return host
-		}
+	if a, ok := a.(*net.TCPAddr); ok {
+		return clientNetwork(a.IP.String())
 	}
-	if v4 := ip.To4(); v4 != nil {
-		return v4.String()
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
 	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	return clientNetwork(host)
 }

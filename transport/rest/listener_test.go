@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -190,5 +191,34 @@ func TestMetricsOnTheirOwnAddress(t *testing.T) {
 	defer g2.Shutdown(context.Background())
 	if g2.MetricsURL() != "" {
 		t.Errorf("metrics off, yet served at %s", g2.MetricsURL())
+	}
+}
+
+// TestRateLimitKeyedByNetwork: the per-client rate limit counts an IPv6
+// client by its /64, as the connection caps and the refusal log do, so a
+// client cannot multiply its budget, or the limiter's buckets, by using
+// more addresses of its /64. Certificate clients are keyed by certificate.
+func TestRateLimitKeyedByNetwork(t *testing.T) {
+	req := func(remote string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/v1/status", nil)
+		r.RemoteAddr = remote
+		return r
+	}
+	l := newClientLimiter(0.001, 1)
+	if ok, _ := l.allow(rateKey(ClientIdentity(req("[2001:db8:1:2::1]:4000")))); !ok {
+		t.Fatal("the first request was refused")
+	}
+	for _, a := range []string{"[2001:db8:1:2::2]:4000", "[2001:db8:1:2:ffff:ffff:ffff:ffff]:4001"} {
+		if ok, _ := l.allow(rateKey(ClientIdentity(req(a)))); ok {
+			t.Errorf("%s, in the same /64, has a budget of its own", a)
+		}
+	}
+	for _, a := range []string{"[2001:db8:1:3::1]:4000", "192.0.2.1:4000", "192.0.2.2:4000"} {
+		if ok, _ := l.allow(rateKey(ClientIdentity(req(a)))); !ok {
+			t.Errorf("%s, another client, was refused", a)
+		}
+	}
+	if n := len(l.clients); n != 4 {
+		t.Errorf("%d buckets, want 4", n)
 	}
 }

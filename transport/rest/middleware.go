@@ -96,7 +96,7 @@ func (g *Gateway) middleware(next http.Handler) http.Handler {
 		switch name {
 		case routeHealthz, routeReadyz:
 		default:
-			if ok, wait := g.limiter.allow(ClientIdentity(r).ID); !ok {
+			if ok, wait := g.limiter.allow(rateKey(ClientIdentity(r))); !ok {
 				secs := max(1, int((wait+time.Second-1)/time.Second))
 				rec.Header().Set("Retry-After", strconv.Itoa(secs))
 				p := api.NewProblem(api.ProblemRateLimited, fmt.Sprintf("this client may make %g requests per second (burst %d); retry after %s", g.cfg.RateLimit, g.cfg.RateBurst, wait.Round(time.Millisecond)))

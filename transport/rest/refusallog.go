@@ -85,12 +85,18 @@ func newRefusalLog(log SecurityLog, unrecorded func(string)) *refusalLog {
 	}
 }
 
-// clientNetwork is the group a client address belongs to: the address for
-// IPv4, its /64 for IPv6, the text as given when it is no IP address.
+// clientNetwork is the network a client address counts as, wherever the
+// gateway bounds what one client may do (connection caps, the rate limit,
+// the refusal log): the address for IPv4 (also IPv4-mapped), its /64 for
+// IPv6, which one host typically holds whole, the text as given when it is
+// no IP address.
 func clientNetwork(addr string) string {
 	ip := net.ParseIP(addr)
-	if ip == nil || ip.To4() != nil {
+	if ip == nil {
 		return addr
+	}
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String()
 	}
 	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
 }

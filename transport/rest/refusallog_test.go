@@ -124,7 +124,7 @@ func TestRefusalLogBounds(t *testing.T) {
 
 func TestClientNetwork(t *testing.T) {
 	for in, want := range map[string]string{
-		"192.0.2.7": "192.0.2.7", "2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64", "::ffff:192.0.2.7": "::ffff:192.0.2.7", "x": "x",
+		"192.0.2.7": "192.0.2.7", "2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64", "::ffff:192.0.2.7": "192.0.2.7", "x": "x",
 	} {
 		if got := clientNetwork(in); got != want {
 			t.Errorf("clientNetwork(%q) = %q, want %q", in, got, want)
