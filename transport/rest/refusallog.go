@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -27,6 +28,9 @@ const (
 	// but counted in its pair's summary.
 	refusalRate  = 10
 	refusalBurst = 100
+	// refusalMaxText bounds each text a refusal entry carries that its
+	// client chose (message, each resource).
+	refusalMaxText = 1024
 )
 
 // refusalLog records, in the node's security log, what the gateway and
@@ -45,7 +49,9 @@ const (
 //     nothing in a window is forgotten, so its next refusal is recorded
 //     in full again;
 //   - at most refusalMaxClients groups are tracked; refusals of new groups
-//     beyond that are counted in a metric only.
+//     beyond that are counted in a metric only;
+//   - the texts a refusal carries that its client chose (message,
+//     resources: a refused read's key) are cut to refusalMaxText bytes.
 //
 // So the log grows by at most refusalRate entries a second plus
 // refusalMaxClients summaries a window. Safe for concurrent use.
@@ -113,6 +119,7 @@ func (l *refusalLog) record(kind audit.Kind, f audit.Fields) {
 	if f.Endpoint == "" { // a refusal by the application of a tx, whose sender it does not know
 		k.network = "actor:" + f.Actor
 	}
+	f = boundText(f)
 	l.mu.Lock()
 	g := l.groups[k]
 	if g != nil {
@@ -136,6 +143,34 @@ func (l *refusalLog) record(kind audit.Kind, f audit.Fields) {
 	if full {
 		_ = l.log.Record(kind, f)
 	}
+}
+
+// boundText cuts f's message and resources, which the refused client
+// chose (a read's key), to refusalMaxText bytes each.
+func boundText(f audit.Fields) audit.Fields {
+	f.Message = cutText(f.Message)
+	if len(f.Resources) > 0 {
+		rs := make([]string, len(f.Resources))
+		for i, r := range f.Resources {
+			rs[i] = cutText(r)
+		}
+		f.Resources = rs
+	}
+	return f
+}
+
+// cutText is s when it fits in refusalMaxText bytes, else its start (whole
+// UTF-8 sequences) followed by a note of its full length.
+func cutText(s string) string {
+	if len(s) <= refusalMaxText {
+		return s
+	}
+	note := fmt.Sprintf("... (cut: %d bytes)", len(s))
+	n := refusalMaxText - len(note)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + note
 }
 
 // flush ends the window of every group whose window has passed at now:

@@ -1,11 +1,13 @@
 package rest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -129,5 +131,52 @@ func TestClientNetwork(t *testing.T) {
 		if got := clientNetwork(in); got != want {
 			t.Errorf("clientNetwork(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestRefusalLogBoundsEntrySize: what a refusal carries that its client
+// chose (the key of a refused read in the resources and in the node's
+// reason, up to the 64 KiB a request line may hold) is cut to
+// refusalMaxText bytes (valid UTF-8, saying how long it was) in the node
+// log and in what the log keeps for the summary, so neither the log nor
+// the gateway's memory grows by the size of what outsiders send.
+func TestRefusalLogBoundsEntrySize(t *testing.T) {
+	mem := &memSecurityLog{}
+	l := newRefusalLog(mem, func(string) {})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l.now = func() time.Time { return now }
+	key := strings.Repeat("é", 32<<10) // 64 KiB, two bytes a rune
+	msg := fmt.Sprintf("unauthorized: reading %q needs a signed query", key)
+	for i := range 50 {
+		ip := fmt.Sprintf("192.0.2.%d", i)
+		for range 2 {
+			l.record(audit.KindAuthFailed, audit.Fields{Actor: "", Endpoint: ip, Action: "query", Resources: []string{"/get", key},
+				Code: uint32(types.CodeUnauthorized), CodeName: types.CodeUnauthorized.Name(),
+				Message: msg})
+		}
+	}
+	l.mu.Lock()
+	for k, g := range l.groups {
+		if n := len(g.first.Message) + len(strings.Join(g.first.Resources, "")); n > 3*refusalMaxText {
+			t.Errorf("group %v keeps %d bytes of its first refusal", k, n)
+		}
+	}
+	l.mu.Unlock()
+	now = now.Add(refusalWindow)
+	l.flush(false)
+	got := mem.take()
+	if len(got) != 100 {
+		t.Fatalf("%d entries, want 50 first refusals and 50 summaries", len(got))
+	}
+	for _, e := range got {
+		for _, s := range append([]string{e.Message}, e.Resources...) {
+			if len(s) > refusalMaxText || !utf8.ValidString(s) {
+				t.Fatalf("a recorded field of %d bytes (valid UTF-8: %v): %.80q", len(s), utf8.ValidString(s), s)
+			}
+		}
+	}
+	full := got[0]
+	if !strings.Contains(full.Message, fmt.Sprintf("%d bytes", len(msg))) || !strings.Contains(full.Resources[1], fmt.Sprintf("%d bytes", len(key))) {
+		t.Errorf("a cut field does not say how long it was: %q / %q", full.Message[len(full.Message)-80:], full.Resources[1][len(full.Resources[1])-80:])
 	}
 }
