@@ -92,7 +92,7 @@ func TestErrorCodes(t *testing.T) {
 // failure is a JSON error on stderr.
 func TestKeysImportDelete(t *testing.T) {
 	home := t.TempDir()
-	seed := strings.Repeat("07", 32)
+	seed := strings.Repeat("0123456789abcdef", 4)
 	file := home + "/seed.hex"
 	if err := writeString(file, seed+"\n"); err != nil {
 		t.Fatal(err)
@@ -115,6 +115,40 @@ func TestKeysImportDelete(t *testing.T) {
 	}
 	if _, errs, code = runCLI(t, home, append([]string{"keys", "show", "carol"}, kb...)...); code == 0 || !strings.Contains(errs, `"code":"KEY_NOT_FOUND"`) {
 		t.Fatalf("show after delete: exit %d %q", code, errs)
+	}
+}
+
+// keys import refuses what is no key, or no secret, and never repeats the
+// input: a seed of one repeated byte, a 64-byte key whose public half is
+// not its seed's, more than a key's worth of input; nothing is stored.
+func TestKeysImportRefusesOddInput(t *testing.T) {
+	seed := strings.Repeat("0123456789abcdef", 4)
+	other := strings.Repeat("fedcba9876543210", 4) // not the seed's public key
+	for name, in := range map[string]string{
+		"zero seed":    strings.Repeat("00", 32),
+		"one byte":     strings.Repeat("a7", 32),
+		"mismatched":   seed + other,
+		"zero key":     strings.Repeat("00", 64),
+		"huge":         seed + strings.Repeat(" ", 8<<10),
+		"not hex":      seed[:63] + "g",
+		"another size": seed + "00",
+	} {
+		home := t.TempDir()
+		file := home + "/in.hex"
+		if err := writeString(file, in); err != nil {
+			t.Fatal(err)
+		}
+		_, errs, code := runCLI(t, home, "keys", "import", "k", file, "--keyring-backend", "test")
+		if code == 0 {
+			t.Errorf("%s: imported", name)
+			continue
+		}
+		if strings.Contains(errs, seed[:16]) || strings.Contains(errs, other[:16]) || strings.Contains(errs, in[:16]) {
+			t.Errorf("%s: the error repeats the input: %q", name, errs)
+		}
+		if out, errs, code := runCLI(t, home, "keys", "list", "--keyring-backend", "test", "-o", "json"); code != 0 || strings.Contains(out, `"k"`) {
+			t.Errorf("%s: after the refused import: exit %d %q %q", name, code, out, errs)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -9,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -409,7 +409,7 @@ the key in hex: its 32-byte seed or the 64-byte private key (seed followed by
 public key). The vault backend refuses: create keys in Vault instead.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(_ *cobra.Command, args []string) error {
-			data, err := readInput(args[1])
+			data, err := readKeyInput(args[1])
 			if err != nil {
 				return err
 			}
@@ -432,21 +432,53 @@ public key). The vault backend refuses: create keys in Vault instead.`,
 	}
 }
 
-// parsePrivKey reads a hex ed25519 seed (32 bytes) or private key (64).
+// maxKeyInput bounds what keys import reads: a 64-byte key in hex with
+// room for white space around it.
+const maxKeyInput = 1024
+
+// readKeyInput reads a key file (or stdin for "-"), refusing more than
+// maxKeyInput bytes, which cannot be a key.
+func readKeyInput(path string) ([]byte, error) {
+	r := io.Reader(os.Stdin)
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxKeyInput+1))
+	if err == nil && len(data) > maxKeyInput {
+		clear(data)
+		err = fmt.Errorf("%s: more than %d bytes: not a hex ed25519 key", path, maxKeyInput)
+	}
+	return data, err
+}
+
+// parsePrivKey reads a hex ed25519 seed (32 bytes) or private key (64),
+// refusing a seed of one repeated byte (all zeros, say): no secret. The
+// keyring checks that a private key's public half is its seed's.
 func parsePrivKey(data []byte) (ed25519.PrivateKey, error) {
-	b, err := hex.DecodeString(strings.TrimSpace(string(data)))
-	if err != nil {
+	text := bytes.TrimSpace(data)
+	b := make([]byte, hex.DecodedLen(len(text)))
+	if _, err := hex.Decode(b, text); err != nil {
+		clear(b)
 		return nil, errors.New("not a hex-encoded ed25519 key")
 	}
-	switch len(b) {
-	case ed25519.SeedSize:
-		defer clear(b)
-		return ed25519.NewKeyFromSeed(b), nil
-	case ed25519.PrivateKeySize:
+	if len(b) != ed25519.SeedSize && len(b) != ed25519.PrivateKeySize {
+		clear(b)
+		return nil, fmt.Errorf("an ed25519 key is %d (seed) or %d bytes, not %d", ed25519.SeedSize, ed25519.PrivateKeySize, len(b))
+	}
+	if seed := b[:ed25519.SeedSize]; bytes.Count(seed, seed[:1]) == len(seed) {
+		clear(b)
+		return nil, errors.New("the seed is one byte repeated: not a secret (make one with: openssl rand -hex 32)")
+	}
+	if len(b) == ed25519.PrivateKeySize {
 		return b, nil
 	}
-	clear(b)
-	return nil, fmt.Errorf("an ed25519 key is %d (seed) or %d bytes, not %d", ed25519.SeedSize, ed25519.PrivateKeySize, len(b))
+	defer clear(b)
+	return ed25519.NewKeyFromSeed(b), nil
 }
 
 func newKeysDeleteCmd(g *globals) *cobra.Command {
