@@ -46,6 +46,20 @@ func Address(pubKey []byte) string {
 	return hex.EncodeToString(sum[:AddressLen])
 }
 
+// IsAddress reports whether s is an address as Address spells it: 40
+// lowercase hex digits.
+func IsAddress(s string) bool {
+	if len(s) != 2*AddressLen {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // ErrBadVersion is returned by ParseVersion for text that is not a version.
 var ErrBadVersion = errors.New("types: bad version (want HEIGHT.INDEX, e.g. 12.0, or 0 for none)")
 

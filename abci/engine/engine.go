@@ -315,17 +315,7 @@ func genesisGov(g GenesisState, validators []Validator) ([]storage.Entry, error)
 	return writes, nil
 }
 
-func isAddress(s string) bool {
-	if len(s) != 2*types.AddressLen {
-		return false
-	}
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
+func isAddress(s string) bool { return types.IsAddress(s) }
 
 // nextStateHash folds one block's state writes into the state hash (audit
 // records are left out: the audit head enters the app hash on its own). A

@@ -161,3 +161,27 @@ func TestTLSFlagsNeedHTTPS(t *testing.T) {
 		t.Fatalf("exit %d %q", code, errs)
 	}
 }
+
+// HOME/keyring/identities.json only remembers which identity a key acts
+// for; one edited to name something that is no address (a role, anyone,
+// a policy wildcard) is refused, not printed as the key's address for an
+// admin to grant rights to.
+func TestTamperedIdentitiesRefused(t *testing.T) {
+	home := t.TempDir()
+	kb := []string{"--keyring-backend", "test", "-o", "json"}
+	out, errs, code := runCLI(t, home, append([]string{"keys", "add", "teller"}, kb...)...)
+	var k keyJSON
+	if code != 0 || json.Unmarshal([]byte(out), &k) != nil {
+		t.Fatalf("add: exit %d %q %q", code, out, errs)
+	}
+	for _, bad := range []string{`{"` + k.KeyAddress + `": "anyone"}`, `{"` + k.KeyAddress + `": "*"}`, `{"admin": "` + k.KeyAddress + `"}`,
+		`{"` + k.KeyAddress + `": "` + strings.ToUpper(k.KeyAddress) + `"}`} {
+		if err := writeString(identitiesPath(home), bad); err != nil {
+			t.Fatal(err)
+		}
+		out, errs, code := runCLI(t, home, append([]string{"keys", "show", "teller"}, kb...)...)
+		if code == 0 || strings.Contains(out, "anyone") || !strings.Contains(errs, "identities.json") {
+			t.Errorf("%s: exit %d %q %q", bad, code, out, errs)
+		}
+	}
+}

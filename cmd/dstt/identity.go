@@ -36,7 +36,13 @@ func loadIdentities(home string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(b, &m); err != nil {
+	err = json.Unmarshal(b, &m)
+	for k, id := range m {
+		if err == nil && (!types.IsAddress(k) || !types.IsAddress(id)) {
+			err = fmt.Errorf("entry %q: %q: not a key address and an identity address (40 lowercase hex digits each)", k, id)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %v (fix or delete it; dstt keys history NAME rebuilds an entry from the chain)", identitiesPath(home), err)
 	}
 	return m, nil
