@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -317,4 +320,37 @@ func TestHECAckIDReusedAfterRestart(t *testing.T) {
 	stop()
 	cursors.check()
 	checkIndexed(t, hec, src)
+}
+
+// TestHECAnswerSizeBounded: HEC's answers are small (a code, a text, an
+// ackId, the acks asked about); a receiver that answers more than
+// hecMaxAnswer bytes (endless ackIds, a huge text) is refused with an
+// error that says so, before anything is decoded, not read and parsed
+// whole.
+func TestHECAnswerSizeBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"text":"Success","code":0,"ackId":0,"acks":{"0":true`)
+	for i := 1; b.Len() < 2<<20; i++ {
+		fmt.Fprintf(&b, `,"%d":true`, i)
+	}
+	b.WriteString("}}")
+	huge := b.String()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, huge)
+	}))
+	defer srv.Close()
+	f, _ := format.New(format.HEC, testFormatOpts)
+	sk, err := NewHTTPSink("splunk", f, testFormatOpts, HTTPOptions{URL: srv.URL + "/services/collector/event", Mode: ModeHEC, Token: "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sk.Close()
+	ctx := context.Background()
+	if _, err := sk.Acknowledged(ctx, []uint64{0}); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("ack query answered with %d bytes: %v", len(huge), err)
+	}
+	if _, err := sk.Post(ctx, testEntries(0, 1)); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("post answered with %d bytes: %v", len(huge), err)
+	}
 }

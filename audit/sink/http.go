@@ -163,8 +163,17 @@ func (s *HTTPSink) postEntries(ctx context.Context, entries []audit.Entry) (int,
 	return s.post(ctx, s.opts.URL, ct, s.buf.Bytes())
 }
 
+// Bounds of a receiver's answer: Elasticsearch's _bulk answers name every
+// entry of a batch; HEC's are a code, a text, an ackId or the acks asked
+// about. A longer answer is refused, not read whole.
+const (
+	maxAnswer    = 8 << 20
+	hecMaxAnswer = 64 << 10
+)
+
 // post sends one request with the sink's headers (and, in ModeHEC, its
-// channel) and returns the answer's status and body (at most 8 MiB).
+// channel) and returns the answer's status and body (at most maxAnswer
+// bytes, hecMaxAnswer from HEC).
 func (s *HTTPSink) post(ctx context.Context, url, contentType string, payload []byte) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {
@@ -185,9 +194,16 @@ func (s *HTTPSink) post(ctx context.Context, url, contentType string, payload []
 		return 0, nil, fmt.Errorf("sink %s: post: %w", s.name, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	limit := int64(maxAnswer)
+	if s.opts.Mode == ModeHEC {
+		limit = hecMaxAnswer
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return 0, nil, fmt.Errorf("sink %s: read answer: %w", s.name, err)
+	}
+	if int64(len(body)) > limit {
+		return 0, nil, fmt.Errorf("sink %s: %s answered %d %s with more than %d bytes: not read", s.name, url, resp.StatusCode, http.StatusText(resp.StatusCode), limit)
 	}
 	return resp.StatusCode, body, nil
 }
