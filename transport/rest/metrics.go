@@ -87,7 +87,7 @@ func newMetrics(b Backend) *metrics {
 	}, []string{"reason"})
 	m.unrecorded = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dstt_rest_refusals_unrecorded_total",
-		Help: fmt.Sprintf("Refusals of outside clients the node security log does not record, not even in a summary entry, because the gateway already tracks its maximum of refusal groups (%d), by reason.", refusalMaxClients),
+		Help: fmt.Sprintf("Refusals of outside clients beyond the gateway's maximum of refusal groups (%d), which the node security log records only in one overflow group per kind, action and code, by reason.", refusalMaxClients),
 	}, []string{"reason"})
 	m.unrecorded.WithLabelValues("clients")
 	m.refusedConns.WithLabelValues(refusedTotal)

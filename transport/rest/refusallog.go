@@ -20,8 +20,9 @@ const (
 	// counted before one summary entry records how many there were.
 	refusalWindow = time.Minute
 	// refusalMaxClients bounds the (client network, refusal) pairs tracked
-	// at once; a refusal of a new pair beyond it is not recorded, only
-	// counted in dstt_rest_refusals_unrecorded_total{reason="clients"}.
+	// at once; a refusal of a new pair beyond it goes to the overflow
+	// group of its kind, action and code (untrackedNetwork) and is counted
+	// in dstt_rest_refusals_unrecorded_total{reason="clients"}.
 	refusalMaxClients = 4096
 	// refusalRate and refusalBurst bound the first-refusal entries written
 	// per second, all clients together; one over it is not written in full
@@ -49,12 +50,15 @@ const (
 //     nothing in a window is forgotten, so its next refusal is recorded
 //     in full again;
 //   - at most refusalMaxClients groups are tracked; refusals of new groups
-//     beyond that are counted in a metric only;
+//     beyond that go to one overflow group per kind, action and code
+//     (untrackedNetwork), recorded like any group, and are counted in
+//     dstt_rest_refusals_unrecorded_total;
 //   - the texts a refusal carries that its client chose (message,
 //     resources: a refused read's key) are cut to refusalMaxText bytes.
 //
 // So the log grows by at most refusalRate entries a second plus
-// refusalMaxClients summaries a window. Safe for concurrent use.
+// refusalMaxClients summaries (and the few overflow ones) a window. Safe
+// for concurrent use.
 type refusalLog struct {
 	log        SecurityLog
 	now        func() time.Time
@@ -63,9 +67,16 @@ type refusalLog struct {
 	limiter    *rate.Limiter
 	unrecorded func(reason string) // counts refusals that no entry records
 
-	mu     sync.Mutex
-	groups map[refusalKey]*refusalGroup
+	mu        sync.Mutex
+	groups    map[refusalKey]*refusalGroup
+	untracked int // groups of untrackedNetwork in groups (outside maxClients)
 }
+
+// untrackedNetwork is the network of the overflow groups: the refusals of
+// clients beyond maxClients, one group per kind, action and code (a set
+// the code fixes, so the overflow groups stay few), so that filling the
+// table hides nobody's refusals from the log.
+const untrackedNetwork = "(clients beyond the tracked ones)"
 
 // refusalKey is one group of refusals.
 type refusalKey struct {
@@ -122,15 +133,21 @@ func (l *refusalLog) record(kind audit.Kind, f audit.Fields) {
 	f = boundText(f)
 	l.mu.Lock()
 	g := l.groups[k]
+	overflow := g == nil && len(l.groups)-l.untracked >= l.maxClients
+	if overflow {
+		k.network = untrackedNetwork
+		g = l.groups[k]
+	}
+	if overflow {
+		defer l.unrecorded("clients") // after the unlock below
+	}
 	if g != nil {
 		g.n++
 		l.mu.Unlock()
 		return
 	}
-	if len(l.groups) >= l.maxClients {
-		l.mu.Unlock()
-		l.unrecorded("clients")
-		return
+	if overflow {
+		l.untracked++
 	}
 	g = &refusalGroup{first: f, since: now}
 	l.groups[k] = g
@@ -193,6 +210,9 @@ func (l *refusalLog) flush(all bool) {
 		}
 		if g.n == 0 {
 			delete(l.groups, k)
+			if k.network == untrackedNetwork {
+				l.untracked--
+			}
 			continue
 		}
 		out = append(out, summary{k, *g})
@@ -212,11 +232,16 @@ func summaryFields(k refusalKey, g refusalGroup, now time.Time) audit.Fields {
 	if !g.recorded {
 		first = "the first is among them (over the log's rate, it was not recorded in full)"
 	}
+	from, actor, endpoint := "client network "+k.network, f.Actor, f.Endpoint
+	if k.network == untrackedNetwork { // many clients: the entry names none
+		from = fmt.Sprintf("clients beyond the %d refusal groups tracked at once (the first was %q from %q)", refusalMaxClients, f.Actor, f.Endpoint)
+		actor, endpoint = "", ""
+	}
 	return audit.Fields{
-		Actor: f.Actor, Endpoint: f.Endpoint, Action: f.Action, Code: f.Code, CodeName: f.CodeName,
+		Actor: actor, Endpoint: endpoint, Action: f.Action, Code: f.Code, CodeName: f.CodeName,
 		Resources: []string{"count:" + strconv.Itoa(g.n)},
-		Message: fmt.Sprintf("%d %s refusals (%s) from client network %s between %s and %s counted, not recorded one by one, to bound the log; %s",
-			g.n, f.Action, f.CodeName, k.network, g.since.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), first),
+		Message: fmt.Sprintf("%d %s refusals (%s) from %s between %s and %s counted, not recorded one by one, to bound the log; %s",
+			g.n, f.Action, f.CodeName, from, g.since.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), first),
 	}
 }
 

@@ -100,12 +100,13 @@ func TestRefusalLogBounds(t *testing.T) {
 		t.Fatalf("grouping by actor: %+v", got)
 	}
 
-	// The client cap: new networks beyond it are only counted.
+	// The client cap: new networks beyond it share the overflow group of
+	// their refusal, and are counted.
 	l.maxClients = len(l.groups) + 1
 	l.record(audit.KindCheckTxRejected, badSig("198.51.100.1", 1))
 	l.record(audit.KindCheckTxRejected, badSig("198.51.100.2", 1))
 	l.record(audit.KindCheckTxRejected, badSig("198.51.100.3", 1))
-	if got := mem.take(); len(got) != 1 || unrecorded["clients"] != 2 {
+	if got := mem.take(); len(got) != 2 || unrecorded["clients"] != 2 {
 		t.Fatalf("client cap: %d entries, unrecorded %v", len(got), unrecorded)
 	}
 
@@ -178,5 +179,47 @@ func TestRefusalLogBoundsEntrySize(t *testing.T) {
 	full := got[0]
 	if !strings.Contains(full.Message, fmt.Sprintf("%d bytes", len(msg))) || !strings.Contains(full.Resources[1], fmt.Sprintf("%d bytes", len(key))) {
 		t.Errorf("a cut field does not say how long it was: %q / %q", full.Message[len(full.Message)-80:], full.Resources[1][len(full.Resources[1])-80:])
+	}
+}
+
+// TestRefusalLogCannotBeBlinded: one client fills the table of refusal
+// groups (fresh keys, whose CheckTx refusals are grouped by actor) and
+// keeps it full; the refusals of every other client still reach the node
+// log, in one overflow summary per kind, action and code a window, and the
+// overflow groups do not grow with the number of clients.
+func TestRefusalLogCannotBeBlinded(t *testing.T) {
+	mem := &memSecurityLog{}
+	unrecorded := map[string]int{}
+	l := newRefusalLog(mem, func(r string) { unrecorded[r]++ })
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l.now = func() time.Time { return now }
+	l.maxClients = 50
+	for i := range l.maxClients {
+		l.record(audit.KindCheckTxRejected, audit.Fields{Actor: fmt.Sprintf("%040x", i), Action: "check_tx", Code: 11, CodeName: "UNAUTHORIZED"})
+	}
+	mem.take()
+	for i := range 1000 { // another client's forged txs, from 1000 addresses
+		l.record(audit.KindCheckTxRejected, badSig(fmt.Sprintf("198.51.%d.%d", i/256, i%256), i))
+	}
+	if len(l.groups) > l.maxClients+1 {
+		t.Fatalf("%d groups tracked, cap %d", len(l.groups), l.maxClients)
+	}
+	now = now.Add(refusalWindow)
+	l.flush(false)
+	var counted int
+	for _, e := range mem.take() {
+		if e.CodeName == "BAD_SIGNATURE" {
+			n := 0
+			if len(e.Resources) == 1 {
+				fmt.Sscanf(e.Resources[0], "count:%d", &n)
+			}
+			counted += max(n, 1)
+			if n > 0 && !strings.Contains(e.Message, "beyond") {
+				t.Errorf("the overflow summary does not say it is one: %q", e.Message)
+			}
+		}
+	}
+	if counted != 1000 || unrecorded["clients"] != 1000 {
+		t.Fatalf("the node log accounts for %d of 1000 refusals of untracked clients (metric %v)", counted, unrecorded)
 	}
 }
