@@ -30,9 +30,10 @@
 // # What is wired
 //
 //   - abci.App's OnCheckTxRejected and OnAuthFailure record to the node
-//     security log (audit.NodeLog), unless audit.toml disables it; once the
-//     gateway serves with that log, through its bounded recording
-//     (rest.Gateway.RecordRefusal).
+//     security log (audit.NodeLog), unless audit.toml disables it, always
+//     bounded: once the gateway serves with that log, through its
+//     recording (rest.Gateway.RecordRefusal), before that and on a node
+//     without a gateway through the node's own (rest.RefusalRecorder).
 //   - The gateway's SecurityLog is that node log (Config.Gateway may set
 //     another), its Verifier the engine's cached verifier, its TxResults
 //     the engine's committed tx results.

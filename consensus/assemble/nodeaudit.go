@@ -35,18 +35,21 @@ type nodeAudit struct {
 	svc     *sink.Service
 	logger  *slog.Logger
 	// gateway, once serving, bounds what the hooks record for outside
-	// clients (rest.Gateway.RecordRefusal); before that they record each.
-	gateway atomic.Pointer[rest.Gateway]
+	// clients (rest.Gateway.RecordRefusal); before that, and on a node
+	// without a gateway, refusals bounds them the same way.
+	gateway  atomic.Pointer[rest.Gateway]
+	refusals *rest.RefusalRecorder
 }
 
-// recordRefusal records a refusal by the application: through the
-// gateway's bounded recording when it serves, else directly.
+// recordRefusal records a refusal by the application (of a tx a client or
+// a peer sent, of a query), bounded: through the gateway's recording when
+// it serves, else through the node's own.
 func (a *nodeAudit) recordRefusal(kind audit.Kind, f audit.Fields) {
 	if gw := a.gateway.Load(); gw != nil {
 		gw.RecordRefusal(kind, f)
 		return
 	}
-	_ = a.nodeLog.Record(kind, f) // after a write failure the log reports it on every call; Stop returns it
+	a.refusals.Record(kind, f) // after a write failure the log reports it on every call; Stop returns it
 }
 
 // openAudit loads HOME/config/audit.toml, opens the node log (creating the
@@ -75,6 +78,7 @@ func openAudit(h *consensus.Home, logger cmtlog.Logger, acceptTruncated bool, co
 		}
 		return nil, err
 	}
+	a.refusals = rest.NewRefusalRecorder(a.nodeLog, nil)
 	a.warnRecovery(console)
 	if err := a.recordStart(h, cfgPath); err != nil {
 		a.nodeLog.Close()
@@ -210,6 +214,7 @@ func (a *nodeAudit) close() error {
 	if a.nodeLog == nil {
 		return nil
 	}
+	a.refusals.Close() // the summaries of the refusals it counted
 	_, err := a.nodeLog.Append(audit.KindNodeStopped, audit.Fields{Action: "stop", Message: "dstt node stopped"})
 	return errors.Join(err, a.nodeLog.Close())
 }

@@ -80,9 +80,10 @@
 // Endpoint. They are bounded (refusalLog): per client network and
 // refusal, the first is recorded in full and the rest of the minute as one
 // summary entry, with caps on the rate of full entries and on the client
-// networks tracked. Shutdown writes the pending summaries. The node routes
-// the application's own refusals (CheckTx, queries) through the same
-// bounds (RecordRefusal); a query the gateway makes for a client carries
+// networks tracked (RefusalRecorder). Shutdown writes the pending
+// summaries. The node routes the application's own refusals (CheckTx,
+// queries) through the same bounds (RecordRefusal, or a RefusalRecorder
+// of its own when no gateway serves); a query the gateway makes for a client carries
 // the client's address in its context (ClientEndpoint).
 // Reads pass through a ReadAuthorizer, the hook for RBAC; the default
 // allows all. Submissions need none: txs are signed, and the engine

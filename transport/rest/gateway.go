@@ -82,11 +82,9 @@ type Gateway struct {
 	limits  txLimitsCache
 	// refusals records refusals of outside clients in the security log,
 	// bounded; nil without one.
-	refusals       *refusalLog
-	refusalsOnce   sync.Once   // starts refusals' window timer
-	refusalsClosed atomic.Bool // Shutdown has flushed refusals
-	handler        http.Handler
-	streams        atomic.Int64
+	refusals *RefusalRecorder
+	handler  http.Handler
+	streams  atomic.Int64
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -119,7 +117,7 @@ func New(backend Backend, cfg Config, opts Options) (*Gateway, error) {
 	g.hub = newHub(backend, g.metrics, g.logger)
 	g.limiter = newClientLimiter(cfg.RateLimit, cfg.RateBurst)
 	if opts.SecurityLog != nil {
-		g.refusals = newRefusalLog(opts.SecurityLog, func(reason string) { g.metrics.unrecorded.WithLabelValues(reason).Inc() })
+		g.refusals = NewRefusalRecorder(opts.SecurityLog, func(reason string) { g.metrics.unrecorded.WithLabelValues(reason).Inc() })
 	}
 	var err error
 	if g.checker, err = newPolicyChecker(backend); err != nil {
@@ -151,15 +149,9 @@ func (g *Gateway) authFailure(who Identity, action string, resources []string, r
 // recordRefusal records a refusal of an outside client (f.Endpoint is its
 // address) in the security log, within the bounds of refusalLog.
 func (g *Gateway) recordRefusal(kind audit.Kind, f audit.Fields) {
-	if g.refusals == nil {
-		return
+	if g.refusals != nil {
+		g.refusals.Record(kind, f)
 	}
-	if g.refusalsClosed.Load() { // Shutdown wrote the summaries: nothing would flush more
-		_ = g.opts.SecurityLog.Record(kind, f)
-		return
-	}
-	g.refusalsOnce.Do(func() { go g.refusals.run(g.closing) })
-	g.refusals.record(kind, f)
 }
 
 // RecordRefusal records in Options.SecurityLog, within the same bounds as

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -258,4 +259,47 @@ func (l *refusalLog) run(stop <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// RefusalRecorder records refusals of outside clients in a security log
+// within refusalLog's bounds, ending windows on its own timer. The gateway
+// records through one; a node without a gateway records the application's
+// refusals (CheckTx, queries) through one too. Safe for concurrent use.
+type RefusalRecorder struct {
+	log    SecurityLog
+	l      *refusalLog
+	once   sync.Once // starts the window timer
+	stop   chan struct{}
+	closed atomic.Bool
+}
+
+// NewRefusalRecorder records in log; unrecorded (may be nil) counts the
+// refusals beyond the tracked groups, by reason.
+func NewRefusalRecorder(log SecurityLog, unrecorded func(reason string)) *RefusalRecorder {
+	if unrecorded == nil {
+		unrecorded = func(string) {}
+	}
+	return &RefusalRecorder{log: log, l: newRefusalLog(log, unrecorded), stop: make(chan struct{})}
+}
+
+// Record records one refusal (f.Endpoint is the client's address, "" when
+// unknown: then it is grouped by f.Actor). After Close it records each.
+func (r *RefusalRecorder) Record(kind audit.Kind, f audit.Fields) {
+	if r.closed.Load() { // Close wrote the summaries: nothing would flush more
+		_ = r.log.Record(kind, f)
+		return
+	}
+	r.once.Do(func() { go r.l.run(r.stop) })
+	r.l.record(kind, f)
+}
+
+// Close stops the timer and writes the summaries of what was counted.
+// Idempotent.
+func (r *RefusalRecorder) Close() {
+	if r.closed.Swap(true) {
+		return
+	}
+	r.once.Do(func() {}) // never start the timer after this
+	close(r.stop)
+	r.l.flush(true)
 }

@@ -141,3 +141,37 @@ func nodeLogSize(tb testing.TB, n *testnode.Node) (uint64, int64) {
 	}
 	return head.Seq, st.Size()
 }
+
+// A node without the gateway (--rest-laddr off) still bounds what the
+// application's refusals add to its security log: txs that reach CheckTx
+// another way (a peer's gossip; here the node's own client) and are
+// refused are grouped and summarised as the gateway would.
+func TestNodeRefusalsBoundedWithoutGateway(t *testing.T) {
+	n := testnode.Start(t, testnode.Options{NodeLog: true, Gateway: func(c *rest.Config) { c.ListenAddress = "off" }})
+	if n.Gateway != nil {
+		t.Fatal("the gateway serves")
+	}
+	ctx := context.Background()
+	for i := range 50 {
+		garbage := []byte(fmt.Sprintf("not a dstt tx %d", i))
+		if r, err := n.Node.Client().BroadcastTxSync(ctx, garbage); err != nil || r.Code == 0 {
+			t.Fatalf("garbage tx %d: %+v %v", i, r, err)
+		}
+	}
+	if err := n.NodeLog.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := n.NodeLog.Entries(ctx, 1, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	for _, e := range ents {
+		if e.Kind == audit.KindCheckTxRejected {
+			got++
+		}
+	}
+	if got != 1 {
+		t.Fatalf("%d checktx_rejected entries for 50 refused txs of one sender, want the first (the rest go in its summary)", got)
+	}
+}

@@ -217,8 +217,9 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	if cancel != nil {
 		cancel()
 	}
-	g.refusalsClosed.Store(true)
-	g.refusals.flush(true) // the summaries of refusals counted so far
+	if g.refusals != nil {
+		g.refusals.Close() // the summaries of refusals counted so far
+	}
 	return err
 }
 
