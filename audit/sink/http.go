@@ -165,7 +165,7 @@ func (s *HTTPSink) postEntries(ctx context.Context, entries []audit.Entry) (int,
 
 // Bounds of a receiver's answer: Elasticsearch's _bulk answers name every
 // entry of a batch; HEC's are a code, a text, an ackId or the acks asked
-// about. A longer answer is refused, not read whole.
+// about. A longer answer is read no further and refused.
 const (
 	maxAnswer    = 8 << 20
 	hecMaxAnswer = 64 << 10
@@ -203,7 +203,7 @@ func (s *HTTPSink) post(ctx context.Context, url, contentType string, payload []
 		return 0, nil, fmt.Errorf("sink %s: read answer: %w", s.name, err)
 	}
 	if int64(len(body)) > limit {
-		return 0, nil, fmt.Errorf("sink %s: %s answered %d %s with more than %d bytes: not read", s.name, url, resp.StatusCode, http.StatusText(resp.StatusCode), limit)
+		return 0, nil, fmt.Errorf("sink %s: %s answered %d %s with more than %d bytes: refused, not decoded", s.name, url, resp.StatusCode, http.StatusText(resp.StatusCode), limit)
 	}
 	return resp.StatusCode, body, nil
 }
