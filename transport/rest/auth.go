@@ -96,6 +96,9 @@ type clientLimiter struct {
 	limit rate.Limit
 	burst int
 
+	maxClients int
+	idle       time.Duration // a bucket unused this long is full: dropped
+
 	mu      sync.Mutex
 	clients map[string]*clientBucket
 	swept   time.Time
@@ -106,12 +109,36 @@ type clientBucket struct {
 	seen time.Time
 }
 
-// limiterIdle is how long an unused bucket is kept (a full bucket is the
-// same as a new one, so dropping it changes nothing for the client).
+// limiterIdle is the longest an unused bucket is kept; one unused for as
+// long as it takes to refill (burst / rate) is full, the same as a new
+// one, so it is dropped then (dropping it changes nothing for the client).
 const limiterIdle = 5 * time.Minute
 
+// limiterMaxClients bounds the buckets kept at once (clients seen within
+// the time a bucket takes to refill); a new client beyond it shares
+// limiterOverflow's bucket.
+const limiterMaxClients = 1 << 16
+
+// limiterOverflow keys the bucket that new clients beyond
+// limiterMaxClients share.
+const limiterOverflow = "overflow"
+
 func newClientLimiter(perSec float64, burst int) *clientLimiter {
-	return &clientLimiter{limit: rate.Limit(perSec), burst: burst, clients: make(map[string]*clientBucket)}
+	idle := limiterIdle
+	if perSec > 0 {
+		idle = min(max(time.Duration(float64(burst)/perSec*float64(time.Second)), time.Second), limiterIdle)
+	}
+	return &clientLimiter{limit: rate.Limit(perSec), burst: burst, maxClients: limiterMaxClients, idle: idle, clients: make(map[string]*clientBucket)}
+}
+
+// sweep drops the buckets unused for l.idle (full again); l.mu is held.
+func (l *clientLimiter) sweep(now time.Time) {
+	for k, c := range l.clients {
+		if now.Sub(c.seen) > l.idle {
+			delete(l.clients, k)
+		}
+	}
+	l.swept = now
 }
 
 // allow takes a token from id's bucket; when empty it says how long until
@@ -122,20 +149,19 @@ func (l *clientLimiter) allow(id string) (bool, time.Duration) {
 	}
 	now := time.Now()
 	l.mu.Lock()
+	if now.Sub(l.swept) > l.idle {
+		l.sweep(now)
+	}
 	b, ok := l.clients[id]
+	if !ok && len(l.clients) >= l.maxClients {
+		id = limiterOverflow
+		b, ok = l.clients[id]
+	}
 	if !ok {
 		b = &clientBucket{lim: rate.NewLimiter(l.limit, l.burst)}
 		l.clients[id] = b
 	}
 	b.seen = now
-	if now.Sub(l.swept) > limiterIdle {
-		for k, c := range l.clients {
-			if now.Sub(c.seen) > limiterIdle {
-				delete(l.clients, k)
-			}
-		}
-		l.swept = now
-	}
 	l.mu.Unlock()
 	r := b.lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {

@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -220,5 +221,27 @@ func TestRateLimitKeyedByNetwork(t *testing.T) {
 	}
 	if n := len(l.clients); n != 4 {
 		t.Errorf("%d buckets, want 4", n)
+	}
+}
+
+// TestRateLimiterBucketsBounded: clients from ever new networks cannot
+// grow the limiter's buckets beyond its cap; newcomers beyond it share one
+// bucket (rate-limited together) until buckets are dropped.
+func TestRateLimiterBucketsBounded(t *testing.T) {
+	l := newClientLimiter(0.001, 1)
+	l.maxClients = 3
+	for i := range 3 {
+		if ok, _ := l.allow(fmt.Sprintf("ip:192.0.2.%d", i)); !ok {
+			t.Fatalf("client %d refused", i)
+		}
+	}
+	if ok, _ := l.allow("ip:198.51.100.1"); !ok {
+		t.Fatal("the first newcomer beyond the cap was refused")
+	}
+	if ok, _ := l.allow("ip:198.51.100.2"); ok {
+		t.Error("a second newcomer beyond the cap has a bucket of its own")
+	}
+	if n := len(l.clients); n > l.maxClients+1 {
+		t.Errorf("%d buckets, cap %d", n, l.maxClients)
 	}
 }
