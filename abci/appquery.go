@@ -8,6 +8,7 @@ import (
 
 	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/audit"
+	"github.com/dstt/dstt/rbac"
 	"github.com/dstt/dstt/types"
 )
 
@@ -133,6 +134,8 @@ func (a *App) queryAuditHead(q queryRequest) ([]byte, error) {
 	return h.Encode(), nil
 }
 
+// queryValidators is open to anyone: every block's commit names the
+// validator set, so access control on this view would hide nothing.
 func (a *App) queryValidators(queryRequest) ([]byte, error) {
 	v, err := a.reader.Validators()
 	if err != nil {
@@ -141,9 +144,12 @@ func (a *App) queryValidators(queryRequest) ([]byte, error) {
 	return json.Marshal(v)
 }
 
-func (a *App) queryOrgs(queryRequest) ([]byte, error) {
+func (a *App) queryOrgs(q queryRequest) ([]byte, error) {
 	orgs, k, err := a.reader.Orgs()
 	if err != nil {
+		return nil, err
+	}
+	if err := a.membersReadable(q.reader, orgs, "", "the member orgs"); err != nil {
 		return nil, err
 	}
 	return json.Marshal(types.OrgsView{Orgs: orgs, Threshold: k})
@@ -154,7 +160,32 @@ func (a *App) queryIdentity(q queryRequest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	orgs, _, err := a.reader.Orgs()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.membersReadable(q.reader, orgs, v.Identity, "an identity and its keys"); err != nil {
+		return nil, err
+	}
 	return json.Marshal(v)
+}
+
+// membersReadable is the one rule for the views that say who the members
+// are (QueryOrgs, QueryIdentity): on a chain with access control they
+// answer a signed read by an admin of a member org or by a policy reader
+// (engine.Reader.MayReadPolicy: admins, the auditor role), and self (an
+// identity, "" for none) may read its own. Anyone else gets ErrUnauthorized.
+func (a *App) membersReadable(reader string, orgs []types.Org, self, what string) error {
+	e := a.reader
+	switch {
+	case e.MayReadPolicy(reader), reader != "" && reader == self:
+		return nil
+	case reader == "":
+		return fmt.Errorf("%w: this chain has access control: reading %s needs a signed query (dstt ... --from KEY) by an org admin, a policy reader (admins, the %q role) or, for an identity, a key of its own", engine.ErrUnauthorized, what, rbac.AuditorRole)
+	case len(types.ApprovingOrgs([]string{reader}, orgs)) > 0:
+		return nil
+	}
+	return fmt.Errorf("%w: %s may not read %s: readable by org admins, policy readers (admins, the %q role) and, for an identity, the identity itself", engine.ErrUnauthorized, reader, what, rbac.AuditorRole)
 }
 
 func (a *App) queryCheck(q queryRequest) ([]byte, error) {

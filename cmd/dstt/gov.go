@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dstt/dstt/consensus/proposal"
+	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
 )
@@ -155,7 +156,7 @@ asking (dstt gov show FILE checks the signatures later, with the node).`,
 			}
 			var orgs []string
 			if !offline {
-				if orgs, err = g.memberOrgsOf(types.Address(s.PubKey())); err != nil {
+				if orgs, err = g.memberOrgsOf(s); err != nil {
 					return err
 				}
 			}
@@ -193,19 +194,24 @@ func (g *globals) govState(ctx context.Context, c *client.Client) (types.OrgsVie
 	return v, nil
 }
 
-// memberOrgsOf lists the member orgs the identity of the key keyAddr
-// administers at the committed state; errNotMember when none.
-func (g *globals) memberOrgsOf(keyAddr string) ([]string, error) {
-	c, ctx, cancel, err := g.readerClient("-") // public, committed state: unsigned
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	id, err := c.Identity(ctx, keyAddr)
-	if err != nil {
-		return nil, err
-	}
-	gov, err := g.govState(ctx, c)
+// memberOrgsOf lists the member orgs the identity of the key s
+// administers at the committed state, asking with s itself; errNotMember
+// when none. The orgs answer their admins, so a key they refuse
+// administers none.
+func (g *globals) memberOrgsOf(s security.Signer) ([]string, error) {
+	keyAddr := types.Address(s.PubKey())
+	var id types.IdentityView
+	var gov types.OrgsView
+	err := g.membersReadAs(s, func(ctx context.Context, c *client.Client) error {
+		var err error
+		if id, err = c.Identity(ctx, keyAddr); err != nil {
+			return err
+		}
+		if gov, err = g.govState(ctx, c); errors.Is(err, client.ErrUnauthorized) {
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +268,7 @@ func newGovValidatorsCmd(g *globals) *cobra.Command {
 		Use: "validators", Short: "List the validator set with each validator's org", Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			var vs []types.ValidatorView
-			if err := g.govQuery(types.QueryValidators, &vs); err != nil {
+			if err := g.govQuery("-", types.QueryValidators, &vs); err != nil { // open: every commit names the set
 				return err
 			}
 			return g.print(vs, func(w io.Writer) {
@@ -279,11 +285,16 @@ func newGovValidatorsCmd(g *globals) *cobra.Command {
 }
 
 func newGovOrgsCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var from string
+	cmd := &cobra.Command{
 		Use: "orgs", Short: "List the member orgs and the threshold k", Args: cobra.NoArgs,
+		Long: `List the member orgs, their admins' addresses and validators, and k. On a
+chain with access control the read is signed with --from (default: the
+home's key) and answered to org admins and policy readers (admins, the
+auditor role).`,
 		RunE: func(_ *cobra.Command, _ []string) error {
 			var v types.OrgsView
-			if err := g.govQuery(types.QueryOrgs, &v); err != nil {
+			if err := g.govQuery(from, types.QueryOrgs, &v); err != nil {
 				return err
 			}
 			return g.print(v, func(w io.Writer) {
@@ -295,6 +306,8 @@ func newGovOrgsCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().StringVar(&from, "from", "", "key that signs the read (default: the home's; - for unsigned)")
+	return cmd
 }
 
 func orDash(s string) string {
@@ -305,16 +318,45 @@ func orDash(s string) string {
 }
 
 // govQuery runs a governance query against the committed state, through
-// the node's gateway (or its RPC with --transport rpc).
-func (g *globals) govQuery(path string, out any) error {
-	c, ctx, cancel, err := g.readerClient("-") // public, committed state: unsigned
+// the node's gateway (or its RPC with --transport rpc), signed with from.
+func (g *globals) govQuery(from, path string, out any) error {
+	return g.membersRead(from, func(ctx context.Context, c *client.Client) error {
+		raw, err := c.Raw(ctx, path, nil)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(raw, out)
+	})
+}
+
+// membersRead runs read on a client whose queries are signed with the key
+// from (the home's key when empty; "-": unsigned): the member orgs and the
+// identities answer, on a chain with access control, a signed read only.
+func (g *globals) membersRead(from string, read func(context.Context, *client.Client) error) error {
+	s, err := g.signerFor(from, "to sign the read; --from - for unsigned")
 	if err != nil {
 		return err
 	}
+	return g.membersReadAs(s, read)
+}
+
+// membersReadAs is membersRead with the signing key s (nil: unsigned). An
+// unsigned read the node refuses (it refuses those only because they are
+// unsigned) says which flag signs it.
+func (g *globals) membersReadAs(s security.Signer, read func(context.Context, *client.Client) error) error {
+	c, err := g.newClient()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if s != nil {
+		c.SetReader(s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	raw, err := c.Raw(ctx, path, nil)
-	if err != nil {
-		return err
+	err = read(ctx, c)
+	if s == nil && errors.Is(err, client.ErrUnauthorized) {
+		return fmt.Errorf("%w: this chain has access control: the member orgs and identities answer signed reads only; pass --from KEY (an org admin's, an admin's or an auditor's key, or a key of the identity itself)", client.ErrUnauthorized)
 	}
-	return json.Unmarshal(raw, out)
+	return err
 }

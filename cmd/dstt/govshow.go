@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dstt/dstt/consensus/proposal"
+	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
 )
 
@@ -60,14 +62,17 @@ func (out govShowJSON) text(w io.Writer) {
 }
 
 func newGovShowCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var from string
+	cmd := &cobra.Command{
 		Use:   "show FILE",
 		Short: "Show a proposal: who signed (for which org) and how many more approvals it needs",
 		Long: `Show a proposal file: its change, each signature with the identity and the
 member orgs it administers, and how many more orgs' admins must sign before
 the tx is valid. Orgs, admins and k come from the node's committed state;
 each signature counts for one org (the chain's matching of signers to orgs,
-in the tx's signature order).`,
+in the tx's signature order). On a chain with access control the reads are
+signed with --from (default: the home's key), an org admin's or a policy
+reader's.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			p, err := loadProposal(args[0])
@@ -77,7 +82,7 @@ in the tx's signature order).`,
 			if _, err := p.Tx(); err != nil { // every signature verifies
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			out, err := g.govShow(p)
+			out, err := g.govShow(p, from)
 			if err != nil {
 				return err
 			}
@@ -85,38 +90,28 @@ in the tx's signature order).`,
 			return g.print(out, out.text)
 		},
 	}
+	cmd.Flags().StringVar(&from, "from", "", "key that signs the reads (default: the home's; - for unsigned)")
+	return cmd
 }
 
 // govShow resolves the proposal's signers against the committed state.
-func (g *globals) govShow(p *proposal.File) (govShowJSON, error) {
+func (g *globals) govShow(p *proposal.File, from string) (govShowJSON, error) {
 	out := govShowJSON{Summary: p.Summary, ChainID: p.ChainID, ValidUntil: p.TxBody().ValidUntilHeight, Signatures: []govSignatureJSON{}, ApprovingOrgs: []string{}, Orgs: []string{}}
-	c, ctx, cancel, err := g.readerClient("-") // public, committed state: unsigned
-	if err != nil {
-		return out, err
-	}
-	defer cancel()
-	gov, err := g.govState(ctx, c)
+	var gov types.OrgsView
+	var signers []string // distinct identities, in signature order
+	err := g.membersRead(from, func(ctx context.Context, c *client.Client) error {
+		var err error
+		if gov, err = g.govState(ctx, c); err != nil {
+			return err
+		}
+		out.Signatures, signers, err = govSigners(ctx, c, p, gov.Orgs)
+		return err
+	})
 	if err != nil {
 		return out, err
 	}
 	for _, o := range gov.Orgs {
 		out.Orgs = append(out.Orgs, o.ID)
-	}
-	// The chain matches signers in the tx's order: ascending public key.
-	sigs := slices.Clone(p.Signatures)
-	slices.SortFunc(sigs, func(a, b proposal.Signature) int {
-		return strings.Compare(strings.ToLower(a.PubKey), strings.ToLower(b.PubKey))
-	})
-	var signers []string // distinct identities, in signature order
-	for _, s := range sigs {
-		id, err := c.Identity(ctx, s.Address)
-		if err != nil {
-			return out, fmt.Errorf("identity of signer %s: %w", s.Address, err)
-		}
-		out.Signatures = append(out.Signatures, govSignatureJSON{Address: s.Address, Identity: id.Identity, AdminOf: adminOf(gov.Orgs, id.Identity)})
-		if !slices.Contains(signers, id.Identity) {
-			signers = append(signers, id.Identity)
-		}
 	}
 	for _, a := range types.Approvals(signers, gov.Orgs) {
 		out.ApprovingOrgs = append(out.ApprovingOrgs, a.Org)
@@ -130,4 +125,26 @@ func (g *globals) govShow(p *proposal.File) (govShowJSON, error) {
 	out.Threshold = gov.Threshold
 	out.Needed = max(0, gov.Threshold-len(out.ApprovingOrgs))
 	return out, nil
+}
+
+// govSigners resolves p's signatures to identities (in the tx's order)
+// and the orgs each administers; signers are the distinct identities.
+func govSigners(ctx context.Context, c *client.Client, p *proposal.File, orgs []types.Org) (sigsOut []govSignatureJSON, signers []string, err error) {
+	sigsOut = []govSignatureJSON{}
+	// The chain matches signers in the tx's order: ascending public key.
+	sigs := slices.Clone(p.Signatures)
+	slices.SortFunc(sigs, func(a, b proposal.Signature) int {
+		return strings.Compare(strings.ToLower(a.PubKey), strings.ToLower(b.PubKey))
+	})
+	for _, s := range sigs {
+		id, err := c.Identity(ctx, s.Address)
+		if err != nil {
+			return nil, nil, fmt.Errorf("identity of signer %s: %w", s.Address, err)
+		}
+		sigsOut = append(sigsOut, govSignatureJSON{Address: s.Address, Identity: id.Identity, AdminOf: adminOf(orgs, id.Identity)})
+		if !slices.Contains(signers, id.Identity) {
+			signers = append(signers, id.Identity)
+		}
+	}
+	return sigsOut, signers, nil
 }

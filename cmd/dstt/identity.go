@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/security/keyring"
+	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/types"
 )
 
@@ -123,14 +126,16 @@ func (out identityJSON) text(w io.Writer) {
 }
 
 // lookupIdentity asks the node (committed state, through the gateway) for
-// the identity of the key with address addr.
-func (g *globals) lookupIdentity(addr string) (identityJSON, error) {
-	c, ctx, cancel, err := g.readerClient("-") // public, committed state: unsigned
-	if err != nil {
-		return identityJSON{}, err
-	}
-	defer cancel()
-	v, err := c.Identity(ctx, addr)
+// the identity of the key with address addr, signing the read with s (nil:
+// unsigned). On a chain with access control the node answers org admins,
+// policy readers and the identity itself.
+func (g *globals) lookupIdentity(s security.Signer, addr string) (identityJSON, error) {
+	var v types.IdentityView
+	err := g.membersReadAs(s, func(ctx context.Context, c *client.Client) error {
+		var err error
+		v, err = c.Identity(ctx, addr)
+		return err
+	})
 	if err != nil {
 		return identityJSON{}, err
 	}
@@ -140,13 +145,22 @@ func (g *globals) lookupIdentity(addr string) (identityJSON, error) {
 	return identityJSON{Identity: v.Identity, Current: v.Current, Keys: v.Keys}, nil
 }
 
-func newQueryIdentityCmd(g *globals) *cobra.Command {
+// newQueryIdentityCmd is `query identity`; from is the parent's --from.
+func newQueryIdentityCmd(g *globals, from *string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "identity ADDRESS",
 		Short: "Show the identity an address (of an identity or any key it had) acts for, and its key history",
-		Args:  cobra.ExactArgs(1),
+		Long: `Show the identity an address acts for and its key history. On a chain with
+access control the read is signed with --from (default: the home's key) and
+answered to org admins, policy readers (admins, the auditor role) and a key
+of the identity itself.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			out, err := g.lookupIdentity(args[0])
+			s, err := g.signerFor(*from, "to sign the read; --from - for unsigned")
+			if err != nil {
+				return err
+			}
+			out, err := g.lookupIdentity(s, args[0])
 			if err != nil {
 				return err
 			}
@@ -161,7 +175,9 @@ func newKeysHistoryCmd(g *globals) *cobra.Command {
 		Short: "Show the identity the key NAME acts for and the identity's key history, from the chain",
 		Long: `Ask the node (committed state) which identity the key NAME acts for and which
 keys that identity has had; the address RBAC grants name is the identity.
-The answer also refreshes this home's record of the key's identity, which
+The read is signed with the key NAME itself (an identity may read its own
+history; a retired key reads nothing: ask with its successor). The answer
+also refreshes this home's record of the key's identity, which
 dstt keys show and list print as "address".`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
@@ -169,7 +185,11 @@ dstt keys show and list print as "address".`,
 			if err != nil {
 				return err
 			}
-			out, err := g.lookupIdentity(k.Address)
+			s, err := g.signerFor(k.Name, "the key whose identity is read, which signs the read")
+			if err != nil {
+				return err
+			}
+			out, err := g.lookupIdentity(s, k.Address)
 			if err != nil {
 				return err
 			}

@@ -313,6 +313,7 @@ func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration)
 	defer c.Close()
 	if !finishOnly {
 		out.OldPubKey = hex.EncodeToString(r.Old.PubKey())
+		c.SetReader(r.Old) // once the rotation is committed, the client reads as r.Next
 		res, err := c.RotateKey(ctx, r.Old, r.Next)
 		if err != nil {
 			return rotateError(name, err)
@@ -326,9 +327,9 @@ func (g *globals) rotateKey(name string, finishOnly bool, timeout time.Duration)
 }
 
 // finishIdentity records which identity the rotated key acts for: the old
-// key's, as this home knows it, then the chain's answer (the authority).
-// Without an answer the rotation still succeeded: a warning says how to
-// record the identity later.
+// key's, as this home knows it, then the chain's answer (the authority),
+// read with the new key itself. Without an answer the rotation still
+// succeeded: a warning says how to record the identity later.
 func (g *globals) finishIdentity(ctx context.Context, c *client.Client, r *keyring.Rotation, out rotateJSON) error {
 	newAddr := types.Address(r.NewPubKey)
 	id := types.IdentityView{}
@@ -340,6 +341,11 @@ func (g *globals) finishIdentity(ctx context.Context, c *client.Client, r *keyri
 		oldAddr := types.Address(r.Old.PubKey())
 		id.Identity = identityOf(ids, oldAddr)
 		id.Keys = []types.IdentityKey{{Address: oldAddr}, {Address: newAddr}}
+	}
+	if r.Next == nil { // only finishing: the new key is NAME now
+		if s, err := g.signerFor(out.Name, "the rotated key, which signs the identity read"); err == nil && s != nil {
+			c.SetReader(s)
+		}
 	}
 	if chain, err := c.Identity(ctx, newAddr); err == nil {
 		id = chain

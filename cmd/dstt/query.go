@@ -59,7 +59,7 @@ unsigned, which only works for keys "anyone" may read.`,
 	}
 	var from string
 	cmd.PersistentFlags().StringVar(&from, "from", "", "key that signs the query (default: the home's; - for unsigned)")
-	cmd.AddCommand(newQueryGetCmd(g, &from), newQueryHistoryCmd(g, &from), newQueryTxCmd(g, &from), newQueryIdentityCmd(g))
+	cmd.AddCommand(newQueryGetCmd(g, &from), newQueryHistoryCmd(g, &from), newQueryTxCmd(g, &from), newQueryIdentityCmd(g, &from))
 	return cmd
 }
 

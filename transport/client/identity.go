@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/types"
@@ -14,9 +15,24 @@ import (
 // Identity asks the node for the identity of the key with address addr
 // and the identity's key history (types.QueryIdentity; over REST, GET
 // /v1/identities/{address}). ErrNotFound when no identity has had the key.
+//
+// On a chain with access control the node answers a read signed by an org
+// admin, a policy reader (admins, the auditor role) or a key of the
+// identity itself (the client's reader, WithReader); anyone else gets
+// ErrUnauthorized.
 func (c *Client) Identity(ctx context.Context, addr string) (types.IdentityView, error) {
+	return c.identityAs(ctx, c.readerKey(), addr)
+}
+
+// identityAs is Identity with the query signed by reader (nil: unsigned).
+func (c *Client) identityAs(ctx context.Context, reader security.Signer, addr string) (types.IdentityView, error) {
 	var v types.IdentityView
-	raw, err := c.Raw(ctx, types.QueryIdentity, []byte(addr))
+	addr = strings.ToLower(addr) // as the gateway asks the node, so a signature covers it
+	sr, err := c.signRead(ctx, reader, types.QueryIdentity, []byte(addr), 0)
+	if err != nil {
+		return v, err
+	}
+	raw, err := c.conn.Raw(ctx, types.QueryIdentity, []byte(addr), sr)
 	if err != nil {
 		return v, err
 	}
@@ -54,7 +70,8 @@ func (c *Client) RotateKey(ctx context.Context, old, next security.Signer) (Resu
 	res, err := c.BroadcastCommit(ctx, tx)
 	var txErr *TxError
 	if errors.As(err, &txErr) && txErr.Code == types.CodeKeyRetired {
-		id, qerr := c.Identity(ctx, types.Address(old.PubKey()))
+		// Asked as next: old, retired, reads nothing.
+		id, qerr := c.identityAs(ctx, next, types.Address(old.PubKey()))
 		if qerr == nil && id.Current == hex.EncodeToString(next.PubKey()) {
 			c.replaceKey(old, next)
 			return Result{}, nil

@@ -53,11 +53,13 @@ func rateKey(id Identity) string {
 
 // Read kinds in a ReadRequest.
 const (
-	ReadKV       = "kv"       // GET /v1/kv/{key}
-	ReadHistory  = "history"  // GET /v1/kv/{key}/history
-	ReadTx       = "tx"       // GET /v1/txs/{hash}
-	ReadEvents   = "events"   // GET /v1/events (Key holds the prefix)
-	ReadIdentity = "identity" // GET /v1/identities/{address} (Key holds the address)
+	ReadKV         = "kv"         // GET /v1/kv/{key}
+	ReadHistory    = "history"    // GET /v1/kv/{key}/history
+	ReadTx         = "tx"         // GET /v1/txs/{hash}
+	ReadEvents     = "events"     // GET /v1/events (Key holds the prefix)
+	ReadIdentity   = "identity"   // GET /v1/identities/{address} (Key holds the address)
+	ReadOrgs       = "orgs"       // GET /v1/gov/orgs
+	ReadValidators = "validators" // GET /v1/gov/validators
 )
 
 // ReadRequest is a read the gateway is about to serve.

@@ -317,6 +317,9 @@ func (g *Gateway) handleIdentity(w http.ResponseWriter, r *http.Request, addr st
 }
 
 func (g *Gateway) handleOrgs(w http.ResponseWriter, r *http.Request) {
+	if !g.authorize(w, r, ReadRequest{Kind: ReadOrgs}) {
+		return
+	}
 	var v types.OrgsView
 	if g.queryJSON(w, r, types.QueryOrgs, nil, &v) {
 		if v.Orgs == nil {
@@ -327,6 +330,9 @@ func (g *Gateway) handleOrgs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) handleValidators(w http.ResponseWriter, r *http.Request) {
+	if !g.authorize(w, r, ReadRequest{Kind: ReadValidators}) {
+		return
+	}
 	var v []types.ValidatorView
 	if g.queryJSON(w, r, types.QueryValidators, nil, &v) {
 		if v == nil {

@@ -139,7 +139,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The validator set, each validator with its org (committed state) */
+        /** The validator set, each validator with its org (committed state); open to anyone, as every block's commit names the set */
         get: operations["getValidators"];
         put?: never;
         post?: never;
@@ -877,7 +877,10 @@ export interface operations {
     getIdentity: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
+                Authorization?: components["parameters"]["Authorization"];
+            };
             path: {
                 /** @description 40 hex digits: the address of an identity or of any key it has had */
                 address: string;
@@ -897,6 +900,15 @@ export interface operations {
             };
             /** @description BAD_REQUEST: not an address. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHORIZED: on a chain with access control, sign the read (Authorization: Dstt-Query header) with the key of an org admin, of a policy reader (admins, the auditor role) or of the identity itself. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -965,7 +977,10 @@ export interface operations {
     getOrgs: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
+                Authorization?: components["parameters"]["Authorization"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -978,6 +993,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Orgs"];
+                };
+            };
+            /** @description UNAUTHORIZED: on a chain with access control, sign the read (Authorization: Dstt-Query header) with the key of an org admin or of a policy reader (admins, the auditor role). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description RATE_LIMITED: this client is over its request rate; see Retry-After. */
