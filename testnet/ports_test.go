@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/dstt/dstt/testnet"
@@ -62,15 +63,22 @@ func TestDefaultBasePortOutsideEphemeralRange(t *testing.T) {
 // TIME-WAIT holds cannot be bound, by the node either: the check says so,
 // and why, rather than blaming a running testnet.
 func TestPortCheckAndTimeWait(t *testing.T) {
-	base := freeBase(t)
-	rpcPort := base + 1
-	rpcAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(rpcPort))
-
 	// Server-side TIME-WAIT on the RPC port: a server there accepted a
-	// connection and closed it first, then stopped.
-	l, err := net.Listen("tcp", rpcAddr)
-	if err != nil {
-		t.Fatal(err)
+	// connection and closed it first, then stopped. (Another test process
+	// may take the free block first: then take another.)
+	var base int
+	var rpcAddr string
+	var l net.Listener
+	var err error
+	for attempt := 0; ; attempt++ {
+		base = freeBase(t)
+		rpcAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(base+1))
+		if l, err = net.Listen("tcp", rpcAddr); err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || attempt == 9 {
+			t.Fatal(err)
+		}
 	}
 	go func() {
 		c, err := l.Accept()
@@ -91,8 +99,6 @@ func TestPortCheckAndTimeWait(t *testing.T) {
 
 	// Client-side TIME-WAIT on the REST port of another range: an outgoing
 	// connection from that port, closed by the client first.
-	base = freeBase(t)
-	restPort := base + 3
 	srv, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -105,10 +111,21 @@ func TestPortCheckAndTimeWait(t *testing.T) {
 			accepted <- c
 		}
 	}()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: restPort}}
-	out, err := d.Dial("tcp", srv.Addr().String())
-	if err != nil {
-		t.Fatal(err)
+	// Another test process may take the free block between freeBase and
+	// the dial: then take another block.
+	var restPort int
+	var out net.Conn
+	for attempt := 0; ; attempt++ {
+		base = freeBase(t)
+		restPort = base + 3
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: restPort}}
+		out, err = d.Dial("tcp", srv.Addr().String())
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || attempt == 9 {
+			t.Fatal(err)
+		}
 	}
 	out.Close() // the client closes first: its side goes to TIME-WAIT
 	in := <-accepted
