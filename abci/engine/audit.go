@@ -29,11 +29,12 @@ const (
 
 var headKey = []byte{nsHead}
 
-func auditKey(seq uint64) []byte {
-	b := make([]byte, 9)
-	b[0] = nsAudit
-	binary.BigEndian.PutUint64(b[1:], seq)
-	return b
+func auditKey(seq uint64) []byte { return numberedKey(nsAudit, seq) }
+
+// numberedKey is a namespace byte, then n as 8 big-endian bytes (so keys
+// sort by n): audit entries by seq, commit times by height.
+func numberedKey(ns byte, n uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{ns}, n)
 }
 
 // isDerived reports whether a storage key holds audit data, which the state
@@ -52,8 +53,7 @@ func isDerived(key []byte) bool {
 func encodeHeadRecord(stateHash []byte, head audit.ChainHead) []byte {
 	b := binary.AppendUvarint(nil, uint64(len(stateHash)))
 	b = append(b, stateHash...)
-	b = binary.AppendUvarint(b, head.Seq)
-	return append(b, head.Hash...)
+	return append(b, encodeChainHead(head)...)
 }
 
 func decodeHeadRecord(v []byte) ([]byte, audit.ChainHead, error) {
@@ -61,13 +61,11 @@ func decodeHeadRecord(v []byte) ([]byte, audit.ChainHead, error) {
 	if k <= 0 || uint64(len(v)-k) < n {
 		return nil, audit.ChainHead{}, errors.New("abci: bad head record")
 	}
-	state := v[k : k+int(n)]
-	rest := v[k+int(n):]
-	seq, k2 := binary.Uvarint(rest)
-	if k2 <= 0 {
+	head, err := decodeChainHead(v[k+int(n):])
+	if err != nil {
 		return nil, audit.ChainHead{}, errors.New("abci: bad head record")
 	}
-	return state, audit.ChainHead{Seq: seq, Hash: rest[k2:]}, nil
+	return v[k : k+int(n)], head, nil
 }
 
 func (e *Engine) loadHead() error {

@@ -33,12 +33,7 @@ const (
 
 var settledKey = []byte{nsSettled}
 
-func commitTimeKey(height uint64) []byte {
-	b := make([]byte, 9)
-	b[0] = nsCommitTime
-	binary.BigEndian.PutUint64(b[1:], height)
-	return b
-}
+func commitTimeKey(height uint64) []byte { return numberedKey(nsCommitTime, height) }
 
 // stageCommitTime records, in block b, the commit time of the block before
 // it when that block appended audit entries. It adds derived writes only,
@@ -54,6 +49,8 @@ func (e *Engine) stageCommitTime(st *staged, b *Block) {
 		storage.Entry{Key: settledKey, Value: encodeChainHead(e.head), Version: ver})
 }
 
+// encodeChainHead is uvarint seq || hash: the settled-head record, and the
+// tail of the head record (encodeHeadRecord).
 func encodeChainHead(h audit.ChainHead) []byte {
 	return append(binary.AppendUvarint(nil, h.Seq), h.Hash...)
 }
