@@ -334,13 +334,24 @@ func (d *guardedDB) Close() error {
 	return d.err
 }
 
+// Get and Has answer "nothing stored" after Close, not errDBClosed: the
+// block store panics on any read error, and CometBFT's consensus reactor
+// runs a goroutine per peer (queryMaj23Routine) that can still load a commit
+// after the node's Stop returned. Absent is an answer every reader handles,
+// and nothing can act on it: every write after Close fails.
 func (d *guardedDB) Get(key []byte) (v []byte, err error) {
 	err = d.guard(func() error { v, err = d.DB.Get(key); return err })
+	if errors.Is(err, errDBClosed) {
+		return nil, nil
+	}
 	return v, err
 }
 
 func (d *guardedDB) Has(key []byte) (ok bool, err error) {
 	err = d.guard(func() error { ok, err = d.DB.Has(key); return err })
+	if errors.Is(err, errDBClosed) {
+		return false, nil
+	}
 	return ok, err
 }
 
