@@ -39,9 +39,14 @@ build:
 # rsyslog (+ its GnuTLS and OpenSSL TLS drivers): the real SIEM receiver of
 # the audit sink tests (audit/sink); protobuf-compiler: the check that the
 # committed types/*.pb.go match proto/; jq, curl and iproute2 (ss): the
-# commands of the docs that the doc tests run (docs/doctest). Installed with
-# apt-get (as root, on Debian) only when a package is missing.
-RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl protobuf-compiler jq curl iproute2
+# commands of the docs that the doc tests run (docs/doctest); postgresql:
+# the participants' own databases in the cross-organisation transaction
+# tests (transport/internal/pgtest starts a throwaway cluster per test with
+# initdb/pg_ctl; under `make test` those tests fail instead of skipping
+# when it is missing). Installed with apt-get (as root, on Debian) only
+# when a package is missing.
+RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl protobuf-compiler jq curl iproute2 postgresql
+test: export DSTT_REQUIRE_POSTGRES := 1
 test-deps: test-deps-vault test-deps-ecs
 	@missing=""; for p in $(RSYSLOG_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
