@@ -26,6 +26,16 @@ const (
 	CodeNotFound     Code = 13 // query: no such key, tx or path
 	CodeBadQuery     Code = 14 // query: malformed request or height out of range
 	CodeKeyRetired   Code = 15 // a signature is by a key its identity has rotated away from
+	// Global transactions (gtx). A refused gtx op changes nothing: no
+	// answer of a refused tx moves a gtx.
+	CodeGtxUnknownParticipant Code = 16 // a gtx op names a participant that is not registered
+	CodeGtxWrongSigner        Code = 17 // a branch answer is not validly signed by the branch's participant key
+	CodeGtxDuplicateAnswer    Code = 18 // this answer was already accepted: nothing to do (harmless)
+	CodeGtxNotAwaited         Code = 19 // the answer is for a step the gtx does not await (wrong op, attempt or branch, or the gtx moved on)
+	CodeGtxNotFound           Code = 20 // no gtx with this gid
+	CodeGtxExists             Code = 21 // a gtx with this gid exists, or the participant belongs to another org
+	CodeGtxBadShape           Code = 22 // a gtx op is malformed (mode, branches, payloads, names, deadline)
+	CodeGtxLimit              Code = 23 // a gtx op is over a gtx limit (sizes, counts, open gtxs, attempts)
 )
 
 var codeText = [...]string{
@@ -45,6 +55,15 @@ var codeText = [...]string{
 	CodeNotFound:     "not found",
 	CodeBadQuery:     "bad query",
 	CodeKeyRetired:   "signing key retired",
+
+	CodeGtxUnknownParticipant: "gtx: unknown participant",
+	CodeGtxWrongSigner:        "gtx: answer not signed by the branch's participant",
+	CodeGtxDuplicateAnswer:    "gtx: answer already accepted",
+	CodeGtxNotAwaited:         "gtx: step not awaited",
+	CodeGtxNotFound:           "gtx: not found",
+	CodeGtxExists:             "gtx: already exists",
+	CodeGtxBadShape:           "gtx: malformed op",
+	CodeGtxLimit:              "gtx: over a limit",
 }
 
 var codeName = [...]string{
@@ -64,6 +83,15 @@ var codeName = [...]string{
 	CodeNotFound:     "NOT_FOUND",
 	CodeBadQuery:     "BAD_QUERY",
 	CodeKeyRetired:   "KEY_RETIRED",
+
+	CodeGtxUnknownParticipant: "GTX_UNKNOWN_PARTICIPANT",
+	CodeGtxWrongSigner:        "GTX_WRONG_SIGNER",
+	CodeGtxDuplicateAnswer:    "GTX_DUPLICATE_ANSWER",
+	CodeGtxNotAwaited:         "GTX_NOT_AWAITED",
+	CodeGtxNotFound:           "GTX_NOT_FOUND",
+	CodeGtxExists:             "GTX_EXISTS",
+	CodeGtxBadShape:           "GTX_BAD_SHAPE",
+	CodeGtxLimit:              "GTX_LIMIT",
 }
 
 // Name is the code's stable upper-case name, e.g. "CONFLICT".

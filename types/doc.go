@@ -1,7 +1,7 @@
 // Package types holds dstt's wire types and the rules that belong to them.
 //
-// The messages in tx.pb.go are generated from proto/dstt/v1/tx.proto with
-// gogoproto (`make proto` regenerates them; the generated code is committed).
+// The messages in tx.pb.go and gtx.pb.go are generated from
+// proto/dstt/v1/tx.proto and gtx.proto with gogoproto (`make proto` regenerates them; the generated code is committed).
 // Around them this package defines:
 //
 //   - the signing rule: SignBytes is a domain-separated SHA-256 of the chain id
@@ -16,7 +16,9 @@
 //     query's sign bytes (query.go), and each answer's type (ChainInfo and
 //     Params, PolicyView, CheckRequest/CheckResult, IdentityView, OrgsView,
 //     ValidatorView); a refused query carries a Code, never text to parse;
-//   - the event types and attribute keys a committed tx emits (events.go).
+//   - the event types and attribute keys a committed tx emits (events.go);
+//   - global transactions (gtx.go): their limits, query paths, RBAC
+//     action, and GtxAnswerSignBytes, what a participant signs.
 //
 // It is the package a client imports to speak to a node: it links no
 // server code, and the server (abci, the gateway) uses these definitions,

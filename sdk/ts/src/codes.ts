@@ -18,6 +18,14 @@ export const Code = {
   NOT_FOUND: 13,
   BAD_QUERY: 14,
   KEY_RETIRED: 15,
+  GTX_UNKNOWN_PARTICIPANT: 16,
+  GTX_WRONG_SIGNER: 17,
+  GTX_DUPLICATE_ANSWER: 18,
+  GTX_NOT_AWAITED: 19,
+  GTX_NOT_FOUND: 20,
+  GTX_EXISTS: 21,
+  GTX_BAD_SHAPE: 22,
+  GTX_LIMIT: 23,
 } as const;
 
 export type CodeName = keyof typeof Code;
