@@ -182,7 +182,7 @@ func TestConfigRoundTrip(t *testing.T) {
 		{"double_sign_check_height", c.Consensus.DoubleSignCheckHeight, int64(0)},
 		{"rpc.laddr", c.RPC.ListenAddress, opts.RPCListen},
 		{"p2p.laddr", c.P2P.ListenAddress, opts.P2PListen},
-		{"tx_index", c.TxIndex.Indexer, "kv"},
+		{"tx_index", c.TxIndex.Indexer, "null"},
 		{"pex", c.P2P.PexReactor, false},
 		{"mempool.size", c.Mempool.Size, mempoolSize},
 		{"mempool.max_tx_bytes", c.Mempool.MaxTxBytes, mempoolMaxTxBytes},
