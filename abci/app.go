@@ -176,7 +176,7 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 		return nil, err
 	}
 	a.logger.Info("committed", "height", a.engine.Height(), "app_hash", fmt.Sprintf("%X", a.engine.AppHash()))
-	return &abcitypes.ResponseCommit{}, nil
+	return &abcitypes.ResponseCommit{RetainHeight: a.retainHeight()}, nil
 }
 
 // Query serves the read paths. Errors come back as codes with a message,
@@ -241,7 +241,9 @@ func queryErr(resp *abcitypes.ResponseQuery, err error) *abcitypes.ResponseQuery
 		resp.Code = uint32(types.CodeNotFound)
 	case errors.Is(err, engine.ErrUnauthorized):
 		resp.Code = uint32(types.CodeUnauthorized)
-	case errors.Is(err, engine.ErrBadQuery), errors.Is(err, engine.ErrNoHistory), errors.Is(err, storage.ErrPruned):
+	case errors.Is(err, engine.ErrPruned), errors.Is(err, storage.ErrPruned):
+		resp.Code = uint32(types.CodePruned)
+	case errors.Is(err, engine.ErrBadQuery), errors.Is(err, engine.ErrNoHistory):
 		resp.Code = uint32(types.CodeBadQuery)
 	default:
 		resp.Code = uint32(types.CodeInternal)
@@ -255,7 +257,7 @@ func queryErr(resp *abcitypes.ResponseQuery, err error) *abcitypes.ResponseQuery
 // already says.
 func queryDetail(err error) string {
 	msg := err.Error()
-	for _, s := range []error{engine.ErrNotFound, engine.ErrUnauthorized, engine.ErrBadQuery} {
+	for _, s := range []error{engine.ErrNotFound, engine.ErrUnauthorized, engine.ErrBadQuery, engine.ErrPruned} {
 		if errors.Is(err, s) {
 			msg = strings.TrimPrefix(msg, s.Error()+": ")
 		}

@@ -17,9 +17,11 @@
 // may not read need the signed form.
 //
 // Errors: Query never returns a Go error (that would close the client
-// connection); the engine's ErrNotFound, ErrBadQuery/ErrNoHistory (and
-// storage.ErrPruned) and ErrUnauthorized become the codes NOT_FOUND,
-// BAD_QUERY and UNAUTHORIZED, anything else INTERNAL. The block calls
+// connection); the engine's ErrNotFound, ErrBadQuery/ErrNoHistory,
+// ErrUnauthorized and ErrPruned (or storage.ErrPruned) become the codes
+// NOT_FOUND, BAD_QUERY, UNAUTHORIZED and PRUNED, anything else INTERNAL.
+// Commit returns the retention floor as CometBFT's retain_height
+// (snapshot.go). The block calls
 // return the engine's faults (a storage error, a height out of order) as Go
 // errors, and CometBFT stops the node rather than diverge.
 //

@@ -7,6 +7,14 @@ import "fmt"
 // is the height of the newest one. It returns the first problem found,
 // wrapping ErrHeightOrder or ErrBadWrite.
 func (b *Batch) validate(last uint64, committed bool) error {
+	return b.check(last, committed, false)
+}
+
+// validateRestore checks a batch for Restore: its writes may have any
+// version at or below its height.
+func (b *Batch) validateRestore() error { return b.check(0, false, true) }
+
+func (b *Batch) check(last uint64, committed, restore bool) error {
 	if committed && b.Height <= last {
 		return fmt.Errorf("%w: batch height %d, last committed height %d", ErrHeightOrder, b.Height, last)
 	}
@@ -19,7 +27,7 @@ func (b *Batch) validate(last uint64, committed bool) error {
 		if len(w.Key) == 0 {
 			return fmt.Errorf("%w: write %d at height %d has an empty key", ErrBadWrite, i, b.Height)
 		}
-		if w.Version.Height != b.Height {
+		if w.Version.Height != b.Height && (!restore || w.Version.Height > b.Height) {
 			return fmt.Errorf("%w: write %d (key %s) has version height %d, batch height %d",
 				ErrBadWrite, i, printableKey(w.Key), w.Version.Height, b.Height)
 		}

@@ -128,11 +128,27 @@ func (s *FaultyStore) Last() (uint64, []byte, error) {
 }
 
 // Prune implements Store.
-func (s *FaultyStore) Prune(keepFrom uint64) error {
+func (s *FaultyStore) Prune(keepFrom uint64, keep ...[]byte) error {
 	if err := s.fault(FaultPrune, "prune"); err != nil {
 		return err
 	}
-	return s.inner.Prune(keepFrom)
+	return s.inner.Prune(keepFrom, keep...)
+}
+
+// Floor implements Store; it is failed with the reads (FaultLast).
+func (s *FaultyStore) Floor() (uint64, error) {
+	if err := s.fault(FaultLast, "floor"); err != nil {
+		return 0, err
+	}
+	return s.inner.Floor()
+}
+
+// Restore implements Store; it is failed with FaultCommit.
+func (s *FaultyStore) Restore(b Batch) error {
+	if err := s.fault(FaultCommit, "restore"); err != nil {
+		return err
+	}
+	return s.inner.Restore(b)
 }
 
 // Close closes the wrapped store; it is never failed.

@@ -169,6 +169,30 @@ func (s *MemoryStore) Commit(b Batch) error {
 	if err := b.validate(s.last, s.committed); err != nil {
 		return err
 	}
+	s.apply(b)
+	return nil
+}
+
+// Restore implements Store.
+func (s *MemoryStore) Restore(b Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if s.committed || len(s.keys) > 0 {
+		return fmt.Errorf("%w: last committed height %d", ErrNotEmpty, s.last)
+	}
+	if err := b.validateRestore(); err != nil {
+		return err
+	}
+	s.apply(b)
+	s.floor = b.Height
+	return nil
+}
+
+// apply writes a validated batch. The caller holds mu.
+func (s *MemoryStore) apply(b Batch) {
 	var added []string
 	for i := range b.Writes {
 		w := &b.Writes[i]
@@ -190,7 +214,6 @@ func (s *MemoryStore) Commit(b Batch) error {
 	s.committed = true
 	s.last = b.Height
 	s.appHash = append([]byte{}, b.AppHash...)
-	return nil
 }
 
 // insertVersion puts m into vs in Version order; a version already present
@@ -247,7 +270,7 @@ func (s *MemoryStore) Last() (uint64, []byte, error) {
 }
 
 // Prune implements Store.
-func (s *MemoryStore) Prune(keepFrom uint64) error {
+func (s *MemoryStore) Prune(keepFrom uint64, keep ...[]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -259,11 +282,24 @@ func (s *MemoryStore) Prune(keepFrom uint64) error {
 	s.floor = keepFrom
 	at := readAt(keepFrom)
 	for k, vs := range s.versions { // order does not matter: each key is independent
+		if keepsHistory(k, keep) {
+			continue
+		}
 		if i := visible(vs, at); i > 0 {
 			s.versions[k] = slices.Clone(vs[i:])
 		}
 	}
 	return nil
+}
+
+// Floor implements Store.
+func (s *MemoryStore) Floor() (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	return s.floor, nil
 }
 
 // Close implements Store.

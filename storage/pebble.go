@@ -422,8 +422,23 @@ func (s *PebbleStore) Commit(b Batch) error {
 	}
 	batch := s.db.NewBatchWithSize(size)
 	defer batch.Close()
-	for i := range b.Writes {
-		w := &b.Writes[i]
+	if err := putWrites(batch, b.Writes); err != nil {
+		return fmt.Errorf("storage: commit height %d: %w", b.Height, err)
+	}
+	if err := batch.Set(metaLastKey, encodeLast(b.Height, b.AppHash), nil); err != nil {
+		return fmt.Errorf("storage: commit height %d: %w", b.Height, err)
+	}
+	if err := s.db.Apply(batch, pebble.Sync); err != nil {
+		return fmt.Errorf("storage: commit height %d: %w", b.Height, err)
+	}
+	s.last.Store(&lastCommit{height: b.Height, appHash: append([]byte{}, b.AppHash...), committed: true})
+	return nil
+}
+
+// putWrites adds the data keys and values of ws to batch.
+func putWrites(batch *pebble.Batch, ws []Entry) error {
+	for i := range ws {
+		w := &ws[i]
 		valueLen := 1
 		if !w.Deleted {
 			valueLen += len(w.Value)
@@ -437,16 +452,9 @@ func (s *PebbleStore) Commit(b Batch) error {
 			copy(op.Value[1:], w.Value)
 		}
 		if err := op.Finish(); err != nil {
-			return fmt.Errorf("storage: commit height %d: %w", b.Height, err)
+			return err
 		}
 	}
-	if err := batch.Set(metaLastKey, encodeLast(b.Height, b.AppHash), nil); err != nil {
-		return fmt.Errorf("storage: commit height %d: %w", b.Height, err)
-	}
-	if err := s.db.Apply(batch, pebble.Sync); err != nil {
-		return fmt.Errorf("storage: commit height %d: %w", b.Height, err)
-	}
-	s.last.Store(&lastCommit{height: b.Height, appHash: append([]byte{}, b.AppHash...), committed: true})
 	return nil
 }
 
@@ -466,68 +474,6 @@ func cloneHash(h []byte) []byte {
 		return nil
 	}
 	return append([]byte(nil), h...)
-}
-
-// pruneChunk is how many range deletions Prune applies per pebble batch.
-const pruneChunk = 4096
-
-// Prune implements Store. It first raises and durably records the floor,
-// then deletes, for every key, the versions older than the one visible at
-// keepFrom: one range deletion per key, applied in chunks. A crash part way
-// leaves some old versions behind, which are unreadable (below the floor)
-// and dropped by the next Prune.
-func (s *PebbleStore) Prune(keepFrom uint64) (err error) {
-	if !s.gate.enter() {
-		return ErrClosed
-	}
-	defer s.gate.leave()
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if keepFrom <= s.floor.Load() {
-		return nil
-	}
-	s.floor.Store(keepFrom)
-	if err := s.db.Set(metaFloorKey, encodeUint64(keepFrom), pebble.Sync); err != nil {
-		return fmt.Errorf("storage: prune to %d: %w", keepFrom, err)
-	}
-
-	lower, upper := prefixBounds(nil)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return fmt.Errorf("storage: prune to %d: %w", keepFrom, err)
-	}
-	defer closeIter(it, &err)
-	batch := s.db.NewBatch()
-	defer func() { _ = batch.Close() }()
-	keep := Version{Height: keepFrom, Index: math.MaxUint32}
-	err = eachVisible(it, keep, func(cur []byte) (bool, error) {
-		// The iterator is at the version visible at keepFrom: keep it and
-		// drop everything older.
-		if ok := it.Next(); !ok || !bytes.HasPrefix(it.Key(), cur) {
-			return ok, nil
-		}
-		end := append(cur[:len(cur)-1:len(cur)-1], keyEndByte)
-		if err := batch.DeleteRange(it.Key(), end, nil); err != nil {
-			return false, fmt.Errorf("storage: prune to %d: %w", keepFrom, err)
-		}
-		if batch.Count() >= pruneChunk {
-			if err := s.db.Apply(batch, pebble.NoSync); err != nil {
-				return false, fmt.Errorf("storage: prune to %d: %w", keepFrom, err)
-			}
-			batch.Reset()
-		}
-		return it.SeekGE(end), nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("storage: prune to %d: %w", keepFrom, err)
-	}
-	if err := s.db.Apply(batch, pebble.Sync); err != nil {
-		return fmt.Errorf("storage: prune to %d: %w", keepFrom, err)
-	}
-	return nil
 }
 
 // Close implements Store. It waits for reads in flight to finish.

@@ -47,6 +47,8 @@ var (
 	ErrHeightOrder = errors.New("storage: batch height must be above the last committed height")
 	// ErrBadWrite: a write has an empty key or a version from another height.
 	ErrBadWrite = errors.New("storage: bad write in batch")
+	// ErrNotEmpty: Restore into a store that already holds data.
+	ErrNotEmpty = errors.New("storage: restore needs an empty store")
 	// ErrClosed: the store was used after Close.
 	ErrClosed = errors.New("storage: store is closed")
 	// ErrPruned: a read asked for a height below the retained history.
@@ -82,9 +84,22 @@ type Store interface {
 
 	// Prune drops versions that no read at height >= keepFrom can see: for
 	// each key, every version older than its newest version at or below
-	// keepFrom. The latest value of a key is never pruned. Reads below
-	// keepFrom afterwards return ErrPruned.
-	Prune(keepFrom uint64) error
+	// keepFrom. The latest value of a key is never pruned, nor any version
+	// of a key that starts with one of the keep prefixes (History still
+	// lists them all). Reads below keepFrom afterwards return ErrPruned.
+	// PebbleStore then compacts the pruned span so the disk space comes back.
+	Prune(keepFrom uint64, keep ...[]byte) error
+
+	// Floor returns the prune floor: the lowest height Get and Scan still
+	// answer (0 when nothing was ever pruned).
+	Floor() (uint64, error)
+
+	// Restore loads a snapshot into a store that has never been committed
+	// to: b's writes may carry any version at or below b.Height (each key's
+	// newest version as of b.Height). Afterwards Last reports b.Height and
+	// b.AppHash, the floor is b.Height, and Commit goes on from there. A
+	// store that holds anything returns ErrNotEmpty.
+	Restore(b Batch) error
 
 	// Close releases the store. Further calls return ErrClosed.
 	Close() error

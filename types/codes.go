@@ -36,6 +36,7 @@ const (
 	CodeGtxExists             Code = 21 // a gtx with this gid exists, or the participant belongs to another org
 	CodeGtxBadShape           Code = 22 // a gtx op is malformed (mode, branches, payloads, names, deadline)
 	CodeGtxLimit              Code = 23 // a gtx op is over a gtx limit (sizes, counts, open gtxs, attempts)
+	CodePruned                Code = 24 // query: the height asked for is below the retained history
 )
 
 var codeText = [...]string{
@@ -64,6 +65,7 @@ var codeText = [...]string{
 	CodeGtxExists:             "gtx: already exists",
 	CodeGtxBadShape:           "gtx: malformed op",
 	CodeGtxLimit:              "gtx: over a limit",
+	CodePruned:                "height is below the retained history (pruned)",
 }
 
 var codeName = [...]string{
@@ -92,6 +94,7 @@ var codeName = [...]string{
 	CodeGtxExists:             "GTX_EXISTS",
 	CodeGtxBadShape:           "GTX_BAD_SHAPE",
 	CodeGtxLimit:              "GTX_LIMIT",
+	CodePruned:                "PRUNED",
 }
 
 // Name is the code's stable upper-case name, e.g. "CONFLICT".

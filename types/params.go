@@ -26,7 +26,19 @@ type Params struct {
 	// TxWindow is the replay window in blocks: a tx committed at height H
 	// must have H <= valid_until_height <= H + TxWindow.
 	TxWindow uint64 `json:"tx_window,omitempty"`
+	// RetainHeights and RetainSeconds are the retention rule: old versions
+	// of keys are kept for the last RetainHeights heights and for the last
+	// RetainSeconds of block time (both set: a version is kept while either
+	// rule wants it); older ones are pruned at commit, on every validator
+	// alike. Zero in both (the default) keeps every version. The latest
+	// value of every key and the audit chain are never pruned. Changed
+	// later by the governance op SetRetention.
+	RetainHeights uint64 `json:"retain_heights,omitempty"`
+	RetainSeconds uint64 `json:"retain_seconds,omitempty"`
 }
+
+// Retains reports whether the retention rule prunes anything.
+func (p Params) Retains() bool { return p.RetainHeights > 0 || p.RetainSeconds > 0 }
 
 // DefaultParams are the rules a chain gets when genesis says nothing.
 func DefaultParams() Params {

@@ -127,10 +127,13 @@ func ValidateTx(txBytes []byte, chainID string, lim Limits) (*Tx, *TxBody, Code,
 	return &tx, &body, CodeOK, ""
 }
 
-// IsGovOp reports whether op changes the consortium (validators, orgs).
+// IsGovOp reports whether op changes the consortium (validators, orgs) or
+// its chain rules (retention).
 func IsGovOp(op *Op) bool {
 	switch op.Sum.(type) {
 	case *Op_AddValidator, *Op_RemoveValidator, *Op_AddOrg, *Op_RemoveOrg:
+		return true
+	case *Op_SetRetention:
 		return true
 	}
 	return false
@@ -218,6 +221,10 @@ func checkOp(op *Op, lim Limits) (Code, string) {
 	case *Op_RemoveOrg:
 		if o.RemoveOrg == nil {
 			return CodeInvalidOp, "empty remove_org"
+		}
+	case *Op_SetRetention:
+		if o.SetRetention == nil {
+			return CodeInvalidOp, "empty set_retention"
 		}
 	default:
 		return CodeInvalidOp, "unknown or empty op"

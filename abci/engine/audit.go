@@ -44,7 +44,7 @@ func isDerived(key []byte) bool {
 		return false
 	}
 	switch key[0] {
-	case nsAudit, nsHead, nsCommitTime, nsSettled:
+	case nsAudit, nsHead, nsCommitTime, nsSettled, nsBlockTime:
 		return true
 	}
 	return false
@@ -156,6 +156,8 @@ func describeOp(op *types.Op) (string, string) {
 		return "add_org", "org:" + o.AddOrg.Id
 	case *types.Op_RemoveOrg:
 		return "remove_org", "org:" + o.RemoveOrg.Id
+	case *types.Op_SetRetention:
+		return "set_retention", "params:retention"
 	}
 	return "unknown", ""
 }
@@ -235,14 +237,16 @@ func (r Reader) AuditHead(height uint64) (audit.HeadResponse, error) {
 	if err := e.checkQueryHeight(height); err != nil {
 		return audit.HeadResponse{}, err
 	}
-	ent, ok, err := e.store.Get(headKey, height)
+	// The head record's history is never pruned (retention.go): read the
+	// version at height through History, which no floor refuses.
+	ents, err := e.store.History(headKey, storage.Version{Height: height + 1}, 1)
 	if err != nil {
 		return audit.HeadResponse{}, err
 	}
-	if !ok {
+	if len(ents) == 0 {
 		return audit.HeadResponse{}, fmt.Errorf("%w: no audit head at height %d", ErrNotFound, height)
 	}
-	state, head, err := decodeHeadRecord(ent.Value)
+	state, head, err := decodeHeadRecord(ents[0].Value)
 	if err != nil {
 		return audit.HeadResponse{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand"
 	"slices"
@@ -32,6 +33,9 @@ type workload struct {
 	sent    [][]byte
 	nonce   uint64
 	rotated int
+	// params are the genesis params; with retention set, governance
+	// txs also change the retention rule now and then.
+	params types.Params
 }
 
 func newWorkload(seed int64) *workload {
@@ -53,6 +57,7 @@ func (w *workload) genesis() (GenesisState, []Validator) {
 	g := DefaultGenesisState()
 	g.Admins = []string{types.Address(w.signers[0].PubKey())}
 	g.Threshold = 2
+	g.Params = w.params
 	var vals []Validator
 	for i := range 3 {
 		g.Orgs = append(g.Orgs, types.Org{ID: fmt.Sprint("org", i), Admins: []string{types.Address(w.signers[i].PubKey())}})
@@ -122,7 +127,15 @@ func (w *workload) policyOp() types.Op {
 func (w *workload) govOp() types.Op {
 	org := fmt.Sprint("org", w.rng.Intn(4))
 	pub := w.vals[w.rng.Intn(len(w.vals))].PubKey()
-	switch w.rng.Intn(4) {
+	kinds := 4
+	if w.params.Retains() {
+		kinds = 5
+	}
+	switch w.rng.Intn(kinds) {
+	case 4:
+		return types.Op{Sum: &types.Op_SetRetention{SetRetention: &types.SetRetention{
+			RetainHeights: uint64(3 + w.rng.Intn(12)), RetainSeconds: uint64(w.rng.Intn(2) * (5 + w.rng.Intn(20))),
+		}}}
 	case 0:
 		return types.Op{Sum: &types.Op_AddValidator{AddValidator: &types.AddValidator{PubKey: pub, Power: 1 + int64(w.rng.Intn(20)), Org: org}}}
 	case 1:
@@ -241,11 +254,25 @@ func (w *workload) block(t testing.TB, h uint64, versions func(string) types.Ver
 // height.
 func TestReplicasAgree(t *testing.T) {
 	for _, seed := range []int64{1, 2, 3} {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { replicasAgree(t, seed, 60) })
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { replicasAgree(t, seed, 60, types.Params{}) })
 	}
 }
 
-func replicasAgree(t *testing.T, seed int64, blocks int) {
+// TestReplicasAgreeWithRetention is TestReplicasAgree on chains that prune
+// (by heights, by block time, both), with governance txs changing the
+// rule: the replicas also agree on the lowest readable height at every
+// height, and every one of them pruned.
+func TestReplicasAgreeWithRetention(t *testing.T) {
+	for seed, p := range map[int64]types.Params{
+		4: {RetainHeights: 8},
+		5: {RetainSeconds: 12},
+		6: {RetainHeights: 5, RetainSeconds: 20},
+	} {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { replicasAgree(t, seed, 80, p) })
+	}
+}
+
+func replicasAgree(t *testing.T, seed int64, blocks int, params types.Params) {
 	pebbleDir := t.TempDir()
 	ps, err := storage.NewPebbleStore(pebbleDir, storage.DefaultPebbleOptions())
 	if err != nil {
@@ -253,6 +280,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 	}
 	restartStore := storage.NewInMemoryStore()
 	w := newWorkload(seed)
+	w.params = params
 	genesis, vals := w.genesis()
 	state, err := json.Marshal(genesis)
 	if err != nil {
@@ -362,6 +390,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 				}
 			}
 		}
+		agreeOnFloor(t, engines, h)
 		if h%7 == 0 { // restart engine 3 over its store
 			engines[3] = open(restartStore, PlainVerifier{})
 		}
@@ -372,6 +401,9 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 	}
 	t.Logf("seed %d: %d writing txs, %d denied, %d policy changes, %d governance changes, %d rotations, %d punished",
 		seed, changes, denied, policyChanges, govChanges, rotations, punished)
+	if params.Retains() {
+		wantPruned(t, engines)
+	}
 	// Every replica reads the same values.
 	for _, key := range w.keys() {
 		want, werr := ref.Reader().Get(key, 0)
@@ -380,6 +412,37 @@ func replicasAgree(t *testing.T, seed int64, blocks int) {
 			if (werr == nil) != (gerr == nil) || string(got.Value) != string(want.Value) || got.Version != want.Version {
 				t.Fatalf("key %s: engine %d has %v/%v, engine 0 %v/%v", key, i+1, got, gerr, want, werr)
 			}
+		}
+	}
+}
+
+// agreeOnFloor: every replica has pruned to the same height.
+func agreeOnFloor(t *testing.T, engines []*Engine, h uint64) {
+	t.Helper()
+	want, err := engines[0].Reader().Floor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range engines[1:] {
+		if got, err := e.Reader().Floor(); err != nil || got != want {
+			t.Fatalf("height %d: engine %d lowest readable height %d (%v), engine 0 %d", h, i+1, got, err, want)
+		}
+	}
+}
+
+// wantPruned: every replica pruned, and answers ErrPruned below its floor.
+func wantPruned(t *testing.T, engines []*Engine) {
+	t.Helper()
+	for i, e := range engines {
+		floor, err := e.Reader().Floor()
+		if err != nil || floor < 2 {
+			t.Fatalf("engine %d: lowest readable height %d (%v): want pruning", i, floor, err)
+		}
+		if _, err := e.Reader().Get("d0/k0", floor-1); !errors.Is(err, ErrPruned) {
+			t.Fatalf("engine %d: read below the floor %d: %v, want ErrPruned", i, floor, err)
+		}
+		if _, err := e.Reader().AuditHead(1); err != nil {
+			t.Fatalf("engine %d: audit head at height 1 after pruning: %v", i, err)
 		}
 	}
 }

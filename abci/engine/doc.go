@@ -57,10 +57,11 @@
 // 'k' user keys, 't' tx results, 'p' genesis params, 'r' RBAC rules and
 // grants, 'i'/'I' key-rotation records, 'o' member orgs, 'v' validators,
 // 'e' evidence, 'a' audit entries, 'h' the state hash and audit head,
-// 'c' commit times of blocks with audit entries, 's' the settled audit head.
+// 'c' commit times of blocks with audit entries, 's' the settled audit head,
+// 'T' the time of each block that wrote anything (retention.go).
 // Writes get the version (height, tx index). The state hash is a hash chain
-// over each block's state writes (audit records, commit times and the
-// settled head excluded); the app hash is
+// over each block's state writes (audit records, commit times, block times
+// and the settled head excluded); the app hash is
 // audit.AppHash(state hash, audit head), so the validators sign the audit
 // chain's head with every block. A block that writes nothing keeps both, so
 // empty blocks never change the app hash (CometBFT's
@@ -81,6 +82,6 @@
 // Commit is such a fault: it is never turned into a result or an app hash.
 //
 // Reader methods return ErrNotFound / ErrBadQuery / ErrNoHistory /
-// ErrUnauthorized, which abci.App.Query maps to the codes NOT_FOUND,
-// BAD_QUERY and UNAUTHORIZED.
+// ErrUnauthorized / ErrPruned, which abci.App.Query maps to the codes
+// NOT_FOUND, BAD_QUERY, UNAUTHORIZED and PRUNED.
 package engine

@@ -100,6 +100,7 @@ type Engine struct {
 type staged struct {
 	replayIDs  [][32]byte // replay ids recorded in this block (for the replay index)
 	height     uint64
+	time       time.Time // the block's time (retention.go)
 	appHash    []byte
 	stateHash  []byte
 	head       audit.ChainHead

@@ -21,7 +21,7 @@ func (e *Engine) FinalizeBlock(b Block) (*BlockResult, error) {
 	if b.Height != e.height+1 {
 		return nil, fmt.Errorf("%w: got %d, last committed %d", ErrHeight, b.Height, e.height)
 	}
-	st := &staged{height: b.Height, latest: make(map[string]int)}
+	st := &staged{height: b.Height, time: b.Time, latest: make(map[string]int)}
 	res, err := e.execBlock(st, &b)
 	if err != nil {
 		// The node halts; the block's policy goes back to the committed
@@ -31,6 +31,7 @@ func (e *Engine) FinalizeBlock(b Block) (*BlockResult, error) {
 		}
 		return nil, err
 	}
+	e.stageBlockTime(st, &b)
 	e.staged = st
 	return res, nil
 }
@@ -180,7 +181,8 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 				buffer(pendingWrite{key: o.Delete.Key, deleted: true})
 			}
 		case *types.Op_Grant, *types.Op_Revoke, *types.Op_Policy,
-			*types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg:
+			*types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg,
+			*types.Op_SetRetention:
 			policyOps = append(policyOps, i)
 		case *types.Op_RotateKey:
 			why, err := e.checkRotation(st, d, o.RotateKey.NewPubKey)
@@ -238,7 +240,8 @@ func (e *Engine) applyPolicyOps(st *staged, d *decodedTx, idx []int) error {
 				return fmt.Errorf("abci: rotate key: %w", err)
 			}
 			continue
-		case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg:
+		case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg,
+			*types.Op_SetRetention:
 			if err := e.applyGovOp(st, d, i, ver); err != nil {
 				return fmt.Errorf("abci: governance op: %w", err)
 			}
@@ -290,5 +293,8 @@ func (e *Engine) Commit() error {
 	}
 	e.replay.forget(e.windowStart())
 	e.stateHash, e.head, e.headHeight = st.stateHash, st.head, st.headHeight
-	return nil
+	if err := e.promoteParams(st); err != nil {
+		return err
+	}
+	return e.retain(st.height, st.time)
 }

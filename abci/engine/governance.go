@@ -163,7 +163,8 @@ func validatorKey(pub []byte) []byte { return prefixed(nsValidator, types.Addres
 // isGovOp reports whether op needs k-of-n org signatures.
 func isGovOp(op *types.Op) bool {
 	switch op.Sum.(type) {
-	case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg:
+	case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg,
+		*types.Op_SetRetention:
 		return true
 	}
 	return false
@@ -299,6 +300,8 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 		return e.applyAddOrg(st, d, i, ver, o.AddOrg)
 	case *types.Op_RemoveOrg:
 		return e.applyRemoveOrg(st, d, i, ver, o.RemoveOrg)
+	case *types.Op_SetRetention:
+		return e.applySetRetention(st, ver, o.SetRetention)
 	}
 	return nil
 }

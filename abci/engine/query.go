@@ -51,7 +51,7 @@ func (r Reader) Get(key string, height uint64) (types.KV, error) {
 	}
 	ent, ok, err := e.store.Get(userKey(key), height)
 	if err != nil {
-		return types.KV{}, err
+		return types.KV{}, e.prunedErr(err, height)
 	}
 	if !ok || ent.Deleted {
 		return types.KV{}, fmt.Errorf("%w: key %q", ErrNotFound, key)
@@ -71,6 +71,17 @@ func (r Reader) History(req types.HistoryRequest) (types.History, error) {
 		return types.History{}, fmt.Errorf("%w: limit %d is above the maximum page of %d", ErrBadQuery, limit, maxHistoryPage)
 	case limit <= 0:
 		limit = defaultHistoryPage
+	}
+	if req.Before.Height != 0 {
+		// Versions strictly older than before: none is readable when
+		// before is at or below the floor.
+		floor, err := e.store.Floor()
+		if err != nil {
+			return types.History{}, err
+		}
+		if req.Before.Height <= floor {
+			return types.History{}, e.prunedErr(storage.ErrPruned, req.Before.Height)
+		}
 	}
 	ents, err := e.store.History(userKey(req.Key), storage.Version{Height: req.Before.Height, Index: req.Before.TxIndex}, limit+1)
 	if err != nil {

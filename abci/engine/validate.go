@@ -67,7 +67,8 @@ func (e *Engine) checkOp(op *types.Op) (types.Code, string) {
 		if err := grantOf(o.Revoke.Subject, o.Revoke.Role, o.Revoke.Domain).Validate(); err != nil {
 			return types.CodeInvalidOp, err.Error()
 		}
-	case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg:
+	case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg,
+		*types.Op_SetRetention:
 		return checkGovOp(op)
 	case *types.Op_Policy:
 		if err := ruleOf(o.Policy).Validate(); err != nil {

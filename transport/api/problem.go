@@ -165,6 +165,8 @@ func QueryProblem(c types.Code, log string) *Problem {
 		st = http.StatusBadRequest
 	case types.CodeUnauthorized:
 		st = http.StatusForbidden
+	case types.CodePruned:
+		st = http.StatusGone
 	default:
 		st = http.StatusInternalServerError
 	}

@@ -26,6 +26,7 @@ export const Code = {
   GTX_EXISTS: 21,
   GTX_BAD_SHAPE: 22,
   GTX_LIMIT: 23,
+  PRUNED: 24,
 } as const;
 
 export type CodeName = keyof typeof Code;

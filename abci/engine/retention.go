@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/types"
+)
+
+// Retention. The chain params retain_heights and retain_seconds (genesis,
+// then the governance op SetRetention) say how much history every
+// validator keeps. At each Commit the engine computes the retention floor
+// from the params, the block's height and the block times recorded in
+// state, all of which every replica agrees on, and when the floor has
+// moved by a quarter of the retained window it prunes the store up to it
+// (storage.Store.Prune). Pruning changes no state hash or app hash: it only
+// drops versions no read at or above the floor can see. The head record's
+// history (the state hash and audit head of every height, which audit
+// verification reads) is never pruned, nor is any audit entry (each is the
+// latest and only value of its key).
+//
+// Block times: every block that writes anything records
+//
+//	nsBlockTime -> 8-byte big-endian Unix nanoseconds of the block's time
+//
+// one versioned key, so the version visible at height h holds the time of
+// the last block at or below h that changed state. It is derived data (left
+// out of the state hash, like the commit times).
+const nsBlockTime = 'T'
+
+var blockTimeKey = []byte{nsBlockTime}
+
+// ErrPruned: a read asked for a height below the retained history. The
+// adapter answers PRUNED; the message names the lowest readable height.
+var ErrPruned = errors.New("abci: pruned")
+
+// stageBlockTime records b's time when the block writes anything.
+func (e *Engine) stageBlockTime(st *staged, b *Block) {
+	if len(st.writes) == 0 || b.Time.IsZero() {
+		return
+	}
+	nanos := binary.BigEndian.AppendUint64(nil, uint64(b.Time.UnixNano()))
+	st.writes = append(st.writes, storage.Entry{Key: blockTimeKey, Value: nanos, Version: storage.Version{Height: b.Height}})
+}
+
+// applySetRetention is the governance op SetRetention: it rewrites the
+// chain record's retention params (effective from the block's Commit).
+func (e *Engine) applySetRetention(st *staged, ver storage.Version, op *types.SetRetention) error {
+	var rec chainRecord
+	ok, err := e.readJSON(st, paramsKey, &rec)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("abci: no chain record")
+	}
+	rec.Params.RetainHeights, rec.Params.RetainSeconds = op.RetainHeights, op.RetainSeconds
+	return e.putJSON(st, paramsKey, rec, ver)
+}
+
+// promoteParams makes the params the block wrote (SetRetention) the
+// committed ones.
+func (e *Engine) promoteParams(st *staged) error {
+	i, ok := st.latest[string(paramsKey)]
+	if !ok {
+		return nil
+	}
+	var rec chainRecord
+	if err := json.Unmarshal(st.writes[i].Value, &rec); err != nil {
+		return fmt.Errorf("abci: staged chain record: %w", err)
+	}
+	e.params = rec.Params
+	return nil
+}
+
+// retain prunes the store after the Commit of height h (block time t)
+// when the retention floor has moved far enough.
+func (e *Engine) retain(h uint64, t time.Time) error {
+	if !e.params.Retains() {
+		return nil
+	}
+	prev, err := e.store.Floor()
+	if err != nil {
+		return err
+	}
+	floor, err := e.retentionFloor(h, t, prev)
+	if err != nil {
+		return err
+	}
+	// Each Prune walks every key: run it when the floor has moved by a
+	// quarter of the retained window (at least one height).
+	step := max((h-floor+1)/4, 1)
+	if floor < prev+step {
+		return nil
+	}
+	if err := e.store.Prune(floor, headKey); err != nil {
+		return fmt.Errorf("abci: prune below height %d: %w", floor, err)
+	}
+	return nil
+}
+
+// retentionFloor is the lowest height the params keep after height h
+// (block time t); prev is the current floor, below which nothing is
+// readable any more. With both rules set, a height is kept while either
+// rule keeps it.
+func (e *Engine) retentionFloor(h uint64, t time.Time, prev uint64) (uint64, error) {
+	p := e.params
+	floor := uint64(0)
+	if p.RetainHeights > 0 && h >= p.RetainHeights {
+		floor = h - p.RetainHeights + 1
+	}
+	if p.RetainSeconds > 0 {
+		byTime, err := e.timeFloor(h, t.Add(-time.Duration(min(p.RetainSeconds, maxRetainSeconds))*time.Second), prev)
+		if err != nil {
+			return 0, err
+		}
+		if p.RetainHeights == 0 || byTime < floor {
+			floor = byTime
+		}
+	}
+	return max(floor, prev), nil
+}
+
+// maxRetainSeconds keeps the cutoff computation inside time.Duration.
+const maxRetainSeconds = 1 << 32
+
+// timeFloor is the lowest height in [max(prev,1), h] whose recorded block
+// time is at or after cutoff (h when there is none): a binary search over
+// the versions of the block-time record.
+func (e *Engine) timeFloor(h uint64, cutoff time.Time, prev uint64) (uint64, error) {
+	lo, hi := max(prev, 1), h
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		ent, ok, err := e.store.Get(blockTimeKey, mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok && len(ent.Value) == 8 && !time.Unix(0, int64(binary.BigEndian.Uint64(ent.Value))).Before(cutoff) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo, nil
+}
+
+// Floor is the lowest height reads at a height still answer (0: nothing
+// was ever pruned).
+func (r Reader) Floor() (uint64, error) { return r.e.store.Floor() }
+
+// prunedErr turns storage.ErrPruned into ErrPruned naming the lowest
+// readable height.
+func (e *Engine) prunedErr(err error, height uint64) error {
+	if !errors.Is(err, storage.ErrPruned) {
+		return err
+	}
+	floor, ferr := e.store.Floor()
+	if ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return fmt.Errorf("%w: height %d is below the retained history; the lowest readable height is %d", ErrPruned, height, floor)
+}
