@@ -113,6 +113,7 @@ the signer.`,
 type startOptions struct {
 	logLevel, cometLogLevel string
 	node                    assemble.Config // REST, UnsafePublicRPC, AcceptTruncatedNodeLog from flags
+	executor                executorFlags
 }
 
 func newStartCmd(g *globals) *cobra.Command {
@@ -167,6 +168,7 @@ home is reused as it is.`,
 	cmd.Flags().BoolVar(&opts.node.UnsafePublicRPC, "unsafe-public-rpc", false, "UNSAFE: let CometBFT's RPC listen beyond loopback on a chain with access control (anyone who reaches it reads every stored value); warned about and recorded in the node security log")
 	cmd.Flags().BoolVar(&opts.node.AcceptTruncatedNodeLog, "accept-truncated-node-log", false, "start although the node security log lost entries or is damaged: damaged bytes are moved aside, seqs continue after the highest ever written, and the event is recorded in the log")
 	opts.node.REST.RegisterFlags(cmd.Flags()) // REST gateway: --rest-laddr, --rest-tls-*, limits
+	opts.executor.register(cmd.Flags())       // --gtx-executor*
 	return cmd
 }
 
@@ -234,7 +236,16 @@ func (g *globals) runNode(ctx context.Context, opts startOptions) error {
 		fmt.Fprintf(g.stderr, "warning: could not record the node's addresses in %s: %v\n", clientConfigPath(g.home), err)
 	}
 	fmt.Fprintf(g.stderr, "dstt node starting: home %s, RPC %s, height %d\n", n.Home().Dir(), n.RPCAddress(), n.StartHeight())
-	return n.Run(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	waitExecutor, err := g.startExecutor(ctx, opts.executor, n.RPCAddress(), opts.logLevel)
+	if err != nil {
+		return errors.Join(err, n.Stop())
+	}
+	err = n.Run(ctx)
+	cancel()
+	waitExecutor()
+	return err
 }
 
 func newVersionCmd(g *globals) *cobra.Command {

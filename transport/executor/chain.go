@@ -1,0 +1,118 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dstt/dstt/transport/branchapi"
+	"github.com/dstt/dstt/transport/client"
+	"github.com/dstt/dstt/types"
+)
+
+// NodeChain is the Chain of a dstt node reached through the Go SDK: it
+// reads the pending work (types.QueryGtxPending, signed by the client's
+// reader, which needs read on gtx/*), submits answers in txs signed by the
+// client's signer, and waits by polling.
+type NodeChain struct {
+	Client *client.Client
+	// Org, when set, limits the work to this org's participants.
+	Org string
+	// Poll is the pause between two reads of the pending work (default 200 ms).
+	Poll time.Duration
+}
+
+var _ Chain = (*NodeChain)(nil)
+
+// Pending returns every awaited step, reading page after page.
+func (n *NodeChain) Pending(ctx context.Context) ([]Step, error) {
+	var out []Step
+	after := ""
+	for {
+		req := types.GtxPendingRequest{After: after, Limit: types.GtxPageMax, Org: n.Org}
+		data, err := req.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		raw, err := n.Client.Raw(ctx, types.QueryGtxPending, data)
+		if err != nil {
+			return out, fmt.Errorf("executor: pending work: %w", err)
+		}
+		var page types.GtxPending
+		if err := page.Unmarshal(raw); err != nil {
+			return out, fmt.Errorf("executor: pending work: %w", err)
+		}
+		for _, w := range page.Work {
+			out = append(out, Step{
+				GID: w.Gid, Branch: w.Branch, Operation: branchapi.OpName(w.Op), Attempt: w.Attempt,
+				Participant: w.Participant, Endpoint: w.Endpoint, Payload: w.Payload, DeadlineUnixMs: w.DeadlineUnixMs,
+			})
+		}
+		if page.Next == "" || page.Next == after {
+			return out, nil
+		}
+		after = page.Next
+	}
+}
+
+// Submit sends the answer in one tx and waits for its block. An answer the
+// chain already has (CodeGtxDuplicateAnswer) or no longer awaits
+// (CodeGtxNotAwaited: another executor's answer moved the gtx on, or the
+// deadline passed) ends the step: nil.
+func (n *NodeChain) Submit(ctx context.Context, s Step, a branchapi.Answer) error {
+	op := types.Op{Sum: &types.Op_GtxAnswer{GtxAnswer: &types.GtxAnswer{
+		Gid: s.GID, Branch: s.Branch, Op: branchapi.ParseOp(s.Operation), Attempt: s.Attempt,
+		Status: a.Status(), Result: a.Result, PubKey: a.PubKey, Signature: a.Signature,
+	}}}
+	_, err := n.Client.Submit(ctx, &types.TxBody{Ops: []types.Op{op}})
+	var te *client.TxError
+	if errors.As(err, &te) && (te.Code == types.CodeGtxDuplicateAnswer || te.Code == types.CodeGtxNotAwaited) {
+		return nil
+	}
+	return err
+}
+
+// Wait pauses for Poll or until ctx ends.
+func (n *NodeChain) Wait(ctx context.Context) {
+	d := n.Poll
+	if d <= 0 {
+		d = 200 * time.Millisecond
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// RunNode runs an executor against the node c is connected to until ctx
+// ends: it waits for the node to answer (it may still be starting), takes
+// the chain id from it, and runs cfg (ChainID and Chain filled in; Chain
+// is a NodeChain for org) with c's signer as cfg.Signer's client.
+func RunNode(ctx context.Context, c *client.Client, org string, cfg Config) error {
+	for attempt := 0; cfg.ChainID == ""; attempt++ {
+		info, err := c.ChainInfo(ctx)
+		if err == nil {
+			cfg.ChainID = info.ChainID
+			break
+		}
+		if attempt%50 == 0 && cfg.Logger != nil {
+			cfg.Logger.Info("gtx executor: waiting for the node", "err", err)
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	cfg.Chain = &NodeChain{Client: c, Org: org}
+	ex, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	return ex.Run(ctx)
+}
