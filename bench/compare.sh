@@ -1,57 +1,64 @@
 #!/usr/bin/env bash
-# bench/compare.sh — the side-by-side benchmark of issue 7 (make bench-compare).
+# bench/compare.sh — dstt against the strongest baseline (make bench-compare).
 #
-# In one run, on this machine, with the same CometBFT config (homes made by
-# dstt's consensus package):
-#   (a) CometBFT v0.40's example kvstore through CometBFT's HTTP JSON-RPC
-#       (broadcast_tx_sync from a separate client process, commits seen on
-#       the websocket);
-#   (b) the same kvstore with the load generator inside the node process
-#       (CometBFT's in-process RPC client);
-#   (c) dstt — signatures, replay protection, RBAC, versioned store — through
-#       its REST gateway, POST /v1/txs in commit mode, from `dstt bench`;
-#   plus dstt at light load (open loop, one tx per request) for latency.
-# It prints committed tx/s, latency percentiles and the ratios, and keeps
-# every JSON report, the nodes' logs and (PROFILE=1) a CPU profile of the
-# dstt node under load in $OUT.
+# In one run, on this machine, for 1 and 4 validators:
+#   kvstore  CometBFT v0.40's example kvstore (persistent, no signatures),
+#            tuned as its operators tune it for throughput: indexer "null",
+#            timeout_commit 0s, a Go load generator (`kvstore load --pipeline`)
+#            with 32 keep-alive HTTP workers sending broadcast_tx_sync and going on
+#            as soon as CheckTx answers (at most KV_INFLIGHT txs uncommitted), run
+#            twice — one tx per request, and JSON-RPC batches of 10 — the better
+#            kept; commits are counted from the NewBlock events on the websocket;
+#   dstt     dstt on the config `dstt init` / `dstt testnet init` write (nothing
+#            changed but pprof_laddr): signatures, replay window, RBAC, audit chain,
+#            versioned store, through its REST gateway (`dstt bench`, POST /v1/txs
+#            in commit mode, txs signed before the run);
+#   both at light load (open loop, LIGHT_RATE tx/s, one tx per request) for
+#   commit latency; and the engine alone (BenchmarkFinalizeCommit).
+# The 4-validator nets are `dstt testnet init` homes on this host (the kvstore
+# runs in them too); the load goes to node1. It prints the goals table with
+# the ratios against the tuned kvstore and every system's config, and keeps
+# every JSON report, the nodes' logs and (PROFILE=1) CPU profiles of the dstt
+# node under load (1 and 4 validators) in $OUT.
 #
 # Knobs (environment):
-#   DURATION, WARMUP        measured / warmup time per run (20s, 5s)
-#   TIMEOUT_COMMIT          consensus.timeout_commit for every home ("" keeps
-#                           the home's default: 100ms for dstt init)
-#   KV_CONCURRENCY          kvstore workers, one tx per request (800: the RPC
-#                           server allows 900 connections)
-#   KV_BATCH_CONCURRENCY    kvstore workers with batches of KV_BATCH txs (400 x 10:
-#                           JSON-RPC batch requests over HTTP, at most 10 by
-#                           CometBFT's default max_request_batch_size; in (b),
-#                           sequential in-process calls)
-#   DSTT_CONCURRENCY        dstt bench workers (16), DSTT_BATCH txs each (250)
-#   DSTT_PRESIGN            put txs signed before the run (400000)
-#   LIGHT_RATE              light-load offered tx/s (20)
-#   VALIDATORS              1 (default), or 4: also a 4-validator local
-#                           testnet (dstt testnet init), load on node1's gateway
-#   CONFIG_SED              extra sed script applied to every home's config.toml,
-#                           for experiments applied to all systems alike, e.g.
-#                           's/^indexer = .*/indexer = "null"/;s/^recheck = .*/recheck = false/'
-#   PROFILE=1               30 s CPU profile of the dstt node during (c)
-#   BASE_PORT               first of the ports used (46600)
-#   OUT                     where results go (${TMPDIR:-/tmp}/dstt-bench-DATE)
+#   DURATION, WARMUP      measured / warmup time per run (20s, 5s)
+#   VALIDATORS            "1 4" (default), "1" or "4"
+#   KV_CONCURRENCY        kvstore workers (32), one tx per request or KV_BATCH
+#   KV_INFLIGHT           most kvstore txs sent and not yet committed (10000)
+#   KV_BATCH              txs per JSON-RPC batch request in the batched run (10:
+#                         CometBFT's default max_request_batch_size)
+#   KV_SED                sed script making the kvstore homes tuned (indexer null,
+#                         timeout_commit 0s)
+#   DSTT_CONCURRENCY      dstt bench workers (16), DSTT_BATCH txs each (250)
+#   DSTT_PRESIGN          txs signed before each run (400000)
+#   DSTT_SED              sed script for the dstt homes ("": the default config)
+#   CONFIG_SED            sed script for every home, for experiments on all alike
+#   LIGHT_RATE            light-load offered tx/s (20)
+#   ENGINE=0              skip the engine benchmark
+#   INPROC=1              also the kvstore with the load inside the node (1 validator)
+#   PROFILE=1             30 s CPU profile of the loaded dstt node
+#   BASE_PORT             first of the ports used (46600)
+#   OUT                   where results go (${TMPDIR:-/tmp}/dstt-bench-DATE)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
 WARMUP=${WARMUP:-5s}
-TIMEOUT_COMMIT=${TIMEOUT_COMMIT:-}
-KV_CONCURRENCY=${KV_CONCURRENCY:-800}
-KV_BATCH_CONCURRENCY=${KV_BATCH_CONCURRENCY:-400}
+VALIDATORS=${VALIDATORS:-1 4}
+KV_CONCURRENCY=${KV_CONCURRENCY:-32}
 KV_BATCH=${KV_BATCH:-10}
+KV_INFLIGHT=${KV_INFLIGHT:-10000}
+KV_SED=${KV_SED:-'s/^indexer = .*/indexer = "null"/;s/^timeout_commit = .*/timeout_commit = "0s"/'}
 DSTT_CONCURRENCY=${DSTT_CONCURRENCY:-16}
 DSTT_BATCH=${DSTT_BATCH:-250}
 DSTT_PRESIGN=${DSTT_PRESIGN:-400000}
-LIGHT_RATE=${LIGHT_RATE:-20}
-VALIDATORS=${VALIDATORS:-1}
-PROFILE=${PROFILE:-0}
+DSTT_SED=${DSTT_SED:-}
 CONFIG_SED=${CONFIG_SED:-}
+LIGHT_RATE=${LIGHT_RATE:-20}
+ENGINE=${ENGINE:-1}
+INPROC=${INPROC:-0}
+PROFILE=${PROFILE:-0}
 BASE_PORT=${BASE_PORT:-46600}
 OUT=${OUT:-${TMPDIR:-/tmp}/dstt-bench-$(date +%Y%m%d-%H%M%S)}
 case " ${GOFLAGS:-} " in *-tags=pebbledb*) ;; *) export GOFLAGS="${GOFLAGS:-} -tags=pebbledb" ;; esac
@@ -81,24 +88,24 @@ go build -o "$BIN/kvstore" ./bench/kvstore
 	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 	echo "go: $(go version)"
 	echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "duration: $DURATION (+ warmup $WARMUP), timeout_commit: ${TIMEOUT_COMMIT:-home default}${CONFIG_SED:+, config sed: $CONFIG_SED}"
-	echo "kvstore: $KV_CONCURRENCY workers x 1 tx, $KV_BATCH_CONCURRENCY x $KV_BATCH; dstt: $DSTT_CONCURRENCY workers x $DSTT_BATCH txs, $DSTT_PRESIGN presigned"
+	echo "duration: $DURATION (+ warmup $WARMUP) per run; validators: $VALIDATORS"
+	echo "kvstore load: kvstore load --pipeline $KV_INFLIGHT, $KV_CONCURRENCY workers, broadcast_tx_sync, 1 tx per request and JSON-RPC batches of $KV_BATCH (better kept)"
+	echo "dstt load: dstt bench, $DSTT_CONCURRENCY workers x $DSTT_BATCH txs per POST /v1/txs (commit mode), $DSTT_PRESIGN presigned"
+	echo "light load: open loop, $LIGHT_RATE tx/s, 1 tx per request"
+	echo "config sed: kvstore: $KV_SED; dstt: ${DSTT_SED:-none}; all: ${CONFIG_SED:-none}"
 } > "$OUT/env.txt"
 cat "$OUT/env.txt" >&2
 
-# tune_home HOME [PPROF_ADDR]: the same consensus pacing for every system.
+# tune_home HOME SED [PPROF_ADDR]: applies SED and CONFIG_SED to the home's
+# config.toml and records the settings that decide throughput in
+# $OUT/config-<label>.txt (label from the caller's LABEL).
 tune_home() {
 	local cfg="$1/config/config.toml"
-	if [ -n "$TIMEOUT_COMMIT" ]; then
-		sed -i "s/^timeout_commit = .*/timeout_commit = \"$TIMEOUT_COMMIT\"/" "$cfg"
-	fi
-	if [ -n "${2:-}" ]; then
-		sed -i "s/^pprof_laddr = .*/pprof_laddr = \"$2\"/" "$cfg"
-	fi
-	if [ -n "$CONFIG_SED" ]; then
-		sed -i "$CONFIG_SED" "$cfg"
-	fi
-	grep -E '^(timeout_commit|skip_timeout_commit|pprof_laddr|indexer|recheck) =' "$cfg" >&2
+	if [ -n "$2" ]; then sed -i "$2" "$cfg"; fi
+	if [ -n "$CONFIG_SED" ]; then sed -i "$CONFIG_SED" "$cfg"; fi
+	if [ -n "${3:-}" ]; then sed -i "s/^pprof_laddr = .*/pprof_laddr = \"$3\"/" "$cfg"; fi
+	grep -E '^(timeout_commit|skip_timeout_commit|create_empty_blocks|peer_gossip_sleep_duration|indexer|type|recheck|size|cache_size|send_rate|recv_rate|max_txs_bytes) =' "$cfg" |
+		tr '\n' ' ' > "$OUT/config-$LABEL.txt"
 }
 
 # wait_http URL: until it answers (60 s).
@@ -113,109 +120,140 @@ wait_http() {
 
 stop_pid() { kill -INT "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-KV_RPC=$((BASE_PORT + 1)) KV_P2P=$((BASE_PORT + 2))
-DS_RPC=$((BASE_PORT + 11)) DS_P2P=$((BASE_PORT + 12)) DS_REST=$((BASE_PORT + 13)) DS_PPROF=$((BASE_PORT + 14))
-
-# (a) kvstore through the HTTP RPC.
-log "(a) kvstore via CometBFT HTTP RPC"
-"$BIN/kvstore" init --home "$WORK/kva" --rpc-laddr "tcp://127.0.0.1:$KV_RPC" --p2p-laddr "tcp://127.0.0.1:$KV_P2P"
-tune_home "$WORK/kva"
-"$BIN/kvstore" node --home "$WORK/kva" 2> "$OUT/a-node.log" &
-PIDS+=($!)
-KV_PID=$!
-wait_http "http://127.0.0.1:$KV_RPC/status"
-"$BIN/kvstore" load --rpc "tcp://127.0.0.1:$KV_RPC" --concurrency "$KV_CONCURRENCY" \
-	--duration "$DURATION" --warmup "$WARMUP" -json > "$OUT/a.json" 2> "$OUT/a-progress.log"
-log "(a') kvstore via CometBFT HTTP RPC, JSON-RPC batches"
-"$BIN/kvstore" load --rpc "tcp://127.0.0.1:$KV_RPC" --concurrency "$KV_BATCH_CONCURRENCY" --batch "$KV_BATCH" \
-	--duration "$DURATION" --warmup "$WARMUP" -json > "$OUT/a2.json" 2> "$OUT/a2-progress.log"
-stop_pid "$KV_PID"
-
-# (b) the same, in-process.
-log "(b) kvstore in-process"
-"$BIN/kvstore" init --home "$WORK/kvb" --rpc-laddr "tcp://127.0.0.1:$KV_RPC" --p2p-laddr "tcp://127.0.0.1:$KV_P2P"
-tune_home "$WORK/kvb"
-"$BIN/kvstore" inproc --home "$WORK/kvb" --concurrency "$KV_BATCH_CONCURRENCY" --batch "$KV_BATCH" \
-	--duration "$DURATION" --warmup "$WARMUP" -json > "$OUT/b.json" 2> "$OUT/b-progress.log"
-
-# (c) dstt through the REST gateway.
-run_dstt_single() {
-	local home="$WORK/dstt"
-	local start=("$BIN/dstt" start --dev --home "$home" --rpc-laddr "tcp://127.0.0.1:$DS_RPC"
-		--p2p-laddr "tcp://127.0.0.1:$DS_P2P" --rest-laddr "127.0.0.1:$DS_REST" --log-level error --comet-log-level error)
-	# First start initialises the dev home (the dev key is the chain admin).
-	"${start[@]}" 2> "$OUT/c-init.log" &
-	local pid=$!
-	PIDS+=("$pid")
-	wait_http "http://127.0.0.1:$DS_REST/readyz"
-	stop_pid "$pid"
-	tune_home "$home" "127.0.0.1:$DS_PPROF"
-	"${start[@]}" 2> "$OUT/c-node.log" &
-	pid=$!
-	PIDS+=("$pid")
-	wait_http "http://127.0.0.1:$DS_REST/readyz"
-
-	log "(c) dstt via REST, $DSTT_CONCURRENCY workers x $DSTT_BATCH txs"
-	if [ "$PROFILE" = 1 ]; then
-		( sleep "$(( ${WARMUP%s} + 10 ))"; curl -fsS -o "$OUT/c-cpu.pprof" \
-			"http://127.0.0.1:$DS_PPROF/debug/pprof/profile?seconds=30" ) &
-		PIDS+=($!)
-	fi
-	"$BIN/dstt" bench --home "$home" --target "http://127.0.0.1:$DS_REST" --mode closed \
-		--concurrency "$DSTT_CONCURRENCY" --batch "$DSTT_BATCH" --presign "$DSTT_PRESIGN" \
-		--duration "$DURATION" --warmup "$WARMUP" -o json > "$OUT/c.json" 2> "$OUT/c-progress.log"
-	curl -fsS "http://127.0.0.1:$DS_REST/metrics" > "$OUT/c-metrics.txt" || true
-	wait_profile
-
-	log "dstt light load: open loop, $LIGHT_RATE tx/s, one tx per request"
-	"$BIN/dstt" bench --home "$home" --target "http://127.0.0.1:$DS_REST" --mode open \
-		--rate "$LIGHT_RATE" --batch 1 --concurrency 64 \
-		--duration "$DURATION" --warmup "$WARMUP" -o json > "$OUT/light.json" 2> "$OUT/light-progress.log"
-	stop_pid "$pid"
+# profile_during NAME PPROF_HOSTPORT: a 30 s CPU profile, started 10 s into
+# the measured window (PROFILE=1), into $OUT/NAME-cpu.pprof.
+profile_during() {
+	[ "$PROFILE" = 1 ] || return 0
+	( sleep "$(( ${WARMUP%s} + 10 ))"; curl -fsS -o "$OUT/$1-cpu.pprof" \
+		"http://$2/debug/pprof/profile?seconds=30" ) &
+	PIDS+=($!)
 }
 
 wait_profile() {
-	if [ "$PROFILE" = 1 ]; then
-		for _ in $(seq 600); do [ -s "$OUT/c-cpu.pprof" ] && break; sleep 0.1; done
-		if [ -s "$OUT/c-cpu.pprof" ]; then
-			go tool pprof -top -nodecount=40 "$BIN/dstt" "$OUT/c-cpu.pprof" > "$OUT/c-cpu-top.txt" 2>/dev/null || true
-			go tool pprof -top -cum -nodecount=40 "$BIN/dstt" "$OUT/c-cpu.pprof" > "$OUT/c-cpu-cum.txt" 2>/dev/null || true
-		fi
+	[ "$PROFILE" = 1 ] || return 0
+	for _ in $(seq 600); do [ -s "$OUT/$1-cpu.pprof" ] && break; sleep 0.1; done
+	if [ -s "$OUT/$1-cpu.pprof" ]; then
+		go tool pprof -top -nodecount=40 "$BIN/dstt" "$OUT/$1-cpu.pprof" > "$OUT/$1-cpu-top.txt" 2>/dev/null || true
+		go tool pprof -top -cum -nodecount=60 "$BIN/dstt" "$OUT/$1-cpu.pprof" > "$OUT/$1-cpu-cum.txt" 2>/dev/null || true
 	fi
 }
 
-# 4 validators: a local testnet from `dstt testnet init` (one org each,
-# every node's "dev" key a genesis admin), each node serving its gateway;
-# the load goes to node1's gateway and reaches the others by gossip.
-run_dstt_testnet4() {
-	local net="$WORK/net" base=$((BASE_PORT + 100)) pids=() i
-	log "4 validators: dstt testnet init"
-	"$BIN/dstt" testnet init --dir "$net" --validators 4 --base-port "$base" > "$OUT/net-init.log" 2>&1
+# kv_load NAME RPC_HOSTPORT: the kvstore loads against a running node — one
+# tx per request, batched, light — into $OUT/NAME-{1tx,batch,light}.json.
+kv_load() {
+	local rpc="tcp://$2" common=(--duration "$DURATION" --warmup "$WARMUP" -json)
+	local pipe=(--pipeline "$KV_INFLIGHT" --concurrency "$KV_CONCURRENCY")
+	log "$1: $KV_CONCURRENCY workers x 1 tx, pipelined"
+	"$BIN/kvstore" load --rpc "$rpc" "${pipe[@]}" "${common[@]}" > "$OUT/$1-1tx.json" 2> "$OUT/$1-1tx-progress.log"
+	log "$1: $KV_CONCURRENCY workers x $KV_BATCH-tx JSON-RPC batches, pipelined"
+	"$BIN/kvstore" load --rpc "$rpc" "${pipe[@]}" --batch "$KV_BATCH" "${common[@]}" > "$OUT/$1-batch.json" 2> "$OUT/$1-batch-progress.log"
+	log "$1: light load"
+	"$BIN/kvstore" load --rpc "$rpc" --mode open --rate "$LIGHT_RATE" --concurrency 64 "${common[@]}" > "$OUT/$1-light.json" 2> "$OUT/$1-light-progress.log"
+}
+
+# dstt_load NAME HOME GATEWAY_URL: the dstt loads against a running node
+# into $OUT/NAME.json and $OUT/NAME-light.json.
+dstt_load() {
+	local common=(--home "$2" --target "$3" --duration "$DURATION" --warmup "$WARMUP" -o json)
+	log "$1: $DSTT_CONCURRENCY workers x $DSTT_BATCH txs"
+	"$BIN/dstt" bench "${common[@]}" --mode closed --concurrency "$DSTT_CONCURRENCY" --batch "$DSTT_BATCH" \
+		--presign "$DSTT_PRESIGN" > "$OUT/$1.json" 2> "$OUT/$1-progress.log"
+	log "$1: light load"
+	"$BIN/dstt" bench "${common[@]}" --mode open --rate "$LIGHT_RATE" --batch 1 --concurrency 64 \
+		> "$OUT/$1-light.json" 2> "$OUT/$1-light-progress.log"
+}
+
+kv_single() {
+	local home="$WORK/kv1" rpc="127.0.0.1:$((BASE_PORT + 1))"
+	LABEL=kv1
+	"$BIN/kvstore" init --home "$home" --rpc-laddr "tcp://$rpc" --p2p-laddr "tcp://127.0.0.1:$((BASE_PORT + 2))"
+	tune_home "$home" "$KV_SED"
+	"$BIN/kvstore" node --home "$home" 2> "$OUT/kv1-node.log" &
+	local pid=$!
+	PIDS+=("$pid")
+	wait_http "http://$rpc/status"
+	kv_load kv1 "$rpc"
+	stop_pid "$pid"
+	if [ "$INPROC" = 1 ]; then
+		log "kvstore in-process, $KV_CONCURRENCY workers x $KV_BATCH txs"
+		"$BIN/kvstore" init --home "$WORK/kvb" --rpc-laddr "tcp://$rpc" --p2p-laddr "tcp://127.0.0.1:$((BASE_PORT + 2))"
+		tune_home "$WORK/kvb" "$KV_SED"
+		"$BIN/kvstore" inproc --home "$WORK/kvb" --concurrency "$KV_CONCURRENCY" --batch "$KV_BATCH" \
+			--duration "$DURATION" --warmup "$WARMUP" -json > "$OUT/kv1-inproc.json" 2> "$OUT/kv1-inproc-progress.log"
+	fi
+}
+
+dstt_single() {
+	local home="$WORK/dstt1" rest="127.0.0.1:$((BASE_PORT + 13))" pprof="127.0.0.1:$((BASE_PORT + 14))"
+	LABEL=dstt1
+	local start=("$BIN/dstt" start --dev --home "$home" --rpc-laddr "tcp://127.0.0.1:$((BASE_PORT + 11))"
+		--p2p-laddr "tcp://127.0.0.1:$((BASE_PORT + 12))" --rest-laddr "$rest" --log-level error --comet-log-level error)
+	# The first start initialises the dev home (the dev key is the chain admin).
+	"${start[@]}" 2> "$OUT/dstt1-init.log" &
+	local pid=$!
+	PIDS+=("$pid")
+	wait_http "http://$rest/readyz"
+	stop_pid "$pid"
+	tune_home "$home" "$DSTT_SED" "$pprof"
+	"${start[@]}" 2> "$OUT/dstt1-node.log" &
+	pid=$!
+	PIDS+=("$pid")
+	wait_http "http://$rest/readyz"
+	profile_during dstt1 "$pprof"
+	dstt_load dstt1 "$home" "http://$rest"
+	curl -fsS "http://$rest/metrics" > "$OUT/dstt1-metrics.txt" || true
+	wait_profile dstt1
+	stop_pid "$pid"
+}
+
+# testnet4 SYSTEM BASE: a 4-validator `dstt testnet init` net at BASE, every
+# node running SYSTEM (kvstore or dstt), the load on node1.
+testnet4() {
+	local sys=$1 base=$2 net="$WORK/net-$1" pids=() i sed
+	LABEL=dstt4 sed=$DSTT_SED
+	if [ "$sys" = kvstore ]; then LABEL=kv4 sed=$KV_SED; fi
+	log "$sys, 4 validators: dstt testnet init"
+	"$BIN/dstt" testnet init --dir "$net" --validators 4 --base-port "$base" > "$OUT/$LABEL-init.log" 2>&1
 	for i in 1 2 3 4; do
-		tune_home "$net/node$i"
-		"$BIN/dstt" start --home "$net/node$i" --rest-laddr "127.0.0.1:$((base + 50 + i))" \
-			--log-level error --comet-log-level error 2> "$OUT/net-node$i.log" &
+		local pp=""
+		if [ "$i" = 1 ]; then pp="127.0.0.1:$((base + 49))"; fi
+		tune_home "$net/node$i" "$sed" "$pp"
+		if [ "$sys" = kvstore ]; then
+			"$BIN/kvstore" node --home "$net/node$i" 2> "$OUT/$LABEL-node$i.log" &
+		else
+			"$BIN/dstt" start --home "$net/node$i" --rest-laddr "127.0.0.1:$((base + 50 + i))" \
+				--log-level error --comet-log-level error 2> "$OUT/$LABEL-node$i.log" &
+		fi
 		pids+=($!)
 		PIDS+=($!)
 	done
-	for i in 1 2 3 4; do wait_http "http://127.0.0.1:$((base + 50 + i))/readyz"; done
-	local gw="http://127.0.0.1:$((base + 51))"
-	log "(c4) dstt, 4 validators, via node1's REST gateway"
-	"$BIN/dstt" bench --home "$net/node1" --target "$gw" --mode closed \
-		--concurrency "$DSTT_CONCURRENCY" --batch "$DSTT_BATCH" --presign "$DSTT_PRESIGN" \
-		--duration "$DURATION" --warmup "$WARMUP" -o json > "$OUT/c4.json" 2> "$OUT/c4-progress.log"
-	log "4 validators, light load"
-	"$BIN/dstt" bench --home "$net/node1" --target "$gw" --mode open \
-		--rate "$LIGHT_RATE" --batch 1 --concurrency 64 \
-		--duration "$DURATION" --warmup "$WARMUP" -o json > "$OUT/light4.json" 2> "$OUT/light4-progress.log"
+	if [ "$sys" = kvstore ]; then
+		for i in 1 2 3 4; do wait_http "http://127.0.0.1:$((base + 10 * (i - 1) + 1))/status"; done
+		kv_load kv4 "127.0.0.1:$((base + 1))"
+	else
+		for i in 1 2 3 4; do wait_http "http://127.0.0.1:$((base + 50 + i))/readyz"; done
+		profile_during dstt4 "127.0.0.1:$((base + 49))"
+		dstt_load dstt4 "$net/node1" "http://127.0.0.1:$((base + 51))"
+		wait_profile dstt4
+	fi
 	for p in "${pids[@]}"; do stop_pid "$p"; done
 }
 
-run_dstt_single
-if [ "$VALIDATORS" = 4 ]; then run_dstt_testnet4; fi
+engine_bench() {
+	[ "$ENGINE" = 1 ] || return 0
+	log "engine alone: BenchmarkFinalizeCommit (cold, cached), 5 blocks of 10,000 txs"
+	go test ./abci/engine -run '^$' -bench 'FinalizeCommit/(cold|cached)$' -benchtime 5x > "$OUT/engine.txt" 2>&1 || true
+}
+
+for v in $VALIDATORS; do
+	case $v in
+	1) kv_single; dstt_single ;;
+	4) testnet4 kvstore $((BASE_PORT + 200)); testnet4 dstt $((BASE_PORT + 100)) ;;
+	*) echo "VALIDATORS: 1 and/or 4, not $v" >&2; exit 2 ;;
+	esac
+done
+engine_bench
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$OUT/env.txt"
-extra=()
-if [ -s "$OUT/c4.json" ]; then extra=(--c4 "$OUT/c4.json" --light4 "$OUT/light4.json"); fi
-"$BIN/kvstore" compare --a "$OUT/a.json" --a2 "$OUT/a2.json" --b "$OUT/b.json" --c "$OUT/c.json" --light "$OUT/light.json" "${extra[@]}" | tee "$OUT/summary.txt"
+"$BIN/kvstore" compare --dir "$OUT" | tee "$OUT/summary.txt"
 echo "results in $OUT" >&2

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -118,6 +117,10 @@ func (l *loadFlags) run(ctx context.Context, target string, w bench.Workload) er
 		return err
 	}
 	rep.Target = target
+	return l.print(rep)
+}
+
+func (l *loadFlags) print(rep bench.Report) error {
 	if l.json {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
@@ -274,6 +277,7 @@ func cmdLoad(ctx context.Context, args []string) error {
 	var l loadFlags
 	l.register(fs)
 	addr := fs.String("rpc", "tcp://127.0.0.1:26757", "the node's CometBFT RPC")
+	inflight := fs.Int("pipeline", 0, "pipelined load (workers go on once CheckTx answers; commits counted from blocks) with at most this many txs in flight; 0: each request waits for its commits")
 	_ = fs.Parse(args)
 	// A client as tuned as the REST SDK's: keep-alive connections for
 	// every worker (CometBFT's default client keeps 2 and re-dials).
@@ -292,6 +296,17 @@ func cmdLoad(ctx context.Context, args []string) error {
 		return fmt.Errorf("websocket: %w", err)
 	}
 	defer func() { _ = c.Stop() }()
+	if *inflight > 0 {
+		if err := l.Config.Validate(); err != nil {
+			return err
+		}
+		rep, err := runPipelined(ctx, c, &l, *inflight)
+		if err != nil {
+			return err
+		}
+		rep.Target = "kvstore via CometBFT HTTP RPC " + *addr + ", pipelined"
+		return l.print(rep)
+	}
 	t, err := startTracker(ctx, c)
 	if err != nil {
 		return err
@@ -317,62 +332,4 @@ func cmdInproc(ctx context.Context, args []string) error {
 		return err
 	}
 	return l.run(ctx, "kvstore in-process (rpclocal)", &kvWorkload{rpc: n.Client(), tracker: t, run: runID(), batch: max(l.batch, 1)})
-}
-
-func cmdCompare(args []string) error {
-	fs := flag.NewFlagSet("compare", flag.ExitOnError)
-	a := fs.String("a", "", "(a) kvstore over HTTP RPC, one tx per request, JSON report")
-	a2 := fs.String("a2", "", "(a') kvstore over HTTP RPC, JSON-RPC batches, JSON report")
-	b := fs.String("b", "", "(b) kvstore in-process, JSON report")
-	c := fs.String("c", "", "(c) dstt over REST, JSON report")
-	light := fs.String("light", "", "dstt at light load, JSON report")
-	c4 := fs.String("c4", "", "dstt, 4 validators, JSON report")
-	light4 := fs.String("light4", "", "dstt, 4 validators, light load, JSON report")
-	_ = fs.Parse(args)
-	load := func(p string) (*bench.Report, error) {
-		if p == "" {
-			return nil, nil
-		}
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		var r bench.Report
-		return &r, json.Unmarshal(raw, &r)
-	}
-	var reps [7]*bench.Report
-	var errs []error
-	for i, p := range []string{*a, *b, *c, *light, *a2, *c4, *light4} {
-		r, err := load(p)
-		reps[i] = r
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	fmt.Printf("%-44s %12s %9s %9s %9s %8s\n", "system", "committed/s", "p50 ms", "p95 ms", "p99 ms", "aborts")
-	names := []string{"(a) kvstore, HTTP RPC, 1 tx/request", "(b) kvstore, in-process", "(c) dstt, REST POST /v1/txs", "dstt, light load (latency)",
-		"(a') kvstore, HTTP RPC, JSON-RPC batches", "(c4) dstt, 4 validators, REST", "dstt, 4 validators, light load"}
-	for _, i := range []int{0, 4, 1, 2, 3, 5, 6} {
-		r := reps[i]
-		if r == nil {
-			continue
-		}
-		fmt.Printf("%-44s %12.0f %9.1f %9.1f %9.1f %7.2f%%\n", names[i], r.CommittedTPS, r.P50ms, r.P95ms, r.P99ms, 100*r.AbortRate)
-	}
-	ratio := func(x, y *bench.Report, what string) {
-		if x != nil && y != nil && y.CommittedTPS > 0 {
-			fmt.Printf("%-44s %12.2fx\n", what, x.CommittedTPS/y.CommittedTPS)
-		}
-	}
-	bestA := reps[0]
-	if reps[4] != nil && (bestA == nil || reps[4].CommittedTPS > bestA.CommittedTPS) {
-		bestA = reps[4]
-	}
-	ratio(reps[2], reps[0], "(c) / (a)")
-	ratio(reps[2], reps[4], "(c) / (a')")
-	ratio(reps[2], bestA, "(c) / best of (a), (a')")
-	ratio(reps[2], reps[1], "(c) / (b)")
-	ratio(reps[1], bestA, "(b) / best of (a), (a')")
-	return nil
 }
