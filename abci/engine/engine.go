@@ -93,6 +93,7 @@ type Engine struct {
 	head        audit.ChainHead // the consensus audit chain's head
 	headHeight  uint64          // the block that appended the head entry (committime.go)
 	replay      *replayIndex    // replay ids committed inside the replay window
+	txs         *txCache        // txs decoded and verified (nil: none kept; txcache.go)
 	staged      *staged
 }
 
@@ -116,6 +117,9 @@ type staged struct {
 // fine: InitChain will write it.
 func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
 	e := &Engine{store: store, verifier: v, params: types.DefaultParams(), policy: rbac.New(), blockPolicy: rbac.New(), keys: map[string]keyRecord{}}
+	if cv, ok := v.(*CachedVerifier); ok {
+		e.txs = cv.txs
+	}
 	h, hash, err := store.Last()
 	if err != nil {
 		return nil, fmt.Errorf("abci: open engine: %w", err)

@@ -19,6 +19,7 @@ type decodedTx struct {
 	// verified: every signature checked out, so the tx is authentic even
 	// if it fails later; only authentic txs leave a record in state.
 	verified bool
+	size     int    // length of the tx bytes
 	index    uint32 // position in the block (FinalizeBlock only)
 	code     types.Code
 	log      string        // in words, for the validator's own log (failText)
@@ -36,8 +37,15 @@ func (d *decodedTx) fail(c types.Code, format string, args ...any) {
 // shared stateless check (types.ValidateTx: canonical encoding, sizes,
 // chain id, key syntax) and the syntax of policy and governance ops. It
 // never fails with a Go error.
+//
+// A tx this node already decoded and verified comes from the tx cache,
+// verified (txcache.go).
 func (e *Engine) decode(txBytes []byte) *decodedTx {
-	d := &decodedTx{hash: types.TxHash(txBytes)}
+	hash := types.TxHash(txBytes)
+	if d := e.txs.get(hash, e.chainID, e.params.Limits()); d != nil {
+		return d
+	}
+	d := &decodedTx{hash: hash, size: len(txBytes)}
 	tx, body, c, msg := types.ValidateTx(txBytes, e.chainID, e.params.Limits())
 	if c != types.CodeOK {
 		d.code, d.log = c, failText(c, msg)
@@ -99,12 +107,24 @@ func (e *Engine) sigItems(items []verify.Item, d *decodedTx) []verify.Item {
 	return items
 }
 
+// sigCount is len(e.sigItems(nil, d)), without building the items.
+func sigCount(d *decodedTx) int {
+	n := len(d.tx.Signatures)
+	for i := range d.body.Ops {
+		if d.body.Ops[i].GetRotateKey() != nil {
+			n++
+		}
+	}
+	return n
+}
+
 // verifyAll checks the signatures (and rotation proofs) of every decoded tx
-// in one batch and marks the ones that fail.
+// not yet verified in one batch, marks the ones that fail and puts the
+// others in the tx cache.
 func (e *Engine) verifyAll(ds []*decodedTx) {
 	var items []verify.Item
 	for _, d := range ds {
-		if d.code == types.CodeOK {
+		if d.code == types.CodeOK && !d.verified {
 			items = e.sigItems(items, d)
 		}
 	}
@@ -114,10 +134,10 @@ func (e *Engine) verifyAll(ds []*decodedTx) {
 	ok := e.verifier.VerifyBatch(items)
 	j := 0
 	for _, d := range ds {
-		if d.code != types.CodeOK {
+		if d.code != types.CodeOK || d.verified {
 			continue
 		}
-		n := len(e.sigItems(nil, d))
+		n := sigCount(d)
 		d.verified = true
 		for i := range n {
 			if ok[j+i] {
@@ -132,6 +152,7 @@ func (e *Engine) verifyAll(ds []*decodedTx) {
 			break
 		}
 		j += n
+		e.txs.put(d, d.size, e.chainID, e.params.Limits())
 	}
 }
 

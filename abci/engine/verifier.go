@@ -10,14 +10,18 @@ import (
 // ones that verified, so a validator checks each tx's signatures once even
 // though CheckTx, PrepareProposal, ProcessProposal and FinalizeBlock all
 // ask. The cache is node-local; the answers are the same with or without
-// it, so it cannot make replicas disagree.
+// it, so it cannot make replicas disagree. It also carries the engine's
+// cache of whole txs decoded and verified (txcache.go), so an engine with
+// a CachedVerifier decodes and verifies each tx once.
 type CachedVerifier struct {
 	cache *verify.Cache
+	txs   *txCache
 }
 
-// NewCachedVerifier remembers up to size verified signatures.
+// NewCachedVerifier remembers up to size verified signatures, and up to
+// txCacheCount whole txs (txCacheBytes).
 func NewCachedVerifier(size int) *CachedVerifier {
-	return &CachedVerifier{cache: verify.NewCache(size)}
+	return &CachedVerifier{cache: verify.NewCache(size), txs: newTxCache(txCacheCount, txCacheBytes)}
 }
 
 var _ Verifier = (*CachedVerifier)(nil)
@@ -61,8 +65,8 @@ func (v *CachedVerifier) VerifyBatch(items []verify.Item) []bool {
 	return ok
 }
 
-// PlainVerifier verifies every signature, with no cache. Tests and
-// benchmarks use it to measure the cold path.
+// PlainVerifier verifies every signature, with no cache (of signatures or
+// of txs). Tests and benchmarks use it to measure the cold path.
 type PlainVerifier struct{}
 
 // VerifyBatch verifies items in parallel batches.
