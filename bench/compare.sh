@@ -24,6 +24,7 @@
 # Knobs (environment):
 #   DURATION, WARMUP      measured / warmup time per run (20s, 5s)
 #   VALIDATORS            "1 4" (default), "1" or "4"
+#   SYSTEMS               "kvstore dstt" (default), or one of them (for experiments)
 #   KV_CONCURRENCY        kvstore workers (32), one tx per request or KV_BATCH
 #   KV_INFLIGHT           most kvstore txs sent and not yet committed (10000)
 #   KV_BATCH              txs per JSON-RPC batch request in the batched run (10:
@@ -46,6 +47,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
 WARMUP=${WARMUP:-5s}
 VALIDATORS=${VALIDATORS:-1 4}
+SYSTEMS=${SYSTEMS:-kvstore dstt}
 KV_CONCURRENCY=${KV_CONCURRENCY:-32}
 KV_BATCH=${KV_BATCH:-10}
 KV_INFLIGHT=${KV_INFLIGHT:-10000}
@@ -88,7 +90,7 @@ go build -o "$BIN/kvstore" ./bench/kvstore
 	echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 	echo "go: $(go version)"
 	echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "duration: $DURATION (+ warmup $WARMUP) per run; validators: $VALIDATORS"
+	echo "duration: $DURATION (+ warmup $WARMUP) per run; validators: $VALIDATORS; systems: $SYSTEMS"
 	echo "kvstore load: kvstore load --pipeline $KV_INFLIGHT, $KV_CONCURRENCY workers, broadcast_tx_sync, 1 tx per request and JSON-RPC batches of $KV_BATCH (better kept)"
 	echo "dstt load: dstt bench, $DSTT_CONCURRENCY workers x $DSTT_BATCH txs per POST /v1/txs (commit mode), $DSTT_PRESIGN presigned"
 	echo "light load: open loop, $LIGHT_RATE tx/s, 1 tx per request"
@@ -246,11 +248,15 @@ engine_bench() {
 }
 
 for v in $VALIDATORS; do
-	case $v in
-	1) kv_single; dstt_single ;;
-	4) testnet4 kvstore $((BASE_PORT + 200)); testnet4 dstt $((BASE_PORT + 100)) ;;
-	*) echo "VALIDATORS: 1 and/or 4, not $v" >&2; exit 2 ;;
-	esac
+	for sys in $SYSTEMS; do
+		case $v/$sys in
+		1/kvstore) kv_single ;;
+		1/dstt) dstt_single ;;
+		4/kvstore) testnet4 kvstore $((BASE_PORT + 200)) ;;
+		4/dstt) testnet4 dstt $((BASE_PORT + 100)) ;;
+		*) echo "VALIDATORS: 1 and/or 4, SYSTEMS: kvstore and/or dstt, not $v/$sys" >&2; exit 2 ;;
+		esac
+	done
 done
 engine_bench
 
