@@ -16,7 +16,8 @@
 //
 // Run's loop: read the pending steps (every page), start one worker per
 // step this executor is not already driving, wait (Chain.Wait: NodeChain
-// polls every 200 ms), repeat. A worker calls the participant until it
+// polls every 200 ms; a worker whose answer was recorded cuts the wait
+// short, since the gtx's next step is due at once), repeat. A worker calls the participant until it
 // gives a definite answer (succeeded or failed) and submits it; a
 // transport error, a non-200 answer, "not yet" or a refused submission
 // (for example an answer signed by the wrong key: CodeGtxWrongSigner) is

@@ -97,6 +97,7 @@ type Executor struct {
 	mu       sync.Mutex
 	inFlight map[string]bool
 	pending  map[string]bool // the steps the chain awaited at the last read
+	kick     chan struct{}   // a worker's answer was recorded
 	now      func() time.Time
 }
 
@@ -111,7 +112,7 @@ func New(cfg Config) (*Executor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{cfg: cfg, inFlight: map[string]bool{}, pending: map[string]bool{}, now: time.Now}, nil
+	return &Executor{cfg: cfg, inFlight: map[string]bool{}, pending: map[string]bool{}, kick: make(chan struct{}, 1), now: time.Now}, nil
 }
 
 // Run follows the chain until ctx ends: each round it reads the pending
@@ -133,9 +134,24 @@ func (e *Executor) Run(ctx context.Context) error {
 				wg.Go(func() { e.drive(ctx, s) })
 			}
 		}
-		e.cfg.Chain.Wait(ctx)
+		e.wait(ctx)
 	}
 	return ctx.Err()
+}
+
+// wait is Chain.Wait, cut short when a worker got an answer recorded: the
+// gtx's next step is due now.
+func (e *Executor) wait(ctx context.Context) {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-e.kick:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	e.cfg.Chain.Wait(wctx)
 }
 
 func (e *Executor) claim(s Step) bool {
@@ -193,6 +209,10 @@ func (e *Executor) drive(ctx context.Context, s Step) {
 		if err := e.cfg.Chain.Submit(ctx, s, ans); err != nil {
 			e.cfg.Logger.Warn("gtx executor: answer not recorded", "step", s.key(), "attempt", attempt+1, "err", err)
 			continue
+		}
+		select {
+		case e.kick <- struct{}{}:
+		default:
 		}
 		return
 	}

@@ -85,6 +85,11 @@ func (m *memChain) Wait(ctx context.Context) {
 
 func startExecutors(t *testing.T, chain executor.Chain, chainID string, keys ...*security.LocalSigner) {
 	t.Helper()
+	startGated(t, chain, chainID, nil, keys...)
+}
+
+func startGated(t *testing.T, chain executor.Chain, chainID string, gate func(context.Context, executor.Step) error, keys ...*security.LocalSigner) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
@@ -93,6 +98,7 @@ func startExecutors(t *testing.T, chain executor.Chain, chainID string, keys ...
 		cfg.ChainID, cfg.Chain, cfg.Signer = chainID, chain, k
 		cfg.MinBackoff, cfg.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
 		cfg.HTTP = &http.Client{Timeout: 2 * time.Second} // the hung request gives up sooner
+		cfg.Gate = gate
 		ex, err := executor.New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -163,5 +169,37 @@ func TestExecutorRetriesAndWrongKey(t *testing.T) {
 	}
 	if n := rogue.scalar(t, `SELECT count(*) FROM journal`); n != 1 {
 		t.Fatalf("the rogue bank applied the step %d times over the retries, want once", n)
+	}
+}
+
+// With a step gate the executor calls the participant only after the
+// step was released.
+func TestStepGate(t *testing.T) {
+	const chainID = "mem"
+	e1 := mustKey(t)
+	bk := startBank(t, "bank-a", chainID, [][]byte{e1.PubKey()}, mustKey(t), map[string]int64{"alice": 100})
+	m := newMemChain(chainID)
+	m.keys["bank-a"] = bk.key.PubKey()
+	g := executor.StepGate{Dir: t.TempDir(), Poll: 10 * time.Millisecond}
+	waiting := make(chan struct{}, 1)
+	startGated(t, m, chainID, func(ctx context.Context, s executor.Step) error {
+		waiting <- struct{}{}
+		return g.Wait(ctx, s)
+	}, e1)
+	m.await(executor.Step{GID: "g1", Operation: branchapi.OpAction, Attempt: 1, Participant: "bank-a", Endpoint: bk.srv.URL, Payload: payload("alice", -10)})
+	select {
+	case <-waiting:
+	case <-time.After(time.Minute):
+		t.Fatal("the executor never reached the gate")
+	}
+	if n := bk.scalar(t, `SELECT count(*) FROM dstt_gtx_barrier`); n != 0 {
+		t.Fatalf("the participant ran %d operations before the step was released", n)
+	}
+	if err := g.Release("g1"); err != nil {
+		t.Fatal(err)
+	}
+	waitAccepted(t, m, "g1")
+	if got := bk.balance(t, "alice"); got != 90 {
+		t.Fatalf("alice has %d, want 90", got)
 	}
 }
