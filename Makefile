@@ -28,7 +28,7 @@ FUZZTIME  ?= 60s
 GOGOPROTO  = $(shell $(GO) list -m -f '{{.Dir}}' github.com/cosmos/gogoproto)
 PROTOC_GEN = $(shell $(GO) env GOPATH)/bin/protoc-gen-gocosmos
 
-.PHONY: all build test test-deps test-deps-vault test-deps-ecs vet unit race lint lint-deps lengthcheck fuzz bench bench-compare e2e bench-failover proto clean
+.PHONY: all build test test-deps test-deps-vault test-deps-ecs vet unit race lint lint-deps lengthcheck fuzz bench bench-compare bench-retention e2e bench-failover proto clean
 
 all: build
 
@@ -180,6 +180,12 @@ bench-compare:
 # e2e: the testnet/ end-to-end tests alone (`unit` runs them too).
 e2e:
 	$(GO) test -count=1 -v ./testnet
+
+# bench-retention: a chain of 1,000,000 versions over 100,000 keys, then
+# SetRetention to the last 1,000 heights: disk before and after
+# (docs/PERFORMANCE.md). Not part of `make test`.
+bench-retention:
+	$(GO) run ./bench/retention
 
 bench-failover:
 	$(GO) test ./testnet -run '^$$' -bench FailoverLatency -benchtime 1x -v
