@@ -39,6 +39,11 @@ var queryHandlers = map[string]queryHandler{
 	types.QueryOrgs:       (*App).queryOrgs,
 	types.QueryIdentity:   (*App).queryIdentity,
 	types.QueryCheck:      (*App).queryCheck,
+
+	types.QueryGtx:            (*App).queryGtx,
+	types.QueryGtxList:        (*App).queryGtxList,
+	types.QueryGtxPending:     (*App).queryGtxPending,
+	types.QueryGtxParticipant: (*App).queryGtxParticipant,
 }
 
 func (a *App) queryGet(q queryRequest) ([]byte, error) {

@@ -23,6 +23,7 @@ const (
 	KindValidatorChanged Kind = "validator_changed" // the validator set changed
 	KindOrgChanged       Kind = "org_changed"       // a member organisation was added or removed
 	KindEvidence         Kind = "evidence"          // misbehaviour evidence committed in a block
+	KindGtxStep          Kind = "gtx_step"          // a global transaction moved (begun, answered, deadline)
 
 	KindNodeStarted     Kind = "node_started"     // node-local: the node started
 	KindNodeStopped     Kind = "node_stopped"     // node-local: the node stopped cleanly
@@ -39,7 +40,7 @@ const (
 func Kinds() []Kind {
 	return []Kind{
 		KindTxCommitted, KindTxRejected, KindRBACDenied, KindPolicyChanged,
-		KindValidatorChanged, KindOrgChanged, KindEvidence,
+		KindValidatorChanged, KindOrgChanged, KindEvidence, KindGtxStep,
 		KindNodeStarted, KindNodeStopped, KindCheckTxRejected, KindAuthFailed, KindConfigLoaded,
 		KindNodeLogTruncated,
 	}

@@ -26,6 +26,10 @@ const (
 	ActWrite = "write"
 	ActAdmin = "admin"
 	ActAll   = "*"
+	// ActGtxBegin lets a subject begin global transactions with a
+	// participant: object participant/ID in the participant's org domain
+	// (types.GtxBeginAction).
+	ActGtxBegin = "gtx:begin"
 )
 
 // Anyone is the subject every signer (and an unsigned reader) matches.
@@ -127,9 +131,9 @@ func (r Rule) Validate() error {
 		probs = append(probs, err.Error())
 	}
 	switch r.Action {
-	case ActRead, ActWrite, ActAdmin, ActAll:
+	case ActRead, ActWrite, ActAdmin, ActAll, ActGtxBegin:
 	default:
-		probs = append(probs, fmt.Sprintf("action %q: want read, write, admin or *", r.Action))
+		probs = append(probs, fmt.Sprintf("action %q: want read, write, admin, %s or *", r.Action, ActGtxBegin))
 	}
 	if r.Object == "" || len(r.Object) > 512 || strings.ContainsFunc(r.Object, func(c rune) bool { return c == ',' || c <= ' ' || c == 0x7f }) {
 		probs = append(probs, fmt.Sprintf("object %q: want a key pattern of 1-512 characters without commas or spaces", r.Object))

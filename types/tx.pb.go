@@ -274,7 +274,6 @@ func (m *Version) GetTxIndex() uint32 {
 // Op is one step of a transaction.
 type Op struct {
 	// Types that are valid to be assigned to Sum:
-	//
 	//	*Op_Put
 	//	*Op_Delete
 	//	*Op_Check

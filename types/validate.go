@@ -226,6 +226,8 @@ func checkOp(op *Op, lim Limits) (Code, string) {
 		if o.SetRetention == nil {
 			return CodeInvalidOp, "empty set_retention"
 		}
+	case *Op_RegisterParticipant, *Op_RemoveParticipant, *Op_BeginGtx, *Op_GtxAnswer:
+		return checkGtxOp(op, lim)
 	default:
 		return CodeInvalidOp, "unknown or empty op"
 	}

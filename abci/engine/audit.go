@@ -158,6 +158,14 @@ func describeOp(op *types.Op) (string, string) {
 		return "remove_org", "org:" + o.RemoveOrg.Id
 	case *types.Op_SetRetention:
 		return "set_retention", "params:retention"
+	case *types.Op_RegisterParticipant:
+		return "register_participant", "participant:" + o.RegisterParticipant.Id
+	case *types.Op_RemoveParticipant:
+		return "remove_participant", "participant:" + o.RemoveParticipant.Id
+	case *types.Op_BeginGtx:
+		return "begin_gtx", "gtx:" + o.BeginGtx.Gid
+	case *types.Op_GtxAnswer:
+		return "gtx_answer", fmt.Sprintf("gtx:%s/%d/%s", o.GtxAnswer.Gid, o.GtxAnswer.Branch, types.GtxOpName(o.GtxAnswer.Op))
 	}
 	return "unknown", ""
 }
@@ -176,8 +184,11 @@ func (e *Engine) stageAudit(st *staged, b *Block, ds []*decodedTx, res *BlockRes
 	for _, ev := range evidence {
 		add(ev)
 	}
+	gtx := gtxAuditCursor{evs: st.gtxEvents}
+	gtx.blockEntries(b, add)
 	for i, d := range ds {
 		add(auditEntry(b, i, d, &res.Txs[i]))
+		gtx.txEntries(b, i, add)
 	}
 	st.head, st.headHeight = chain.Head(), e.headHeight
 	if st.head.Seq != e.head.Seq {

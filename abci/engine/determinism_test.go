@@ -35,7 +35,9 @@ type workload struct {
 	rotated int
 	// params are the genesis params; with retention set, governance
 	// txs also change the retention rule now and then.
-	params types.Params
+	params  types.Params
+	gtxN    int        // gtxs begun
+	answers []types.Op // gtx answers sent, to send again
 }
 
 func newWorkload(seed int64) *workload {
@@ -188,6 +190,8 @@ func (w *workload) tx(t testing.TB, height uint64, versions func(string) types.V
 	w.nonce++
 	body := types.TxBody{ChainId: typestest.Chain, Nonce: w.nonce, ValidUntilHeight: height + uint64(w.rng.Intn(5))}
 	switch {
+	case r >= 85: // a global transaction op (determinism_gtx_test.go)
+		return w.keep(w.gtxTx(t, height, &body))
 	case r < 11: // governance, signed by one to three identities
 		body.Ops = append(body.Ops, w.govOp())
 		var ss []security.Signer
@@ -391,6 +395,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int, params types.Params) {
 			}
 		}
 		agreeOnFloor(t, engines, h)
+		gtxAgree(t, seed, h, engines, types.Address(w.signers[0].PubKey()))
 		if h%7 == 0 { // restart engine 3 over its store
 			engines[3] = open(restartStore, PlainVerifier{})
 		}
@@ -399,8 +404,12 @@ func replicasAgree(t *testing.T, seed int64, blocks int, params types.Params) {
 		t.Fatalf("seed %d: writes %d, denials %d, policy changes %d, governance changes %d, rotations %d, punished %d: the workload must exercise all of them",
 			seed, changes, denied, policyChanges, govChanges, rotations, punished)
 	}
-	t.Logf("seed %d: %d writing txs, %d denied, %d policy changes, %d governance changes, %d rotations, %d punished",
-		seed, changes, denied, policyChanges, govChanges, rotations, punished)
+	committed, aborted, deadlines := gtxOutcomes(t, ref, types.Address(w.signers[0].PubKey()))
+	if committed == 0 || aborted == 0 || deadlines == 0 {
+		t.Fatalf("seed %d: gtxs committed %d, aborted %d, rolled back at the deadline %d: the workload must exercise all of them", seed, committed, aborted, deadlines)
+	}
+	t.Logf("seed %d: %d writing txs, %d denied, %d policy changes, %d governance changes, %d rotations, %d punished; gtxs: %d committed, %d aborted (%d at the deadline)",
+		seed, changes, denied, policyChanges, govChanges, rotations, punished, committed, aborted, deadlines)
 	if params.Retains() {
 		wantPruned(t, engines)
 	}

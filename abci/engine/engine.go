@@ -89,11 +89,12 @@ type Engine struct {
 	gov         govState
 	height      uint64
 	appHash     []byte
-	stateHash   []byte          // hash chain over state writes (see audit.go)
-	head        audit.ChainHead // the consensus audit chain's head
-	headHeight  uint64          // the block that appended the head entry (committime.go)
-	replay      *replayIndex    // replay ids committed inside the replay window
-	txs         *txCache        // txs decoded and verified (nil: none kept; txcache.go)
+	stateHash   []byte           // hash chain over state writes (see audit.go)
+	head        audit.ChainHead  // the consensus audit chain's head
+	headHeight  uint64           // the block that appended the head entry (committime.go)
+	replay      *replayIndex     // replay ids committed inside the replay window
+	txs         *txCache         // txs decoded and verified (nil: none kept; txcache.go)
+	gtxOpen     map[string]int64 // committed open gtxs: gid -> deadline (gtx.go)
 	staged      *staged
 }
 
@@ -111,6 +112,8 @@ type staged struct {
 	latest     map[string]int       // storage key -> index in writes of its newest staged write
 	policyLog  []policyChange       // policy changes, in order (made to blockPolicy)
 	keys       map[string]keyRecord // key records the block changed (over e.keys)
+	gtxOpen    map[string]gtxOpenChange
+	gtxEvents  []gtxEvent // gtx transitions, for the audit chain
 }
 
 // NewEngine opens the engine over store. A store without genesis state is
@@ -138,6 +141,9 @@ func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
 		return nil, err
 	}
 	if err := e.loadHead(); err != nil {
+		return nil, err
+	}
+	if err := e.loadGtxOpen(); err != nil {
 		return nil, err
 	}
 	e.height, e.appHash = h, hash
@@ -376,6 +382,11 @@ func (e *Engine) CheckTx(txBytes []byte) Outcome {
 	if d.code == types.CodeOK {
 		if err := e.authorizeGov(nil, d); err != nil {
 			d.fail(types.CodeInternal, "governance check failed")
+		}
+	}
+	if d.code == types.CodeOK {
+		if err := e.checkGtxOps(d); err != nil {
+			d.fail(types.CodeInternal, "gtx check failed")
 		}
 	}
 	if d.code == types.CodeOK {

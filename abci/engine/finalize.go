@@ -42,6 +42,9 @@ func (e *Engine) execBlock(st *staged, b *Block) (*BlockResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("abci: evidence: %w", err)
 	}
+	if err := e.sweepGtxDeadlines(st, b); err != nil {
+		return nil, fmt.Errorf("abci: gtx deadlines: %w", err)
+	}
 	ds := make([]*decodedTx, len(b.Txs))
 	for i, tx := range b.Txs {
 		ds[i] = e.decode(tx)
@@ -182,7 +185,8 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 			}
 		case *types.Op_Grant, *types.Op_Revoke, *types.Op_Policy,
 			*types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg,
-			*types.Op_SetRetention:
+			*types.Op_SetRetention,
+			*types.Op_RegisterParticipant, *types.Op_RemoveParticipant, *types.Op_BeginGtx, *types.Op_GtxAnswer:
 			policyOps = append(policyOps, i)
 		case *types.Op_RotateKey:
 			why, err := e.checkRotation(st, d, o.RotateKey.NewPubKey)
@@ -219,6 +223,9 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 	if d.code != types.CodeOK {
 		return nil, nil
 	}
+	for _, w := range d.gtxWrites { // a gtx the tx committed
+		buffer(w)
+	}
 	return writes, nil
 }
 
@@ -244,6 +251,14 @@ func (e *Engine) applyPolicyOps(st *staged, d *decodedTx, idx []int) error {
 			*types.Op_SetRetention:
 			if err := e.applyGovOp(st, d, i, ver); err != nil {
 				return fmt.Errorf("abci: governance op: %w", err)
+			}
+			if d.code != types.CodeOK {
+				return u.rollback(e)
+			}
+			continue
+		case *types.Op_RegisterParticipant, *types.Op_RemoveParticipant, *types.Op_BeginGtx, *types.Op_GtxAnswer:
+			if err := e.applyGtxOp(st, d, i, u); err != nil {
+				return fmt.Errorf("abci: gtx op: %w", err)
 			}
 			if d.code != types.CodeOK {
 				return u.rollback(e)
@@ -296,5 +311,6 @@ func (e *Engine) Commit() error {
 	if err := e.promoteParams(st); err != nil {
 		return err
 	}
+	e.promoteGtx(st)
 	return e.retain(st.height, st.time)
 }

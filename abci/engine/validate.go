@@ -24,6 +24,8 @@ type decodedTx struct {
 	code     types.Code
 	log      string        // in words, for the validator's own log (failText)
 	reason   *types.Reason // as data, for state (failAt)
+	// gtxWrites are the ledger writes of the gtxs this tx committed.
+	gtxWrites []pendingWrite
 }
 
 // fail fails d with code c; the words go to the validator's log only. A
@@ -81,6 +83,10 @@ func (e *Engine) checkOp(op *types.Op) (types.Code, string) {
 	case *types.Op_Policy:
 		if err := ruleOf(o.Policy).Validate(); err != nil {
 			return types.CodeInvalidOp, err.Error()
+		}
+	case *types.Op_RegisterParticipant:
+		if !rbac.ValidName(o.RegisterParticipant.Org) {
+			return types.CodeGtxBadShape, fmt.Sprintf("org %q: want 1-%d characters of A-Z a-z 0-9 . _ : @ -", o.RegisterParticipant.Org, rbac.MaxNameBytes)
 		}
 	}
 	return types.CodeOK, ""

@@ -191,6 +191,7 @@ var titles = map[audit.Kind]string{
 	audit.KindValidatorChanged: "Validator set changed",
 	audit.KindOrgChanged:       "Member organisation changed",
 	audit.KindEvidence:         "Validator misbehaviour evidence",
+	audit.KindGtxStep:          "Global transaction step",
 	audit.KindNodeStarted:      "Node started",
 	audit.KindNodeStopped:      "Node stopped",
 	audit.KindCheckTxRejected:  "Transaction refused by mempool",

@@ -50,6 +50,7 @@ func sampleEntries() []audit.Entry {
 		{Kind: audit.KindNodeLogTruncated, Action: "truncate", Resources: []string{"data/audit/node.log.damaged-1"}, Code: 0, Message: "gave up seq 8-9"},
 		{Kind: audit.KindCheckTxRejected, Actor: "ip:2001:db8::7", Endpoint: "2001:db8::7", Action: "submit", Code: 5, CodeName: "BAD_SIGNATURE", Message: "refused before admission", TxHash: txh},
 		{Kind: audit.KindCheckTxRejected, Actor: "cert:" + certHash, Endpoint: "192.0.2.8", Action: "submit", Resources: []string{"count:9999"}, Code: 5, CodeName: "BAD_SIGNATURE", Message: "9999 submit refusals counted"},
+		{Kind: audit.KindGtxStep, Actor: signer, Action: "gtx_answer", Resources: []string{"gtx:t-1", "phase:aborting", "step:1/action", "attempt:1", "status:failed", "signer:" + signer, "due:0/compensate"}, CodeName: "OK", TxHash: txh},
 	}
 	c := audit.NewChain(audit.ChainHead{})
 	for i := range es {
