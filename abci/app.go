@@ -227,6 +227,9 @@ func (a *App) authFailed(ctx context.Context, reader, path string, err error) {
 
 // query serves one read path through queryHandlers.
 func (a *App) query(path string, data []byte, height uint64, reader string, resp *abcitypes.ResponseQuery) ([]byte, error) {
+	if ok, err := a.queryPeerFilter(path); ok {
+		return nil, err
+	}
 	h, ok := queryHandlers[path]
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown path %q (known: %s, %s, %s, %s, %s, %s, %s)", engine.ErrNotFound, path,

@@ -44,6 +44,7 @@ var queryHandlers = map[string]queryHandler{
 	types.QueryGtxList:        (*App).queryGtxList,
 	types.QueryGtxPending:     (*App).queryGtxPending,
 	types.QueryGtxParticipant: (*App).queryGtxParticipant,
+	types.QueryNodes:          (*App).queryNodes,
 }
 
 func (a *App) queryGet(q queryRequest) ([]byte, error) {

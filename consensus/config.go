@@ -73,6 +73,9 @@ const (
 //     which CometBFT does not wait for on shutdown), addr_book_strict = false and
 //     allow_duplicate_ip = true so several nodes on 127.0.0.1 can peer, higher
 //     send/recv rates;
+//   - filter_peers = true: CometBFT asks the application (ABCI Query
+//     /p2p/filter/id/ID) whether to admit each peer, and the node re-asks
+//     after every block (peeradmission.go);
 //   - rpc.max_body_bytes for a 1 MiB tx; instrumentation.prometheus_listen_addr on
 //     loopback (Prometheus stays off);
 //   - tx_index.indexer = "null" and ABCI responses kept: dstt keeps every tx's result
@@ -102,6 +105,7 @@ func NewConfig(homeDir string, opts InitOptions) (*cfg.Config, error) {
 	c.RPC.MaxBodyBytes = rpcMaxBodyBytes
 	c.RPC.Unsafe = false
 
+	c.FilterPeers = true // peer admission from the application (peeradmission.go)
 	c.P2P.ListenAddress = opts.P2PListen
 	c.P2P.PexReactor = false
 	c.P2P.AddrBookStrict = false

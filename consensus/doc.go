@@ -52,6 +52,14 @@
 // node's public key, from which both IDs derive (Peer.NodeID, LibP2PID). Every validator
 // of a chain must use the same transport.
 //
+// # Peer admission
+//
+// NewConfig turns filter_peers on: CometBFT asks the application (ABCI Query
+// /p2p/filter/id/NODE-ID) whether to admit each peer when it connects, on the TCP
+// transport. A running Node asks again for every connected peer after each committed
+// block and drops the ones now refused, and redials missing persistent peers that are
+// admitted (peeradmission.go). The go-libp2p transport has no peer admission.
+//
 // # A validator key held elsewhere
 //
 // With InitOptions.ValidatorPubKey the genesis validator is a key this home does not

@@ -46,6 +46,8 @@ type Node struct {
 
 	mu    sync.Mutex
 	state nodeState
+	// stopPeerWatch ends the peer admission re-check (peeradmission.go).
+	stopPeerWatch func()
 }
 
 // NewNode builds a node from an initialised home and the application. The node's
@@ -146,6 +148,9 @@ func (n *Node) Start() error {
 	if err := n.comet.Start(); err != nil {
 		return errors.Join(fmt.Errorf("consensus: starting node: %w", err), n.teardownLocked())
 	}
+	if n.config.FilterPeers && !n.config.P2P.LibP2PConfig.Enabled { // libp2p has no peer filter
+		n.stopPeerWatch = watchPeers(n.comet, n.comet.Logger.With("module", "peer-admission"))
+	}
 	n.state = stateRunning
 	return nil
 }
@@ -164,6 +169,9 @@ func (n *Node) teardownLocked() error {
 	case stateStopped:
 		return nil
 	case stateRunning:
+		if n.stopPeerWatch != nil {
+			n.stopPeerWatch()
+		}
 		if err := n.comet.Stop(); err != nil && !errors.Is(err, service.ErrAlreadyStopped) {
 			errs = append(errs, fmt.Errorf("consensus: stopping node: %w", err))
 		}

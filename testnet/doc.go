@@ -20,15 +20,18 @@
 // validators are in one genesis with equal power; node i's validator key and its
 // test-keyring key "dev" make up organisation org i (app_state orgs), every "dev" key is
 // a genesis admin, and governance needs admins of k distinct orgs (Threshold; 0, the
-// default, is a majority of the member orgs at the time). Every node lists all
+// default, is a majority of the member orgs at the time), and each node's P2P node ID
+// is registered for its org (peer admission: nodes refuse unregistered peers). Every
+// node lists all
 // the others as peers: persistent_peers on CometBFT's TCP transport, persistent
 // [p2p.libp2p] bootstrap_peers on the go-libp2p one. The CLI (`dstt testnet init`) also
 // writes each home's client.json, so `dstt --home DIR/nodeI tx put k v` signs with org
 // i's admin key and talks to node i.
 //
 // AddNode adds DIR/nodeK for a new organisation: the chain's genesis, the next ports,
-// every existing node as a peer. It runs as a full node until a governance tx signed by
-// k org admins admits its org and its validator key.
+// every existing node as a peer. The other nodes refuse it until a governance tx signed
+// by k org admins admits its org and the org's admin registers its node ID (dstt node
+// register); then it runs as a full node until governance admits its validator key.
 //
 // # Calls
 //

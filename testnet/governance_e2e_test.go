@@ -91,18 +91,20 @@ func (c *cluster) orgIDs(tb testing.TB) []string {
 	return ids
 }
 
-// TestGovernance is test 4: a new organisation's node joins as a full node; a
-// governance tx with too few org signatures is refused; with k of n it admits the org
-// and then its validator, which starts signing blocks; removing a genesis validator
-// takes it out of the quorum arithmetic.
+// TestGovernance is test 4: a new organisation's node is refused by every member's
+// node and receives no block while its org is no member; a governance tx with too few
+// org signatures is refused; with k of n it admits the org, whose admin registers the
+// node, which then syncs; then its validator, which starts signing blocks; removing a
+// genesis validator takes it out of the quorum arithmetic, and removing its org drops
+// its node from the network.
 func TestGovernance(t *testing.T) {
 	c := newCluster(t, "tcp", 4) // k = 3 of 4 orgs
 	c.startAll(t)
 	n5 := c.addNode(t)
 	c.start(t, n5.Name)
-	c.waitReady(t, 90*time.Second, n5.Name)
 	l := c.startLoad(t, "t4", 4) // keeps blocks coming so validator updates take effect
 	node1 := c.node(t, "node1").Home
+	c.checkOutsider(t, n5.Name, 5)
 
 	// Too few orgs: 2 of the 3 needed. Refused; nothing changes.
 	addOrg := c.proposal(t, []string{"node1", "node2"}, "add-org", n5.Org, "--admin", n5.AdminAddress)
@@ -124,6 +126,11 @@ func TestGovernance(t *testing.T) {
 	if ids := c.orgIDs(t); !strings.Contains(strings.Join(ids, ","), n5.Org) {
 		t.Fatalf("%s not a member after the approved proposal: %v", n5.Org, ids)
 	}
+
+	// The new org's admin registers its node (through node1: node5 has no block yet),
+	// and node5 connects and syncs.
+	c.registerNode(t, n5.NodeID, n5.Org, n5.Home, "node1")
+	c.waitReady(t, 90*time.Second, n5.Name)
 
 	// gov sign checks membership on the signer's own node: wait until
 	// node5 has the block that admitted its org.
@@ -169,6 +176,12 @@ func TestGovernance(t *testing.T) {
 		_, in := vs[addr4]
 		return !in && len(vs) == 4, fmt.Sprint(vs)
 	})
+	// Its org goes too: every node drops node4, whose height then stands still.
+	rmOrg := c.proposal(t, []string{"node1", "node2", "node3"}, "remove-org", node4.Org)
+	if res, code := c.gov(t, node1, "submit", rmOrg); code != 0 {
+		t.Fatalf("remove-org: exit %d %v", code, res)
+	}
+	c.checkDropped(t, "node4", 5)
 	c.kill(t, "node4")
 	c.kill(t, "node1")
 	down := time.Now()
@@ -196,6 +209,7 @@ func TestDoubleSignEvidence(t *testing.T) {
 	// node4's turn to propose comes, node4 and the twin propose different blocks and
 	// each prevotes its own: conflicting votes.
 	setConfigValue(t, filepath.Join(twin.Home, "config", "config.toml"), "broadcast", "false")
+	c.registerNode(t, twin.NodeID, node4.Org, node4.Home, "node4") // a node of org4: members admit it
 	c.start(t, twin.Name)
 	c.waitReady(t, 90*time.Second, twin.Name)
 	l := c.startLoad(t, "t5", 4)

@@ -296,7 +296,7 @@ func newGenesis(opts Options, nodes []Node, keys []consensus.NodeKeys) (*types.G
 	for i, n := range nodes {
 		vals[i] = types.GenesisValidator{PubKey: keys[i].ValidatorPubKey(), Power: consensus.ValidatorPower, Name: n.Name}
 		state.Admins = append(state.Admins, n.AdminAddress)
-		state.Orgs = append(state.Orgs, dtypes.Org{ID: n.Org, Admins: []string{n.AdminAddress}, Validators: []string{n.ValidatorPubKey}})
+		state.Orgs = append(state.Orgs, dtypes.Org{ID: n.Org, Admins: []string{n.AdminAddress}, Validators: []string{n.ValidatorPubKey}, Nodes: []string{n.NodeID}})
 	}
 	appState, err := json.Marshal(state)
 	if err != nil {

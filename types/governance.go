@@ -10,6 +10,9 @@ type Org struct {
 	Admins []string `json:"admins"`
 	// Validators are the hex ed25519 public keys of the org's validators.
 	Validators []string `json:"validators,omitempty"`
+	// Nodes, in genesis, are the P2P node IDs registered for the org from
+	// the start (peer admission; RegisterNode adds more later).
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 // OrgsView is the answer to QueryOrgs: the member orgs, sorted by ID, and

@@ -228,6 +228,10 @@ func checkOp(op *Op, lim Limits) (Code, string) {
 		}
 	case *Op_RegisterParticipant, *Op_RemoveParticipant, *Op_BeginGtx, *Op_GtxAnswer:
 		return checkGtxOp(op, lim)
+	case *Op_RegisterNode:
+		return checkNodeOp("register_node", o.RegisterNode == nil, o.RegisterNode.GetNodeId(), o.RegisterNode.GetOrg())
+	case *Op_RemoveNode:
+		return checkNodeOp("remove_node", o.RemoveNode == nil, o.RemoveNode.GetNodeId(), o.RemoveNode.GetOrg())
 	default:
 		return CodeInvalidOp, "unknown or empty op"
 	}

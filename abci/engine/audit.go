@@ -112,7 +112,7 @@ func auditEntry(b *Block, i int, d *decodedTx, out *Outcome) audit.Entry {
 				kind = audit.KindPolicyChanged
 			case "add_validator", "remove_validator":
 				kind = audit.KindValidatorChanged
-			case "add_org", "remove_org":
+			case "add_org", "remove_org", "register_node", "remove_node":
 				if kind != audit.KindValidatorChanged {
 					kind = audit.KindOrgChanged
 				}
@@ -166,6 +166,9 @@ func describeOp(op *types.Op) (string, string) {
 		return "begin_gtx", "gtx:" + o.BeginGtx.Gid
 	case *types.Op_GtxAnswer:
 		return "gtx_answer", fmt.Sprintf("gtx:%s/%d/%s", o.GtxAnswer.Gid, o.GtxAnswer.Branch, types.GtxOpName(o.GtxAnswer.Op))
+	}
+	if act, res, ok := nodeOpAction(op); ok {
+		return act, res
 	}
 	return "unknown", ""
 }

@@ -56,7 +56,7 @@
 // All state lives in one versioned store, one namespace per byte prefix:
 // 'k' user keys, 't' tx results, 'p' genesis params, 'r' RBAC rules and
 // grants, 'i'/'I' key-rotation records, 'o' member orgs, 'v' validators,
-// 'e' evidence, 'a' audit entries, 'h' the state hash and audit head,
+// 'e' evidence, 'n' registered P2P nodes (peer admission, nodes.go), 'a' audit entries, 'h' the state hash and audit head,
 // 'c' commit times of blocks with audit entries, 's' the settled audit head,
 // 'T' the time of each block that wrote anything (retention.go),
 // 'P' gtx participants, 'D' gtx definitions, 'g' gtx states, 'W' open gtxs

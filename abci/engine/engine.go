@@ -305,7 +305,13 @@ func genesisPolicy(g GenesisState) ([]rbac.Rule, []rbac.Grant, error) {
 func genesisGov(g GenesisState, validators []Validator) ([]storage.Entry, error) {
 	var writes []storage.Entry
 	orgOf := map[string]string{}
+	nodeOrg := map[string]string{}
 	for _, o := range g.Orgs {
+		o, nodes, err := genesisNodes(o, nodeOrg)
+		if err != nil {
+			return nil, err
+		}
+		writes = append(writes, nodes...)
 		b, err := json.Marshal(o)
 		if err != nil {
 			return nil, err

@@ -186,7 +186,8 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 		case *types.Op_Grant, *types.Op_Revoke, *types.Op_Policy,
 			*types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg,
 			*types.Op_SetRetention,
-			*types.Op_RegisterParticipant, *types.Op_RemoveParticipant, *types.Op_BeginGtx, *types.Op_GtxAnswer:
+			*types.Op_RegisterParticipant, *types.Op_RemoveParticipant, *types.Op_BeginGtx, *types.Op_GtxAnswer,
+			*types.Op_RegisterNode, *types.Op_RemoveNode:
 			policyOps = append(policyOps, i)
 		case *types.Op_RotateKey:
 			why, err := e.checkRotation(st, d, o.RotateKey.NewPubKey)
@@ -248,7 +249,8 @@ func (e *Engine) applyPolicyOps(st *staged, d *decodedTx, idx []int) error {
 			}
 			continue
 		case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg,
-			*types.Op_SetRetention:
+			*types.Op_SetRetention,
+			*types.Op_RegisterNode, *types.Op_RemoveNode:
 			if err := e.applyGovOp(st, d, i, ver); err != nil {
 				return fmt.Errorf("abci: governance op: %w", err)
 			}

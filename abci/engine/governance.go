@@ -302,6 +302,8 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 		return e.applyRemoveOrg(st, d, i, ver, o.RemoveOrg)
 	case *types.Op_SetRetention:
 		return e.applySetRetention(st, ver, o.SetRetention)
+	case *types.Op_RegisterNode, *types.Op_RemoveNode:
+		return e.applyNodeOp(st, d, i, ver)
 	}
 	return nil
 }

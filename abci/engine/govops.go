@@ -125,6 +125,9 @@ func (e *Engine) applyRemoveOrg(st *staged, d *decodedTx, i int, ver storage.Ver
 		return nil
 	}
 	st.put(storage.Entry{Key: prefixed(nsOrg, org.ID), Deleted: true, Version: ver})
+	if err := e.removeOrgNodes(st, org.ID, ver); err != nil {
+		return err
+	}
 	for _, a := range org.Admins {
 		g := rbac.Grant{Subject: a, Role: rbac.AdminRole, Domain: org.ID}
 		removed, err := e.stagePolicy(st, removeGrant(g))

@@ -32,6 +32,9 @@ const (
 	ruleNotValidator        = "not_validator"         // op; subject: the validator's address
 	ruleNoPowerLeft         = "no_power_left"         // op; subject: the validator's address
 	ruleValidatorSetRefused = "validator_set_refused" // op; subject: the validator's address
+	ruleNodeRegistered      = "node_registered"       // op; subject: the node ID
+	ruleNoNode              = "no_node"               // op; subject: the node ID
+	ruleNodeLimit           = "node_limit"            // op; subject: the org id
 )
 
 // failText words a failure for the validator's own log. A variable so a
@@ -73,6 +76,13 @@ var ruleText = map[string]func(r *types.Reason) string{
 	ruleNoPowerLeft:  func(r *types.Reason) string { return fmt.Sprintf("removing %s would leave no voting power", r.Subject) },
 	ruleValidatorSetRefused: func(r *types.Reason) string {
 		return fmt.Sprintf("CometBFT would refuse the validator set with %s changed", r.Subject)
+	},
+	ruleNodeRegistered: func(r *types.Reason) string { return fmt.Sprintf("node %s is already registered", r.Subject) },
+	ruleNoNode: func(r *types.Reason) string {
+		return fmt.Sprintf("node %s is not registered for the org the op names", r.Subject)
+	},
+	ruleNodeLimit: func(r *types.Reason) string {
+		return fmt.Sprintf("org %q has as many registered nodes as one org may (%d)", r.Subject, MaxNodesPerOrg)
 	},
 }
 

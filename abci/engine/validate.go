@@ -193,6 +193,10 @@ func (e *Engine) authorize(st *staged, d *decodedTx) {
 			dom, act = o.Revoke.Domain, rbac.ActAdmin
 		case *types.Op_Policy:
 			dom, act = o.Policy.Domain, rbac.ActAdmin
+		case *types.Op_RegisterNode:
+			dom, act = o.RegisterNode.Org, rbac.ActAdmin
+		case *types.Op_RemoveNode:
+			dom, act = o.RemoveNode.Org, rbac.ActAdmin
 		case *types.Op_RotateKey:
 			continue // anyone may rotate their own key
 		default:
