@@ -35,6 +35,12 @@ type Params struct {
 	// later by the governance op SetRetention.
 	RetainHeights uint64 `json:"retain_heights,omitempty"`
 	RetainSeconds uint64 `json:"retain_seconds,omitempty"`
+	// SnapshotInterval turns on state snapshots: the first block that
+	// writes state at least this many heights after the last snapshot
+	// height folds a digest of the whole state into its state hash, so the
+	// app hash the validators sign covers the state at that height and a
+	// snapshot of it (a backup, state sync) can be verified. 0: none.
+	SnapshotInterval uint64 `json:"snapshot_interval,omitempty"`
 }
 
 // Retains reports whether the retention rule prunes anything.

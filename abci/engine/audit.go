@@ -44,7 +44,7 @@ func isDerived(key []byte) bool {
 		return false
 	}
 	switch key[0] {
-	case nsAudit, nsHead, nsCommitTime, nsSettled, nsBlockTime:
+	case nsAudit, nsHead, nsCommitTime, nsSettled, nsBlockTime, nsDigest:
 		return true
 	}
 	return false
@@ -177,6 +177,9 @@ func describeOp(op *types.Op) (string, string) {
 // anything, the new head record; it returns the block's app hash.
 func (e *Engine) stageAudit(st *staged, b *Block, ds []*decodedTx, res *BlockResult, evidence []audit.Entry) []byte {
 	st.stateHash = nextStateHash(e.stateHash, b.Height, st.writes)
+	if st.digest != nil {
+		st.stateHash = digestStateHash(e.stateHash, b.Height, st.digest)
+	}
 	e.stageCommitTime(st, b)
 	chain := audit.NewChain(e.head)
 	ver := storage.Version{Height: st.height}

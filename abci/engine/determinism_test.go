@@ -271,6 +271,7 @@ func TestReplicasAgreeWithRetention(t *testing.T) {
 		4: {RetainHeights: 8},
 		5: {RetainSeconds: 12},
 		6: {RetainHeights: 5, RetainSeconds: 20},
+		7: {RetainHeights: 6, SnapshotInterval: 9},
 	} {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { replicasAgree(t, seed, 80, p) })
 	}

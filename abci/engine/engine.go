@@ -92,6 +92,7 @@ type Engine struct {
 	stateHash   []byte           // hash chain over state writes (see audit.go)
 	head        audit.ChainHead  // the consensus audit chain's head
 	headHeight  uint64           // the block that appended the head entry (committime.go)
+	lastDigest  uint64           // the last height whose state hash is a state digest (snapshot.go)
 	replay      *replayIndex     // replay ids committed inside the replay window
 	txs         *txCache         // txs decoded and verified (nil: none kept; txcache.go)
 	gtxOpen     map[string]int64 // committed open gtxs: gid -> deadline (gtx.go)
@@ -107,6 +108,7 @@ type staged struct {
 	stateHash  []byte
 	head       audit.ChainHead
 	headHeight uint64
+	digest     []byte // the state digest, at a snapshot height (snapshot.go)
 	valUpdates []ValidatorUpdate
 	writes     []storage.Entry
 	latest     map[string]int       // storage key -> index in writes of its newest staged write
@@ -149,6 +151,9 @@ func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
 	e.height, e.appHash = h, hash
 	if err := e.loadReplayIndex(); err != nil {
 		return nil, fmt.Errorf("abci: load replay index: %w", err)
+	}
+	if err := e.loadDigest(); err != nil {
+		return nil, err
 	}
 	return e, nil
 }

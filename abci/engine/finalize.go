@@ -58,6 +58,9 @@ func (e *Engine) execBlock(st *staged, b *Block) (*BlockResult, error) {
 		}
 		res.Txs[i] = out
 	}
+	if err := e.stageDigest(st, b.Height); err != nil {
+		return nil, fmt.Errorf("abci: state digest: %w", err)
+	}
 	st.appHash = e.stageAudit(st, b, ds, res, evidence)
 	res.AppHash = st.appHash
 	res.ValidatorUpdates = st.valUpdates
@@ -314,5 +317,8 @@ func (e *Engine) Commit() error {
 		return err
 	}
 	e.promoteGtx(st)
+	if st.digest != nil {
+		e.lastDigest = st.height
+	}
 	return e.retain(st.height, st.time)
 }

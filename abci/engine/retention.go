@@ -91,6 +91,11 @@ func (e *Engine) retain(h uint64, t time.Time) error {
 	if err != nil {
 		return err
 	}
+	if e.params.SnapshotInterval > 0 {
+		// The state at the last snapshot height stays readable: its
+		// snapshot is taken from it (snapshot.go).
+		floor = max(min(floor, e.lastDigest), prev)
+	}
 	// Each Prune walks every key: run it when the floor has moved by a
 	// quarter of the retained window (at least one height).
 	step := max((h-floor+1)/4, 1)
