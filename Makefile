@@ -43,9 +43,10 @@ build:
 # the participants' own databases in the cross-organisation transaction
 # tests (transport/internal/pgtest starts a throwaway cluster per test with
 # initdb/pg_ctl; under `make test` those tests fail instead of skipping
-# when it is missing). Installed with apt-get (as root, on Debian) only
-# when a package is missing.
-RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl protobuf-compiler jq curl iproute2 postgresql
+# when it is missing); chromium: the browser the explorer's tests drive
+# (test-ui). Installed with apt-get (as root, on Debian) only when a
+# package is missing.
+RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl protobuf-compiler jq curl iproute2 postgresql chromium
 test: export DSTT_REQUIRE_POSTGRES := 1
 test-deps: test-deps-vault test-deps-ecs
 	@missing=""; for p in $(RSYSLOG_PKGS); do \
@@ -143,18 +144,38 @@ RACE_SKIP = ^TestTxnCounterUnderContention$$
 race:
 	$(GO) test -count=1 -race -skip '$(RACE_SKIP)' $(RACE_PKGS)
 
-test: test-deps vet lint lengthcheck unit race test-ts
+test: test-deps vet lint lengthcheck unit race test-ts test-ui
 
 # test-ts: the TypeScript SDK's tests (sdk/ts): the shared wire vectors, and
 # a real node (bin/dstt, started and stopped by the tests on free loopback
 # ports) for submit, reads, signed reads, transactions and event streams.
 # npm ci runs only when package-lock.json changed (stamp in node_modules).
-.PHONY: test-ts
+.PHONY: test-ts test-ui
 test-ts: build sdk/ts/node_modules/.npm-ci.stamp
 	cd sdk/ts && DSTT_BIN=$(CURDIR)/bin/dstt npm test --silent
 
 sdk/ts/node_modules/.npm-ci.stamp: sdk/ts/package-lock.json
 	cd sdk/ts && npm ci --no-audit --no-fund
+	touch $@
+
+# test-ui: the web explorer (ui/, embedded and served at /ui): the committed
+# build (ui/dist, ui/build.json) is rebuilt from its sources and compared
+# byte for byte, then Playwright drives Debian's Chromium against a real dev
+# node (bin/dstt). `make ui` rebuilds it after a change to ui/src or
+# sdk/ts/src; `make ui-screenshots` also rewrites docs/explorer/*.png.
+.PHONY: ui ui-screenshots
+test-ui: build ui/node_modules/.npm-ci.stamp
+	cd ui && node scripts/check.mjs
+	cd ui && DSTT_BIN=$(CURDIR)/bin/dstt npx playwright test
+
+ui: ui/node_modules/.npm-ci.stamp
+	cd ui && npm run build
+
+ui-screenshots: build ui/node_modules/.npm-ci.stamp
+	cd ui && UPDATE_SCREENSHOTS=1 DSTT_BIN=$(CURDIR)/bin/dstt npx playwright test
+
+ui/node_modules/.npm-ci.stamp: ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
 	touch $@
 
 fuzz:

@@ -61,6 +61,10 @@ func (g *Gateway) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if !es.flush() || !g.replayStored(r.Context(), es, start, last) {
 		return
 	}
+	// After stored blocks, a checkpoint: the client knows it has caught up.
+	if start <= last && !es.keepAlive() {
+		return
+	}
 	g.streamLive(r.Context(), es, s)
 }
 

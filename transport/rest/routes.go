@@ -31,7 +31,7 @@ type routeSpec struct {
 }
 
 // routes lists every endpoint; openapi.json documents exactly these.
-var routes = []routeSpec{
+var routes = append([]routeSpec{
 	{http.MethodPost, "/v1/txs", routeSubmit},
 	{http.MethodGet, "/v1/txs/{hash}", routeTx},
 	{http.MethodGet, "/v1/kv/{key}", routeKV},
@@ -44,7 +44,7 @@ var routes = []routeSpec{
 	{http.MethodGet, "/v1/openapi.json", routeOpenAPI},
 	{http.MethodGet, "/healthz", routeHealthz},
 	{http.MethodGet, "/readyz", routeReadyz},
-}
+}, explorerRoutes...)
 
 // match maps an escaped request path to a route name and its path
 // parameter (a tx hash or an unescaped key). The router is hand-written,
@@ -68,6 +68,9 @@ func match(escapedPath string) (name, param string, err error) {
 		return routeHealthz, "", nil
 	case api.PathReadyz:
 		return routeReadyz, "", nil
+	}
+	if name, param := matchExplorer(escapedPath); name != routeNone {
+		return name, param, nil
 	}
 	if rest, ok := strings.CutPrefix(escapedPath, api.PathTxs+"/"); ok && rest != "" && !strings.Contains(rest, "/") {
 		return routeTx, rest, nil
@@ -107,6 +110,10 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, api.NewProblem(api.ProblemNoRoute, fmt.Sprintf("no endpoint at %s; see GET %s", r.URL.Path, api.PathOpenAPI)))
 		return
 	}
+	if name == routeUI {
+		g.serveUI(w, r)
+		return
+	}
 	if want := routeMethods[name]; r.Method != want && !(want == http.MethodGet && r.Method == http.MethodHead) {
 		w.Header().Set("Allow", want)
 		writeProblem(w, r, api.NewProblem(api.ProblemMethod, fmt.Sprintf("%s takes %s, not %s", r.URL.Path, want, r.Method)))
@@ -139,5 +146,7 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 		g.handleHealthz(w, r)
 	case routeReadyz:
 		g.handleReadyz(w, r)
+	default:
+		g.routeExplorer(w, r, name, param)
 	}
 }

@@ -1,6 +1,7 @@
 // Byte helpers: hex, base64, UTF-8, concatenation and the unsigned varint
 // (Go's binary.PutUvarint, protobuf's varint) every sign-bytes function
-// length-prefixes with.
+// length-prefixes with. Plain ECMAScript (no Buffer), so the SDK runs in
+// browsers too.
 
 const enc = new TextEncoder();
 const dec = new TextDecoder("utf-8", { fatal: true });
@@ -27,28 +28,39 @@ export function isUtf8(b: Uint8Array): boolean {
 
 /** Lower-case hex of b. */
 export function toHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+  let s = "";
+  for (const x of b) s += HEX_DIGITS[x] as string;
+  return s;
 }
+
+const HEX_DIGITS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** Decodes hex (either case); throws on odd length or a non-hex digit. */
 export function fromHex(s: string): Uint8Array {
   if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) {
     throw new Error(`dstt: bad hex ${JSON.stringify(s.slice(0, 20))}`);
   }
-  return new Uint8Array(Buffer.from(s, "hex"));
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
 }
 
 /** Standard, padded base64 of b. */
 export function toBase64(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("base64");
+  let bin = "";
+  for (let i = 0; i < b.length; i += 0x8000) bin += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(bin);
 }
 
 /** Decodes standard base64. */
 export function fromBase64(s: string): Uint8Array {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s)) {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.replace(/=+$/, "").length % 4 === 1) {
     throw new Error("dstt: bad base64");
   }
-  return new Uint8Array(Buffer.from(s, "base64"));
+  const bin = atob(s.replace(/=+$/, ""));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
 }
 
 /** Concatenates byte arrays. */

@@ -117,7 +117,8 @@ export class Client {
     this.signer = o.signer;
     this.reader = o.reader ?? o.signer;
     this.validFor = o.validFor ?? DEFAULT_VALID_FOR;
-    this.#fetch = o.fetch ?? globalThis.fetch;
+    // Bound: a browser refuses fetch called with another `this` ("Illegal invocation").
+    this.#fetch = o.fetch ?? globalThis.fetch.bind(globalThis);
     this.#timeoutMs = o.timeoutMs ?? 60_000;
     this.#chainId = o.chainId;
   }

@@ -19,6 +19,12 @@ export interface SubscribeOptions {
   fromHeight?: number;
   /** Give up after this many reconnects in a row without progress (default 20). */
   maxFailures?: number;
+  /**
+   * Called with every position the stream passes: each write's id, and the
+   * checkpoints (bare heights) the gateway sends after replaying stored
+   * blocks and with keep-alives, so a caller knows how far it has seen.
+   */
+  onPosition?: (id: string) => void;
 }
 
 /** An event position: [height, tx index, write index]. */
@@ -98,6 +104,7 @@ export class Subscription implements AsyncIterable<WriteEvent> {
   reconnects = 0;
   readonly #client: Client;
   readonly #maxFailures: number;
+  readonly #onPosition: ((id: string) => void) | undefined;
   #last: EventPos | undefined;
   #closed = false;
   #closer = new AbortController();
@@ -108,6 +115,7 @@ export class Subscription implements AsyncIterable<WriteEvent> {
     this.#client = client;
     this.prefix = prefix;
     this.#maxFailures = o.maxFailures ?? 20;
+    this.#onPosition = o.onPosition;
     if (o.after !== undefined) this.#last = parseEventId(o.after);
     else if (o.fromHeight !== undefined && o.fromHeight >= 1) this.#last = parseEventId(String(o.fromHeight - 1));
   }
@@ -160,6 +168,7 @@ export class Subscription implements AsyncIterable<WriteEvent> {
             if (this.#last && compareEventPos(pos, this.#last) <= 0) continue; // overlap of a resumed stream
             this.#last = pos;
             if (f.event === "write" && f.data !== undefined) yield JSON.parse(f.data) as WriteEvent;
+            this.#onPosition?.(f.id);
           }
         } catch (err) {
           if (this.#closed) return;

@@ -12,3 +12,4 @@ export * from "./client.js";
 export * from "./txn.js";
 export * from "./events.js";
 export type { components, paths, operations } from "./openapi.js";
+export * from "./explorer.js";

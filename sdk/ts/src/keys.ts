@@ -3,8 +3,6 @@
 
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { equalBytes, fromBase64, fromHex, toBase64, toHex } from "./bytes.js";
 
 export const SEED_SIZE = 32;
@@ -91,6 +89,9 @@ export class Key implements Signer {
 
   /** Reads NAME.key from a node home's test keyring (HOME/keyring/test). */
   static async loadTestKeyring(home: string, name: string): Promise<Key> {
+    // Node only; imported here so that the SDK loads in browsers too.
+    const { readFile } = await import("node:fs/promises");
+    const { join } = await import("node:path");
     return Key.fromKeyFile(await readFile(join(home, "keyring", "test", `${name}.key`), "utf8"));
   }
 

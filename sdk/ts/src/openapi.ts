@@ -217,6 +217,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit/entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A page of the consensus audit log: committed entries from seq `from` on, ascending and gap-free, and the chain's head. On a chain with access control a signed read (inner query "/audit/entries", data: byte 1, uvarint from, uvarint limit) by a reader with read permission on the key "audit/log". */
+        get: operations["getAuditEntries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/anchor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The state hash and audit head after block `height` (default: the last committed height but one), proved against block height+1's signed commit: more than 2/3 of the validators' power signed a header whose app hash is AppHash(state hash, head). A proof that fails is an answer (verified false, failure), not an error. */
+        get: operations["getAuditAnchor"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rbac/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The access-control policy (rules and grants) from committed state. On a chain with access control a signed read (inner query "/rbac/policy", no data) by a policy reader (admins, the auditor role). */
+        get: operations["getPolicy"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/txs/{hash}/raw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A committed tx's encoded envelope (base64) from the node's block store, for whoever may read its result: the same signed read as GET /v1/txs/{hash} (inner query "/tx", the hash bytes). */
+        get: operations["getTxBytes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -399,6 +467,77 @@ export interface components {
             }[];
             /** @description k */
             threshold?: number;
+        };
+        /** @description An audit entry in its native JSON form (docs/AUDIT.md); its hash is SHA-256 of the canonical encoding of every field but hash, commit_time and time_source. */
+        AuditEntry: {
+            seq: number;
+            height: number;
+            tx_index: number;
+            /** @description block time, RFC 3339 with nanoseconds */
+            time?: string;
+            commit_time?: string;
+            time_source?: string;
+            kind: string;
+            actor?: string;
+            endpoint?: string;
+            action?: string;
+            resources?: string[];
+            code: number;
+            code_name?: string;
+            message?: string;
+            tx_hash?: string;
+            prev_hash?: string;
+            hash: string;
+        };
+        AuditPage: {
+            head_seq: number;
+            head_hash: string;
+            entries: components["schemas"]["AuditEntry"][];
+        };
+        AuditAnchor: {
+            height: number;
+            state_hash: string;
+            head_seq: number;
+            head_hash: string;
+            verified: boolean;
+            /** @enum {string} */
+            failure?: "NOT_SIGNED_YET" | "APP_HASH" | "COMMIT" | "VALIDATORS" | "NOT_AVAILABLE";
+            detail?: string;
+            signed_height: number;
+            /** @description the app hash in block signed_height's header */
+            app_hash?: string;
+            block_hash?: string;
+            block_time?: string;
+            validators_hash?: string;
+            validators?: number;
+            total_power?: number;
+            signed_power?: number;
+            /** @description addresses of the validators whose commit signatures are in the block */
+            signers?: string[];
+        };
+        TxBytes: {
+            hash: string;
+            height: number;
+            index: number;
+            block_time?: string;
+            /** @description the encoded types.Tx envelope, base64 */
+            tx: string;
+        };
+        Policy: {
+            /** @description genesis named no admins: access control is off */
+            open: boolean;
+            rules: {
+                subject: string;
+                domain: string;
+                object: string;
+                action: string;
+                deny?: boolean;
+            }[];
+            grants: {
+                subject: string;
+                role: string;
+                domain: string;
+            }[];
         };
     };
     responses: never;
@@ -1091,6 +1230,248 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Ready"];
+                };
+            };
+        };
+    };
+    getAuditEntries: {
+        parameters: {
+            query?: {
+                /** @description first seq (0 or absent: 1) */
+                from?: number;
+                /** @description at most this many entries (0 or absent: 100) */
+                limit?: number;
+            };
+            header?: {
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
+                Authorization?: components["parameters"]["Authorization"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description BAD_REQUEST: a parameter is not a number in range. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHORIZED: the reader may not read "audit/log". */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RATE_LIMITED: this client is over its request rate; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as a problem document. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAuditAnchor: {
+        parameters: {
+            query?: {
+                height?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditAnchor"];
+                };
+            };
+            /** @description BAD_REQUEST: height is not a number. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: no state at this height (not committed yet). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RATE_LIMITED: this client is over its request rate; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as a problem document. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
+                Authorization?: components["parameters"]["Authorization"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Policy"];
+                };
+            };
+            /** @description UNAUTHORIZED: the reader may not read the policy. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RATE_LIMITED: this client is over its request rate; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as a problem document. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTxBytes: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
+                Authorization?: components["parameters"]["Authorization"];
+            };
+            path: {
+                hash: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TxBytes"];
+                };
+            };
+            /** @description BAD_REQUEST: not a tx hash. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHORIZED. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: no committed tx with this hash. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RATE_LIMITED: this client is over its request rate; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as a problem document. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -5,6 +5,7 @@
 // the function runs again on a fresh snapshot after a jittered ("full
 // jitter") exponential backoff scaled by the client's recent conflict rate.
 
+import { compareBytes, utf8 } from "./bytes.js";
 import type { Client, Entry, TxOutcome } from "./client.js";
 import { TxError } from "./errors.js";
 import type { Signer } from "./keys.js";
@@ -111,9 +112,7 @@ export class Txn {
 
 /** Orders strings by their UTF-8 bytes, as Go sorts strings. */
 function compareStrings(a: string, b: string): number {
-  const x = Buffer.from(a, "utf8");
-  const y = Buffer.from(b, "utf8");
-  return Buffer.compare(x, y);
+  return compareBytes(utf8(a), utf8(b));
 }
 
 const CONTENTION_ALPHA = 0.2;

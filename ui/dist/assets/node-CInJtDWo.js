@@ -1,0 +1,1 @@
+function e(){throw Error(`dstt: reading a keyring directory needs Node; load a key file instead`)}var t=e,n=e;export{n as join,t as readFile};
