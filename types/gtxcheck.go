@@ -21,6 +21,10 @@ func checkGtxOp(op *Op, lim Limits) (Code, string) {
 		return checkBeginGtx(o.BeginGtx, lim)
 	case *Op_GtxAnswer:
 		return checkGtxAnswer(o.GtxAnswer)
+	case *Op_GtxDeadline:
+		if o.GtxDeadline == nil || !ValidGtxName(o.GtxDeadline.Gid, MaxGtxIDBytes) {
+			return CodeGtxBadShape, fmt.Sprintf("gtx_deadline needs a gid of 1-%d characters of A-Z a-z 0-9 . _ : -", MaxGtxIDBytes)
+		}
 	}
 	return CodeOK, ""
 }

@@ -226,7 +226,7 @@ func checkOp(op *Op, lim Limits) (Code, string) {
 		if o.SetRetention == nil {
 			return CodeInvalidOp, "empty set_retention"
 		}
-	case *Op_RegisterParticipant, *Op_RemoveParticipant, *Op_BeginGtx, *Op_GtxAnswer:
+	case *Op_RegisterParticipant, *Op_RemoveParticipant, *Op_BeginGtx, *Op_GtxAnswer, *Op_GtxDeadline:
 		return checkGtxOp(op, lim)
 	case *Op_RegisterNode:
 		return checkNodeOp("register_node", o.RegisterNode == nil, o.RegisterNode.GetNodeId(), o.RegisterNode.GetOrg())

@@ -164,6 +164,8 @@ func describeOp(op *types.Op) (string, string) {
 		return "remove_participant", "participant:" + o.RemoveParticipant.Id
 	case *types.Op_BeginGtx:
 		return "begin_gtx", "gtx:" + o.BeginGtx.Gid
+	case *types.Op_GtxDeadline:
+		return "gtx_deadline", "gtx:" + o.GtxDeadline.Gid
 	case *types.Op_GtxAnswer:
 		return "gtx_answer", fmt.Sprintf("gtx:%s/%d/%s", o.GtxAnswer.Gid, o.GtxAnswer.Branch, types.GtxOpName(o.GtxAnswer.Op))
 	}

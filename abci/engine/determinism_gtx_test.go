@@ -15,7 +15,7 @@ import (
 // org0..org2 (registered by their org's admin or, refused, by someone
 // else; now and then re-registered with another key), gtxs in both modes
 // over one to three branches (part3 is never registered) with deadlines a
-// few block-seconds away, and answers to the committed pending work:
+// few block-seconds away, deadline ops, and answers to the committed pending work:
 // mostly genuine (succeeded or failed), some signed by the wrong key or
 // for the wrong attempt, some old answers sent again.
 
@@ -23,17 +23,25 @@ import (
 // or 1.
 func partKey(i, gen int) string { return fmt.Sprintf("part%d-key%d", i, gen) }
 
-func (w *workload) gtxTx(t testing.TB, height uint64, body *types.TxBody) []byte {
+// gtxTx is a tx of one gtx op. It draws from w.grng only, so the rest of
+// the workload is the same with or without it.
+func (w *workload) gtxTx(t testing.TB, height uint64) []byte {
+	w.gtxNonce++
+	body := &types.TxBody{ChainId: typestest.Chain, Nonce: 1<<40 + w.gtxNonce, ValidUntilHeight: height + uint64(w.grng.Intn(5))}
 	signer := 0 // the chain-wide admin: may register and begin anywhere
-	if w.rng.Intn(5) == 0 {
-		signer = w.rng.Intn(len(w.signers))
+	if w.grng.Intn(5) == 0 {
+		signer = w.grng.Intn(len(w.signers))
 	}
-	switch r := w.rng.Intn(10); {
+	switch r := w.grng.Intn(20); {
 	case r < 2:
-		i := w.rng.Intn(3)
-		body.Ops = append(body.Ops, typestest.RegisterParticipant(fmt.Sprint("part", i), fmt.Sprint("org", i), partKey(i, w.rng.Intn(2))))
-	case r < 5:
+		i := w.grng.Intn(3)
+		body.Ops = append(body.Ops, typestest.RegisterParticipant(fmt.Sprint("part", i), fmt.Sprint("org", i), partKey(i, w.grng.Intn(2))))
+	case r < 6:
 		body.Ops = append(body.Ops, typestest.Begin(w.beginOp(height)))
+	case r < 7: // a deadline op, for a gtx that may be due, open, ended or unknown
+		gid := fmt.Sprint("g", 1+w.grng.Intn(w.gtxN+2))
+		body.Ops = append(body.Ops, types.Op{Sum: &types.Op_GtxDeadline{GtxDeadline: &types.GtxDeadline{Gid: gid}}})
+		signer = w.grng.Intn(len(w.signers))
 	default:
 		op, ok := w.answerOp(t)
 		if !ok {
@@ -41,16 +49,13 @@ func (w *workload) gtxTx(t testing.TB, height uint64, body *types.TxBody) []byte
 			break
 		}
 		body.Ops = append(body.Ops, op)
-		signer = w.rng.Intn(len(w.signers)) // any identity may carry an answer
+		signer = w.grng.Intn(len(w.signers)) // any identity may carry an answer
 	}
-	if signer == 0 {
-		return typestest.SignTx(t, body, w.actingFor(0))
-	}
-	return typestest.SignTx(t, body, w.key(signer))
+	return typestest.SignTx(t, body, w.actingFor(signer))
 }
 
-// actingFor is a key that acts for identity i as committed: a rotation may
-// have moved it onto another signer's first key.
+// actingFor is a key that acts for identity i as committed (a rotation may
+// have moved it onto another signer's first key).
 func (w *workload) actingFor(i int) *security.LocalSigner {
 	id := types.Address(w.signers[i].PubKey())
 	for _, ks := range w.keysOf {
@@ -66,12 +71,16 @@ func (w *workload) actingFor(i int) *security.LocalSigner {
 func (w *workload) beginOp(height uint64) *types.BeginGtx {
 	w.gtxN++
 	var parts []string
-	for range 1 + w.rng.Intn(3) {
-		parts = append(parts, fmt.Sprint("part", w.rng.Intn(4)))
+	for range 1 + w.grng.Intn(3) {
+		i := w.grng.Intn(3)
+		if w.grng.Intn(10) == 0 {
+			i = 3 // never registered
+		}
+		parts = append(parts, fmt.Sprint("part", i))
 	}
-	deadline := time.Unix(int64(height), 0).Add(time.Duration(2+w.rng.Intn(10)) * time.Second).UnixMilli()
+	deadline := time.Unix(int64(height), 0).Add(time.Duration(1+w.grng.Intn(8)) * time.Second).UnixMilli()
 	gid := fmt.Sprint("g", w.gtxN)
-	if w.rng.Intn(2) == 0 {
+	if w.grng.Intn(2) == 0 {
 		return typestest.Saga(gid, deadline, parts...)
 	}
 	return typestest.TCC(gid, deadline, parts...)
@@ -85,13 +94,13 @@ func (w *workload) answerOp(t testing.TB) (types.Op, bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(w.answers) > 0 && (len(p.Work) == 0 || w.rng.Intn(6) == 0) {
-		return w.answers[w.rng.Intn(len(w.answers))], true
+	if len(w.answers) > 0 && (len(p.Work) == 0 || w.grng.Intn(6) == 0) {
+		return w.answers[w.grng.Intn(len(w.answers))], true
 	}
 	if len(p.Work) == 0 {
 		return types.Op{}, false
 	}
-	work := p.Work[w.rng.Intn(len(p.Work))]
+	work := p.Work[w.grng.Intn(len(p.Work))]
 	var i int
 	if _, err := fmt.Sscanf(work.Participant, "part%d", &i); err != nil {
 		t.Fatal(err)
@@ -101,7 +110,7 @@ func (w *workload) answerOp(t testing.TB) (types.Op, bool) {
 		key = partKey(i, 1)
 	}
 	status, attempt := types.GtxStatus_GTX_STATUS_SUCCEEDED, work.Attempt
-	switch r := w.rng.Intn(20); {
+	switch r := w.grng.Intn(20); {
 	case r < 4:
 		status = types.GtxStatus_GTX_STATUS_FAILED
 	case r < 5:
@@ -109,7 +118,7 @@ func (w *workload) answerOp(t testing.TB) (types.Op, bool) {
 	case r < 6:
 		attempt++
 	}
-	op := typestest.AnswerOver(t, typestest.Chain, work.Gid, work.Participant, work.Branch, work.Op, attempt, work.Payload, status, []byte{byte(w.rng.Intn(3))}, key)
+	op := typestest.AnswerOver(t, typestest.Chain, work.Gid, work.Participant, work.Branch, work.Op, attempt, work.Payload, status, []byte{byte(w.grng.Intn(3))}, key)
 	w.answers = append(w.answers, op)
 	return op, true
 }

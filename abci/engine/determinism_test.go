@@ -35,13 +35,16 @@ type workload struct {
 	rotated int
 	// params are the genesis params; with retention set, governance
 	// txs also change the retention rule now and then.
-	params  types.Params
-	gtxN    int        // gtxs begun
-	answers []types.Op // gtx answers sent, to send again
+	params types.Params
+	// The gtx ops (determinism_gtx_test.go) draw from grng.
+	grng     *rand.Rand
+	gtxN     int // gtxs begun
+	gtxNonce uint64
+	answers  []types.Op // gtx answers sent, to send again
 }
 
 func newWorkload(seed int64) *workload {
-	w := &workload{rng: rand.New(rand.NewSource(seed))}
+	w := &workload{rng: rand.New(rand.NewSource(seed)), grng: rand.New(rand.NewSource(seed + 1<<32))}
 	for i := range 5 {
 		k := typestest.Key(fmt.Sprintf("signer%d", i))
 		w.signers = append(w.signers, k)
@@ -178,6 +181,14 @@ func (w *workload) misbehavior(height uint64) []Misbehavior {
 }
 
 func (w *workload) tx(t testing.TB, height uint64, versions func(string) types.Version) []byte {
+	tx := w.baseTx(t, height, versions)
+	if w.grng.Intn(100) < 20 { // a global transaction op instead
+		return w.keep(w.gtxTx(t, height))
+	}
+	return tx
+}
+
+func (w *workload) baseTx(t testing.TB, height uint64, versions func(string) types.Version) []byte {
 	r := w.rng.Intn(100)
 	switch {
 	case r < 4 && len(w.sent) > 0: // replay
@@ -190,8 +201,6 @@ func (w *workload) tx(t testing.TB, height uint64, versions func(string) types.V
 	w.nonce++
 	body := types.TxBody{ChainId: typestest.Chain, Nonce: w.nonce, ValidUntilHeight: height + uint64(w.rng.Intn(5))}
 	switch {
-	case r >= 85: // a global transaction op (determinism_gtx_test.go)
-		return w.keep(w.gtxTx(t, height, &body))
 	case r < 11: // governance, signed by one to three identities
 		body.Ops = append(body.Ops, w.govOp())
 		var ss []security.Signer

@@ -59,7 +59,7 @@
 // 'e' evidence, 'n' registered P2P nodes (peer admission, nodes.go), 'a' audit entries, 'h' the state hash and audit head,
 // 'c' commit times of blocks with audit entries, 's' the settled audit head,
 // 'T' the time of each block that wrote anything (retention.go),
-// 'P' gtx participants, 'D' gtx definitions, 'g' gtx states, 'W' open gtxs
+// 'P' gtx participants, 'G' gtx definitions, 'g' gtx states, 'W' open gtxs
 // (gtx.go).
 // Writes get the version (height, tx index). The state hash is a hash chain
 // over each block's state writes (audit records, commit times, block times

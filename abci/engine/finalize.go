@@ -189,7 +189,7 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 		case *types.Op_Grant, *types.Op_Revoke, *types.Op_Policy,
 			*types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg,
 			*types.Op_SetRetention,
-			*types.Op_RegisterParticipant, *types.Op_RemoveParticipant, *types.Op_BeginGtx, *types.Op_GtxAnswer,
+			*types.Op_RegisterParticipant, *types.Op_RemoveParticipant, *types.Op_BeginGtx, *types.Op_GtxAnswer, *types.Op_GtxDeadline,
 			*types.Op_RegisterNode, *types.Op_RemoveNode:
 			policyOps = append(policyOps, i)
 		case *types.Op_RotateKey:
@@ -261,7 +261,7 @@ func (e *Engine) applyPolicyOps(st *staged, d *decodedTx, idx []int) error {
 				return u.rollback(e)
 			}
 			continue
-		case *types.Op_RegisterParticipant, *types.Op_RemoveParticipant, *types.Op_BeginGtx, *types.Op_GtxAnswer:
+		case *types.Op_RegisterParticipant, *types.Op_RemoveParticipant, *types.Op_BeginGtx, *types.Op_GtxAnswer, *types.Op_GtxDeadline:
 			if err := e.applyGtxOp(st, d, i, u); err != nil {
 				return fmt.Errorf("abci: gtx op: %w", err)
 			}

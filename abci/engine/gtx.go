@@ -32,7 +32,7 @@ import (
 // which Commit applies.
 const (
 	nsParticipant = 'P'
-	nsGtxDef      = 'D'
+	nsGtxDef      = 'G'
 	nsGtx         = 'g'
 	nsGtxOpen     = 'W'
 )

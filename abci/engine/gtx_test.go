@@ -329,3 +329,60 @@ func TestGtxContractNames(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// GtxDeadline makes a block (on a chain that makes blocks only for txs):
+// before the deadline it changes nothing, at it the gtx rolls back, and on
+// an ended gtx it is refused.
+func TestGtxDeadlineOp(t *testing.T) {
+	h := newGtxHarness(t)
+	b := typestest.Saga("d1", h.deadline(30), "bank1")
+	h.begin(b)
+	op := types.Op{Sum: &types.Op_GtxDeadline{GtxDeadline: &types.GtxDeadline{Gid: "d1"}}}
+	before := h.gtxBytes("d1")
+	if out := h.e.CheckTx(h.tx("exec", op)); out.Code != types.CodeOK {
+		t.Fatalf("CheckTx: %s %s", out.Code.Name(), out.Log)
+	}
+	mustOK(t, h.run(h.tx("exec", op)), 0)
+	if !bytes.Equal(h.gtxBytes("d1"), before) {
+		t.Fatal("a deadline op before the deadline moved the gtx")
+	}
+	// The block-start sweep and the op apply the same rule; here the op's
+	// own tx is the first to see the deadline reached in its block.
+	h.now = h.now.Add(time.Minute)
+	st := &staged{height: h.e.Height() + 1, latest: map[string]int{}, time: h.now}
+	d := h.e.decode(h.tx("exec", op))
+	if err := h.e.applyGtxDeadline(st, d, 0, "d1", nil); err != nil || d.code != types.CodeOK {
+		t.Fatalf("apply: %v %s", err, d.code.Name())
+	}
+	if len(st.gtxEvents) != 1 || st.gtxEvents[0].phase != types.GtxPhase_GTX_PHASE_ABORTING {
+		t.Fatalf("events %+v", st.gtxEvents)
+	}
+	h.run(h.tx("exec", op))
+	h.wantPhase("d1", types.GtxPhase_GTX_PHASE_ABORTING, "0/compensate")
+	h.mustAnswer(b, 0, opCompensate, 1, succeeded)
+	if c := h.run(h.tx("exec", op)).Txs[0].Code; c != types.CodeGtxNotAwaited {
+		t.Fatalf("deadline op on an ended gtx: %s", c.Name())
+	}
+	nf := types.Op{Sum: &types.Op_GtxDeadline{GtxDeadline: &types.GtxDeadline{Gid: "nosuch"}}}
+	if c := h.run(h.tx("exec", nf)).Txs[0].Code; c != types.CodeGtxNotFound {
+		t.Fatalf("deadline op on no gtx: %s", c.Name())
+	}
+}
+
+// Every state namespace has its own prefix byte: a shared one would mix
+// records (and a derived namespace's byte would take state out of the
+// state hash).
+func TestNamespacesDistinct(t *testing.T) {
+	seen := map[byte]int{}
+	for i, ns := range []byte{nsUser, nsTx, nsParams, nsReplay, nsRBAC, nsKey, nsIdentity, nsOrg, nsValidator,
+		nsEvidence, nsAudit, nsHead, nsCommitTime, nsSettled, nsBlockTime, nsDigest, nsNode,
+		nsParticipant, nsGtxDef, nsGtx, nsGtxOpen} {
+		if j, dup := seen[ns]; dup {
+			t.Errorf("namespaces %d and %d share %q", j, i, ns)
+		}
+		seen[ns] = i
+		if isDerived([]byte{ns}) != slices.Contains([]byte{nsAudit, nsHead, nsCommitTime, nsSettled, nsBlockTime, nsDigest}, ns) {
+			t.Errorf("namespace %q: derived %v", ns, isDerived([]byte{ns}))
+		}
+	}
+}

@@ -102,6 +102,7 @@ const (
 	ruleGtxNotAwaited       = "gtx_not_awaited"        // op; subject: the gid
 	ruleGtxDuplicate        = "gtx_duplicate"          // op; subject: the gid
 	ruleGtxAttempts         = "gtx_attempts"           // op; subject: the gid
+	ruleGtxFinal            = "gtx_final"              // op; subject: the gid
 )
 
 func init() {
@@ -131,5 +132,6 @@ func init() {
 		},
 		ruleGtxDuplicate: func(r *types.Reason) string { return fmt.Sprintf("gtx %q already has this answer", r.Subject) },
 		ruleGtxAttempts:  func(r *types.Reason) string { return fmt.Sprintf("gtx %q: the step is out of attempts", r.Subject) },
+		ruleGtxFinal:     func(r *types.Reason) string { return fmt.Sprintf("gtx %q has ended", r.Subject) },
 	})
 }

@@ -19,7 +19,7 @@ import (
 // isGtxOp reports whether op is a gtx op.
 func isGtxOp(op *types.Op) bool {
 	switch op.Sum.(type) {
-	case *types.Op_RegisterParticipant, *types.Op_RemoveParticipant, *types.Op_BeginGtx, *types.Op_GtxAnswer:
+	case *types.Op_RegisterParticipant, *types.Op_RemoveParticipant, *types.Op_BeginGtx, *types.Op_GtxAnswer, *types.Op_GtxDeadline:
 		return true
 	}
 	return false
@@ -36,7 +36,35 @@ func (e *Engine) applyGtxOp(st *staged, d *decodedTx, i int, u *undoLog) error {
 		return e.beginGtx(st, d, i, o.BeginGtx, u)
 	case *types.Op_GtxAnswer:
 		return e.answerGtx(st, d, i, o.GtxAnswer, u)
+	case *types.Op_GtxDeadline:
+		return e.applyGtxDeadline(st, d, i, o.GtxDeadline.Gid, u)
 	}
+	return nil
+}
+
+// applyGtxDeadline rolls gtx gid back if it is RUNNING and the block's time
+// has reached its deadline; an open gtx that is not due is left as it is.
+func (e *Engine) applyGtxDeadline(st *staged, d *decodedTx, i int, gid string, u *undoLog) error {
+	g, def, ok, err := e.loadGtx(st, gid)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !ok:
+		d.failAt(types.CodeGtxNotFound, opReason(ruleGtxNotFound, i, gid), "op %d: no gtx %q", i, gid)
+		return nil
+	case g.Phase.IsFinal():
+		d.failAt(types.CodeGtxNotAwaited, opReason(ruleGtxFinal, i, gid), "op %d: gtx %q is %s", i, gid, types.GtxPhaseName(g.Phase))
+		return nil
+	case st == nil || g.Phase != types.GtxPhase_GTX_PHASE_RUNNING || g.DeadlineUnixMs > st.time.UnixMilli():
+		return nil
+	}
+	m := gtxMachine{g: g, branches: len(def.Branches), height: st.height}
+	m.deadline()
+	if err := e.saveGtx(st, g, storage.Version{Height: st.height, Index: d.index}, u); err != nil {
+		return err
+	}
+	e.gtxEvent(st, u, gtxEvent{txIndex: d.index, action: gtxActDeadline, actor: d.signer, gid: g.Gid, phase: g.Phase, due: m.due})
 	return nil
 }
 
