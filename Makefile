@@ -17,6 +17,7 @@
 #   make bench-compare  kvstore vs dstt side by side (bench/compare.sh)
 #   make e2e     only the multi-validator network tests (testnet/: crash, quorum
 #                loss, governance, evidence, libp2p, scripts; ~3 min; in `test` too)
+#   make faults  the network fault tests with 10x longer fault phases (as root)
 #   make bench-failover  commit latency with 1 of 4 validators down (docs/PERFORMANCE.md)
 #   make proto   regenerate types/*.pb.go from proto/ (needs protoc)
 
@@ -28,6 +29,7 @@ FUZZTIME  ?= 60s
 GOGOPROTO  = $(shell $(GO) list -m -f '{{.Dir}}' github.com/cosmos/gogoproto)
 PROTOC_GEN = $(shell $(GO) env GOPATH)/bin/protoc-gen-gocosmos
 
+.PHONY: faults
 .PHONY: all build test test-deps test-deps-vault test-deps-ecs vet unit race lint lint-deps lengthcheck fuzz bench bench-compare bench-retention e2e bench-failover proto clean
 
 all: build
@@ -44,9 +46,11 @@ build:
 # tests (transport/internal/pgtest starts a throwaway cluster per test with
 # initdb/pg_ctl; under `make test` those tests fail instead of skipping
 # when it is missing); chromium: the browser the explorer's tests drive
-# (test-ui). Installed with apt-get (as root, on Debian) only when a
-# package is missing.
-RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl protobuf-compiler jq curl iproute2 postgresql chromium
+# (test-ui); nftables and iptables: the partitions of the network fault
+# tests (testnet, in network namespaces; as root); podman: the container
+# image test (deploy/). Installed with apt-get (as root, on Debian) only
+# when a package is missing.
+RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl protobuf-compiler jq curl iproute2 postgresql chromium nftables iptables podman
 test: export DSTT_REQUIRE_POSTGRES := 1
 test-deps: test-deps-vault test-deps-ecs
 	@missing=""; for p in $(RSYSLOG_PKGS); do \
@@ -70,6 +74,7 @@ VAULT_BIN     ?= $(HOME)/.cache/dstt/vault-$(VAULT_VERSION)/vault
 export DSTT_VAULT_BIN := $(VAULT_BIN)
 test: export DSTT_REQUIRE_VAULT := 1
 test: export DSTT_REQUIRE_PROTOC := 1
+test: export DSTT_REQUIRE_NETNS := 1
 
 test-deps-vault:
 	@if [ -x "$(VAULT_BIN)" ]; then echo "vault: using $(VAULT_BIN)"; else \
@@ -207,6 +212,12 @@ e2e:
 # (docs/PERFORMANCE.md). Not part of `make test`.
 bench-retention:
 	$(GO) run ./bench/retention
+
+# faults: the network fault tests (testnet/faults_e2e_test.go: partitions with
+# nftables in network namespaces; as root) with 10x longer fault phases than
+# the CI-sized run in `test`.
+faults:
+	DSTT_FAULTS_LONG=1 DSTT_REQUIRE_NETNS=1 $(GO) test -count=1 -v -timeout 30m -run 'TestPartitions' ./testnet
 
 bench-failover:
 	$(GO) test ./testnet -run '^$$' -bench FailoverLatency -benchtime 1x -v

@@ -14,6 +14,9 @@ for n in $(nodes); do
 done
 wait
 if $purge; then
+	if grep -q '"subnet":' "$DIR/testnet.json" 2>/dev/null; then
+		"$BIN" testnet netns down --dir "$DIR"
+	fi
 	rm -rf "$DIR"
 	echo "deleted $DIR"
 fi

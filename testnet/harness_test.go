@@ -166,7 +166,8 @@ func (c *cluster) start(tb testing.TB, name string) {
 	fmt.Fprintf(logf, "=== %s starting %s\n", time.Now().UTC().Format(time.RFC3339Nano), name)
 	// The manifest's start command: the node's own REST gateway and metrics
 	// addresses, as the scripts pass them.
-	cmd := exec.Command(c.bin, append(n.StartArgs(), "--log-level", "error", "--comet-log-level", "error")...)
+	argv := append(n.Command(c.bin), "--log-level", "error", "--comet-log-level", "error") // in its namespace, if any
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)

@@ -89,7 +89,7 @@ rest_url_of() {
 # metrics addresses come from the manifest (as its "start" command shows), so the
 # nodes of one host do not all try the defaults (8080, 26661).
 start_node() {
-	local n=$1 home pid rest metrics
+	local n=$1 home pid rest metrics netns
 	if pid=$(pid_of "$n"); then
 		echo "$n: already running (pid $pid)"
 		return 0
@@ -100,8 +100,13 @@ start_node() {
 	metrics=$(manifest_field "$n" rest_metrics)
 	[[ -n $rest ]] && args+=(--rest-laddr "$rest")
 	[[ -n $metrics ]] && args+=(--rest-metrics-laddr "$metrics")
+	local run=("$BIN")
+	netns=$(manifest_field "$n" netns)
+	# In a namespace of its own (dstt testnet init --subnet): its RPC listens on its
+	# address on the testnet's private bridge, so that this host reaches it.
+	[[ -n $netns ]] && run=(ip netns exec "$netns" "$BIN") && args+=(--unsafe-public-rpc)
 	echo "=== $(date -u +%FT%TZ) starting $n" >>"$(logfile_of "$n")"
-	setsid "$BIN" "${args[@]}" --log-level "$LOG_LEVEL" --comet-log-level "$COMET_LOG_LEVEL" \
+	setsid "${run[@]}" "${args[@]}" --log-level "$LOG_LEVEL" --comet-log-level "$COMET_LOG_LEVEL" \
 		</dev/null >>"$(logfile_of "$n")" 2>&1 &
 	echo $! >"$(pidfile_of "$n")"
 	echo "$n: started (pid $!), log $(logfile_of "$n")${rest:+, REST http://$rest}"
@@ -110,10 +115,11 @@ start_node() {
 # wait_rpc waits until the node's RPC port accepts connections, failing early (with the
 # log's tail) if the process exits. $2: timeout in seconds (default 60).
 wait_rpc() {
-	local n=$1 timeout=${2:-60} port deadline
+	local n=$1 timeout=${2:-60} port deadline ip
 	port=$(rpc_port_of "$n")
+	ip=$(manifest_field "$n" ip) # its own address when it runs in a namespace
 	deadline=$((SECONDS + timeout))
-	until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+	until (exec 3<>"/dev/tcp/${ip:-127.0.0.1}/$port") 2>/dev/null; do
 		if ! pid_of "$n" >/dev/null; then
 			tail -n 20 "$(logfile_of "$n")" >&2 || true
 			die "$n exited during start-up (log above, full log in $(logfile_of "$n"))"

@@ -78,6 +78,10 @@ type Options struct {
 	GenesisTime time.Time
 	// SkipPortCheck skips checking that every port is free now.
 	SkipPortCheck bool
+	// Subnet, the first three octets of an IPv4 /24 ("10.77.3"), places each node in
+	// a network namespace of its own with address SUBNET.i (netns.go); SetupNetns
+	// creates them (as root). The port check is skipped: the addresses exist only then.
+	Subnet string
 }
 
 func (o Options) withDefaults() Options {
@@ -115,6 +119,9 @@ func (o Options) Validate() error {
 	if o.Threshold < 0 || o.Threshold > o.Validators {
 		problems = append(problems, fmt.Sprintf("threshold %d: want 1-%d (k of the %d orgs), or 0 for a majority", o.Threshold, o.Validators, o.Validators))
 	}
+	if o.Subnet != "" && (!validSubnet(o.Subnet) || o.Validators >= hostOctet) {
+		problems = append(problems, fmt.Sprintf("subnet %q: want the first three octets of an IPv4 /24, e.g. 10.77.3, and fewer than %d nodes", o.Subnet, hostOctet))
+	}
 	if err := (consensus.InitOptions{ChainID: o.ChainID}).Validate(); err != nil {
 		problems = append(problems, fmt.Sprintf("chain id %q: want 1-50 characters of [A-Za-z0-9._-]", o.ChainID))
 	}
@@ -130,9 +137,11 @@ type Network struct {
 	ChainID   string `json:"chain_id"`
 	Transport string `json:"transport"`
 	// Threshold is the genesis k; 0 means a majority of the member orgs (MajorityOf).
-	Threshold int    `json:"threshold"`
-	BasePort  int    `json:"base_port"`
-	Nodes     []Node `json:"nodes"`
+	Threshold int `json:"threshold"`
+	BasePort  int `json:"base_port"`
+	// Subnet is Options.Subnet: every node in its own network namespace ("" for none).
+	Subnet string `json:"subnet,omitempty"`
+	Nodes  []Node `json:"nodes"`
 }
 
 // Node is one validator of a Network, and its organisation.
@@ -165,6 +174,10 @@ type Node struct {
 	ValidatorPubKey string `json:"validator_pub_key"`
 	// AdminAddress is the address of the home's "dev" key, the org's admin.
 	AdminAddress string `json:"admin_address"`
+	// IP and Netns: the node's own address and network namespace (netns.go), on a
+	// network generated with a subnet; empty otherwise (every node on 127.0.0.1).
+	IP    string `json:"ip,omitempty"`
+	Netns string `json:"netns,omitempty"`
 	// Genesis is true for the validators in genesis, false for a node added later
 	// (AddNode), which starts as a full node of an org the chain does not know yet.
 	Genesis bool `json:"genesis"`
@@ -195,6 +208,11 @@ func (n Node) StartArgs() []string {
 	}
 	if n.RESTMetrics != "" {
 		args = append(args, "--rest-metrics-laddr", n.RESTMetrics)
+	}
+	if n.Netns != "" {
+		// The RPC listens on the node's address on the testnet's private bridge,
+		// not on loopback, so that the host (and the tests) reach it.
+		args = append(args, "--unsafe-public-rpc")
 	}
 	return args
 }
@@ -243,13 +261,13 @@ func Generate(opts Options) (*Network, error) {
 	if err := prepareDir(dir, opts.Overwrite); err != nil {
 		return nil, err
 	}
-	if !opts.SkipPortCheck {
+	if !opts.SkipPortCheck && opts.Subnet == "" {
 		if err := checkPorts(opts); err != nil {
 			return nil, err
 		}
 	}
 
-	nw := &Network{Dir: dir, ChainID: opts.ChainID, Transport: opts.Transport, Threshold: opts.Threshold, BasePort: opts.BasePort}
+	nw := &Network{Dir: dir, ChainID: opts.ChainID, Transport: opts.Transport, Threshold: opts.Threshold, BasePort: opts.BasePort, Subnet: opts.Subnet}
 	keys, err := nw.addGenesisNodes(opts.Validators, opts.BasePort)
 	if err != nil {
 		return nil, err
@@ -279,6 +297,7 @@ func (nw *Network) addGenesisNodes(n, base int) ([]consensus.NodeKeys, error) {
 		if err != nil {
 			return nil, err
 		}
+		nw.placeNode(&node, i+1)
 		node.Genesis = true
 		nw.Nodes = append(nw.Nodes, node)
 	}
@@ -443,6 +462,7 @@ func AddNode(dir string, opts AddNodeOptions) (*Network, Node, error) {
 	if err != nil {
 		return nil, Node{}, err
 	}
+	nw.placeNode(&n, k)
 	if err := initHome(n, gen, &keys, nw.Transport, peers); err != nil {
 		return nil, Node{}, err
 	}

@@ -13,6 +13,9 @@ if [[ ! -f $DIR/testnet.json ]]; then
 elif (($# > 0)); then
 	die "a testnet already exists in $DIR; init flags ($*) apply only to a new one (testnet/down.sh --purge first)"
 fi
+if grep -q '"subnet":' "$DIR/testnet.json"; then
+	"$BIN" testnet netns up --dir "$DIR" # as root: each node's namespace, veth pair, the bridge
+fi
 for n in $(nodes); do
 	start_node "$n"
 done
