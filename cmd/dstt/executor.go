@@ -37,6 +37,10 @@ func (g *globals) startExecutor(ctx context.Context, f executorFlags, rpc, logLe
 	if err != nil {
 		return nil, err
 	}
+	if g.backend == "" { // start --dev may have just written client.json
+		cc, _ := loadClientConfig(g.home)
+		g.backend = cc.KeyringBackend
+	}
 	key, err := g.signerFor(f.key, "the gtx executor's key")
 	if err != nil {
 		return nil, err

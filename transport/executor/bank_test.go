@@ -30,7 +30,10 @@ type bank struct {
 
 	mu   sync.Mutex
 	hang map[string]chan struct{} // gid -> closed when a request for it hung until cancelled
+	slow map[string]slowReq       // gid -> the next request waits for release
 }
+
+type slowReq struct{ arrived, release, done chan struct{} }
 
 // move is every operation's payload: add delta to account's balance.
 type move struct {
@@ -54,7 +57,7 @@ func startBank(t *testing.T, id, chainID string, executors [][]byte, signer *sec
 			t.Fatal(err)
 		}
 	}
-	b := &bank{id: id, db: db, key: signer, hang: map[string]chan struct{}{}}
+	b := &bank{id: id, db: db, key: signer, hang: map[string]chan struct{}{}, slow: map[string]slowReq{}}
 	p, err := participant.New(participant.Config{ChainID: chainID, ID: id, DB: db, Signer: signer, Executors: executors})
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +85,14 @@ func (b *bank) serve(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	ch := b.hang[req.GID]
 	delete(b.hang, req.GID)
+	slow, isSlow := b.slow[req.GID]
+	delete(b.slow, req.GID)
 	b.mu.Unlock()
+	if isSlow {
+		close(slow.arrived)
+		<-slow.release
+		defer close(slow.done)
+	}
 	if ch != nil {
 		<-r.Context().Done()
 		close(ch)
@@ -100,6 +110,17 @@ func (b *bank) hangOnce(gid string) <-chan struct{} {
 	b.hang[gid] = ch
 	b.mu.Unlock()
 	return ch
+}
+
+// slowOnce makes the next request for gid wait until release is closed,
+// then run; arrived closes when that request came in, done when it was
+// answered.
+func (b *bank) slowOnce(gid string, release chan struct{}) (arrived, done <-chan struct{}) {
+	r := slowReq{arrived: make(chan struct{}), release: release, done: make(chan struct{})}
+	b.mu.Lock()
+	b.slow[gid] = r
+	b.mu.Unlock()
+	return r.arrived, r.done
 }
 
 func decodeMove(p []byte) (move, bool) {

@@ -73,6 +73,17 @@ func (n *NodeChain) Submit(ctx context.Context, s Step, a branchapi.Answer) erro
 	return err
 }
 
+// Expire submits GtxDeadline{gid} and waits for its block. A gtx that
+// ended meanwhile (CodeGtxNotFound: final or unknown) is nothing to do.
+func (n *NodeChain) Expire(ctx context.Context, gid string) error {
+	_, err := n.Client.Submit(ctx, &types.TxBody{Ops: []types.Op{{Sum: &types.Op_GtxDeadline{GtxDeadline: &types.GtxDeadline{Gid: gid}}}}})
+	var te *client.TxError
+	if errors.As(err, &te) && (te.Code == types.CodeGtxNotFound || te.Code == types.CodeGtxNotAwaited) {
+		return nil
+	}
+	return err
+}
+
 // Wait pauses for Poll or until ctx ends.
 func (n *NodeChain) Wait(ctx context.Context) {
 	d := n.Poll
@@ -98,7 +109,7 @@ func RunNode(ctx context.Context, c *client.Client, org string, cfg Config) erro
 			cfg.ChainID = info.ChainID
 			break
 		}
-		if attempt%50 == 0 && cfg.Logger != nil {
+		if attempt > 0 && attempt%50 == 0 && cfg.Logger != nil {
 			cfg.Logger.Info("gtx executor: waiting for the node", "err", err)
 		}
 		t := time.NewTimer(200 * time.Millisecond)

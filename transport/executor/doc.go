@@ -26,6 +26,12 @@
 // is missing from the last read of the pending work: another executor's
 // answer moved the gtx on, or its deadline passed), or ctx ends.
 //
+// The chain applies a gtx's deadline at the first block whose time reaches
+// it, and makes blocks only for txs: when an awaited action or try belongs
+// to a gtx whose deadline has passed by the executor's clock, Run also
+// submits the gtx's deadline (Chain.Expire, types.GtxDeadline), at most
+// once per MaxBackoff per gtx.
+//
 // Participants authenticate executors by the request signature: the
 // executor signs every request with its key (Config.Signer, the key its
 // txs are signed with), and a participant serves only the keys of the

@@ -42,6 +42,10 @@ type Chain interface {
 	// Wait returns when the chain may have new steps (a new block, a
 	// timeout) or ctx ends.
 	Wait(ctx context.Context)
+	// Expire asks the chain to apply gid's deadline now (a block whose
+	// time is past it rolls the gtx back); nil when the chain has nothing
+	// to do for it.
+	Expire(ctx context.Context, gid string) error
 }
 
 // Config configures an Executor.
@@ -98,6 +102,7 @@ type Executor struct {
 	inFlight map[string]bool
 	pending  map[string]bool // the steps the chain awaited at the last read
 	kick     chan struct{}   // a worker's answer was recorded
+	expiring map[string]bool // gids with a deadline submission under way
 	now      func() time.Time
 }
 
@@ -112,7 +117,7 @@ func New(cfg Config) (*Executor, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{cfg: cfg, inFlight: map[string]bool{}, pending: map[string]bool{}, kick: make(chan struct{}, 1), now: time.Now}, nil
+	return &Executor{cfg: cfg, inFlight: map[string]bool{}, pending: map[string]bool{}, kick: make(chan struct{}, 1), expiring: map[string]bool{}, now: time.Now}, nil
 }
 
 // Run follows the chain until ctx ends: each round it reads the pending
@@ -132,6 +137,9 @@ func (e *Executor) Run(ctx context.Context) error {
 		for _, s := range steps {
 			if e.claim(s) {
 				wg.Go(func() { e.drive(ctx, s) })
+			}
+			if e.overdue(s) {
+				wg.Go(func() { e.expire(ctx, s.GID) })
 			}
 		}
 		e.wait(ctx)
@@ -233,4 +241,39 @@ func (e *Executor) pause(ctx context.Context, attempt int) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// overdue reports whether s is an action or try whose gtx's deadline has
+// passed by this executor's clock, with no deadline submission for it
+// under way here (and claims it). The chain decides by block time: a
+// chain that makes blocks only for txs needs one to roll the gtx back.
+func (e *Executor) overdue(s Step) bool {
+	if s.DeadlineUnixMs == 0 || e.now().UnixMilli() < s.DeadlineUnixMs ||
+		(s.Operation != branchapi.OpAction && s.Operation != branchapi.OpTry) {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.expiring[s.GID] {
+		return false
+	}
+	e.expiring[s.GID] = true
+	return true
+}
+
+// expire submits gid's deadline, then holds the claim for MaxBackoff so a
+// block time still short of the deadline is not chased by a tx per read.
+func (e *Executor) expire(ctx context.Context, gid string) {
+	if err := e.cfg.Chain.Expire(ctx, gid); err != nil && ctx.Err() == nil {
+		e.cfg.Logger.Warn("gtx executor: deadline not applied", "gid", gid, "err", err)
+	}
+	t := time.NewTimer(e.cfg.MaxBackoff)
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	t.Stop()
+	e.mu.Lock()
+	delete(e.expiring, gid)
+	e.mu.Unlock()
 }

@@ -73,6 +73,8 @@ func (m *memChain) Submit(_ context.Context, s executor.Step, a branchapi.Answer
 	return nil
 }
 
+func (m *memChain) Expire(context.Context, string) error { return nil }
+
 func (m *memChain) Wait(ctx context.Context) {
 	t := time.NewTimer(20 * time.Millisecond)
 	defer t.Stop()
