@@ -220,3 +220,13 @@ func snapshotHeader(s *Snapshot) ([]byte, string, error) {
 	}
 	return audit.AppHash(state, head), rec.ChainID, nil
 }
+
+// AuditHead is the audit chain head recorded in s.
+func (s *Snapshot) AuditHead() (audit.ChainHead, error) {
+	ent, ok := s.find(headKey)
+	if !ok {
+		return audit.ChainHead{}, fmt.Errorf("%w: no head record", ErrSnapshot)
+	}
+	_, head, err := decodeHeadRecord(ent.Value)
+	return head, err
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/transport/client"
@@ -32,6 +33,9 @@ const (
 	// could not tie an end of it to anything trusted. (Not 2: that is the
 	// exit status of a Go program that panics.)
 	exitUnanchored = 6
+	// exitSnapshotRefused: a snapshot does not match the validators'
+	// signed commit (tampered, damaged, or of another chain).
+	exitSnapshotRefused = 7
 )
 
 func exitCode(err error) int {
@@ -44,6 +48,8 @@ func exitCode(err error) int {
 		return exitUnanchored
 	case errors.Is(err, audit.ErrStoreMismatch):
 		return exitAuditMismatch
+	case errors.Is(err, engine.ErrSnapshot):
+		return exitSnapshotRefused
 	}
 	return exitFailure
 }
@@ -130,7 +136,7 @@ Quick start:
 	pf.StringVar(&g.tls.Cert, "cert", "", "client certificate (PEM) for a gateway that asks for one; with --key ($DSTT_TLS_CERT, client.json tls_cert)")
 	pf.StringVar(&g.tls.Key, "key", "", "private key (PEM) of --cert ($DSTT_TLS_KEY, client.json tls_key); dstt signer's own --key names its transit key")
 	pf.StringVar(&g.backend, "keyring-backend", "", "keyring backend: file (encrypted, default), test (UNENCRYPTED, dev only), memory, or vault (Vault transit: VAULT_ADDR, VAULT_TOKEN)")
-	root.AddCommand(newInitCmd(g), newStartCmd(g), newKeysCmd(g), newTxCmd(g), newQueryCmd(g), newRBACCmd(g), newGovCmd(g), newVersionCmd(g), newTestnetCmd(g), newAuditCmd(g), newSignerCmd(g), newBenchCmd(g), newNodeCmd(g))
+	root.AddCommand(newInitCmd(g), newStartCmd(g), newKeysCmd(g), newTxCmd(g), newQueryCmd(g), newRBACCmd(g), newGovCmd(g), newVersionCmd(g), newTestnetCmd(g), newAuditCmd(g), newSignerCmd(g), newBenchCmd(g), newNodeCmd(g), newSnapshotCmd(g))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	failUnknownSubcommands(root)
 	return root, g

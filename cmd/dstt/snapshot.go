@@ -1,0 +1,226 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dstt/dstt/abci/engine"
+	"github.com/dstt/dstt/consensus"
+	"github.com/dstt/dstt/storage"
+)
+
+// snapshotsDirName holds a home's snapshot files (HEIGHT.snap), under data/.
+const snapshotsDirName = "snapshots"
+
+// snapshotJSON describes one snapshot for -o json.
+type snapshotJSON struct {
+	Height    uint64 `json:"height"`
+	AppHash   string `json:"app_hash"`
+	AuditHead string `json:"audit_head,omitempty"`
+	Entries   int    `json:"entries"`
+	Bytes     int    `json:"bytes"`
+	File      string `json:"file,omitempty"`
+}
+
+func newSnapshotCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "snapshot",
+		Short: "Backups: snapshots of a stopped node's state, verified against the validators' signed commits",
+		Long: `A snapshot is the state at a snapshot height (the chain param
+snapshot_interval must be set): every key's latest value, the audit chain and
+its head. Its app hash is in the header the validators signed, so a
+snapshot is checked byte for byte before anything is written. The node must
+be stopped (its stores are opened here). A snapshot that does not check out
+is refused, nothing written (exit code 7). See docs/OPERATIONS.md.`,
+	}
+	cmd.AddCommand(
+		&cobra.Command{Use: "create", Short: "Write a snapshot of the last snapshot height into data/snapshots", Args: cobra.NoArgs,
+			RunE: func(*cobra.Command, []string) error { return g.snapshotCreate() }},
+		&cobra.Command{Use: "list", Short: "List the snapshots in data/snapshots", Args: cobra.NoArgs,
+			RunE: func(*cobra.Command, []string) error { return g.snapshotList() }},
+		&cobra.Command{Use: "export HEIGHT FILE", Short: "Copy the snapshot of HEIGHT to FILE (a backup)", Args: cobra.ExactArgs(2),
+			RunE: func(_ *cobra.Command, args []string) error { return g.snapshotExport(args[0], args[1]) }},
+		&cobra.Command{Use: "verify FILE", Short: "Check a snapshot file against the signed commit of its height in this home", Args: cobra.ExactArgs(1),
+			RunE: func(_ *cobra.Command, args []string) error {
+				_, err := g.snapshotVerify(args[0], "verified")
+				return err
+			}},
+		&cobra.Command{Use: "import FILE", Short: "Verify a snapshot and rebuild this home's (empty) app state from it", Args: cobra.ExactArgs(1),
+			RunE: func(_ *cobra.Command, args []string) error { return g.snapshotImport(args[0]) }},
+	)
+	return cmd
+}
+
+func snapshotsDir(h *consensus.Home) string { return filepath.Join(h.DataDir(), snapshotsDirName) }
+
+func (g *globals) snapshotCreate() error {
+	h, err := consensus.OpenHome(g.home)
+	if err != nil {
+		return err
+	}
+	// The last snapshot height the validators have signed: block L's
+	// header signs the app hash of L-1.
+	last, _, err := consensus.CommittedAppHash(h)
+	if err != nil {
+		return err
+	}
+	if last < 2 {
+		return fmt.Errorf("%w: the chain has no signed snapshot height yet", engine.ErrSnapshot)
+	}
+	store, err := storage.NewPebbleStore(h.AppDataDir(), storage.DefaultPebbleOptions())
+	if err != nil {
+		return fmt.Errorf("%w (is the node running? stop it first)", err)
+	}
+	s, err := engine.ExportSnapshot(store, uint64(last-1))
+	err = errors.Join(err, store.Close())
+	if err != nil {
+		return err
+	}
+	if err := verifySigned(h, s); err != nil {
+		return err
+	}
+	dir := snapshotsDir(h)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("%d.snap", s.Height))
+	b := s.Encode()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return err
+	}
+	return g.printSnapshot(s, len(b), path, "created")
+}
+
+// verifySigned checks s against the app hash the validators signed for
+// its height, read from h's block store.
+func verifySigned(h *consensus.Home, s *engine.Snapshot) error {
+	signed, err := consensus.SignedAppHash(h, int64(s.Height))
+	if err != nil {
+		return fmt.Errorf("%w: %v", engine.ErrSnapshot, err)
+	}
+	return engine.VerifySnapshot(s, signed)
+}
+
+func (g *globals) printSnapshot(s *engine.Snapshot, size int, file, verb string) error {
+	j := snapshotJSON{Height: s.Height, AppHash: strings.ToUpper(hex.EncodeToString(s.AppHash)), Entries: len(s.Entries), Bytes: size, File: file}
+	if head, err := s.AuditHead(); err == nil {
+		j.AuditHead = head.String()
+	}
+	return g.print(j, func(w io.Writer) {
+		fmt.Fprintf(w, "%s snapshot of height %d: app hash %s, audit head %s, %d entries, %d bytes\n", verb, j.Height, j.AppHash, j.AuditHead, j.Entries, j.Bytes)
+		if file != "" {
+			fmt.Fprintln(w, file)
+		}
+	})
+}
+
+func (g *globals) snapshotList() error {
+	h, err := consensus.OpenHome(g.home)
+	if err != nil {
+		return err
+	}
+	names, err := filepath.Glob(filepath.Join(snapshotsDir(h), "*.snap"))
+	if err != nil {
+		return err
+	}
+	var out []snapshotJSON
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		s, err := engine.DecodeSnapshot(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		out = append(out, snapshotJSON{Height: s.Height, AppHash: strings.ToUpper(hex.EncodeToString(s.AppHash)), Entries: len(s.Entries), Bytes: len(b), File: name})
+	}
+	slices.SortFunc(out, func(a, b snapshotJSON) int { return int(a.Height) - int(b.Height) })
+	return g.print(out, func(w io.Writer) {
+		fmt.Fprintf(w, "%-10s %-10s %-8s %s\n", "HEIGHT", "BYTES", "ENTRIES", "APP HASH")
+		for _, s := range out {
+			fmt.Fprintf(w, "%-10d %-10d %-8d %s\n", s.Height, s.Bytes, s.Entries, s.AppHash)
+		}
+	})
+}
+
+func (g *globals) snapshotExport(height, file string) error {
+	h, err := consensus.OpenHome(g.home)
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.ParseUint(height, 10, 64); err != nil {
+		return fmt.Errorf("height %q: want a number (dstt snapshot list)", height)
+	}
+	b, err := os.ReadFile(filepath.Join(snapshotsDir(h), height+".snap"))
+	if err != nil {
+		return fmt.Errorf("no snapshot of height %s in this home (dstt snapshot create, list): %w", height, err)
+	}
+	s, err := engine.DecodeSnapshot(b)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		return err
+	}
+	return g.printSnapshot(s, len(b), file, "exported")
+}
+
+// snapshotVerify reads and verifies a snapshot file against this home's
+// signed commits.
+func (g *globals) snapshotVerify(file, verb string) (*engine.Snapshot, error) {
+	h, err := consensus.OpenHome(g.home)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	s, err := engine.DecodeSnapshot(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySigned(h, s); err != nil {
+		return nil, err
+	}
+	if verb != "" {
+		return s, g.printSnapshot(s, len(b), file, verb)
+	}
+	return s, nil
+}
+
+func (g *globals) snapshotImport(file string) error {
+	s, err := g.snapshotVerify(file, "")
+	if err != nil {
+		return err
+	}
+	h, err := consensus.OpenHome(g.home)
+	if err != nil {
+		return err
+	}
+	store, err := storage.NewPebbleStore(h.AppDataDir(), storage.DefaultPebbleOptions())
+	if err != nil {
+		return fmt.Errorf("%w (is the node running? stop it first)", err)
+	}
+	e, err := engine.NewEngine(store, engine.PlainVerifier{})
+	if err == nil {
+		err = e.Restore(s)
+	}
+	if errors.Is(err, storage.ErrNotEmpty) {
+		err = fmt.Errorf("%w: %s holds app state; import only rebuilds an empty one (move it away first)", err, h.AppDataDir())
+	}
+	if err = errors.Join(err, store.Close()); err != nil {
+		return err
+	}
+	return g.printSnapshot(s, 0, file, "imported")
+}
