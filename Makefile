@@ -168,7 +168,7 @@ sdk/ts/node_modules/.npm-ci.stamp: sdk/ts/package-lock.json
 # byte for byte, then Playwright drives Debian's Chromium against a real dev
 # node (bin/dstt). `make ui` rebuilds it after a change to ui/src or
 # sdk/ts/src; `make ui-screenshots` also rewrites docs/explorer/*.png.
-.PHONY: ui ui-screenshots
+.PHONY: ui ui-screenshots ui-scale
 test-ui: build ui/node_modules/.npm-ci.stamp
 	cd ui && node scripts/check.mjs
 	cd ui && DSTT_BIN=$(CURDIR)/bin/dstt npx playwright test
@@ -178,6 +178,12 @@ ui: ui/node_modules/.npm-ci.stamp
 
 ui-screenshots: build ui/node_modules/.npm-ci.stamp
 	cd ui && UPDATE_SCREENSHOTS=1 DSTT_BIN=$(CURDIR)/bin/dstt npx playwright test
+
+# ui-scale: the explorer on a key with 100,000 versions (VERSIONS=N to
+# change; a few minutes; docs/EXPLORER.md, Size).
+ui-scale: build ui/node_modules/.npm-ci.stamp sdk/ts/node_modules/.npm-ci.stamp
+	cd sdk/ts && npm run build --silent
+	cd ui && DSTT_BIN=$(CURDIR)/bin/dstt npx playwright test -c playwright.scale.config.ts
 
 ui/node_modules/.npm-ci.stamp: ui/package-lock.json
 	cd ui && npm ci --no-audit --no-fund

@@ -6,7 +6,7 @@
 // docs/explorer/ with UPDATE_SCREENSHOTS=1 (make ui-screenshots), else to
 // test-results/.
 import { expect, type Page, test } from "@playwright/test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type DevNode, repoRoot, startDevNode } from "./node";
 
@@ -133,4 +133,22 @@ test("blocks, a block, the audit log verified, diff, validators and policy", asy
   await expect(page.getByTestId("validators")).toContainText("10");
   await expect(page.getByTestId("policy")).toContainText("pub/*");
   await shot(page, "gov");
+});
+
+test("10,000 keys: the list renders only the rows in view and scrolls to the last key", async ({ page }) => {
+  // Ten txs of 1,000 puts each (the chain's default limit is 1,024 ops a tx).
+  for (let t = 0; t < 10; t++) {
+    const file = join(node.home, `batch-${t}.json`);
+    const opsList = Array.from({ length: 1000 }, (_, i) => ({ put: { key: `many/${String(t * 1000 + i).padStart(5, "0")}`, value: `v${t * 1000 + i}` } }));
+    writeFileSync(file, JSON.stringify({ ops: opsList }));
+    node.cli("tx", "batch", file);
+  }
+  await withKey(page);
+  await page.goto(`${node.url}/ui/#/keys?prefix=many%2F`);
+  await expect(page.getByTestId("index-ready")).toContainText("10000 keys");
+  await expect(page.getByTestId("key-count")).toContainText("10000 keys as of height");
+  expect(await page.locator(".keyrow").count()).toBeLessThan(100);
+  await page.locator(".vlist").evaluate((el) => (el.scrollTop = el.scrollHeight));
+  await expect(page.locator('.keyrow[data-key="many/09999"]')).toContainText("v9999");
+  expect(await page.locator(".keyrow").count()).toBeLessThan(100);
 });
