@@ -90,12 +90,7 @@ func (n *NodeChain) Wait(ctx context.Context) {
 	if d <= 0 {
 		d = 200 * time.Millisecond
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
+	sleep(ctx, d)
 }
 
 // RunNode runs an executor against the node c is connected to until ctx
@@ -112,12 +107,8 @@ func RunNode(ctx context.Context, c *client.Client, org string, cfg Config) erro
 		if attempt > 0 && attempt%50 == 0 && cfg.Logger != nil {
 			cfg.Logger.Info("gtx executor: waiting for the node", "err", err)
 		}
-		t := time.NewTimer(200 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, 200*time.Millisecond) {
 			return ctx.Err()
-		case <-t.C:
 		}
 	}
 	cfg.Chain = &NodeChain{Client: c, Org: org}

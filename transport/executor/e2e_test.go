@@ -15,6 +15,7 @@ import (
 	"github.com/dstt/dstt/transport/executor"
 	"github.com/dstt/dstt/transport/internal/testnode"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // world is one node, two banks with their own PostgreSQL and participant
@@ -35,11 +36,11 @@ const initialAlice, initialBob = 1000, 500
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	n := testnode.Start(t, testnode.Options{})
-	w := &world{t: t, node: n, execs: []*security.LocalSigner{mustKey(t), mustKey(t)}, banned: mustKey(t)}
+	w := &world{t: t, node: n, execs: []*security.LocalSigner{typestest.Key("exec-1"), typestest.Key("exec-2")}, banned: typestest.Key("banned")}
 	w.admin = cometrpc.NewFromRPC(n.Node.Client(), client.WithSigner(n.Admin))
 	trusted := [][]byte{w.execs[0].PubKey(), w.execs[1].PubKey()}
-	w.a = startBank(t, "bank-a", n.ChainID, trusted, mustKey(t), map[string]int64{"alice": initialAlice})
-	w.b = startBank(t, "bank-b", n.ChainID, trusted, mustKey(t), map[string]int64{"bob": initialBob, "carol": 0})
+	w.a = startBank(t, "bank-a", n.ChainID, trusted, typestest.Key("bank-a"), map[string]int64{"alice": initialAlice})
+	w.b = startBank(t, "bank-b", n.ChainID, trusted, typestest.Key("bank-b"), map[string]int64{"bob": initialBob, "carol": 0})
 	if _, err := w.b.db.Exec(`UPDATE accounts SET closed = true WHERE id = 'carol'`); err != nil {
 		t.Fatal(err)
 	}
@@ -50,15 +51,6 @@ func newWorld(t *testing.T) *world {
 		}}})
 	}
 	return w
-}
-
-func mustKey(t *testing.T) *security.LocalSigner {
-	t.Helper()
-	k, err := security.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 func (w *world) submit(ops ...types.Op) {

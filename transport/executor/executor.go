@@ -232,7 +232,11 @@ func (e *Executor) pause(ctx context.Context, attempt int) bool {
 	if d > e.cfg.MaxBackoff || d <= 0 {
 		d = e.cfg.MaxBackoff
 	}
-	d = d/2 + rand.N(d/2+1)
+	return sleep(ctx, d/2+rand.N(d/2+1))
+}
+
+// sleep waits d; false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -267,12 +271,7 @@ func (e *Executor) expire(ctx context.Context, gid string) {
 	if err := e.cfg.Chain.Expire(ctx, gid); err != nil && ctx.Err() == nil {
 		e.cfg.Logger.Warn("gtx executor: deadline not applied", "gid", gid, "err", err)
 	}
-	t := time.NewTimer(e.cfg.MaxBackoff)
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
-	t.Stop()
+	sleep(ctx, e.cfg.MaxBackoff)
 	e.mu.Lock()
 	delete(e.expiring, gid)
 	e.mu.Unlock()

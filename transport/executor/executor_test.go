@@ -12,6 +12,7 @@ import (
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/branchapi"
 	"github.com/dstt/dstt/transport/executor"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // memChain is an in-memory Chain: a set of awaited steps, each taking the
@@ -128,8 +129,8 @@ func waitAccepted(t *testing.T, m *memChain, gid string) branchapi.Answer {
 // the participant, and the chain gets a valid answer for each.
 func TestExecutorsAtOnce(t *testing.T) {
 	const chainID = "mem"
-	e1, e2 := mustKey(t), mustKey(t)
-	bk := startBank(t, "bank-a", chainID, [][]byte{e1.PubKey(), e2.PubKey()}, mustKey(t), map[string]int64{"alice": 100})
+	e1, e2 := typestest.Key("exec-1"), typestest.Key("exec-2")
+	bk := startBank(t, "bank-a", chainID, [][]byte{e1.PubKey(), e2.PubKey()}, typestest.Key("bank-a"), map[string]int64{"alice": 100})
 	m := newMemChain(chainID)
 	m.keys["bank-a"] = bk.key.PubKey()
 	startExecutors(t, m, chainID, e1, e2)
@@ -151,11 +152,11 @@ func TestExecutorsAtOnce(t *testing.T) {
 // other than its registered one never gets an answer accepted.
 func TestExecutorRetriesAndWrongKey(t *testing.T) {
 	const chainID = "mem"
-	e1 := mustKey(t)
-	bk := startBank(t, "bank-a", chainID, [][]byte{e1.PubKey()}, mustKey(t), map[string]int64{"alice": 100})
-	rogue := startBank(t, "bank-b", chainID, [][]byte{e1.PubKey()}, mustKey(t), map[string]int64{"bob": 100})
+	e1 := typestest.Key("exec-1")
+	bk := startBank(t, "bank-a", chainID, [][]byte{e1.PubKey()}, typestest.Key("bank-a"), map[string]int64{"alice": 100})
+	rogue := startBank(t, "bank-b", chainID, [][]byte{e1.PubKey()}, typestest.Key("rogue"), map[string]int64{"bob": 100})
 	m := newMemChain(chainID)
-	m.keys["bank-a"], m.keys["bank-b"] = bk.key.PubKey(), mustKey(t).PubKey()
+	m.keys["bank-a"], m.keys["bank-b"] = bk.key.PubKey(), typestest.Key("bank-b").PubKey()
 	bk.hangOnce("g1")
 	startExecutors(t, m, chainID, e1)
 	m.await(executor.Step{GID: "wrong", Operation: branchapi.OpAction, Attempt: 1, Participant: "bank-b", Endpoint: rogue.srv.URL, Payload: payload("bob", 1)})
@@ -178,8 +179,8 @@ func TestExecutorRetriesAndWrongKey(t *testing.T) {
 // step was released.
 func TestStepGate(t *testing.T) {
 	const chainID = "mem"
-	e1 := mustKey(t)
-	bk := startBank(t, "bank-a", chainID, [][]byte{e1.PubKey()}, mustKey(t), map[string]int64{"alice": 100})
+	e1 := typestest.Key("exec-1")
+	bk := startBank(t, "bank-a", chainID, [][]byte{e1.PubKey()}, typestest.Key("bank-a"), map[string]int64{"alice": 100})
 	m := newMemChain(chainID)
 	m.keys["bank-a"] = bk.key.PubKey()
 	g := executor.StepGate{Dir: t.TempDir(), Poll: 10 * time.Millisecond}

@@ -54,8 +54,6 @@ func (g StepGate) Wait(ctx context.Context, s Step) error {
 	if poll <= 0 {
 		poll = 100 * time.Millisecond
 	}
-	t := time.NewTicker(poll)
-	defer t.Stop()
 	for {
 		err := os.Remove(p)
 		if err == nil {
@@ -64,10 +62,8 @@ func (g StepGate) Wait(ctx context.Context, s Step) error {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, poll) {
 			return ctx.Err()
-		case <-t.C:
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/dstt/dstt/transport/branchapi"
 	"github.com/dstt/dstt/transport/internal/pgtest"
 	"github.com/dstt/dstt/transport/participant"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 const chainID = "dstt-test"
@@ -41,7 +42,7 @@ func newBank(t *testing.T, balance int64) *bank {
 	if _, err := db.Exec(`INSERT INTO accounts VALUES ('alice', $1)`, balance); err != nil {
 		t.Fatal(err)
 	}
-	b := &bank{db: db, key: mustKey(t), executor: mustKey(t), calls: map[string]int{}}
+	b := &bank{db: db, key: typestest.Key("bank-a"), executor: typestest.Key("exec-1"), calls: map[string]int{}}
 	p, err := participant.New(participant.Config{
 		ChainID: chainID, ID: "bank-a", DB: db, Signer: b.key, Executors: [][]byte{b.executor.PubKey()},
 	})
@@ -100,15 +101,6 @@ func (b *bank) barrierRows(t *testing.T, gid string) map[string]string {
 		out[op] = reason
 	}
 	return out
-}
-
-func mustKey(t *testing.T) *security.LocalSigner {
-	t.Helper()
-	k, err := security.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 func (b *bank) run(t *testing.T, gid, op, amount string) branchapi.Answer {
@@ -214,7 +206,7 @@ func TestHTTPAuthenticatesExecutors(t *testing.T) {
 		status int
 	}{
 		{"unsigned", nil, now, http.StatusUnauthorized},
-		{"untrusted key", mustKey(t), now, http.StatusForbidden},
+		{"untrusted key", typestest.Key("stranger"), now, http.StatusForbidden},
 		{"stale", b.executor, now.Add(-10 * time.Minute), http.StatusUnauthorized},
 	}
 	for _, c := range cases {
