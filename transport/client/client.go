@@ -511,8 +511,9 @@ func (c *Client) History(ctx context.Context, req types.HistoryRequest) (types.H
 	return c.conn.History(ctx, req, sr)
 }
 
-// Raw runs any query path and returns the answer's bytes (CometBFT RPC
-// only: the REST gateway serves named routes).
+// Raw runs any query path and returns the answer's bytes (over the REST
+// gateway: the governance views and the gtx paths only; the gateway serves
+// named routes).
 func (c *Client) Raw(ctx context.Context, path string, data []byte) ([]byte, error) {
 	sr, err := c.signRead(ctx, c.readerKey(), path, data, 0)
 	if err != nil {

@@ -49,8 +49,10 @@
 //
 // Identity (the identity a key acts for and its key history) is served by
 // the gateway too (GET /v1/identities/{address}), as are the governance
-// views through Raw (types.QueryOrgs, types.QueryValidators); other raw
-// paths need CometBFT's RPC.
+// views through Raw (types.QueryOrgs, types.QueryValidators), and the
+// global-transaction reads (Gtx, GtxList, GtxPending, Participant; gtx.go,
+// with BeginGtx, RegisterParticipant and AwaitGtx); other raw paths need
+// CometBFT's RPC.
 //
 // # TLS
 //

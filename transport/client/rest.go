@@ -241,6 +241,13 @@ func (r *restConn) Raw(ctx context.Context, path string, data []byte, sr *api.Si
 	case types.QueryOrgs:
 		route = api.PathOrgs
 	default:
+		gtx, ok, err := gtxRoute(path, data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s request: %v", ErrQuery, path, err)
+		}
+		if ok {
+			return r.getProto(ctx, gtx, sr)
+		}
 		return nil, fmt.Errorf("%w: the raw ABCI query %s needs the CometBFT RPC (tcp://)", ErrUnsupported, path)
 	}
 	var out json.RawMessage

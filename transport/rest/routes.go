@@ -44,7 +44,7 @@ var routes = append([]routeSpec{
 	{http.MethodGet, "/v1/openapi.json", routeOpenAPI},
 	{http.MethodGet, "/healthz", routeHealthz},
 	{http.MethodGet, "/readyz", routeReadyz},
-}, explorerRoutes...)
+}, append(explorerRoutes, gtxRoutes...)...)
 
 // match maps an escaped request path to a route name and its path
 // parameter (a tx hash or an unescaped key). The router is hand-written,
@@ -70,6 +70,9 @@ func match(escapedPath string) (name, param string, err error) {
 		return routeReadyz, "", nil
 	}
 	if name, param := matchExplorer(escapedPath); name != routeNone {
+		return name, param, nil
+	}
+	if name, param := matchGtx(escapedPath); name != routeNone {
 		return name, param, nil
 	}
 	if rest, ok := strings.CutPrefix(escapedPath, api.PathTxs+"/"); ok && rest != "" && !strings.Contains(rest, "/") {
@@ -147,6 +150,8 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 	case routeReadyz:
 		g.handleReadyz(w, r)
 	default:
-		g.routeExplorer(w, r, name, param)
+		if !g.routeGtxs(w, r, name, param) {
+			g.routeExplorer(w, r, name, param)
+		}
 	}
 }

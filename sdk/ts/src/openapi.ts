@@ -285,6 +285,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/gtxs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A page of global transactions (gtxs) in gid order, those the reader may read (committed state) */
+        get: operations["listGtxs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gtxs/{gid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A global transaction: its branches and its journal of steps (each with its attempts, last answer, signer and height) */
+        get: operations["getGtx"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gtx/pending": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The steps executors should run: every awaited step of the open gtxs the reader may read, by gid; a gtx's steps are never split across pages */
+        get: operations["getGtxPending"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gtx/participants/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A registered gtx participant: its org, key and endpoint (readable by anyone) */
+        get: operations["getGtxParticipant"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -538,6 +606,133 @@ export interface components {
                 role: string;
                 domain: string;
             }[];
+        };
+        GtxBranch: {
+            participant: string;
+            /**
+             * Format: byte
+             * @description saga
+             */
+            action?: string;
+            /**
+             * Format: byte
+             * @description saga
+             */
+            compensate?: string;
+            /**
+             * Format: byte
+             * @description tcc
+             */
+            try?: string;
+            /**
+             * Format: byte
+             * @description tcc
+             */
+            confirm?: string;
+            /**
+             * Format: byte
+             * @description tcc
+             */
+            cancel?: string;
+        };
+        GtxStep: {
+            branch: number;
+            /** @enum {string} */
+            op: "action" | "compensate" | "try" | "confirm" | "cancel";
+            /** @enum {string} */
+            state: "awaited" | "succeeded" | "failed" | "abandoned";
+            /** @description from 1; an answer must name the current one */
+            attempt: number;
+            due_height: number;
+            /**
+             * @description the last accepted answer
+             * @enum {string}
+             */
+            status?: "succeeded" | "failed";
+            /** Format: byte */
+            result?: string;
+            /** @description address of the participant key that signed the answer */
+            signer?: string;
+            answer_height?: number;
+            answer_tx_index?: number;
+            /** @description address of the signer of the tx that carried the answer (an executor) */
+            submitter?: string;
+        };
+        Gtx: {
+            gid: string;
+            /** @enum {string} */
+            mode: "saga" | "tcc";
+            /** @enum {string} */
+            phase: "running" | "committing" | "aborting" | "committed" | "aborted";
+            branches: components["schemas"]["GtxBranch"][];
+            commit_writes?: {
+                key: string;
+                /** Format: byte */
+                value?: string;
+                delete?: boolean;
+            }[];
+            /**
+             * Format: date-time
+             * @description a block time
+             */
+            deadline: string;
+            deadline_unix_ms: number;
+            creator: string;
+            begin_height: number;
+            end_height?: number;
+            /** @enum {string} */
+            abort_reason?: "failed" | "deadline";
+            abort_branch?: number;
+            /** @description the journal, in the order the steps came due */
+            steps: components["schemas"]["GtxStep"][];
+        };
+        GtxList: {
+            gtxs: {
+                gid: string;
+                /** @enum {string} */
+                mode: "saga" | "tcc";
+                /** @enum {string} */
+                phase: "running" | "committing" | "aborting" | "committed" | "aborted";
+                creator: string;
+                begin_height: number;
+                end_height?: number;
+                /** Format: date-time */
+                deadline: string;
+                branches: number;
+            }[];
+            /** @description pass as after for the next page; absent when done */
+            next?: string;
+        };
+        GtxPending: {
+            work: {
+                gid: string;
+                branch: number;
+                /** @enum {string} */
+                op: "action" | "compensate" | "try" | "confirm" | "cancel";
+                attempt: number;
+                participant: string;
+                org: string;
+                endpoint: string;
+                /** Format: byte */
+                payload?: string;
+                /** Format: date-time */
+                deadline: string;
+                /** @enum {string} */
+                mode: "saga" | "tcc";
+                due_height: number;
+            }[];
+            next?: string;
+            /** @description the committed height the answer reflects */
+            height: number;
+        };
+        GtxParticipant: {
+            id: string;
+            org: string;
+            /** @description hex ed25519 key that signs the participant's answers */
+            pub_key: string;
+            address: string;
+            endpoint: string;
+            height: number;
         };
     };
     responses: never;
@@ -1448,6 +1643,287 @@ export interface operations {
                 };
             };
             /** @description NOT_FOUND: no committed tx with this hash. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RATE_LIMITED: this client is over its request rate; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as a problem document. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listGtxs: {
+        parameters: {
+            query?: {
+                /** @description a gid: the page starts after it (the previous page's next) */
+                after?: string;
+                /** @description at most this many (0 or absent: 100) */
+                limit?: number;
+                /** @description true: only gtxs not in a final phase */
+                open?: boolean;
+            };
+            header?: {
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
+                Authorization?: components["parameters"]["Authorization"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: the JSON view; with Accept: application/x-protobuf, the node's protobuf answer (GtxList, proto/dstt/v1/gtx.proto) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GtxList"];
+                    "application/x-protobuf": string;
+                };
+            };
+            /** @description BAD_REQUEST: a malformed parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHORIZED: on a chain with access control a gtx is readable by its creator and by readers with read on the key gtx/GID; sign the read (Authorization: Dstt-Query header). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RATE_LIMITED: this client is over its request rate; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as a problem document. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getGtx: {
+        parameters: {
+            query?: {
+                /** @description read as of this height (0 or absent: the latest) */
+                height?: number;
+            };
+            header?: {
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
+                Authorization?: components["parameters"]["Authorization"];
+            };
+            path: {
+                /** @description the gtx's id */
+                gid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: the JSON view; with Accept: application/x-protobuf, the node's protobuf answer (Gtx, proto/dstt/v1/gtx.proto) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Gtx"];
+                    "application/x-protobuf": string;
+                };
+            };
+            /** @description BAD_REQUEST: not a gid. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHORIZED: on a chain with access control a gtx is readable by its creator and by readers with read on the key gtx/GID; sign the read (Authorization: Dstt-Query header). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: no such gtx. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RATE_LIMITED: this client is over its request rate; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as a problem document. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getGtxPending: {
+        parameters: {
+            query?: {
+                /** @description a gid: the page starts after it (the previous page's next) */
+                after?: string;
+                /** @description at most this many (0 or absent: 100) */
+                limit?: number;
+                /** @description only steps of this org's participants */
+                org?: string;
+            };
+            header?: {
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
+                Authorization?: components["parameters"]["Authorization"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: the JSON view; with Accept: application/x-protobuf, the node's protobuf answer (GtxPending, proto/dstt/v1/gtx.proto) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GtxPending"];
+                    "application/x-protobuf": string;
+                };
+            };
+            /** @description BAD_REQUEST: a malformed parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHORIZED: on a chain with access control a gtx is readable by its creator and by readers with read on the key gtx/GID; sign the read (Authorization: Dstt-Query header). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RATE_LIMITED: this client is over its request rate; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Any other error, as a problem document. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getGtxParticipant: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A signed read: the reader's ed25519 signature over types.QuerySignBytes(chain id, path, data, height, time, nonce), with a fresh random 16-byte nonce per request, of the ABCI query the request stands for (GET /v1/kv/{key}?height=H: "/kv/get", key, H; history: "/kv/history", the encoded HistoryRequest, 0; GET /v1/txs/{hash}: "/tx", the hash bytes, 0; events: "/rbac/check", JSON {"subject": reader address, "action": "read", "key": prefix}, 0). Single use, within 30 s of the node's clock. Without it the read is anonymous ("anyone"); on a chain with access control a read "anyone" may not do is 403 UNAUTHORIZED. */
+                Authorization?: components["parameters"]["Authorization"];
+            };
+            path: {
+                /** @description the participant's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: the JSON view; with Accept: application/x-protobuf, the node's protobuf answer (Participant, proto/dstt/v1/gtx.proto) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GtxParticipant"];
+                    "application/x-protobuf": string;
+                };
+            };
+            /** @description BAD_REQUEST: not a participant id. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHORIZED: on a chain with access control a gtx is readable by its creator and by readers with read on the key gtx/GID; sign the read (Authorization: Dstt-Query header). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: no such participant. */
             404: {
                 headers: {
                     [name: string]: unknown;
