@@ -14,7 +14,7 @@
 #   make build   bin/dstt
 #   make fuzz    each fuzz target for FUZZTIME (default 60s)
 #   make bench   the engine benchmark (see docs/PERFORMANCE.md)
-#   make bench-compare  kvstore vs dstt side by side (bench/compare.sh)
+#   make bench-compare  dstt vs the tuned kvstore, 1 and 4 validators (bench/compare.sh)
 #   make e2e     only the multi-validator network tests (testnet/: crash, quorum
 #                loss, governance, evidence, libp2p, scripts; ~3 min; in `test` too)
 #   make faults  the network fault tests with 10x longer fault phases (as root)
@@ -203,9 +203,9 @@ fuzz:
 bench:
 	$(GO) test ./abci/engine -run '^$$' -bench FinalizeCommit -benchtime 20x
 
-# bench-compare: the side-by-side harness of issue 7 (docs/PERFORMANCE.md):
-# CometBFT's kvstore over HTTP RPC and in-process vs dstt over REST, one
-# validator (VALIDATORS=4 once the testnet can start). Knobs: see the script.
+# bench-compare: dstt against CometBFT's kvstore tuned for throughput, 1 and
+# 4 validators in one run, and the goals table (docs/PERFORMANCE.md). Knobs:
+# see the script.
 bench-compare:
 	bash bench/compare.sh
 
