@@ -39,7 +39,8 @@
 #   ENGINE=0              skip the engine benchmark
 #   INPROC=1              also the kvstore with the load inside the node (1 validator)
 #   PROFILE=1             30 s CPU profile of the loaded dstt node
-#   BASE_PORT             first of the ports used (46600)
+#   BASE_PORT             first of the ports used (29600: below the ephemeral range,
+#                         so closed client connections do not hold them in TIME-WAIT)
 #   OUT                   where results go (${TMPDIR:-/tmp}/dstt-bench-DATE)
 set -euo pipefail
 
@@ -61,7 +62,7 @@ LIGHT_RATE=${LIGHT_RATE:-20}
 ENGINE=${ENGINE:-1}
 INPROC=${INPROC:-0}
 PROFILE=${PROFILE:-0}
-BASE_PORT=${BASE_PORT:-46600}
+BASE_PORT=${BASE_PORT:-29600}
 OUT=${OUT:-${TMPDIR:-/tmp}/dstt-bench-$(date +%Y%m%d-%H%M%S)}
 case " ${GOFLAGS:-} " in *-tags=pebbledb*) ;; *) export GOFLAGS="${GOFLAGS:-} -tags=pebbledb" ;; esac
 

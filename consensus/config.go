@@ -52,6 +52,16 @@ const (
 
 	// p2pRate lifts the per-peer throttle (default 5 MB/s) so 8 MiB blocks gossip quickly.
 	p2pRate = 20 << 20
+
+	// P2PFlushThrottle is how long a peer connection may hold written messages before
+	// flushing them (default 10ms). Every consensus step (proposal, block parts, prevote,
+	// precommit) is a hop that waited up to that long. It only changes when this node
+	// writes, so nodes with other settings still interoperate. Measured on 4 validators
+	// on one host (docs/PERFORMANCE.md, "Against the tuned kvstore").
+	P2PFlushThrottle = time.Millisecond
+	// max_packet_msg_payload_size stays CometBFT's 1 KiB: a peer refuses packets larger
+	// than its own setting, so raising it would cut nodes off from peers whose homes
+	// were made before.
 )
 
 // NewConfig returns the CometBFT config InitHome writes for opts (defaults applied),
@@ -72,7 +82,7 @@ const (
 //     than discovering strangers; it also stops the address book's background writer,
 //     which CometBFT does not wait for on shutdown), addr_book_strict = false and
 //     allow_duplicate_ip = true so several nodes on 127.0.0.1 can peer, higher
-//     send/recv rates;
+//     send/recv rates, a 1ms flush throttle;
 //   - filter_peers = true: CometBFT asks the application (ABCI Query
 //     /p2p/filter/id/ID) whether to admit each peer, and the node re-asks
 //     after every block (peeradmission.go);
@@ -112,6 +122,7 @@ func NewConfig(homeDir string, opts InitOptions) (*cfg.Config, error) {
 	c.P2P.AllowDuplicateIP = true
 	c.P2P.SendRate = p2pRate
 	c.P2P.RecvRate = p2pRate
+	c.P2P.FlushThrottleTimeout = P2PFlushThrottle
 	if err := applyPeers(c, opts.Transport, opts.Peers); err != nil {
 		return nil, err
 	}

@@ -184,6 +184,8 @@ func TestConfigRoundTrip(t *testing.T) {
 		{"p2p.laddr", c.P2P.ListenAddress, opts.P2PListen},
 		{"tx_index", c.TxIndex.Indexer, "null"},
 		{"pex", c.P2P.PexReactor, false},
+		{"flush_throttle_timeout", c.P2P.FlushThrottleTimeout, P2PFlushThrottle},
+		{"max_packet_msg_payload_size", c.P2P.MaxPacketMsgPayloadSize, 1024},
 		{"mempool.size", c.Mempool.Size, mempoolSize},
 		{"mempool.max_tx_bytes", c.Mempool.MaxTxBytes, mempoolMaxTxBytes},
 		{"genesis file", c.GenesisFile(), h.GenesisFile()},
