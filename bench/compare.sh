@@ -121,6 +121,19 @@ wait_http() {
 	return 1
 }
 
+# wait_chain RPC_HOSTPORT: until the node has left block sync and committed
+# a block (a fresh testnet's nodes wait for their peers first), 120 s.
+wait_chain() {
+	local st
+	for _ in $(seq 1200); do
+		st=$(curl -fsS "http://$1/status" 2>/dev/null || true)
+		if [[ $st == *'"catching_up":false'* && $st != *'"latest_block_height":"0"'* ]]; then return 0; fi
+		sleep 0.1
+	done
+	echo "$1 did not start making blocks" >&2
+	return 1
+}
+
 stop_pid() { kill -INT "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 # profile_during NAME PPROF_HOSTPORT: a 30 s CPU profile, started 10 s into
@@ -230,8 +243,8 @@ testnet4() {
 		pids+=($!)
 		PIDS+=($!)
 	done
+	for i in 1 2 3 4; do wait_chain "127.0.0.1:$((base + 10 * (i - 1) + 1))"; done
 	if [ "$sys" = kvstore ]; then
-		for i in 1 2 3 4; do wait_http "http://127.0.0.1:$((base + 10 * (i - 1) + 1))/status"; done
 		kv_load kv4 "127.0.0.1:$((base + 1))"
 	else
 		for i in 1 2 3 4; do wait_http "http://127.0.0.1:$((base + 50 + i))/readyz"; done
