@@ -134,6 +134,15 @@ wait_chain() {
 	return 1
 }
 
+# record_resources LABEL PID DATA_DIR: the node's resident memory and its
+# data directory's size after the loads, into $OUT/resources.txt.
+record_resources() {
+	local rss disk
+	rss=$(ps -o rss= -p "$2" 2>/dev/null | tr -d ' ' || true)
+	disk=$(du -sm "$3" 2>/dev/null | cut -f1 || true)
+	echo "$1 rss_mib=$(( ${rss:-0} / 1024 )) data_mib=${disk:-?}" >> "$OUT/resources.txt"
+}
+
 stop_pid() { kill -INT "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 # profile_during NAME PPROF_HOSTPORT: a 30 s CPU profile, started 10 s into
@@ -189,6 +198,7 @@ kv_single() {
 	PIDS+=("$pid")
 	wait_http "http://$rpc/status"
 	kv_load kv1 "$rpc"
+	record_resources kv1 "$pid" "$home/data"
 	stop_pid "$pid"
 	if [ "$INPROC" = 1 ]; then
 		log "kvstore in-process, $KV_CONCURRENCY workers x $KV_BATCH txs"
@@ -219,6 +229,7 @@ dstt_single() {
 	dstt_load dstt1 "$home" "http://$rest"
 	curl -fsS "http://$rest/metrics" > "$OUT/dstt1-metrics.txt" || true
 	wait_profile dstt1
+	record_resources dstt1 "$pid" "$home/data"
 	stop_pid "$pid"
 }
 
@@ -252,6 +263,7 @@ testnet4() {
 		dstt_load dstt4 "$net/node1" "http://127.0.0.1:$((base + 51))"
 		wait_profile dstt4
 	fi
+	record_resources "$LABEL" "${pids[0]}" "$net/node1/data"
 	for p in "${pids[@]}"; do stop_pid "$p"; done
 }
 

@@ -180,6 +180,9 @@ func (r *results) printConfigs(w io.Writer) {
 	if env, err := os.ReadFile(filepath.Join(r.dir, "env.txt")); err == nil {
 		w.Write(env)
 	}
+	if res, err := os.ReadFile(filepath.Join(r.dir, "resources.txt")); err == nil {
+		fmt.Fprintf(w, "node memory and data after the loads (node1 of 4):\n%s", res)
+	}
 	for _, c := range []struct{ label, name string }{
 		{"kv1", "kvstore, 1 validator"}, {"dstt1", "dstt, 1 validator"},
 		{"kv4", "kvstore, 4 validators (node1)"}, {"dstt4", "dstt, 4 validators (node1)"},
