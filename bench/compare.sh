@@ -12,7 +12,7 @@
 #   dstt     dstt on the config `dstt init` / `dstt testnet init` write (nothing
 #            changed but pprof_laddr): signatures, replay window, RBAC, audit chain,
 #            versioned store, through its REST gateway (`dstt bench`, POST /v1/txs
-#            in commit mode, txs signed before the run);
+#            in commit mode, 40 workers x 250 txs, txs signed before the run);
 #   both at light load (open loop, LIGHT_RATE tx/s, one tx per request) for
 #   commit latency; and the engine alone (BenchmarkFinalizeCommit).
 # The 4-validator nets are `dstt testnet init` homes on this host (the kvstore
@@ -31,7 +31,8 @@
 #                         CometBFT's default max_request_batch_size)
 #   KV_SED                sed script making the kvstore homes tuned (indexer null,
 #                         timeout_commit 0s)
-#   DSTT_CONCURRENCY      dstt bench workers (16), DSTT_BATCH txs each (250)
+#   DSTT_CONCURRENCY      dstt bench workers (40), DSTT_BATCH txs each (250): 10,000
+#                         txs in flight, as many as the kvstore's KV_INFLIGHT
 #   DSTT_PRESIGN          txs signed before each run (400000)
 #   DSTT_SED              sed script for the dstt homes ("": the default config)
 #   CONFIG_SED            sed script for every home, for experiments on all alike
@@ -53,7 +54,7 @@ KV_CONCURRENCY=${KV_CONCURRENCY:-32}
 KV_BATCH=${KV_BATCH:-10}
 KV_INFLIGHT=${KV_INFLIGHT:-10000}
 KV_SED=${KV_SED:-'s/^indexer = .*/indexer = "null"/;s/^timeout_commit = .*/timeout_commit = "0s"/'}
-DSTT_CONCURRENCY=${DSTT_CONCURRENCY:-16}
+DSTT_CONCURRENCY=${DSTT_CONCURRENCY:-40}
 DSTT_BATCH=${DSTT_BATCH:-250}
 DSTT_PRESIGN=${DSTT_PRESIGN:-400000}
 DSTT_SED=${DSTT_SED:-}
