@@ -37,6 +37,7 @@ type App struct {
 	// OnCheckTxRejected, when set, is told about every tx the mempool
 	// refuses (for the node's security log). It must not block.
 	OnCheckTxRejected func(txHash []byte, signer string, code types.Code, log string)
+	snaps             *snapshots // snapshot files and state sync (snapshot.go)
 }
 
 var _ abcitypes.Application = (*App)(nil)
@@ -176,6 +177,7 @@ func (a *App) Commit(context.Context, *abcitypes.RequestCommit) (*abcitypes.Resp
 		return nil, err
 	}
 	a.logger.Info("committed", "height", a.engine.Height(), "app_hash", fmt.Sprintf("%X", a.engine.AppHash()))
+	a.snapshotAfterCommit()
 	return &abcitypes.ResponseCommit{RetainHeight: a.retainHeight()}, nil
 }
 

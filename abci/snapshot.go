@@ -1,5 +1,22 @@
 package abci
 
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	abcitypes "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/dstt/dstt/abci/engine"
+)
+
 // Block retention: CometBFT prunes its own blocks below the height Commit
 // returns. With a retention rule (types.Params.Retains) that is the engine's
 // floor, the lowest height whose state reads still answer; without one it
@@ -14,4 +31,200 @@ func (a *App) retainHeight() int64 {
 		return 0
 	}
 	return int64(floor)
+}
+
+// State sync. With snapshots enabled (EnableSnapshots), the node writes the
+// snapshot of every snapshot height (engine.Snapshot, the chain param
+// snapshot_interval) at its Commit into a directory, DIR/HEIGHT.snap (the
+// files `dstt snapshot` lists), keeping the newest few, and serves them to
+// CometBFT's state sync: format 1, chunks of snapshotChunk bytes, the hash
+// SHA-256 of the file. A joining node accepts an offered snapshot (within
+// bounds), collects its chunks, and when it has them all checks the file's
+// hash, decodes it and verifies it against the app hash CometBFT's light
+// client verified for its height (engine.VerifySnapshot) before anything
+// is written; a snapshot that fails is rejected, and its senders with it.
+
+const (
+	snapshotFormat = 1
+	snapshotChunk  = 4 << 20
+	// maxSnapshotChunks bounds what an offered snapshot can make the node
+	// hold in memory: 256 chunks of at most snapshotChunk bytes.
+	maxSnapshotChunks = 256
+	// keepSnapshots is how many snapshot files a node keeps.
+	keepSnapshots = 2
+)
+
+// snapshots is the node's snapshot directory and the restore in progress.
+type snapshots struct {
+	dir string
+	// pending: the snapshot being applied, its trusted app hash, chunks.
+	pending *abcitypes.Snapshot
+	trusted []byte
+	chunks  [][]byte
+	senders []string
+}
+
+// EnableSnapshots makes the app write a snapshot file into dir at every
+// snapshot height and serve them to state sync.
+func (a *App) EnableSnapshots(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("abci: snapshot directory: %w", err)
+	}
+	a.snaps = &snapshots{dir: dir}
+	return nil
+}
+
+// snapshotAfterCommit writes the snapshot of the height just committed
+// when it is a snapshot height. A failure is logged: the chain goes on.
+func (a *App) snapshotAfterCommit() {
+	h := a.engine.Height()
+	if a.snaps == nil || a.reader.LastSnapshotHeight() != h {
+		return
+	}
+	s, err := a.engine.Snapshot(h)
+	if err == nil {
+		err = writeFileAtomic(filepath.Join(a.snaps.dir, fmt.Sprintf("%d.snap", h)), s.Encode())
+	}
+	if err != nil {
+		a.logger.Error("writing the snapshot failed", "height", h, "err", err)
+		return
+	}
+	files, _ := a.snaps.list()
+	for len(files) > keepSnapshots {
+		_ = os.Remove(files[0].path)
+		files = files[1:]
+	}
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+type snapshotFile struct {
+	height uint64
+	path   string
+}
+
+// list returns the snapshot files, oldest first.
+func (s *snapshots) list() ([]snapshotFile, error) {
+	names, err := filepath.Glob(filepath.Join(s.dir, "*.snap"))
+	if err != nil {
+		return nil, err
+	}
+	var out []snapshotFile
+	for _, n := range names {
+		h, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(n), ".snap"), 10, 64)
+		if err == nil {
+			out = append(out, snapshotFile{height: h, path: n})
+		}
+	}
+	slices.SortFunc(out, func(x, y snapshotFile) int { return cmp.Compare(x.height, y.height) })
+	return out, nil
+}
+
+// ListSnapshots offers the snapshot files to peers.
+func (a *App) ListSnapshots(context.Context, *abcitypes.RequestListSnapshots) (*abcitypes.ResponseListSnapshots, error) {
+	resp := &abcitypes.ResponseListSnapshots{}
+	if a.snaps == nil {
+		return resp, nil
+	}
+	files, err := a.snaps.list()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			continue // pruned meanwhile
+		}
+		sum := sha256.Sum256(b)
+		resp.Snapshots = append(resp.Snapshots, &abcitypes.Snapshot{
+			Height: f.height, Format: snapshotFormat, Chunks: uint32((len(b) + snapshotChunk - 1) / snapshotChunk), Hash: sum[:],
+		})
+	}
+	return resp, nil
+}
+
+// LoadSnapshotChunk serves one chunk of a snapshot file.
+func (a *App) LoadSnapshotChunk(_ context.Context, req *abcitypes.RequestLoadSnapshotChunk) (*abcitypes.ResponseLoadSnapshotChunk, error) {
+	if a.snaps == nil || req.Format != snapshotFormat {
+		return &abcitypes.ResponseLoadSnapshotChunk{}, nil
+	}
+	b, err := os.ReadFile(filepath.Join(a.snaps.dir, fmt.Sprintf("%d.snap", req.Height)))
+	if err != nil {
+		return &abcitypes.ResponseLoadSnapshotChunk{}, nil
+	}
+	start := int(req.Chunk) * snapshotChunk
+	if start >= len(b) {
+		return &abcitypes.ResponseLoadSnapshotChunk{}, nil
+	}
+	return &abcitypes.ResponseLoadSnapshotChunk{Chunk: b[start:min(start+snapshotChunk, len(b))]}, nil
+}
+
+// OfferSnapshot accepts a snapshot to restore when the node has no state.
+func (a *App) OfferSnapshot(_ context.Context, req *abcitypes.RequestOfferSnapshot) (*abcitypes.ResponseOfferSnapshot, error) {
+	s := req.Snapshot
+	switch {
+	case a.engine.Initialised() || a.engine.Height() != 0:
+		return &abcitypes.ResponseOfferSnapshot{Result: abcitypes.ResponseOfferSnapshot_ABORT}, nil
+	case s == nil || s.Format != snapshotFormat:
+		return &abcitypes.ResponseOfferSnapshot{Result: abcitypes.ResponseOfferSnapshot_REJECT_FORMAT}, nil
+	case s.Chunks == 0 || s.Chunks > maxSnapshotChunks || len(s.Hash) != sha256.Size || len(req.AppHash) == 0:
+		return &abcitypes.ResponseOfferSnapshot{Result: abcitypes.ResponseOfferSnapshot_REJECT}, nil
+	}
+	if a.snaps == nil {
+		a.snaps = &snapshots{}
+	}
+	a.snaps.pending, a.snaps.trusted = s, bytes.Clone(req.AppHash)
+	a.snaps.chunks, a.snaps.senders = make([][]byte, s.Chunks), nil
+	a.logger.Info("state sync: restoring a snapshot", "height", s.Height, "chunks", s.Chunks)
+	return &abcitypes.ResponseOfferSnapshot{Result: abcitypes.ResponseOfferSnapshot_ACCEPT}, nil
+}
+
+// ApplySnapshotChunk collects the chunks; with the last one it verifies
+// the snapshot and restores the engine from it.
+func (a *App) ApplySnapshotChunk(_ context.Context, req *abcitypes.RequestApplySnapshotChunk) (*abcitypes.ResponseApplySnapshotChunk, error) {
+	sn := a.snaps
+	if sn == nil || sn.pending == nil || req.Index >= uint32(len(sn.chunks)) {
+		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_ABORT}, nil
+	}
+	if len(req.Chunk) > snapshotChunk {
+		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT, RejectSenders: []string{req.Sender}}, nil
+	}
+	sn.chunks[req.Index] = bytes.Clone(req.Chunk)
+	sn.senders = append(sn.senders, req.Sender)
+	if slices.ContainsFunc(sn.chunks, func(c []byte) bool { return c == nil }) {
+		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_ACCEPT}, nil
+	}
+	err := a.restore(bytes.Join(sn.chunks, nil))
+	sn.pending, sn.chunks = nil, nil
+	if err != nil {
+		a.logger.Error("state sync: snapshot refused", "err", err)
+		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT, RejectSenders: slices.Compact(slices.Sorted(slices.Values(sn.senders)))}, nil
+	}
+	a.logger.Info("state sync: snapshot restored", "height", a.engine.Height(), "app_hash", fmt.Sprintf("%X", a.engine.AppHash()))
+	return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_ACCEPT}, nil
+}
+
+// restore checks the whole snapshot file and rebuilds the engine from it.
+func (a *App) restore(b []byte) error {
+	sn := a.snaps
+	if sum := sha256.Sum256(b); !bytes.Equal(sum[:], sn.pending.Hash) {
+		return fmt.Errorf("%w: the chunks do not hash to the offered snapshot hash", engine.ErrSnapshot)
+	}
+	s, err := engine.DecodeSnapshot(b)
+	if err != nil {
+		return err
+	}
+	if s.Height != sn.pending.Height {
+		return fmt.Errorf("%w: offered for height %d, holds height %d", engine.ErrSnapshot, sn.pending.Height, s.Height)
+	}
+	if err := engine.VerifySnapshot(s, sn.trusted); err != nil {
+		return err
+	}
+	return a.engine.Restore(s)
 }

@@ -403,6 +403,9 @@ type AddNodeOptions struct {
 	Org string
 	// SkipPortCheck skips checking that the node's ports are free now.
 	SkipPortCheck bool
+	// StateSync makes the node join by state sync (statesync.go): the
+	// chain must be running.
+	StateSync bool
 }
 
 // AddNode adds a node to the testnet in dir: home DIR/nodeK (K = one more than the
@@ -465,6 +468,11 @@ func AddNode(dir string, opts AddNodeOptions) (*Network, Node, error) {
 	nw.placeNode(&n, k)
 	if err := initHome(n, gen, &keys, nw.Transport, peers); err != nil {
 		return nil, Node{}, err
+	}
+	if opts.StateSync {
+		if err := enableStateSync(nw, n); err != nil {
+			return nil, Node{}, err
+		}
 	}
 	nw.Nodes = append(nw.Nodes, n)
 	if err := nw.save(); err != nil {

@@ -160,8 +160,15 @@ func genesisNodes(o types.Org, seen map[string]string) (types.Org, []storage.Ent
 // PeerAdmitted is the one peer admission rule: nil when node id is
 // registered for a member org in committed state, else ErrUnauthorized
 // saying why.
+//
+// A node without chain state (joining by state sync: CometBFT runs
+// InitChain before P2P otherwise) has nothing to decide from and admits
+// its peers until its snapshot is restored; they still filter it.
 func (r Reader) PeerAdmitted(id string) error {
 	e := r.e
+	if !e.Initialised() {
+		return nil
+	}
 	id = types.NormalizeNodeID(id)
 	if !types.IsNodeID(id) {
 		return fmt.Errorf("%w: peer %q: not a node ID", ErrUnauthorized, id)

@@ -230,3 +230,7 @@ func (s *Snapshot) AuditHead() (audit.ChainHead, error) {
 	_, head, err := decodeHeadRecord(ent.Value)
 	return head, err
 }
+
+// Snapshot is ExportSnapshot of the engine's store at the snapshot height
+// at or below height.
+func (e *Engine) Snapshot(height uint64) (*Snapshot, error) { return ExportSnapshot(e.store, height) }

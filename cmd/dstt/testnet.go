@@ -136,6 +136,7 @@ validator key (docs/TESTNET.md, "Onboarding an organisation").`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", testnet.DefaultDir, "the testnet's directory")
 	cmd.Flags().StringVar(&o.Org, "org", "", "the new node's organisation (default orgK)")
+	cmd.Flags().BoolVar(&o.StateSync, "state-sync", false, "join by state sync from the running chain's snapshots (chain param snapshot_interval) instead of replaying every block")
 	return cmd
 }
 

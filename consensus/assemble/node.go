@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -75,6 +76,9 @@ func (n *Node) build() error {
 		return err
 	}
 	app := abci.NewApp(eng, cfg.Logger.With("module", "dstt"))
+	if err := app.EnableSnapshots(filepath.Join(h.DataDir(), "snapshots")); err != nil {
+		return err
+	}
 	nodeOpts, publicRPC, err := rpcExposure(h, eng, cfg.UnsafePublicRPC, cfg.Console)
 	if err != nil {
 		return err

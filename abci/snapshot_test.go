@@ -1,0 +1,96 @@
+package abci
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	abcitypes "github.com/cometbft/cometbft/abci/types"
+
+	"github.com/dstt/dstt/abci/engine"
+	"github.com/dstt/dstt/storage"
+	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
+)
+
+// TestStateSync: a node with snapshots on writes a snapshot file at its
+// snapshot heights and serves it in chunks; an empty node offered it
+// restores it and reports the height and app hash the chain had there; a
+// snapshot whose bytes were changed, or offered with another app hash, is
+// rejected and leaves the node empty.
+func TestStateSync(t *testing.T) {
+	ctx := context.Background()
+	g := engine.DefaultGenesisState()
+	g.Admins = []string{typestest.Addr("carol")}
+	g.Params.SnapshotInterval = 4
+	src := NewApp(newChain(t, g), nil)
+	if err := src.EnableSnapshots(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	hashes := map[uint64][]byte{}
+	for h := int64(1); h <= 20; h++ {
+		tx := typestest.GovTx(t, uint64(h-1), []types.Op{typestest.Put(fmt.Sprint("k", h%5), fmt.Sprint("v", h))}, "carol")
+		res, err := src.FinalizeBlock(ctx, &abcitypes.RequestFinalizeBlock{Height: h, Time: time.Unix(h, 0), Txs: [][]byte{tx}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := src.Commit(ctx, &abcitypes.RequestCommit{}); err != nil {
+			t.Fatal(err)
+		}
+		hashes[uint64(h)] = res.AppHash
+	}
+	list, err := src.ListSnapshots(ctx, &abcitypes.RequestListSnapshots{})
+	if err != nil || len(list.Snapshots) != keepSnapshots {
+		t.Fatalf("ListSnapshots: %v %v; want %d", list, err, keepSnapshots)
+	}
+	snap := list.Snapshots[len(list.Snapshots)-1]
+	var file []byte
+	for i := range snap.Chunks {
+		c, err := src.LoadSnapshotChunk(ctx, &abcitypes.RequestLoadSnapshotChunk{Height: snap.Height, Format: snap.Format, Chunk: i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		file = append(file, c.Chunk...)
+	}
+
+	join := func(chunk []byte, appHash []byte) (*App, abcitypes.ResponseApplySnapshotChunk_Result) {
+		e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := NewApp(e, nil)
+		offer, err := a.OfferSnapshot(ctx, &abcitypes.RequestOfferSnapshot{Snapshot: snap, AppHash: appHash})
+		if err != nil || offer.Result != abcitypes.ResponseOfferSnapshot_ACCEPT {
+			t.Fatalf("OfferSnapshot: %v %v", offer, err)
+		}
+		res, err := a.ApplySnapshotChunk(ctx, &abcitypes.RequestApplySnapshotChunk{Index: 0, Chunk: chunk, Sender: "peer1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, res.Result
+	}
+	if snap.Chunks != 1 {
+		t.Fatalf("a small snapshot in %d chunks", snap.Chunks)
+	}
+	bad := bytes.Clone(file)
+	bad[len(bad)/2] ^= 1
+	for what, c := range map[string]struct{ chunk, hash []byte }{
+		"changed byte":   {bad, hashes[snap.Height]},
+		"other app hash": {file, hashes[snap.Height-1]},
+	} {
+		a, res := join(c.chunk, c.hash)
+		if res != abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT || a.engine.Height() != 0 || a.engine.Initialised() {
+			t.Fatalf("%s: %v, node at %d: want REJECT_SNAPSHOT and an empty node", what, res, a.engine.Height())
+		}
+	}
+	a, res := join(file, hashes[snap.Height])
+	if res != abcitypes.ResponseApplySnapshotChunk_ACCEPT {
+		t.Fatalf("ApplySnapshotChunk: %v", res)
+	}
+	info, err := a.Info(ctx, &abcitypes.RequestInfo{})
+	if err != nil || uint64(info.LastBlockHeight) != snap.Height || !bytes.Equal(info.LastBlockAppHash, hashes[snap.Height]) {
+		t.Fatalf("after state sync: Info %v (%v); want height %d app hash %X", info, err, snap.Height, hashes[snap.Height])
+	}
+}

@@ -1,0 +1,53 @@
+package consensus
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+)
+
+// ErrStateSyncServers: state sync needs two RPC servers (CometBFT's light
+// client checks one against the other).
+var ErrStateSyncServers = errors.New("consensus: state sync needs at least two RPC servers")
+
+// EnableStateSync sets h up to join its chain by state sync: CometBFT's
+// light client trusts the header of trustHeight with hash trustHash, asks
+// rpcServers (CometBFT RPC addresses of the chain's nodes) for the headers
+// above it, and the node restores a snapshot its peers offer (abci/
+// snapshot.go verifies it against the app hash those headers carry)
+// instead of replaying every block.
+func (h *Home) EnableStateSync(rpcServers []string, trustHeight int64, trustHash []byte) error {
+	if len(rpcServers) < 2 {
+		return fmt.Errorf("%w: got %d", ErrStateSyncServers, len(rpcServers))
+	}
+	c, err := h.Config()
+	if err != nil {
+		return err
+	}
+	c.StateSync.Enable = true
+	c.StateSync.RPCServers = rpcServers
+	c.StateSync.TrustHeight = trustHeight
+	c.StateSync.TrustHash = hex.EncodeToString(trustHash)
+	if err := c.StateSync.ValidateBasic(); err != nil {
+		return fmt.Errorf("consensus: state sync config: %w", err)
+	}
+	return writeConfig(h.ConfigFile(), c)
+}
+
+// TrustPoint asks a running node's CometBFT RPC for its latest committed
+// header: the height and hash a joining node trusts (EnableStateSync).
+// Whoever runs it trusts that node to answer truthfully.
+func TrustPoint(ctx context.Context, rpcAddr string) (int64, []byte, error) {
+	c, err := rpchttp.New(rpcAddr, "/websocket")
+	if err != nil {
+		return 0, nil, err
+	}
+	res, err := c.Commit(ctx, nil)
+	if err != nil {
+		return 0, nil, fmt.Errorf("consensus: latest commit from %s (is the chain running?): %w", rpcAddr, err)
+	}
+	return res.Height, res.Hash(), nil
+}
