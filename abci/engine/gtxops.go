@@ -91,19 +91,9 @@ func (e *Engine) registerParticipant(st *staged, d *decodedTx, i int, op *types.
 		d.failAt(types.CodeGtxExists, opReason(ruleGtxParticipantOrg, i, op.Id), "op %d: participant %q belongs to org %q", i, op.Id, old.Org)
 		return nil
 	}
-	if !e.open {
-		if !e.policyAt(st).IsAdmin(d.signer, op.Org) {
-			d.failAt(types.CodeUnauthorized, opReason(ruleLacksAdmin, i, op.Org), "op %d: %s lacks admin in domain %q", i, d.signer, op.Org)
-			return nil
-		}
-		ent, ok, err := e.readAt(st, prefixed(nsOrg, op.Org))
-		if err != nil {
-			return err
-		}
-		if !ok || ent.Deleted {
-			d.failAt(types.CodeInvalidOp, opReason(ruleNoOrg, i, op.Org), "op %d: no member org %q", i, op.Org)
-			return nil
-		}
+	if !e.open && !e.policyAt(st).IsAdmin(d.signer, op.Org) {
+		d.failAt(types.CodeUnauthorized, opReason(ruleLacksAdmin, i, op.Org), "op %d: %s lacks admin in domain %q", i, d.signer, op.Org)
+		return nil
 	}
 	if st == nil {
 		return nil

@@ -13,15 +13,17 @@ import (
 
 // executorFlags switch on the gtx executor of `dstt start`.
 type executorFlags struct {
-	on  bool
-	key string
-	org string
+	on   bool
+	key  string
+	org  string
+	step bool
 }
 
 func (f *executorFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.on, "gtx-executor", false, "run a gtx executor: call participants for the global transactions' pending steps and submit their signed answers (docs/TRANSACTIONS.md)")
 	fs.StringVar(&f.key, "gtx-executor-key", "", "keyring key the executor signs participant requests and answer txs with (default: the home's default key)")
 	fs.StringVar(&f.org, "gtx-executor-org", "", "only drive the steps of this org's participants (default: every gtx)")
+	fs.BoolVar(&f.step, "gtx-executor-step", false, "single-step the executor: it runs a gtx's next step only after dstt gtx step GID")
 }
 
 // startExecutor starts the executor when switched on; the returned wait
@@ -54,6 +56,9 @@ func (g *globals) startExecutor(ctx context.Context, f executorFlags, rpc, logLe
 	}
 	cfg := executor.DefaultConfig()
 	cfg.Signer, cfg.Logger = key, logger
+	if f.step {
+		cfg.Gate = executor.StepGate{Dir: gtxGateDir(g.home)}.Wait
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

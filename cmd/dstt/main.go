@@ -136,7 +136,7 @@ Quick start:
 	pf.StringVar(&g.tls.Cert, "cert", "", "client certificate (PEM) for a gateway that asks for one; with --key ($DSTT_TLS_CERT, client.json tls_cert)")
 	pf.StringVar(&g.tls.Key, "key", "", "private key (PEM) of --cert ($DSTT_TLS_KEY, client.json tls_key); dstt signer's own --key names its transit key")
 	pf.StringVar(&g.backend, "keyring-backend", "", "keyring backend: file (encrypted, default), test (UNENCRYPTED, dev only), memory, or vault (Vault transit: VAULT_ADDR, VAULT_TOKEN)")
-	root.AddCommand(newInitCmd(g), newStartCmd(g), newKeysCmd(g), newTxCmd(g), newQueryCmd(g), newRBACCmd(g), newGovCmd(g), newVersionCmd(g), newTestnetCmd(g), newAuditCmd(g), newSignerCmd(g), newBenchCmd(g), newNodeCmd(g), newSnapshotCmd(g))
+	root.AddCommand(newInitCmd(g), newStartCmd(g), newKeysCmd(g), newTxCmd(g), newQueryCmd(g), newRBACCmd(g), newGovCmd(g), newVersionCmd(g), newTestnetCmd(g), newAuditCmd(g), newSignerCmd(g), newBenchCmd(g), newNodeCmd(g), newSnapshotCmd(g), newGtxCmd(g))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	failUnknownSubcommands(root)
 	return root, g
