@@ -47,10 +47,10 @@ build:
 # initdb/pg_ctl; under `make test` those tests fail instead of skipping
 # when it is missing); chromium: the browser the explorer's tests drive
 # (test-ui); nftables and iptables: the partitions of the network fault
-# tests (testnet, in network namespaces; as root); podman: the container
-# image test (deploy/). Installed with apt-get (as root, on Debian) only
+# tests (testnet, in network namespaces; as root); podman and runc: the
+# container image test (deploy/; runc, as crun refuses hybrid cgroups). Installed with apt-get (as root, on Debian) only
 # when a package is missing.
-RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl protobuf-compiler jq curl iproute2 postgresql chromium nftables iptables podman
+RSYSLOG_PKGS = rsyslog rsyslog-gnutls rsyslog-openssl protobuf-compiler jq curl iproute2 postgresql chromium nftables iptables podman runc
 test: export DSTT_REQUIRE_POSTGRES := 1
 test-deps: test-deps-vault test-deps-ecs
 	@missing=""; for p in $(RSYSLOG_PKGS); do \
@@ -75,6 +75,7 @@ export DSTT_VAULT_BIN := $(VAULT_BIN)
 test: export DSTT_REQUIRE_VAULT := 1
 test: export DSTT_REQUIRE_PROTOC := 1
 test: export DSTT_REQUIRE_NETNS := 1
+test: export DSTT_REQUIRE_PODMAN := 1
 
 test-deps-vault:
 	@if [ -x "$(VAULT_BIN)" ]; then echo "vault: using $(VAULT_BIN)"; else \
@@ -143,9 +144,10 @@ unit:
 # types/ and rbac/, pure code without goroutines. Skipped under
 # -race only: TestTxnCounterUnderContention (16 writers on one key; at the
 # race detector's speed an increment can lose 64 retries in a row), which
-# `unit` runs.
+# `unit` runs, and the network fault tests TestPartitions and TestSlowLinks
+# (about a minute each of real nodes under faults; `unit` runs them).
 RACE_PKGS = ./abci/... ./storage/... ./audit/... ./consensus/... ./security/... ./transport/... ./bench/... ./cmd/dstt ./testnet
-RACE_SKIP = ^TestTxnCounterUnderContention$$
+RACE_SKIP = ^(TestTxnCounterUnderContention|TestPartitions|TestSlowLinks)$$
 race:
 	$(GO) test -count=1 -race -skip '$(RACE_SKIP)' $(RACE_PKGS)
 
@@ -223,7 +225,7 @@ bench-retention:
 # nftables in network namespaces; as root) with 10x longer fault phases than
 # the CI-sized run in `test`.
 faults:
-	DSTT_FAULTS_LONG=1 DSTT_REQUIRE_NETNS=1 $(GO) test -count=1 -v -timeout 30m -run 'TestPartitions' ./testnet
+	DSTT_FAULTS_LONG=1 DSTT_REQUIRE_NETNS=1 $(GO) test -count=1 -v -timeout 30m -run 'TestPartitions|TestSlowLinks' ./testnet
 
 bench-failover:
 	$(GO) test ./testnet -run '^$$' -bench FailoverLatency -benchtime 1x -v
