@@ -56,6 +56,9 @@ type AuditAnchor struct {
 	TotalPower     int64    `json:"total_power,omitempty"`
 	SignedPower    int64    `json:"signed_power,omitempty"`
 	Signers        []string `json:"signers,omitempty"` // addresses of the validators whose commit signatures are in the block
+	// Proof lets a client check the commit itself (present when the
+	// commit could be read).
+	Proof *CommitProof `json:"proof,omitempty"`
 }
 
 // TxBytes answers GET /v1/txs/{hash}/raw: a committed tx's encoded
@@ -67,4 +70,37 @@ type TxBytes struct {
 	Index     uint32 `json:"index"`
 	BlockTime string `json:"block_time,omitempty"`
 	Tx        string `json:"tx"`
+}
+
+// CommitProof is what a client needs to check block SignedHeight's commit
+// itself: the 14 leaves whose Merkle root (CometBFT's
+// merkle.HashFromByteSlices) is the block hash the validators signed, in
+// header order (version, chain id, height, time, last block id, last commit
+// hash, data hash, validators hash, next validators hash, consensus hash,
+// app hash, last results hash, evidence hash, proposer address), the
+// commit's signatures and the validator set that made them, in set order.
+// Each precommit signs CometBFT's canonical vote (varint length, then
+// CanonicalVote: type 2, height, round, block id, timestamp, chain id).
+type CommitProof struct {
+	HeaderLeaves []string         `json:"header_leaves"` // base64
+	Round        int32            `json:"round"`
+	PartsTotal   uint32           `json:"parts_total"`
+	PartsHash    string           `json:"parts_hash"` // hex
+	Signatures   []CommitSig      `json:"signatures"`
+	Validators   []ProofValidator `json:"validators"`
+}
+
+// CommitSig is one validator's entry in a commit.
+type CommitSig struct {
+	Flag      int    `json:"flag"`                // 1 absent, 2 commit (signed this block), 3 nil
+	Address   string `json:"address,omitempty"`   // hex
+	Timestamp string `json:"timestamp,omitempty"` // RFC 3339 with nanoseconds
+	Signature string `json:"signature,omitempty"` // base64
+}
+
+// ProofValidator is one validator of the set that signed a commit.
+type ProofValidator struct {
+	Address string `json:"address"` // hex
+	PubKey  string `json:"pub_key"` // base64 ed25519 public key
+	Power   int64  `json:"power"`
 }

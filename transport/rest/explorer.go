@@ -259,6 +259,9 @@ func (g *Gateway) proveAnchor(ctx context.Context, src CommitSource, head audit.
 	out.AppHash, out.BlockHash, out.ValidatorsHash = hex.EncodeToString(a.AppHash), hex.EncodeToString(a.BlockHash), hex.EncodeToString(a.ValidatorsHash)
 	out.Validators, out.TotalPower = a.Validators, a.TotalPower
 	if sh := f.sh; sh != nil && sh.Header != nil && sh.Commit != nil {
+		if f.vals != nil {
+			out.Proof = commitProof(sh, f.vals)
+		}
 		out.AppHash = hex.EncodeToString(sh.AppHash)
 		out.BlockTime = sh.Time.UTC().Format(time.RFC3339Nano)
 		for _, s := range sh.Commit.Signatures {

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cometbft/cometbft/crypto/merkle"
+	gogotypes "github.com/cosmos/gogoproto/types"
+
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/transport/api"
 	"github.com/dstt/dstt/transport/internal/testnode"
@@ -82,6 +85,7 @@ func TestExplorerReads(t *testing.T) {
 		anchor.SignedHeight != out.Height+1 || len(anchor.Signers) != 1 || anchor.SignedPower != anchor.TotalPower {
 		t.Errorf("anchor of height %d: %+v", out.Height, anchor)
 	}
+	checkCommitProof(t, anchor)
 	st := c.call("GET", api.PathStatus, nil, nil, nil, nil, 200, false)
 	var status api.Status
 	_ = json.Unmarshal(st, &status)
@@ -152,5 +156,35 @@ func TestUIServed(t *testing.T) {
 	wantProblem(t, "POST /ui/", do(t, http.MethodPost, n.URL()+"/ui/", "text/plain", []byte("x")), 405, api.ProblemMethod)
 	if r := do(t, http.MethodGet, n.URL()+"/ui/assets/no-such-file.js", "", nil); r.status != 404 {
 		t.Errorf("a missing asset: %d", r.status)
+	}
+}
+
+// checkCommitProof checks what a client checks with the anchor's proof: the
+// header leaves hash to the block hash, and the app hash and validators
+// hash leaves are the anchor's; the set hashes to the header's validators
+// hash. (The signatures are checked by the SDK's tests and in the browser.)
+func checkCommitProof(t *testing.T, a api.AuditAnchor) {
+	t.Helper()
+	p := a.Proof
+	if p == nil || len(p.HeaderLeaves) != 14 || len(p.Signatures) != 1 || len(p.Validators) != 1 {
+		t.Fatalf("proof: %+v", p)
+	}
+	var leaves [][]byte
+	for _, l := range p.HeaderLeaves {
+		b, err := base64.StdEncoding.DecodeString(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaves = append(leaves, b)
+	}
+	if got := hex.EncodeToString(merkle.HashFromByteSlices(leaves)); got != a.BlockHash {
+		t.Errorf("the header leaves hash to %s, the block hash is %s", got, a.BlockHash)
+	}
+	var app, vh gogotypes.BytesValue
+	if app.Unmarshal(leaves[10]) != nil || hex.EncodeToString(app.Value) != a.AppHash || vh.Unmarshal(leaves[7]) != nil || hex.EncodeToString(vh.Value) != a.ValidatorsHash {
+		t.Errorf("app hash or validators hash leaf: %x %x", leaves[10], leaves[7])
+	}
+	if p.Signatures[0].Flag != 2 || !strings.EqualFold(p.Signatures[0].Address, p.Validators[0].Address) {
+		t.Errorf("signatures %+v, validators %+v", p.Signatures, p.Validators)
 	}
 }

@@ -3,7 +3,7 @@
 // a run of entries checked up to the head after a block, whose app hash the
 // validators signed in the next block.
 
-import { type AuditAnchor, type AuditEntry, auditAnchor, auditAppHash, auditEntries, checkAuditChain } from "@dstt/sdk";
+import { type AuditAnchor, type AuditEntry, auditAnchor, auditAppHash, auditEntries, checkAuditChain, checkCommit } from "@dstt/sdk";
 import { api } from "./session";
 
 /** The latest entry's seq (0: none). */
@@ -74,9 +74,11 @@ export interface Verification {
  * Verifies the entries from seq `from` to the head after block `height`:
  * each entry's hash recomputed here, each link to the entry before (from
  * `from`-1 on), the last one is the head the node reports for that block,
- * the app hash recomputed here from the state hash and that head equals the
- * app hash in block height+1's header, and that header's commit verified by
- * the node against the validator set (more than 2/3 of the power signed).
+ * block height+1's header hashes to the block hash its commit signs, the
+ * validator set hashes to the header's validators hash and validators of
+ * more than 2/3 of its power signed (ed25519, checked here), the app hash
+ * recomputed here from the state hash and that head equals the header's,
+ * and the node's own light-client check agrees.
  */
 export async function verifyThrough(from: number, height: number): Promise<Verification> {
   const anchor = await auditAnchor(api(), height);
@@ -93,15 +95,23 @@ export async function verifyThrough(from: number, height: number): Promise<Verif
   const last = entries[entries.length - 1];
   const atHead = !!last && last.seq === anchor.head_seq && last.hash === anchor.head_hash;
   steps.push({ label: "audit head", ok: atHead, detail: `entry ${anchor.head_seq} is the head after block ${anchor.height}` + (atHead ? "" : `: the node reports ${anchor.head_hash}, the entry hashes to ${last?.hash ?? "(none)"}`) });
-  const app = auditAppHash(anchor.state_hash, anchor.head_seq, anchor.head_hash);
-  const appOk = !!anchor.app_hash && app === anchor.app_hash.toLowerCase();
-  steps.push({ label: "app hash", ok: appOk, detail: `AppHash(state hash, head) = ${app}` + (appOk ? `, the app hash in block ${anchor.signed_height}'s header` : `; the header has ${anchor.app_hash ?? "(none)"}`) });
+  // The commit, checked here: header → block hash, validator set → the
+  // header's validators hash, >2/3 of its power signed the block.
+  const commit = checkCommit(anchor, await api().chainId());
   steps.push({
-    label: "signed commit",
+    label: "validators' signatures",
+    ok: commit.ok,
+    detail: commit.ok
+      ? `block ${anchor.signed_height}: its header hashes to the block hash that ${commit.signatures} validator signature(s) sign, power ${commit.signedPower} of ${commit.totalPower} (more than 2/3), from the validator set the header names; checked in this browser`
+      : (commit.problem ?? "not verified"),
+  });
+  const app = auditAppHash(anchor.state_hash, anchor.head_seq, anchor.head_hash);
+  const appOk = !!commit.appHash && app === commit.appHash;
+  steps.push({ label: "app hash", ok: appOk, detail: `AppHash(state hash, head) = ${app}` + (appOk ? `, the app hash in block ${anchor.signed_height}'s signed header` : `; the signed header has ${commit.appHash ?? "(none)"}`) });
+  steps.push({
+    label: "node's check",
     ok: anchor.verified,
-    detail: anchor.verified
-      ? `block ${anchor.signed_height} signed by ${anchor.signers?.length ?? 0} of ${anchor.validators} validators, power ${anchor.signed_power} of ${anchor.total_power} (checked by the node's CometBFT light-client code)`
-      : `${anchor.failure}: ${anchor.detail ?? ""}`,
+    detail: anchor.verified ? `the node's CometBFT light-client check (audit.VerifyAgainstCommit) agrees` : `${anchor.failure}: ${anchor.detail ?? ""}`,
   });
   return { ok: steps.every((s) => s.ok), steps, anchor, entries };
 }

@@ -99,7 +99,8 @@ test("the height slider shows the old value, the tx that wrote it, its audit ent
   await expect(page.getByTestId("audit-entry")).toContainText("tx_committed");
   const v = page.getByTestId("verification");
   await expect(v).toHaveAttribute("data-ok", "true");
-  await expect(v).toContainText("signed commit");
+  await expect(v).toContainText("validators' signatures");
+  await expect(v).toContainText("checked in this browser");
   await shot(page, "tx");
 });
 

@@ -5,7 +5,8 @@
 // its fields, the links between entries, and the app hash that folds the
 // chain's head into consensus (audit/entry.go, audit/chain.go).
 
-import { concat, fromHex, toHex, uint64BE, utf8, uvarint } from "./bytes.js";
+import { concat, fromBase64, fromHex, toHex, uint64BE, utf8, uvarint } from "./bytes.js";
+import { address, verify } from "./keys.js";
 import type { Client } from "./client.js";
 import type { InnerQuery } from "./auth.js";
 import type { components } from "./openapi.js";
@@ -151,4 +152,113 @@ export function checkAuditChain(entries: AuditEntry[], prevHash: string | undefi
     seq = e.seq;
   }
   return { ok: true, checked: entries.length };
+}
+
+/** CometBFT's Merkle root (crypto/merkle.HashFromByteSlices): RFC 6962 leaves and inner nodes. */
+export function merkleRoot(items: Uint8Array[]): Uint8Array {
+  if (items.length === 0) return sha256(new Uint8Array());
+  if (items.length === 1) return sha256(concat(new Uint8Array([0]), items[0] as Uint8Array));
+  let k = 1;
+  while (k * 2 < items.length) k *= 2;
+  return sha256(concat(new Uint8Array([1]), merkleRoot(items.slice(0, k)), merkleRoot(items.slice(k))));
+}
+
+/** Reads a protobuf wrapper (StringValue, Int64Value, BytesValue: field 1) from a header leaf. */
+function wrapped(leaf: Uint8Array): { bytes: Uint8Array; varint: bigint } {
+  if (leaf.length === 0) return { bytes: new Uint8Array(), varint: 0n };
+  let i = 1;
+  let v = 0n;
+  for (let shift = 0n; ; shift += 7n) {
+    const b = leaf[i++] as number;
+    v |= BigInt(b & 0x7f) << shift;
+    if (b < 0x80) break;
+  }
+  return leaf[0] === 0x08 ? { bytes: new Uint8Array(), varint: v } : { bytes: leaf.subarray(i, i + Number(v)), varint: 0n };
+}
+
+function le64(n: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigInt64(0, n, true);
+  return b;
+}
+
+function field(tag: number, body: Uint8Array): Uint8Array {
+  return concat(new Uint8Array([tag]), uvarint(body.length), body);
+}
+
+/**
+ * CometBFT's precommit sign bytes (types.VoteSignBytes): the varint length,
+ * then CanonicalVote {type 2, sfixed64 height, sfixed64 round (omitted when
+ * 0), block id {hash, part set header {total, hash}}, timestamp {seconds,
+ * nanos}, chain id}.
+ */
+export function precommitSignBytes(chainId: string, height: number, round: number, blockHash: Uint8Array, partsTotal: number, partsHash: Uint8Array, timestamp: string): Uint8Array {
+  const ns = unixNanos(timestamp);
+  const secs = ns / 1_000_000_000n;
+  const nanos = ns % 1_000_000_000n;
+  const psh = concat(partsTotal ? concat(new Uint8Array([0x08]), uvarint(partsTotal)) : new Uint8Array(), partsHash.length ? field(0x12, partsHash) : new Uint8Array());
+  const body = concat(
+    new Uint8Array([0x08, 0x02, 0x11]),
+    le64(BigInt(height)),
+    round ? concat(new Uint8Array([0x19]), le64(BigInt(round))) : new Uint8Array(),
+    field(0x22, concat(blockHash.length ? field(0x0a, blockHash) : new Uint8Array(), field(0x12, psh))),
+    field(0x2a, concat(secs ? concat(new Uint8Array([0x08]), uvarint(secs)) : new Uint8Array(), nanos ? concat(new Uint8Array([0x10]), uvarint(nanos)) : new Uint8Array())),
+    chainId ? field(0x32, utf8(chainId)) : new Uint8Array(),
+  );
+  return concat(uvarint(body.length), body);
+}
+
+/** A validator's bytes in the validator set hash (SimpleValidator {PublicKey {ed25519}, power}). */
+function simpleValidator(pubKey: Uint8Array, power: number): Uint8Array {
+  return concat(field(0x0a, field(0x0a, pubKey)), power ? concat(new Uint8Array([0x10]), uvarint(power)) : new Uint8Array());
+}
+
+/** The outcome of checking a block's commit in the client. */
+export interface CommitCheck {
+  ok: boolean;
+  /** The app hash the header carries (hex), when the header checked out. */
+  appHash?: string;
+  signatures: number;
+  signedPower: number;
+  totalPower: number;
+  problem?: string;
+}
+
+/**
+ * Checks an anchor's proof here, as CometBFT's VerifyCommitLight does: the
+ * header leaves hash to the signed block hash, the header is for chainId
+ * and the signed height, the validator set hashes to the header's
+ * validators hash, and validators of more than 2/3 of its power signed the
+ * block (ed25519 over the precommit sign bytes). It trusts the validator
+ * set the header names; pin the set you trust by comparing it.
+ */
+export function checkCommit(a: AuditAnchor, chainId: string): CommitCheck {
+  const fail = (problem: string): CommitCheck => ({ ok: false, signatures: 0, signedPower: 0, totalPower: 0, problem });
+  const p = a.proof;
+  if (!p || p.header_leaves.length !== 14) return fail("the node sent no commit proof");
+  const leaves = p.header_leaves.map(fromBase64);
+  const blockHash = merkleRoot(leaves);
+  if (toHex(blockHash) !== (a.block_hash ?? "").toLowerCase()) return fail(`the header hashes to ${toHex(blockHash)}, not the block hash ${a.block_hash}`);
+  const chain = new TextDecoder().decode(wrapped(leaves[1] as Uint8Array).bytes);
+  const height = Number(wrapped(leaves[2] as Uint8Array).varint);
+  if (chain !== chainId || height !== a.signed_height) return fail(`the header is for chain ${chain} height ${height}, not ${chainId} height ${a.signed_height}`);
+  const valsHash = toHex(wrapped(leaves[7] as Uint8Array).bytes);
+  const appHash = toHex(wrapped(leaves[10] as Uint8Array).bytes);
+  const vals = p.validators.map((v) => ({ ...v, key: fromBase64(v.pub_key) }));
+  const setHash = toHex(merkleRoot(vals.map((v) => simpleValidator(v.key, v.power))));
+  if (setHash !== valsHash) return fail(`the validator set hashes to ${setHash}, the header names ${valsHash}`);
+  const total = vals.reduce((s, v) => s + v.power, 0);
+  let signed = 0;
+  let n = 0;
+  for (const [i, s] of p.signatures.entries()) {
+    if (s.flag !== 2) continue;
+    const v = vals[i];
+    if (!v || address(v.key).toLowerCase() !== (s.address ?? "").toLowerCase()) return fail(`signature ${i} is not by validator ${i} of the set`);
+    const msg = precommitSignBytes(chainId, a.signed_height, p.round, blockHash, p.parts_total, fromHex(p.parts_hash), s.timestamp ?? "");
+    if (!verify(v.key, msg, fromBase64(s.signature ?? ""))) return fail(`validator ${s.address}'s signature does not verify`);
+    signed += v.power;
+    n++;
+  }
+  if (signed * 3 <= total * 2) return { ok: false, appHash, signatures: n, signedPower: signed, totalPower: total, problem: `only ${signed} of ${total} voting power signed` };
+  return { ok: true, appHash, signatures: n, signedPower: signed, totalPower: total };
 }

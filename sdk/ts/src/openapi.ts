@@ -582,6 +582,7 @@ export interface components {
             signed_power?: number;
             /** @description addresses of the validators whose commit signatures are in the block */
             signers?: string[];
+            proof?: components["schemas"]["CommitProof"];
         };
         TxBytes: {
             hash: string;
@@ -733,6 +734,28 @@ export interface components {
             address: string;
             endpoint: string;
             height: number;
+        };
+        /** @description What a client needs to check the commit itself: the 14 leaves whose Merkle root (CometBFT's merkle.HashFromByteSlices) is the block hash, in header order; the commit's signatures (over CometBFT's canonical vote) and the validator set that made them, in set order. */
+        CommitProof: {
+            /** @description base64 */
+            header_leaves: string[];
+            round: number;
+            parts_total: number;
+            parts_hash: string;
+            signatures: {
+                /** @description 1 absent, 2 commit, 3 nil */
+                flag: number;
+                address?: string;
+                timestamp?: string;
+                /** @description base64 */
+                signature?: string;
+            }[];
+            validators: {
+                address: string;
+                /** @description base64 ed25519 */
+                pub_key: string;
+                power: number;
+            }[];
         };
     };
     responses: never;

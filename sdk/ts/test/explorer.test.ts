@@ -15,6 +15,7 @@ import {
   auditEntries,
   auditEntryHash,
   checkAuditChain,
+  checkCommit,
   decodeTx,
   decodeTxBody,
   fromBase64,
@@ -67,6 +68,16 @@ test("explorer: audit entries verify in the SDK, and their head is signed in the
   }
   assert.equal(anchor.verified, true, JSON.stringify(anchor));
   assert.equal(auditAppHash(anchor.state_hash, anchor.head_seq, anchor.head_hash), anchor.app_hash);
+  const cc = checkCommit(anchor, "dstt-explorer-test");
+  assert.equal(cc.ok, true, cc.problem);
+  assert.equal(cc.appHash, anchor.app_hash);
+  assert.equal(cc.signedPower, anchor.total_power);
+  // A signature over another app hash, or for another chain, does not verify.
+  const forged = structuredClone(anchor);
+  const sig = forged.proof!.signatures.find((s) => s.flag === 2)!;
+  sig.timestamp = "2001-01-01T00:00:00Z";
+  assert.equal(checkCommit(forged, "dstt-explorer-test").ok, false);
+  assert.equal(checkCommit(anchor, "another-chain").ok, false);
   assert.ok(anchor.head_seq >= mine.seq);
 });
 
