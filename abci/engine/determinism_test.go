@@ -310,13 +310,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int, params types.Params) {
 	defer func() { _ = ps.Close() }()
 	ref := engines[0]
 	w.ref = ref
-	versions := func(k string) types.Version {
-		kv, err := ref.Reader().Get(k, 0)
-		if err != nil {
-			return types.Version{}
-		}
-		return kv.Version
-	}
+	versions := committedVersions(ref)
 	changes, denied, policyChanges, govChanges, rotations, punished := 0, 0, 0, 0, 0, 0
 	for h := uint64(1); h <= uint64(blocks); h++ {
 		block := w.block(t, h, versions)

@@ -28,13 +28,7 @@ func TestRetentionKeepsLatestReads(t *testing.T) {
 	}
 	w := newWorkload(11)
 	w.ref = full
-	versions := func(k string) types.Version {
-		kv, err := full.Reader().Get(k, 0)
-		if err != nil {
-			return types.Version{}
-		}
-		return kv.Version
-	}
+	versions := committedVersions(full)
 	for h := uint64(1); h <= 60; h++ {
 		b := w.block(t, h, versions)
 		for _, e := range append([]*Engine{full}, pruned...) {
@@ -89,4 +83,16 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// committedVersions reads a key's committed version on e (the zero
+// version for none): what the workload builds its checks against.
+func committedVersions(e *Engine) func(string) types.Version {
+	return func(k string) types.Version {
+		kv, err := e.Reader().Get(k, 0)
+		if err != nil {
+			return types.Version{}
+		}
+		return kv.Version
+	}
 }

@@ -19,13 +19,7 @@ func TestSnapshotRestore(t *testing.T) {
 	src := newRetentionChain(t, p, storage.NewInMemoryStore())
 	w := newWorkload(21)
 	w.ref = src
-	versions := func(k string) types.Version {
-		kv, err := src.Reader().Get(k, 0)
-		if err != nil {
-			return types.Version{}
-		}
-		return kv.Version
-	}
+	versions := committedVersions(src)
 	hashes := map[uint64][]byte{}
 	blocks := map[uint64]Block{}
 	run := func(h uint64, es ...*Engine) {
