@@ -30,17 +30,8 @@ func (n *NodeChain) Pending(ctx context.Context) ([]Step, error) {
 	var out []Step
 	after := ""
 	for {
-		req := types.GtxPendingRequest{After: after, Limit: types.GtxPageMax, Org: n.Org}
-		data, err := req.Marshal()
+		page, err := n.Client.GtxPending(ctx, &types.GtxPendingRequest{After: after, Limit: types.GtxPageMax, Org: n.Org})
 		if err != nil {
-			return nil, err
-		}
-		raw, err := n.Client.Raw(ctx, types.QueryGtxPending, data)
-		if err != nil {
-			return out, fmt.Errorf("executor: pending work: %w", err)
-		}
-		var page types.GtxPending
-		if err := page.Unmarshal(raw); err != nil {
 			return out, fmt.Errorf("executor: pending work: %w", err)
 		}
 		for _, w := range page.Work {

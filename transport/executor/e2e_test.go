@@ -122,31 +122,23 @@ func (w *world) transferBy(gid string, mode types.GtxMode, to string, amount int
 
 func (w *world) gtx(gid string) *types.Gtx {
 	w.t.Helper()
-	raw, err := w.admin.Raw(context.Background(), types.QueryGtx, []byte(gid))
+	g, err := w.admin.Gtx(context.Background(), gid)
 	if err != nil {
 		w.t.Fatalf("gtx %s: %v", gid, err)
 	}
-	var g types.Gtx
-	if err := g.Unmarshal(raw); err != nil {
-		w.t.Fatal(err)
-	}
-	return &g
+	return g
 }
 
 // await waits for gtx gid to reach a final phase and returns it.
 func (w *world) await(gid string) *types.Gtx {
 	w.t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		g := w.gtx(gid)
-		if g.Phase.IsFinal() {
-			return g
-		}
-		if time.Now().After(deadline) {
-			w.t.Fatalf("gtx %s still %s after 2 min: %+v", gid, g.Phase, g.Steps)
-		}
-		time.Sleep(20 * time.Millisecond) // polls the chain's state, bounded by the deadline above
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	g, err := w.admin.AwaitGtx(ctx, gid, 20*time.Millisecond, nil)
+	if err != nil {
+		w.t.Fatalf("gtx %s: %v (%+v)", gid, err, g)
 	}
+	return g
 }
 
 // checkInvariants: money conserved across both databases, no operation
