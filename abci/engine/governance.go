@@ -322,46 +322,59 @@ func (e *Engine) ensureAdminRule(st *staged, ver storage.Version) error {
 // scanValidators calls fn for every validator with power, as the block
 // sees them, in address order.
 func (e *Engine) scanValidators(st *staged, fn func(pub []byte, r validatorRecord)) error {
-	recs := map[string]*validatorRecord{}
-	var bad error
-	err := e.store.Scan([]byte{nsValidator}, 0, func(ent storage.Entry) bool {
+	return e.scanStaged(st, nsValidator, func(key, value []byte) error {
 		var r validatorRecord
-		if bad = json.Unmarshal(ent.Value, &r); bad != nil {
-			return false
+		if err := json.Unmarshal(value, &r); err != nil {
+			return err
 		}
-		recs[string(ent.Key)] = &r
-		return true
+		pub, err := hex.DecodeString(r.PubKey)
+		if err != nil {
+			return fmt.Errorf("abci: stored validator %X: %w", key, err)
+		}
+		fn(pub, r)
+		return nil
 	})
-	if err == nil {
-		err = bad
-	}
-	if err != nil {
+}
+
+// scanStaged calls fn with the key and value of every live entry of namespace
+// ns as the block sees it (committed state with st's writes over it; committed
+// state alone when st is nil), in key order. fn's error stops the scan.
+func (e *Engine) scanStaged(st *staged, ns byte, fn func(key, value []byte) error) error {
+	vals := map[string][]byte{}
+	if err := e.store.Scan([]byte{ns}, 0, func(ent storage.Entry) bool {
+		vals[string(ent.Key)] = ent.Value
+		return true
+	}); err != nil {
 		return err
 	}
 	if st != nil {
 		for _, w := range st.writes {
-			if len(w.Key) == 0 || w.Key[0] != nsValidator {
+			if len(w.Key) == 0 || w.Key[0] != ns {
 				continue
 			}
 			if w.Deleted {
-				delete(recs, string(w.Key))
-				continue
+				delete(vals, string(w.Key))
+			} else {
+				vals[string(w.Key)] = w.Value
 			}
-			var r validatorRecord
-			if err := json.Unmarshal(w.Value, &r); err != nil {
-				return err
-			}
-			recs[string(w.Key)] = &r
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(recs)) {
-		pub, err := hex.DecodeString(recs[k].PubKey)
-		if err != nil {
-			return fmt.Errorf("abci: stored validator %X: %w", k, err)
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		if err := fn([]byte(k), vals[k]); err != nil {
+			return err
 		}
-		fn(pub, *recs[k])
 	}
 	return nil
+}
+
+// memberOrg reads org id as the block sees it; when it is no member, it fails
+// d for op i (INVALID_OP, no_org) and ok is false.
+func (e *Engine) memberOrg(st *staged, d *decodedTx, i int, id string) (org types.Org, ok bool, err error) {
+	ok, err = e.readJSON(st, prefixed(nsOrg, id), &org)
+	if err == nil && !ok {
+		d.failAt(types.CodeInvalidOp, opReason(ruleNoOrg, i, id), "op %d: no member org %q", i, id)
+	}
+	return org, ok, err
 }
 
 func (e *Engine) totalPower(st *staged) (int64, error) {

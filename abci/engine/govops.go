@@ -14,14 +14,9 @@ import (
 // A refusal fails d (INVALID_OP) and returns nil; an error is a fault.
 
 func (e *Engine) applyAddValidator(st *staged, d *decodedTx, i int, ver storage.Version, op *types.AddValidator) error {
-	var org types.Org
-	ok, err := e.readJSON(st, prefixed(nsOrg, op.Org), &org)
-	if err != nil {
+	org, ok, err := e.memberOrg(st, d, i, op.Org)
+	if err != nil || !ok {
 		return err
-	}
-	if !ok {
-		d.failAt(types.CodeInvalidOp, opReason(ruleNoOrg, i, op.Org), "op %d: no member org %q", i, op.Org)
-		return nil
 	}
 	if ok, err := e.validatorSetAccepts(st, d, i, op.PubKey, op.Power); err != nil || !ok {
 		return err
@@ -103,14 +98,9 @@ func (e *Engine) applyAddOrg(st *staged, d *decodedTx, i int, ver storage.Versio
 }
 
 func (e *Engine) applyRemoveOrg(st *staged, d *decodedTx, i int, ver storage.Version, op *types.RemoveOrg) error {
-	var org types.Org
-	ok, err := e.readJSON(st, prefixed(nsOrg, op.Id), &org)
-	if err != nil {
+	org, ok, err := e.memberOrg(st, d, i, op.Id)
+	if err != nil || !ok {
 		return err
-	}
-	if !ok {
-		d.failAt(types.CodeInvalidOp, opReason(ruleNoOrg, i, op.Id), "op %d: no member org %q", i, op.Id)
-		return nil
 	}
 	var left []string
 	if err := e.scanValidators(st, func(pub []byte, r validatorRecord) {

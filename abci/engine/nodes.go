@@ -3,8 +3,6 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
@@ -42,14 +40,8 @@ func (e *Engine) applyNodeOp(st *staged, d *decodedTx, i int, ver storage.Versio
 }
 
 func (e *Engine) applyRegisterNode(st *staged, d *decodedTx, i int, ver storage.Version, op *types.RegisterNode) error {
-	var org types.Org
-	ok, err := e.readJSON(st, prefixed(nsOrg, op.Org), &org)
-	if err != nil {
+	if _, ok, err := e.memberOrg(st, d, i, op.Org); err != nil || !ok {
 		return err
-	}
-	if !ok {
-		d.failAt(types.CodeInvalidOp, opReason(ruleNoOrg, i, op.Org), "op %d: no member org %q", i, op.Org)
-		return nil
 	}
 	var rec nodeRecord
 	if ok, err := e.readJSON(st, nodeKey(op.NodeId), &rec); err != nil || ok {
@@ -106,33 +98,14 @@ func (e *Engine) removeOrgNodes(st *staged, org string, ver storage.Version) err
 // scanNodes calls fn for every registered node, in node ID order, as the
 // block sees them (committed state when st is nil).
 func (e *Engine) scanNodes(st *staged, fn func(id string, r nodeRecord)) error {
-	vals := map[string][]byte{}
-	if err := e.store.Scan([]byte{nsNode}, 0, func(ent storage.Entry) bool {
-		vals[string(ent.Key[1:])] = ent.Value
-		return true
-	}); err != nil {
-		return err
-	}
-	if st != nil {
-		for _, w := range st.writes {
-			if len(w.Key) == 0 || w.Key[0] != nsNode {
-				continue
-			}
-			if w.Deleted {
-				delete(vals, string(w.Key[1:]))
-			} else {
-				vals[string(w.Key[1:])] = w.Value
-			}
-		}
-	}
-	for _, id := range slices.Sorted(maps.Keys(vals)) {
+	return e.scanStaged(st, nsNode, func(key, value []byte) error {
 		var r nodeRecord
-		if err := json.Unmarshal(vals[id], &r); err != nil {
-			return fmt.Errorf("abci: stored node %s: %w", id, err)
+		if err := json.Unmarshal(value, &r); err != nil {
+			return fmt.Errorf("abci: stored node %s: %w", key[1:], err)
 		}
-		fn(id, r)
-	}
-	return nil
+		fn(string(key[1:]), r)
+		return nil
+	})
 }
 
 // genesisNodes returns the node records of the genesis orgs' nodes, and o
