@@ -37,6 +37,8 @@ export const routes = {
   blocks: (before?: number): string => `/blocks${before ? "?" + qs({ before }) : ""}`,
   audit: (from?: number): string => `/audit${from ? "?" + qs({ from }) : ""}`,
   live: (prefix: string): string => `/live?${qs({ prefix })}`,
+  gtxs: (after?: string, open?: boolean): string => `/gtxs${after || open ? "?" + qs({ after, open: open ? "true" : undefined }) : ""}`,
+  gtx: (gid: string): string => `/gtx/${encodeURIComponent(gid)}`,
 };
 
 function qs(o: Record<string, string | number | undefined>): string {

@@ -9,6 +9,7 @@ import { auditView } from "./views/audit";
 import { blockView, blocksView } from "./views/blocks";
 import { diffView } from "./views/diff";
 import { govView } from "./views/gov";
+import { gtxView, gtxsView } from "./views/gtx";
 import { keyView } from "./views/key";
 import { keysView } from "./views/keys";
 import { liveView } from "./views/live";
@@ -27,6 +28,8 @@ const views: Record<string, View> = {
   block: blockView,
   audit: auditView,
   gov: govView,
+  gtxs: gtxsView,
+  gtx: gtxView,
   live: liveView,
   session: sessionView,
 };
@@ -36,6 +39,7 @@ const nav: [string, string][] = [
   ["/diff", "Diff"],
   ["/blocks", "Blocks"],
   ["/audit", "Audit"],
+  ["/gtxs", "Gtx"],
   ["/gov", "Validators & policy"],
   ["/live", "Live"],
 ];

@@ -2,7 +2,7 @@
 // home on free loopback ports (the binary: $DSTT_BIN, else bin/dstt of the
 // repository, `make build`), and the CLI against it. Always stopped.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,14 +36,33 @@ async function freePorts(n: number): Promise<number[]> {
   }
 }
 
-export async function startDevNode(): Promise<DevNode> {
+/**
+ * Starts a node: `dstt start --dev`, or with org, a chain whose genesis
+ * makes the key "dev" (test keyring) its admin and the admin of member org
+ * `org` (what registering gtx participants needs).
+ */
+export async function startDevNode(o: { org?: string } = {}): Promise<DevNode> {
   const bin = process.env["DSTT_BIN"] || join(repoRoot, "bin", "dstt");
   if (!existsSync(bin)) throw new Error(`no dstt binary at ${bin}: run \`make build\` (or set DSTT_BIN)`);
   const home = mkdtempSync(join(tmpdir(), "dstt-ui-"));
   const [rest, rpc, p2p, metrics] = (await freePorts(4)) as [number, number, number, number];
+  if (o.org) {
+    const run = (...a: string[]): string => execFileSync(bin, [...a, "--home", home], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    run("keys", "add", "dev", "--keyring-backend", "test");
+    const addr = (JSON.parse(run("keys", "show", "dev", "--keyring-backend", "test", "-o", "json")) as { address: string }).address;
+    run("init", "--chain-id", "dstt-dev", "--admin", addr, "--rpc-laddr", `tcp://127.0.0.1:${rpc}`, "--p2p-laddr", `tcp://127.0.0.1:${p2p}`);
+    const gen = join(home, "config", "genesis.json");
+    const g = JSON.parse(readFileSync(gen, "utf8"));
+    g.app_state.orgs = [{ id: o.org, admins: [addr] }];
+    g.app_state.threshold = 1;
+    writeFileSync(gen, JSON.stringify(g, null, 2));
+    // The CLI's defaults for this home, as a dev home has them.
+    const cj = join(home, "config", "client.json");
+    writeFileSync(cj, JSON.stringify({ ...JSON.parse(readFileSync(cj, "utf8")), keyring_backend: "test", from: "dev" }, null, 2));
+  }
   const child: ChildProcess = spawn(
     bin,
-    ["start", "--dev", "--home", home, "--rest-laddr", `127.0.0.1:${rest}`, "--rpc-laddr", `tcp://127.0.0.1:${rpc}`, "--p2p-laddr", `tcp://127.0.0.1:${p2p}`, "--rest-metrics-laddr", `127.0.0.1:${metrics}`, "--log-level", "error"],
+    ["start", ...(o.org ? [] : ["--dev"]), "--home", home, "--rest-laddr", `127.0.0.1:${rest}`, "--rpc-laddr", `tcp://127.0.0.1:${rpc}`, "--p2p-laddr", `tcp://127.0.0.1:${p2p}`, "--rest-metrics-laddr", `127.0.0.1:${metrics}`, "--log-level", "error"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";

@@ -262,3 +262,37 @@ export function checkCommit(a: AuditAnchor, chainId: string): CommitCheck {
   if (signed * 3 <= total * 2) return { ok: false, appHash, signatures: n, signedPower: signed, totalPower: total, problem: `only ${signed} of ${total} voting power signed` };
   return { ok: true, appHash, signatures: n, signedPower: signed, totalPower: total };
 }
+
+export type GtxView = components["schemas"]["Gtx"];
+export type GtxListView = components["schemas"]["GtxList"];
+export type GtxParticipantView = components["schemas"]["GtxParticipant"];
+
+/** The inner query of GET /v1/gtxs: "/gtx/list", an encoded GtxListRequest {after, limit, open_only}. */
+export function gtxListQuery(after: string, limit: number, openOnly: boolean): InnerQuery {
+  const data = concat(
+    after ? field(0x0a, utf8(after)) : new Uint8Array(),
+    limit ? concat(new Uint8Array([0x10]), uvarint(limit)) : new Uint8Array(),
+    openOnly ? new Uint8Array([0x18, 0x01]) : new Uint8Array(),
+  );
+  return { path: "/gtx/list", data, height: 0n };
+}
+
+/** GET /v1/gtxs: a page of gtxs in gid order, those the reader may read. */
+export async function gtxList(c: Client, o: { after?: string; limit?: number; open?: boolean } = {}): Promise<GtxListView> {
+  const q = new URLSearchParams();
+  if (o.after) q.set("after", o.after);
+  if (o.limit) q.set("limit", String(o.limit));
+  if (o.open) q.set("open", "true");
+  return c.request<GtxListView>("GET", "/v1/gtxs?" + q, { query: gtxListQuery(o.after ?? "", o.limit ?? 0, o.open ?? false) });
+}
+
+/** GET /v1/gtxs/{gid}: a gtx, its branches and its journal (as of height, 0: latest). */
+export async function gtx(c: Client, gid: string, height = 0): Promise<GtxView> {
+  const qs = height > 0 ? `?height=${height}` : "";
+  return c.request<GtxView>("GET", `/v1/gtxs/${encodeURIComponent(gid)}${qs}`, { query: { path: "/gtx/get", data: utf8(gid), height: BigInt(height) } });
+}
+
+/** GET /v1/gtx/participants/{id} (open to anyone). */
+export async function gtxParticipant(c: Client, id: string): Promise<GtxParticipantView> {
+  return c.request<GtxParticipantView>("GET", `/v1/gtx/participants/${encodeURIComponent(id)}`, { reader: null });
+}
