@@ -30,7 +30,7 @@ GOGOPROTO  = $(shell $(GO) list -m -f '{{.Dir}}' github.com/cosmos/gogoproto)
 PROTOC_GEN = $(shell $(GO) env GOPATH)/bin/protoc-gen-gocosmos
 
 .PHONY: faults
-.PHONY: all build test test-deps test-deps-vault test-deps-ecs vet unit race lint lint-deps lengthcheck fuzz bench bench-compare bench-retention e2e bench-failover proto clean
+.PHONY: all build test test-deps test-deps-vault test-deps-ecs vet unit race lint lint-deps lengthcheck fuzz bench bench-compare bench-retention bench-statesync e2e bench-failover proto clean
 
 all: build
 
@@ -226,6 +226,11 @@ bench-retention:
 # the CI-sized run in `test`.
 faults:
 	DSTT_FAULTS_LONG=1 DSTT_REQUIRE_NETNS=1 $(GO) test -count=1 -v -timeout 30m -run 'TestPartitions|TestSlowLinks' ./testnet
+
+# bench-statesync: a new node's catch-up by state sync vs by replay on a
+# 4-validator testnet (docs/PERFORMANCE.md). LOAD=60s of puts by default.
+bench-statesync: build
+	bash bench/statesync.sh
 
 bench-failover:
 	$(GO) test ./testnet -run '^$$' -bench FailoverLatency -benchtime 1x -v

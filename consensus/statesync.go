@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 )
@@ -31,6 +32,9 @@ func (h *Home) EnableStateSync(rpcServers []string, trustHeight int64, trustHash
 	c.StateSync.RPCServers = rpcServers
 	c.StateSync.TrustHeight = trustHeight
 	c.StateSync.TrustHash = hex.EncodeToString(trustHash)
+	// How long the node asks its peers for snapshots before it picks one:
+	// CometBFT's smallest (its default is 15 s).
+	c.StateSync.DiscoveryTime = 5 * time.Second
 	if err := c.StateSync.ValidateBasic(); err != nil {
 		return fmt.Errorf("consensus: state sync config: %w", err)
 	}
