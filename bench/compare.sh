@@ -108,7 +108,7 @@ tune_home() {
 	if [ -n "$2" ]; then sed -i "$2" "$cfg"; fi
 	if [ -n "$CONFIG_SED" ]; then sed -i "$CONFIG_SED" "$cfg"; fi
 	if [ -n "${3:-}" ]; then sed -i "s/^pprof_laddr = .*/pprof_laddr = \"$3\"/" "$cfg"; fi
-	grep -E '^(timeout_commit|skip_timeout_commit|create_empty_blocks|peer_gossip_sleep_duration|indexer|type|recheck|size|cache_size|send_rate|recv_rate|max_txs_bytes) =' "$cfg" |
+	grep -E '^(timeout_commit|skip_timeout_commit|create_empty_blocks|peer_gossip_sleep_duration|flush_throttle_timeout|indexer|type|recheck|size|cache_size|send_rate|recv_rate|max_txs_bytes) =' "$cfg" |
 		tr '\n' ' ' > "$OUT/config-$LABEL.txt"
 }
 
