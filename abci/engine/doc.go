@@ -58,12 +58,15 @@
 // grants, 'i'/'I' key-rotation records, 'o' member orgs, 'v' validators,
 // 'e' evidence, 'n' registered P2P nodes (peer admission, nodes.go), 'a' audit entries, 'h' the state hash and audit head,
 // 'c' commit times of blocks with audit entries, 's' the settled audit head,
-// 'T' the time of each block that wrote anything (retention.go),
+// 'T' the time of each block that wrote anything (retention.go), 'D' the
+// last snapshot height and its state digest (snapshot.go),
 // 'P' gtx participants, 'G' gtx definitions, 'g' gtx states, 'W' open gtxs
 // (gtx.go).
 // Writes get the version (height, tx index). The state hash is a hash chain
-// over each block's state writes (audit records, commit times, block times
-// and the settled head excluded); the app hash is
+// over each block's state writes (audit records, commit times, block times,
+// the digest record and the settled head excluded), except at a snapshot
+// height, where it is a digest of the whole state (snapshot.go); the app
+// hash is
 // audit.AppHash(state hash, audit head), so the validators sign the audit
 // chain's head with every block. A block that writes nothing keeps both, so
 // empty blocks never change the app hash (CometBFT's
