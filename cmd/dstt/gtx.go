@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -157,14 +158,21 @@ participant (docs/RBAC.md).`,
 	}
 }
 
-// gtxReader is a client whose reads --from signs, bounded by --timeout.
-func (g *globals) gtxReader(f *txFlags) (*client.Client, func(), error) {
+// readGtx runs read with a client whose reads --from signs, bounded by
+// --timeout (0: no bound).
+func (g *globals) readGtx(f *txFlags, read func(ctx context.Context, c *client.Client) error) error {
 	c, _, cancel, err := g.readerClient(f.from)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	cancel() // readerClient's own deadline; each command sets its own
-	return c, func() { c.Close() }, nil
+	cancel() // readerClient's own deadline; --timeout is this one's
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	if f.timeout > 0 {
+		ctx, cancel = context.WithTimeout(context.Background(), f.timeout)
+	}
+	defer cancel()
+	return read(ctx, c)
 }
 
 func newGtxShowCmd(g *globals, f *txFlags) *cobra.Command {
@@ -173,19 +181,14 @@ func newGtxShowCmd(g *globals, f *txFlags) *cobra.Command {
 		Short: "Show a gtx and its journal: each step's branch, operation, attempts, answer, signer and height",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			c, done, err := g.gtxReader(f)
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx, cancel := g.commitContext(f.timeout)
-			defer cancel()
-			gt, err := c.Gtx(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			v := api.GtxViewOf(gt)
-			return g.print(v, func(w io.Writer) { gtxText(w, &v) })
+			return g.readGtx(f, func(ctx context.Context, c *client.Client) error {
+				gt, err := c.Gtx(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				v := api.GtxViewOf(gt)
+				return g.print(v, func(w io.Writer) { gtxText(w, &v) })
+			})
 		},
 	}
 }
@@ -241,26 +244,21 @@ func newGtxListCmd(g *globals, f *txFlags) *cobra.Command {
 		Short: "List gtxs in gid order (those the reader may read)",
 		Args:  cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			c, done, err := g.gtxReader(f)
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx, cancel := g.commitContext(f.timeout)
-			defer cancel()
-			l, err := c.GtxList(ctx, &types.GtxListRequest{After: after, Limit: limit, OpenOnly: open})
-			if err != nil {
-				return err
-			}
-			v := api.GtxListViewOf(l)
-			return g.print(v, func(w io.Writer) {
-				fmt.Fprintf(w, "%-24s %-5s %-11s %-8s %-8s %-8s %s\n", "GID", "MODE", "PHASE", "BRANCHES", "BEGUN", "ENDED", "DEADLINE")
-				for _, s := range v.Gtxs {
-					fmt.Fprintf(w, "%-24s %-5s %-11s %-8d %-8d %-8d %s\n", s.Gid, s.Mode, s.Phase, s.Branches, s.BeginHeight, s.EndHeight, s.Deadline)
+			return g.readGtx(f, func(ctx context.Context, c *client.Client) error {
+				l, err := c.GtxList(ctx, &types.GtxListRequest{After: after, Limit: limit, OpenOnly: open})
+				if err != nil {
+					return err
 				}
-				if v.Next != "" {
-					fmt.Fprintf(w, "more: dstt gtx list --after %s\n", v.Next)
-				}
+				v := api.GtxListViewOf(l)
+				return g.print(v, func(w io.Writer) {
+					fmt.Fprintf(w, "%-24s %-5s %-11s %-8s %-8s %-8s %s\n", "GID", "MODE", "PHASE", "BRANCHES", "BEGUN", "ENDED", "DEADLINE")
+					for _, s := range v.Gtxs {
+						fmt.Fprintf(w, "%-24s %-5s %-11s %-8d %-8d %-8d %s\n", s.Gid, s.Mode, s.Phase, s.Branches, s.BeginHeight, s.EndHeight, s.Deadline)
+					}
+					if v.Next != "" {
+						fmt.Fprintf(w, "more: dstt gtx list --after %s\n", v.Next)
+					}
+				})
 			})
 		},
 	}
@@ -279,24 +277,19 @@ func newGtxWatchCmd(g *globals, f *txFlags) *cobra.Command {
 (or --timeout passes; 0 waits as long as it takes).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			c, done, err := g.gtxReader(f)
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx, cancel := g.commitContext(f.timeout)
-			defer cancel()
-			var perr error
-			_, err = c.AwaitGtx(ctx, args[0], poll, func(gt *types.Gtx) {
-				v := api.GtxViewOf(gt)
-				if perr == nil {
-					perr = g.print(v, func(w io.Writer) { gtxText(w, &v); fmt.Fprintln(w) })
+			return g.readGtx(f, func(ctx context.Context, c *client.Client) error {
+				var perr error
+				_, err := c.AwaitGtx(ctx, args[0], poll, func(gt *types.Gtx) {
+					v := api.GtxViewOf(gt)
+					if perr == nil {
+						perr = g.print(v, func(w io.Writer) { gtxText(w, &v); fmt.Fprintln(w) })
+					}
+				})
+				if err != nil {
+					return err
 				}
+				return perr
 			})
-			if err != nil {
-				return err
-			}
-			return perr
 		},
 	}
 	cmd.Flags().DurationVar(&poll, "poll", 500*time.Millisecond, "how often to read the gtx")
@@ -310,26 +303,21 @@ func newGtxPendingCmd(g *globals, f *txFlags) *cobra.Command {
 		Short: "List the awaited steps of the open gtxs: what the executors run next",
 		Args:  cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			c, done, err := g.gtxReader(f)
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx, cancel := g.commitContext(f.timeout)
-			defer cancel()
-			p, err := c.GtxPending(ctx, &types.GtxPendingRequest{Org: org, Limit: types.GtxPageMax})
-			if err != nil {
-				return err
-			}
-			v := api.GtxPendingViewOf(p)
-			return g.print(v, func(w io.Writer) {
-				fmt.Fprintf(w, "%-24s %-6s %-12s %-8s %-16s %s\n", "GID", "BRANCH", "OPERATION", "ATTEMPT", "PARTICIPANT", "ENDPOINT")
-				for _, s := range v.Work {
-					fmt.Fprintf(w, "%-24s %-6d %-12s %-8d %-16s %s\n", s.Gid, s.Branch, s.Op, s.Attempt, s.Participant, s.Endpoint)
+			return g.readGtx(f, func(ctx context.Context, c *client.Client) error {
+				p, err := c.GtxPending(ctx, &types.GtxPendingRequest{Org: org, Limit: types.GtxPageMax})
+				if err != nil {
+					return err
 				}
-				if v.Next != "" {
-					fmt.Fprintf(w, "more after %s\n", v.Next)
-				}
+				v := api.GtxPendingViewOf(p)
+				return g.print(v, func(w io.Writer) {
+					fmt.Fprintf(w, "%-24s %-6s %-12s %-8s %-16s %s\n", "GID", "BRANCH", "OPERATION", "ATTEMPT", "PARTICIPANT", "ENDPOINT")
+					for _, s := range v.Work {
+						fmt.Fprintf(w, "%-24s %-6d %-12s %-8d %-16s %s\n", s.Gid, s.Branch, s.Op, s.Attempt, s.Participant, s.Endpoint)
+					}
+					if v.Next != "" {
+						fmt.Fprintf(w, "more after %s\n", v.Next)
+					}
+				})
 			})
 		},
 	}
@@ -369,20 +357,15 @@ func newGtxParticipantCmd(g *globals, f *txFlags) *cobra.Command {
 		Short: "Show a participant: org, key, endpoint",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			c, done, err := g.gtxReader(f)
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx, cancel := g.commitContext(f.timeout)
-			defer cancel()
-			p, err := c.Participant(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			v := api.ParticipantViewOf(p)
-			return g.print(v, func(w io.Writer) {
-				fmt.Fprintf(w, "participant %s of org %s\n  key %s (address %s)\n  endpoint %s\n  registered at height %d\n", v.ID, v.Org, v.PubKey, v.Address, v.Endpoint, v.Height)
+			return g.readGtx(f, func(ctx context.Context, c *client.Client) error {
+				p, err := c.Participant(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				v := api.ParticipantViewOf(p)
+				return g.print(v, func(w io.Writer) {
+					fmt.Fprintf(w, "participant %s of org %s\n  key %s (address %s)\n  endpoint %s\n  registered at height %d\n", v.ID, v.Org, v.PubKey, v.Address, v.Endpoint, v.Height)
+				})
 			})
 		},
 	}
