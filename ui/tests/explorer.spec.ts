@@ -6,7 +6,7 @@
 // docs/explorer/ with UPDATE_SCREENSHOTS=1 (make ui-screenshots), else to
 // test-results/.
 import { expect, type Page, test } from "@playwright/test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type DevNode, repoRoot, startDevNode } from "./node";
 
@@ -52,13 +52,20 @@ test("a protected key is refused without a key and shown with one", async ({ pag
   await page.goto(`${node.url}/ui/#/key/${encodeURIComponent("pub/greeting")}`);
   await expect(page.getByTestId("value")).toHaveText("hello");
 
-  // Load the dev key file: the same read is signed and served.
+  // Load the dev key file: the same read is signed and served. No request
+  // of the page carries the key's seed (it signs in the page).
+  const seed = (JSON.parse(readFileSync(node.keyFile, "utf8")) as { seed: string }).seed;
+  const seedHex = Buffer.from(seed, "base64").toString("hex");
+  const sent: string[] = [];
+  page.on("request", (r) => sent.push(r.url() + JSON.stringify(r.headers()) + (r.postData() ?? "")));
   await page.goto(`${node.url}/ui/#/session`);
   await page.getByTestId("key-file").setInputFiles(node.keyFile);
   await expect(page.getByTestId("reader-address")).toHaveText(/^[0-9a-f]{40}$/);
   await shot(page, "session");
   await page.goto(`${node.url}/ui/#/key/${encodeURIComponent("acct/1")}`);
   await expect(page.getByTestId("value")).toHaveText("90");
+  expect(sent.some((r) => r.includes("Dstt-Query"))).toBe(true);
+  expect(sent.filter((r) => r.includes(seed) || r.toLowerCase().includes(seedHex))).toEqual([]);
 });
 
 async function withKey(page: Page): Promise<void> {
