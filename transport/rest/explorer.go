@@ -142,24 +142,11 @@ func (g *Gateway) handlePolicy(w http.ResponseWriter, r *http.Request) {
 // GET /v1/txs/{hash}): its signer, readers of every key it wrote, or, for
 // a tx that wrote nothing, policy readers.
 func (g *Gateway) handleTxBytes(w http.ResponseWriter, r *http.Request, hashHex string) {
-	hash, err := hex.DecodeString(hashHex)
-	if err != nil || len(hash) != sha256.Size {
-		badParam(w, r, "tx hash %q: want 64 hex digits", hashHex)
+	h, rec, ok := g.readTxResult(w, r, hashHex, ReadTxBytes)
+	if !ok {
 		return
 	}
-	h := hexUpper(hash)
-	if !g.authorize(w, r, ReadRequest{Kind: ReadTxBytes, TxHash: h}) {
-		return
-	}
-	val, _ := g.query(w, r, types.QueryTx, hash, 0)
-	if val == nil {
-		return
-	}
-	var rec types.TxResult
-	if err := rec.Unmarshal(val); err != nil {
-		writeProblem(w, r, api.NewProblem(api.ProblemInternal, "decoding the node's answer: "+err.Error()))
-		return
-	}
+	hash, _ := hex.DecodeString(h)
 	b, err := g.backend.LoadBlock(r.Context(), int64(rec.Height))
 	if err != nil {
 		writeProblem(w, r, api.NewProblem(api.ProblemNotReady, err.Error()))

@@ -223,25 +223,33 @@ func (g *Gateway) handleHistory(w http.ResponseWriter, r *http.Request, key stri
 }
 
 func (g *Gateway) handleTx(w http.ResponseWriter, r *http.Request, hashHex string) {
+	if h, rec, ok := g.readTxResult(w, r, hashHex, ReadTx); ok {
+		writeJSON(w, api.NewTxResult(h, rec))
+	}
+}
+
+// readTxResult reads a committed tx's result for r (the read kind for the
+// authorizer: ReadTx or ReadTxBytes), signed by its reader; false means a
+// problem was written. h is the hash in upper-case hex.
+func (g *Gateway) readTxResult(w http.ResponseWriter, r *http.Request, hashHex, kind string) (h string, rec types.TxResult, ok bool) {
 	hash, err := hex.DecodeString(hashHex)
 	if err != nil || len(hash) != 32 {
 		badParam(w, r, "tx hash %q: want 64 hex digits", hashHex)
-		return
+		return "", rec, false
 	}
-	h := hexUpper(hash)
-	if !g.authorize(w, r, ReadRequest{Kind: ReadTx, TxHash: h}) {
-		return
+	h = hexUpper(hash)
+	if !g.authorize(w, r, ReadRequest{Kind: kind, TxHash: h}) {
+		return "", rec, false
 	}
 	val, _ := g.query(w, r, types.QueryTx, hash, 0)
 	if val == nil {
-		return
+		return "", rec, false
 	}
-	var rec types.TxResult
 	if err := rec.Unmarshal(val); err != nil {
 		writeProblem(w, r, api.NewProblem(api.ProblemInternal, "decoding the node's answer: "+err.Error()))
-		return
+		return "", rec, false
 	}
-	writeJSON(w, api.NewTxResult(h, rec))
+	return h, rec, true
 }
 
 func (g *Gateway) handleStatus(w http.ResponseWriter, r *http.Request) {

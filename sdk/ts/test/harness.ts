@@ -21,7 +21,8 @@ export interface TestNode {
   stop(): Promise<void>;
 }
 
-async function freePorts(n: number): Promise<number[]> {
+/** n free loopback TCP ports. */
+export async function freePorts(n: number): Promise<number[]> {
   const servers: Server[] = [];
   try {
     for (let i = 0; i < n; i++) {
