@@ -19,6 +19,7 @@
 #                loss, governance, evidence, libp2p, scripts; ~3 min; in `test` too)
 #   make faults  the network fault tests with 10x longer fault phases (as root)
 #   make bench-failover  commit latency with 1 of 4 validators down (docs/PERFORMANCE.md)
+#   make bench-gtx  two-branch sagas through dstt and through DTM side by side (docs/PERFORMANCE.md)
 #   make proto   regenerate types/*.pb.go from proto/ (needs protoc)
 
 GO        ?= go
@@ -30,6 +31,7 @@ GOGOPROTO  = $(shell $(GO) list -m -f '{{.Dir}}' github.com/cosmos/gogoproto)
 PROTOC_GEN = $(shell $(GO) env GOPATH)/bin/protoc-gen-gocosmos
 
 .PHONY: faults
+.PHONY: bench-gtx
 .PHONY: all build test test-deps test-deps-vault test-deps-ecs vet unit race lint lint-deps lengthcheck fuzz bench bench-compare bench-retention bench-statesync e2e bench-failover proto clean
 
 all: build
@@ -231,6 +233,22 @@ faults:
 # 4-validator testnet (docs/PERFORMANCE.md). LOAD=60s of puts by default.
 bench-statesync: build
 	bash bench/statesync.sh
+
+# bench-gtx: the same two-branch saga (two PostgreSQL-backed banks) through
+# dstt (one validator, one executor) and through a DTM server (BoltDB),
+# GTX_SAGAS sagas each, 32 in flight (DSTT_BENCH_SAGAS). DTM is built once
+# from tools/dtm (its own go.mod) into a per-user cache, like Vault.
+DTM_VERSION ?= 1.19.0
+DTM_BIN     ?= $(HOME)/.cache/dstt/dtm-$(DTM_VERSION)/dtm
+GTX_SAGAS   ?= 300
+bench-gtx: test-deps
+	@if [ -x "$(DTM_BIN)" ]; then echo "dtm: using $(DTM_BIN)"; else \
+		echo "dtm: building DTM $(DTM_VERSION) into $(DTM_BIN) (once)"; \
+		mkdir -p "$(dir $(DTM_BIN))" && \
+		cd tools/dtm && GOFLAGS= GOWORK=off $(GO) build -trimpath -ldflags="-s -w" \
+			-o "$(DTM_BIN).partial" github.com/dtm-labs/dtm && \
+		mv "$(DTM_BIN).partial" "$(DTM_BIN)"; fi
+	DSTT_DTM_BIN="$(DTM_BIN)" $(GO) test ./transport/executor -run '^$$' -bench 'Saga(Dstt|DTM)$$' -benchtime $(GTX_SAGAS)x
 
 bench-failover:
 	$(GO) test ./testnet -run '^$$' -bench FailoverLatency -benchtime 1x -v

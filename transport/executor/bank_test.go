@@ -46,7 +46,7 @@ CREATE TABLE accounts (id text PRIMARY KEY, balance bigint NOT NULL, closed bool
 CREATE TABLE holds (gid text, branch bigint, account text, delta bigint, PRIMARY KEY (gid, branch));
 CREATE TABLE journal (gid text, branch bigint, op text)`
 
-func startBank(t *testing.T, id, chainID string, executors [][]byte, signer *security.LocalSigner, accounts map[string]int64) *bank {
+func startBank(t testing.TB, id, chainID string, executors [][]byte, signer *security.LocalSigner, accounts map[string]int64) *bank {
 	t.Helper()
 	db := pgtest.Start(t).Open("postgres")
 	if _, err := db.Exec(bankSchema); err != nil {
@@ -198,7 +198,7 @@ func (b *bank) settle(confirm bool) participant.BranchFunc {
 	}
 }
 
-func (b *bank) balance(t *testing.T, acct string) int64 {
+func (b *bank) balance(t testing.TB, acct string) int64 {
 	t.Helper()
 	var v int64
 	if err := b.db.QueryRow(`SELECT balance FROM accounts WHERE id = $1`, acct).Scan(&v); err != nil {
@@ -207,7 +207,7 @@ func (b *bank) balance(t *testing.T, acct string) int64 {
 	return v
 }
 
-func (b *bank) scalar(t *testing.T, q string) int64 {
+func (b *bank) scalar(t testing.TB, q string) int64 {
 	t.Helper()
 	var v int64
 	if err := b.db.QueryRow(q).Scan(&v); err != nil {

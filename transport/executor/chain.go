@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/dstt/dstt/transport/branchapi"
@@ -19,8 +20,11 @@ type NodeChain struct {
 	Client *client.Client
 	// Org, when set, limits the work to this org's participants.
 	Org string
-	// Poll is the pause between two reads of the pending work (default 200 ms).
+	// Poll is the longest pause between two reads of the pending work
+	// (default 200 ms); a new block ends it sooner.
 	Poll time.Duration
+
+	height atomic.Int64 // the latest height Wait saw
 }
 
 var _ Chain = (*NodeChain)(nil)
@@ -47,41 +51,62 @@ func (n *NodeChain) Pending(ctx context.Context) ([]Step, error) {
 	}
 }
 
-// Submit sends the answer in one tx and waits for its block. An answer the
-// chain already has (CodeGtxDuplicateAnswer) or no longer awaits
-// (CodeGtxNotAwaited: another executor's answer moved the gtx on, or the
-// deadline passed) ends the step: nil.
+// Submit sends the answer in one tx and returns once the node admitted it
+// to its mempool (CheckTx); the executor then watches the pending work
+// for the step to go. Waiting for the block here would hold one of the
+// few event subscriptions CometBFT's RPC allows a client per step in
+// flight. An answer the chain already has (CodeGtxDuplicateAnswer) or no
+// longer awaits (CodeGtxNotAwaited: another executor's answer moved the
+// gtx on, or the deadline passed) ends the step: nil.
 func (n *NodeChain) Submit(ctx context.Context, s Step, a branchapi.Answer) error {
 	op := types.Op{Sum: &types.Op_GtxAnswer{GtxAnswer: &types.GtxAnswer{
 		Gid: s.GID, Branch: s.Branch, Op: branchapi.ParseOp(s.Operation), Attempt: s.Attempt,
 		Status: a.Status(), Result: a.Result, PubKey: a.PubKey, Signature: a.Signature,
 	}}}
-	_, err := n.Client.Submit(ctx, &types.TxBody{Ops: []types.Op{op}})
+	return settled(n.send(ctx, op))
+}
+
+// send signs a tx of op with the client's signer and hands it to the mempool.
+func (n *NodeChain) send(ctx context.Context, op types.Op) error {
+	tx, err := n.Client.Sign(ctx, &types.TxBody{Ops: []types.Op{op}})
+	if err != nil {
+		return err
+	}
+	_, err = n.Client.BroadcastSync(ctx, tx)
+	return err
+}
+
+// settled maps the refusals that mean "nothing left to do" to nil.
+func settled(err error) error {
 	var te *client.TxError
-	if errors.As(err, &te) && (te.Code == types.CodeGtxDuplicateAnswer || te.Code == types.CodeGtxNotAwaited) {
+	if errors.As(err, &te) && (te.Code == types.CodeGtxDuplicateAnswer || te.Code == types.CodeGtxNotAwaited || te.Code == types.CodeGtxNotFound) {
 		return nil
 	}
 	return err
 }
 
-// Expire submits GtxDeadline{gid} and waits for its block. A gtx that
-// ended meanwhile (CodeGtxNotFound: final or unknown) is nothing to do.
+// Expire submits GtxDeadline{gid} to the mempool. A gtx that ended
+// meanwhile (CodeGtxNotFound, CodeGtxNotAwaited) is nothing to do.
 func (n *NodeChain) Expire(ctx context.Context, gid string) error {
-	_, err := n.Client.Submit(ctx, &types.TxBody{Ops: []types.Op{{Sum: &types.Op_GtxDeadline{GtxDeadline: &types.GtxDeadline{Gid: gid}}}}})
-	var te *client.TxError
-	if errors.As(err, &te) && (te.Code == types.CodeGtxNotFound || te.Code == types.CodeGtxNotAwaited) {
-		return nil
-	}
-	return err
+	return settled(n.send(ctx, types.Op{Sum: &types.Op_GtxDeadline{GtxDeadline: &types.GtxDeadline{Gid: gid}}}))
 }
 
-// Wait pauses for Poll or until ctx ends.
+// Wait returns when the node has a block newer than at the last Wait
+// (checked every 10 ms), after Poll at the most, or when ctx ends.
 func (n *NodeChain) Wait(ctx context.Context) {
 	d := n.Poll
 	if d <= 0 {
 		d = 200 * time.Millisecond
 	}
-	sleep(ctx, d)
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for sleep(ctx, 10*time.Millisecond) {
+		info, err := n.Client.ChainInfo(ctx)
+		if err == nil && info.LatestHeight > n.height.Load() {
+			n.height.Store(info.LatestHeight)
+			return
+		}
+	}
 }
 
 // RunNode runs an executor against the node c is connected to until ctx

@@ -16,15 +16,17 @@
 //
 // Run's loop: read the pending steps (every page), start one worker per
 // step this executor is not already driving, wait (Chain.Wait: NodeChain
-// polls every 200 ms; a worker whose answer was recorded cuts the wait
-// short, since the gtx's next step is due at once), repeat. A worker calls the participant until it
-// gives a definite answer (succeeded or failed) and submits it; a
-// transport error, a non-200 answer, "not yet" or a refused submission
-// (for example an answer signed by the wrong key: CodeGtxWrongSigner) is
-// retried after a pause that doubles from MinBackoff to MaxBackoff,
-// jittered, until the chain takes an answer, stops awaiting the step (it
-// is missing from the last read of the pending work: another executor's
-// answer moved the gtx on, or its deadline passed), or ctx ends.
+// returns at the node's next block, or after 200 ms), repeat. A worker
+// calls the participant until it gives a definite answer (succeeded or
+// failed) and submits it (NodeChain: to the mempool, without waiting for
+// the block); then it waits for the step to leave the pending work, and
+// asks and submits again if it has not after SettleTimeout (the tx was
+// lost or refused in its block). A transport error, a non-200 answer,
+// "not yet" or a refused submission (for example an answer signed by the
+// wrong key: CodeGtxWrongSigner) is retried after a pause that doubles
+// from MinBackoff to MaxBackoff, jittered. A worker ends when the step is
+// no longer pending (an answer was taken, another executor's answer moved
+// the gtx on, or its deadline passed) or ctx ends.
 //
 // The chain applies a gtx's deadline at the first block whose time reaches
 // it, and makes blocks only for txs: when an awaited action or try belongs

@@ -21,7 +21,7 @@ import (
 // world is one node, two banks with their own PostgreSQL and participant
 // service, and executor keys (consortium members the banks trust).
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	node   *testnode.Node
 	admin  *client.Client
 	a, b   *bank
@@ -33,7 +33,7 @@ type world struct {
 
 const initialAlice, initialBob = 1000, 500
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	n := testnode.Start(t, testnode.Options{})
 	w := &world{t: t, node: n, execs: []*security.LocalSigner{typestest.Key("exec-1"), typestest.Key("exec-2")}, banned: typestest.Key("banned")}

@@ -34,8 +34,10 @@ func (s Step) key() string {
 
 // Chain is what the executor needs from the node: the steps due now, and
 // a way to submit a participant's signed answer to one. Submit returns nil
-// once the answer is recorded, or when the chain no longer waits for that
-// step (another executor answered first); any other error is retried.
+// once the answer is on its way (the executor then waits for the step to
+// leave Pending, and asks again if it does not within SettleTimeout), or
+// when the chain no longer waits for that step (another executor answered
+// first); any other error is retried.
 type Chain interface {
 	Pending(ctx context.Context) ([]Step, error)
 	Submit(ctx context.Context, s Step, a branchapi.Answer) error
@@ -62,6 +64,10 @@ type Config struct {
 	// step (defaults 100 ms and 5 s); the pause doubles per failed attempt
 	// and is jittered.
 	MinBackoff, MaxBackoff time.Duration
+	// SettleTimeout is how long a submitted answer may take to show on the
+	// chain (the step leaves the pending work) before the executor asks
+	// the participant and submits again (default 10 s).
+	SettleTimeout time.Duration
 	// Gate, when set, is called before each participant request and
 	// blocks until the step may run (a debugger's single-stepping).
 	Gate   func(ctx context.Context, s Step) error
@@ -70,7 +76,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults (Chain, Signer and ChainID unset).
 func DefaultConfig() Config {
-	return Config{MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second}
+	return Config{MinBackoff: 100 * time.Millisecond, MaxBackoff: 5 * time.Second, SettleTimeout: 10 * time.Second}
 }
 
 // Validate reports every problem at once.
@@ -84,6 +90,9 @@ func (c Config) Validate() error {
 	}
 	if c.Signer == nil {
 		errs = append(errs, errors.New("no executor key (Signer)"))
+	}
+	if c.SettleTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("SettleTimeout %v: want > 0", c.SettleTimeout))
 	}
 	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff {
 		errs = append(errs, fmt.Errorf("backoff %v..%v: want 0 < MinBackoff <= MaxBackoff", c.MinBackoff, c.MaxBackoff))
@@ -218,12 +227,35 @@ func (e *Executor) drive(ctx context.Context, s Step) {
 			e.cfg.Logger.Warn("gtx executor: answer not recorded", "step", s.key(), "attempt", attempt+1, "err", err)
 			continue
 		}
-		select {
-		case e.kick <- struct{}{}:
-		default:
+		e.kickRead()
+		if e.settle(ctx, s) {
+			return
 		}
-		return
+		e.cfg.Logger.Warn("gtx executor: answer submitted but the step is still awaited; asking again", "step", s.key(), "attempt", attempt+1)
 	}
+}
+
+// kickRead cuts the wait for the next read of the pending work short.
+func (e *Executor) kickRead() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// settle waits, up to SettleTimeout, for s to leave the pending work: it
+// reports whether it did (or ctx ended).
+func (e *Executor) settle(ctx context.Context, s Step) bool {
+	deadline := e.now().Add(e.cfg.SettleTimeout)
+	for e.awaited(s) {
+		if e.now().After(deadline) {
+			return false
+		}
+		if !sleep(ctx, e.cfg.MinBackoff/4+time.Millisecond) {
+			return true
+		}
+	}
+	return true
 }
 
 // pause sleeps the backoff for attempt (1-based), jittered to [d/2, d).
