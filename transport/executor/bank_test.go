@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -28,9 +29,12 @@ type bank struct {
 	srv *httptest.Server
 	p   *participant.Participant
 
-	mu   sync.Mutex
-	hang map[string]chan struct{} // gid -> closed when a request for it hung until cancelled
-	slow map[string]slowReq       // gid -> the next request waits for release
+	cfg participant.Config
+
+	mu    sync.Mutex
+	hang  map[string]chan struct{} // gid -> closed when a request for it hung until cancelled
+	slow  map[string]slowReq       // gid -> the next request waits for release
+	crash map[string]chan int      // gid -> gets the PostgreSQL backend pid of the next action in flight
 }
 
 type slowReq struct{ arrived, release, done chan struct{} }
@@ -57,12 +61,20 @@ func startBank(t testing.TB, id, chainID string, executors [][]byte, signer *sec
 			t.Fatal(err)
 		}
 	}
-	b := &bank{id: id, db: db, key: signer, hang: map[string]chan struct{}{}, slow: map[string]slowReq{}}
-	p, err := participant.New(participant.Config{ChainID: chainID, ID: id, DB: db, Signer: signer, Executors: executors})
-	if err != nil {
+	b := &bank{id: id, db: db, key: signer, hang: map[string]chan struct{}{}, slow: map[string]slowReq{}, crash: map[string]chan int{},
+		cfg: participant.Config{ChainID: chainID, ID: id, DB: db, Signer: signer, Executors: executors}}
+	b.p = b.newParticipant(t)
+	if err := b.p.CreateBarrierTable(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.CreateBarrierTable(context.Background()); err != nil {
+	b.srv = httptest.NewServer(http.HandlerFunc(b.serve))
+	t.Cleanup(func() { b.server().Close() })
+	return b
+}
+
+func (b *bank) newParticipant(t testing.TB) *participant.Participant {
+	p, err := participant.New(b.cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
 	p.Handle(branchapi.OpAction, b.apply())
@@ -70,10 +82,74 @@ func startBank(t testing.TB, id, chainID string, executors [][]byte, signer *sec
 	p.Handle(branchapi.OpTry, b.try)
 	p.Handle(branchapi.OpConfirm, b.settle(true))
 	p.Handle(branchapi.OpCancel, b.settle(false))
-	b.p = p
-	b.srv = httptest.NewServer(http.HandlerFunc(b.serve))
-	t.Cleanup(b.srv.Close)
-	return b
+	return p
+}
+
+func (b *bank) server() *httptest.Server {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.srv
+}
+
+// crashOnce makes the next action for gid stop inside its SQL
+// transaction, after its writes: the channel gets the transaction's
+// PostgreSQL backend pid, and the action waits until its request ends.
+func (b *bank) crashOnce(gid string) <-chan int {
+	ch := make(chan int, 1)
+	b.mu.Lock()
+	b.crash[gid] = ch
+	b.mu.Unlock()
+	return ch
+}
+
+// crashPoint is where an action armed by crashOnce stops.
+func (b *bank) crashPoint(ctx context.Context, tx *sql.Tx, br participant.Branch) error {
+	b.mu.Lock()
+	ch := b.crash[br.GID]
+	delete(b.crash, br.GID)
+	b.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	var pid int
+	if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		return err
+	}
+	ch <- pid
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// kill stops the service as a crash would: every connection to its HTTP
+// server is cut and the PostgreSQL session of the transaction in flight
+// (backend pid) is terminated, so the database rolls it back.
+func (b *bank) kill(t testing.TB, pid int) {
+	t.Helper()
+	var ok bool
+	if err := b.db.QueryRow(`SELECT pg_terminate_backend($1)`, pid).Scan(&ok); err != nil || !ok {
+		t.Fatalf("terminating backend %d: %v %v", pid, ok, err)
+	}
+	srv := b.server()
+	srv.CloseClientConnections()
+	srv.Close()
+}
+
+// restart starts a new participant service on the address the killed one had.
+func (b *bank) restart(t testing.TB) {
+	t.Helper()
+	addr := b.server().Listener.Addr().String()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listening again on %s: %v", addr, err)
+	}
+	p := b.newParticipant(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(b.serve))
+	srv.Listener.Close() //nolint:errcheck // replaced by the old address
+	srv.Listener = l
+	b.mu.Lock()
+	b.p, b.srv = p, srv
+	b.mu.Unlock()
+	srv.Start()
 }
 
 // serve hangs the first request for a gid registered with hangOnce until
@@ -99,7 +175,10 @@ func (b *bank) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(raw))
-	b.p.ServeHTTP(w, r)
+	b.mu.Lock()
+	p := b.p
+	b.mu.Unlock()
+	p.ServeHTTP(w, r)
 }
 
 // hangOnce makes the next request for gid hang; the channel closes when
@@ -158,7 +237,10 @@ func (b *bank) apply() participant.BranchFunc {
 		if !ok {
 			return participant.Failed([]byte("refused")), nil
 		}
-		return participant.Succeeded(nil), journal(ctx, tx, br)
+		if err := journal(ctx, tx, br); err != nil {
+			return participant.Answer{}, err
+		}
+		return participant.Succeeded(nil), b.crashPoint(ctx, tx, br)
 	}
 }
 

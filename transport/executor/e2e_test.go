@@ -180,8 +180,8 @@ func (w *world) want(gid string, phase types.GtxPhase, alice, bob int64) {
 
 // TestInterbankTransfer runs an interbank transfer as a saga and as TCC
 // through a real node, two PostgreSQL-backed banks and real executors,
-// with faults: a failing second step, an executor killed mid-gtx, an
-// answer signed by the wrong key.
+// with faults: a failing second step, an executor killed mid-gtx, a
+// participant crashed mid-branch, an answer signed by the wrong key.
 func TestInterbankTransfer(t *testing.T) {
 	w := newWorld(t)
 	saga, tcc := types.GtxMode_GTX_MODE_SAGA, types.GtxMode_GTX_MODE_TCC
@@ -207,6 +207,8 @@ func TestInterbankTransfer(t *testing.T) {
 	w.runExecutor(w.execs[1])
 	w.want("saga-kill", committed, 900, 600)
 	w.want("wrongkey-1", committed, 900, 600)
+	w.participantCrash("saga-crash")
+	w.want("saga-crash", committed, 875, 625)
 	w.slowerThanDeadline("saga-late")
 
 	g := w.gtx("saga-fail")
@@ -296,4 +298,31 @@ func (w *world) slowerThanDeadline(gid string) {
 	if n := w.b.scalar(t, `SELECT count(*) FROM journal WHERE gid = 'saga-late' AND op = 'action'`); n != 0 {
 		t.Errorf("bank B applied the action that came after its compensation")
 	}
+}
+
+// participantCrash transfers 25 to bob and crashes bank B's service while
+// its action is in flight, after its writes and before its commit: its
+// connections are cut and its PostgreSQL session terminated (the database
+// rolls the transaction back). Nothing of the action is left; the gtx
+// waits; the service restarts on the same address and the executor's
+// retry applies the action once (checked by checkInvariants' journal).
+func (w *world) participantCrash(gid string) {
+	t := w.t
+	pids := w.b.crashOnce(gid)
+	w.transfer(gid, types.GtxMode_GTX_MODE_SAGA, "bob", 25)
+	var pid int
+	select {
+	case pid = <-pids:
+	case <-time.After(time.Minute):
+		t.Fatalf("no executor called bank B for %s", gid)
+	}
+	w.b.kill(t, pid)
+	if n := w.b.scalar(t, `SELECT count(*) FROM journal WHERE gid = '`+gid+`'`) +
+		w.b.scalar(t, `SELECT count(*) FROM dstt_gtx_barrier WHERE gid = '`+gid+`'`); n != 0 {
+		t.Errorf("bank B kept %d rows of the crashed action", n)
+	}
+	if g := w.gtx(gid); g.Phase.IsFinal() {
+		t.Errorf("gtx %s ended %s while bank B was down", gid, g.Phase)
+	}
+	w.b.restart(t)
 }
