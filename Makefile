@@ -19,6 +19,7 @@
 #                loss, governance, evidence, libp2p, scripts; ~3 min; in `test` too)
 #   make faults  the network fault tests with 10x longer fault phases (as root)
 #   make bench-failover  commit latency with 1 of 4 validators down (docs/PERFORMANCE.md)
+#   make gtx-faults  the global-transaction fault tests (participant crash; validator+executor killed -9)
 #   make bench-gtx  two-branch sagas through dstt and through DTM side by side (docs/PERFORMANCE.md)
 #   make proto   regenerate types/*.pb.go from proto/ (needs protoc)
 
@@ -32,6 +33,7 @@ PROTOC_GEN = $(shell $(GO) env GOPATH)/bin/protoc-gen-gocosmos
 
 .PHONY: faults
 .PHONY: bench-gtx
+.PHONY: gtx-faults
 .PHONY: all build test test-deps test-deps-vault test-deps-ecs vet unit race lint lint-deps lengthcheck fuzz bench bench-compare bench-retention bench-statesync e2e bench-failover proto clean
 
 all: build
@@ -45,7 +47,7 @@ build:
 # committed types/*.pb.go match proto/; jq, curl and iproute2 (ss): the
 # commands of the docs that the doc tests run (docs/doctest); postgresql:
 # the participants' own databases in the cross-organisation transaction
-# tests (transport/internal/pgtest starts a throwaway cluster per test with
+# tests (internal/pgtest starts a throwaway cluster per test with
 # initdb/pg_ctl; under `make test` those tests fail instead of skipping
 # when it is missing); chromium: the browser the explorer's tests drive
 # (test-ui); nftables and iptables: the partitions of the network fault
@@ -233,6 +235,12 @@ faults:
 # 4-validator testnet (docs/PERFORMANCE.md). LOAD=60s of puts by default.
 bench-statesync: build
 	bash bench/statesync.sh
+
+# gtx-faults: the global-transaction fault tests (in `test` too): a participant
+# crashed mid-branch (transport/executor) and, on a 4-validator testnet of
+# dstt processes, a validator running an executor killed -9 mid-run (testnet).
+gtx-faults: test-deps
+	DSTT_REQUIRE_POSTGRES=1 $(GO) test -count=1 -v -run 'TestInterbankTransfer|TestGtxValidatorKilled' ./transport/executor ./testnet
 
 # bench-gtx: the same two-branch saga (two PostgreSQL-backed banks) through
 # dstt (one validator, one executor) and through a DTM server (BoltDB),

@@ -154,8 +154,9 @@ func (c *cluster) node(tb testing.TB, name string) testnet.Node {
 }
 
 // start launches a node's process (output appended to HOME/dstt.log, its pid in
-// HOME/dstt.pid as the scripts keep it). It does not wait: see waitReady.
-func (c *cluster) start(tb testing.TB, name string) {
+// HOME/dstt.pid as the scripts keep it), with extra arguments to dstt start. It
+// does not wait: see waitReady.
+func (c *cluster) start(tb testing.TB, name string, extra ...string) {
 	tb.Helper()
 	n := c.node(tb, name)
 	logf, err := os.OpenFile(filepath.Join(n.Home, testnet.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -167,6 +168,7 @@ func (c *cluster) start(tb testing.TB, name string) {
 	// The manifest's start command: the node's own REST gateway and metrics
 	// addresses, as the scripts pass them.
 	argv := append(n.Command(c.bin), "--log-level", "error", "--comet-log-level", "error") // in its namespace, if any
+	argv = append(argv, extra...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {

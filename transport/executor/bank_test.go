@@ -12,9 +12,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dstt/dstt/internal/pgtest"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/branchapi"
-	"github.com/dstt/dstt/transport/internal/pgtest"
 	"github.com/dstt/dstt/transport/participant"
 )
 

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dstt/dstt/internal/pgtest"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/branchapi"
-	"github.com/dstt/dstt/transport/internal/pgtest"
 	"github.com/dstt/dstt/transport/participant"
 	"github.com/dstt/dstt/types/typestest"
 )
