@@ -208,6 +208,11 @@ func TestGtxValidatorKilled(t *testing.T) {
 		n := bk.waiting(keys[0].PubKey())
 		return n > 0, fmt.Sprintf("%d requests of node1's executor waiting", n)
 	})
+	for _, gid := range gids { // every saga is in flight when node1 dies
+		if g, err := rpcs["node2"].Gtx(context.Background(), gid); err != nil || g.Phase.IsFinal() {
+			t.Fatalf("gtx %s before the kill: %v (%+v), want it in flight", gid, err, g)
+		}
+	}
 	c.kill(t, "node1")
 	waitUntil(t, 30*time.Second, "node1's requests gone", func() (bool, string) {
 		n := bk.waiting(keys[0].PubKey())
