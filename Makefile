@@ -47,7 +47,7 @@ build:
 # committed types/*.pb.go match proto/; jq, curl and iproute2 (ss): the
 # commands of the docs that the doc tests run (docs/doctest); postgresql:
 # the participants' own databases in the cross-organisation transaction
-# tests (internal/pgtest starts a throwaway cluster per test with
+# tests (testnet/pgtest starts a throwaway cluster per test with
 # initdb/pg_ctl; under `make test` those tests fail instead of skipping
 # when it is missing); chromium: the browser the explorer's tests drive
 # (test-ui); nftables and iptables: the partitions of the network fault

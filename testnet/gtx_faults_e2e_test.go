@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dstt/dstt/internal/pgtest"
+	"github.com/dstt/dstt/testnet/pgtest"
 	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/transport/branchapi"
 	"github.com/dstt/dstt/transport/client"

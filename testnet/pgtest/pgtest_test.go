@@ -3,7 +3,7 @@ package pgtest_test
 import (
 	"testing"
 
-	"github.com/dstt/dstt/internal/pgtest"
+	"github.com/dstt/dstt/testnet/pgtest"
 )
 
 // Two clusters side by side are independent servers that take writes.
