@@ -451,14 +451,18 @@ func (v *Client) watch(secret *vaultapi.Secret) (*vaultapi.Secret, bool) {
 // Safe to call more than once.
 func (v *Client) Close() error {
 	v.mu.Lock()
-	defer v.mu.Unlock()
 	if v.closed {
+		v.mu.Unlock()
 		return nil
 	}
 	v.closed = true
-	if v.stop != nil {
-		close(v.stop)
-		<-v.done
+	stop, done := v.stop, v.done
+	v.mu.Unlock()
+	// Wait with the lock released: the renewal loop takes it to record a
+	// re-login's outcome, so waiting under it could deadlock.
+	if stop != nil {
+		close(stop)
+		<-done
 	}
 	return nil
 }
