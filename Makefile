@@ -148,10 +148,10 @@ unit:
 # types/ and rbac/, pure code without goroutines. Skipped under
 # -race only: TestTxnCounterUnderContention (16 writers on one key; at the
 # race detector's speed an increment can lose 64 retries in a row), which
-# `unit` runs, and the network fault tests TestPartitions and TestSlowLinks
-# (about a minute each of real nodes under faults; `unit` runs them).
+# `unit` runs, and the network fault tests TestPartitions, TestSlowLinks and
+# TestClockSkew (about a minute each of real nodes under faults; `unit` runs them).
 RACE_PKGS = ./abci/... ./storage/... ./audit/... ./consensus/... ./security/... ./transport/... ./bench/... ./cmd/dstt ./testnet
-RACE_SKIP = ^(TestTxnCounterUnderContention|TestPartitions|TestSlowLinks)$$
+RACE_SKIP = ^(TestTxnCounterUnderContention|TestPartitions|TestSlowLinks|TestClockSkew)$$
 race:
 	$(GO) test -count=1 -race -skip '$(RACE_SKIP)' $(RACE_PKGS)
 
@@ -226,10 +226,10 @@ bench-retention:
 	$(GO) run ./bench/retention
 
 # faults: the network fault tests (testnet/faults_e2e_test.go: partitions with
-# nftables in network namespaces; as root) with 10x longer fault phases than
-# the CI-sized run in `test`.
+# nftables in network namespaces; as root; slowlinks_e2e_test.go, skew_test.go)
+# with 10x longer fault phases than the CI-sized run in `test`.
 faults:
-	DSTT_FAULTS_LONG=1 DSTT_REQUIRE_NETNS=1 $(GO) test -count=1 -v -timeout 30m -run 'TestPartitions|TestSlowLinks' ./testnet
+	DSTT_FAULTS_LONG=1 DSTT_REQUIRE_NETNS=1 $(GO) test -count=1 -v -timeout 30m -run 'TestPartitions|TestSlowLinks|TestClockSkew' ./testnet
 
 # bench-statesync: a new node's catch-up by state sync vs by replay on a
 # 4-validator testnet (docs/PERFORMANCE.md). LOAD=60s of puts by default.

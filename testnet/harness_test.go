@@ -68,8 +68,9 @@ func dsttBinary(tb testing.TB) string {
 
 // cluster is a generated testnet whose nodes run as child processes of the test.
 type cluster struct {
-	bin string
-	nw  *testnet.Network
+	bin     string
+	nodeBin map[string]string // a node's own binary instead of bin (TestClockSkew)
+	nw      *testnet.Network
 
 	mu    sync.Mutex
 	procs map[string]*exec.Cmd
@@ -167,7 +168,11 @@ func (c *cluster) start(tb testing.TB, name string, extra ...string) {
 	fmt.Fprintf(logf, "=== %s starting %s\n", time.Now().UTC().Format(time.RFC3339Nano), name)
 	// The manifest's start command: the node's own REST gateway and metrics
 	// addresses, as the scripts pass them.
-	argv := append(n.Command(c.bin), "--log-level", "error", "--comet-log-level", "error") // in its namespace, if any
+	bin := c.bin
+	if b := c.nodeBin[name]; b != "" {
+		bin = b
+	}
+	argv := append(n.Command(bin), "--log-level", "error", "--comet-log-level", "error") // in its namespace, if any
 	argv = append(argv, extra...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
