@@ -21,8 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dstt/dstt/testnet/pgtest"
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/testnet/pgtest"
 	"github.com/dstt/dstt/transport/branchapi"
 	"github.com/dstt/dstt/transport/client"
 	"github.com/dstt/dstt/transport/client/cometrpc"

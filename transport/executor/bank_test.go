@@ -12,8 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dstt/dstt/testnet/pgtest"
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/testnet/pgtest"
 	"github.com/dstt/dstt/transport/branchapi"
 	"github.com/dstt/dstt/transport/participant"
 )
