@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -384,6 +385,22 @@ func OpenHome(path string) (*Home, error) {
 	if missing := h.missingFiles(); len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %s has no %s; run `dstt init` to create it, or `dstt start --dev` for a throwaway dev chain",
 			ErrNotInitialised, dir, strings.Join(missing, ", "))
+	}
+	return h, nil
+}
+
+// OpenHomeLostData opens a home whose data directory was lost (config and
+// keys kept): OpenHome without data/priv_validator_state.json, which a
+// restore from a backup (`dstt snapshot import`) puts back.
+func OpenHomeLostData(path string) (*Home, error) {
+	dir, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("consensus: home %q: %w", path, err)
+	}
+	h := &Home{dir: dir}
+	missing := slices.DeleteFunc(h.missingFiles(), func(f string) bool { return filepath.Join(dir, f) == h.PrivValidatorStateFile() })
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %s has no %s", ErrNotInitialised, dir, strings.Join(missing, ", "))
 	}
 	return h, nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -35,27 +34,28 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "snapshot",
 		Short: "Backups: snapshots of a stopped node's state, verified against the validators' signed commits",
-		Long: `A snapshot is the state at a snapshot height (the chain param
+		Long: `A snapshot is the state at a snapshot height H (the chain param
 snapshot_interval must be set): every key's latest value, the audit chain and
-its head. Its app hash is in the header the validators signed, so a
-snapshot is checked byte for byte before anything is written. The node must
-be stopped (its stores are opened here). A snapshot that does not check out
-is refused, nothing written (exit code 7). See docs/OPERATIONS.md.`,
+its head. Its app hash is in the header of H+1 that the validators signed.
+export writes a backup file: the snapshot, CometBFT's chain at H (the
+signed headers of H and H+1, the validator sets of H to H+2, the consensus
+params), signed by this node's key. verify and import check every byte of
+it against the validators' commits, rooted in the genesis validators (or a
+header hash you trust: --trust-height/--trust-hash) or this home's own
+block store, before anything is written; import then rebuilds a home that
+lost its whole data directory, or only its app state. The node must be
+stopped (its stores are opened here). A file that does not check out is
+refused, nothing written (exit code 7). See docs/OPERATIONS.md.`,
 	}
 	cmd.AddCommand(
 		&cobra.Command{Use: "create", Short: "Write a snapshot of the last snapshot height into data/snapshots", Args: cobra.NoArgs,
 			RunE: func(*cobra.Command, []string) error { return g.snapshotCreate() }},
 		&cobra.Command{Use: "list", Short: "List the snapshots in data/snapshots", Args: cobra.NoArgs,
 			RunE: func(*cobra.Command, []string) error { return g.snapshotList() }},
-		&cobra.Command{Use: "export HEIGHT FILE", Short: "Copy the snapshot of HEIGHT to FILE (a backup)", Args: cobra.ExactArgs(2),
+		&cobra.Command{Use: "export HEIGHT FILE", Short: "Write a backup of HEIGHT to FILE: its snapshot and CometBFT's chain at HEIGHT, signed by this node", Args: cobra.ExactArgs(2),
 			RunE: func(_ *cobra.Command, args []string) error { return g.snapshotExport(args[0], args[1]) }},
-		&cobra.Command{Use: "verify FILE", Short: "Check a snapshot file against the signed commit of its height in this home", Args: cobra.ExactArgs(1),
-			RunE: func(_ *cobra.Command, args []string) error {
-				_, err := g.snapshotVerify(args[0], "verified")
-				return err
-			}},
-		&cobra.Command{Use: "import FILE", Short: "Verify a snapshot and rebuild this home's (empty) app state from it", Args: cobra.ExactArgs(1),
-			RunE: func(_ *cobra.Command, args []string) error { return g.snapshotImport(args[0]) }},
+		restoreCmd(g, "verify FILE", "Check a backup against the validators' signed commits, writing nothing", false),
+		restoreCmd(g, "import FILE", "Verify a backup, then rebuild this home's app state (and, in a home that lost its data directory, CometBFT's state) from it", true),
 	)
 	return cmd
 }
@@ -151,76 +151,4 @@ func (g *globals) snapshotList() error {
 			fmt.Fprintf(w, "%-10d %-10d %-8d %s\n", s.Height, s.Bytes, s.Entries, s.AppHash)
 		}
 	})
-}
-
-func (g *globals) snapshotExport(height, file string) error {
-	h, err := consensus.OpenHome(g.home)
-	if err != nil {
-		return err
-	}
-	if _, err := strconv.ParseUint(height, 10, 64); err != nil {
-		return fmt.Errorf("height %q: want a number (dstt snapshot list)", height)
-	}
-	b, err := os.ReadFile(filepath.Join(snapshotsDir(h), height+".snap"))
-	if err != nil {
-		return fmt.Errorf("no snapshot of height %s in this home (dstt snapshot create, list): %w", height, err)
-	}
-	s, err := engine.DecodeSnapshot(b)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(file, b, 0o600); err != nil {
-		return err
-	}
-	return g.printSnapshot(s, len(b), file, "exported")
-}
-
-// snapshotVerify reads and verifies a snapshot file against this home's
-// signed commits.
-func (g *globals) snapshotVerify(file, verb string) (*engine.Snapshot, error) {
-	h, err := consensus.OpenHome(g.home)
-	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	s, err := engine.DecodeSnapshot(b)
-	if err != nil {
-		return nil, err
-	}
-	if err := verifySigned(h, s); err != nil {
-		return nil, err
-	}
-	if verb != "" {
-		return s, g.printSnapshot(s, len(b), file, verb)
-	}
-	return s, nil
-}
-
-func (g *globals) snapshotImport(file string) error {
-	s, err := g.snapshotVerify(file, "")
-	if err != nil {
-		return err
-	}
-	h, err := consensus.OpenHome(g.home)
-	if err != nil {
-		return err
-	}
-	store, err := storage.NewPebbleStore(h.AppDataDir(), storage.DefaultPebbleOptions())
-	if err != nil {
-		return fmt.Errorf("%w (is the node running? stop it first)", err)
-	}
-	e, err := engine.NewEngine(store, engine.PlainVerifier{})
-	if err == nil {
-		err = e.Restore(s)
-	}
-	if errors.Is(err, storage.ErrNotEmpty) {
-		err = fmt.Errorf("%w: %s holds app state; import only rebuilds an empty one (move it away first)", err, h.AppDataDir())
-	}
-	if err = errors.Join(err, store.Close()); err != nil {
-		return err
-	}
-	return g.printSnapshot(s, 0, file, "imported")
 }
