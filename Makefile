@@ -232,7 +232,9 @@ faults:
 	DSTT_FAULTS_LONG=1 DSTT_REQUIRE_NETNS=1 $(GO) test -count=1 -v -timeout 30m -run 'TestPartitions|TestSlowLinks|TestClockSkew' ./testnet
 
 # bench-statesync: a new node's catch-up by state sync vs by replay on a
-# 4-validator testnet (docs/PERFORMANCE.md). LOAD=60s of puts by default.
+# 4-validator testnet (docs/PERFORMANCE.md), its chain built to
+# TARGET_HEIGHT=20000 with KEYS=100000 (puts at RATE=200 tx/s,
+# SNAPSHOT_INTERVAL=1000); about 20 minutes.
 bench-statesync: build
 	bash bench/statesync.sh
 

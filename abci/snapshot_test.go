@@ -3,7 +3,10 @@ package abci
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -92,5 +95,48 @@ func TestStateSync(t *testing.T) {
 	info, err := a.Info(ctx, &abcitypes.RequestInfo{})
 	if err != nil || uint64(info.LastBlockHeight) != snap.Height || !bytes.Equal(info.LastBlockAppHash, hashes[snap.Height]) {
 		t.Fatalf("after state sync: Info %v (%v); want height %d app hash %X", info, err, snap.Height, hashes[snap.Height])
+	}
+}
+
+// TestSnapshotFilesServed: a snapshot file is listed with the SHA-256 of
+// its bytes and served chunk by chunk (the last one short, none past the
+// end); a file rewritten since it was listed is listed with its new hash.
+func TestSnapshotFilesServed(t *testing.T) {
+	ctx := context.Background()
+	e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewApp(e, nil)
+	dir := t.TempDir()
+	if err := a.EnableSnapshots(dir); err != nil {
+		t.Fatal(err)
+	}
+	file := bytes.Repeat([]byte("0123456789abcdef"), snapshotChunk/16+1)
+	path := filepath.Join(dir, "7.snap")
+	for round, b := range [][]byte{file, file[:100]} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, time.Now(), time.Unix(int64(round), 0)); err != nil {
+			t.Fatal(err)
+		}
+		list, err := a.ListSnapshots(ctx, &abcitypes.RequestListSnapshots{})
+		sum := sha256.Sum256(b)
+		want := uint32((len(b) + snapshotChunk - 1) / snapshotChunk)
+		if err != nil || len(list.Snapshots) != 1 || list.Snapshots[0].Height != 7 || list.Snapshots[0].Chunks != want || !bytes.Equal(list.Snapshots[0].Hash, sum[:]) {
+			t.Fatalf("round %d: ListSnapshots %v %v; want height 7, %d chunks, hash %X", round, list, err, want, sum)
+		}
+		var got []byte
+		for i := range want + 1 {
+			c, err := a.LoadSnapshotChunk(ctx, &abcitypes.RequestLoadSnapshotChunk{Height: 7, Format: snapshotFormat, Chunk: i})
+			if err != nil || (i == want) != (len(c.Chunk) == 0) {
+				t.Fatalf("round %d: chunk %d: %d bytes, %v", round, i, len(c.Chunk), err)
+			}
+			got = append(got, c.Chunk...)
+		}
+		if !bytes.Equal(got, b) {
+			t.Fatalf("round %d: the chunks are not the file", round)
+		}
 	}
 }

@@ -41,17 +41,21 @@ func (h *Home) EnableStateSync(rpcServers []string, trustHeight int64, trustHash
 	return writeConfig(h.ConfigFile(), c)
 }
 
-// TrustPoint asks a running node's CometBFT RPC for its latest committed
-// header: the height and hash a joining node trusts (EnableStateSync).
-// Whoever runs it trusts that node to answer truthfully.
-func TrustPoint(ctx context.Context, rpcAddr string) (int64, []byte, error) {
+// TrustPoint asks a running node's CometBFT RPC for its committed header
+// of height (0: its latest): the height and hash a joining node trusts
+// (EnableStateSync). Whoever runs it trusts that node to answer truthfully.
+func TrustPoint(ctx context.Context, rpcAddr string, height int64) (int64, []byte, error) {
 	c, err := rpchttp.New(rpcAddr, "/websocket")
 	if err != nil {
 		return 0, nil, err
 	}
-	res, err := c.Commit(ctx, nil)
+	var at *int64
+	if height > 0 {
+		at = &height
+	}
+	res, err := c.Commit(ctx, at)
 	if err != nil {
-		return 0, nil, fmt.Errorf("consensus: latest commit from %s (is the chain running?): %w", rpcAddr, err)
+		return 0, nil, fmt.Errorf("consensus: commit %d from %s (is the chain running?): %w", height, rpcAddr, err)
 	}
 	return res.Height, res.Hash(), nil
 }
