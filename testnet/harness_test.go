@@ -337,6 +337,13 @@ func (c *cluster) pickUp() string {
 // every height from 1 on all of them: one chain, no fork.
 func (c *cluster) checkAgreement(tb testing.TB, names ...string) int64 {
 	tb.Helper()
+	return c.checkAgreementFrom(tb, 1, names...)
+}
+
+// checkAgreementFrom is checkAgreement for the blocks from height from on (a node
+// restored at a height holds none below it).
+func (c *cluster) checkAgreementFrom(tb testing.TB, from int64, names ...string) int64 {
+	tb.Helper()
 	var h int64
 	waitUntil(tb, 60*time.Second, "all nodes at one height and app hash", func() (bool, string) {
 		st := c.statuses()
@@ -359,14 +366,14 @@ func (c *cluster) checkAgreement(tb testing.TB, names ...string) int64 {
 	defer cancel()
 	var ref []string
 	for i, name := range names {
-		hashes := blockHashes(tb, ctx, c.rpc(tb, name), h)
+		hashes := blockHashesFrom(tb, ctx, c.rpc(tb, name), from, h)
 		if i == 0 {
 			ref = hashes
 			continue
 		}
 		for j := range hashes {
 			if hashes[j] != ref[j] {
-				tb.Fatalf("fork: block %d is %s on %s but %s on %s", j+1, ref[j], names[0], hashes[j], name)
+				tb.Fatalf("fork: block %d is %s on %s but %s on %s", from+int64(j), ref[j], names[0], hashes[j], name)
 			}
 		}
 	}
@@ -412,20 +419,26 @@ func (c *cluster) checkAuditChains(tb testing.TB, ctx context.Context, h int64, 
 // 20 at a time with /blockchain.
 func blockHashes(tb testing.TB, ctx context.Context, r *rpchttp.HTTP, h int64) []string {
 	tb.Helper()
-	out := make([]string, h)
-	for lo := int64(1); lo <= h; lo += 20 {
+	return blockHashesFrom(tb, ctx, r, 1, h)
+}
+
+// blockHashesFrom returns the block hashes of heights from..h (index i is height from+i).
+func blockHashesFrom(tb testing.TB, ctx context.Context, r *rpchttp.HTTP, from, h int64) []string {
+	tb.Helper()
+	out := make([]string, h-from+1)
+	for lo := from; lo <= h; lo += 20 {
 		hi := min(lo+19, h)
 		res, err := r.BlockchainInfo(ctx, lo, hi)
 		if err != nil {
 			tb.Fatalf("blockchain %d-%d: %v", lo, hi, err)
 		}
 		for _, m := range res.BlockMetas {
-			out[m.Header.Height-1] = m.BlockID.Hash.String()
+			out[m.Header.Height-from] = m.BlockID.Hash.String()
 		}
 	}
 	for i, hash := range out {
 		if hash == "" {
-			tb.Fatalf("no block meta for height %d", i+1)
+			tb.Fatalf("no block meta for height %d", from+int64(i))
 		}
 	}
 	return out
