@@ -78,28 +78,49 @@ func VerifyConsensus(ctx context.Context, c ConsensusRPC, src *RPCSource, chainI
 	if err != nil {
 		return rep, err
 	}
-	head, err := verifyUpTo(ctx, src, hr.Head, p.Expect)
-	rep.Entries, rep.Head = head.Seq, head.String()
+	from, err := lowestSeq(ctx, src)
+	if err != nil {
+		return rep, err
+	}
+	head, err := verifyUpTo(ctx, src, from, hr.Head, p.Expect)
+	rep.Entries, rep.Head = head.Seq-min(head.Seq, from-1), head.String()
+	if from > 1 {
+		rep.PrunedBelow = from
+	}
 	if head.Seq > hr.Head.Seq {
 		rep.Unanchored = head.Seq - hr.Head.Seq
 	}
 	return rep, err
 }
 
-// verifyUpTo verifies src's whole chain, which must pass through proven
-// and, when set, expect; it returns the head it reached.
-func verifyUpTo(ctx context.Context, src Source, proven, expect ChainHead) (ChainHead, error) {
-	v := NewVerifier(ChainHead{})
+// lowestSeq is the seq of src's first readable entry (1 unless the chain
+// was pruned below an audit anchor).
+func lowestSeq(ctx context.Context, src Source) (uint64, error) {
+	es, err := src.Entries(ctx, 0, 1)
+	if err != nil || len(es) == 0 {
+		return 1, err
+	}
+	return max(es[0].Seq, 1), nil
+}
+
+// verifyUpTo verifies src's whole chain from seq from, which must pass
+// through proven and, when set, expect; it returns the head it reached. A
+// chain from above seq 1 must hold the committed audit anchor entry that
+// pruned it there (PrunedBy).
+func verifyUpTo(ctx context.Context, src Source, from uint64, proven, expect ChainHead) (ChainHead, error) {
+	v := NewVerifierAt(from)
+	pruneSeen := from <= 1
 	v.Anchor(proven)
 	if expect.Seq > proven.Seq { // the caller's head must be on the proven chain too
 		v.Anchor(expect)
 	}
 	var expectErr error
-	err := Scan(ctx, src, 1, 0, 0, func(page []Entry) error {
+	err := Scan(ctx, src, from, 0, 0, func(page []Entry) error {
 		for i := range page {
 			if err := v.Add(&page[i]); err != nil {
 				return err
 			}
+			pruneSeen = pruneSeen || (page[i].Seq <= proven.Seq && PrunedBy(&page[i], from))
 			if expect.Seq == page[i].Seq && string(expect.Hash) != string(page[i].Hash) && expectErr == nil {
 				expectErr = &VerifyError{Seq: expect.Seq, Err: ErrHead, Detail: fmt.Sprintf("seq %d hashes to %X, --expect-head says %X", expect.Seq, page[i].Hash, expect.Hash)}
 			}
@@ -115,6 +136,9 @@ func verifyUpTo(ctx context.Context, src Source, proven, expect ChainHead) (Chai
 	}
 	if err == nil {
 		err = expectErr
+	}
+	if err == nil && !pruneSeen {
+		err = &VerifyError{Seq: from, Err: ErrPrunedStart, Detail: fmt.Sprintf("the node's chain starts at seq %d, and no committed audit anchor entry up to the proven head %s pruned it there", from, proven)}
 	}
 	return head, err
 }

@@ -19,6 +19,9 @@ type Report struct {
 	Signatures  int           `json:"signatures,omitempty"`
 	Anchor      *AnchorReport `json:"anchor,omitempty"`
 	Unanchored  uint64        `json:"unanchored_entries,omitempty"`
+	// PrunedBelow: the chain was pruned below this seq by a committed
+	// audit anchor, and verified from it.
+	PrunedBelow uint64 `json:"pruned_below,omitempty"`
 	// Gaps: node log stretches lost and accepted (--accept-truncated-node-log).
 	Gaps []string `json:"gaps,omitempty"`
 	// Scope (exports): ScopeAnchored or ScopeInternal; Open lists what an
@@ -100,6 +103,9 @@ func (r Report) WriteText(w io.Writer) {
 		status = "CONSISTENT, NOT ANCHORED"
 	}
 	fmt.Fprintf(w, "%s chain: %s\n  entries verified: %d, head %s\n", r.Chain, status, r.Entries, r.Head)
+	if r.PrunedBelow > 1 {
+		fmt.Fprintf(w, "  verified from seq %d: the entries below it were pruned by a committed audit anchor (in the verified chain)\n", r.PrunedBelow)
+	}
 	for _, gap := range r.Gaps {
 		fmt.Fprintf(w, "  GAP (accepted truncation, signed by the audit key): %s\n", gap)
 	}

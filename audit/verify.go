@@ -59,6 +59,8 @@ type Verifier struct {
 	anchor     ChainHead
 	anchorSeen bool
 	failed     error
+	// open: the first entry's prev_hash is taken as it is (NewVerifierAt).
+	open bool
 }
 
 // NewVerifier starts after prev: the head of the trusted part of the chain
@@ -93,7 +95,7 @@ func (v *Verifier) Add(e *Entry) error {
 		v.failed = verifyErr(want, err, "expected seq %d, found seq %d (%s)", want, e.Seq, what)
 		return v.failed
 	}
-	if !bytes.Equal(e.PrevHash, v.head.Hash) {
+	if !v.open && !bytes.Equal(e.PrevHash, v.head.Hash) {
 		v.failed = verifyErr(want, ErrLink, "seq %d links to %X but seq %d hashes to %X (seq %d or %d was altered)",
 			e.Seq, e.PrevHash, v.head.Seq, v.head.Hash, v.head.Seq, e.Seq)
 		return v.failed
@@ -111,6 +113,7 @@ func (v *Verifier) Add(e *Entry) error {
 	}
 	v.head = ChainHead{Seq: e.Seq, Hash: cloneBytes(e.Hash)}
 	v.lastHeight = e.Height
+	v.open = false
 	return nil
 }
 
@@ -187,11 +190,17 @@ var ErrStoreMismatch = errors.New("audit: the stored audit chain does not match 
 // ErrStoreMismatch (and the *VerifyError, when there is one); any other
 // error from entries (reading the store) comes back as it is.
 func CheckStored(entries iter.Seq2[Entry, error], hr HeadResponse, appHash []byte) error {
+	return CheckStoredFrom(entries, hr, appHash, 1)
+}
+
+// CheckStoredFrom is CheckStored for a chain pruned below seq from (an
+// audit export anchor's prune point): entries must start at from.
+func CheckStoredFrom(entries iter.Seq2[Entry, error], hr HeadResponse, appHash []byte, from uint64) error {
 	if want := hr.AppHash(); !bytes.Equal(want, appHash) {
 		return fmt.Errorf("%w: state hash %X and audit head %s give app hash %X; height %d committed %X",
 			ErrStoreMismatch, hr.StateHash, hr.Head, want, hr.Height, appHash)
 	}
-	v := NewVerifier(ChainHead{})
+	v := NewVerifierAt(from)
 	v.Anchor(hr.Head)
 	var err error
 	for e, rerr := range entries {

@@ -90,6 +90,13 @@ type Store interface {
 	// PebbleStore then compacts the pruned span so the disk space comes back.
 	Prune(keepFrom uint64, keep ...[]byte) error
 
+	// DropRange deletes every version of every key in [start, end), for
+	// data no read needs at any height any more (the audit entries below
+	// an audit export anchor). It is not part of a batch and changes
+	// neither Last nor the floor; PebbleStore compacts the span so the
+	// disk space comes back. An empty range changes nothing.
+	DropRange(start, end []byte) error
+
 	// Floor returns the prune floor: the lowest height Get and Scan still
 	// answer (0 when nothing was ever pruned).
 	Floor() (uint64, error)

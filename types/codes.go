@@ -37,6 +37,9 @@ const (
 	CodeGtxBadShape           Code = 22 // a gtx op is malformed (mode, branches, payloads, names, deadline)
 	CodeGtxLimit              Code = 23 // a gtx op is over a gtx limit (sizes, counts, open gtxs, attempts)
 	CodePruned                Code = 24 // query: the height asked for is below the retained history
+	// Audit export anchors (AuditAnchor).
+	CodeAuditAnchor Code = 25 // the anchored entry is not a committed, readable entry of the audit chain with that hash, or is below the recorded anchor
+	CodeAuditPrune  Code = 26 // pruning the audit chain was asked above its anchor
 )
 
 var codeText = [...]string{
@@ -66,6 +69,9 @@ var codeText = [...]string{
 	CodeGtxBadShape:           "gtx: malformed op",
 	CodeGtxLimit:              "gtx: over a limit",
 	CodePruned:                "height is below the retained history (pruned)",
+
+	CodeAuditAnchor: "audit anchor does not match the audit chain",
+	CodeAuditPrune:  "audit pruning above the anchor",
 }
 
 var codeName = [...]string{
@@ -95,6 +101,9 @@ var codeName = [...]string{
 	CodeGtxBadShape:           "GTX_BAD_SHAPE",
 	CodeGtxLimit:              "GTX_LIMIT",
 	CodePruned:                "PRUNED",
+
+	CodeAuditAnchor: "AUDIT_ANCHOR",
+	CodeAuditPrune:  "AUDIT_PRUNE",
 }
 
 // Name is the code's stable upper-case name, e.g. "CONFLICT".

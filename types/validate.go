@@ -133,7 +133,7 @@ func IsGovOp(op *Op) bool {
 	switch op.Sum.(type) {
 	case *Op_AddValidator, *Op_RemoveValidator, *Op_AddOrg, *Op_RemoveOrg:
 		return true
-	case *Op_SetRetention:
+	case *Op_SetRetention, *Op_AuditAnchor:
 		return true
 	}
 	return false
@@ -226,6 +226,8 @@ func checkOp(op *Op, lim Limits) (Code, string) {
 		if o.SetRetention == nil {
 			return CodeInvalidOp, "empty set_retention"
 		}
+	case *Op_AuditAnchor:
+		return checkAuditAnchor(o.AuditAnchor)
 	case *Op_RegisterParticipant, *Op_RemoveParticipant, *Op_BeginGtx, *Op_GtxAnswer, *Op_GtxDeadline:
 		return checkGtxOp(op, lim)
 	case *Op_RegisterNode:

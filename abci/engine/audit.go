@@ -158,6 +158,8 @@ func describeOp(op *types.Op) (string, string) {
 		return "remove_org", "org:" + o.RemoveOrg.Id
 	case *types.Op_SetRetention:
 		return "set_retention", "params:retention"
+	case *types.Op_AuditAnchor:
+		return audit.ActionAuditAnchor, audit.AnchorResource(o.AuditAnchor.Seq, o.AuditAnchor.Hash, o.AuditAnchor.PruneBelow)
 	case *types.Op_RegisterParticipant:
 		return "register_participant", "participant:" + o.RegisterParticipant.Id
 	case *types.Op_RemoveParticipant:
@@ -216,17 +218,28 @@ func (r Reader) AuditEntries(req audit.EntriesRequest) (audit.EntriesResponse, e
 }
 
 // readAuditEntries reads up to limit (0: audit.DefaultPage, capped at
-// audit.MaxPage) committed entries from seq from (0 = 1) to upTo, with their
-// commit times where recorded. A missing entry is an audit.ErrGap, an
+// audit.MaxPage) committed entries from seq from (0 = the lowest readable
+// one) to upTo, with their commit times where recorded. From below the
+// audit floor (auditanchor.go) is ErrPruned naming the lowest readable
+// entry. A missing entry is an audit.ErrGap, an
 // undecodable one an audit.ErrDecode or ErrNonCanonical.
 func readAuditEntries(store storage.Store, from uint64, limit int, upTo uint64) ([]audit.Entry, error) {
 	if limit <= 0 {
 		limit = audit.DefaultPage
 	}
 	limit = min(limit, audit.MaxPage)
+	floor, err := auditFloor(store)
+	if err != nil {
+		return nil, err
+	}
+	if from == 0 {
+		from = floor
+	} else if from < floor {
+		return nil, prunedAuditErr(from, floor)
+	}
 	ct := commitTimes{store: store}
 	var out []audit.Entry
-	for seq := max(from, 1); seq <= upTo && len(out) < limit; seq++ {
+	for seq := from; seq <= upTo && len(out) < limit; seq++ {
 		ent, ok, err := store.Get(auditKey(seq), 0)
 		if err != nil {
 			return out, err

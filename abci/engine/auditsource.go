@@ -39,12 +39,16 @@ func (s *AuditSource) Entries(ctx context.Context, fromSeq uint64, limit int) ([
 	return readAuditEntries(s.store, fromSeq, limit, head.Seq)
 }
 
-// storedEntries yields the stored audit entries in seq order (one scan of
-// the audit namespace), decoded; an undecodable one ends it with the error.
-func storedEntries(store storage.Store) iter.Seq2[audit.Entry, error] {
+// storedEntries yields the stored audit entries from seq from on in seq
+// order (one scan of the audit namespace), decoded; an undecodable one ends
+// it with the error.
+func storedEntries(store storage.Store, from uint64) iter.Seq2[audit.Entry, error] {
 	return func(yield func(audit.Entry, error) bool) {
 		var failed bool
 		err := store.Scan([]byte{nsAudit}, 0, func(ent storage.Entry) bool {
+			if string(ent.Key) < string(auditKey(from)) {
+				return true // left by a prune a crash interrupted
+			}
 			a, err := audit.Decode(ent.Value)
 			if err != nil {
 				failed = true
@@ -61,7 +65,8 @@ func storedEntries(store storage.Store) iter.Seq2[audit.Entry, error] {
 
 // CheckAudit checks the consensus audit chain stored in store against the
 // app hash last committed with it, before a node serves anything from it:
-// every entry from seq 1 to the stored head hashes and links correctly,
+// every entry from the lowest readable one (seq 1 unless the chain was
+// pruned below an audit export anchor) to the stored head hashes and links correctly,
 // the last is the head, and audit.AppHash(state hash, head) is the stored
 // app hash — the one the engine reports to CometBFT, whose handshake then
 // compares it with the app hash the validators signed. A mismatch is an
@@ -87,5 +92,9 @@ func CheckAudit(store storage.Store) error {
 		return fmt.Errorf("%w: %v", audit.ErrStoreMismatch, err)
 	}
 	hr := audit.HeadResponse{Height: height, StateHash: state, Head: head}
-	return audit.CheckStored(storedEntries(store), hr, appHash)
+	floor, err := auditFloor(store)
+	if err != nil {
+		return err
+	}
+	return audit.CheckStoredFrom(storedEntries(store, floor), hr, appHash, floor)
 }

@@ -41,10 +41,13 @@ type workload struct {
 	gtxN     int // gtxs begun
 	gtxNonce uint64
 	answers  []types.Op // gtx answers sent, to send again
+	// Audit anchors (auditanchor_test.go) draw from arng.
+	arng        *rand.Rand
+	anchorNonce uint64
 }
 
 func newWorkload(seed int64) *workload {
-	w := &workload{rng: rand.New(rand.NewSource(seed)), grng: rand.New(rand.NewSource(seed + 1<<32))}
+	w := &workload{rng: rand.New(rand.NewSource(seed)), grng: rand.New(rand.NewSource(seed + 1<<32)), arng: rand.New(rand.NewSource(seed + 2<<32))}
 	for i := range 5 {
 		k := typestest.Key(fmt.Sprintf("signer%d", i))
 		w.signers = append(w.signers, k)
@@ -256,6 +259,9 @@ func (w *workload) block(t testing.TB, h uint64, versions func(string) types.Ver
 			txs = append(txs, w.tx(t, h, versions))
 		}
 	}
+	if w.ref != nil && w.arng.Intn(6) == 0 {
+		txs = append(txs, w.auditAnchorTx(t, h))
+	}
 	return Block{Height: h, Time: time.Unix(int64(h), 0), Txs: txs, Misbehavior: w.misbehavior(h)}
 }
 
@@ -399,6 +405,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int, params types.Params) {
 			}
 		}
 		agreeOnFloor(t, engines, h)
+		agreeOnAuditFloor(t, engines, h)
 		gtxAgree(t, seed, h, engines, types.Address(w.signers[0].PubKey()))
 		if h%7 == 0 { // restart engine 3 over its store
 			engines[3] = open(restartStore, PlainVerifier{})
@@ -417,6 +424,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int, params types.Params) {
 	if params.Retains() {
 		wantPruned(t, engines)
 	}
+	logAuditFloor(t, seed, ref)
 	// Every replica reads the same values.
 	for _, key := range w.keys() {
 		want, werr := ref.Reader().Get(key, 0)

@@ -155,6 +155,9 @@ func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
 	if err := e.loadDigest(); err != nil {
 		return nil, err
 	}
+	if err := e.dropPrunedAudit(); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -398,6 +401,11 @@ func (e *Engine) CheckTx(txBytes []byte) Outcome {
 	if d.code == types.CodeOK {
 		if err := e.checkGtxOps(d); err != nil {
 			d.fail(types.CodeInternal, "gtx check failed")
+		}
+	}
+	if d.code == types.CodeOK {
+		if err := e.checkAuditAnchors(d); err != nil {
+			d.fail(types.CodeInternal, "audit anchor check failed")
 		}
 	}
 	if d.code == types.CodeOK {

@@ -164,7 +164,7 @@ func validatorKey(pub []byte) []byte { return prefixed(nsValidator, types.Addres
 func isGovOp(op *types.Op) bool {
 	switch op.Sum.(type) {
 	case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg,
-		*types.Op_SetRetention:
+		*types.Op_SetRetention, *types.Op_AuditAnchor:
 		return true
 	}
 	return false
@@ -302,6 +302,8 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 		return e.applyRemoveOrg(st, d, i, ver, o.RemoveOrg)
 	case *types.Op_SetRetention:
 		return e.applySetRetention(st, ver, o.SetRetention)
+	case *types.Op_AuditAnchor:
+		return e.applyAuditAnchor(st, d, i, ver, o.AuditAnchor)
 	case *types.Op_RegisterNode, *types.Op_RemoveNode:
 		return e.applyNodeOp(st, d, i, ver)
 	}

@@ -53,13 +53,13 @@ func VerifySnapshot(s *Snapshot, trusted []byte) error {
 	if !bytes.Equal(appHash, trusted) || !bytes.Equal(s.AppHash, trusted) {
 		return fmt.Errorf("%w: app hash %X, the validators signed %X for height %d", ErrSnapshot, appHash, trusted, s.Height)
 	}
-	return verifySnapshotAudit(auditEntries, chainHead)
+	return verifySnapshotAudit(auditEntries, chainHead, snapshotAuditFloor(s))
 }
 
-// verifySnapshotAudit checks that the audit entries are the chain whose
-// head is head.
-func verifySnapshotAudit(entries []storage.Entry, head audit.ChainHead) error {
-	v := audit.NewVerifier(audit.ChainHead{})
+// verifySnapshotAudit checks that the audit entries, from seq from (the
+// audit floor), are the chain whose head is head.
+func verifySnapshotAudit(entries []storage.Entry, head audit.ChainHead, from uint64) error {
+	v := audit.NewVerifierAt(from)
 	for i, ent := range entries {
 		a, err := audit.Decode(ent.Value)
 		if err != nil {

@@ -8,7 +8,15 @@ import { api } from "./session";
 
 /** The latest entry's seq (0: none). */
 export async function headSeq(): Promise<number> {
-  return (await auditEntries(api(), 1, 1)).head_seq;
+  return (await auditEntries(api(), 0, 1)).head_seq;
+}
+
+/**
+ * The lowest readable entry's seq: 1 unless the chain was pruned below an
+ * audit export anchor (a page asked from 0 starts there).
+ */
+export async function lowestSeq(): Promise<number> {
+  return (await auditEntries(api(), 0, 1)).entries[0]?.seq ?? 1;
 }
 
 /** The entry with seq s. */
@@ -22,7 +30,7 @@ export async function entry(s: number): Promise<AuditEntry> {
 /** The first seq whose (height, tx index) is at or after (height, index); n+1 when none. */
 export async function lowerBound(height: number, index: number): Promise<number> {
   const n = await headSeq();
-  let lo = 1;
+  let lo = await lowestSeq();
   let hi = n + 1;
   while (lo < hi) {
     const mid = Math.floor((lo + hi) / 2);
@@ -73,7 +81,8 @@ export interface Verification {
 /**
  * Verifies the entries from seq `from` to the head after block `height`:
  * each entry's hash recomputed here, each link to the entry before (from
- * `from`-1 on), the last one is the head the node reports for that block,
+ * `from`-1 on, or from the lowest readable entry of a chain pruned below
+ * an audit export anchor), the last one is the head the node reports for that block,
  * block height+1's header hashes to the block hash its commit signs, the
  * validator set hashes to the header's validators hash and validators of
  * more than 2/3 of its power signed (ed25519, checked here), the app hash
@@ -84,7 +93,7 @@ export async function verifyThrough(from: number, height: number): Promise<Verif
   const anchor = await auditAnchor(api(), height);
   const steps: Step[] = [];
   if (anchor.failure === "NOT_SIGNED_YET") return { ok: undefined, steps, anchor, entries: [] };
-  const start = Math.max(1, from - 1);
+  const start = Math.max(await lowestSeq(), from - 1);
   const entries = anchor.head_seq >= start ? await entriesRange(start, anchor.head_seq) : [];
   const chain = checkAuditChain(entries, start === 1 ? "" : undefined);
   steps.push({

@@ -27,6 +27,8 @@ export const Code = {
   GTX_BAD_SHAPE: 22,
   GTX_LIMIT: 23,
   PRUNED: 24,
+  AUDIT_ANCHOR: 25,
+  AUDIT_PRUNE: 26,
 } as const;
 
 export type CodeName = keyof typeof Code;

@@ -436,7 +436,7 @@ export interface components {
             index: number;
             code: number;
             /** @enum {string} */
-            code_name: "OK" | "ENCODING" | "TOO_LARGE" | "WRONG_CHAIN" | "NO_SIGNATURE" | "BAD_SIGNATURE" | "EXPIRED" | "TOO_FAR_AHEAD" | "REPLAY" | "CONFLICT" | "INVALID_OP" | "UNAUTHORIZED" | "INTERNAL" | "NOT_FOUND" | "BAD_QUERY" | "KEY_RETIRED" | "GTX_UNKNOWN_PARTICIPANT" | "GTX_WRONG_SIGNER" | "GTX_DUPLICATE_ANSWER" | "GTX_NOT_AWAITED" | "GTX_NOT_FOUND" | "GTX_EXISTS" | "GTX_BAD_SHAPE" | "GTX_LIMIT" | "PRUNED";
+            code_name: "OK" | "ENCODING" | "TOO_LARGE" | "WRONG_CHAIN" | "NO_SIGNATURE" | "BAD_SIGNATURE" | "EXPIRED" | "TOO_FAR_AHEAD" | "REPLAY" | "CONFLICT" | "INVALID_OP" | "UNAUTHORIZED" | "INTERNAL" | "NOT_FOUND" | "BAD_QUERY" | "KEY_RETIRED" | "GTX_UNKNOWN_PARTICIPANT" | "GTX_WRONG_SIGNER" | "GTX_DUPLICATE_ANSWER" | "GTX_NOT_AWAITED" | "GTX_NOT_FOUND" | "GTX_EXISTS" | "GTX_BAD_SHAPE" | "GTX_LIMIT" | "PRUNED" | "AUDIT_ANCHOR" | "AUDIT_PRUNE";
             log?: string;
             signer?: string;
             writes?: components["schemas"]["Write"][];
@@ -487,7 +487,7 @@ export interface components {
              * @description Stable code: a gateway code or a tx result code name.
              * @enum {string}
              */
-            code: "BAD_JSON" | "BAD_QUERY" | "BAD_REQUEST" | "BAD_SIGNATURE" | "BAD_TX_ENCODING" | "BODY_TOO_LARGE" | "CLIENT_CERT_REQUIRED" | "COMMIT_TIMEOUT" | "CONFLICT" | "ENCODING" | "EVENTS_LAGGED" | "EXPIRED" | "FORBIDDEN" | "GTX_BAD_SHAPE" | "GTX_DUPLICATE_ANSWER" | "GTX_EXISTS" | "GTX_LIMIT" | "GTX_NOT_AWAITED" | "GTX_NOT_FOUND" | "GTX_UNKNOWN_PARTICIPANT" | "GTX_WRONG_SIGNER" | "INTERNAL" | "INVALID_OP" | "KEY_RETIRED" | "MEMPOOL_FULL" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "NOT_READY" | "NO_ROUTE" | "NO_SIGNATURE" | "PRUNED" | "RATE_LIMITED" | "REPLAY" | "TOO_FAR_AHEAD" | "TOO_LARGE" | "TOO_MANY_STREAMS" | "TOO_MANY_TXS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "WRONG_CHAIN";
+            code: "AUDIT_ANCHOR" | "AUDIT_PRUNE" | "BAD_JSON" | "BAD_QUERY" | "BAD_REQUEST" | "BAD_SIGNATURE" | "BAD_TX_ENCODING" | "BODY_TOO_LARGE" | "CLIENT_CERT_REQUIRED" | "COMMIT_TIMEOUT" | "CONFLICT" | "ENCODING" | "EVENTS_LAGGED" | "EXPIRED" | "FORBIDDEN" | "GTX_BAD_SHAPE" | "GTX_DUPLICATE_ANSWER" | "GTX_EXISTS" | "GTX_LIMIT" | "GTX_NOT_AWAITED" | "GTX_NOT_FOUND" | "GTX_UNKNOWN_PARTICIPANT" | "GTX_WRONG_SIGNER" | "INTERNAL" | "INVALID_OP" | "KEY_RETIRED" | "MEMPOOL_FULL" | "METHOD_NOT_ALLOWED" | "NOT_FOUND" | "NOT_READY" | "NO_ROUTE" | "NO_SIGNATURE" | "PRUNED" | "RATE_LIMITED" | "REPLAY" | "TOO_FAR_AHEAD" | "TOO_LARGE" | "TOO_MANY_STREAMS" | "TOO_MANY_TXS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "WRONG_CHAIN";
             tx_hash?: string;
             tx_code?: number;
             /** @description The height the answer is for: for NOT_FOUND of GET /v1/kv/{key}?height=H, H; for a failed tx, its block; for REPLAY, the original tx's block. */
