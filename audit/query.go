@@ -257,7 +257,7 @@ func (s *RPCSource) query(ctx context.Context, path string, data []byte, height 
 		return nil, 0, fmt.Errorf("audit: query %s: %w", path, err)
 	}
 	if res.Response.Code != 0 {
-		return nil, 0, fmt.Errorf("%w: %s: code %d: %s", ErrQuery, path, res.Response.Code, res.Response.Log)
+		return nil, 0, fmt.Errorf("%w: %s: code %d (%s): %s", ErrQuery, path, res.Response.Code, types.Code(res.Response.Code).Name(), res.Response.Log)
 	}
 	return res.Response.Value, res.Response.Height, nil
 }

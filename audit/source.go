@@ -163,13 +163,12 @@ func ReadAll(ctx context.Context, src Source, fromSeq, toSeq uint64) ([]Entry, e
 	return out, err
 }
 
-// Scan calls fn with successive pages of src from fromSeq up to and
-// including toSeq (0 = the head at the time of the call). page <= 0 uses
-// MaxPage. It stops at the first error, from src or fn.
+// Scan calls fn with successive pages of src from fromSeq (0: the
+// source's lowest readable entry, seq 1 unless the chain was pruned below
+// an audit anchor) up to and including toSeq (0 = the head at the time of
+// the call). page <= 0 uses MaxPage. It stops at the first error, from src
+// or fn.
 func Scan(ctx context.Context, src Source, fromSeq, toSeq uint64, page int, fn func([]Entry) error) error {
-	if fromSeq == 0 {
-		fromSeq = 1
-	}
 	if toSeq == 0 {
 		head, err := src.Head(ctx)
 		if err != nil {

@@ -37,7 +37,7 @@ func newAuditCmd(g *globals) *cobra.Command {
              stop, config loaded), signed with the node's audit key, in
              HOME/data/audit/node.log.`,
 	}
-	cmd.AddCommand(newAuditVerifyCmd(g), newAuditExportCmd(g), newAuditTailCmd(g))
+	cmd.AddCommand(newAuditVerifyCmd(g), newAuditExportCmd(g), newAuditTailCmd(g), newAuditAnchorCmd(g), newAuditPruneCmd(g))
 	return cmd
 }
 
@@ -324,7 +324,7 @@ destination file is --out (default: standard output).`,
 	}
 	f.register(cmd)
 	cmd.Flags().StringVar(&fmtName, "format", format.JSON, "output format: "+strings.Join(format.Names(), ", "))
-	cmd.Flags().Uint64Var(&fromSeq, "from", 1, "first sequence number")
+	cmd.Flags().Uint64Var(&fromSeq, "from", 0, "first sequence number (0: the lowest readable, 1 unless the chain was pruned below an audit anchor)")
 	cmd.Flags().Uint64Var(&toSeq, "to", 0, "last sequence number (0 = the head)")
 	cmd.Flags().StringVar(&out, "out", "", "write to this file instead of standard output")
 	cmd.Flags().StringVar(&hostname, "hostname", "", "host name to put in the records (default: none)")
