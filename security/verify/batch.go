@@ -109,7 +109,11 @@ func (v *chunkVerifier) verify(items []Item, out []bool) {
 	}
 	for _, i := range v.idx {
 		it := &items[i]
-		v.bv.AddWithOptions(voied25519.PublicKey(it.PubKey), it.Msg, it.Sig, verifyOptions)
+		if x := keys.expanded(it.PubKey); x != nil {
+			v.bv.AddExpandedWithOptions(x, it.Msg, it.Sig, verifyOptions)
+		} else {
+			v.bv.AddWithOptions(voied25519.PublicKey(it.PubKey), it.Msg, it.Sig, verifyOptions)
+		}
 	}
 	// Verify runs the batch equation and, if it fails, checks each entry
 	// on its own, reusing the points it already decoded.

@@ -217,3 +217,24 @@ func BenchmarkVerifyBatchChunk(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerifyBatchFewKeys verifies 10,000 valid signatures by 16 keys,
+// as a ledger's blocks carry many txs per signer: the decompressed keys
+// come from the key cache.
+func BenchmarkVerifyBatchFewKeys(b *testing.B) {
+	keys := testKeys()
+	items := make([]Item, 10000)
+	for i := range items {
+		priv := keys[i%len(keys)]
+		msg := fmt.Appendf(nil, "few keys %d", i)
+		items[i] = Item{PubKey: priv.Public().(ed25519.PublicKey), Msg: msg, Sig: ed25519.Sign(priv, msg)}
+	}
+	for b.Loop() {
+		for _, ok := range Batch(items) {
+			if !ok {
+				b.Fatal("rejected")
+			}
+		}
+	}
+	reportSigsPerSec(b, len(items))
+}
