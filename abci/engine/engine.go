@@ -29,11 +29,22 @@ var (
 	ErrGenesis        = errors.New("abci: genesis state differs from the stored one")
 )
 
-// Verifier checks ed25519 signatures in bulk. VerifyBatch must be a pure
-// function of its input: it may use goroutines or a cache inside, but its
-// answer for an item is the same as verify.Signature's.
+// Verifier checks ed25519 signatures in bulk. Its answers must be a pure
+// function of the input: it may use goroutines or a cache inside, but its
+// answer for an item is the same as verify.Signature's. StartBatch returns
+// at once and answers item by item, so FinalizeBlock executes the first
+// txs of a block while the signatures of the later ones are checked.
 type Verifier interface {
 	VerifyBatch(items []verify.Item) []bool
+	StartBatch(items []verify.Item) Verdicts
+}
+
+// Verdicts are the answers of a Verifier's StartBatch: Wait(i) reports
+// whether item i's signature holds, waiting for it if need be. It is called
+// from one goroutine, and the items must not change until every item the
+// caller needs has been waited for.
+type Verdicts interface {
+	Wait(i int) bool
 }
 
 // Block is the engine's input: a decided block.

@@ -59,9 +59,11 @@ func (e *Engine) execBlock(st *staged, b *Block) (*BlockResult, error) {
 	for i, tx := range b.Txs {
 		ds[i] = e.decode(tx)
 	}
-	e.verifyAll(ds)
+	// Txs execute in order as their signatures' verdicts come in.
+	sb := e.startVerify(ds)
 	res := &BlockResult{Txs: make([]Outcome, len(b.Txs))}
 	for i, d := range ds {
+		e.settle(sb, i, d)
 		out, err := e.execTx(st, uint32(i), d)
 		if err != nil {
 			return nil, err

@@ -128,38 +128,60 @@ func sigCount(d *decodedTx) int {
 // not yet verified in one batch, marks the ones that fail and puts the
 // others in the tx cache.
 func (e *Engine) verifyAll(ds []*decodedTx) {
+	sb := e.startVerify(ds)
+	for k, d := range ds {
+		e.settle(sb, k, d)
+	}
+}
+
+// sigBatch is the signature check of decoded txs under way: first[k] is
+// the first item of ds[k] in the batch, or -1 when ds[k] needs no check.
+type sigBatch struct {
+	verdicts Verdicts
+	first    []int
+}
+
+// startVerify starts checking, in one batch, the signatures (and rotation
+// proofs) of every decoded tx not yet verified; settle collects each tx's
+// verdict. In between, the txs' signatures must not change.
+func (e *Engine) startVerify(ds []*decodedTx) *sigBatch {
+	sb := &sigBatch{first: make([]int, len(ds))}
 	var items []verify.Item
-	for _, d := range ds {
+	for k, d := range ds {
+		sb.first[k] = -1
 		if d.code == types.CodeOK && !d.verified {
+			sb.first[k] = len(items)
 			items = e.sigItems(items, d)
 		}
 	}
-	if len(items) == 0 {
+	if len(items) > 0 {
+		sb.verdicts = e.verifier.StartBatch(items)
+	}
+	return sb
+}
+
+// settle waits for the verdict on ds[k] = d of a startVerify batch, marks
+// d failed if a signature does not verify, and puts it in the tx cache
+// otherwise.
+func (e *Engine) settle(sb *sigBatch, k int, d *decodedTx) {
+	j := sb.first[k]
+	if j < 0 {
 		return
 	}
-	ok := e.verifier.VerifyBatch(items)
-	j := 0
-	for _, d := range ds {
-		if d.code != types.CodeOK || d.verified {
+	d.verified = true
+	for i := range sigCount(d) {
+		if sb.verdicts.Wait(j + i) {
 			continue
 		}
-		n := sigCount(d)
-		d.verified = true
-		for i := range n {
-			if ok[j+i] {
-				continue
-			}
-			d.verified = false
-			if i < len(d.tx.Signatures) {
-				d.fail(types.CodeBadSignature, "signature %d does not verify", i)
-			} else {
-				d.fail(types.CodeBadSignature, "the rotate_key proof does not verify: the new key must sign types.RotateProofBytes(chain id, old key, new key)")
-			}
-			break
+		d.verified = false
+		if i < len(d.tx.Signatures) {
+			d.fail(types.CodeBadSignature, "signature %d does not verify", i)
+		} else {
+			d.fail(types.CodeBadSignature, "the rotate_key proof does not verify: the new key must sign types.RotateProofBytes(chain id, old key, new key)")
 		}
-		j += n
-		e.txs.put(d, d.size, e.chainID, e.params.Limits())
+		break
 	}
+	e.txs.put(d, d.size, e.chainID, e.params.Limits())
 }
 
 func grantOf(subject, role, domain string) rbac.Grant {

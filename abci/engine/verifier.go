@@ -39,28 +39,52 @@ func sigCacheKey(it verify.Item) [32]byte {
 // VerifyBatch answers from the cache where it can and verifies the rest in
 // one parallel batch.
 func (v *CachedVerifier) VerifyBatch(items []verify.Item) []bool {
-	ok := make([]bool, len(items))
-	keys := make([][32]byte, len(items))
+	return waitAll(v.StartBatch(items), len(items))
+}
+
+// StartBatch answers from the cache where it can and starts verifying the
+// rest in one parallel batch; each signature that verifies joins the cache
+// when it is waited for.
+func (v *CachedVerifier) StartBatch(items []verify.Item) Verdicts {
+	c := &cachedVerdicts{cache: v.cache, keys: make([][32]byte, len(items)), at: make([]int, len(items))}
 	var todo []verify.Item
-	var todoAt []int
 	for i, it := range items {
-		keys[i] = sigCacheKey(it)
-		if v.cache.Has(keys[i]) {
-			ok[i] = true
+		c.keys[i] = sigCacheKey(it)
+		if v.cache.Has(c.keys[i]) {
+			c.at[i] = -1
 			continue
 		}
+		c.at[i] = len(todo)
 		todo = append(todo, it)
-		todoAt = append(todoAt, i)
 	}
-	if len(todo) == 0 {
-		return ok
+	c.pending = verify.Start(todo)
+	return c
+}
+
+// cachedVerdicts are a CachedVerifier's answers: at[i] is item i's place in
+// the pending batch, or -1 when the cache answered.
+type cachedVerdicts struct {
+	cache   *verify.Cache
+	keys    [][32]byte
+	at      []int
+	pending *verify.Pending
+}
+
+func (c *cachedVerdicts) Wait(i int) bool {
+	if c.at[i] < 0 {
+		return true
 	}
-	for j, good := range verify.Batch(todo) {
-		i := todoAt[j]
-		ok[i] = good
-		if good {
-			v.cache.Add(keys[i])
-		}
+	ok := c.pending.Wait(c.at[i])
+	if ok {
+		c.cache.Add(c.keys[i])
+	}
+	return ok
+}
+
+func waitAll(vs Verdicts, n int) []bool {
+	ok := make([]bool, n)
+	for i := range ok {
+		ok[i] = vs.Wait(i)
 	}
 	return ok
 }
@@ -71,3 +95,6 @@ type PlainVerifier struct{}
 
 // VerifyBatch verifies items in parallel batches.
 func (PlainVerifier) VerifyBatch(items []verify.Item) []bool { return verify.Batch(items) }
+
+// StartBatch starts verifying items in parallel batches.
+func (PlainVerifier) StartBatch(items []verify.Item) Verdicts { return verify.Start(items) }

@@ -3,7 +3,6 @@ package verify
 import (
 	"crypto/ed25519"
 	"runtime"
-	"sync"
 	"sync/atomic"
 
 	voied25519 "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
@@ -37,26 +36,43 @@ const batchPrecomputeLimit = 94
 // holding an invalid one passes only with probability below 2^-128.
 // Malformed items (wrong lengths, undecodable points) are false; Batch
 // never panics on its input. The result has len(items) entries.
-func Batch(items []Item) []bool {
-	out := make([]bool, len(items))
+func Batch(items []Item) []bool { return Start(items).All() }
+
+// Pending is a Batch under way: Start returns it at once and checks the
+// chunks in order in the background, so a caller can use the first
+// verdicts while later chunks are still being checked. Its methods may be
+// called from one goroutine at a time; items must not change until All
+// has returned or Wait has been called for every item.
+type Pending struct {
+	out   []bool
+	chunk int
+	done  []chan struct{} // per chunk, closed once its verdicts are in out
+}
+
+// Start begins a Batch of items and returns without waiting for it (a
+// batch of one chunk is checked before Start returns).
+func Start(items []Item) *Pending {
 	n := len(items)
-	if n == 0 {
-		return out
-	}
 	chunk := batchChunk
 	chunks := (n + chunk - 1) / chunk
+	p := &Pending{out: make([]bool, n), chunk: chunk}
 	workers := min(runtime.GOMAXPROCS(0), chunks)
 	if workers <= 1 {
-		v := newChunkVerifier(min(n, chunk))
-		for lo := 0; lo < n; lo += chunk {
-			v.verify(items[lo:min(lo+chunk, n)], out[lo:min(lo+chunk, n)])
+		if n > 0 {
+			v := newChunkVerifier(min(n, chunk))
+			for lo := 0; lo < n; lo += chunk {
+				v.verify(items[lo:min(lo+chunk, n)], p.out[lo:min(lo+chunk, n)])
+			}
 		}
-		return out
+		return p
+	}
+	p.done = make([]chan struct{}, chunks)
+	for c := range p.done {
+		p.done[c] = make(chan struct{})
 	}
 	var next atomic.Int64
-	var wg sync.WaitGroup
 	for range workers {
-		wg.Go(func() {
+		go func() {
 			v := newChunkVerifier(chunk)
 			for {
 				c := int(next.Add(1) - 1)
@@ -64,12 +80,28 @@ func Batch(items []Item) []bool {
 					return
 				}
 				lo, hi := c*chunk, min((c+1)*chunk, n)
-				v.verify(items[lo:hi], out[lo:hi])
+				v.verify(items[lo:hi], p.out[lo:hi])
+				close(p.done[c])
 			}
-		})
+		}()
 	}
-	wg.Wait()
-	return out
+	return p
+}
+
+// Wait reports whether item i's signature holds, waiting for its chunk.
+func (p *Pending) Wait(i int) bool {
+	if p.done != nil {
+		<-p.done[i/p.chunk]
+	}
+	return p.out[i]
+}
+
+// All waits for every chunk and returns the verdicts, one per item.
+func (p *Pending) All() []bool {
+	for _, d := range p.done {
+		<-d
+	}
+	return p.out
 }
 
 // chunkVerifier is one worker's reusable batch state.
