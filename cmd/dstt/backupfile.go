@@ -26,8 +26,9 @@ import (
 // where a field is a uvarint length and the bytes. The app snapshot is
 // checked against the app hash of the signed header of H+1, the chain
 // state against the validators' commits; the node's signature covers what
-// no validator signs (the validator sets' proposer priorities) and binds
-// the file as a whole. A file that starts with "dstt-snapshot/v1\n" is a
+// no validator signs (the validator sets' proposer priorities, the
+// consensus params beyond the hashed block limits) and binds the file as a
+// whole. A file that starts with "dstt-snapshot/v1\n" is a
 // bare app snapshot (data/snapshots/HEIGHT.snap): import takes it only
 // into a home that still holds its CometBFT data.
 const (

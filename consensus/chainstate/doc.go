@@ -20,9 +20,11 @@
 // the commit of H+1 is rooted in trust: either its header (or header H)
 // has the hash the operator trusts, or more than 2/3 of the genesis
 // validators' power signed it. The app hash of H it returns is header
-// H+1's AppHash, what the validators signed. Proposer priorities are not
-// signed by anyone (as in state sync): the backup file that carries an
-// Anchor has its own signature for them.
+// H+1's AppHash, what the validators signed. Not signed by any validator
+// (state sync takes them on its RPC server's word): the validator sets'
+// proposer priorities and the consensus params other than the block size
+// and gas limits (CometBFT's ConsensusHash covers only those); the backup
+// file that carries an Anchor has its own signature for them.
 //
 // Bootstrap does what CometBFT's node.BootstrapState does after an offline
 // state sync: the state store's Bootstrap with the state at H, the commit
