@@ -459,7 +459,12 @@ func putWrites(batch *pebble.Batch, ws []Entry) error {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return bytes.Compare(key(a), key(b)) })
+	slices.SortFunc(order, func(a, b int) int {
+		if c := bytes.Compare(key(a), key(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b) // stable: a key's writes keep their order
+	})
 	for _, i := range order {
 		w := &ws[i]
 		valueLen := 1
