@@ -226,15 +226,7 @@ func (c *cluster) stopAll(tb testing.TB) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(15 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-			}
+			terminate(cmd)
 		}()
 	}
 	wg.Wait()
@@ -245,6 +237,19 @@ func (c *cluster) stopAll(tb testing.TB) {
 			lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 			tb.Logf("--- %s log (last lines) ---\n%s", n.Name, strings.Join(lines[max(0, len(lines)-25):], "\n"))
 		}
+	}
+}
+
+// terminate stops a node's process: SIGTERM, SIGKILL after 15s; it reaps it.
+func terminate(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
 	}
 }
 

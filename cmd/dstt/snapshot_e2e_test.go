@@ -37,18 +37,7 @@ func TestSnapshotBackupRestore(t *testing.T) {
 	}
 	wantH, wantHash, wantHead := appState(t, home)
 
-	out, errs, code := n.cli("", "snapshot", "create", "-o", "json")
-	if code != 0 {
-		t.Fatalf("snapshot create: %s", errs)
-	}
-	var snap snapshotJSON
-	if err := json.Unmarshal([]byte(out), &snap); err != nil || snap.Height == 0 {
-		t.Fatalf("snapshot create: %q (%v)", out, err)
-	}
-	backup := filepath.Join(t.TempDir(), "backup.snap")
-	if _, errs, code := n.cli("", "snapshot", "export", fmt.Sprint(snap.Height), backup); code != 0 {
-		t.Fatalf("snapshot export: %s", errs)
-	}
+	_, backup := createAndExport(t, n)
 	if out, errs, code := n.cli("", "snapshot", "verify", backup); code != 0 || !strings.Contains(out, "verified snapshot of height") {
 		t.Fatalf("snapshot verify: %q %s", out, errs)
 	}
@@ -69,7 +58,7 @@ func TestSnapshotBackupRestore(t *testing.T) {
 	if err := os.RemoveAll(home.AppDataDir()); err != nil { // the app state is lost
 		t.Fatal(err)
 	}
-	_, errs, code = n.cli("", "snapshot", "import", tampered)
+	_, errs, code := n.cli("", "snapshot", "import", tampered)
 	if code != exitSnapshotRefused || !strings.Contains(errs, "snapshot refused") || !strings.Contains(errs, "digest") {
 		t.Fatalf("tampered import: exit %d, stderr %q; want %d and the reason", code, errs, exitSnapshotRefused)
 	}
@@ -96,6 +85,25 @@ func TestSnapshotBackupRestore(t *testing.T) {
 		t.Fatalf("tx after restore: %s", errs)
 	}
 	n.stop()
+}
+
+// createAndExport runs snapshot create and exports its snapshot to a
+// backup file on the stopped node.
+func createAndExport(t *testing.T, n *devNode) (snapshotJSON, string) {
+	t.Helper()
+	out, errs, code := n.cli("", "snapshot", "create", "-o", "json")
+	if code != 0 {
+		t.Fatalf("snapshot create: %s", errs)
+	}
+	var snap snapshotJSON
+	if err := json.Unmarshal([]byte(out), &snap); err != nil || snap.Height == 0 {
+		t.Fatalf("snapshot create: %q (%v)", out, err)
+	}
+	backup := filepath.Join(t.TempDir(), "backup.snap")
+	if _, errs, code := n.cli("", "snapshot", "export", fmt.Sprint(snap.Height), backup); code != 0 {
+		t.Fatalf("snapshot export: %s", errs)
+	}
+	return snap, backup
 }
 
 // newChainWithSnapshots turns the dev home into a new chain whose genesis

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,18 +36,7 @@ func TestSnapshotRestoreWipedHome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, errs, code := n.cli("", "snapshot", "create", "-o", "json")
-	if code != 0 {
-		t.Fatalf("snapshot create: %s", errs)
-	}
-	var snap snapshotJSON
-	if err := json.Unmarshal([]byte(out), &snap); err != nil || snap.Height == 0 {
-		t.Fatalf("snapshot create: %q (%v)", out, err)
-	}
-	backup := filepath.Join(t.TempDir(), "backup.snap")
-	if _, errs, code := n.cli("", "snapshot", "export", fmt.Sprint(snap.Height), backup); code != 0 {
-		t.Fatalf("snapshot export: %s", errs)
-	}
+	snap, backup := createAndExport(t, n)
 	b, err := os.ReadFile(backup)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +64,7 @@ func TestSnapshotRestoreWipedHome(t *testing.T) {
 	if err := os.WriteFile(home.PrivValidatorStateFile(), fresh, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, errs, code = n.cli("", "snapshot", "import", backup)
+	out, errs, code := n.cli("", "snapshot", "import", backup)
 	if code != 0 || !strings.Contains(out, "imported snapshot") || !strings.Contains(errs, "double sign") {
 		t.Fatalf("snapshot import: exit %d %q %q", code, out, errs)
 	}
