@@ -73,9 +73,17 @@
 // deleting anything, so a crash mid-prune leaves only unreadable leftovers
 // that the next Prune removes.
 //
+// PruneStep(keepFrom, limit) does the same work in bounded steps: the floor
+// rises at once, and each call visits at most limit more keys of a pass
+// over all of them (PebbleStore compacts a finished pass's span on a
+// background goroutine that Close waits for). Between steps reads answer
+// exactly as after Prune. DropRange deletes every version of a key range
+// that no read needs any more (the audit entries below an audit anchor).
+//
 // # Concurrency
 //
-// Both stores are safe for concurrent use. Commit and Prune are serialised;
+// Both stores are safe for concurrent use. Commit, Prune, PruneStep and
+// DropRange are serialised;
 // reads run alongside them and see a commit entirely or not at all. Scan's
 // callback may call other methods; in PebbleStore it runs while the scan's
 // iterator is open (keep it short), in MemoryStore after the matching

@@ -88,6 +88,10 @@ type PebbleStore struct {
 	// before the data below them is removed (floor).
 	last  atomic.Pointer[lastCommit]
 	floor atomic.Uint64
+	// pass is PruneStep's progress (guarded by writeMu); log reports
+	// failures of the background compactions after pruning.
+	pass prunePass
+	log  pebbleLogger
 }
 
 var _ Store = (*PebbleStore)(nil)
@@ -120,7 +124,7 @@ func NewPebbleStore(dir string, opts PebbleOptions) (*PebbleStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open pebble store %q: %w", dir, err)
 	}
-	s := &PebbleStore{db: db}
+	s := &PebbleStore{db: db, log: pebbleLogger{opts.Logger}}
 	if err := s.load(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("storage: open pebble store %q: %w", dir, err)

@@ -90,6 +90,14 @@ type Store interface {
 	// PebbleStore then compacts the pruned span so the disk space comes back.
 	Prune(keepFrom uint64, keep ...[]byte) error
 
+	// PruneStep is Prune in bounded steps: the floor rises to keepFrom at
+	// once (reads below it return ErrPruned from then on), and each call
+	// deletes the old versions of at most limit more keys, going on where
+	// the last call stopped. done reports that every key is pruned to the
+	// floor. What stays readable is exactly what Prune leaves, at every
+	// step. The in-memory twin prunes in one step.
+	PruneStep(keepFrom uint64, limit int, keep ...[]byte) (done bool, err error)
+
 	// DropRange deletes every version of every key in [start, end), for
 	// data no read needs at any height any more (the audit entries below
 	// an audit export anchor). It is not part of a batch and changes

@@ -104,6 +104,7 @@ type Engine struct {
 	head        audit.ChainHead  // the consensus audit chain's head
 	headHeight  uint64           // the block that appended the head entry (committime.go)
 	lastDigest  uint64           // the last height whose state hash is a state digest (snapshot.go)
+	pruning     bool             // a pruning pass is under way (retention.go)
 	replay      *replayIndex     // replay ids committed inside the replay window
 	txs         *txCache         // txs decoded and verified (nil: none kept; txcache.go)
 	gtxOpen     map[string]int64 // committed open gtxs: gid -> deadline (gtx.go)

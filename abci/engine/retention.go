@@ -16,8 +16,9 @@ import (
 // validator keeps. At each Commit the engine computes the retention floor
 // from the params, the block's height and the block times recorded in
 // state, all of which every replica agrees on, and when the floor has
-// moved by a quarter of the retained window it prunes the store up to it
-// (storage.Store.Prune). Pruning changes no state hash or app hash: it only
+// moved by a quarter of the retained window it raises the store's floor to
+// it and prunes towards it, a bounded step per Commit
+// (storage.Store.PruneStep). Pruning changes no state hash or app hash: it only
 // drops versions no read at or above the floor can see. The head record's
 // history (the state hash and audit head of every height, which audit
 // verification reads) is never pruned, nor is any audit entry (each is the
@@ -77,35 +78,58 @@ func (e *Engine) promoteParams(st *staged) error {
 	return nil
 }
 
-// retain prunes the store after the Commit of height h (block time t)
-// when the retention floor has moved far enough.
+// pruneStepKeys bounds the pruning work of one Commit: the keys one
+// storage.Store.PruneStep visits.
+const pruneStepKeys = 1024
+
+// retain raises the retention floor after the Commit of height h (block
+// time t) when it has moved far enough, and prunes a bounded step towards
+// it: a pass over every key takes as many Commits as it needs, so no
+// Commit holds the chain for long. Reads never see the difference: the
+// floor rises at once, and each step deletes only versions no read at or
+// above it can see.
 func (e *Engine) retain(h uint64, t time.Time) error {
-	if !e.params.Retains() {
+	if !e.params.Retains() && !e.pruning {
 		return nil
 	}
 	prev, err := e.store.Floor()
 	if err != nil {
 		return err
 	}
+	floor := prev
+	if e.params.Retains() {
+		if floor, err = e.nextFloor(h, t, prev); err != nil {
+			return err
+		}
+	}
+	if floor == prev && !e.pruning {
+		return nil
+	}
+	done, err := e.store.PruneStep(floor, pruneStepKeys, headKey)
+	if err != nil {
+		return fmt.Errorf("abci: prune below height %d: %w", floor, err)
+	}
+	e.pruning = !done
+	return nil
+}
+
+// nextFloor is the floor after height h: the retention floor once it has
+// moved by a quarter of the retained window (each pass walks every key),
+// else prev.
+func (e *Engine) nextFloor(h uint64, t time.Time, prev uint64) (uint64, error) {
 	floor, err := e.retentionFloor(h, t, prev)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if e.params.SnapshotInterval > 0 {
 		// The state at the last snapshot height stays readable: its
 		// snapshot is taken from it (snapshot.go).
 		floor = max(min(floor, e.lastDigest), prev)
 	}
-	// Each Prune walks every key: run it when the floor has moved by a
-	// quarter of the retained window (at least one height).
-	step := max((h-floor+1)/4, 1)
-	if floor < prev+step {
-		return nil
+	if step := max((h-floor+1)/4, 1); floor < prev+step {
+		return prev, nil
 	}
-	if err := e.store.Prune(floor, headKey); err != nil {
-		return fmt.Errorf("abci: prune below height %d: %w", floor, err)
-	}
-	return nil
+	return floor, nil
 }
 
 // retentionFloor is the lowest height the params keep after height h

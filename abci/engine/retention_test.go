@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
+	"github.com/dstt/dstt/types/typestest"
 )
 
 // TestRetentionKeepsLatestReads runs one workload on a chain that keeps
@@ -94,5 +96,73 @@ func committedVersions(e *Engine) func(string) types.Version {
 			return types.Version{}
 		}
 		return kv.Version
+	}
+}
+
+// TestPruningInStepsReadsStayExact: on Pebble a pruning pass over 3,000
+// keys takes several Commits (pruneStepKeys a Commit); at every height
+// while it runs, reads at and above the lowest readable height give what a
+// chain that keeps everything gives, and reads below it give ErrPruned:
+// the floor is the real one from the Commit that raises it.
+func TestPruningInStepsReadsStayExact(t *testing.T) {
+	ps, err := storage.NewPebbleStore(t.TempDir(), storage.DefaultPebbleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ps.Close() }()
+	full := newRetentionChain(t, types.Params{}, storage.NewInMemoryStore())
+	pruned := newRetentionChain(t, types.Params{RetainHeights: 2}, ps)
+	admin := typestest.Key("signer0")
+	const keys = 3000
+	nonce := uint64(0)
+	var pending, sawSteps int
+	for h := uint64(1); h <= 12; h++ {
+		var txs [][]byte
+		for lo := 0; lo < keys && h <= 4; lo += 1000 { // every key, at heights 1-4
+			var ops []types.Op
+			for k := lo; k < lo+1000; k++ {
+				ops = append(ops, typestest.Put(fmt.Sprintf("d0/k%04d", k), fmt.Sprintf("v%d", h)))
+			}
+			nonce++
+			txs = append(txs, typestest.SignTx(t, &types.TxBody{ChainId: typestest.Chain, Nonce: nonce, ValidUntilHeight: h, Ops: ops}, admin))
+		}
+		nonce++
+		txs = append(txs, typestest.SignTx(t, &types.TxBody{ChainId: typestest.Chain, Nonce: nonce, ValidUntilHeight: h, Ops: []types.Op{typestest.Put("d0/tick", fmt.Sprint(h))}}, admin))
+		for _, e := range []*Engine{full, pruned} {
+			res, err := e.FinalizeBlock(Block{Height: h, Time: time.Unix(int64(h), 0), Txs: txs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range res.Txs {
+				mustOK(t, res, i)
+			}
+			if err := e.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ps.PrunePending() {
+			pending++
+		}
+		if pruned.pruning {
+			sawSteps++
+		}
+		floor, err := pruned.Reader().Floor()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := 0; k < keys; k += 97 {
+			key := fmt.Sprintf("d0/k%04d", k)
+			for at := max(floor, 1); at <= h; at++ {
+				sameRead(t, full, pruned, key, at)
+			}
+			if floor > 1 {
+				if _, err := pruned.Reader().Get(key, floor-1); !errors.Is(err, ErrPruned) {
+					t.Fatalf("height %d: %s below the floor %d: %v, want ErrPruned", h, key, floor, err)
+				}
+			}
+		}
+	}
+	if sawSteps < 2 || pending < 2 {
+		t.Fatalf("a pass over %d keys ran over %d Commits (store pending at %d), want several", keys, sawSteps, pending)
 	}
 }

@@ -1,9 +1,11 @@
-// Command retention measures what retention gives back: it builds a chain
-// on a Pebble store through the engine (signed txs of puts, FinalizeBlock
-// and Commit, as a validator runs them), keeping every version, then
-// commits the governance tx SetRetention and measures the disk before and
-// after the pruning that its Commit runs. It prints the figures that
-// docs/PERFORMANCE.md records. Run it with `make bench-retention`.
+// Command retention measures what retention gives back and what it costs
+// the chain: it builds a chain on a Pebble store through the engine (signed
+// txs of puts, FinalizeBlock and Commit, as a validator runs them), keeping
+// every version, then commits the governance tx SetRetention and further
+// blocks of one put each until the pruning that the Commits run in bounded
+// steps is done, and measures the disk before and after and the slowest
+// Commit. It prints the figures that docs/PERFORMANCE.md records. Run it
+// with `make bench-retention`.
 package main
 
 import (
@@ -16,6 +18,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/dstt/dstt/abci/engine"
@@ -97,23 +100,59 @@ func run(dir string, keys, heights, perBlock, valueBytes int, retain uint64) err
 	if err := block(e, signer, uint64(heights+1), []types.Op{op}); err != nil {
 		return err
 	}
-	took := time.Since(start)
+	first := time.Since(start)
 	floor, err := store.Floor()
 	if err != nil {
 		return err
 	}
-	if err := store.Close(); err != nil {
+	worst, blocks, total, err := pruneOn(e, store, signer, uint64(heights+2), keys, value)
+	if err != nil {
 		return err
 	}
+	start = time.Now()
+	if err := store.Close(); err != nil { // waits for the background compaction
+		return err
+	}
+	closing := time.Since(start)
 	after, err := du(dir)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("retain_heights=%d: lowest readable height %d; the block with SetRetention committed and pruned in %s\n",
-		retain, floor, took.Round(time.Millisecond))
+	fmt.Printf("retain_heights=%d: lowest readable height %d from the SetRetention block on; its block committed in %s\n",
+		retain, floor, first.Round(time.Millisecond))
+	fmt.Printf("pruning done after %d more blocks of one put (%s in all); slowest block (FinalizeBlock + Commit) %s; closing the store (waits for the compaction) %s\n",
+		blocks, total.Round(time.Millisecond), max(worst, first).Round(time.Millisecond), closing.Round(time.Millisecond))
+	return printDisk(dir, before, after)
+}
+
+func printDisk(dir string, before, after int64) error {
 	fmt.Printf("disk: %.1f MiB before, %.1f MiB after: %.1f%% reclaimed\n",
 		mib(before), mib(after), 100*float64(before-after)/float64(before))
+	tables, err := du(dir, ".sst")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("of which sstables (the data) %.1f MiB after; the rest is pebble's write-ahead logs and manifests\n", mib(tables))
 	return nil
+}
+
+// pruneOn commits blocks of one put from height h on until the store's
+// pruning pass is done; it returns the slowest Commit, the blocks and the
+// time they took.
+func pruneOn(e *engine.Engine, store *storage.PebbleStore, signer security.Signer, h uint64, keys int, value []byte) (worst time.Duration, blocks int, total time.Duration, err error) {
+	began := time.Now()
+	for ; store.PrunePending(); h++ {
+		if blocks++; blocks > 1_000_000 {
+			return 0, 0, 0, fmt.Errorf("pruning not done after %d blocks", blocks)
+		}
+		op := types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: fmt.Sprintf("key/%07d", int(h)%keys), Value: value}}}
+		start := time.Now()
+		if err := block(e, signer, h, []types.Op{op}); err != nil {
+			return 0, 0, 0, err
+		}
+		worst = max(worst, time.Since(start))
+	}
+	return worst, blocks, time.Since(began), nil
 }
 
 func open(dir string) (*storage.PebbleStore, *engine.Engine, error) {
@@ -141,10 +180,11 @@ func block(e *engine.Engine, signer security.Signer, h uint64, ops []types.Op) e
 	return e.Commit()
 }
 
-func du(dir string) (int64, error) {
+// du sums the sizes of the files in dir whose names end with suffix.
+func du(dir string, suffix ...string) (int64, error) {
 	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || (len(suffix) > 0 && !strings.HasSuffix(path, suffix[0])) {
 			return err
 		}
 		fi, err := d.Info()
