@@ -233,7 +233,7 @@ faults:
 
 # bench-statesync: a new node's catch-up by state sync vs by replay on a
 # 4-validator testnet (docs/PERFORMANCE.md), its chain built to
-# TARGET_HEIGHT=20000 with KEYS=100000 (puts at RATE=200 tx/s,
+# TARGET_HEIGHT=20000 with KEYS=100000 (puts at RATE=130 tx/s,
 # SNAPSHOT_INTERVAL=1000); about 20 minutes.
 bench-statesync: build
 	bash bench/statesync.sh

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,6 +70,12 @@ type snapshots struct {
 	trusted []byte
 	chunks  [][]byte
 	senders []string
+	// hasher is the SHA-256 of chunks[:hashed], fed as the chunks come in
+	// order (CometBFT applies them by index), so that the last chunk does
+	// not wait for the whole file's hash; nil once a hashed chunk was sent
+	// again (then the whole file is hashed at the end).
+	hasher hash.Hash
+	hashed int
 }
 
 // EnableSnapshots makes the app write a snapshot file into dir at every
@@ -250,6 +257,7 @@ func (a *App) OfferSnapshot(_ context.Context, req *abcitypes.RequestOfferSnapsh
 	}
 	a.snaps.pending, a.snaps.trusted = s, bytes.Clone(req.AppHash)
 	a.snaps.chunks, a.snaps.senders = make([][]byte, s.Chunks), nil
+	a.snaps.hasher, a.snaps.hashed = sha256.New(), 0
 	a.logger.Info("state sync: restoring a snapshot", "height", s.Height, "chunks", s.Chunks)
 	return &abcitypes.ResponseOfferSnapshot{Result: abcitypes.ResponseOfferSnapshot_ACCEPT}, nil
 }
@@ -264,13 +272,28 @@ func (a *App) ApplySnapshotChunk(_ context.Context, req *abcitypes.RequestApplyS
 	if len(req.Chunk) > snapshotChunk {
 		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT, RejectSenders: []string{req.Sender}}, nil
 	}
+	if int(req.Index) < sn.hashed {
+		sn.hasher = nil
+	}
 	sn.chunks[req.Index] = bytes.Clone(req.Chunk)
 	sn.senders = append(sn.senders, req.Sender)
+	for sn.hasher != nil && sn.hashed < len(sn.chunks) && sn.chunks[sn.hashed] != nil {
+		sn.hasher.Write(sn.chunks[sn.hashed])
+		sn.hashed++
+	}
 	if slices.ContainsFunc(sn.chunks, func(c []byte) bool { return c == nil }) {
 		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_ACCEPT}, nil
 	}
-	err := a.restore(bytes.Join(sn.chunks, nil))
-	sn.pending, sn.chunks = nil, nil
+	b := bytes.Join(sn.chunks, nil)
+	var sum []byte
+	if sn.hasher != nil {
+		sum = sn.hasher.Sum(nil)
+	} else {
+		full := sha256.Sum256(b)
+		sum = full[:]
+	}
+	err := a.restore(b, sum)
+	sn.pending, sn.chunks, sn.hasher = nil, nil, nil
 	if err != nil {
 		a.logger.Error("state sync: snapshot refused", "err", err)
 		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT, RejectSenders: slices.Compact(slices.Sorted(slices.Values(sn.senders)))}, nil
@@ -279,10 +302,11 @@ func (a *App) ApplySnapshotChunk(_ context.Context, req *abcitypes.RequestApplyS
 	return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_ACCEPT}, nil
 }
 
-// restore checks the whole snapshot file and rebuilds the engine from it.
-func (a *App) restore(b []byte) error {
+// restore checks the whole snapshot file b, whose SHA-256 is sum, and
+// rebuilds the engine from it.
+func (a *App) restore(b, sum []byte) error {
 	sn := a.snaps
-	if sum := sha256.Sum256(b); !bytes.Equal(sum[:], sn.pending.Hash) {
+	if !bytes.Equal(sum, sn.pending.Hash) {
 		return fmt.Errorf("%w: the chunks do not hash to the offered snapshot hash", engine.ErrSnapshot)
 	}
 	s, err := engine.DecodeSnapshot(b)

@@ -96,6 +96,7 @@ func TestStateSync(t *testing.T) {
 	if err != nil || uint64(info.LastBlockHeight) != snap.Height || !bytes.Equal(info.LastBlockAppHash, hashes[snap.Height]) {
 		t.Fatalf("after state sync: Info %v (%v); want height %d app hash %X", info, err, snap.Height, hashes[snap.Height])
 	}
+	multiChunk(t, snap, file, hashes[snap.Height])
 }
 
 // TestSnapshotFilesServed: a snapshot file is listed with the SHA-256 of
@@ -137,6 +138,53 @@ func TestSnapshotFilesServed(t *testing.T) {
 		}
 		if !bytes.Equal(got, b) {
 			t.Fatalf("round %d: the chunks are not the file", round)
+		}
+	}
+}
+
+// multiChunk: the snapshot file sent in three chunks, in order, out of
+// order, or with a chunk sent twice, restores the same state; a chunk sent
+// again with a changed byte is refused.
+func multiChunk(t *testing.T, snap *abcitypes.Snapshot, file, appHash []byte) {
+	ctx := context.Background()
+	third := len(file) / 3
+	parts := [][]byte{file[:third], file[third : 2*third], file[2*third:]}
+	changed := bytes.Clone(parts[0])
+	changed[0] ^= 1
+	multi := *snap
+	multi.Chunks = 3
+	for _, c := range []struct {
+		order []uint32
+		again []byte // what the second sending of a chunk holds (nil: the same)
+		want  abcitypes.ResponseApplySnapshotChunk_Result
+	}{
+		{[]uint32{0, 1, 2}, nil, abcitypes.ResponseApplySnapshotChunk_ACCEPT},
+		{[]uint32{2, 0, 1}, nil, abcitypes.ResponseApplySnapshotChunk_ACCEPT},
+		{[]uint32{0, 1, 0, 2}, nil, abcitypes.ResponseApplySnapshotChunk_ACCEPT},
+		{[]uint32{0, 1, 0, 2}, changed, abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT},
+	} {
+		e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := NewApp(e, nil)
+		if offer, err := a.OfferSnapshot(ctx, &abcitypes.RequestOfferSnapshot{Snapshot: &multi, AppHash: appHash}); err != nil || offer.Result != abcitypes.ResponseOfferSnapshot_ACCEPT {
+			t.Fatalf("OfferSnapshot: %v %v", offer, err)
+		}
+		var res *abcitypes.ResponseApplySnapshotChunk
+		sent := map[uint32]bool{}
+		for _, i := range c.order {
+			chunk := parts[i]
+			if sent[i] && c.again != nil {
+				chunk = c.again
+			}
+			sent[i] = true
+			if res, err = a.ApplySnapshotChunk(ctx, &abcitypes.RequestApplySnapshotChunk{Index: i, Chunk: chunk, Sender: "peer1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if res.Result != c.want || (a.engine.Height() == snap.Height) != (c.want == abcitypes.ResponseApplySnapshotChunk_ACCEPT) {
+			t.Fatalf("chunks %v (again changed: %v): %v, node at %d; want %v", c.order, c.again != nil, res.Result, a.engine.Height(), c.want)
 		}
 	}
 }

@@ -4,7 +4,7 @@
 # (docs/PERFORMANCE.md). It makes a testnet in a temporary directory whose
 # genesis sets snapshot_interval (SNAPSHOT_INTERVAL, default 1000), builds
 # its chain with `dstt bench` puts of fresh keys at a steady RATE (default
-# 200 tx/s, open loop, through node1's gateway) until the chain is at
+# 130 tx/s, open loop, through node1's gateway) until the chain is at
 # TARGET_HEIGHT (default 20000) and KEYS keys (default 100000) have been
 # written, then adds a node with `testnet add-node --state-sync`, and one
 # without, and times each from its start until its RPC reports it caught
@@ -17,7 +17,7 @@ BIN=${DSTT_BIN:-$PWD/bin/dstt}
 BASE=${BASE_PORT:-31200}
 TARGET_HEIGHT=${TARGET_HEIGHT:-20000}
 KEYS=${KEYS:-100000}
-RATE=${RATE:-200}
+RATE=${RATE:-130}
 INTERVAL=${SNAPSHOT_INTERVAL:-1000}
 DIR=$(mktemp -d /tmp/dstt-statesync-XXXXXX)
 export TESTNET_DIR=$DIR DSTT_BIN=$BIN
