@@ -1455,7 +1455,7 @@ export interface operations {
     getAuditEntries: {
         parameters: {
             query?: {
-                /** @description first seq (0 or absent: 1) */
+                /** @description first seq (0 or absent: the lowest readable entry, 1 unless the chain was pruned below an audit export anchor; a seq below it answers 410 PRUNED naming it) */
                 from?: number;
                 /** @description at most this many entries (0 or absent: 100) */
                 limit?: number;
@@ -1489,6 +1489,15 @@ export interface operations {
             };
             /** @description UNAUTHORIZED: the reader may not read "audit/log". */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PRUNED: from is below the lowest readable entry (the audit chain was pruned below an audit export anchor); the detail names the lowest readable entry. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -26,6 +26,9 @@ import (
 type Options struct {
 	// RBAC makes Admin a genesis admin, which turns access control on.
 	RBAC bool
+	// Org makes Admin the admin of the one member org, org1, with k = 1:
+	// Admin alone approves governance txs.
+	Org bool
 	// TimeoutCommit overrides consensus.timeout_commit (default 1ms, so
 	// tests that need many blocks run quickly).
 	TimeoutCommit time.Duration
@@ -120,6 +123,9 @@ func initHome(t testing.TB, opts Options, admin *security.LocalSigner) string {
 	gen := engine.DefaultGenesisState()
 	if opts.RBAC {
 		gen.Admins = []string{types.Address(admin.PubKey())}
+	}
+	if opts.Org {
+		gen.Orgs, gen.Threshold = []types.Org{{ID: "org1", Admins: []string{types.Address(admin.PubKey())}}}, 1
 	}
 	appState, err := json.Marshal(gen)
 	if err != nil {

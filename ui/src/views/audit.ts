@@ -4,7 +4,7 @@
 
 import type { AuditEntry } from "@dstt/sdk";
 import { badge, errorBox, h, link, loading, mount, routes, short, when } from "../dom";
-import { entriesRange, headSeq } from "../verify";
+import { entriesRange, headSeq, lowestSeq } from "../verify";
 import { verificationBox, verifyWhenSigned } from "./tx";
 import type { View } from "../main";
 
@@ -17,9 +17,11 @@ export const auditView: View = (main, _arg, q) => {
     let es: AuditEntry[];
     let n: number;
     let from: number;
+    let lowest: number;
     try {
       n = await headSeq();
-      from = Number(q.get("from")) || Math.max(1, n - PAGE + 1);
+      lowest = await lowestSeq();
+      from = Math.max(lowest, Number(q.get("from")) || n - PAGE + 1);
       es = await entriesRange(from, Math.min(n, from + PAGE - 1));
     } catch (err) {
       mount(main, h("h1", {}, "Audit log"), errorBox(err, "the audit log"));
@@ -34,7 +36,8 @@ export const auditView: View = (main, _arg, q) => {
         "p",
         {},
         `Entries ${from}–${from + es.length - 1} of ${n}. `,
-        from > 1 ? link(routes.audit(Math.max(1, from - PAGE)), "← older") : "",
+        lowest > 1 ? `Entries below ${lowest} were pruned by an audit export anchor. ` : "",
+        from > lowest ? link(routes.audit(Math.max(lowest, from - PAGE)), "← older") : "",
         " ",
         from + PAGE <= n ? link(routes.audit(from + PAGE), "newer →") : "",
       ),
