@@ -44,8 +44,10 @@ it against the validators' commits, rooted in the genesis validators (or a
 header hash you trust: --trust-height/--trust-hash) or this home's own
 block store, before anything is written; import then rebuilds a home that
 lost its whole data directory, or only its app state. The node must be
-stopped (its stores are opened here). A file that does not check out is
-refused, nothing written (exit code 7). See docs/OPERATIONS.md.`,
+stopped (its stores are opened here), except for list, and for export,
+which reads the chain over the running node's CometBFT RPC. A file that
+does not check out is refused, nothing written (exit code 7). See
+docs/OPERATIONS.md.`,
 	}
 	cmd.AddCommand(
 		&cobra.Command{Use: "create", Short: "Write a snapshot of the last snapshot height into data/snapshots", Args: cobra.NoArgs,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,9 +12,9 @@ import (
 	"github.com/dstt/dstt/consensus"
 )
 
-// TestSnapshotRestoreWipedHome: a real one-validator node loses its whole
-// data directory (config and keys kept) and is rebuilt from the backup
-// file alone: import restores the app state and CometBFT's state at the
+// TestSnapshotRestoreWipedHome: a real one-validator node exports a backup
+// while it runs, then loses its whole data directory (config and keys
+// kept) and is rebuilt from the backup file alone: import restores the app state and CometBFT's state at the
 // snapshot height (the app hash and audit head it had there), the node
 // starts and goes on. Tampered, foreign-format and bare-snapshot files are
 // refused at import with the reason, exit code 7, nothing written.
@@ -31,12 +32,12 @@ func TestSnapshotRestoreWipedHome(t *testing.T) {
 		}
 		written[fmt.Sprint("k", i)] = res["height"].(float64)
 	}
+	snap, backup := exportRunning(t, n, written)
 	n.stop()
 	home, err := consensus.OpenHome(n.home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, backup := createAndExport(t, n)
 	b, err := os.ReadFile(backup)
 	if err != nil {
 		t.Fatal(err)
@@ -152,4 +153,28 @@ func chainStateOffset(t *testing.T, b []byte) int {
 		t.Fatal(err)
 	}
 	return bytes.Index(b, f.snap.Encode()) + len(f.snap.Encode()) + 3
+}
+
+// exportRunning exports, from the running node, a backup of the newest
+// snapshot the node wrote (its CometBFT chain read over the RPC); a write
+// after it makes sure the block after the snapshot height is committed.
+func exportRunning(t *testing.T, n *devNode, written map[string]float64) (snapshotJSON, string) {
+	t.Helper()
+	out, errs, code := n.cli("", "snapshot", "list", "-o", "json")
+	var list []snapshotJSON
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) == 0 {
+		t.Fatalf("snapshot list on the running node: exit %d %q %s", code, out, errs)
+	}
+	res, code := n.cliJSON("", "tx", "put", "tail", "v")
+	if code != 0 {
+		t.Fatalf("tx put: %v", res)
+	}
+	written["tail"] = res["height"].(float64)
+	backup := filepath.Join(t.TempDir(), "backup.snap")
+	out, errs, code = n.cli("", "snapshot", "export", fmt.Sprint(list[len(list)-1].Height), backup, "-o", "json")
+	var snap snapshotJSON
+	if code != 0 || json.Unmarshal([]byte(out), &snap) != nil || snap.AuditHead == "" {
+		t.Fatalf("snapshot export on the running node: exit %d %q %s", code, out, errs)
+	}
+	return snap, backup
 }

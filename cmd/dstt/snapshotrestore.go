@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -8,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	cfg "github.com/cometbft/cometbft/config"
 	cmtjson "github.com/cometbft/cometbft/libs/json"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/privval"
+	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	"github.com/cometbft/cometbft/types"
 	"github.com/spf13/cobra"
 
@@ -45,6 +48,9 @@ func restoreCmd(g *globals, use, short string, write bool) *cobra.Command {
 	return cmd
 }
 
+// snapshotExport writes the backup file of height: the node's snapshot
+// file of it, and CometBFT's chain at it, read from the stores of a stopped
+// node or else over the running node's RPC.
 func (g *globals) snapshotExport(height, file string) error {
 	h, err := consensus.OpenHome(g.home)
 	if err != nil {
@@ -61,11 +67,7 @@ func (g *globals) snapshotExport(height, file string) error {
 	if err != nil {
 		return err
 	}
-	c, err := h.Config()
-	if err != nil {
-		return err
-	}
-	anchor, err := chainstate.Read(c, int64(s.Height))
+	anchor, err := g.readAnchor(h, int64(s.Height))
 	if err != nil {
 		return err
 	}
@@ -77,15 +79,47 @@ func (g *globals) snapshotExport(height, file string) error {
 	if err != nil {
 		return err
 	}
-	// What import will check, checked now: a backup that would be refused
-	// is not written.
-	if _, err := decodeBackupChecked(b, h, c, restoreFlags{trustHeight: anchor.Current.Height, trustHash: hex.EncodeToString(anchor.Current.Hash())}); err != nil {
+	// What import will check, checked now (trusting this node's own
+	// header): a backup that would be refused is not written.
+	gen, err := h.Genesis()
+	if err != nil {
+		return err
+	}
+	f, err := decodeBackup(b)
+	if err == nil {
+		err = f.verify(gen, chainstate.Trust{Height: anchor.Current.Height, Hash: anchor.Current.Hash()})
+	}
+	if err != nil {
 		return err
 	}
 	if err := os.WriteFile(file, b, 0o600); err != nil {
 		return err
 	}
 	return g.printSnapshot(s, len(b), file, "exported")
+}
+
+// readAnchor reads CometBFT's chain at height from the home's stores, or,
+// when they are held open by the running node, over its RPC.
+func (g *globals) readAnchor(h *consensus.Home, height int64) (*chainstate.Anchor, error) {
+	c, err := h.Config()
+	if err != nil {
+		return nil, err
+	}
+	anchor, storeErr := chainstate.Read(c, height)
+	if storeErr == nil {
+		return anchor, nil
+	}
+	rpc, err := rpchttp.New(g.rpc, "/websocket")
+	if err != nil {
+		return nil, errors.Join(storeErr, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	anchor, err = chainstate.ReadRPC(ctx, rpc, height)
+	if err != nil {
+		return nil, fmt.Errorf("CometBFT's chain at %d: from the stores: %w; from the node's RPC at %s: %w", height, storeErr, g.rpc, err)
+	}
+	return anchor, nil
 }
 
 // restorePlan is a checked backup and what importing it writes.
@@ -156,24 +190,29 @@ func decodeBackupChecked(b []byte, h *consensus.Home, c *cfg.Config, rf restoreF
 		}
 		return p, verifySigned(h, f.snap)
 	}
-	H := int64(f.snap.Height)
-	if f.anchor.Height() != H {
-		return nil, fmt.Errorf("%w: the chain state is of height %d, the app snapshot of %d", engine.ErrSnapshot, f.anchor.Height(), H)
-	}
-	trust, err := backupTrust(c, rf, empty, H)
+	trust, err := backupTrust(c, rf, empty, int64(f.snap.Height))
 	if err != nil {
 		return nil, err
+	}
+	return p, f.verify(gen, trust)
+}
+
+// verify checks a backup with chain state against trust: the chain state,
+// the app snapshot against the app hash it carries, the signature.
+func (f *backupFile) verify(gen *types.GenesisDoc, trust chainstate.Trust) error {
+	if H := int64(f.snap.Height); f.anchor.Height() != H {
+		return fmt.Errorf("%w: the chain state is of height %d, the app snapshot of %d", engine.ErrSnapshot, f.anchor.Height(), H)
 	}
 	appHash, err := f.anchor.Verify(gen, trust)
 	if err != nil {
-		return nil, refusedChain(err)
+		return refusedChain(err)
 	}
 	if err := engine.VerifySnapshot(f.snap, appHash); err != nil {
-		return nil, err
+		return err
 	}
 	// Last, so that a changed byte the checks above catch is reported
-	// with their reason; this one covers the rest (proposer priorities).
-	return p, f.checkSignature()
+	// with their reason; this one covers the rest (what no validator signs).
+	return f.checkSignature()
 }
 
 // backupTrust is the header the chain state is checked against: the

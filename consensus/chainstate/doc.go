@@ -7,6 +7,7 @@
 // anything is written, against a validator set the restoring node trusts.
 //
 //	a, err := chainstate.Read(cfg, h)          // a stopped home's stores: block store + state store
+//	a, err := chainstate.ReadRPC(ctx, rpc, h)  // or a running node's CometBFT RPC
 //	b, err := a.Encode()                       // canonical bytes; Decode refuses anything else
 //	appHash, err := a.Verify(genesis, trust)   // ErrRefused with the reason
 //	err = chainstate.Bootstrap(cfg, genesis, a) // the home's CometBFT stores must be empty
