@@ -21,18 +21,7 @@ func TestAuditAnchorPruneE2E(t *testing.T) {
 	if out, errs, code := n.cli("", "init", "--admin", addr, "--chain-id", "anchor-e2e", "--rpc-laddr", n.rpc, "--p2p-laddr", n.p2p); code != 0 {
 		t.Fatalf("init: %d %s %s", code, out, errs)
 	}
-	editGenesisAppState(t, filepath.Join(n.home, "config", "genesis.json"), func(app map[string]any) {
-		app["orgs"] = []map[string]any{{"id": "org1", "admins": []string{addr}}}
-		app["threshold"] = 1
-	})
-	cc, err := loadClientConfig(n.home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc.KeyringBackend, cc.From = "test", "dev"
-	if err := saveClientConfig(n.home, cc); err != nil {
-		t.Fatal(err)
-	}
+	n.withOrgs([]map[string]any{{"id": "org1", "admins": []string{addr}}}, 1, "dev")
 	n.start()
 	for i := range 5 {
 		if _, errs, code := n.cli("", "tx", "put", fmt.Sprintf("k%d", i), "v"); code != 0 {
@@ -92,4 +81,21 @@ func TestAuditAnchorPruneE2E(t *testing.T) {
 		t.Fatalf("verify the export after the anchor: exit %d %s %s", code, out, errs)
 	}
 	n.stop()
+}
+
+// withOrgs writes the member orgs and k into the home's genesis (before
+// the first start) and makes the CLI sign with the test keyring's key from.
+func (n *devNode) withOrgs(orgs []map[string]any, threshold int, from string) {
+	n.t.Helper()
+	editGenesisAppState(n.t, filepath.Join(n.home, "config", "genesis.json"), func(app map[string]any) {
+		app["orgs"], app["threshold"] = orgs, threshold
+	})
+	cc, err := loadClientConfig(n.home)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	cc.KeyringBackend, cc.From = "test", from
+	if err := saveClientConfig(n.home, cc); err != nil {
+		n.t.Fatal(err)
+	}
 }

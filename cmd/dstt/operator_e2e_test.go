@@ -184,19 +184,7 @@ func TestGovSignShowE2E(t *testing.T) {
 	if out, errs, code := n.cli("", "init", "--admin", addrs["dev"], "--chain-id", "gov-e2e", "--rpc-laddr", n.rpc, "--p2p-laddr", n.p2p); code != 0 {
 		t.Fatalf("init: %d %s %s", code, out, errs)
 	}
-	genesis := filepath.Join(n.home, "config", "genesis.json")
-	editGenesisAppState(t, genesis, func(app map[string]any) {
-		app["orgs"] = []map[string]any{{"id": "org1", "admins": []string{addrs["org1-admin"]}}, {"id": "org2", "admins": []string{addrs["org2-admin"]}}, {"id": "org3", "admins": []string{addrs["dev"]}}}
-		app["threshold"] = 2
-	})
-	cc, err := loadClientConfig(n.home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc.KeyringBackend, cc.From = "test", "dev"
-	if err := saveClientConfig(n.home, cc); err != nil {
-		t.Fatal(err)
-	}
+	n.withOrgs([]map[string]any{{"id": "org1", "admins": []string{addrs["org1-admin"]}}, {"id": "org2", "admins": []string{addrs["org2-admin"]}}, {"id": "org3", "admins": []string{addrs["dev"]}}}, 2, "dev")
 	n.start()
 
 	prop := filepath.Join(t.TempDir(), "prop.json")
