@@ -94,6 +94,11 @@ func TestSnapshotRestoreWipedHome(t *testing.T) {
 			t.Fatalf("read %s (written at %v, snapshot %d) after restore: exit %d %q %s", key, h, snap.Height, code, out, errs)
 		}
 	}
+	// History below the snapshot height is not in the backup: refused, not
+	// answered from the snapshot.
+	if out, errs, code := n.cli("", "query", "get", "k0", "--height", fmt.Sprint(snap.Height-1)); code == 0 {
+		t.Fatalf("read at %d, below the restored floor %d: %q %s", snap.Height-1, snap.Height, out, errs)
+	}
 	if _, errs, code := n.cli("", "tx", "put", "after", "restore"); code != 0 {
 		t.Fatalf("tx after restore: %s", errs)
 	}
