@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -237,4 +238,53 @@ func logAuditFloor(t *testing.T, seed int64, e *Engine) {
 		t.Fatal(err)
 	}
 	t.Logf("seed %d: audit anchor at entry %d (of %d), pruned below %d", seed, rec.Seq, e.head.Seq, rec.Floor)
+}
+
+// TestSnapshotOfPrunedAuditChain: a snapshot taken after the audit chain
+// was pruned holds the entries from the prune point, verifies against the
+// signed app hash (the prune point is in the digested state), is refused
+// with its first kept entry left out, and restores a replica that reads
+// the chain from the same entry.
+func TestSnapshotOfPrunedAuditChain(t *testing.T) {
+	src := newRetentionChain(t, types.Params{SnapshotInterval: 5}, storage.NewInMemoryStore())
+	for range 6 { // entries to prune: refused governance txs (one org)
+		runBlock(t, src, typestest.GovTx(t, src.Height(), []types.Op{typestest.AddValidator("val9", 1, "org0")}, "signer1"))
+	}
+	h4 := entryHash(t, src, 4)
+	mustOK(t, runBlock(t, src, typestest.GovTx(t, src.Height(), anchorOp(4, h4, 4), "signer0", "signer1")), 0)
+	hashes := map[uint64][]byte{}
+	for src.Reader().LastSnapshotHeight() <= 7 {
+		res := runBlock(t, src, typestest.GovTx(t, src.Height(), []types.Op{typestest.Put("d0/k", "v")}, "signer0"))
+		hashes[src.Height()] = res.AppHash
+	}
+	s, err := ExportSnapshot(src.store, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted := hashes[s.Height]
+	if err := VerifySnapshot(s, trusted); err != nil {
+		t.Fatalf("snapshot of a pruned audit chain: %v", err)
+	}
+	firstAudit := slices.IndexFunc(s.Entries, func(e storage.Entry) bool { return e.Key[0] == nsAudit })
+	if !bytes.Equal(s.Entries[firstAudit].Key, auditKey(4)) {
+		t.Fatalf("the snapshot's first audit entry is %X, want seq 4", s.Entries[firstAudit].Key)
+	}
+	bad, _ := DecodeSnapshot(s.Encode())
+	bad.Entries = slices.Delete(bad.Entries, firstAudit, firstAudit+1)
+	if err := VerifySnapshot(bad, trusted); !errors.Is(err, ErrSnapshot) {
+		t.Fatalf("snapshot without the first kept audit entry: %v, want ErrSnapshot", err)
+	}
+	replica, err := NewEngine(storage.NewInMemoryStore(), PlainVerifier{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := replica.Restore(s); err != nil {
+		t.Fatal(err)
+	}
+	if page, err := replica.Reader().AuditEntries(audit.EntriesRequest{Limit: 1}); err != nil || page.Entries[0].Seq != 4 {
+		t.Fatalf("the restored replica reads the audit chain from %v (%v), want seq 4", page.Entries, err)
+	}
+	if err := CheckAudit(replica.store); err != nil {
+		t.Fatalf("start-up check of the restored replica: %v", err)
+	}
 }
