@@ -53,6 +53,7 @@ func TestSnapshotRestoreWipedHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	refuseImports(t, n, home, b, bareCopy)
+	checkTrustFlags(t, n, backup, b)
 
 	// A sole validator must sign the heights after the snapshot again (its
 	// blocks after it are gone with the disk): its operator gives it a
@@ -182,4 +183,24 @@ func exportRunning(t *testing.T, n *devNode, written map[string]float64) (snapsh
 		t.Fatalf("snapshot export on the running node: exit %d %q %s", code, out, errs)
 	}
 	return snap, backup
+}
+
+// checkTrustFlags: verify roots the backup in a header hash the operator
+// gives instead of the genesis validators: the right one verifies, another
+// is refused with the reason.
+func checkTrustFlags(t *testing.T, n *devNode, backup string, b []byte) {
+	t.Helper()
+	f, err := decodeBackup(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := fmt.Sprint(f.anchor.Current.Height)
+	right := fmt.Sprintf("%X", f.anchor.Current.Hash())
+	wrong := fmt.Sprintf("%X", f.anchor.Last.Hash())
+	if out, errs, code := n.cli("", "snapshot", "verify", backup, "--trust-height", h, "--trust-hash", right); code != 0 || !strings.Contains(out, "verified") {
+		t.Fatalf("verify with the trusted hash of %s: exit %d %q %s", h, code, out, errs)
+	}
+	if _, errs, code := n.cli("", "snapshot", "verify", backup, "--trust-height", h, "--trust-hash", wrong); code != exitSnapshotRefused || !strings.Contains(errs, "the trusted hash is") {
+		t.Fatalf("verify with another hash: exit %d %s", code, errs)
+	}
 }
