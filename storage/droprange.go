@@ -9,8 +9,9 @@ import (
 )
 
 // DropRange implements Store: one range deletion over the data keys of
-// [start, end), synced, then a compaction of that span so the disk space
-// comes back.
+// [start, end), synced; the span is then compacted in the background
+// (Close waits for it) so the disk space comes back without holding up
+// the caller (a Commit).
 func (s *PebbleStore) DropRange(start, end []byte) error {
 	if bytes.Compare(start, end) >= 0 {
 		return nil
@@ -25,9 +26,7 @@ func (s *PebbleStore) DropRange(start, end []byte) error {
 	if err := s.db.DeleteRange(lower, upper, pebble.Sync); err != nil {
 		return fmt.Errorf("storage: drop range: %w", err)
 	}
-	if err := s.db.Compact(lower, upper, false); err != nil {
-		return fmt.Errorf("storage: drop range: compact: %w", err)
-	}
+	s.compactInBackground(lower, upper)
 	return nil
 }
 

@@ -101,8 +101,9 @@ type Store interface {
 	// DropRange deletes every version of every key in [start, end), for
 	// data no read needs at any height any more (the audit entries below
 	// an audit export anchor). It is not part of a batch and changes
-	// neither Last nor the floor; PebbleStore compacts the span so the
-	// disk space comes back. An empty range changes nothing.
+	// neither Last nor the floor; PebbleStore compacts the span in the
+	// background so the disk space comes back. An empty range changes
+	// nothing.
 	DropRange(start, end []byte) error
 
 	// Floor returns the prune floor: the lowest height Get and Scan still
