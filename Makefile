@@ -15,6 +15,8 @@
 #   make fuzz    each fuzz target for FUZZTIME (default 60s)
 #   make bench   the engine benchmark (see docs/PERFORMANCE.md)
 #   make bench-compare  dstt vs the tuned kvstore, 1 and 4 validators (bench/compare.sh)
+#   make bench-scale  cost by state size (10k-10M keys) and validator count (1, 4, 7):
+#                data files, plots and tables in docs/PERFORMANCE.md (bench/scale.sh)
 #   make e2e     only the multi-validator network tests (testnet/: crash, quorum
 #                loss, governance, evidence, libp2p, scripts; ~3 min; in `test` too)
 #   make faults  the network fault tests with 10x longer fault phases (as root)
@@ -214,6 +216,13 @@ bench:
 # see the script.
 bench-compare:
 	bash bench/compare.sh
+
+# bench-scale: how cost grows with the state and the validator count; writes
+# docs/perf/ and the generated tables of docs/PERFORMANCE.md. Knobs: see the
+# script (SMOKE=1 for a quick run).
+.PHONY: bench-scale
+bench-scale:
+	bash bench/scale.sh
 
 # e2e: the testnet/ end-to-end tests alone (`unit` runs them too).
 e2e:

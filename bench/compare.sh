@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/compare.sh — dstt against the strongest baseline (make bench-compare).
 #
-# In one run, on this machine, for 1 and 4 validators:
+# In one run, on this machine, for 1 and 4 validators (VALIDATORS):
 #   kvstore  CometBFT v0.40's example kvstore (persistent, no signatures),
 #            tuned as its operators tune it for throughput: indexer "null",
 #            timeout_commit 0s, a Go load generator (`kvstore load --pipeline`)
@@ -15,15 +15,15 @@
 #            in commit mode, 40 workers x 250 txs, txs signed before the run);
 #   both at light load (open loop, LIGHT_RATE tx/s, one tx per request) for
 #   commit latency; and the engine alone (BenchmarkFinalizeCommit).
-# The 4-validator nets are `dstt testnet init` homes on this host (the kvstore
-# runs in them too); the load goes to node1. It prints the goals table with
+# The multi-validator nets are `dstt testnet init` homes on this host (the
+# kvstore runs in them too); the load goes to node1. It prints the goals table with
 # the ratios against the tuned kvstore and every system's config, and keeps
 # every JSON report, the nodes' logs and (PROFILE=1) CPU profiles of the dstt
 # node under load (1 and 4 validators) in $OUT.
 #
 # Knobs (environment):
 #   DURATION, WARMUP      measured / warmup time per run (20s, 5s)
-#   VALIDATORS            "1 4" (default), "1" or "4"
+#   VALIDATORS            "1 4" (default): validator counts, e.g. "1 4 7"
 #   SYSTEMS               "kvstore dstt" (default), or one of them (for experiments)
 #   KV_CONCURRENCY        kvstore workers (32), one tx per request or KV_BATCH
 #   KV_INFLIGHT           most kvstore txs sent and not yet committed (10000)
@@ -35,6 +35,10 @@
 #                         txs in flight, as many as the kvstore's KV_INFLIGHT
 #   DSTT_PRESIGN          txs signed before each run (400000)
 #   DSTT_SED              sed script for the dstt homes ("": the default config)
+#   DSTT_BENCH_ARGS       more `dstt bench` flags for the loaded dstt runs (e.g. --prefix)
+#   DSTT_PREPARE          command run with the 1-validator dstt home as its
+#                         argument, node stopped, before the measured start
+#                         (make bench-scale pre-loads the state with it)
 #   CONFIG_SED            sed script for every home, for experiments on all alike
 #   LIGHT_RATE            light-load offered tx/s (20)
 #   ENGINE=0              skip the engine benchmark
@@ -58,6 +62,8 @@ DSTT_CONCURRENCY=${DSTT_CONCURRENCY:-40}
 DSTT_BATCH=${DSTT_BATCH:-250}
 DSTT_PRESIGN=${DSTT_PRESIGN:-400000}
 DSTT_SED=${DSTT_SED:-}
+DSTT_PREPARE=${DSTT_PREPARE:-}
+DSTT_BENCH_ARGS=${DSTT_BENCH_ARGS:-}
 CONFIG_SED=${CONFIG_SED:-}
 LIGHT_RATE=${LIGHT_RATE:-20}
 ENGINE=${ENGINE:-1}
@@ -183,7 +189,7 @@ dstt_load() {
 	local common=(--home "$2" --target "$3" --duration "$DURATION" --warmup "$WARMUP" -o json)
 	log "$1: $DSTT_CONCURRENCY workers x $DSTT_BATCH txs"
 	"$BIN/dstt" bench "${common[@]}" --mode closed --concurrency "$DSTT_CONCURRENCY" --batch "$DSTT_BATCH" \
-		--presign "$DSTT_PRESIGN" > "$OUT/$1.json" 2> "$OUT/$1-progress.log"
+		--presign "$DSTT_PRESIGN" $DSTT_BENCH_ARGS > "$OUT/$1.json" 2> "$OUT/$1-progress.log"
 	log "$1: light load"
 	"$BIN/dstt" bench "${common[@]}" --mode open --rate "$LIGHT_RATE" --batch 1 --concurrency 64 \
 		> "$OUT/$1-light.json" 2> "$OUT/$1-light-progress.log"
@@ -221,6 +227,7 @@ dstt_single() {
 	PIDS+=("$pid")
 	wait_http "http://$rest/readyz"
 	stop_pid "$pid"
+	if [ -n "$DSTT_PREPARE" ]; then $DSTT_PREPARE "$home" >> "$OUT/dstt1-prepare.log" 2>&1; fi
 	tune_home "$home" "$DSTT_SED" "$pprof"
 	"${start[@]}" 2> "$OUT/dstt1-node.log" &
 	pid=$!
@@ -234,35 +241,36 @@ dstt_single() {
 	stop_pid "$pid"
 }
 
-# testnet4 SYSTEM BASE: a 4-validator `dstt testnet init` net at BASE, every
-# node running SYSTEM (kvstore or dstt), the load on node1.
-testnet4() {
-	local sys=$1 base=$2 net="$WORK/net-$1" pids=() i sed
-	LABEL=dstt4 sed=$DSTT_SED
-	if [ "$sys" = kvstore ]; then LABEL=kv4 sed=$KV_SED; fi
-	log "$sys, 4 validators: dstt testnet init"
-	"$BIN/dstt" testnet init --dir "$net" --validators 4 --base-port "$base" > "$OUT/$LABEL-init.log" 2>&1
-	for i in 1 2 3 4; do
-		local pp=""
-		if [ "$i" = 1 ]; then pp="127.0.0.1:$((base + 49))"; fi
+# testnet SYSTEM N BASE: an N-validator `dstt testnet init` net at BASE, every
+# node running SYSTEM (kvstore or dstt), the load on node1. Node i's ports
+# are BASE+10(i-1) .. +4 (testnet init), its REST gateway +5; node1's pprof +6.
+testnet() {
+	local sys=$1 n=$2 base=$3 net="$WORK/net-$1-$2" pids=() i sed
+	LABEL=dstt$n sed=$DSTT_SED
+	if [ "$sys" = kvstore ]; then LABEL=kv$n sed=$KV_SED; fi
+	log "$sys, $n validators: dstt testnet init"
+	"$BIN/dstt" testnet init --dir "$net" --validators "$n" --base-port "$base" > "$OUT/$LABEL-init.log" 2>&1
+	for i in $(seq "$n"); do
+		local pp="" node=$((base + 10 * (i - 1)))
+		if [ "$i" = 1 ]; then pp="127.0.0.1:$((base + 6))"; fi
 		tune_home "$net/node$i" "$sed" "$pp"
 		if [ "$sys" = kvstore ]; then
 			"$BIN/kvstore" node --home "$net/node$i" 2> "$OUT/$LABEL-node$i.log" &
 		else
-			"$BIN/dstt" start --home "$net/node$i" --rest-laddr "127.0.0.1:$((base + 50 + i))" \
+			"$BIN/dstt" start --home "$net/node$i" --rest-laddr "127.0.0.1:$((node + 5))" \
 				--log-level error --comet-log-level error 2> "$OUT/$LABEL-node$i.log" &
 		fi
 		pids+=($!)
 		PIDS+=($!)
 	done
-	for i in 1 2 3 4; do wait_chain "127.0.0.1:$((base + 10 * (i - 1) + 1))"; done
+	for i in $(seq "$n"); do wait_chain "127.0.0.1:$((base + 10 * (i - 1) + 1))"; done
 	if [ "$sys" = kvstore ]; then
-		kv_load kv4 "127.0.0.1:$((base + 1))"
+		kv_load "$LABEL" "127.0.0.1:$((base + 1))"
 	else
-		for i in 1 2 3 4; do wait_http "http://127.0.0.1:$((base + 50 + i))/readyz"; done
-		profile_during dstt4 "127.0.0.1:$((base + 49))"
-		dstt_load dstt4 "$net/node1" "http://127.0.0.1:$((base + 51))"
-		wait_profile dstt4
+		for i in $(seq "$n"); do wait_http "http://127.0.0.1:$((base + 10 * (i - 1) + 5))/readyz"; done
+		profile_during "$LABEL" "127.0.0.1:$((base + 6))"
+		dstt_load "$LABEL" "$net/node1" "http://127.0.0.1:$((base + 5))"
+		wait_profile "$LABEL"
 	fi
 	record_resources "$LABEL" "${pids[0]}" "$net/node1/data"
 	for p in "${pids[@]}"; do stop_pid "$p"; done
@@ -279,9 +287,9 @@ for v in $VALIDATORS; do
 		case $v/$sys in
 		1/kvstore) kv_single ;;
 		1/dstt) dstt_single ;;
-		4/kvstore) testnet4 kvstore $((BASE_PORT + 200)) ;;
-		4/dstt) testnet4 dstt $((BASE_PORT + 100)) ;;
-		*) echo "VALIDATORS: 1 and/or 4, SYSTEMS: kvstore and/or dstt, not $v/$sys" >&2; exit 2 ;;
+		[2-9]/kvstore) testnet kvstore "$v" $((BASE_PORT + 200)) ;;
+		[2-9]/dstt) testnet dstt "$v" $((BASE_PORT + 100)) ;;
+		*) echo "VALIDATORS: counts from 1 to 9, SYSTEMS: kvstore and/or dstt, not $v/$sys" >&2; exit 2 ;;
 		esac
 	done
 done

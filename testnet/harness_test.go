@@ -200,24 +200,16 @@ func (c *cluster) startAll(tb testing.TB) {
 // the node first.
 func (c *cluster) kill(tb testing.TB, name string) {
 	tb.Helper()
-	cmd := c.take(tb, name, "kill")
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-}
-
-// take removes a running node's process from the cluster (the load stops using the
-// node) and returns it, for verb (kill, stop) to end it.
-func (c *cluster) take(tb testing.TB, name, verb string) *exec.Cmd {
-	tb.Helper()
 	c.mu.Lock()
 	cmd := c.procs[name]
 	delete(c.procs, name)
 	delete(c.up, name)
 	c.mu.Unlock()
 	if cmd == nil {
-		tb.Fatalf("%s %s: not running", verb, name)
+		tb.Fatalf("kill %s: not running", name)
 	}
-	return cmd
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
 }
 
 // stopAll stops every running node (SIGTERM, SIGKILL after 15s). On failure it prints

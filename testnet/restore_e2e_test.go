@@ -174,5 +174,13 @@ func checkSignerFloor(t *testing.T, home *consensus.Home, floor int64) {
 // stop stops one node cleanly (SIGTERM, SIGKILL after 15s) and waits for it.
 func (c *cluster) stop(tb testing.TB, name string) {
 	tb.Helper()
-	terminate(c.take(tb, name, "stop"))
+	c.mu.Lock()
+	cmd := c.procs[name]
+	delete(c.procs, name)
+	delete(c.up, name)
+	c.mu.Unlock()
+	if cmd == nil {
+		tb.Fatalf("stop %s: not running", name)
+	}
+	terminate(cmd)
 }
