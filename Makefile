@@ -203,6 +203,7 @@ fuzz:
 	$(GO) test ./abci/engine -run '^$$' -fuzz FuzzCheckTx -fuzztime $(FUZZTIME)
 	$(GO) test ./audit -run '^$$' -fuzz 'FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./audit -run '^$$' -fuzz FuzzDecodeQueries -fuzztime $(FUZZTIME)
+	$(GO) test ./audit -run '^$$' -fuzz FuzzParseAnchorResource -fuzztime $(FUZZTIME)
 	$(GO) test ./transport/rest -run '^$$' -fuzz FuzzDecodeSubmitRequest -fuzztime $(FUZZTIME)
 	$(GO) test ./security -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME)
 	$(GO) test ./security -run '^$$' -fuzz FuzzDecodeEnvelope -fuzztime $(FUZZTIME)

@@ -58,3 +58,22 @@ func TestVerifyPrunedChain(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseAnchorResource: any string parses or is refused without a
+// panic, and what parses is what AnchorResource writes back.
+func FuzzParseAnchorResource(f *testing.F) {
+	f.Add(AnchorResource(5, make([]byte, 32), 5))
+	f.Add(AnchorResource(0, nil, 9))
+	f.Add("audit_anchor:1:zz:2")
+	f.Fuzz(func(t *testing.T, r string) {
+		seq, hash, below, ok := ParseAnchorResource(r)
+		if !ok {
+			return
+		}
+		again := AnchorResource(seq, hash, below)
+		s2, h2, b2, ok2 := ParseAnchorResource(again)
+		if !ok2 || s2 != seq || string(h2) != string(hash) || b2 != below {
+			t.Fatalf("%q parses to %d %x %d, written back as %q", r, seq, hash, below, again)
+		}
+	})
+}
