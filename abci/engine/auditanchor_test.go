@@ -288,3 +288,40 @@ func TestSnapshotOfPrunedAuditChain(t *testing.T) {
 		t.Fatalf("start-up check of the restored replica: %v", err)
 	}
 }
+
+// TestAuditPruneResumesAfterCrash: the Commit that raises the audit floor
+// fails to drop the entries (a storage fault after its batch is durable,
+// as a crash would leave it); the node halts with the error, and the
+// engine reopened on the store drops them and passes the start-up check.
+func TestAuditPruneResumesAfterCrash(t *testing.T) {
+	fs := storage.NewFaultyStore(storage.NewInMemoryStore())
+	e := newChain(t, fs, threeOrgs(), "val1", "val2", "val3")
+	for i := range 4 {
+		runBlock(t, e, typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("val4", int64(10+i), "org1")}, "a1"))
+	}
+	tx := typestest.GovTx(t, e.Height(), anchorOp(3, entryHash(t, e, 3), 3), "a1", "a2")
+	if _, err := e.FinalizeBlock(Block{Height: e.Height() + 1, Txs: [][]byte{tx}}); err != nil {
+		t.Fatal(err)
+	}
+	fs.Inject(storage.FaultPrune, 0)
+	if err := e.Commit(); err == nil {
+		t.Fatal("Commit succeeded although dropping the pruned audit entries failed")
+	}
+	fs.Heal()
+	if _, ok, _ := fs.Get(auditKey(1), 0); !ok {
+		t.Fatal("entry 1 is gone although the drop failed")
+	}
+	reopened, err := NewEngine(fs, NewCachedVerifier(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := fs.Get(auditKey(2), 0); ok {
+		t.Fatal("the reopened engine left entry 2 below the audit floor")
+	}
+	if err := CheckAudit(fs); err != nil {
+		t.Fatalf("start-up check after the resumed prune: %v", err)
+	}
+	if page, err := reopened.Reader().AuditEntries(audit.EntriesRequest{Limit: 1}); err != nil || page.Entries[0].Seq != 3 {
+		t.Fatalf("the reopened engine reads from %v (%v), want seq 3", page.Entries, err)
+	}
+}
