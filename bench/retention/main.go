@@ -70,29 +70,9 @@ func run(dir string, keys, heights, perBlock, valueBytes int, retain uint64) err
 	if _, err := e.InitChain(chainID, state); err != nil {
 		return err
 	}
-	start := time.Now()
-	// Values are pseudo-random bytes (a fixed seed): like ciphertexts,
-	// hashes or signatures they do not compress, so the figures are the
-	// versions' own size rather than pebble's compression of filler.
-	rng := rand.New(rand.NewPCG(1, 2))
-	value := make([]byte, valueBytes)
-	next := 0
-	for h := 1; h <= heights; h++ {
-		ops := make([]types.Op, perBlock)
-		for i := range ops {
-			v := make([]byte, valueBytes)
-			for j := range v {
-				v[j] = byte(rng.Uint32())
-			}
-			ops[i] = types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: fmt.Sprintf("key/%07d", next%keys), Value: v}}}
-			next++
-		}
-		if err := block(e, signer, uint64(h), ops); err != nil {
-			return err
-		}
+	if err := buildChain(e, signer, keys, heights, perBlock, valueBytes); err != nil {
+		return err
 	}
-	fmt.Printf("chain: %d heights, %d versions over %d keys, %d-byte values, built in %s\n",
-		heights, heights*perBlock, keys, valueBytes, time.Since(start).Round(time.Second))
 	if err := store.Close(); err != nil {
 		return err
 	}
@@ -104,7 +84,7 @@ func run(dir string, keys, heights, perBlock, valueBytes int, retain uint64) err
 		return err
 	}
 	op := types.Op{Sum: &types.Op_SetRetention{SetRetention: &types.SetRetention{RetainHeights: retain}}}
-	start = time.Now()
+	start := time.Now()
 	if err := block(e, signer, uint64(heights+1), []types.Op{op}); err != nil {
 		return err
 	}
@@ -113,7 +93,7 @@ func run(dir string, keys, heights, perBlock, valueBytes int, retain uint64) err
 	if err != nil {
 		return err
 	}
-	worst, blocks, total, err := pruneOn(e, store, signer, uint64(heights+2), keys, value)
+	worst, blocks, total, err := pruneOn(e, store, signer, uint64(heights+2), keys, make([]byte, valueBytes))
 	if err != nil {
 		return err
 	}
@@ -152,6 +132,34 @@ func reclaimed(before, after int64) float64 { return 100 * float64(before-after)
 // usage is a store's directory size and the part of it that the versions
 // of the benchmark's keys take.
 type usage struct{ dir, versions int64 }
+
+// buildChain commits heights blocks of one signed tx of perBlock puts each,
+// round robin over keys.
+func buildChain(e *engine.Engine, signer security.Signer, keys, heights, perBlock, valueBytes int) error {
+	start := time.Now()
+	// Values are pseudo-random bytes (a fixed seed): like ciphertexts,
+	// hashes or signatures they do not compress, so the figures are the
+	// versions' own size rather than pebble's compression of filler.
+	rng := rand.New(rand.NewPCG(1, 2))
+	next := 0
+	for h := 1; h <= heights; h++ {
+		ops := make([]types.Op, perBlock)
+		for i := range ops {
+			v := make([]byte, valueBytes)
+			for j := range v {
+				v[j] = byte(rng.Uint32())
+			}
+			ops[i] = types.Op{Sum: &types.Op_Put{Put: &types.Put{Key: fmt.Sprintf("key/%07d", next%keys), Value: v}}}
+			next++
+		}
+		if err := block(e, signer, uint64(h), ops); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("chain: %d heights, %d versions over %d keys, %d-byte values, built in %s\n",
+		heights, heights*perBlock, keys, valueBytes, time.Since(start).Round(time.Second))
+	return nil
+}
 
 // settled opens and closes the store once, as a node's restart does, and
 // measures it. Opening replays the write-ahead logs into sstables and drops
