@@ -29,6 +29,8 @@
 #                node-KEYS/; the engine's are in engine-CASE-cpu.pprof
 #   PARTS        "engine node validators"
 #   SMOKE=1      small sizes and 5 s runs: checks the whole pipeline in minutes
+#   NOTE         a remark on the run printed with its load (e.g. "other jobs
+#                shared the machine")
 #   OUT          raw results (${TMPDIR:-/tmp}/dstt-scale-DATE);  DATA (docs/perf)
 #   DURATION, WARMUP, DSTT_PRESIGN, BASE_PORT, ...: bench/compare.sh's knobs
 set -euo pipefail
@@ -61,6 +63,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 	echo "commit	$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (modified)')"
 	echo "machine	$(nproc) vCPU $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(go env GOVERSION)"
 	echo "load before	$(load)"
+	if [ -n "${NOTE:-}" ]; then echo "note	$NOTE"; fi
 	echo "sizes	engine: $SIZES, $VERSIONS; node: $NODE_SIZES; validators: $VALIDATORS ($SYSTEMS)"
 } > "$OUT/env.tsv"
 cat "$OUT/env.tsv" >&2

@@ -61,11 +61,16 @@ func (p *part) envValue(k string) string {
 	return "?"
 }
 
-// runLine says where and how p was measured.
+// runLine says where and how p was measured; the data file's optional
+// "note" row (e.g. that other jobs shared the machine) follows the load.
 func (p *part) runLine(b *strings.Builder) {
-	fmt.Fprintf(b, "Run %s: `%s` at commit %s; %s; load average %s before, %s after (the whole run; other engineers' jobs shared the machine).\n\n",
+	note := ""
+	if n := p.envValue("note"); n != "?" {
+		note = "; " + n
+	}
+	fmt.Fprintf(b, "Run %s: `%s` at commit %s; %s; load average %s before, %s after (the whole run%s).\n\n",
 		p.envValue("date"), p.envValue("command"), p.envValue("commit"), p.envValue("machine"),
-		p.envValue("load before"), p.envValue("load after"))
+		p.envValue("load before"), p.envValue("load after"), note)
 }
 
 // renderAll writes the plots into dir and the tables into doc.
