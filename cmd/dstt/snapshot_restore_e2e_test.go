@@ -26,7 +26,7 @@ func TestSnapshotRestoreWipedHome(t *testing.T) {
 	n.start()
 	written := map[string]float64{} // key: the height of its block
 	for i := range 6 {
-		res, code := n.cliJSON("", "tx", "put", fmt.Sprint("k", i), fmt.Sprint("v", i))
+		res, code := n.cliJSON("", "tx", "put", fmt.Sprint("k", i), fmt.Sprint("v", i, valueMark))
 		if code != 0 {
 			t.Fatalf("tx put: %v", res)
 		}
@@ -129,7 +129,10 @@ func refuseImports(t *testing.T, n *devNode, home *consensus.Home, good []byte, 
 		b[at] = to
 		return b
 	}
-	v := bytes.Index(good, []byte("v3"))
+	v := bytes.Index(good, []byte("v3"+valueMark))
+	if v < 0 {
+		t.Fatal("the value v3 is not in the backup file")
+	}
 	cases := []struct {
 		name, file, reason string
 	}{
