@@ -64,7 +64,10 @@ type Block struct {
 
 // NodeStatus is the node's view of the chain.
 type NodeStatus struct {
-	LatestHeight    int64
+	LatestHeight int64
+	// EarliestHeight is the lowest block the node's store holds: above 1
+	// after a state sync, a backup restore or block pruning (0 = unknown).
+	EarliestHeight  int64
 	LatestBlockTime time.Time
 	CatchingUp      bool
 	Peers           int

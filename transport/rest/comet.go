@@ -149,6 +149,7 @@ func (b *CometBackend) Status(ctx context.Context) (NodeStatus, error) {
 	}
 	ns := NodeStatus{
 		LatestHeight:    st.SyncInfo.LatestBlockHeight,
+		EarliestHeight:  st.SyncInfo.EarliestBlockHeight,
 		LatestBlockTime: st.SyncInfo.LatestBlockTime,
 		CatchingUp:      st.SyncInfo.CatchingUp,
 	}

@@ -135,7 +135,8 @@ func (h *hub) advance(ctx context.Context, b Block) {
 	if b.Height <= last {
 		return
 	}
-	for next := last + 1; next < b.Height; next++ {
+	first := h.firstStored(ctx, last+1, b.Height)
+	for next := first; next < b.Height; next++ {
 		gap, err := h.backend.LoadBlock(ctx, next)
 		if err != nil {
 			// Streams cannot skip a block: end them, their clients resume
@@ -151,6 +152,31 @@ func (h *hub) advance(ctx context.Context, b Block) {
 		h.dispatch(gap)
 	}
 	h.dispatch(b)
+}
+
+// firstStored is where filling the gap from next up to (not including) b
+// starts: next, unless the node's store begins above it — a node that
+// joined by state sync or was restored from a backup starts its block store
+// above the snapshot height, and pruned blocks are gone. Those heights are
+// skipped with one log line instead of one failed read each (tens of
+// thousands after a state sync), and the streams end so their clients
+// resume from the store.
+func (h *hub) firstStored(ctx context.Context, next, b int64) int64 {
+	if next >= b {
+		return next
+	}
+	st, err := h.backend.Status(ctx)
+	if err != nil || st.EarliestHeight <= next {
+		return next
+	}
+	skipTo := min(st.EarliestHeight, b)
+	h.logger.Info("blocks below the node's earliest stored block skipped (state sync, restore or pruning)",
+		"from", next, "to", skipTo-1)
+	h.closeStreams()
+	h.mu.Lock()
+	h.last = skipTo - 1
+	h.mu.Unlock()
+	return skipTo
 }
 
 // dispatch resolves the waiters of b's txs and feeds the streams.

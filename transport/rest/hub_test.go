@@ -27,6 +27,8 @@ type memBackend struct {
 	mu     sync.Mutex
 	blocks []Block
 	subs   []chan Block
+	base   int64 // the lowest block LoadBlock serves (0: all)
+	loads  int   // LoadBlock calls
 }
 
 var _ Backend = (*memBackend)(nil)
@@ -57,14 +59,17 @@ func (m *memBackend) SubscribeBlocks(ctx context.Context) (<-chan Block, error) 
 func (m *memBackend) LoadBlock(_ context.Context, h int64) (Block, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if h < 1 || h > int64(len(m.blocks)) {
+	m.loads++
+	if h < max(1, m.base) || h > int64(len(m.blocks)) {
 		return Block{}, fmt.Errorf("no block %d", h)
 	}
 	return m.blocks[h-1], nil
 }
 func (m *memBackend) Status(context.Context) (NodeStatus, error) {
 	h, _ := m.CommittedHeight(context.Background())
-	return NodeStatus{LatestHeight: h}, nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return NodeStatus{LatestHeight: h, EarliestHeight: m.base}, nil
 }
 
 // commit appends a block of one tx putting key=value and streams it.
@@ -247,5 +252,61 @@ func TestHubFillsGaps(t *testing.T) {
 	}
 	if heights[0] != 1 || heights[1] != 2 {
 		t.Fatalf("heights %v, want [1 2]", heights)
+	}
+}
+
+// A node whose block store starts above the hub's last height (it joined
+// by state sync, was restored from a backup, or pruned its blocks) skips
+// the heights it never stored with one read of its status, not one failed
+// read per height; the streams end so their clients resume from the store,
+// and the blocks it does hold are still dispatched.
+func TestHubSkipsBlocksBelowTheStoreBase(t *testing.T) {
+	mem := &memBackend{}
+	signer, _ := security.GenerateKey()
+	g, err := New(mem, DefaultConfig(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := g.StartFollower(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := g.hub.subscribe(16)
+	mem.mu.Lock()
+	subs := mem.subs
+	mem.subs = nil
+	mem.mu.Unlock()
+	for i := range 1000 { // committed before the node's store began
+		mem.commit(t, signer, fmt.Sprint("k", i), "v")
+	}
+	mem.mu.Lock()
+	mem.base = 996
+	mem.subs = subs
+	mem.mu.Unlock()
+	mem.commit(t, signer, "next", "v") // height 1001 arrives
+	select {
+	case _, open := <-old.ch:
+		for open { // blocks may come before the end
+			_, open = <-old.ch
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream that could not get blocks 1..995 was not ended")
+	}
+	fresh, _ := g.hub.subscribe(16)
+	mem.commit(t, signer, "after", "v")
+	select {
+	case bw := <-fresh.ch:
+		if bw.height != 1002 {
+			t.Fatalf("a new stream got height %d, want 1002", bw.height)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a new stream got no block")
+	}
+	mem.mu.Lock()
+	loads := mem.loads
+	mem.mu.Unlock()
+	if loads != 5 { // 996..1000, the blocks the store holds
+		t.Fatalf("LoadBlock called %d times, want 5 (heights 996..1000)", loads)
 	}
 }
