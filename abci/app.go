@@ -38,6 +38,9 @@ type App struct {
 	// refuses (for the node's security log). It must not block.
 	OnCheckTxRejected func(txHash []byte, signer string, code types.Code, log string)
 	snaps             *snapshots // snapshot files and state sync (snapshot.go)
+	// beforeState: the node IDs admitted as peers while the engine has no
+	// chain state (peerfilter.go); nil admits every peer then.
+	beforeState map[string]bool
 }
 
 var _ abcitypes.Application = (*App)(nil)

@@ -32,10 +32,7 @@ state() { curl -sf "$(rpc "$1")/abci_info" | jq -r '.result.response | "\(.last_
 now() { date +%s.%N; }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$BIN" testnet init --dir "$DIR" --base-port "$BASE" >/dev/null
-for g in "$DIR"/node*/config/genesis.json; do
-	jq ".app_state.params.snapshot_interval = $INTERVAL" "$g" >"$g.new" && mv "$g.new" "$g"
-done
+"$BIN" testnet init --dir "$DIR" --base-port "$BASE" --snapshot-interval "$INTERVAL" >/dev/null
 testnet/up.sh >/dev/null
 
 # Build the chain: bench runs of at most 60 s (each its own key prefix, so

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
+	cfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/libs/log"
 	nm "github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
@@ -129,6 +130,20 @@ func redialPersistent(comet *nm.Node, peers []*p2p.NetAddress) {
 		}
 		go func() { _ = sw.DialPeerWithAddress(addr) }() // a failed dial starts CometBFT's reconnect loop
 	}
+}
+
+// ConfiguredPeerIDs are the node IDs the operator named in config.toml:
+// p2p.persistent_peers and p2p.seeds (ID@host:port) and
+// p2p.unconditional_peer_ids. A node without chain state admits only these
+// (abci.App.AdmitBeforeState).
+func ConfiguredPeerIDs(c *cfg.Config) []string {
+	var ids []string
+	for _, p := range append(splitPeers(c.P2P.PersistentPeers), splitPeers(c.P2P.Seeds)...) {
+		if id, _, ok := strings.Cut(p, "@"); ok {
+			ids = append(ids, id)
+		}
+	}
+	return append(ids, splitPeers(c.P2P.UnconditionalPeerIDs)...)
 }
 
 func splitPeers(s string) []string {

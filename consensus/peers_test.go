@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cometbft/cometbft/abci/example/kvstore"
+	cfg "github.com/cometbft/cometbft/config"
 	"github.com/cometbft/cometbft/crypto/secp256k1"
 	"github.com/cometbft/cometbft/lp2p"
 	"github.com/cometbft/cometbft/types"
@@ -263,5 +264,22 @@ func TestValidatorsCommitTogether(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The IDs a node without chain state admits are the operator's: persistent
+// peers, seeds and unconditional peers, nothing else from config.toml.
+func TestConfiguredPeerIDs(t *testing.T) {
+	c := cfg.DefaultConfig()
+	c.P2P.PersistentPeers = " aa11@10.0.0.1:26656, bb22@10.0.0.2:26656 ,"
+	c.P2P.Seeds = "cc33@seed.example:26656"
+	c.P2P.UnconditionalPeerIDs = "dd44"
+	c.P2P.PrivatePeerIDs = "ee55" // not a list of peers to admit: a list of peers not to gossip
+	got := strings.Join(ConfiguredPeerIDs(c), ",")
+	if want := "aa11,bb22,cc33,dd44"; got != want {
+		t.Fatalf("ConfiguredPeerIDs = %s, want %s", got, want)
+	}
+	if ids := ConfiguredPeerIDs(cfg.DefaultConfig()); len(ids) != 0 {
+		t.Fatalf("no peers configured: %q", ids)
 	}
 }

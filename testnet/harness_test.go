@@ -119,12 +119,12 @@ func (c *cluster) network() *testnet.Network {
 	return c.nw
 }
 
-// addNode runs `dstt testnet add-node` (a full node for a new org) and reloads the
-// manifest; it returns the new node.
-func (c *cluster) addNode(tb testing.TB) testnet.Node {
+// addNode runs `dstt testnet add-node` (a full node for a new org) with extra
+// flags and reloads the manifest; it returns the new node.
+func (c *cluster) addNode(tb testing.TB, extra ...string) testnet.Node {
 	tb.Helper()
 	dir := c.network().Dir
-	if out, errs, code := c.cli(tb, "testnet", "add-node", "--dir", dir); code != 0 {
+	if out, errs, code := c.cli(tb, append([]string{"testnet", "add-node", "--dir", dir}, extra...)...); code != 0 {
 		tb.Fatalf("dstt testnet add-node: exit %d: %s %s", code, out, errs)
 	}
 	nw, err := testnet.Load(dir)

@@ -24,10 +24,7 @@ import (
 // node4 starts, catches up with the others by block sync, agrees with them
 // on every block, app hash and audit head, and signs commits again.
 func TestRestoreValidatorFromBackup(t *testing.T) {
-	c := newCluster(t, "tcp", 4)
-	for _, n := range c.network().Nodes {
-		setSnapshotInterval(t, n.Home, 3)
-	}
+	c := newCluster(t, "tcp", 4, "--snapshot-interval", "3")
 	c.startAll(t)
 	node1, node4 := c.node(t, "node1").Home, c.node(t, "node4")
 	put := func(k, v string) {
@@ -123,37 +120,6 @@ func TestRestoreValidatorFromBackup(t *testing.T) {
 	})
 	if out, errs, code := c.cli(t, "--home", c.node(t, "node4").Home, "query", "get", "k9"); code != 0 || !strings.Contains(out, "k9 = v9") {
 		t.Fatalf("node4 reads a key written while it was down: %q %s", out, errs)
-	}
-}
-
-// setSnapshotInterval sets the chain param snapshot_interval in a home's
-// genesis (before the chain's first start; every home the same way).
-func setSnapshotInterval(t *testing.T, dir string, k int) {
-	t.Helper()
-	h, err := consensus.OpenHome(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(h.GenesisFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g map[string]any
-	if err := json.Unmarshal(raw, &g); err != nil {
-		t.Fatal(err)
-	}
-	app := g["app_state"].(map[string]any)
-	params, _ := app["params"].(map[string]any)
-	if params == nil {
-		params = map[string]any{}
-		app["params"] = params
-	}
-	params["snapshot_interval"] = k
-	if raw, err = json.Marshal(g); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(h.GenesisFile(), raw, 0o600); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -135,8 +135,9 @@ func genesisNodes(o types.Org, seen map[string]string) (types.Org, []storage.Ent
 // saying why.
 //
 // A node without chain state (joining by state sync: CometBFT runs
-// InitChain before P2P otherwise) has nothing to decide from and admits
-// its peers until its snapshot is restored; they still filter it.
+// InitChain before P2P otherwise) has nothing to decide from: this answers
+// nil, and the node admits only the peers its operator configured until
+// its snapshot is restored (abci.App.AdmitBeforeState); they still filter it.
 func (r Reader) PeerAdmitted(id string) error {
 	e := r.e
 	if !e.Initialised() {

@@ -26,12 +26,13 @@ import (
 const devKeyName = "dev"
 
 type initFlags struct {
-	admins    []string
-	chainID   string
-	moniker   string
-	overwrite bool
-	rpcListen string
-	p2pListen string
+	admins           []string
+	snapshotInterval uint64
+	chainID          string
+	moniker          string
+	overwrite        bool
+	rpcListen        string
+	p2pListen        string
 	// an external validator key (init only): its public key, and where the
 	// node listens for its remote signer
 	validatorPubKey cmtcrypto.PubKey
@@ -48,6 +49,7 @@ func (f *initFlags) register(cmd *cobra.Command, defaultChain string) {
 func (f *initFlags) initHome(home string) (*consensus.Home, error) {
 	gen := engine.DefaultGenesisState()
 	gen.Admins = f.admins
+	gen.Params.SnapshotInterval = f.snapshotInterval
 	appState, err := json.Marshal(gen)
 	if err != nil {
 		return nil, err
@@ -106,6 +108,7 @@ the signer.`,
 	cmd.Flags().StringVar(&f.privValLaddr, "priv-validator-laddr", "", "listen here for a remote signer (tcp://HOST:PORT, unix://PATH, noise://SIGNER-PEER-ID@IP:PORT) instead of using the local validator key")
 	cmd.Flags().StringSliceVar(&f.admins, "admin", nil, "address of a genesis admin (admin in every domain); repeatable. Without one, access control is off")
 	cmd.Flags().BoolVar(&f.overwrite, "overwrite", false, "re-create an existing home: new config, genesis and keys; DELETES data/ (the chain and app state); keeps keyring/")
+	cmd.Flags().Uint64Var(&f.snapshotInterval, "snapshot-interval", 0, "chain param snapshot_interval in genesis: a verifiable state snapshot every N heights, for backups (dstt snapshot) and nodes that join by state sync; 0: none")
 	return cmd
 }
 

@@ -167,3 +167,30 @@ func appState(t *testing.T, h *consensus.Home) (uint64, []byte, string) {
 	}
 	return e.Height(), e.AppHash(), head.Head.String()
 }
+
+// `dstt init --snapshot-interval N` writes the chain param into genesis,
+// and the engine reads it from there; a value that is not a count is
+// refused before anything is written.
+func TestInitSnapshotInterval(t *testing.T) {
+	bin := dsttBinary(t)
+	home := filepath.Join(t.TempDir(), "home")
+	n := &devNode{t: t, bin: bin, home: home}
+	if _, errs, code := n.cli("", "init", "--snapshot-interval", "-1"); code == 0 || consensus.IsInitialised(home) {
+		t.Fatalf("init --snapshot-interval -1: exit %d %s", code, errs)
+	}
+	if out, errs, code := n.cli("", "init", "--snapshot-interval", "7"); code != 0 {
+		t.Fatalf("init: %s %s", out, errs)
+	}
+	h, err := consensus.OpenHome(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := h.Genesis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := engine.DecodeGenesisState(gen.AppState)
+	if err != nil || state.Params.SnapshotInterval != 7 {
+		t.Fatalf("genesis snapshot_interval %d (%v), want 7", state.Params.SnapshotInterval, err)
+	}
+}

@@ -76,6 +76,7 @@ the P2P port). DIR/testnet.json describes the network.`,
 	f.StringVar(&o.ChainID, "chain-id", testnet.DefaultChainID, "chain id")
 	f.IntVar(&o.BasePort, "base-port", 0, fmt.Sprintf("node1's P2P port; node i uses BASE+10(i-1) .. +4 (default %d, or off this host's ephemeral port range if that covers it)", testnet.DefaultBasePort))
 	f.IntVar(&o.Threshold, "threshold", 0, "fix k, the orgs whose admins must sign a governance tx (default 0: a majority of the member orgs at the time)")
+	f.Uint64Var(&o.SnapshotInterval, "snapshot-interval", 0, "chain param snapshot_interval: a verifiable state snapshot every N heights, for backups (dstt snapshot) and nodes that join by state sync (testnet add-node --state-sync); 0: none")
 	f.StringVar(&o.Subnet, "subnet", "", "place each node in a network namespace of its own with address SUBNET.i (e.g. 10.77.3; as root: dstt testnet netns up creates them)")
 	f.BoolVar(&o.Overwrite, "overwrite", false, "replace a testnet in DIR: new keys, genesis and config; DELETES its chain data; keeps the keyrings")
 	return cmd

@@ -79,6 +79,11 @@ func (n *Node) build() error {
 	if err := app.EnableSnapshots(filepath.Join(h.DataDir(), "snapshots")); err != nil {
 		return err
 	}
+	cometCfg, err := h.Config()
+	if err != nil {
+		return err
+	}
+	app.AdmitBeforeState(consensus.ConfiguredPeerIDs(cometCfg))
 	nodeOpts, publicRPC, err := rpcExposure(h, eng, cfg.UnsafePublicRPC, cfg.Console)
 	if err != nil {
 		return err
