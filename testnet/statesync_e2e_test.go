@@ -2,6 +2,7 @@ package testnet_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -77,5 +78,59 @@ func TestAddNodeByStateSync(t *testing.T) {
 	}
 	if n := strings.Count(string(log), "cannot read a missed block"); n > 0 {
 		t.Fatalf("%s logged %d failed reads of blocks below its store", n5.Name, n)
+	}
+}
+
+// TestAddNodeFromPeerBackup: a new member's node joins from a backup another
+// org's node exported while it ran (the offline way in, where state sync
+// cannot reach the peers): import refuses the file until the operator names
+// the exporting node, then rebuilds the fresh home at the snapshot height,
+// and the node catches up by block sync and agrees with the others.
+func TestAddNodeFromPeerBackup(t *testing.T) {
+	c := newCluster(t, "tcp", 4, "--snapshot-interval", "3")
+	c.startAll(t)
+	n1 := c.node(t, "node1")
+	for i := range 8 {
+		if out, errs, code := c.cli(t, "--home", n1.Home, "tx", "put", fmt.Sprint("k", i), fmt.Sprint("v", i)); code != 0 {
+			t.Fatalf("tx put: exit %d %s %s", code, out, errs)
+		}
+	}
+	out, errs, code := c.cli(t, "--home", n1.Home, "snapshot", "list", "-o", "json")
+	var list []struct {
+		Height uint64 `json:"height"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) == 0 {
+		t.Fatalf("snapshot list on node1: exit %d %q %s", code, out, errs)
+	}
+	h := list[len(list)-1].Height
+	backup := filepath.Join(t.TempDir(), "node1.backup")
+	if out, errs, code := c.cli(t, "--home", n1.Home, "snapshot", "export", fmt.Sprint(h), backup); code != 0 {
+		t.Fatalf("snapshot export on the running node1: exit %d %s %s", code, out, errs)
+	}
+
+	n5 := c.addNode(t)
+	c.registerNode(t, n5.NodeID, "org1", n1.Home, "node1")
+	_, errs, code = c.cli(t, "--home", n5.Home, "snapshot", "import", backup)
+	if code != 7 || !strings.Contains(errs, "--exporter "+n1.NodeID) {
+		t.Fatalf("import of node1's backup without --exporter: exit %d %q; want 7 and the hint", code, errs)
+	}
+	if _, errs, code := c.cli(t, "--home", n5.Home, "snapshot", "import", backup, "--exporter", n5.NodeID); code != 7 || !strings.Contains(errs, "not "+n5.NodeID) {
+		t.Fatalf("import naming the wrong exporter: exit %d %q", code, errs)
+	}
+	if out, errs, code := c.cli(t, "--home", n5.Home, "snapshot", "import", backup, "--exporter", n1.NodeID); code != 0 || !strings.Contains(out, "imported snapshot of height") {
+		t.Fatalf("import --exporter node1: exit %d %q %s", code, out, errs)
+	}
+	c.start(t, n5.Name)
+	c.waitReady(t, 120*time.Second, n5.Name)
+	if out, errs, code := c.cli(t, "--home", n1.Home, "tx", "put", "after", "join"); code != 0 {
+		t.Fatalf("tx put after the join: exit %d %s %s", code, out, errs)
+	}
+	top := c.checkAgreementFrom(t, int64(h)+1, c.names()...)
+	t.Logf("%s restored node1's backup of height %d and agrees with the others up to %d", n5.Name, h, top)
+	gw := "http://" + n5.REST
+	for _, kv := range [][2]string{{"k0", "v0"}, {"after", "join"}} {
+		if out, errs, code := c.cli(t, "--home", n1.Home, "--node", gw, "query", "get", kv[0]); code != 0 || !strings.Contains(out, kv[0]+" = "+kv[1]) {
+			t.Fatalf("%s reads %s: exit %d %q %s", n5.Name, kv[0], code, out, errs)
+		}
 	}
 }
