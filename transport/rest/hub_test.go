@@ -95,6 +95,37 @@ func (m *memBackend) commit(t testing.TB, s security.Signer, key, value string) 
 	}
 }
 
+// bypass runs commits that the block subscribers do not get (blocks the
+// hub misses, as while it resubscribes).
+func (m *memBackend) bypass(commits func()) {
+	m.mu.Lock()
+	subs := m.subs
+	m.subs = nil
+	m.mu.Unlock()
+	commits()
+	m.mu.Lock()
+	m.subs = subs
+	m.mu.Unlock()
+}
+
+// followedGateway is a gateway over a fresh memBackend whose block follower
+// runs until the test ends, and a signer for the test's txs.
+func followedGateway(t *testing.T) (*memBackend, *Gateway, security.Signer) {
+	t.Helper()
+	mem := &memBackend{}
+	signer, _ := security.GenerateKey()
+	g, err := New(mem, DefaultConfig(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := g.StartFollower(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return mem, g, signer
+}
+
 // gatedWriter is a ResponseWriter whose writes wait for a gate, so a test
 // can hold an event stream still while blocks pile up.
 type gatedWriter struct {
@@ -219,27 +250,10 @@ func eventKeys(sse string) []string {
 // A gap in the block subscription (a block the hub never got) is read
 // from the store, so waiters and streams see every block.
 func TestHubFillsGaps(t *testing.T) {
-	mem := &memBackend{}
-	signer, _ := security.GenerateKey()
-	g, err := New(mem, DefaultConfig(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := g.StartFollower(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mem, g, signer := followedGateway(t)
 	s, _ := g.hub.subscribe(16)
 	// Block 1 bypasses the subscription; block 2 arrives.
-	mem.mu.Lock()
-	subs := mem.subs
-	mem.subs = nil
-	mem.mu.Unlock()
-	mem.commit(t, signer, "a", "1")
-	mem.mu.Lock()
-	mem.subs = subs
-	mem.mu.Unlock()
+	mem.bypass(func() { mem.commit(t, signer, "a", "1") })
 	mem.commit(t, signer, "b", "2")
 	var heights []int64
 	for range 2 {
@@ -261,29 +275,16 @@ func TestHubFillsGaps(t *testing.T) {
 // read per height; the streams end so their clients resume from the store,
 // and the blocks it does hold are still dispatched.
 func TestHubSkipsBlocksBelowTheStoreBase(t *testing.T) {
-	mem := &memBackend{}
-	signer, _ := security.GenerateKey()
-	g, err := New(mem, DefaultConfig(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := g.StartFollower(ctx); err != nil {
-		t.Fatal(err)
-	}
+	mem, g, signer := followedGateway(t)
 	old, _ := g.hub.subscribe(16)
-	mem.mu.Lock()
-	subs := mem.subs
-	mem.subs = nil
-	mem.mu.Unlock()
-	for i := range 1000 { // committed before the node's store began
-		mem.commit(t, signer, fmt.Sprint("k", i), "v")
-	}
-	mem.mu.Lock()
-	mem.base = 996
-	mem.subs = subs
-	mem.mu.Unlock()
+	mem.bypass(func() {
+		for i := range 1000 { // committed before the node's store began
+			mem.commit(t, signer, fmt.Sprint("k", i), "v")
+		}
+		mem.mu.Lock()
+		mem.base = 996
+		mem.mu.Unlock()
+	})
 	mem.commit(t, signer, "next", "v") // height 1001 arrives
 	select {
 	case _, open := <-old.ch:
