@@ -138,18 +138,36 @@ func (a *App) snapshotAfterCommit() {
 		return
 	}
 	s, err := a.engine.Snapshot(h)
+	var size int
 	if err == nil {
-		err = writeFileAtomic(filepath.Join(a.snaps.dir, fmt.Sprintf("%d.snap", h)), s.Encode())
+		b := s.Encode()
+		size = len(b)
+		err = writeFileAtomic(filepath.Join(a.snaps.dir, fmt.Sprintf("%d.snap", h)), b)
 	}
 	if err != nil {
 		a.logger.Error("writing the snapshot failed", "height", h, "err", err)
 		return
 	}
+	a.warnIfUnsyncable(h, int64(size))
 	files, _ := a.snaps.list()
 	for len(files) > keepSnapshots {
 		_ = os.Remove(files[0].path)
 		a.snaps.forget(files[0].path)
 		files = files[1:]
+	}
+}
+
+// maxSyncableSnapshot is the largest snapshot file a joining node accepts
+// by state sync (OfferSnapshot): maxSnapshotChunks chunks.
+const maxSyncableSnapshot = int64(maxSnapshotChunks) * snapshotChunk
+
+// warnIfUnsyncable tells the operator when the snapshot just written is too
+// large for state sync: joining nodes refuse it and must restore from a
+// backup file (`dstt snapshot export`, then import) instead.
+func (a *App) warnIfUnsyncable(h uint64, size int64) {
+	if size > maxSyncableSnapshot {
+		a.logger.Error("snapshot too large for state sync: joining nodes refuse snapshots over the limit; new nodes must restore from a backup file (dstt snapshot export / import)",
+			"height", h, "bytes", size, "limit", maxSyncableSnapshot)
 	}
 }
 

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
+	"github.com/cometbft/cometbft/libs/log"
 
 	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/storage"
@@ -186,5 +188,41 @@ func multiChunk(t *testing.T, snap *abcitypes.Snapshot, file, appHash []byte) {
 		if res.Result != c.want || (a.engine.Height() == snap.Height) != (c.want == abcitypes.ResponseApplySnapshotChunk_ACCEPT) {
 			t.Fatalf("chunks %v (again changed: %v): %v, node at %d; want %v", c.order, c.again != nil, res.Result, a.engine.Height(), c.want)
 		}
+	}
+}
+
+// A snapshot over what a joining node accepts by state sync is reported to
+// the operator when it is written; one at the limit is not, and a joining
+// node accepts an offer of exactly as many chunks.
+func TestUnsyncableSnapshotWarned(t *testing.T) {
+	var logged bytes.Buffer
+	e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewApp(e, log.NewTMLogger(&logged))
+	a.warnIfUnsyncable(10, maxSyncableSnapshot)
+	if logged.Len() != 0 {
+		t.Fatalf("a snapshot at the limit was reported: %s", logged.String())
+	}
+	a.warnIfUnsyncable(20, maxSyncableSnapshot+1)
+	if !strings.Contains(logged.String(), "snapshot too large for state sync") || !strings.Contains(logged.String(), "height=20") {
+		t.Fatalf("a snapshot over the limit was not reported: %q", logged.String())
+	}
+	offer := func(chunks uint32) abcitypes.ResponseOfferSnapshot_Result {
+		hash := sha256.Sum256(nil)
+		res, err := a.OfferSnapshot(context.Background(), &abcitypes.RequestOfferSnapshot{
+			Snapshot: &abcitypes.Snapshot{Height: 5, Format: snapshotFormat, Chunks: chunks, Hash: hash[:]}, AppHash: []byte{1},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Result
+	}
+	if got := offer(uint32(maxSyncableSnapshot / snapshotChunk)); got != abcitypes.ResponseOfferSnapshot_ACCEPT {
+		t.Fatalf("an offer of a snapshot at the limit: %v", got)
+	}
+	if got := offer(uint32(maxSyncableSnapshot/snapshotChunk) + 1); got != abcitypes.ResponseOfferSnapshot_REJECT {
+		t.Fatalf("an offer of a snapshot over the limit: %v", got)
 	}
 }
