@@ -39,7 +39,9 @@ type Params struct {
 	// writes state at least this many heights after the last snapshot
 	// height folds a digest of the whole state into its state hash, so the
 	// app hash the validators sign covers the state at that height and a
-	// snapshot of it (a backup, state sync) can be verified. 0: none.
+	// snapshot of it (a backup, state sync) can be verified. 0: none; at
+	// most MaxSnapshotInterval. Changed later by the governance op
+	// SetSnapshotInterval.
 	SnapshotInterval uint64 `json:"snapshot_interval,omitempty"`
 }
 
@@ -100,6 +102,9 @@ func (p Params) Validate() error {
 	}
 	if p.MaxSignatures > 256 {
 		probs = append(probs, fmt.Sprintf("max_signatures=%d is above 256", p.MaxSignatures))
+	}
+	if c, msg := checkSnapshotInterval(p.SnapshotInterval); c != CodeOK {
+		probs = append(probs, msg)
 	}
 	if len(probs) > 0 {
 		return fmt.Errorf("%w: %s", ErrBadParams, strings.Join(probs, "; "))

@@ -128,12 +128,12 @@ func ValidateTx(txBytes []byte, chainID string, lim Limits) (*Tx, *TxBody, Code,
 }
 
 // IsGovOp reports whether op changes the consortium (validators, orgs) or
-// its chain rules (retention).
+// its chain rules (retention, audit anchors, the snapshot interval).
 func IsGovOp(op *Op) bool {
 	switch op.Sum.(type) {
 	case *Op_AddValidator, *Op_RemoveValidator, *Op_AddOrg, *Op_RemoveOrg:
 		return true
-	case *Op_SetRetention, *Op_AuditAnchor:
+	case *Op_SetRetention, *Op_AuditAnchor, *Op_SetSnapshotInterval:
 		return true
 	}
 	return false
@@ -228,6 +228,8 @@ func checkOp(op *Op, lim Limits) (Code, string) {
 		}
 	case *Op_AuditAnchor:
 		return checkAuditAnchor(o.AuditAnchor)
+	case *Op_SetSnapshotInterval:
+		return checkSetSnapshotInterval(o.SetSnapshotInterval)
 	case *Op_RegisterParticipant, *Op_RemoveParticipant, *Op_BeginGtx, *Op_GtxAnswer, *Op_GtxDeadline:
 		return checkGtxOp(op, lim)
 	case *Op_RegisterNode:

@@ -158,6 +158,8 @@ func describeOp(op *types.Op) (string, string) {
 		return "remove_org", "org:" + o.RemoveOrg.Id
 	case *types.Op_SetRetention:
 		return "set_retention", "params:retention"
+	case *types.Op_SetSnapshotInterval:
+		return "set_snapshot_interval", fmt.Sprintf("params:snapshot_interval:%d", o.SetSnapshotInterval.SnapshotInterval)
 	case *types.Op_AuditAnchor:
 		return audit.ActionAuditAnchor, audit.AnchorResource(o.AuditAnchor.Seq, o.AuditAnchor.Hash, o.AuditAnchor.PruneBelow)
 	case *types.Op_RegisterParticipant:

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/dstt/dstt/audit"
-	"github.com/dstt/dstt/security"
 	"github.com/dstt/dstt/storage"
 	"github.com/dstt/dstt/types"
 	"github.com/dstt/dstt/types/typestest"
@@ -170,12 +169,7 @@ func TestAuditAnchorAndPrune(t *testing.T) {
 func (w *workload) auditAnchorTx(t testing.TB, height uint64) []byte {
 	op := w.auditAnchorOp()
 	w.anchorNonce++
-	body := types.TxBody{ChainId: typestest.Chain, Nonce: 1<<40 + w.anchorNonce, ValidUntilHeight: height + 2, Ops: []types.Op{op}}
-	var ss []security.Signer
-	for _, i := range w.arng.Perm(3)[:1+w.arng.Intn(3)] {
-		ss = append(ss, w.key(i))
-	}
-	return typestest.SignTx(t, &body, ss...)
+	return w.signedGovTx(t, w.arng, 1<<40+w.anchorNonce, height, op)
 }
 
 func (w *workload) auditAnchorOp() types.Op {

@@ -44,10 +44,13 @@ type workload struct {
 	// Audit anchors (auditanchor_test.go) draw from arng.
 	arng        *rand.Rand
 	anchorNonce uint64
+	// Snapshot interval changes (snapshotinterval_test.go) draw from srng.
+	srng          *rand.Rand
+	intervalNonce uint64
 }
 
 func newWorkload(seed int64) *workload {
-	w := &workload{rng: rand.New(rand.NewSource(seed)), grng: rand.New(rand.NewSource(seed + 1<<32)), arng: rand.New(rand.NewSource(seed + 2<<32))}
+	w := &workload{rng: rand.New(rand.NewSource(seed)), grng: rand.New(rand.NewSource(seed + 1<<32)), arng: rand.New(rand.NewSource(seed + 2<<32)), srng: rand.New(rand.NewSource(seed + 3<<32))}
 	for i := range 5 {
 		k := typestest.Key(fmt.Sprintf("signer%d", i))
 		w.signers = append(w.signers, k)
@@ -262,6 +265,9 @@ func (w *workload) block(t testing.TB, h uint64, versions func(string) types.Ver
 	if w.ref != nil && w.arng.Intn(6) == 0 {
 		txs = append(txs, w.auditAnchorTx(t, h))
 	}
+	if w.ref != nil && w.srng.Intn(6) == 0 {
+		txs = append(txs, w.snapshotIntervalTx(t, h))
+	}
 	return Block{Height: h, Time: time.Unix(int64(h), 0), Txs: txs, Misbehavior: w.misbehavior(h)}
 }
 
@@ -318,6 +324,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int, params types.Params) {
 	w.ref = ref
 	versions := committedVersions(ref)
 	changes, denied, policyChanges, govChanges, rotations, punished := 0, 0, 0, 0, 0, 0
+	snaps := snapshotLog{interval: params.SnapshotInterval}
 	for h := uint64(1); h <= uint64(blocks); h++ {
 		block := w.block(t, h, versions)
 		txs := block.Txs
@@ -406,6 +413,8 @@ func replicasAgree(t *testing.T, seed int64, blocks int, params types.Params) {
 		}
 		agreeOnFloor(t, engines, h)
 		agreeOnAuditFloor(t, engines, h)
+		agreeOnSnapshots(t, engines, h, first.AppHash)
+		snaps.note(ref, h)
 		gtxAgree(t, seed, h, engines, types.Address(w.signers[0].PubKey()))
 		if h%7 == 0 { // restart engine 3 over its store
 			engines[3] = open(restartStore, PlainVerifier{})
@@ -425,6 +434,7 @@ func replicasAgree(t *testing.T, seed int64, blocks int, params types.Params) {
 		wantPruned(t, engines)
 	}
 	logAuditFloor(t, seed, ref)
+	snaps.check(t, seed)
 	// Every replica reads the same values.
 	for _, key := range w.keys() {
 		want, werr := ref.Reader().Get(key, 0)

@@ -200,7 +200,7 @@ func (e *Engine) applyOps(st *staged, d *decodedTx) ([]pendingWrite, error) {
 			}
 		case *types.Op_Grant, *types.Op_Revoke, *types.Op_Policy,
 			*types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg,
-			*types.Op_SetRetention, *types.Op_AuditAnchor,
+			*types.Op_SetRetention, *types.Op_AuditAnchor, *types.Op_SetSnapshotInterval,
 			*types.Op_RegisterParticipant, *types.Op_RemoveParticipant, *types.Op_BeginGtx, *types.Op_GtxAnswer, *types.Op_GtxDeadline,
 			*types.Op_RegisterNode, *types.Op_RemoveNode:
 			policyOps = append(policyOps, i)
@@ -264,7 +264,7 @@ func (e *Engine) applyPolicyOps(st *staged, d *decodedTx, idx []int) error {
 			}
 			continue
 		case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg,
-			*types.Op_SetRetention, *types.Op_AuditAnchor,
+			*types.Op_SetRetention, *types.Op_AuditAnchor, *types.Op_SetSnapshotInterval,
 			*types.Op_RegisterNode, *types.Op_RemoveNode:
 			if err := e.applyGovOp(st, d, i, ver); err != nil {
 				return fmt.Errorf("abci: governance op: %w", err)

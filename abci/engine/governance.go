@@ -160,16 +160,6 @@ func (e *Engine) putJSON(st *staged, key []byte, v any, ver storage.Version) err
 
 func validatorKey(pub []byte) []byte { return prefixed(nsValidator, types.Address(pub)) }
 
-// isGovOp reports whether op needs k-of-n org signatures.
-func isGovOp(op *types.Op) bool {
-	switch op.Sum.(type) {
-	case *types.Op_AddValidator, *types.Op_RemoveValidator, *types.Op_AddOrg, *types.Op_RemoveOrg,
-		*types.Op_SetRetention, *types.Op_AuditAnchor:
-		return true
-	}
-	return false
-}
-
 // checkGovOp validates a governance op's fields (stateless).
 func checkGovOp(op *types.Op) (types.Code, string) {
 	switch o := op.Sum.(type) {
@@ -207,7 +197,7 @@ func checkGovOp(op *types.Op) (types.Code, string) {
 // holds a governance op. Called after authorize, against the policy before
 // the tx.
 func (e *Engine) authorizeGov(st *staged, d *decodedTx) error {
-	if !slices.ContainsFunc(d.body.Ops, func(op types.Op) bool { return isGovOp(&op) }) {
+	if !slices.ContainsFunc(d.body.Ops, func(op types.Op) bool { return types.IsGovOp(&op) }) {
 		return nil
 	}
 	orgs, err := e.orgsOfSigners(st, d)
@@ -304,6 +294,8 @@ func (e *Engine) applyGovOp(st *staged, d *decodedTx, i int, ver storage.Version
 		return e.applySetRetention(st, ver, o.SetRetention)
 	case *types.Op_AuditAnchor:
 		return e.applyAuditAnchor(st, d, i, ver, o.AuditAnchor)
+	case *types.Op_SetSnapshotInterval:
+		return e.applySetSnapshotInterval(st, ver, o.SetSnapshotInterval)
 	case *types.Op_RegisterNode, *types.Op_RemoveNode:
 		return e.applyNodeOp(st, d, i, ver)
 	}

@@ -51,6 +51,15 @@ func (e *Engine) stageBlockTime(st *staged, b *Block) {
 // applySetRetention is the governance op SetRetention: it rewrites the
 // chain record's retention params (effective from the block's Commit).
 func (e *Engine) applySetRetention(st *staged, ver storage.Version, op *types.SetRetention) error {
+	return e.setParams(st, ver, func(p *types.Params) {
+		p.RetainHeights, p.RetainSeconds = op.RetainHeights, op.RetainSeconds
+	})
+}
+
+// setParams stages the chain record with its params changed by set: the
+// governance ops that change chain params (SetRetention,
+// SetSnapshotInterval), effective from the block's Commit (promoteParams).
+func (e *Engine) setParams(st *staged, ver storage.Version, set func(*types.Params)) error {
 	var rec chainRecord
 	ok, err := e.readJSON(st, paramsKey, &rec)
 	if err != nil {
@@ -59,12 +68,12 @@ func (e *Engine) applySetRetention(st *staged, ver storage.Version, op *types.Se
 	if !ok {
 		return errors.New("abci: no chain record")
 	}
-	rec.Params.RetainHeights, rec.Params.RetainSeconds = op.RetainHeights, op.RetainSeconds
+	set(&rec.Params)
 	return e.putJSON(st, paramsKey, rec, ver)
 }
 
-// promoteParams makes the params the block wrote (SetRetention) the
-// committed ones.
+// promoteParams makes the params the block wrote (SetRetention,
+// SetSnapshotInterval) the committed ones.
 func (e *Engine) promoteParams(st *staged) error {
 	i, ok := st.latest[string(paramsKey)]
 	if !ok {
