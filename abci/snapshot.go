@@ -214,7 +214,11 @@ func listSnapshotFiles(dir string) ([]snapshotFile, error) {
 	return out, nil
 }
 
-// ListSnapshots offers the snapshot files to peers.
+// ListSnapshots offers the snapshot files to peers: those at or above the
+// retain height Commit gives CometBFT, whose blocks after the snapshot a
+// joining node can still fetch. A file below it (snapshots turned off by
+// SetSnapshotInterval, or an older file the floor passed) stays on disk
+// for `dstt snapshot` but is not offered.
 func (a *App) ListSnapshots(context.Context, *abcitypes.RequestListSnapshots) (*abcitypes.ResponseListSnapshots, error) {
 	resp := &abcitypes.ResponseListSnapshots{}
 	if a.snaps == nil {
@@ -224,7 +228,11 @@ func (a *App) ListSnapshots(context.Context, *abcitypes.RequestListSnapshots) (*
 	if err != nil {
 		return nil, err
 	}
+	floor := uint64(a.retainHeight())
 	for _, f := range files {
+		if f.height < floor {
+			continue
+		}
 		sum, size, err := a.snaps.sum(f.path)
 		if err != nil {
 			continue // pruned meanwhile

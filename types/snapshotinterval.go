@@ -17,9 +17,9 @@ func checkSnapshotInterval(n uint64) (Code, string) {
 	return CodeOK, ""
 }
 
-// checkSetSnapshotInterval is the stateless check of a SetSnapshotInterval
+// CheckSetSnapshotInterval is the stateless check of a SetSnapshotInterval
 // op.
-func checkSetSnapshotInterval(op *SetSnapshotInterval) (Code, string) {
+func CheckSetSnapshotInterval(op *SetSnapshotInterval) (Code, string) {
 	if op == nil {
 		return CodeInvalidOp, "empty set_snapshot_interval"
 	}

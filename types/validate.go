@@ -229,7 +229,7 @@ func checkOp(op *Op, lim Limits) (Code, string) {
 	case *Op_AuditAnchor:
 		return checkAuditAnchor(o.AuditAnchor)
 	case *Op_SetSnapshotInterval:
-		return checkSetSnapshotInterval(o.SetSnapshotInterval)
+		return CheckSetSnapshotInterval(o.SetSnapshotInterval)
 	case *Op_RegisterParticipant, *Op_RemoveParticipant, *Op_BeginGtx, *Op_GtxAnswer, *Op_GtxDeadline:
 		return checkGtxOp(op, lim)
 	case *Op_RegisterNode:

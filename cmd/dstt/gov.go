@@ -129,7 +129,7 @@ func newGovProposeCmd(g *globals) *cobra.Command {
 			return g.writeProposal(f, "remove org "+args[0], types.Op{Sum: &types.Op_RemoveOrg{RemoveOrg: &types.RemoveOrg{Id: args[0]}}})
 		},
 	}
-	propose.AddCommand(addVal, rmVal, addOrg, rmOrg, newGovSetRetentionCmd(g, f))
+	propose.AddCommand(addVal, rmVal, addOrg, rmOrg, newGovSetRetentionCmd(g, f), newGovSetSnapshotIntervalCmd(g, f))
 	return propose
 }
 

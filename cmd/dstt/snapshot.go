@@ -35,8 +35,9 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		Use:   "snapshot",
 		Short: "Backups: snapshots of a stopped node's state, verified against the validators' signed commits",
 		Long: `A snapshot is the state at a snapshot height H (the chain param
-snapshot_interval must be set): every key's latest value, the audit chain and
-its head. Its app hash is in the header of H+1 that the validators signed.
+snapshot_interval must be set: in genesis, or on a running chain by
+dstt gov propose set-snapshot-interval): every key's latest value, the
+audit chain and its head. Its app hash is in the header of H+1 that the validators signed.
 export writes a backup file: the snapshot, CometBFT's chain at H (the
 signed headers of H and H+1, the validator sets of H to H+2, the consensus
 params), signed by this node's key. verify and import check every byte of
