@@ -20,10 +20,7 @@ import (
 // naming the lowest readable height, the latest read is unchanged, and
 // Commit hands CometBFT the same height to prune its blocks to.
 func TestRetentionByGovernance(t *testing.T) {
-	g := engine.DefaultGenesisState()
-	g.Admins = []string{typestest.Addr("carol")}
-	g.Orgs = []types.Org{{ID: "o1", Admins: []string{typestest.Addr("alice")}}, {ID: "o2", Admins: []string{typestest.Addr("bob")}}}
-	g.Threshold = 2
+	g := twoOrgs()
 	e := newChain(t, g)
 	a := NewApp(e, nil)
 	retain := []types.Op{{Sum: &types.Op_SetRetention{SetRetention: &types.SetRetention{RetainHeights: 4}}}}
@@ -55,6 +52,16 @@ func TestRetentionByGovernance(t *testing.T) {
 	if q = signedRead(t, a, typestest.Key("carol"), types.QueryGet, []byte("k"), 2); q.Code != 0 {
 		t.Fatalf("latest read: %+v", q)
 	}
+}
+
+// twoOrgs: chain-wide admin carol; orgs o1 (admin alice) and o2 (admin
+// bob), k = 2.
+func twoOrgs() engine.GenesisState {
+	g := engine.DefaultGenesisState()
+	g.Admins = []string{typestest.Addr("carol")}
+	g.Orgs = []types.Org{{ID: "o1", Admins: []string{typestest.Addr("alice")}}, {ID: "o2", Admins: []string{typestest.Addr("bob")}}}
+	g.Threshold = 2
+	return g
 }
 
 // signedQueryAt is signedQuery for a read at height.

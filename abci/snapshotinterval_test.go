@@ -9,7 +9,6 @@ import (
 
 	abcitypes "github.com/cometbft/cometbft/abci/types"
 
-	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/types"
 	"github.com/dstt/dstt/types/typestest"
 )
@@ -24,10 +23,7 @@ import (
 // offered.
 func TestSnapshotIntervalByGovernance(t *testing.T) {
 	ctx := context.Background()
-	g := engine.DefaultGenesisState()
-	g.Admins = []string{typestest.Addr("carol")}
-	g.Orgs = []types.Org{{ID: "o1", Admins: []string{typestest.Addr("alice")}}, {ID: "o2", Admins: []string{typestest.Addr("bob")}}}
-	g.Threshold = 2
+	g := twoOrgs()
 	g.Params.RetainHeights = 4
 	e := newChain(t, g)
 	a := NewApp(e, nil)

@@ -24,6 +24,18 @@ type anchorReplicas struct {
 	es []*Engine
 }
 
+// newAnchorReplicas: a Pebble and an in-memory replica of the threeOrgs
+// chain.
+func newAnchorReplicas(t *testing.T) *anchorReplicas {
+	ps, err := storage.NewPebbleStore(t.TempDir(), storage.DefaultPebbleOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ps.Close() })
+	vals := []string{"val1", "val2", "val3"}
+	return &anchorReplicas{t: t, es: []*Engine{newChain(t, ps, threeOrgs(), vals...), newChain(t, storage.NewInMemoryStore(), threeOrgs(), vals...)}}
+}
+
 func (r *anchorReplicas) block(txs ...[]byte) *BlockResult {
 	r.t.Helper()
 	var first *BlockResult
@@ -86,13 +98,7 @@ func entryHash(t *testing.T, e *Engine, seq uint64) []byte {
 // check and the chain verify from there, and the anchor tx's own entry
 // records the prune (audit.PrunedBy).
 func TestAuditAnchorAndPrune(t *testing.T) {
-	ps, err := storage.NewPebbleStore(t.TempDir(), storage.DefaultPebbleOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ps.Close() }()
-	vals := []string{"val1", "val2", "val3"}
-	r := &anchorReplicas{t: t, es: []*Engine{newChain(t, ps, threeOrgs(), vals...), newChain(t, storage.NewInMemoryStore(), threeOrgs(), vals...)}}
+	r := newAnchorReplicas(t)
 	e := r.es[0]
 	for i := range 4 { // entries 1-4: rejected governance txs (one org only)
 		mustFail := typestest.GovTx(t, e.Height(), []types.Op{typestest.AddValidator("val4", int64(10+i), "org1")}, "a1")
@@ -152,6 +158,7 @@ func TestAuditAnchorAndPrune(t *testing.T) {
 	if page, err := e.Reader().AuditEntries(audit.EntriesRequest{}); err != nil || page.Entries[0].Seq != 5 {
 		t.Fatalf("after pruning below the recorded anchor 5 the chain reads from %v (%v)", page.Entries, err)
 	}
+	ps := e.store
 	reopened, err := NewEngine(ps, NewCachedVerifier(16))
 	if err != nil {
 		t.Fatal(err)

@@ -76,13 +76,7 @@ func (r *anchorReplicas) snapshotAt(res *BlockResult, want uint64) {
 // last one (turning on, shorter, longer), each verifies against its app
 // hash, the audit entry records the new value, and 0 takes no more.
 func TestSetSnapshotInterval(t *testing.T) {
-	ps, err := storage.NewPebbleStore(t.TempDir(), storage.DefaultPebbleOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ps.Close() }()
-	vals := []string{"val1", "val2", "val3"}
-	r := &anchorReplicas{t: t, es: []*Engine{newChain(t, ps, threeOrgs(), vals...), newChain(t, storage.NewInMemoryStore(), threeOrgs(), vals...)}}
+	r := newAnchorReplicas(t)
 	e := r.es[0]
 	for i := range 3 {
 		mustOK(t, r.block(putTx(t, e, fmt.Sprint("org1/k", i))), 0)

@@ -16,13 +16,7 @@ import (
 // an export of the entries after the anchor verifies against it and the
 // validators' signatures.
 func TestAuditAnchorPruneE2E(t *testing.T) {
-	n := newDevNode(t)
-	addr := n.mustJSON("keys", "add", "dev", "--keyring-backend", "test")["address"].(string)
-	if out, errs, code := n.cli("", "init", "--admin", addr, "--chain-id", "anchor-e2e", "--rpc-laddr", n.rpc, "--p2p-laddr", n.p2p); code != 0 {
-		t.Fatalf("init: %d %s %s", code, out, errs)
-	}
-	n.withOrgs([]map[string]any{{"id": "org1", "admins": []string{addr}}}, 1, "dev")
-	n.start()
+	n := newOneOrgNode(t, "anchor-e2e")
 	for i := range 5 {
 		if _, errs, code := n.cli("", "tx", "put", fmt.Sprintf("k%d", i), "v"); code != 0 {
 			t.Fatalf("tx put: %s", errs)
@@ -81,6 +75,20 @@ func TestAuditAnchorPruneE2E(t *testing.T) {
 		t.Fatalf("verify the export after the anchor: exit %d %s %s", code, out, errs)
 	}
 	n.stop()
+}
+
+// newOneOrgNode starts a dev node on a new chain with access control whose
+// one member org (k = 1) has the key dev, which the CLI signs with, as its
+// admin.
+func newOneOrgNode(t *testing.T, chainID string) *devNode {
+	n := newDevNode(t)
+	addr := n.mustJSON("keys", "add", "dev", "--keyring-backend", "test")["address"].(string)
+	if out, errs, code := n.cli("", "init", "--admin", addr, "--chain-id", chainID, "--rpc-laddr", n.rpc, "--p2p-laddr", n.p2p); code != 0 {
+		t.Fatalf("init: %d %s %s", code, out, errs)
+	}
+	n.withOrgs([]map[string]any{{"id": "org1", "admins": []string{addr}}}, 1, "dev")
+	n.start()
+	return n
 }
 
 // withOrgs writes the member orgs and k into the home's genesis (before

@@ -13,13 +13,7 @@ import (
 // proposal of 2, signed and submitted, turns snapshots on: the stopped
 // node then makes a snapshot and a backup that verifies.
 func TestSnapshotIntervalByGovernanceE2E(t *testing.T) {
-	n := newDevNode(t)
-	addr := n.mustJSON("keys", "add", "dev", "--keyring-backend", "test")["address"].(string)
-	if out, errs, code := n.cli("", "init", "--admin", addr, "--chain-id", "snapint-e2e", "--rpc-laddr", n.rpc, "--p2p-laddr", n.p2p); code != 0 {
-		t.Fatalf("init: %d %s %s", code, out, errs)
-	}
-	n.withOrgs([]map[string]any{{"id": "org1", "admins": []string{addr}}}, 1, "dev")
-	n.start()
+	n := newOneOrgNode(t, "snapint-e2e")
 	if _, errs, code := n.cli("", "tx", "put", "k0", "v"+valueMark); code != 0 {
 		t.Fatalf("tx put: %s", errs)
 	}
