@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"hash"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -107,20 +108,42 @@ func (s *snapshots) sum(path string) ([]byte, int64, error) {
 	if ok && c.size == fi.Size() && c.mod.Equal(fi.ModTime()) {
 		return c.sum[:], c.size, nil
 	}
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, err
 	}
-	c = fileSum{size: int64(len(b)), mod: fi.ModTime(), sum: sha256.Sum256(b)}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	c = fileSum{size: n, mod: fi.ModTime()}
+	h.Sum(c.sum[:0])
 	if c.size == fi.Size() {
-		s.mu.Lock()
-		if s.sums == nil {
-			s.sums = map[string]fileSum{}
-		}
-		s.sums[path] = c
-		s.mu.Unlock()
+		s.put(path, c)
 	}
 	return c.sum[:], c.size, nil
+}
+
+func (s *snapshots) put(path string, c fileSum) {
+	s.mu.Lock()
+	if s.sums == nil {
+		s.sums = map[string]fileSum{}
+	}
+	s.sums[path] = c
+	s.mu.Unlock()
+}
+
+// remember caches sum, the SHA-256 of the file just written at path.
+func (s *snapshots) remember(path string, sum []byte) {
+	fi, err := os.Stat(path)
+	if err != nil || len(sum) != sha256.Size {
+		return
+	}
+	c := fileSum{size: fi.Size(), mod: fi.ModTime()}
+	copy(c.sum[:], sum)
+	s.put(path, c)
 }
 
 // forget drops a removed file's cached sum.
@@ -131,24 +154,26 @@ func (s *snapshots) forget(path string) {
 }
 
 // snapshotAfterCommit writes the snapshot of the height just committed
-// when it is a snapshot height. A failure is logged: the chain goes on.
+// when it is a snapshot height, streamed from the store (memory does not
+// grow with the state), and caches the file's SHA-256 for ListSnapshots.
+// A failure is logged: the chain goes on.
 func (a *App) snapshotAfterCommit() {
 	h := a.engine.Height()
 	if a.snaps == nil || a.reader.LastSnapshotHeight() != h {
 		return
 	}
-	s, err := a.engine.Snapshot(h)
-	var size int
-	if err == nil {
-		b := s.Encode()
-		size = len(b)
-		err = writeFileAtomic(filepath.Join(a.snaps.dir, fmt.Sprintf("%d.snap", h)), b)
-	}
+	path := filepath.Join(a.snaps.dir, fmt.Sprintf("%d.snap", h))
+	var info engine.SnapshotInfo
+	err := writeFileAtomic(path, func(w io.Writer) (err error) {
+		info, err = a.engine.WriteSnapshot(h, w)
+		return err
+	})
 	if err != nil {
 		a.logger.Error("writing the snapshot failed", "height", h, "err", err)
 		return
 	}
-	a.warnIfUnsyncable(h, int64(size))
+	a.snaps.remember(path, info.SHA256)
+	a.warnIfUnsyncable(h, info.Bytes)
 	files, _ := a.snaps.list()
 	for len(files) > keepSnapshots {
 		_ = os.Remove(files[0].path)
@@ -171,9 +196,23 @@ func (a *App) warnIfUnsyncable(h uint64, size int64) {
 	}
 }
 
-func writeFileAtomic(path string, b []byte) error {
+// writeFileAtomic writes path through write: into path.tmp, synced, then
+// renamed over path, so that path is whole or absent.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	err = write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, path)

@@ -59,6 +59,13 @@ func TestStateSync(t *testing.T) {
 		}
 		file = append(file, c.Chunk...)
 	}
+	// The hash cached as the file was written is the file's, and so is
+	// the one a restarted node computes from the file.
+	src.snaps.sums = nil
+	again, err := src.ListSnapshots(ctx, &abcitypes.RequestListSnapshots{})
+	if sum := sha256.Sum256(file); err != nil || !bytes.Equal(snap.Hash, sum[:]) || !bytes.Equal(again.Snapshots[len(again.Snapshots)-1].Hash, sum[:]) {
+		t.Fatalf("snapshot hash %X, after a restart %v (%v); the file's SHA-256 is %X", snap.Hash, again, err, sum)
+	}
 
 	join := func(chunk []byte, appHash []byte) (*App, abcitypes.ResponseApplySnapshotChunk_Result) {
 		e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})

@@ -200,12 +200,12 @@ func prunedAuditErr(seq, floor uint64) error {
 	return fmt.Errorf("%w: audit entry %d is pruned (below the audit export anchor's prune point); the lowest readable entry is seq %d", ErrPruned, seq, floor)
 }
 
-// snapshotAuditFloor is the audit floor recorded in s (its anchor record
-// is state the digest covers), 1 when there is none or it does not decode
-// (then the digest check has refused s already or the chain is checked
-// from seq 1).
-func snapshotAuditFloor(s *Snapshot) uint64 {
-	ent, ok := s.find(anchorKey)
+// snapshotAuditFloor is the audit floor recorded in the snapshot anchor,
+// its anchor record (state the digest covers), 1 when there is none or it
+// does not decode (then the digest check refuses the snapshot or the chain
+// is checked from seq 1).
+func snapshotAuditFloor(anchor storage.Entry, ok bool) uint64 {
+	ent := anchor
 	var rec anchorRecord
 	if !ok || json.Unmarshal(ent.Value, &rec) != nil {
 		return 1

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"slices"
 
 	"github.com/dstt/dstt/audit"
@@ -187,7 +188,7 @@ func ExportSnapshot(store storage.Store, height uint64) (*Snapshot, error) {
 	if s.PrevStateHash, _, err = decodeHeadRecord(prev[0].Value); err != nil {
 		return nil, err
 	}
-	if s.AppHash, s.ChainID, err = snapshotHeader(s); err != nil {
+	if s.AppHash, s.ChainID, err = snapshotHeader(s.find); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -203,9 +204,10 @@ func (s *Snapshot) find(key []byte) (storage.Entry, bool) {
 }
 
 // snapshotHeader derives the app hash (from the head record) and the
-// chain id (from the chain record) of s.
-func snapshotHeader(s *Snapshot) ([]byte, string, error) {
-	ent, ok := s.find(headKey)
+// chain id (from the chain record) of a snapshot whose entries find
+// looks up.
+func snapshotHeader(find func(key []byte) (storage.Entry, bool)) ([]byte, string, error) {
+	ent, ok := find(headKey)
 	if !ok {
 		return nil, "", fmt.Errorf("%w: no head record", ErrSnapshot)
 	}
@@ -214,7 +216,7 @@ func snapshotHeader(s *Snapshot) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("%w: %v", ErrSnapshot, err)
 	}
 	var rec chainRecord
-	ent, ok = s.find(paramsKey)
+	ent, ok = find(paramsKey)
 	if !ok || json.Unmarshal(ent.Value, &rec) != nil {
 		return nil, "", fmt.Errorf("%w: no chain record", ErrSnapshot)
 	}
@@ -231,6 +233,8 @@ func (s *Snapshot) AuditHead() (audit.ChainHead, error) {
 	return head, err
 }
 
-// Snapshot is ExportSnapshot of the engine's store at the snapshot height
-// at or below height.
-func (e *Engine) Snapshot(height uint64) (*Snapshot, error) { return ExportSnapshot(e.store, height) }
+// WriteSnapshot is WriteSnapshot of the engine's store at the snapshot
+// height at or below height, unchecked.
+func (e *Engine) WriteSnapshot(height uint64, w io.Writer) (SnapshotInfo, error) {
+	return WriteSnapshot(e.store, height, w, nil)
+}
