@@ -163,11 +163,7 @@ func (a *App) snapshotAfterCommit() {
 		return
 	}
 	path := filepath.Join(a.snaps.dir, fmt.Sprintf("%d.snap", h))
-	var info engine.SnapshotInfo
-	err := writeFileAtomic(path, func(w io.Writer) (err error) {
-		info, err = a.engine.WriteSnapshot(h, w)
-		return err
-	})
+	info, err := WriteSnapshotFile(path, func(w io.Writer) (engine.SnapshotInfo, error) { return a.engine.WriteSnapshot(h, w) })
 	if err != nil {
 		a.logger.Error("writing the snapshot failed", "height", h, "err", err)
 		return
@@ -196,26 +192,30 @@ func (a *App) warnIfUnsyncable(h uint64, size int64) {
 	}
 }
 
-// writeFileAtomic writes path through write: into path.tmp, synced, then
-// renamed over path, so that path is whole or absent.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
+// WriteSnapshotFile writes the snapshot file at path with write (an
+// engine.WriteSnapshot): into path.tmp, synced, then renamed over path, so
+// that path is whole or absent.
+func WriteSnapshotFile(path string, write func(io.Writer) (engine.SnapshotInfo, error)) (engine.SnapshotInfo, error) {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return err
+		return engine.SnapshotInfo{}, err
 	}
-	err = write(f)
+	info, err := write(f)
 	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return err
+		return engine.SnapshotInfo{}, err
 	}
-	return os.Rename(tmp, path)
+	return info, nil
 }
 
 type snapshotFile struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dstt/dstt/abci"
 	"github.com/dstt/dstt/abci/engine"
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/storage"
@@ -83,40 +84,68 @@ func (g *globals) snapshotCreate() error {
 	if err != nil {
 		return fmt.Errorf("%w (is the node running? stop it first)", err)
 	}
-	s, err := engine.ExportSnapshot(store, uint64(last-1))
-	err = errors.Join(err, store.Close())
-	if err != nil {
+	info, path, err := writeSignedSnapshot(h, store, uint64(last-1))
+	if err = errors.Join(err, store.Close()); err != nil {
 		return err
 	}
-	if err := verifySigned(h, s); err != nil {
-		return err
+	return g.printSnapshotInfo(info, path, "created")
+}
+
+// writeSignedSnapshot writes the snapshot of the last snapshot height at
+// or below height into the home's snapshot directory, streamed from store
+// and checked as it is written against the app hash the validators signed
+// for it (read from h's block store): a snapshot that does not check out
+// leaves no file.
+func writeSignedSnapshot(h *consensus.Home, store storage.Store, height uint64) (engine.SnapshotInfo, string, error) {
+	snapH, err := engine.SnapshotHeight(store, height)
+	if err != nil {
+		return engine.SnapshotInfo{}, "", err
+	}
+	signed, err := signedAppHash(h, snapH)
+	if err != nil {
+		return engine.SnapshotInfo{}, "", err
 	}
 	dir := snapshotsDir(h)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return engine.SnapshotInfo{}, "", err
 	}
-	path := filepath.Join(dir, fmt.Sprintf("%d.snap", s.Height))
-	b := s.Encode()
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return err
-	}
-	return g.printSnapshot(s, len(b), path, "created")
+	path := filepath.Join(dir, fmt.Sprintf("%d.snap", snapH))
+	info, err := abci.WriteSnapshotFile(path, func(w io.Writer) (engine.SnapshotInfo, error) {
+		return engine.WriteSnapshot(store, snapH, w, signed)
+	})
+	return info, path, err
 }
 
 // verifySigned checks s against the app hash the validators signed for
 // its height, read from h's block store.
 func verifySigned(h *consensus.Home, s *engine.Snapshot) error {
-	signed, err := consensus.SignedAppHash(h, int64(s.Height))
+	signed, err := signedAppHash(h, s.Height)
 	if err != nil {
-		return fmt.Errorf("%w: %v", engine.ErrSnapshot, err)
+		return err
 	}
 	return engine.VerifySnapshot(s, signed)
 }
 
+// signedAppHash is the app hash the validators signed for height, read
+// from h's block store.
+func signedAppHash(h *consensus.Home, height uint64) ([]byte, error) {
+	signed, err := consensus.SignedAppHash(h, int64(height))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", engine.ErrSnapshot, err)
+	}
+	return signed, nil
+}
+
 func (g *globals) printSnapshot(s *engine.Snapshot, size int, file, verb string) error {
-	j := snapshotJSON{Height: s.Height, AppHash: strings.ToUpper(hex.EncodeToString(s.AppHash)), Entries: len(s.Entries), Bytes: size, File: file}
-	if head, err := s.AuditHead(); err == nil {
-		j.AuditHead = head.String()
+	info := engine.SnapshotInfo{Height: s.Height, AppHash: s.AppHash, Entries: uint64(len(s.Entries)), Bytes: int64(size)}
+	info.AuditHead, _ = s.AuditHead()
+	return g.printSnapshotInfo(info, file, verb)
+}
+
+func (g *globals) printSnapshotInfo(info engine.SnapshotInfo, file, verb string) error {
+	j := snapshotJSON{Height: info.Height, AppHash: strings.ToUpper(hex.EncodeToString(info.AppHash)), Entries: int(info.Entries), Bytes: int(info.Bytes), File: file}
+	if info.AuditHead.Hash != nil {
+		j.AuditHead = info.AuditHead.String()
 	}
 	return g.print(j, func(w io.Writer) {
 		fmt.Fprintf(w, "%s snapshot of height %d: app hash %s, audit head %s, %d entries, %d bytes\n", verb, j.Height, j.AppHash, j.AuditHead, j.Entries, j.Bytes)
