@@ -233,6 +233,10 @@ func (s *Snapshot) AuditHead() (audit.ChainHead, error) {
 	return head, err
 }
 
+// Snapshot is ExportSnapshot of the engine's store at the snapshot height
+// at or below height.
+func (e *Engine) Snapshot(height uint64) (*Snapshot, error) { return ExportSnapshot(e.store, height) }
+
 // WriteSnapshot is WriteSnapshot of the engine's store at the snapshot
 // height at or below height, unchecked.
 func (e *Engine) WriteSnapshot(height uint64, w io.Writer) (SnapshotInfo, error) {
