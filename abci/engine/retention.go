@@ -130,10 +130,15 @@ func (e *Engine) nextFloor(h uint64, t time.Time, prev uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if e.params.SnapshotInterval > 0 {
+	if e.params.SnapshotInterval > 0 && e.lastDigest > 0 && e.lastDigest >= prev {
 		// The state at the last snapshot height stays readable: its
-		// snapshot is taken from it (snapshot.go).
-		floor = max(min(floor, e.lastDigest), prev)
+		// snapshot is taken from it (snapshot.go). Before the first
+		// snapshot height there is nothing to keep (a snapshot is taken
+		// from the latest state), nor after the floor passed the last one
+		// while snapshots were off (SetSnapshotInterval): holding the
+		// floor there would keep nothing readable and pin it until the
+		// next snapshot height.
+		floor = min(floor, e.lastDigest)
 	}
 	if step := max((h-floor+1)/4, 1); floor < prev+step {
 		return prev, nil

@@ -18,12 +18,11 @@ import (
 // state, so they agree on the snapshot heights across any change.
 //
 // Retention (retention.go, nextFloor) keeps the last snapshot height
-// readable only while snapshots are on: turning them off lets the state
-// floor, and with it the retain height CometBFT is given (abci), follow the
-// retention rule again, so nothing stays pinned; turning them on keeps the
-// floor from rising past the last snapshot height (or from rising at all,
-// when it is past it or there is none) until the next snapshot height,
-// whose state so stays readable for its snapshot.
+// readable only while snapshots are on and it still is: turning them off
+// lets the state floor, and with it the retain height CometBFT is given
+// (abci), follow the retention rule again, so nothing stays pinned; turning
+// them on holds nothing until the next snapshot height (a snapshot is taken
+// from the latest state), from which the floor stays at or below it.
 func (e *Engine) applySetSnapshotInterval(st *staged, ver storage.Version, op *types.SetSnapshotInterval) error {
 	return e.setParams(st, ver, func(p *types.Params) { p.SnapshotInterval = op.SnapshotInterval })
 }

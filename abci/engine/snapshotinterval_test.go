@@ -147,20 +147,18 @@ func lastEntry(t *testing.T, e *Engine) audit.Entry {
 }
 
 // TestSnapshotIntervalAndRetention: on a chain that prunes (retain_heights
-// 4) turning snapshots on holds the lowest readable height at or below the
-// last snapshot height, whose snapshot so stays exportable and verifies,
-// and turning them off lets the floor (which CometBFT's retain height
-// follows) pass the last snapshot height again: nothing stays pinned.
+// 4), turning snapshots on pins nothing before the first snapshot height
+// (an interval beyond the chain's height: the floor goes on rising); from
+// it on the lowest readable height stays at or below the last snapshot
+// height, whose snapshot so stays exportable and verifies; turning them off
+// lets the floor (which CometBFT's retain height follows) pass the last
+// snapshot height again, and turning them on again with a longer interval
+// does not hold the floor at that old, already pruned, height.
 func TestSnapshotIntervalAndRetention(t *testing.T) {
 	g := threeOrgs()
 	g.Params.RetainHeights = 4
 	e := newChain(t, storage.NewInMemoryStore(), g, "val1", "val2", "val3")
 	r := &anchorReplicas{t: t, es: []*Engine{e}}
-	puts := func(n int) {
-		for range n {
-			mustOK(t, r.block(putTx(t, e, "org1/k")), 0)
-		}
-	}
 	floor := func() uint64 {
 		f, err := e.Reader().Floor()
 		if err != nil {
@@ -168,11 +166,24 @@ func TestSnapshotIntervalAndRetention(t *testing.T) {
 		}
 		return f
 	}
-	puts(20)
-	if floor() < 10 {
-		t.Fatalf("floor %d at height %d with retain_heights 4: want pruning", floor(), e.Height())
+	// puts commits n writing blocks and requires the floor to pass from.
+	puts := func(n int, from uint64, what string) {
+		t.Helper()
+		for range n {
+			mustOK(t, r.block(putTx(t, e, "org1/k")), 0)
+		}
+		if f := floor(); f <= from {
+			t.Fatalf("%s: floor %d at height %d, want above %d", what, f, e.Height(), from)
+		}
 	}
-	mustOK(t, r.block(typestest.GovTx(t, e.Height(), intervalOp(10), "a1", "a2")), 0)
+	interval := func(n uint64) { mustOK(t, r.block(typestest.GovTx(t, e.Height(), intervalOp(n), "a1", "a2")), 0) }
+	puts(20, 10, "no snapshots")
+	interval(1000)
+	puts(12, floor(), "snapshots on, none taken yet")
+	if got := e.Reader().LastSnapshotHeight(); got != 0 {
+		t.Fatalf("a snapshot at %d with interval 1000 at height %d", got, e.Height())
+	}
+	interval(10)
 	for range 30 {
 		res := r.block(putTx(t, e, "org1/k"))
 		mustOK(t, res, 0)
@@ -188,15 +199,13 @@ func TestSnapshotIntervalAndRetention(t *testing.T) {
 			r.snapshotAt(res, snap)
 		}
 	}
-	snap := e.Reader().LastSnapshotHeight()
-	if snap < 40 {
-		t.Fatalf("last snapshot height %d at height %d with interval 10", snap, e.Height())
-	}
-	mustOK(t, r.block(typestest.GovTx(t, e.Height(), intervalOp(0), "a1", "a2")), 0)
-	snap = e.Reader().LastSnapshotHeight() // the op's block may be one still
-	puts(20)
-	if got := floor(); got <= snap || e.Reader().LastSnapshotHeight() != snap {
-		t.Fatalf("snapshots off: floor %d, last snapshot height %d (was %d): the floor must pass it", got, e.Reader().LastSnapshotHeight(), snap)
+	interval(0)
+	snap := e.Reader().LastSnapshotHeight() // the op's block may be one still
+	puts(20, snap, "snapshots off")
+	interval(1000)
+	puts(12, floor(), "snapshots on again, the last one pruned")
+	if got := e.Reader().LastSnapshotHeight(); got != snap {
+		t.Fatalf("last snapshot height %d, want %d", got, snap)
 	}
 }
 
