@@ -210,11 +210,11 @@ func TestGenerateRefusesExistingTestnet(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	err := testnet.Options{Validators: 51, Transport: "udp", BasePort: 80, Threshold: 60, ChainID: "bad chain"}.Validate()
+	err := testnet.Options{Validators: 51, Transport: "udp", BasePort: 80, Threshold: 60, ChainID: "bad chain", SnapshotInterval: 1 << 40}.Validate()
 	if !errors.Is(err, testnet.ErrInvalidOptions) {
 		t.Fatalf("Validate = %v", err)
 	}
-	for _, want := range []string{"validators 51", `transport "udp"`, "base port 80", "threshold 60", `chain id "bad chain"`} {
+	for _, want := range []string{"validators 51", `transport "udp"`, "base port 80", "threshold 60", `chain id "bad chain"`, "snapshot interval 1099511627776"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q: %v", want, err)
 		}

@@ -50,6 +50,9 @@ func (f *initFlags) initHome(home string) (*consensus.Home, error) {
 	gen := engine.DefaultGenesisState()
 	gen.Admins = f.admins
 	gen.Params.SnapshotInterval = f.snapshotInterval
+	if err := gen.Params.Validate(); err != nil {
+		return nil, err
+	}
 	appState, err := json.Marshal(gen)
 	if err != nil {
 		return nil, err

@@ -169,14 +169,17 @@ func appState(t *testing.T, h *consensus.Home) (uint64, []byte, string) {
 }
 
 // `dstt init --snapshot-interval N` writes the chain param into genesis,
-// and the engine reads it from there; a value that is not a count is
-// refused before anything is written.
+// and the engine reads it from there; a value that is not a count, or
+// above types.MaxSnapshotInterval, is refused before anything is written.
 func TestInitSnapshotInterval(t *testing.T) {
 	bin := dsttBinary(t)
 	home := filepath.Join(t.TempDir(), "home")
 	n := &devNode{t: t, bin: bin, home: home}
 	if _, errs, code := n.cli("", "init", "--snapshot-interval", "-1"); code == 0 || consensus.IsInitialised(home) {
 		t.Fatalf("init --snapshot-interval -1: exit %d %s", code, errs)
+	}
+	if _, errs, code := n.cli("", "init", "--snapshot-interval", "1000000001"); code == 0 || consensus.IsInitialised(home) || !strings.Contains(errs, "snapshot_interval=1000000001 is above 1000000000") {
+		t.Fatalf("init --snapshot-interval above the bound: exit %d %s", code, errs)
 	}
 	if out, errs, code := n.cli("", "init", "--snapshot-interval", "7"); code != 0 {
 		t.Fatalf("init: %s %s", out, errs)
