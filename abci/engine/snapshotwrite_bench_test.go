@@ -29,7 +29,7 @@ var snapshotKeys = flag.String("snapshot.keys", "200000", "BenchmarkSnapshotFile
 // bytes allocated and the peak of the Go heap's objects above what they
 // were before (sampled every millisecond):
 //
-//	go test -tags pebbledb ./abci/engine -run '^$' -bench BenchmarkSnapshotFile -benchtime 3x -snapshot.keys 200000,1000000
+//	go test -tags pebbledb ./abci/engine -run '^$' -bench BenchmarkSnapshotFile -benchtime 3x -snapshot.keys 200000,1000000,5000000
 func BenchmarkSnapshotFile(b *testing.B) {
 	for _, f := range strings.Split(*snapshotKeys, ",") {
 		keys, err := strconv.Atoi(f)
