@@ -39,11 +39,14 @@ const (
 	evGovernance      = "governance"       // an org and a validator added (k-of-n)
 	evMisbehaviour    = "misbehaviour"     // double-signing evidence in a block
 	evAuditGap        = "audit_gap"        // the node log lost entries
+	evParamsChange    = "params_change"    // retention and the snapshot interval changed (k-of-n)
+	evAuditAnchor     = "audit_anchor"     // the audit chain anchored, then pruned below the anchor (k-of-n)
 )
 
 // labels lists every step label; each must label at least one entry.
 var labels = []string{evBenign, evUnauthorizedTx, evReadDenied, evReplay, evKeyRotation,
-	evRetiredKey, evForgedSignature, evPolicyChange, evGovernance, evMisbehaviour, evAuditGap}
+	evRetiredKey, evForgedSignature, evPolicyChange, evGovernance, evMisbehaviour, evAuditGap,
+	evParamsChange, evAuditAnchor}
 
 // event is one generated audit entry and the step that caused it.
 type event struct {
@@ -316,6 +319,24 @@ func engineScenarios(t *testing.T, c *collector) {
 		evidence = append(evidence, engine.Misbehavior{Type: typ, Validator: val, Height: e.Height()})
 	}
 	block(evMisbehaviour, evidence)
+
+	gov := []string{"a1", "a2"}
+	block(evParamsChange, nil,
+		tx(gov, types.Op{Sum: &types.Op_SetRetention{SetRetention: &types.SetRetention{RetainHeights: 1000}}}),
+		tx(gov, types.Op{Sum: &types.Op_SetSnapshotInterval{SetSnapshotInterval: &types.SetSnapshotInterval{SnapshotInterval: 100}}}))
+	anchor := func(prune bool) []byte {
+		head, err := cons.src.Head(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		op := &types.AuditAnchor{Seq: head.Seq, Hash: head.Hash}
+		if prune {
+			op.PruneBelow = head.Seq
+		}
+		return tx(gov, types.Op{Sum: &types.Op_AuditAnchor{AuditAnchor: op}})
+	}
+	block(evAuditAnchor, nil, anchor(false))
+	block(evAuditAnchor, nil, anchor(true))
 }
 
 // truncationScenario deletes a node log and reopens it with the

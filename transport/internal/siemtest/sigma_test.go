@@ -35,6 +35,8 @@ var ruleTargets = map[string][]string{
 	"dstt_governance_change.yml":        {evGovernance},
 	"dstt_validator_misbehaviour.yml":   {evMisbehaviour},
 	"dstt_audit_log_truncated.yml":      {evAuditGap},
+	"dstt_retention_change.yml":         {evParamsChange},
+	"dstt_audit_anchor.yml":             {evAuditAnchor},
 }
 
 type ruleFile struct {
