@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/storage"
@@ -158,10 +159,24 @@ func (e *Engine) Restore(s *Snapshot) error {
 // then per entry key, height, index, value.
 const snapshotMagic = "dstt-snapshot/v1\n"
 
+// SnapshotHeader is what an encoded snapshot says before its entries.
+type SnapshotHeader struct {
+	ChainID string
+	Height  uint64
+	// AppHash and PrevStateHash: as in Snapshot.
+	AppHash, PrevStateHash []byte
+	Entries                uint64
+}
+
+// Header is the header of s's encoding.
+func (s *Snapshot) Header() SnapshotHeader {
+	return SnapshotHeader{ChainID: s.ChainID, Height: s.Height, AppHash: s.AppHash, PrevStateHash: s.PrevStateHash, Entries: uint64(len(s.Entries))}
+}
+
 // Encode is the file and chunk form of s (WriteSnapshot writes the same
 // bytes from a store, an entry at a time).
 func (s *Snapshot) Encode() []byte {
-	b := appendSnapshotHeader([]byte(snapshotMagic), s.ChainID, s.Height, s.AppHash, s.PrevStateHash, uint64(len(s.Entries)))
+	b := appendSnapshotHeader([]byte(snapshotMagic), s.Header())
 	for _, e := range s.Entries {
 		b = appendSnapshotEntry(b, e)
 	}
@@ -170,12 +185,12 @@ func (s *Snapshot) Encode() []byte {
 
 // appendSnapshotHeader appends the fields after the magic: chain id,
 // height, app hash, prev state hash, entry count.
-func appendSnapshotHeader(b []byte, chainID string, height uint64, appHash, prev []byte, entries uint64) []byte {
-	b = appendField(b, []byte(chainID))
-	b = binary.AppendUvarint(b, height)
-	b = appendField(b, appHash)
-	b = appendField(b, prev)
-	return binary.AppendUvarint(b, entries)
+func appendSnapshotHeader(b []byte, h SnapshotHeader) []byte {
+	b = appendField(b, []byte(h.ChainID))
+	b = binary.AppendUvarint(b, h.Height)
+	b = appendField(b, h.AppHash)
+	b = appendField(b, h.PrevStateHash)
+	return binary.AppendUvarint(b, h.Entries)
 }
 
 // appendSnapshotEntry appends one entry: key, height, index, value.
@@ -191,16 +206,16 @@ func appendField(b, v []byte) []byte { return append(binary.AppendUvarint(b, uin
 // DecodeSnapshot reverses Encode. It allocates no more than the input's
 // size, whatever the counts in it say.
 func DecodeSnapshot(b []byte) (*Snapshot, error) {
-	if !bytes.HasPrefix(b, []byte(snapshotMagic)) {
-		return nil, fmt.Errorf("%w: not a dstt snapshot (format v1)", ErrSnapshot)
+	r, err := newSnapReader(b)
+	if err != nil {
+		return nil, err
 	}
-	r := snapReader{b: b[len(snapshotMagic):]}
-	s := &Snapshot{ChainID: string(r.field()), Height: r.uvarint(), AppHash: r.field(), PrevStateHash: r.field()}
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
+	h := r.header()
+	s := &Snapshot{ChainID: h.ChainID, Height: h.Height, AppHash: h.AppHash, PrevStateHash: h.PrevStateHash}
+	if h.Entries > uint64(len(r.b)) {
 		r.err = errors.New("entry count over the input size")
 	}
-	for i := uint64(0); i < n && r.err == nil; i++ {
+	for i := uint64(0); i < h.Entries && r.err == nil; i++ {
 		e := storage.Entry{Key: r.field()}
 		e.Version.Height = r.uvarint()
 		idx := r.uvarint()
@@ -220,9 +235,45 @@ func DecodeSnapshot(b []byte) (*Snapshot, error) {
 	return s, nil
 }
 
+// maxSnapshotHeader bounds the bytes ReadSnapshotHeader reads: the magic,
+// a chain id (CometBFT's are at most 50 bytes), two hashes and varints.
+const maxSnapshotHeader = 4 << 10
+
+// ReadSnapshotHeader reads the header of the encoded snapshot in r (a
+// snapshot file), reading at most 4 KiB, not the entries: what `dstt
+// snapshot list` shows. The entries are not checked.
+func ReadSnapshotHeader(r io.Reader) (SnapshotHeader, error) {
+	b := make([]byte, maxSnapshotHeader)
+	n, err := io.ReadFull(r, b)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return SnapshotHeader{}, err
+	}
+	sr, err := newSnapReader(b[:n])
+	if err != nil {
+		return SnapshotHeader{}, err
+	}
+	h := sr.header()
+	if sr.err != nil {
+		return SnapshotHeader{}, fmt.Errorf("%w: malformed header: %v", ErrSnapshot, sr.err)
+	}
+	return h, nil
+}
+
+func newSnapReader(b []byte) (*snapReader, error) {
+	if !bytes.HasPrefix(b, []byte(snapshotMagic)) {
+		return nil, fmt.Errorf("%w: not a dstt snapshot (format v1)", ErrSnapshot)
+	}
+	return &snapReader{b: b[len(snapshotMagic):]}, nil
+}
+
 type snapReader struct {
 	b   []byte
 	err error
+}
+
+// header reads the fields before the entries.
+func (r *snapReader) header() SnapshotHeader {
+	return SnapshotHeader{ChainID: string(r.field()), Height: r.uvarint(), AppHash: r.field(), PrevStateHash: r.field(), Entries: r.uvarint()}
 }
 
 func (r *snapReader) uvarint() uint64 {

@@ -12,11 +12,8 @@ import (
 
 // SnapshotInfo describes a snapshot file WriteSnapshot wrote.
 type SnapshotInfo struct {
-	Height    uint64
-	AppHash   []byte
-	ChainID   string
+	SnapshotHeader
 	AuditHead audit.ChainHead
-	Entries   uint64
 	// Bytes and SHA256: the size and hash of the bytes written.
 	Bytes  int64
 	SHA256 []byte
@@ -53,7 +50,7 @@ func WriteSnapshot(store storage.Store, height uint64, w io.Writer, trusted []by
 	if err != nil {
 		return SnapshotInfo{}, err
 	}
-	info, prev, err := snapshotHead(store, h)
+	info, err := snapshotHead(store, h)
 	if err != nil {
 		return SnapshotInfo{}, err
 	}
@@ -71,7 +68,7 @@ func WriteSnapshot(store storage.Store, height uint64, w io.Writer, trusted []by
 	sum := sha256.New()
 	out := &countingWriter{w: io.MultiWriter(w, sum)}
 	bw := bufio.NewWriterSize(out, snapshotWriteBuffer)
-	buf := appendSnapshotHeader([]byte(snapshotMagic), info.ChainID, h, info.AppHash, prev, info.Entries)
+	buf := appendSnapshotHeader([]byte(snapshotMagic), info.SnapshotHeader)
 	_, werr := bw.Write(buf)
 	var n uint64
 	err = store.Scan(nil, h, func(ent storage.Entry) bool {
@@ -92,7 +89,7 @@ func WriteSnapshot(store storage.Store, height uint64, w io.Writer, trusted []by
 	case n != info.Entries:
 		err = fmt.Errorf("abci: snapshot %d: %d entries counted, %d written (the store changed meanwhile)", h, info.Entries, n)
 	case check != nil:
-		err = check.finish(prev, info.AppHash, trusted)
+		err = check.finish(info.PrevStateHash, info.AppHash, trusted)
 	}
 	if err == nil {
 		err = bw.Flush()
@@ -104,10 +101,10 @@ func WriteSnapshot(store storage.Store, height uint64, w io.Writer, trusted []by
 	return info, nil
 }
 
-// snapshotHead reads the header of the snapshot at height h: its app hash,
-// chain id and audit head from the head and chain records at h, and the
-// state hash before h.
-func snapshotHead(store storage.Store, h uint64) (SnapshotInfo, []byte, error) {
+// snapshotHead reads the header of the snapshot at height h but its entry
+// count: the app hash, chain id and audit head from the head and chain
+// records at h, and the state hash before h.
+func snapshotHead(store storage.Store, h uint64) (SnapshotInfo, error) {
 	var readErr error
 	find := func(key []byte) (storage.Entry, bool) {
 		ent, ok, err := store.Get(key, h)
@@ -118,22 +115,25 @@ func snapshotHead(store storage.Store, h uint64) (SnapshotInfo, []byte, error) {
 	}
 	appHash, chainID, err := snapshotHeader(find)
 	if readErr != nil {
-		return SnapshotInfo{}, nil, readErr
+		return SnapshotInfo{}, readErr
 	}
 	if err != nil {
-		return SnapshotInfo{}, nil, err
+		return SnapshotInfo{}, err
 	}
 	head, _ := find(headKey)
 	_, auditHead, _ := decodeHeadRecord(head.Value)
 	prev, err := store.History(headKey, storage.Version{Height: h}, 1)
 	if err != nil || len(prev) == 0 {
-		return SnapshotInfo{}, nil, fmt.Errorf("abci: snapshot %d: the state hash before it: %v", h, err)
+		return SnapshotInfo{}, fmt.Errorf("abci: snapshot %d: the state hash before it: %v", h, err)
 	}
 	prevState, _, err := decodeHeadRecord(prev[0].Value)
 	if err != nil {
-		return SnapshotInfo{}, nil, err
+		return SnapshotInfo{}, err
 	}
-	return SnapshotInfo{Height: h, AppHash: appHash, ChainID: chainID, AuditHead: auditHead}, prevState, nil
+	return SnapshotInfo{
+		SnapshotHeader: SnapshotHeader{ChainID: chainID, Height: h, AppHash: appHash, PrevStateHash: prevState},
+		AuditHead:      auditHead,
+	}, nil
 }
 
 // countingWriter counts the bytes written through it.

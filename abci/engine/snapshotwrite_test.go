@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/dstt/dstt/storage"
@@ -104,6 +105,9 @@ func sameAsEncode(t *testing.T, store storage.Store, height uint64, hashes map[u
 				s.Height, info, s.AppHash, head, len(s.Entries), len(want), sum)
 		}
 	}
+	if hd, err := ReadSnapshotHeader(bytes.NewReader(want)); err != nil || !reflect.DeepEqual(hd, s.Header()) {
+		t.Fatalf("ReadSnapshotHeader: %+v (%v), want %+v", hd, err, s.Header())
+	}
 	if !bytes.Equal(s.AppHash, hashes[s.Height]) {
 		t.Fatalf("snapshot app hash %X, the chain's at %d %X", s.AppHash, s.Height, hashes[s.Height])
 	}
@@ -121,4 +125,52 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// TestReadSnapshotHeader: the header of a snapshot shorter than the
+// bytes ReadSnapshotHeader reads is read whole; a cut header or another
+// file is refused.
+func TestReadSnapshotHeader(t *testing.T) {
+	s := &Snapshot{ChainID: "c", Height: 9, AppHash: bytes.Repeat([]byte{1}, 32), PrevStateHash: bytes.Repeat([]byte{2}, 32),
+		Entries: []storage.Entry{{Key: []byte("k"), Value: []byte("v"), Version: storage.Version{Height: 9}}}}
+	enc := s.Encode()
+	if hd, err := ReadSnapshotHeader(bytes.NewReader(enc)); err != nil || !reflect.DeepEqual(hd, s.Header()) {
+		t.Fatalf("ReadSnapshotHeader: %+v (%v), want %+v", hd, err, s.Header())
+	}
+	for _, b := range [][]byte{enc[:len(snapshotMagic)+40], []byte("dstt-backup/v2\n"), nil} {
+		if _, err := ReadSnapshotHeader(bytes.NewReader(b)); !errors.Is(err, ErrSnapshot) {
+			t.Fatalf("ReadSnapshotHeader(%q): %v, want ErrSnapshot", b, err)
+		}
+	}
+}
+
+// FuzzDecodeSnapshot: any input decodes or is refused with ErrSnapshot,
+// never a panic; a decoded snapshot encodes to bytes that decode to it
+// again, and its header is what ReadSnapshotHeader reads.
+func FuzzDecodeSnapshot(f *testing.F) {
+	s := &Snapshot{ChainID: "c", Height: 9, AppHash: []byte{1}, PrevStateHash: []byte{2},
+		Entries: []storage.Entry{{Key: []byte("k"), Value: []byte("v"), Version: storage.Version{Height: 9, Index: 1}}}}
+	f.Add(s.Encode())
+	f.Add([]byte(snapshotMagic + "\x00\x00\x00\x00\x00"))
+	f.Add([]byte(snapshotMagic + "\x01c\x09\x00\x00\xff\xff\xff\xff\x0f"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		hd, herr := ReadSnapshotHeader(bytes.NewReader(in))
+		if herr != nil && !errors.Is(herr, ErrSnapshot) {
+			t.Fatalf("header of %q: %v, not a snapshot refusal", in, herr)
+		}
+		s, err := DecodeSnapshot(in)
+		if err != nil {
+			if !errors.Is(err, ErrSnapshot) {
+				t.Fatalf("%q: %v, not a snapshot refusal", in, err)
+			}
+			return
+		}
+		again, err := DecodeSnapshot(s.Encode())
+		if err != nil || !reflect.DeepEqual(again, s) {
+			t.Fatalf("%q: decoded, encoded and decoded again: %+v (%v), want %+v", in, again, err, s)
+		}
+		if len(in) <= maxSnapshotHeader && (herr != nil || !reflect.DeepEqual(hd, s.Header())) {
+			t.Fatalf("%q: header %+v (%v), the snapshot's %+v", in, hd, herr, s.Header())
+		}
+	})
 }

@@ -137,22 +137,46 @@ func signedAppHash(h *consensus.Home, height uint64) ([]byte, error) {
 }
 
 func (g *globals) printSnapshot(s *engine.Snapshot, size int, file, verb string) error {
-	info := engine.SnapshotInfo{Height: s.Height, AppHash: s.AppHash, Entries: uint64(len(s.Entries)), Bytes: int64(size)}
+	info := engine.SnapshotInfo{SnapshotHeader: s.Header(), Bytes: int64(size)}
 	info.AuditHead, _ = s.AuditHead()
 	return g.printSnapshotInfo(info, file, verb)
 }
 
-func (g *globals) printSnapshotInfo(info engine.SnapshotInfo, file, verb string) error {
+func snapshotJSONOf(info engine.SnapshotInfo, file string) snapshotJSON {
 	j := snapshotJSON{Height: info.Height, AppHash: strings.ToUpper(hex.EncodeToString(info.AppHash)), Entries: int(info.Entries), Bytes: int(info.Bytes), File: file}
 	if info.AuditHead.Hash != nil {
 		j.AuditHead = info.AuditHead.String()
 	}
+	return j
+}
+
+func (g *globals) printSnapshotInfo(info engine.SnapshotInfo, file, verb string) error {
+	j := snapshotJSONOf(info, file)
 	return g.print(j, func(w io.Writer) {
 		fmt.Fprintf(w, "%s snapshot of height %d: app hash %s, audit head %s, %d entries, %d bytes\n", verb, j.Height, j.AppHash, j.AuditHead, j.Entries, j.Bytes)
 		if file != "" {
 			fmt.Fprintln(w, file)
 		}
 	})
+}
+
+// listedSnapshot describes the snapshot file name from its header and
+// size (the entries are not read).
+func listedSnapshot(name string) (snapshotJSON, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return snapshotJSON{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return snapshotJSON{}, err
+	}
+	h, err := engine.ReadSnapshotHeader(f)
+	if err != nil {
+		return snapshotJSON{}, err
+	}
+	return snapshotJSONOf(engine.SnapshotInfo{SnapshotHeader: h, Bytes: fi.Size()}, name), nil
 }
 
 func (g *globals) snapshotList() error {
@@ -166,15 +190,11 @@ func (g *globals) snapshotList() error {
 	}
 	var out []snapshotJSON
 	for _, name := range names {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		s, err := engine.DecodeSnapshot(b)
+		j, err := listedSnapshot(name)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		out = append(out, snapshotJSON{Height: s.Height, AppHash: strings.ToUpper(hex.EncodeToString(s.AppHash)), Entries: len(s.Entries), Bytes: len(b), File: name})
+		out = append(out, j)
 	}
 	slices.SortFunc(out, func(a, b snapshotJSON) int { return int(a.Height) - int(b.Height) })
 	return g.print(out, func(w io.Writer) {
