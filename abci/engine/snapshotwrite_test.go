@@ -40,6 +40,9 @@ func TestWriteSnapshotIsEncode(t *testing.T) {
 					t.Fatalf("snapshot at or below %d is of height %d, want %d", h, s.Height, older)
 				}
 			}
+			if _, err := WriteSnapshot(src.store, 0, failingWriter{}, nil); !errors.Is(err, errWriteFailed) {
+				t.Fatalf("WriteSnapshot to a failing writer: %v, want its error", err)
+			}
 		})
 	}
 }
@@ -174,3 +177,10 @@ func FuzzDecodeSnapshot(f *testing.F) {
 		}
 	})
 }
+
+var errWriteFailed = errors.New("write failed")
+
+// failingWriter fails every write.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errWriteFailed }
