@@ -4,7 +4,10 @@ import { compareBytes, equalBytes, toHex, toU64, utf8 } from "./bytes.js";
 import type { Signer } from "./keys.js";
 import { PUB_KEY_SIZE } from "./keys.js";
 import {
+  type BeginGtx,
+  type GtxAnswer,
   type Op,
+  type RegisterParticipant,
   type PolicyRule,
   type Signature,
   type TxBody,
@@ -61,6 +64,40 @@ export const ops = {
   removeOrg(id: string): Op {
     return { removeOrg: { id } };
   },
+  /** Admits node nodeId (40 lowercase hex digits) of org to the P2P network; needs admin in org. */
+  registerNode(nodeId: string, org: string): Op {
+    return { registerNode: { nodeId, org } };
+  },
+  removeNode(nodeId: string, org: string): Op {
+    return { removeNode: { nodeId, org } };
+  },
+  /** Governance: keep old versions for the last heights heights and/or seconds of block time (0, 0: every version). */
+  setRetention(heights: U64, seconds: U64): Op {
+    return { setRetention: { retainHeights: toU64(heights, "retain_heights"), retainSeconds: toU64(seconds, "retain_seconds") } };
+  },
+  /** Governance: anchor the audit chain at entry seq (hash: its 32-byte hash); prune below pruneBelow (0: nothing). */
+  auditAnchor(seq: U64, hash: Uint8Array, pruneBelow: U64 = 0n): Op {
+    return { auditAnchor: { seq: toU64(seq, "seq"), hash, pruneBelow: toU64(pruneBelow, "prune_below") } };
+  },
+  /** Governance: a snapshot every n heights (0: snapshots off). */
+  setSnapshotInterval(n: U64): Op {
+    return { setSnapshotInterval: { snapshotInterval: toU64(n, "snapshot_interval") } };
+  },
+  registerParticipant(p: RegisterParticipant): Op {
+    return { registerParticipant: p };
+  },
+  removeParticipant(id: string): Op {
+    return { removeParticipant: { id } };
+  },
+  beginGtx(g: BeginGtx): Op {
+    return { beginGtx: g };
+  },
+  gtxAnswer(a: GtxAnswer): Op {
+    return { gtxAnswer: a };
+  },
+  gtxDeadline(gid: string): Op {
+    return { gtxDeadline: { gid } };
+  },
   /**
    * Rotates the signing identity from oldPubKey to newKey; newKey proves
    * possession by signing types.RotateProofBytes. The tx must be signed by
@@ -72,9 +109,14 @@ export const ops = {
   },
 };
 
-/** Whether op changes the consortium (validators, orgs): only such txs take several signatures. */
+/**
+ * Whether op changes the consortium (validators, orgs) or its chain rules
+ * (retention, audit anchors, the snapshot interval): only txs of such ops
+ * take several signatures (types.IsGovOp).
+ */
 export function isGovOp(op: Op): boolean {
-  return "addValidator" in op || "removeValidator" in op || "addOrg" in op || "removeOrg" in op;
+  return "addValidator" in op || "removeValidator" in op || "addOrg" in op || "removeOrg" in op ||
+    "setRetention" in op || "auditAnchor" in op || "setSnapshotInterval" in op;
 }
 
 /** A signed tx, ready to submit. */

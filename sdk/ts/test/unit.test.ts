@@ -4,8 +4,13 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
+  DecodeError,
+  GtxMode,
+  GtxOp,
+  GtxStatus,
   Key,
   decodeOp,
+  isGovOp,
   decodeTxCanonical,
   encodeHistoryRequest,
   encodeOp,
@@ -44,6 +49,46 @@ test("proto: repeated strings keep empty elements; negative int64 takes 10 bytes
   const neg = encodeOp(ops.addValidator(new Uint8Array(32).fill(1), -1, ""));
   assert.deepEqual(decodeOp(neg), ops.addValidator(new Uint8Array(32).fill(1), -1, ""));
   assert.ok(toHex(neg).includes("10ffffffffffffffffff01"));
+});
+
+test("proto: ops from field 16 on take a two-byte tag; an empty one is still written", () => {
+  assert.equal(toHex(encodeOp(ops.setSnapshotInterval(0))), "820100");
+  assert.equal(toHex(encodeOp(ops.gtxDeadline("g"))), "c20103" + "0a0167");
+  assert.equal(toHex(encodeOp(ops.setRetention(0, 0))), "7200");
+  assert.deepEqual(decodeOp(Uint8Array.of(0x82, 0x01, 0x00)), { setSnapshotInterval: { snapshotInterval: 0n } });
+});
+
+test("proto: an op this SDK does not know is a DecodeError naming its field", () => {
+  // Op field 25 (not in tx.proto's oneof), holding an empty message, as the body's only op.
+  const body = encodeTxBody(newTxBody("c", [ops.put("k", "v")], { nonce: 5, validUntilHeight: 9 }));
+  const head = body.subarray(0, body.indexOf(0x22));
+  const unknown = Uint8Array.from([...head, 0x22, 0x03, 0xca, 0x01, 0x00]);
+  assert.throws(() => decodeOp(Uint8Array.of(0xca, 0x01, 0x00)), (e: Error) => e instanceof DecodeError && /Op: unknown field 25/.test(e.message));
+  assert.throws(() => decodeTxBody(unknown), (e: Error) => e instanceof DecodeError && /unknown field 25/.test(e.message));
+  // Fields 17-19 are not ops either.
+  assert.throws(() => decodeOp(Uint8Array.of(0x8a, 0x01, 0x00)), /unknown field 17/);
+});
+
+test("proto: gtx ops round-trip; enums and uint32 fields are range-checked", () => {
+  const begin = ops.beginGtx({
+    gid: "t-1", mode: GtxMode.TCC, deadlineUnixMs: 1735689660000n,
+    branches: [{ participant: "p", try: Uint8Array.of(1), confirm: new Uint8Array(), cancel: Uint8Array.of(3), action: new Uint8Array(), compensate: new Uint8Array() }, { participant: "", action: new Uint8Array(), compensate: new Uint8Array(), try: new Uint8Array(), confirm: new Uint8Array(), cancel: new Uint8Array() }],
+    commitWrites: [{ key: "k", value: new Uint8Array(), delete: true }],
+  });
+  assert.deepEqual(decodeOp(encodeOp(begin)), begin);
+  // The empty second branch is written (non-nullable repeated message).
+  assert.ok(toHex(encodeOp(begin)).includes("1a00"));
+  const ans = ops.gtxAnswer({ gid: "t-1", branch: 0, op: GtxOp.CANCEL, attempt: 3, status: GtxStatus.FAILED, result: new Uint8Array(), pubKey: new Uint8Array(32), signature: new Uint8Array(64) });
+  assert.deepEqual(decodeOp(encodeOp(ans)), ans);
+  assert.throws(() => encodeOp(ops.gtxAnswer({ gid: "g", branch: -1, op: 1, attempt: 1, status: 1, result: new Uint8Array(), pubKey: new Uint8Array(), signature: new Uint8Array() })), RangeError);
+  assert.throws(() => encodeOp(ops.beginGtx({ gid: "g", mode: 2 ** 31, branches: [], deadlineUnixMs: 1n, commitWrites: [] })), RangeError);
+});
+
+test("tx: governance ops are the ones types.IsGovOp names", () => {
+  const gov = [ops.addValidator(new Uint8Array(32), 1, "o"), ops.removeValidator(new Uint8Array(32)), ops.addOrg("o", []), ops.removeOrg("o"),
+    ops.setRetention(1, 0), ops.auditAnchor(1, new Uint8Array(32)), ops.setSnapshotInterval(5)];
+  for (const op of gov) assert.ok(isGovOp(op), JSON.stringify(Object.keys(op)));
+  for (const op of [ops.put("k", "v"), ops.registerNode("a".repeat(40), "o"), ops.gtxDeadline("g"), ops.removeParticipant("p")]) assert.equal(isGovOp(op), false);
 });
 
 test("proto: the decoder refuses non-canonical bytes", () => {

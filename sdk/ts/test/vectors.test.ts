@@ -13,8 +13,10 @@ import {
   type TxBody,
   address,
   authorizationHeader,
+  decodeOp,
   decodeTxBody,
   decodeTxCanonical,
+  encodeOp,
   encodeHistoryRequest,
   encodeTxBody,
   eventsQuery,
@@ -68,6 +70,36 @@ function opFromJSON(o: J): Op {
     case "remove_validator": return { removeValidator: { pubKey: fromHex(a.pub_key_hex) } };
     case "add_org": return { addOrg: { id: a.id, admins: a.admins } };
     case "remove_org": return { removeOrg: { id: a.id } };
+    case "register_node": return { registerNode: { nodeId: a.node_id, org: a.org } };
+    case "remove_node": return { removeNode: { nodeId: a.node_id, org: a.org } };
+    case "set_retention": return { setRetention: { retainHeights: BigInt(a.retain_heights), retainSeconds: BigInt(a.retain_seconds) } };
+    case "audit_anchor": return { auditAnchor: { seq: BigInt(a.seq), hash: fromHex(a.hash_hex), pruneBelow: BigInt(a.prune_below) } };
+    case "set_snapshot_interval": return { setSnapshotInterval: { snapshotInterval: BigInt(a.snapshot_interval) } };
+    case "register_participant": return { registerParticipant: { id: a.id, org: a.org, pubKey: fromHex(a.pub_key_hex), endpoint: a.endpoint } };
+    case "remove_participant": return { removeParticipant: { id: a.id } };
+    case "begin_gtx": return {
+      beginGtx: {
+        gid: a.gid,
+        mode: a.mode,
+        branches: a.branches.map((b: J) => ({
+          participant: b.participant,
+          action: fromHex(b.action_hex),
+          compensate: fromHex(b.compensate_hex),
+          try: fromHex(b.try_hex),
+          confirm: fromHex(b.confirm_hex),
+          cancel: fromHex(b.cancel_hex),
+        })),
+        deadlineUnixMs: BigInt(a.deadline_unix_ms),
+        commitWrites: a.commit_writes.map((w: J) => ({ key: w.key, value: fromHex(w.value_hex), delete: w.delete })),
+      },
+    };
+    case "gtx_answer": return {
+      gtxAnswer: {
+        gid: a.gid, branch: a.branch, op: a.op, attempt: a.attempt, status: a.status,
+        result: fromHex(a.result_hex), pubKey: fromHex(a.pub_key_hex), signature: fromHex(a.signature_hex),
+      },
+    };
+    case "gtx_deadline": return { gtxDeadline: { gid: a.gid } };
   }
   throw new Error(`unknown op ${name} in the vectors`);
 }
@@ -76,13 +108,20 @@ function bodyFromJSON(b: J): TxBody {
   return { chainId: b.chain_id, nonce: BigInt(b.nonce), validUntilHeight: BigInt(b.valid_until_height), ops: b.ops.map(opFromJSON), memo: b.memo ?? "" };
 }
 
+/** Every member of the Op oneof (tx.proto), as the vectors name them. */
+const OP_NAMES = [
+  "put", "delete", "check", "grant", "revoke", "policy", "rotate_key", "add_validator", "remove_validator", "add_org", "remove_org",
+  "register_node", "remove_node", "set_retention", "audit_anchor", "set_snapshot_interval",
+  "register_participant", "remove_participant", "begin_gtx", "gtx_answer", "gtx_deadline",
+];
+
 test("vectors: file version and coverage", () => {
   assert.equal(vectors.version, 1);
   for (const part of ["keys", "txs", "queries", "rotate", "invalid_txs"]) {
     assert.ok(Array.isArray(vectors[part]) && vectors[part].length > 0, `vectors.${part} is empty`);
   }
   const opNames = new Set(vectors.txs.flatMap((t: J) => t.body.ops.map((o: J) => Object.keys(o)[0])));
-  for (const n of ["put", "delete", "check", "grant", "revoke", "policy", "rotate_key", "add_validator", "remove_validator", "add_org", "remove_org"]) {
+  for (const n of OP_NAMES) {
     assert.ok(opNames.has(n), `no tx vector has a ${n} op`);
   }
 });
@@ -121,6 +160,8 @@ test("vectors: txs (body encoding, sign bytes, signatures, envelope, hash, repla
 
     const { body: decoded } = decodeTxCanonical(fromHex(t.tx_hex));
     assert.deepEqual(decoded, body, `${name}: the envelope decodes to the body`);
+    assert.equal(toHex(encodeTxBody(decodeTxBody(fromHex(t.body_hex)))), t.body_hex, `${name}: encode(decode(body)) is the body`);
+    for (const op of body.ops) assert.deepEqual(decodeOp(encodeOp(op)), op, `${name}: each op round-trips`);
   }
 });
 

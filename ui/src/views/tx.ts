@@ -3,34 +3,12 @@
 // versions it wrote, and its audit entry verified up to the validators'
 // signed commit.
 
-import { type AuditEntry, type Op, address, decodeTx, decodeTxBody, fromBase64, identity, isUtf8, toHex, txBytes } from "@dstt/sdk";
-import { badge, errorBox, h, link, loading, mount, routes, short, when } from "../dom";
+import { type AuditEntry, type Tx, type TxBody, address, decodeTx, decodeTxBody, fromBase64, identity, toHex, txBytes } from "@dstt/sdk";
+import { badge, errorBox, h, link, loading, mount, routes, when } from "../dom";
 import { api } from "../session";
 import { findEntry, verifyThrough, type Verification } from "../verify";
 import type { View } from "../main";
-
-function text(b: Uint8Array): string {
-  return isUtf8(b) ? new TextDecoder().decode(b) : "0x" + toHex(b);
-}
-
-/** One op as a table row. */
-export function opRow(op: Op, i: number): HTMLElement {
-  const cells = ((): (string | Node)[] => {
-    if ("put" in op) return ["put", link(routes.key(op.put.key), h("code", {}, op.put.key)), text(op.put.value)];
-    if ("delete" in op) return ["delete", link(routes.key(op.delete.key), h("code", {}, op.delete.key)), ""];
-    if ("check" in op) return ["check", link(routes.key(op.check.key), h("code", {}, op.check.key)), `version ${op.check.version.height}.${op.check.version.txIndex}`];
-    if ("grant" in op) return ["grant", op.grant.subject, `${op.grant.role} in ${op.grant.domain}`];
-    if ("revoke" in op) return ["revoke", op.revoke.subject, `${op.revoke.role} in ${op.revoke.domain}`];
-    if ("policy" in op) return ["policy", op.policy.subject, JSON.stringify(op.policy)];
-    if ("rotateKey" in op) return ["rotate key", address(op.rotateKey.newPubKey), ""];
-    if ("addValidator" in op) return ["add validator", toHex(op.addValidator.pubKey), `power ${op.addValidator.power}, org ${op.addValidator.org}`];
-    if ("removeValidator" in op) return ["remove validator", toHex(op.removeValidator.pubKey), ""];
-    if ("addOrg" in op) return ["add org", op.addOrg.id, op.addOrg.admins.join(", ")];
-    if ("removeOrg" in op) return ["remove org", op.removeOrg.id, ""];
-    return ["?", "", ""];
-  })();
-  return h("tr", {}, h("td", {}, String(i)), ...cells.map((c) => h("td", {}, c)));
-}
+import { opRow } from "./ops";
 
 /** The verification steps of an audit entry or a range. */
 export function verificationBox(v: Verification | undefined, err?: unknown): HTMLElement {
@@ -140,14 +118,33 @@ async function showBody(body: HTMLElement, signers: HTMLElement, hash: string): 
     mount(body, errorBox(err, "the tx's ops"));
     return;
   }
-  const tx = decodeTx(fromBase64(tb.tx));
-  const b = decodeTxBody(tx.bodyBytes);
+  // The bytes are the chain's; a tx with an op this explorer's SDK does not
+  // know (or any bytes it cannot decode) shows why instead of its ops.
+  let tx: Tx;
+  try {
+    tx = decodeTx(fromBase64(tb.tx));
+  } catch (err) {
+    mount(body, h("h2", {}, "Ops"), errorBox(err, "decoding the tx"));
+    mount(signers);
+    return;
+  }
+  showSigners(signers, tx);
+  let b: TxBody;
+  try {
+    b = decodeTxBody(tx.bodyBytes);
+  } catch (err) {
+    mount(body, h("h2", {}, "Ops"), errorBox(err, "decoding the tx's ops"));
+    return;
+  }
   mount(
     body,
     h("h2", {}, "Ops"),
     h("p", {}, `chain ${b.chainId}, nonce ${b.nonce}, valid until height ${b.validUntilHeight}, block time ${when(tb.block_time)}`, b.memo ? `, memo “${b.memo}”` : ""),
     h("table", { class: "ops", "data-testid": "ops" }, h("tr", {}, h("th", {}, "#"), h("th", {}, "op"), h("th", {}, "target"), h("th", {}, "value")), b.ops.map(opRow)),
   );
+}
+
+function showSigners(signers: HTMLElement, tx: Tx): void {
   const rows = tx.signatures.map((s) => {
     const addr = address(s.pubKey);
     const who = h("td", {}, loading("identity"));
