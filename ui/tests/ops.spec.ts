@@ -1,11 +1,11 @@
 // The tx page shows every kind of op, against a real node whose genesis has
 // a member org (threshold 1): governance proposals (set-snapshot-interval,
-// set-retention) signed and submitted through the CLI, a node registered,
-// a gtx participant registered and a gtx begun; and a tx whose body the
-// explorer cannot decode (an op field it does not know) shows why instead
-// of loading forever.
+// set-retention, an audit anchor) signed and submitted through the CLI, a
+// node registered, a gtx participant registered and a gtx begun; and a tx
+// whose body the explorer cannot decode (an op field it does not know)
+// shows why instead of loading forever.
 import { expect, type Page, test } from "@playwright/test";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type DevNode, startDevNode } from "./node";
 
@@ -27,10 +27,10 @@ function committed(out: string): string {
   return m[1] as string;
 }
 
-/** Proposes a governance op, signs it as dev (an admin of bank1; k is 1) and submits it. */
+/** Proposes a governance op (the CLI command that writes the proposal), signs it as dev (an admin of bank1; k is 1) and submits it. */
 function gov(name: string, ...propose: string[]): string {
   const prop = join(node.home, `${name}.json`);
-  node.cli("gov", "propose", ...propose, "-f", prop);
+  node.cli(...propose, "-f", prop);
   node.cli("gov", "sign", prop, "--from", "dev");
   return committed(node.cli("gov", "submit", prop));
 }
@@ -50,8 +50,8 @@ async function opsOf(page: Page, hash: string) {
 let nodeTx = "";
 
 test("governance, node and gtx ops show on the tx page", async ({ page }) => {
-  const snapshot = gov("snapshot", "set-snapshot-interval", "5");
-  const retention = gov("retention", "set-retention", "--heights", "1000", "--seconds", "0");
+  const snapshot = gov("snapshot", "gov", "propose", "set-snapshot-interval", "5");
+  const retention = gov("retention", "gov", "propose", "set-retention", "--heights", "1000", "--seconds", "0");
   const nodeID = "ab".repeat(20);
   nodeTx = committed(node.cli("node", "register", nodeID, "--org", "bank1"));
   const pub = (JSON.parse(node.cli("keys", "show", "dev", "-o", "json")) as { pub_key: string }).pub_key;
@@ -59,6 +59,12 @@ test("governance, node and gtx ops show on the tx page", async ({ page }) => {
   const file = join(node.home, "gtx.json");
   writeFileSync(file, JSON.stringify({ gid: "t-2001", mode: "saga", deadline: "1h", branches: [{ participant: "bank1-ledger", action: { debit: 7 }, compensate: { credit: 7 } }], commit_writes: [{ key: "transfers/t-2001", value: "done" }] }));
   const begin = committed(node.cli("gtx", "begin", file));
+  // An audit anchor at the last entry of an export (no pruning).
+  const exp = join(node.home, "audit.jsonl");
+  node.cli("audit", "export", "--format", "json", "--out", exp);
+  const entries = readFileSync(exp, "utf8").trim().split("\n");
+  const last = JSON.parse(entries[entries.length - 1] as string) as { hash: string };
+  const anchor = gov("anchor", "audit", "anchor", "--export", exp);
 
   await withKey(page);
   let ops = await opsOf(page, snapshot);
@@ -82,6 +88,11 @@ test("governance, node and gtx ops show on the tx page", async ({ page }) => {
   await expect(ops).toContainText("transfers/t-2001");
   await ops.getByRole("link", { name: "t-2001", exact: true }).click();
   await expect(page.getByTestId("gid")).toHaveText("t-2001");
+  ops = await opsOf(page, anchor);
+  await expect(ops).toContainText("audit anchor");
+  await expect(ops).toContainText(`entry #${entries.length}`);
+  await expect(ops).toContainText(`hash ${last.hash}`);
+  await expect(ops).toContainText("prune nothing");
 });
 
 test("a tx whose ops cannot be decoded shows the error, not a loading page", async ({ page }) => {
