@@ -143,13 +143,5 @@ func (s *FaultyStore) Floor() (uint64, error) {
 	return s.inner.Floor()
 }
 
-// Restore implements Store; it is failed with FaultCommit.
-func (s *FaultyStore) Restore(b Batch) error {
-	if err := s.fault(FaultCommit, "restore"); err != nil {
-		return err
-	}
-	return s.inner.Restore(b)
-}
-
 // Close closes the wrapped store; it is never failed.
 func (s *FaultyStore) Close() error { return s.inner.Close() }

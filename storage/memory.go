@@ -173,29 +173,20 @@ func (s *MemoryStore) Commit(b Batch) error {
 	return nil
 }
 
-// Restore implements Store.
-func (s *MemoryStore) Restore(b Batch) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return ErrClosed
-	}
-	if s.committed || len(s.keys) > 0 {
-		return fmt.Errorf("%w: last committed height %d", ErrNotEmpty, s.last)
-	}
-	if err := b.validateRestore(); err != nil {
-		return err
-	}
-	s.apply(b)
-	s.floor = b.Height
-	return nil
+// apply writes a validated batch and records it as the last commit. The
+// caller holds mu.
+func (s *MemoryStore) apply(b Batch) {
+	s.applyWrites(b.Writes)
+	s.committed = true
+	s.last = b.Height
+	s.appHash = append([]byte{}, b.AppHash...)
 }
 
-// apply writes a validated batch. The caller holds mu.
-func (s *MemoryStore) apply(b Batch) {
+// applyWrites writes validated writes. The caller holds mu.
+func (s *MemoryStore) applyWrites(ws []Entry) {
 	var added []string
-	for i := range b.Writes {
-		w := &b.Writes[i]
+	for i := range ws {
+		w := &ws[i]
 		m := memVersion{version: w.Version, deleted: w.Deleted}
 		if !w.Deleted {
 			m.value = append([]byte{}, w.Value...)
@@ -211,9 +202,6 @@ func (s *MemoryStore) apply(b Batch) {
 		slices.Sort(added)
 		s.keys = mergeSorted(s.keys, added)
 	}
-	s.committed = true
-	s.last = b.Height
-	s.appHash = append([]byte{}, b.AppHash...)
 }
 
 // insertVersion puts m into vs in Version order; a version already present

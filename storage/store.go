@@ -47,7 +47,7 @@ var (
 	ErrHeightOrder = errors.New("storage: batch height must be above the last committed height")
 	// ErrBadWrite: a write has an empty key or a version from another height.
 	ErrBadWrite = errors.New("storage: bad write in batch")
-	// ErrNotEmpty: Restore into a store that already holds data.
+	// ErrNotEmpty: Restore into a store that was committed to.
 	ErrNotEmpty = errors.New("storage: restore needs an empty store")
 	// ErrClosed: the store was used after Close.
 	ErrClosed = errors.New("storage: store is closed")
@@ -110,12 +110,24 @@ type Store interface {
 	// answer (0 when nothing was ever pruned).
 	Floor() (uint64, error)
 
-	// Restore loads a snapshot into a store that has never been committed
-	// to: b's writes may carry any version at or below b.Height (each key's
-	// newest version as of b.Height). Afterwards Last reports b.Height and
-	// b.AppHash, the floor is b.Height, and Commit goes on from there. A
-	// store that holds anything returns ErrNotEmpty.
+	// Restore is RestoreFrom with b's writes as one batch.
 	Restore(b Batch) error
+
+	// RestoreFrom loads a snapshot into a store that has never been
+	// committed to, a batch at a time from next, so that a snapshot larger
+	// than memory can be restored: the writes may carry any version at or
+	// below height (each key's newest version as of height), and each batch
+	// is checked as Commit checks one (ErrBadWrite). Only after the last
+	// batch does it record height and appHash as the last commit and height
+	// as the floor, synced: then Last reports them and Commit goes on from
+	// there. A store that was committed to (or restored) returns
+	// ErrNotEmpty and is left as it is. A store that was never committed to
+	// but holds data is what a restore interrupted by an error or a crash
+	// leaves (Last still reports 0: no height is claimed); RestoreFrom
+	// first deletes that data, so the store ends up holding exactly the
+	// new snapshot. An error from next, or a batch refused, ends the
+	// restore there, leaving such a store.
+	RestoreFrom(height uint64, appHash []byte, next RestoreSource) error
 
 	// Close releases the store. Further calls return ErrClosed.
 	Close() error
