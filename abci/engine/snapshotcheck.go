@@ -3,9 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/dstt/dstt/audit"
 	"github.com/dstt/dstt/storage"
@@ -146,12 +144,7 @@ func (e *Engine) Restore(s *Snapshot) error {
 	if err := e.store.Restore(storage.Batch{Height: s.Height, AppHash: s.AppHash, Writes: s.Entries}); err != nil {
 		return fmt.Errorf("abci: restore snapshot %d: %w", s.Height, err)
 	}
-	fresh, err := NewEngine(e.store, e.verifier)
-	if err != nil {
-		return err
-	}
-	*e = *fresh
-	return nil
+	return e.reload()
 }
 
 // Snapshot encoding: "dstt-snapshot/v1\n", then uvarint-length-prefixed
@@ -202,102 +195,3 @@ func appendSnapshotEntry(b []byte, e storage.Entry) []byte {
 }
 
 func appendField(b, v []byte) []byte { return append(binary.AppendUvarint(b, uint64(len(v))), v...) }
-
-// DecodeSnapshot reverses Encode. It allocates no more than the input's
-// size, whatever the counts in it say.
-func DecodeSnapshot(b []byte) (*Snapshot, error) {
-	r, err := newSnapReader(b)
-	if err != nil {
-		return nil, err
-	}
-	h := r.header()
-	s := &Snapshot{ChainID: h.ChainID, Height: h.Height, AppHash: h.AppHash, PrevStateHash: h.PrevStateHash}
-	if h.Entries > uint64(len(r.b)) {
-		r.err = errors.New("entry count over the input size")
-	}
-	for i := uint64(0); i < h.Entries && r.err == nil; i++ {
-		e := storage.Entry{Key: r.field()}
-		e.Version.Height = r.uvarint()
-		idx := r.uvarint()
-		if idx > 1<<32-1 {
-			r.err = errors.New("tx index out of range")
-		}
-		e.Version.Index = uint32(idx)
-		e.Value = r.field()
-		s.Entries = append(s.Entries, e)
-	}
-	if r.err == nil && len(r.b) != 0 {
-		r.err = errors.New("trailing bytes")
-	}
-	if r.err != nil {
-		return nil, fmt.Errorf("%w: malformed: %v", ErrSnapshot, r.err)
-	}
-	return s, nil
-}
-
-// maxSnapshotHeader bounds the bytes ReadSnapshotHeader reads: the magic,
-// a chain id (CometBFT's are at most 50 bytes), two hashes and varints.
-const maxSnapshotHeader = 4 << 10
-
-// ReadSnapshotHeader reads the header of the encoded snapshot in r (a
-// snapshot file), reading at most 4 KiB, not the entries: what `dstt
-// snapshot list` shows. The entries are not checked.
-func ReadSnapshotHeader(r io.Reader) (SnapshotHeader, error) {
-	b := make([]byte, maxSnapshotHeader)
-	n, err := io.ReadFull(r, b)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return SnapshotHeader{}, err
-	}
-	sr, err := newSnapReader(b[:n])
-	if err != nil {
-		return SnapshotHeader{}, err
-	}
-	h := sr.header()
-	if sr.err != nil {
-		return SnapshotHeader{}, fmt.Errorf("%w: malformed header: %v", ErrSnapshot, sr.err)
-	}
-	return h, nil
-}
-
-func newSnapReader(b []byte) (*snapReader, error) {
-	if !bytes.HasPrefix(b, []byte(snapshotMagic)) {
-		return nil, fmt.Errorf("%w: not a dstt snapshot (format v1)", ErrSnapshot)
-	}
-	return &snapReader{b: b[len(snapshotMagic):]}, nil
-}
-
-type snapReader struct {
-	b   []byte
-	err error
-}
-
-// header reads the fields before the entries.
-func (r *snapReader) header() SnapshotHeader {
-	return SnapshotHeader{ChainID: string(r.field()), Height: r.uvarint(), AppHash: r.field(), PrevStateHash: r.field(), Entries: r.uvarint()}
-}
-
-func (r *snapReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errors.New("truncated")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *snapReader) field() []byte {
-	n := r.uvarint()
-	if r.err == nil && n > uint64(len(r.b)) {
-		r.err = errors.New("truncated")
-	}
-	if r.err != nil {
-		return nil
-	}
-	v := append([]byte{}, r.b[:n]...)
-	r.b = r.b[n:]
-	return v
-}
