@@ -1,12 +1,10 @@
 package abci
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -51,9 +49,17 @@ func (a *App) retainHeight() int64 {
 const (
 	snapshotFormat = 1
 	snapshotChunk  = 4 << 20
-	// maxSnapshotChunks bounds what an offered snapshot can make the node
-	// hold in memory: 256 chunks of at most snapshotChunk bytes.
-	maxSnapshotChunks = 256
+	// maxSnapshotChunks bounds what an offered snapshot can make a joining
+	// node write to its disk before the file's hash and the app hash
+	// refuse it: 16,384 chunks of at most snapshotChunk bytes, 64 GiB, in
+	// one spool file that is removed when the restore ends, refused or not
+	// (memory holds one chunk: the restore streams from the file). The
+	// bound is about disk: a chain's state must fit on its nodes' disks
+	// anyway, and a snapshot file is smaller than the Pebble store it
+	// comes from. Until it is restored a joining node admits only its
+	// configured peers (AdmitBeforeState), so an outsider cannot offer it
+	// one.
+	maxSnapshotChunks = 16384
 	// keepSnapshots is how many snapshot files a node keeps.
 	keepSnapshots = 2
 )
@@ -66,17 +72,8 @@ type snapshots struct {
 	// entry holds while the file's size and modification time do.
 	mu   sync.Mutex
 	sums map[string]fileSum
-	// pending: the snapshot being applied, its trusted app hash, chunks.
-	pending *abcitypes.Snapshot
-	trusted []byte
-	chunks  [][]byte
-	senders []string
-	// hasher is the SHA-256 of chunks[:hashed], fed as the chunks come in
-	// order (CometBFT applies them by index), so that the last chunk does
-	// not wait for the whole file's hash; nil once a hashed chunk was sent
-	// again (then the whole file is hashed at the end).
-	hasher hash.Hash
-	hashed int
+	// restore is the snapshot being applied (spool.go).
+	restore *spool
 }
 
 // EnableSnapshots makes the app write a snapshot file into dir at every
@@ -304,85 +301,4 @@ func (a *App) LoadSnapshotChunk(_ context.Context, req *abcitypes.RequestLoadSna
 		return &abcitypes.ResponseLoadSnapshotChunk{}, nil
 	}
 	return &abcitypes.ResponseLoadSnapshotChunk{Chunk: b}, nil
-}
-
-// OfferSnapshot accepts a snapshot to restore when the node has no state.
-func (a *App) OfferSnapshot(_ context.Context, req *abcitypes.RequestOfferSnapshot) (*abcitypes.ResponseOfferSnapshot, error) {
-	s := req.Snapshot
-	switch {
-	case a.engine.Initialised() || a.engine.Height() != 0:
-		return &abcitypes.ResponseOfferSnapshot{Result: abcitypes.ResponseOfferSnapshot_ABORT}, nil
-	case s == nil || s.Format != snapshotFormat:
-		return &abcitypes.ResponseOfferSnapshot{Result: abcitypes.ResponseOfferSnapshot_REJECT_FORMAT}, nil
-	case s.Chunks == 0 || s.Chunks > maxSnapshotChunks || len(s.Hash) != sha256.Size || len(req.AppHash) == 0:
-		return &abcitypes.ResponseOfferSnapshot{Result: abcitypes.ResponseOfferSnapshot_REJECT}, nil
-	}
-	if a.snaps == nil {
-		a.snaps = &snapshots{}
-	}
-	a.snaps.pending, a.snaps.trusted = s, bytes.Clone(req.AppHash)
-	a.snaps.chunks, a.snaps.senders = make([][]byte, s.Chunks), nil
-	a.snaps.hasher, a.snaps.hashed = sha256.New(), 0
-	a.logger.Info("state sync: restoring a snapshot", "height", s.Height, "chunks", s.Chunks)
-	return &abcitypes.ResponseOfferSnapshot{Result: abcitypes.ResponseOfferSnapshot_ACCEPT}, nil
-}
-
-// ApplySnapshotChunk collects the chunks; with the last one it verifies
-// the snapshot and restores the engine from it.
-func (a *App) ApplySnapshotChunk(_ context.Context, req *abcitypes.RequestApplySnapshotChunk) (*abcitypes.ResponseApplySnapshotChunk, error) {
-	sn := a.snaps
-	if sn == nil || sn.pending == nil || req.Index >= uint32(len(sn.chunks)) {
-		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_ABORT}, nil
-	}
-	if len(req.Chunk) > snapshotChunk {
-		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT, RejectSenders: []string{req.Sender}}, nil
-	}
-	if int(req.Index) < sn.hashed {
-		sn.hasher = nil
-	}
-	sn.chunks[req.Index] = bytes.Clone(req.Chunk)
-	sn.senders = append(sn.senders, req.Sender)
-	for sn.hasher != nil && sn.hashed < len(sn.chunks) && sn.chunks[sn.hashed] != nil {
-		sn.hasher.Write(sn.chunks[sn.hashed])
-		sn.hashed++
-	}
-	if slices.ContainsFunc(sn.chunks, func(c []byte) bool { return c == nil }) {
-		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_ACCEPT}, nil
-	}
-	b := bytes.Join(sn.chunks, nil)
-	var sum []byte
-	if sn.hasher != nil {
-		sum = sn.hasher.Sum(nil)
-	} else {
-		full := sha256.Sum256(b)
-		sum = full[:]
-	}
-	err := a.restore(b, sum)
-	sn.pending, sn.chunks, sn.hasher = nil, nil, nil
-	if err != nil {
-		a.logger.Error("state sync: snapshot refused", "err", err)
-		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT, RejectSenders: slices.Compact(slices.Sorted(slices.Values(sn.senders)))}, nil
-	}
-	a.logger.Info("state sync: snapshot restored", "height", a.engine.Height(), "app_hash", fmt.Sprintf("%X", a.engine.AppHash()))
-	return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_ACCEPT}, nil
-}
-
-// restore checks the whole snapshot file b, whose SHA-256 is sum, and
-// rebuilds the engine from it.
-func (a *App) restore(b, sum []byte) error {
-	sn := a.snaps
-	if !bytes.Equal(sum, sn.pending.Hash) {
-		return fmt.Errorf("%w: the chunks do not hash to the offered snapshot hash", engine.ErrSnapshot)
-	}
-	s, err := engine.DecodeSnapshot(b)
-	if err != nil {
-		return err
-	}
-	if s.Height != sn.pending.Height {
-		return fmt.Errorf("%w: offered for height %d, holds height %d", engine.ErrSnapshot, sn.pending.Height, s.Height)
-	}
-	if err := engine.VerifySnapshot(s, sn.trusted); err != nil {
-		return err
-	}
-	return a.engine.Restore(s)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -177,8 +178,16 @@ func multiChunk(t *testing.T, snap *abcitypes.Snapshot, file, appHash []byte) {
 			t.Fatal(err)
 		}
 		a := NewApp(e, nil)
+		dir := t.TempDir()
+		if err := a.EnableSnapshots(dir); err != nil {
+			t.Fatal(err)
+		}
 		if offer, err := a.OfferSnapshot(ctx, &abcitypes.RequestOfferSnapshot{Snapshot: &multi, AppHash: appHash}); err != nil || offer.Result != abcitypes.ResponseOfferSnapshot_ACCEPT {
 			t.Fatalf("OfferSnapshot: %v %v", offer, err)
+		}
+		spooled := filepath.Join(dir, fmt.Sprintf("restore-%d.part", snap.Height))
+		if _, err := os.Stat(spooled); err != nil {
+			t.Fatalf("the chunks are not spooled into %s: %v", spooled, err)
 		}
 		var res *abcitypes.ResponseApplySnapshotChunk
 		sent := map[uint32]bool{}
@@ -194,6 +203,9 @@ func multiChunk(t *testing.T, snap *abcitypes.Snapshot, file, appHash []byte) {
 		}
 		if res.Result != c.want || (a.engine.Height() == snap.Height) != (c.want == abcitypes.ResponseApplySnapshotChunk_ACCEPT) {
 			t.Fatalf("chunks %v (again changed: %v): %v, node at %d; want %v", c.order, c.again != nil, res.Result, a.engine.Height(), c.want)
+		}
+		if _, err := os.Stat(spooled); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("chunks %v: the spool file is left after the restore ended: %v", c.order, err)
 		}
 	}
 }
