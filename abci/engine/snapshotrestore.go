@@ -89,11 +89,7 @@ func VerifySnapshotFrom(src SnapshotSource, trusted []byte) (SnapshotInfo, error
 // and reloads the engine from it, holding one restore batch in memory at
 // a time. It reads src twice: first it verifies the whole snapshot against
 // trusted (VerifySnapshotFrom) and writes nothing if it fails; then it
-// streams the entries into the store in batches (storage.Store.RestoreFrom)
-// and, before the store records the height, checks that the bytes it
-// restored are the bytes it verified (their SHA-256): a source that
-// changed in between leaves the store without a height. A store left so,
-// or by a crash part way, is cleared by the next restore.
+// restores it (RestoreVerified).
 func (e *Engine) RestoreFrom(src SnapshotSource, trusted []byte) (SnapshotInfo, error) {
 	if e.staged != nil {
 		return SnapshotInfo{}, ErrStaged
@@ -102,14 +98,27 @@ func (e *Engine) RestoreFrom(src SnapshotSource, trusted []byte) (SnapshotInfo, 
 	if err != nil {
 		return SnapshotInfo{}, err
 	}
+	return info, e.RestoreVerified(src, info)
+}
+
+// RestoreVerified restores src, which VerifySnapshotFrom checked and
+// described with info: it streams the entries into the store in batches
+// (storage.Store.RestoreFrom) and, before the store records the height,
+// checks that the bytes it restored are the bytes verified (info.SHA256):
+// a source that changed in between leaves the store without a height. A
+// store left so, or by a crash part way, is cleared by the next restore.
+func (e *Engine) RestoreVerified(src SnapshotSource, info SnapshotInfo) error {
+	if e.staged != nil {
+		return ErrStaged
+	}
 	rd, err := src.Open()
 	if err != nil {
-		return SnapshotInfo{}, err
+		return err
 	}
 	sum := sha256.New()
 	r, err := newSnapReader(io.TeeReader(io.LimitReader(rd, src.Size), sum), src.Size)
 	if err != nil {
-		return SnapshotInfo{}, err
+		return err
 	}
 	h := r.header()
 	var n uint64
@@ -133,9 +142,9 @@ func (e *Engine) RestoreFrom(src SnapshotSource, trusted []byte) (SnapshotInfo, 
 		return batch, nil
 	}
 	if err := e.store.RestoreFrom(h.Height, h.AppHash, next); err != nil {
-		return SnapshotInfo{}, fmt.Errorf("abci: restore snapshot %d: %w", info.Height, err)
+		return fmt.Errorf("abci: restore snapshot %d: %w", info.Height, err)
 	}
-	return info, e.reload()
+	return e.reload()
 }
 
 // reload rebuilds the engine from its store (after a restore).

@@ -38,9 +38,14 @@ const (
 )
 
 // backupFile is a decoded backup: anchor and exporter are nil for a bare
-// app snapshot.
+// app snapshot. The app snapshot's entries are not decoded into memory:
+// verify and import stream them from snap.
 type backupFile struct {
-	snap     *engine.Snapshot
+	// snap is the app snapshot's bytes (a part of the file), header its
+	// header; info is what verify found (with the audit head).
+	snap     []byte
+	header   engine.SnapshotHeader
+	info     engine.SnapshotInfo
 	anchor   *chainstate.Anchor
 	exporter crypto.PubKey
 	// signed is the file up to the signature, sig the signature.
@@ -71,8 +76,11 @@ func appendField(b, v []byte) []byte { return append(binary.AppendUvarint(b, uin
 // the reason.
 func decodeBackup(b []byte) (*backupFile, error) {
 	if bytes.HasPrefix(b, []byte(bareSnapshotMagic)) {
-		s, err := engine.DecodeSnapshot(b)
-		return &backupFile{snap: s}, err
+		h, err := engine.ReadSnapshotHeader(bytes.NewReader(b))
+		if err != nil {
+			return nil, err
+		}
+		return &backupFile{snap: b, header: h}, nil
 	}
 	rest, ok := bytes.CutPrefix(b, []byte(backupMagicPrefix))
 	if !ok {
@@ -100,7 +108,7 @@ func decodeBackup(b []byte) (*backupFile, error) {
 	if len(f[2]) != ed25519.PubKeySize {
 		return nil, fmt.Errorf("%w: malformed backup: the exporter key", engine.ErrSnapshot)
 	}
-	s, err := engine.DecodeSnapshot(f[0])
+	h, err := engine.ReadSnapshotHeader(bytes.NewReader(f[0]))
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +117,23 @@ func decodeBackup(b []byte) (*backupFile, error) {
 		return nil, refusedChain(err)
 	}
 	signed := b[:len(b)-len(f[3])-len(binary.AppendUvarint(nil, uint64(len(f[3]))))]
-	return &backupFile{snap: s, anchor: a, exporter: ed25519.PubKey(f[2]), signed: signed, sig: f[3]}, nil
+	return &backupFile{snap: f[0], header: h, anchor: a, exporter: ed25519.PubKey(f[2]), signed: signed, sig: f[3]}, nil
+}
+
+// source is the app snapshot, for the streamed verify and restore.
+func (f *backupFile) source() engine.SnapshotSource {
+	return engine.SnapshotAt(bytes.NewReader(f.snap), 0, int64(len(f.snap)))
+}
+
+// verifySnapshot checks the app snapshot against appHash, the app hash
+// the validators signed for its height, keeping what it found in f.info.
+func (f *backupFile) verifySnapshot(appHash []byte) error {
+	info, err := engine.VerifySnapshotFrom(f.source(), appHash)
+	if err != nil {
+		return err
+	}
+	f.info = info
+	return nil
 }
 
 // checkSignature checks the exporting node's signature over the file.

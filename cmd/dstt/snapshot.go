@@ -118,12 +118,12 @@ func writeSignedSnapshot(h *consensus.Home, store storage.Store, height uint64) 
 
 // verifySigned checks s against the app hash the validators signed for
 // its height, read from h's block store.
-func verifySigned(h *consensus.Home, s *engine.Snapshot) error {
-	signed, err := signedAppHash(h, s.Height)
+func verifySigned(h *consensus.Home, f *backupFile) error {
+	signed, err := signedAppHash(h, f.header.Height)
 	if err != nil {
 		return err
 	}
-	return engine.VerifySnapshot(s, signed)
+	return f.verifySnapshot(signed)
 }
 
 // signedAppHash is the app hash the validators signed for height, read
@@ -136,9 +136,10 @@ func signedAppHash(h *consensus.Home, height uint64) ([]byte, error) {
 	return signed, nil
 }
 
-func (g *globals) printSnapshot(s *engine.Snapshot, size int, file, verb string) error {
-	info := engine.SnapshotInfo{SnapshotHeader: s.Header(), Bytes: int64(size)}
-	info.AuditHead, _ = s.AuditHead()
+// printSnapshot prints a verified backup (or bare snapshot) of size bytes.
+func (g *globals) printSnapshot(f *backupFile, size int, file, verb string) error {
+	info := f.info
+	info.Bytes = int64(size)
 	return g.printSnapshotInfo(info, file, verb)
 }
 

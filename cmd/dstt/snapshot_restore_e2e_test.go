@@ -161,7 +161,7 @@ func chainStateOffset(t *testing.T, b []byte) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bytes.Index(b, f.snap.Encode()) + len(f.snap.Encode()) + 3
+	return bytes.Index(b, f.snap) + len(f.snap) + 3
 }
 
 // exportRunning exports, from the running node, a backup of the newest

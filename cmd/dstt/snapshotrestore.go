@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -63,7 +64,7 @@ func (g *globals) snapshotExport(height, file string) error {
 	if err != nil {
 		return fmt.Errorf("no snapshot of height %s in this home (dstt snapshot create, list): %w", height, err)
 	}
-	s, err := engine.DecodeSnapshot(snap)
+	s, err := engine.ReadSnapshotHeader(bytes.NewReader(snap))
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func (g *globals) snapshotExport(height, file string) error {
 	if err := os.WriteFile(file, b, 0o600); err != nil {
 		return err
 	}
-	return g.printSnapshot(s, len(b), file, "exported")
+	return g.printSnapshot(f, len(b), file, "exported")
 }
 
 // readAnchor reads CometBFT's chain at height from the home's stores, or,
@@ -153,7 +154,7 @@ func (g *globals) checkBackup(file string, rf restoreFlags, verb string) (*resto
 		return nil, err
 	}
 	if verb != "" {
-		return p, g.printSnapshot(p.f.snap, len(b), file, verb)
+		return p, g.printSnapshot(p.f, len(b), file, verb)
 	}
 	return p, nil
 }
@@ -188,9 +189,9 @@ func decodeBackupChecked(b []byte, h *consensus.Home, c *cfg.Config, rf restoreF
 		if empty {
 			return nil, fmt.Errorf("%w: a bare app snapshot (data/snapshots/HEIGHT.snap) restores only a home that still holds its CometBFT data; restore from a backup file of `dstt snapshot export`", engine.ErrSnapshot)
 		}
-		return p, verifySigned(h, f.snap)
+		return p, verifySigned(h, f)
 	}
-	trust, err := backupTrust(c, rf, empty, int64(f.snap.Height))
+	trust, err := backupTrust(c, rf, empty, int64(f.header.Height))
 	if err != nil {
 		return nil, err
 	}
@@ -200,14 +201,14 @@ func decodeBackupChecked(b []byte, h *consensus.Home, c *cfg.Config, rf restoreF
 // verify checks a backup with chain state against trust: the chain state,
 // the app snapshot against the app hash it carries, the signature.
 func (f *backupFile) verify(gen *types.GenesisDoc, trust chainstate.Trust) error {
-	if H := int64(f.snap.Height); f.anchor.Height() != H {
+	if H := int64(f.header.Height); f.anchor.Height() != H {
 		return fmt.Errorf("%w: the chain state is of height %d, the app snapshot of %d", engine.ErrSnapshot, f.anchor.Height(), H)
 	}
 	appHash, err := f.anchor.Verify(gen, trust)
 	if err != nil {
 		return refusedChain(err)
 	}
-	if err := engine.VerifySnapshot(f.snap, appHash); err != nil {
+	if err := f.verifySnapshot(appHash); err != nil {
 		return err
 	}
 	// Last, so that a changed byte the checks above catch is reported
@@ -251,7 +252,7 @@ func (g *globals) snapshotImport(file string, rf restoreFlags) error {
 	}
 	e, err := engine.NewEngine(store, engine.PlainVerifier{})
 	if err == nil {
-		err = e.Restore(p.f.snap)
+		err = e.RestoreVerified(p.f.source(), p.f.info)
 	}
 	if errors.Is(err, storage.ErrNotEmpty) {
 		err = fmt.Errorf("%w: %s holds app state; import only rebuilds an empty one (move it away first)", err, h.AppDataDir())
@@ -268,7 +269,7 @@ func (g *globals) snapshotImport(file string, rf restoreFlags) error {
 	if err := g.keepSignerState(p); err != nil {
 		return err
 	}
-	return g.printSnapshot(p.f.snap, p.size, file, "imported")
+	return g.printSnapshot(p.f, p.size, file, "imported")
 }
 
 // keepSignerState guards against signing twice. An existing
@@ -280,7 +281,7 @@ func (g *globals) keepSignerState(p *restorePlan) error {
 	file := p.home.PrivValidatorStateFile()
 	raw, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
-		floor := privval.FilePVLastSignState{Height: int64(p.f.snap.Height) + 2}
+		floor := privval.FilePVLastSignState{Height: int64(p.f.header.Height) + 2}
 		b, err := cmtjson.Marshal(&floor)
 		if err != nil {
 			return err
@@ -303,7 +304,7 @@ func (g *globals) keepSignerState(p *restorePlan) error {
 	if err := cmtjson.Unmarshal(raw, &st); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	if next := int64(p.f.snap.Height) + 1; st.Height < next && p.f.anchor != nil && isValidator(p) {
+	if next := int64(p.f.header.Height) + 1; st.Height < next && p.f.anchor != nil && isValidator(p) {
 		fmt.Fprintf(g.stderr, "warning: %s (kept as it was) records height %d, below %d, which this validator may have signed before: it can sign heights above %d again (a double sign) unless its peers bring it past them first; see docs/OPERATIONS.md\n", file, st.Height, next, st.Height)
 	}
 	return nil
