@@ -57,6 +57,8 @@
 //     not the batch height, or a batch over 2 GiB encoded.
 //   - ErrPruned: Get or Scan at a height h != 0 below the prune floor.
 //     History never returns it: it lists whatever versions are retained.
+//   - ErrNotEmpty: Restore or RestoreFrom into a store that was committed
+//     to.
 //   - ErrClosed: any call after Close, including a second Close.
 //
 // Commit validates the whole batch before writing anything, so a rejected
@@ -79,6 +81,19 @@
 // background goroutine that Close waits for). Between steps reads answer
 // exactly as after Prune. DropRange deletes every version of a key range
 // that no read needs any more (the audit entries below an audit anchor).
+//
+// # Restoring a snapshot
+//
+// A node rebuilt from a snapshot starts with RestoreFrom instead of its
+// first Commit: the snapshot's entries come from a RestoreSource a batch at
+// a time, so memory holds one batch whatever the snapshot's size (Restore
+// is the same with one batch). The last commit and the floor are recorded
+// after the last batch, synced (PebbleStore applies the batches unsynced:
+// its write-ahead log is one sequence, so that sync makes them durable
+// too). A restore that ends early, by an error or a crash, leaves data but
+// no last commit (Last reports 0); the next RestoreFrom deletes that data
+// first, so the store holds exactly the snapshot it restores. A store that
+// was committed to refuses both with ErrNotEmpty.
 //
 // # Concurrency
 //

@@ -103,14 +103,7 @@ func TestPebbleCommitThenClose(t *testing.T) {
 // TestPebbleCrash drops everything that was not synced, as a power cut
 // would, and checks that every returned Commit survived.
 func TestPebbleCrash(t *testing.T) {
-	fs := vfs.NewStrictMem()
-	opts := testPebbleOptions()
-	opts.fs = fs
-	// Create the directory durably, as an installer would have long ago.
-	if err := fs.MkdirAll("db", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	syncDir(t, fs, "")
+	fs, opts := strictMemOptions(t)
 	s, err := NewPebbleStore("db", opts)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +117,21 @@ func TestPebbleCrash(t *testing.T) {
 	fs.ResetToSyncedState()
 	fs.SetIgnoreSyncs(false)
 	checkReopened(t, openPebbleWith(t, "db", opts))
+}
+
+// strictMemOptions are the options of a store "db" on a file system in
+// memory that can drop what was not synced, as a power cut would.
+func strictMemOptions(t *testing.T) (*vfs.MemFS, PebbleOptions) {
+	t.Helper()
+	fs := vfs.NewStrictMem()
+	opts := testPebbleOptions()
+	opts.fs = fs
+	// Create the directory durably, as an installer would have long ago.
+	if err := fs.MkdirAll("db", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	syncDir(t, fs, "")
+	return fs, opts
 }
 
 func TestPebbleOptionsValidate(t *testing.T) {

@@ -23,10 +23,22 @@ func oneBatch(ws []Entry) RestoreSource {
 	}
 }
 
-// restoreBatch checks one batch of a restore to height.
-func restoreBatch(height uint64, ws []Entry) error {
-	b := Batch{Height: height, Writes: ws}
-	return b.validateRestore()
+// eachRestoreBatch calls apply with each batch of next, checked for a
+// restore to height, until next ends them; the first error ends it.
+func eachRestoreBatch(height uint64, next RestoreSource, apply func([]Entry) error) error {
+	for {
+		ws, err := next()
+		if err != nil || len(ws) == 0 {
+			return err
+		}
+		b := Batch{Height: height, Writes: ws}
+		if err := b.validateRestore(); err != nil {
+			return err
+		}
+		if err := apply(ws); err != nil {
+			return err
+		}
+	}
 }
 
 // Restore implements Store: RestoreFrom with b's writes as one batch.
@@ -54,20 +66,14 @@ func (s *PebbleStore) RestoreFrom(height uint64, appHash []byte, next RestoreSou
 	if err := s.clearUncommitted(); err != nil {
 		return fmt.Errorf("storage: restore height %d: clearing an interrupted restore: %w", height, err)
 	}
-	for {
-		ws, err := next()
-		if err != nil {
-			return err
-		}
-		if len(ws) == 0 {
-			break
-		}
-		if err := restoreBatch(height, ws); err != nil {
-			return err
-		}
+	err := eachRestoreBatch(height, next, func(ws []Entry) error {
 		if err := s.applyRestoreBatch(ws); err != nil {
 			return fmt.Errorf("storage: restore height %d: %w", height, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	batch := s.db.NewBatch()
 	defer batch.Close()
@@ -148,18 +154,12 @@ func (s *MemoryStore) RestoreFrom(height uint64, appHash []byte, next RestoreSou
 		return fmt.Errorf("%w: last committed height %d", ErrNotEmpty, s.last)
 	}
 	s.keys, s.versions, s.floor = nil, make(map[string][]memVersion), 0
-	for {
-		ws, err := next()
-		if err != nil {
-			return err
-		}
-		if len(ws) == 0 {
-			break
-		}
-		if err := restoreBatch(height, ws); err != nil {
-			return err
-		}
+	err := eachRestoreBatch(height, next, func(ws []Entry) error {
 		s.applyWrites(ws)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	s.committed, s.last, s.appHash = true, height, append([]byte{}, appHash...)
 	s.floor = height

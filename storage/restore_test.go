@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
-
-	"github.com/cockroachdb/pebble/vfs"
 )
 
 // snapshotEntries is a snapshot's writes: n keys prefix000... with values
@@ -110,13 +108,7 @@ func TestRestoreFromFaulty(t *testing.T) {
 // exactly that snapshot, which survives a crash (its synced end makes the
 // unsynced batches before it durable).
 func TestPebbleRestoreInterruptedReopened(t *testing.T) {
-	fs := vfs.NewStrictMem()
-	opts := testPebbleOptions()
-	opts.fs = fs
-	if err := fs.MkdirAll("db", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	syncDir(t, fs, "")
+	fs, opts := strictMemOptions(t)
 	s := NewFaultyStore(openPebbleWith(t, "db", opts))
 	s.Inject(FaultCommit, 2)
 	first := snapshotEntries("k", "first", 300, 5)

@@ -23,11 +23,20 @@ func SnapshotAt(r io.ReaderAt, off, size int64) SnapshotSource {
 	return SnapshotSource{Size: size, Open: func() (io.Reader, error) { return io.NewSectionReader(r, off, size), nil }}
 }
 
-// restoreBatchBytes bounds the keys and values of one batch a streamed
-// restore hands the store: the memory a restore holds, whatever the
-// snapshot's size (about twice it with the store's copy). A variable for
-// the tests only.
+// restoreBatchBytes bounds one batch a streamed restore hands the store,
+// counted as its keys and values plus restoreEntryOverhead bytes an entry:
+// the memory a restore holds, whatever the snapshot's size (a few times
+// it with the store's copies). It stays well below half of the Pebble
+// store's 32 MiB memtable (storage.DefaultPebbleOptions), so that each
+// batch goes into the memtable and not down Pebble's large-batch path
+// (which keeps the batch in Go memory until it is flushed, and flushes
+// the memtable with it). A variable for the tests only.
 var restoreBatchBytes = 8 << 20
+
+// restoreEntryOverhead is about what an entry costs in a Pebble batch and
+// memtable beyond its key and value (the encoded version and value flag,
+// the record header, the skiplist node).
+const restoreEntryOverhead = 64
 
 // readSnapshot reads src once, decoding the header and calling each with
 // every entry in order, and returns the header and the SHA-256 of the
@@ -128,7 +137,7 @@ func (e *Engine) RestoreVerified(src SnapshotSource, info SnapshotInfo) error {
 		for size := 0; n < h.Entries && size < restoreBatchBytes && r.err == nil; n++ {
 			ent := r.entry()
 			batch = append(batch, ent)
-			size += len(ent.Key) + len(ent.Value)
+			size += len(ent.Key) + len(ent.Value) + restoreEntryOverhead
 		}
 		if len(batch) == 0 {
 			r.end()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -90,17 +89,8 @@ func benchSnapshotRestore(b *testing.B, restore func(*Engine) error) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		allocated := ms.TotalAlloc
-		stop := sampleHeapPeak()
-		b.StartTimer()
-		err = restore(e)
-		b.StopTimer()
-		p := stop()
-		runtime.ReadMemStats(&ms)
-		peak, alloc = max(peak, float64(p)), max(alloc, float64(ms.TotalAlloc-allocated))
+		p, a, err := measureHeap(b, func() error { return restore(e) })
+		peak, alloc = max(peak, p), max(alloc, a)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -141,7 +141,7 @@ func TestRestoreFromBatches(t *testing.T) {
 	restoreBatchBytes = 512
 	size := 0
 	for _, ent := range s.Entries {
-		size += len(ent.Key) + len(ent.Value)
+		size += len(ent.Key) + len(ent.Value) + restoreEntryOverhead
 	}
 	faulty := storage.NewFaultyStore(storage.NewInMemoryStore())
 	e, err := NewEngine(faulty, PlainVerifier{})

@@ -70,17 +70,8 @@ func benchSnapshotFile(b *testing.B, write func(*os.File) error) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		allocated := ms.TotalAlloc
-		stop := sampleHeapPeak()
-		b.StartTimer()
-		err = write(f)
-		b.StopTimer()
-		p := stop()
-		runtime.ReadMemStats(&ms)
-		peak, alloc = max(peak, float64(p)), max(alloc, float64(ms.TotalAlloc-allocated))
+		p, a, err := measureHeap(b, func() error { return write(f) })
+		peak, alloc = max(peak, p), max(alloc, a)
 		if fi, serr := f.Stat(); serr == nil {
 			size = float64(fi.Size())
 		}
@@ -91,6 +82,23 @@ func benchSnapshotFile(b *testing.B, write func(*os.File) error) {
 	b.ReportMetric(peak/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(alloc/(1<<20), "alloc-MiB")
 	b.ReportMetric(size/(1<<20), "file-MiB")
+}
+
+// measureHeap times run (the timer is stopped when it is called) and
+// returns the peak of the Go heap's objects above where they were before
+// (sampleHeapPeak) and the bytes allocated, after a collection.
+func measureHeap(b *testing.B, run func() error) (peak, alloc float64, err error) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	allocated := ms.TotalAlloc
+	stop := sampleHeapPeak()
+	b.StartTimer()
+	err = run()
+	b.StopTimer()
+	p := stop()
+	runtime.ReadMemStats(&ms)
+	return float64(p), float64(ms.TotalAlloc - allocated), err
 }
 
 // sampleHeapPeak samples the bytes of the Go heap's objects every
