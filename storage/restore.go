@@ -8,7 +8,8 @@ import (
 
 // RestoreSource yields a snapshot's writes to RestoreFrom a batch at a time;
 // an empty batch (with a nil error) ends them. The store copies what it is
-// given, so the source may reuse its buffers between calls.
+// given, so the source may reuse its buffers between calls. The store is
+// locked while it calls the source: the source must not call the store.
 type RestoreSource func() ([]Entry, error)
 
 // oneBatch is the source of Restore: b's writes, then the end.
