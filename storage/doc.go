@@ -58,7 +58,7 @@
 //   - ErrPruned: Get or Scan at a height h != 0 below the prune floor.
 //     History never returns it: it lists whatever versions are retained.
 //   - ErrNotEmpty: Restore or RestoreFrom into a store that was committed
-//     to.
+//     to; Commit into a store that holds an unfinished restore.
 //   - ErrClosed: any call after Close, including a second Close.
 //
 // Commit validates the whole batch before writing anything, so a rejected
@@ -92,8 +92,9 @@
 // its write-ahead log is one sequence, so that sync makes them durable
 // too). A restore that ends early, by an error or a crash, leaves data but
 // no last commit (Last reports 0); the next RestoreFrom deletes that data
-// first, so the store holds exactly the snapshot it restores. A store that
-// was committed to refuses both with ErrNotEmpty.
+// first, so the store holds exactly the snapshot it restores; Commit
+// refuses such a store. A store that was committed to refuses both
+// restores with ErrNotEmpty.
 //
 // # Concurrency
 //

@@ -169,6 +169,9 @@ func (s *MemoryStore) Commit(b Batch) error {
 	if err := b.validate(s.last, s.committed); err != nil {
 		return err
 	}
+	if !s.committed && len(s.keys) > 0 {
+		return errInterrupted
+	}
 	s.apply(b)
 	return nil
 }

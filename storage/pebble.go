@@ -420,6 +420,11 @@ func (s *PebbleStore) Commit(b Batch) error {
 	if err := b.validate(last.height, last.committed); err != nil {
 		return err
 	}
+	if !last.committed {
+		if err := s.refuseInterrupted(); err != nil {
+			return err
+		}
+	}
 
 	size := len(metaLastKey) + 8 + len(b.AppHash) + 32
 	for i := range b.Writes {

@@ -127,6 +127,23 @@ func (s *PebbleStore) clearUncommitted() error {
 	return s.db.Compact(lower, upper, false)
 }
 
+// errInterrupted: Commit to a store that was never committed to but holds
+// data (a restore that did not finish).
+var errInterrupted = fmt.Errorf("%w: it holds the data of a restore that did not finish (restore again)", ErrNotEmpty)
+
+// refuseInterrupted returns errInterrupted if the store, never committed
+// to, holds data.
+func (s *PebbleStore) refuseInterrupted() error {
+	empty, err := s.holdsNoData()
+	if err != nil {
+		return err
+	}
+	if !empty {
+		return errInterrupted
+	}
+	return nil
+}
+
 // holdsNoData reports whether the store holds no data key.
 func (s *PebbleStore) holdsNoData() (empty bool, err error) {
 	lower, upper := prefixBounds(nil)

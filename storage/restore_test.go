@@ -82,6 +82,9 @@ func testRestoreFrom(t *testing.T, open func(*testing.T) Store) {
 		if h, hash, err := s.Last(); err != nil || h != 0 || hash != nil {
 			t.Fatalf("an interrupted restore claims height %d, %X (%v)", h, hash, err)
 		}
+		if err := s.Commit(Batch{Height: 0, AppHash: []byte("genesis")}); !errors.Is(err, ErrNotEmpty) {
+			t.Fatalf("Commit onto an interrupted restore: %v, want ErrNotEmpty", err)
+		}
 		second := snapshotEntries("k", "second", 120, 9)
 		if err := s.RestoreFrom(9, []byte("hash9"), batchesOf(second, 50, 0)); err != nil {
 			t.Fatal(err)

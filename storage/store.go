@@ -47,7 +47,8 @@ var (
 	ErrHeightOrder = errors.New("storage: batch height must be above the last committed height")
 	// ErrBadWrite: a write has an empty key or a version from another height.
 	ErrBadWrite = errors.New("storage: bad write in batch")
-	// ErrNotEmpty: Restore into a store that was committed to.
+	// ErrNotEmpty: Restore into a store that was committed to, or Commit
+	// into one that holds an unfinished restore.
 	ErrNotEmpty = errors.New("storage: restore needs an empty store")
 	// ErrClosed: the store was used after Close.
 	ErrClosed = errors.New("storage: store is closed")
@@ -76,6 +77,9 @@ type Store interface {
 	Scan(prefix []byte, height uint64, fn func(Entry) bool) error
 
 	// Commit applies b atomically and durably (synced before it returns).
+	// A store that was never committed to but holds data (a restore that
+	// did not finish, see RestoreFrom) refuses it with ErrNotEmpty: only a
+	// restore can go on from there.
 	Commit(b Batch) error
 
 	// Last returns the height and app hash of the last committed batch

@@ -131,7 +131,10 @@ type staged struct {
 }
 
 // NewEngine opens the engine over store. A store without genesis state is
-// fine: InitChain will write it.
+// fine: InitChain will write it. A store never committed to (no app hash:
+// every commit of the engine, genesis included, has one) is read as empty,
+// whatever a restore that did not finish left in it (the next restore
+// clears that).
 func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
 	e := &Engine{store: store, verifier: v, params: types.DefaultParams(), policy: rbac.New(), blockPolicy: rbac.New(), keys: map[string]keyRecord{}}
 	if cv, ok := v.(*CachedVerifier); ok {
@@ -140,6 +143,11 @@ func NewEngine(store storage.Store, v Verifier) (*Engine, error) {
 	h, hash, err := store.Last()
 	if err != nil {
 		return nil, fmt.Errorf("abci: open engine: %w", err)
+	}
+	if h == 0 && len(hash) == 0 {
+		// Load what an empty store gives, then go on over store.
+		e.store = storage.NewInMemoryStore()
+		defer func() { e.store = store }()
 	}
 	rec, ok, err := e.loadChainRecord()
 	if err != nil {

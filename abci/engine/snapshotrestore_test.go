@@ -113,6 +113,20 @@ func TestRestoreFromStream(t *testing.T) {
 	if got := storeEntries(t, ps); len(got) == 0 {
 		t.Fatal("the changed snapshot wrote nothing: the test shows nothing")
 	}
+	// An engine opened over what the unfinished restore left (a restart)
+	// sees no chain, and genesis cannot be written over it.
+	reopened, err := NewEngine(ps, PlainVerifier{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reopened.Initialised() || reopened.Height() != 0 {
+		t.Fatalf("an engine over an unfinished restore: chain %q at %d; want none", reopened.ChainID(), reopened.Height())
+	}
+	w := newWorkload(1)
+	g, vals := w.genesis()
+	if _, err := reopened.InitChain("c", mustJSON(t, g), vals...); !errors.Is(err, storage.ErrNotEmpty) {
+		t.Fatalf("InitChain over an unfinished restore: %v, want ErrNotEmpty", err)
+	}
 	info, err := e.RestoreFrom(bytesSource(enc), trusted)
 	if err != nil {
 		t.Fatal(err)
