@@ -245,3 +245,39 @@ func TestUnsyncableSnapshotWarned(t *testing.T) {
 		t.Fatalf("an offer of a snapshot over the limit: %v", got)
 	}
 }
+
+// TestStateSyncSpoolLeftover: the spool file a node stopped part way
+// left is removed at the next offer; a new offer drops the file of the
+// one before it.
+func TestStateSyncSpoolLeftover(t *testing.T) {
+	ctx := context.Background()
+	e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewApp(e, nil)
+	dir := t.TempDir()
+	if err := a.EnableSnapshots(dir); err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(dir, "restore-3.part")
+	if err := os.WriteFile(left, []byte("part"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hash := sha256.Sum256(nil)
+	for _, h := range []uint64{5, 6} {
+		res, err := a.OfferSnapshot(ctx, &abcitypes.RequestOfferSnapshot{
+			Snapshot: &abcitypes.Snapshot{Height: h, Format: snapshotFormat, Chunks: 2, Hash: hash[:]}, AppHash: []byte{1},
+		})
+		if err != nil || res.Result != abcitypes.ResponseOfferSnapshot_ACCEPT {
+			t.Fatalf("offer of height %d: %v %v", h, res, err)
+		}
+		if _, err := a.ApplySnapshotChunk(ctx, &abcitypes.RequestApplySnapshotChunk{Index: 1, Chunk: []byte("chunk"), Sender: "peer1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if want := filepath.Join(dir, "restore-6.part"); len(names) != 1 || names[0] != want {
+		t.Fatalf("the snapshot directory holds %v; want only %s", names, want)
+	}
+}
