@@ -17,7 +17,7 @@ func DecodeSnapshot(b []byte) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := r.header()
+	h := r.entriesHeader()
 	s := &Snapshot{ChainID: h.ChainID, Height: h.Height, AppHash: h.AppHash, PrevStateHash: h.PrevStateHash}
 	for i := uint64(0); i < h.Entries && r.err == nil; i++ {
 		e := r.entry()
@@ -99,7 +99,14 @@ func (r *snapReader) error() error {
 
 // header reads the fields before the entries.
 func (r *snapReader) header() SnapshotHeader {
-	h := SnapshotHeader{ChainID: string(r.field()), Height: r.uvarint(), AppHash: r.field(), PrevStateHash: r.field(), Entries: r.uvarint()}
+	return SnapshotHeader{ChainID: string(r.field()), Height: r.uvarint(), AppHash: r.field(), PrevStateHash: r.field(), Entries: r.uvarint()}
+}
+
+// entriesHeader reads the header of a snapshot whose entries are read
+// next: an entry takes at least one byte, so a count over the bytes left
+// is refused before any is read.
+func (r *snapReader) entriesHeader() SnapshotHeader {
+	h := r.header()
 	if r.err == nil && h.Entries > uint64(r.left) {
 		r.err = errors.New("entry count over the input size")
 	}

@@ -51,7 +51,7 @@ func readSnapshot(src SnapshotSource, each func(SnapshotHeader, storage.Entry) e
 	if err != nil {
 		return SnapshotHeader{}, nil, err
 	}
-	h := r.header()
+	h := r.entriesHeader()
 	for i := uint64(0); i < h.Entries && r.err == nil; i++ {
 		ent := r.entry()
 		if r.err != nil {
@@ -129,7 +129,7 @@ func (e *Engine) RestoreVerified(src SnapshotSource, info SnapshotInfo) error {
 	if err != nil {
 		return err
 	}
-	h := r.header()
+	h := r.entriesHeader()
 	var n uint64
 	var batch []storage.Entry
 	next := func() ([]storage.Entry, error) {

@@ -140,6 +140,15 @@ func TestReadSnapshotHeader(t *testing.T) {
 	if hd, err := ReadSnapshotHeader(bytes.NewReader(enc)); err != nil || !reflect.DeepEqual(hd, s.Header()) {
 		t.Fatalf("ReadSnapshotHeader: %+v (%v), want %+v", hd, err, s.Header())
 	}
+	// A snapshot of more entries than the 4 KiB read hold.
+	big := *s
+	big.Entries = nil
+	for i := range 10000 {
+		big.Entries = append(big.Entries, storage.Entry{Key: fmt.Appendf(nil, "k%05d", i), Value: []byte("v"), Version: storage.Version{Height: 9}})
+	}
+	if hd, err := ReadSnapshotHeader(bytes.NewReader(big.Encode())); err != nil || !reflect.DeepEqual(hd, big.Header()) {
+		t.Fatalf("ReadSnapshotHeader of %d entries: %+v (%v), want %+v", len(big.Entries), hd, err, big.Header())
+	}
 	for _, b := range [][]byte{enc[:len(snapshotMagic)+40], []byte("dstt-backup/v2\n"), nil} {
 		if _, err := ReadSnapshotHeader(bytes.NewReader(b)); !errors.Is(err, ErrSnapshot) {
 			t.Fatalf("ReadSnapshotHeader(%q): %v, want ErrSnapshot", b, err)
