@@ -281,3 +281,72 @@ func TestStateSyncSpoolLeftover(t *testing.T) {
 		t.Fatalf("the snapshot directory holds %v; want only %s", names, want)
 	}
 }
+
+// TestStateSyncLarge: a snapshot of 10,000 keys of 500 bytes (over one
+// chunk, and more entries than a header read holds), its chunks sent out
+// of order, is spooled, verified and restored.
+func TestStateSyncLarge(t *testing.T) {
+	ctx := context.Background()
+	g := engine.DefaultGenesisState()
+	g.Admins = []string{typestest.Addr("carol")}
+	g.Params.SnapshotInterval = 1
+	src := NewApp(newChain(t, g), nil)
+	if err := src.EnableSnapshots(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	value := strings.Repeat("v", 500)
+	var appHash []byte
+	for h := int64(1); h <= 10; h++ {
+		ops := make([]types.Op, 1000)
+		for i := range ops {
+			ops[i] = typestest.Put(fmt.Sprintf("k%d/%d", h, i), value)
+		}
+		res, err := src.FinalizeBlock(ctx, &abcitypes.RequestFinalizeBlock{Height: h, Time: time.Unix(h, 0), Txs: [][]byte{typestest.GovTx(t, uint64(h-1), ops, "carol")}})
+		if err != nil || res.TxResults[0].Code != 0 {
+			t.Fatalf("block %d: %v %v", h, res, err)
+		}
+		if _, err := src.Commit(ctx, &abcitypes.RequestCommit{}); err != nil {
+			t.Fatal(err)
+		}
+		appHash = res.AppHash
+	}
+	list, err := src.ListSnapshots(ctx, &abcitypes.RequestListSnapshots{})
+	if err != nil || len(list.Snapshots) == 0 {
+		t.Fatalf("ListSnapshots: %v %v", list, err)
+	}
+	snap := list.Snapshots[len(list.Snapshots)-1]
+	if snap.Height != 10 || snap.Chunks < 2 {
+		t.Fatalf("snapshot of height %d in %d chunks; want 10, at least 2", snap.Height, snap.Chunks)
+	}
+	e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewApp(e, nil)
+	dir := t.TempDir()
+	if err := a.EnableSnapshots(dir); err != nil {
+		t.Fatal(err)
+	}
+	if offer, err := a.OfferSnapshot(ctx, &abcitypes.RequestOfferSnapshot{Snapshot: snap, AppHash: appHash}); err != nil || offer.Result != abcitypes.ResponseOfferSnapshot_ACCEPT {
+		t.Fatalf("OfferSnapshot: %v %v", offer, err)
+	}
+	var res *abcitypes.ResponseApplySnapshotChunk
+	for i := int(snap.Chunks) - 1; i >= 0; i-- {
+		c, err := src.LoadSnapshotChunk(ctx, &abcitypes.RequestLoadSnapshotChunk{Height: snap.Height, Format: snap.Format, Chunk: uint32(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err = a.ApplySnapshotChunk(ctx, &abcitypes.RequestApplySnapshotChunk{Index: uint32(i), Chunk: c.Chunk, Sender: "peer1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res.Result != abcitypes.ResponseApplySnapshotChunk_ACCEPT || a.engine.Height() != 10 || !bytes.Equal(a.engine.AppHash(), appHash) {
+		t.Fatalf("ApplySnapshotChunk: %v, node at %d %X; want 10 %X", res.Result, a.engine.Height(), a.engine.AppHash(), appHash)
+	}
+	if kv, err := a.engine.Reader().Get("k7/999", 0); err != nil || string(kv.Value) != value {
+		t.Fatalf("a restored key: %v %v", kv, err)
+	}
+	if names, _ := filepath.Glob(filepath.Join(dir, "*.part")); len(names) != 0 {
+		t.Fatalf("spool files left: %v", names)
+	}
+}
