@@ -114,15 +114,7 @@ func TestStateSync(t *testing.T) {
 // end); a file rewritten since it was listed is listed with its new hash.
 func TestSnapshotFilesServed(t *testing.T) {
 	ctx := context.Background()
-	e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := NewApp(e, nil)
-	dir := t.TempDir()
-	if err := a.EnableSnapshots(dir); err != nil {
-		t.Fatal(err)
-	}
+	a, dir := emptyApp(t)
 	file := bytes.Repeat([]byte("0123456789abcdef"), snapshotChunk/16+1)
 	path := filepath.Join(dir, "7.snap")
 	for round, b := range [][]byte{file, file[:100]} {
@@ -173,15 +165,7 @@ func multiChunk(t *testing.T, snap *abcitypes.Snapshot, file, appHash []byte) {
 		{[]uint32{0, 1, 0, 2}, nil, abcitypes.ResponseApplySnapshotChunk_ACCEPT},
 		{[]uint32{0, 1, 0, 2}, changed, abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT},
 	} {
-		e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a := NewApp(e, nil)
-		dir := t.TempDir()
-		if err := a.EnableSnapshots(dir); err != nil {
-			t.Fatal(err)
-		}
+		a, dir := emptyApp(t)
 		if offer, err := a.OfferSnapshot(ctx, &abcitypes.RequestOfferSnapshot{Snapshot: &multi, AppHash: appHash}); err != nil || offer.Result != abcitypes.ResponseOfferSnapshot_ACCEPT {
 			t.Fatalf("OfferSnapshot: %v %v", offer, err)
 		}
@@ -190,6 +174,7 @@ func multiChunk(t *testing.T, snap *abcitypes.Snapshot, file, appHash []byte) {
 			t.Fatalf("the chunks are not spooled into %s: %v", spooled, err)
 		}
 		var res *abcitypes.ResponseApplySnapshotChunk
+		var err error
 		sent := map[uint32]bool{}
 		for _, i := range c.order {
 			chunk := parts[i]
@@ -251,15 +236,7 @@ func TestUnsyncableSnapshotWarned(t *testing.T) {
 // one before it.
 func TestStateSyncSpoolLeftover(t *testing.T) {
 	ctx := context.Background()
-	e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := NewApp(e, nil)
-	dir := t.TempDir()
-	if err := a.EnableSnapshots(dir); err != nil {
-		t.Fatal(err)
-	}
+	a, dir := emptyApp(t)
 	left := filepath.Join(dir, "restore-3.part")
 	if err := os.WriteFile(left, []byte("part"), 0o600); err != nil {
 		t.Fatal(err)
@@ -318,15 +295,7 @@ func TestStateSyncLarge(t *testing.T) {
 	if snap.Height != 10 || snap.Chunks < 2 {
 		t.Fatalf("snapshot of height %d in %d chunks; want 10, at least 2", snap.Height, snap.Chunks)
 	}
-	e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := NewApp(e, nil)
-	dir := t.TempDir()
-	if err := a.EnableSnapshots(dir); err != nil {
-		t.Fatal(err)
-	}
+	a, dir := emptyApp(t)
 	if offer, err := a.OfferSnapshot(ctx, &abcitypes.RequestOfferSnapshot{Snapshot: snap, AppHash: appHash}); err != nil || offer.Result != abcitypes.ResponseOfferSnapshot_ACCEPT {
 		t.Fatalf("OfferSnapshot: %v %v", offer, err)
 	}
@@ -349,4 +318,19 @@ func TestStateSyncLarge(t *testing.T) {
 	if names, _ := filepath.Glob(filepath.Join(dir, "*.part")); len(names) != 0 {
 		t.Fatalf("spool files left: %v", names)
 	}
+}
+
+// emptyApp is an app with no state and snapshots on in a new directory.
+func emptyApp(t *testing.T) (*App, string) {
+	t.Helper()
+	e, err := engine.NewEngine(storage.NewInMemoryStore(), engine.PlainVerifier{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewApp(e, nil)
+	dir := t.TempDir()
+	if err := a.EnableSnapshots(dir); err != nil {
+		t.Fatal(err)
+	}
+	return a, dir
 }
