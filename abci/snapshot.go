@@ -56,11 +56,10 @@ const (
 	// (memory holds one chunk: the restore streams from the file;
 	// CometBFT keeps its own copy of the fetched chunks in its state sync
 	// temp_dir until the snapshot is applied, so the disk holds up to
-	// twice that for a while). The bound is about disk: a chain's state
-	// must fit on its nodes' disks anyway, and a snapshot file is smaller
-	// than the Pebble store it comes from. Until it is restored a joining
-	// node admits only its configured peers (AdmitBeforeState), so an
-	// outsider cannot offer it one.
+	// twice that for a while). The bound is about disk, not memory: a
+	// chain's state must fit on its nodes' disks anyway. Until it is
+	// restored a joining node admits only its configured peers
+	// (AdmitBeforeState), so an outsider cannot offer it one.
 	maxSnapshotChunks = 16384
 	// keepSnapshots is how many snapshot files a node keeps.
 	keepSnapshots = 2
