@@ -176,19 +176,28 @@ func TestGtxValidatorKilled(t *testing.T) {
 		t.Cleanup(func() { cl.Close() })
 		rpcs[n.Name] = cl
 	}
-	submit := func(node string, ops ...types.Op) {
+	submit := func(node string, ops ...types.Op) int64 {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := rpcs[node].SubmitOps(ctx, ops...); err != nil {
+		res, err := rpcs[node].SubmitOps(ctx, ops...)
+		if err != nil {
 			t.Fatalf("on %s: %v", node, err)
 		}
+		return res.Height
 	}
+	var registered int64
 	for i, b := range []*gtxBank{a, bk} {
 		n := nw.Nodes[2+i]
-		submit(n.Name, types.Op{Sum: &types.Op_RegisterParticipant{RegisterParticipant: &types.RegisterParticipant{
-			Id: b.id, Org: n.Org, PubKey: b.key.PubKey(), Endpoint: b.srv.URL}}})
+		registered = max(registered, submit(n.Name, types.Op{Sum: &types.Op_RegisterParticipant{RegisterParticipant: &types.RegisterParticipant{
+			Id: b.id, Org: n.Org, PubKey: b.key.PubKey(), Endpoint: b.srv.URL}}}))
 	}
+	// node3 admits the gtxs against its own committed state: it must have
+	// the registrations (node4 saw bank-b's committed first).
+	waitUntil(t, time.Minute, "node3 at the registrations' height", func() (bool, string) {
+		h := c.heights("node3")["node3"]
+		return h >= registered, fmt.Sprintf("node3 at %d, registrations at %d", h, registered)
+	})
 
 	bk.mu.Lock()
 	bk.gate = make(chan struct{})
