@@ -168,7 +168,9 @@ func (a *App) ApplySnapshotChunk(_ context.Context, req *abcitypes.RequestApplyS
 	if len(req.Chunk) > snapshotChunk {
 		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT, RejectSenders: []string{req.Sender}}, nil
 	}
-	sp.senders = append(sp.senders, req.Sender)
+	if !slices.Contains(sp.senders, req.Sender) { // one entry a peer, however many chunks it resends
+		sp.senders = append(sp.senders, req.Sender)
+	}
 	if err := sp.add(int(req.Index), req.Chunk); err != nil {
 		a.logger.Error("state sync: writing a snapshot chunk failed", "file", sp.file.Name(), "err", err)
 		sp.close()
@@ -188,7 +190,7 @@ func (a *App) ApplySnapshotChunk(_ context.Context, req *abcitypes.RequestApplyS
 			// The node's own disk or store failed: no sender is to blame.
 			return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT}, nil
 		}
-		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT, RejectSenders: slices.Compact(slices.Sorted(slices.Values(sp.senders)))}, nil
+		return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_REJECT_SNAPSHOT, RejectSenders: slices.Sorted(slices.Values(sp.senders))}, nil
 	}
 	a.logger.Info("state sync: snapshot restored", "height", a.engine.Height(), "app_hash", fmt.Sprintf("%X", a.engine.AppHash()))
 	return &abcitypes.ResponseApplySnapshotChunk{Result: abcitypes.ResponseApplySnapshotChunk_ACCEPT}, nil

@@ -129,8 +129,8 @@ func (o Options) Validate() error {
 	if err := (consensus.InitOptions{ChainID: o.ChainID}).Validate(); err != nil {
 		problems = append(problems, fmt.Sprintf("chain id %q: want 1-50 characters of [A-Za-z0-9._-]", o.ChainID))
 	}
-	if o.SnapshotInterval > dtypes.MaxSnapshotInterval {
-		problems = append(problems, fmt.Sprintf("snapshot interval %d: want at most %d (0: none)", o.SnapshotInterval, dtypes.MaxSnapshotInterval))
+	if c, msg := dtypes.CheckSetSnapshotInterval(&dtypes.SetSnapshotInterval{SnapshotInterval: o.SnapshotInterval}); c != dtypes.CodeOK {
+		problems = append(problems, "snapshot interval: "+msg)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalidOptions, strings.Join(problems, "; "))

@@ -214,7 +214,7 @@ func TestOptionsValidate(t *testing.T) {
 	if !errors.Is(err, testnet.ErrInvalidOptions) {
 		t.Fatalf("Validate = %v", err)
 	}
-	for _, want := range []string{"validators 51", `transport "udp"`, "base port 80", "threshold 60", `chain id "bad chain"`, "snapshot interval 1099511627776"} {
+	for _, want := range []string{"validators 51", `transport "udp"`, "base port 80", "threshold 60", `chain id "bad chain"`, "snapshot_interval=1099511627776 is above"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q: %v", want, err)
 		}
