@@ -11,6 +11,10 @@
 # up at the height the chain had when it started. It fails unless both
 # joined nodes end on node1's app hash at the same height. Run it with
 # `make bench-statesync`; not part of `make test`.
+#
+# BUILD_ONLY=1 builds the chain, stops its nodes and keeps its directory;
+# CHAIN_DIR=that directory later starts those nodes again and measures the
+# joins on that chain (a long chain is built once, joined with new code).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${DSTT_BIN:-$PWD/bin/dstt}
@@ -19,7 +23,8 @@ TARGET_HEIGHT=${TARGET_HEIGHT:-20000}
 KEYS=${KEYS:-100000}
 RATE=${RATE:-130}
 INTERVAL=${SNAPSHOT_INTERVAL:-1000}
-DIR=$(mktemp -d /tmp/dstt-statesync-XXXXXX)
+DIR=${CHAIN_DIR:-$(mktemp -d /tmp/dstt-statesync-XXXXXX)}
+[ -z "${BUILD_ONLY:-}" ] || KEEP=1
 export TESTNET_DIR=$DIR DSTT_BIN=$BIN
 # KEEP=1 keeps the testnet's directory (its logs) after the run.
 cleanup() { testnet/down.sh >/dev/null 2>&1 || true; [ -n "${KEEP:-}" ] && echo "kept $DIR" || rm -rf "$DIR"; }
@@ -32,13 +37,20 @@ state() { curl -sf "$(rpc "$1")/abci_info" | jq -r '.result.response | "\(.last_
 now() { date +%s.%N; }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$BIN" testnet init --dir "$DIR" --base-port "$BASE" --snapshot-interval "$INTERVAL" >/dev/null
-testnet/up.sh >/dev/null
+if [ -n "${CHAIN_DIR:-}" ]; then
+	[ -f "$DIR/keys" ] && [ ! -d "$DIR/node5" ] || die "CHAIN_DIR=$DIR: not a chain built with BUILD_ONLY=1 (or already joined)"
+	BASE=$(jq -r .base_port "$DIR/testnet.json")
+	testnet/up.sh >/dev/null
+else
+	"$BIN" testnet init --dir "$DIR" --base-port "$BASE" --snapshot-interval "$INTERVAL" >/dev/null
+	testnet/up.sh >/dev/null
+fi
 
 # Build the chain: bench runs of at most 60 s (each its own key prefix, so
 # every committed put wrote a new key) until both targets are met; the
 # last run is cut to about the blocks still missing.
-keys=0 run=0 t0=$(now)
+keys=$(cat "$DIR/keys" 2>/dev/null || echo 0) run=0 t0=$(now)
+[ -z "${CHAIN_DIR:-}" ] || TARGET_HEIGHT=0 KEYS=0 # as built
 while h=$(height 1); ((h < TARGET_HEIGHT || keys < KEYS)); do
 	run=$((run + 1)) t=$(now)
 	secs=60
@@ -51,6 +63,7 @@ while h=$(height 1); ((h < TARGET_HEIGHT || keys < KEYS)); do
 		--concurrency 512 --warmup 0s --duration "${secs}s" --prefix "org1/ss$run/" -o json 2>/dev/null | jq -r .committed) || true
 	((${n:-0} > 0)) || die "load run $run committed nothing"
 	keys=$((keys + n))
+	echo "$keys" >"$DIR/keys"
 	echo "load run $run: ${secs}s, $n puts committed; chain at height $(height 1), $keys keys"
 done
 # Let the chain settle (the block after the last txs carries their app hash).
@@ -60,6 +73,10 @@ echo "chain: height $chain, $keys keys written (fresh keys, one per committed pu
 echo "snapshots on node1:"
 "$BIN" --home "$DIR/node1" snapshot list
 ((chain >= TARGET_HEIGHT && keys >= KEYS)) || die "chain at $chain with $keys keys, below $TARGET_HEIGHT / $KEYS"
+if [ -n "${BUILD_ONLY:-}" ]; then
+	echo "built; join it with: CHAIN_DIR=$DIR bash bench/statesync.sh"
+	exit 0
+fi
 
 # join HOW [add-node flags]: add a node, register it for org1, start it and
 # time it until caught up; then check its state against node1's.

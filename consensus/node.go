@@ -273,8 +273,19 @@ func WaitForHeight(ctx context.Context, c rpcclient.StatusClient, h int64) error
 // every one can be closed when the node stops (CometBFT leaves the indexer's open, which
 // keeps its file lock and blocks a restart in the same process).
 type dbSet struct {
-	mu  sync.Mutex
-	dbs []*guardedDB
+	mu   sync.Mutex
+	dbs  []*guardedDB
+	byID map[string]*guardedDB // "state", "blockstore", ...
+}
+
+// get is the database CometBFT opened under id, nil before it did.
+func (s *dbSet) get(id string) dbm.DB {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.byID[id]; d != nil {
+		return d
+	}
+	return nil
 }
 
 func (s *dbSet) provider(ctx *cfg.DBContext) (dbm.DB, error) {
@@ -289,6 +300,10 @@ func (s *dbSet) provider(ctx *cfg.DBContext) (dbm.DB, error) {
 	d := &guardedDB{DB: db}
 	s.mu.Lock()
 	s.dbs = append(s.dbs, d)
+	if s.byID == nil {
+		s.byID = map[string]*guardedDB{}
+	}
+	s.byID[ctx.ID] = d
 	s.mu.Unlock()
 	return d, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +20,14 @@ import (
 // TestAddNodeByStateSync: a node added to a running 4-validator chain with
 // `dstt testnet add-node --state-sync` restores a snapshot the validators
 // took (its block store starts above height 1: it did not replay), then
-// follows the chain by block sync and consensus; it agrees with the others
+// fetches the blocks after the snapshot by block sync (not consensus: the
+// restart after the restore, consensus.Node.SyncState) and follows the
+// chain by consensus; it agrees with the others
 // on every block it holds (app hash and audit head), reads what was written
 // before the snapshot, and logs no failed read of the blocks below its store.
 // (The timing against replay at 20,000 heights is bench/statesync.sh.)
 func TestAddNodeByStateSync(t *testing.T) {
-	c := newCluster(t, "tcp", 4, "--snapshot-interval", "4")
+	c := newCluster(t, "tcp", 4, "--snapshot-interval", "8")
 	c.startAll(t)
 	node1 := c.node(t, "node1").Home
 	home1, err := consensus.OpenHome(node1)
@@ -36,11 +40,14 @@ func TestAddNodeByStateSync(t *testing.T) {
 		}
 	}
 	// enableStateSync trusts the newest snapshot with two blocks above it;
-	// the chain makes no empty blocks, so txs make them.
-	waitUntil(t, 60*time.Second, "a snapshot on node1 with two blocks above it", func() (bool, string) {
+	// five make block sync fetch some after the restore. The chain makes
+	// no empty blocks, so txs make them.
+	var snap int64
+	waitUntil(t, 60*time.Second, "a snapshot on node1 with five blocks above it", func() (bool, string) {
 		hs, _ := abci.SnapshotHeights(filepath.Join(home1.DataDir(), "snapshots"))
 		top := c.heights("node1")["node1"]
-		if len(hs) > 0 && int64(hs[len(hs)-1])+2 <= top {
+		if len(hs) > 0 && int64(hs[len(hs)-1])+5 <= top {
+			snap = int64(hs[len(hs)-1])
 			return true, ""
 		}
 		c.cli(t, "--home", node1, "tx", "put", "more", fmt.Sprint(top))
@@ -49,7 +56,7 @@ func TestAddNodeByStateSync(t *testing.T) {
 
 	n5 := c.addNode(t, "--state-sync")
 	c.registerNode(t, n5.NodeID, "org1", node1, "node1") // a node run by org1: members admit it
-	c.start(t, n5.Name)
+	c.start(t, n5.Name, "--comet-log-level", "info")     // block sync's switch to consensus, checked below
 	c.waitReady(t, 120*time.Second, n5.Name)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -78,6 +85,24 @@ func TestAddNodeByStateSync(t *testing.T) {
 	}
 	if n := strings.Count(string(log), "cannot read a missed block"); n > 0 {
 		t.Fatalf("%s logged %d failed reads of blocks below its store", n5.Name, n)
+	}
+	checkBlockSyncAfterRestore(t, string(log), snap)
+}
+
+// checkBlockSyncAfterRestore: the node's log says it restored the state at
+// snap and then applied blocks by block sync: its switch to consensus came
+// at a height above snap+1 (at snap+1 block sync had applied none).
+func checkBlockSyncAfterRestore(t *testing.T, log string, snap int64) {
+	t.Helper()
+	if want := fmt.Sprintf("restored the chain's state at height %d;", snap); !strings.Contains(log, want) {
+		t.Fatalf("the log lacks %q", want)
+	}
+	m := regexp.MustCompile(`Time to switch to consensus mode!.* height=(\d+)`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatal("the log lacks block sync's switch to consensus")
+	}
+	if h, _ := strconv.ParseInt(m[1], 10, 64); h <= snap+1 {
+		t.Fatalf("block sync switched to consensus at height %d, snapshot %d: it applied no block", h, snap)
 	}
 }
 
@@ -120,7 +145,7 @@ func TestAddNodeFromPeerBackup(t *testing.T) {
 	if out, errs, code := c.cli(t, "--home", n5.Home, "snapshot", "import", backup, "--exporter", n1.NodeID); code != 0 || !strings.Contains(out, "imported snapshot of height") {
 		t.Fatalf("import --exporter node1: exit %d %q %s", code, out, errs)
 	}
-	c.start(t, n5.Name)
+	c.start(t, n5.Name, "--comet-log-level", "info") // block sync's switch to consensus, checked below
 	c.waitReady(t, 120*time.Second, n5.Name)
 	if out, errs, code := c.cli(t, "--home", n1.Home, "tx", "put", "after", "join"); code != 0 {
 		t.Fatalf("tx put after the join: exit %d %s %s", code, out, errs)

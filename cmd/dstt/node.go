@@ -228,6 +228,14 @@ func (g *globals) runNode(ctx context.Context, opts startOptions) error {
 	if cfg.CometLogger, err = newLogger(g.stderr, opts.cometLogLevel); err != nil {
 		return fmt.Errorf("--comet-log-level: %w", err)
 	}
+	switch h, err := assemble.JoinByStateSync(ctx, cfg); {
+	case err != nil && ctx.Err() != nil:
+		return nil // stopped (a signal) while it waited for a snapshot
+	case err != nil:
+		return fmt.Errorf("state sync: %w", err)
+	case h > 0:
+		fmt.Fprintf(g.stderr, "state sync: restored the chain's state at height %d; starting the node to fetch the blocks after it\n", h)
+	}
 	n, err := assemble.New(cfg)
 	if err != nil {
 		return err

@@ -33,6 +33,7 @@ type Node struct {
 	verifier    *engine.CachedVerifier
 	txResults   *engine.TxResults // the gateway's in-process read of committed tx results
 	startHeight uint64
+	joinOnly    bool // JoinByStateSync's node: no sinks, no gateway
 
 	closers  []func() error // in build order; Stop runs them in reverse
 	stopOnce sync.Once
@@ -101,6 +102,9 @@ func (n *Node) build() error {
 	}
 	n.onStop(n.consensus.Stop)
 	n.startHeight = eng.Height() // after the handshake; nothing calls the app until Start
+	if n.joinOnly {
+		return nil
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.onStop(func() error { cancel(); return nil })
 	metrics := prometheus.NewRegistry() // the sinks'; the gateway serves it
@@ -108,6 +112,53 @@ func (n *Node) build() error {
 		return err
 	}
 	return n.startGateway(ctx, metrics)
+}
+
+// JoinByStateSync restores the chain's state by state sync when cfg's home
+// is set to join that way (`dstt testnet add-node --state-sync`,
+// consensus.Home.EnableStateSync) and holds no state yet: it builds the
+// node without audit sinks and gateway, runs it until CometBFT has restored
+// a snapshot its peers offer (verified against the app hash the validators
+// signed, abci/snapshot.go) and stored the chain's state at that height,
+// and stops it. The node New builds next then fetches the blocks after the
+// snapshot by block sync (consensus.Node.SyncState says why not in the same
+// node). It returns the height restored, or 0 and nothing done when the
+// home does not join by state sync.
+func JoinByStateSync(ctx context.Context, cfg Config) (height int64, err error) {
+	if err := cfg.Validate(); err != nil {
+		return 0, err
+	}
+	if ok, err := mayStateSync(cfg.Home); !ok || err != nil {
+		return 0, err // most starts: nothing built
+	}
+	n := &Node{cfg: cfg.withDefaults(), joinOnly: true}
+	defer func() { err = errors.Join(err, n.teardown()) }()
+	if err := n.build(); err != nil {
+		return 0, err
+	}
+	switch pending, err := n.consensus.StateSyncPending(); {
+	case err != nil:
+		return 0, err
+	case !pending:
+		return 0, nil
+	}
+	fmt.Fprintf(n.cfg.Console, "joining the chain by state sync: waiting for a snapshot from the peers\n")
+	return n.consensus.SyncState(ctx)
+}
+
+// mayStateSync: the home's config enables state sync and CometBFT has
+// committed nothing there yet, read without building a node.
+func mayStateSync(home string) (bool, error) {
+	h, err := consensus.OpenHome(home)
+	if err != nil {
+		return false, err
+	}
+	c, err := h.Config()
+	if err != nil || !c.StateSync.Enable {
+		return false, err
+	}
+	height, _, err := consensus.CommittedAppHash(h)
+	return height == 0, err
 }
 
 // checkStore refuses a store whose audit chain does not match the app hash
