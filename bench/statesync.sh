@@ -6,7 +6,8 @@
 # its chain with `dstt bench` puts of fresh keys at a steady RATE (default
 # 130 tx/s, open loop, through node1's gateway) until the chain is at
 # TARGET_HEIGHT (default 20000) and KEYS keys (default 100000) have been
-# written, then adds a node with `testnet add-node --state-sync`, and one
+# written, and JOIN_GAP blocks (default half the snapshot interval) are
+# above the newest snapshot, then adds a node with `testnet add-node --state-sync`, and one
 # without, and times each from its start until its RPC reports it caught
 # up at the height the chain had when it started. It fails unless both
 # joined nodes end on node1's app hash at the same height. Run it with
@@ -46,37 +47,56 @@ else
 	testnet/up.sh >/dev/null
 fi
 
-# Build the chain: bench runs of at most 60 s (each its own key prefix, so
-# every committed put wrote a new key) until both targets are met; the
-# last run is cut to about the blocks still missing.
-keys=$(cat "$DIR/keys" 2>/dev/null || echo 0) run=0 t0=$(now)
-[ -z "${CHAIN_DIR:-}" ] || TARGET_HEIGHT=0 KEYS=0 # as built
-while h=$(height 1); ((h < TARGET_HEIGHT || keys < KEYS)); do
-	run=$((run + 1)) t=$(now)
-	secs=60
-	if ((run > 1 && h < TARGET_HEIGHT && keys >= KEYS * h / TARGET_HEIGHT)); then
-		bps=$(echo "($h - ${h0:-0}) / ($t - ${t1:-$t0})" | bc -l)
-		secs=$(echo "s = ($TARGET_HEIGHT - $h) / $bps + 2; if (s > 60) s = 60; s / 1" | bc)
-	fi
-	h0=$h t1=$t
-	n=$("$BIN" --home "$DIR/node1" bench --target "http://127.0.0.1:$((BASE + 3))" --mode open --rate "$RATE" \
-		--concurrency 512 --warmup 0s --duration "${secs}s" --prefix "org1/ss$run/" -o json 2>/dev/null | jq -r .committed) || true
-	((${n:-0} > 0)) || die "load run $run committed nothing"
-	keys=$((keys + n))
-	echo "$keys" >"$DIR/keys"
-	echo "load run $run: ${secs}s, $n puts committed; chain at height $(height 1), $keys keys"
-done
-# Let the chain settle (the block after the last txs carries their app hash).
-until [ "$(height 1)" = "$(sleep 2; height 1)" ]; do :; done
-chain=$(height 1)
-echo "chain: height $chain, $keys keys written (fresh keys, one per committed put) in $(printf %.0f "$(echo "$(now) - $t0" | bc)") s of load at $RATE tx/s"
-echo "snapshots on node1:"
-"$BIN" --home "$DIR/node1" snapshot list
-((chain >= TARGET_HEIGHT && keys >= KEYS)) || die "chain at $chain with $keys keys, below $TARGET_HEIGHT / $KEYS"
+# load HEIGHT KEYS PREFIX: bench runs of at most 60 s (each its own key
+# prefix, so every committed put writes a new key) until the chain is at
+# HEIGHT and $keys is at least KEYS; a run is cut to about the blocks still
+# missing once the keys are on track (bps: blocks a second in the last run;
+# the first run of a script probes for 5 s).
+bps=
+load() {
+	local target=$1 want=$2 prefix=$3 run=0 h t secs n
+	while h=$(height 1); ((h < target || keys < want)); do
+		run=$((run + 1)) t=$(now) secs=60
+		if [ -z "$bps" ]; then
+			secs=5
+		elif ((h < target && keys >= want * h / target)); then
+			secs=$(echo "s = ($target - $h) / $bps + 2; if (s > 60) s = 60; s / 1" | bc)
+		fi
+		n=$("$BIN" --home "$DIR/node1" bench --target "http://127.0.0.1:$((BASE + 3))" --mode open --rate "$RATE" \
+			--concurrency 512 --warmup 0s --duration "${secs}s" --prefix "org1/$prefix$run/" -o json 2>/dev/null | jq -r .committed) || true
+		((${n:-0} > 0)) || die "load run $prefix$run committed nothing"
+		keys=$((keys + n))
+		echo "$keys" >"$DIR/keys"
+		bps=$(echo "($(height 1) - $h) / ($(now) - $t)" | bc -l)
+		echo "load run $prefix$run: ${secs}s, $n puts committed; chain at height $(height 1), $keys keys"
+	done
+	# Let the chain settle (the block after the last txs carries their app hash).
+	until [ "$(height 1)" = "$(sleep 2; height 1)" ]; do :; done
+}
+newest_snapshot() { "$BIN" --home "$DIR/node1" snapshot list -o json | jq 'map(.height) | max // 0'; }
+
+keys=$(cat "$DIR/keys" 2>/dev/null || echo 0) t0=$(now)
+if [ -z "${CHAIN_DIR:-}" ]; then
+	load "$TARGET_HEIGHT" "$KEYS" ss
+	chain=$(height 1)
+	echo "chain: height $chain, $keys keys written (fresh keys, one per committed put) in $(printf %.0f "$(echo "$(now) - $t0" | bc)") s of load at $RATE tx/s"
+	((chain >= TARGET_HEIGHT && keys >= KEYS)) || die "chain at $chain with $keys keys, below $TARGET_HEIGHT / $KEYS"
+fi
 if [ -n "${BUILD_ONLY:-}" ]; then
 	echo "built; join it with: CHAIN_DIR=$DIR bash bench/statesync.sh"
 	exit 0
 fi
+# A node joins at a random moment, on average half a snapshot interval
+# after the newest snapshot: JOIN_GAP (default SNAPSHOT_INTERVAL / 2) blocks
+# are added above the newest snapshot unless the chain is already past that.
+gap=${JOIN_GAP:-$((INTERVAL / 2))}
+snap=$(newest_snapshot)
+((snap > 0)) || die "node1 holds no snapshot"
+(($(height 1) >= snap + gap)) || load $((snap + gap)) 0 "gap$(date +%s)-"
+chain=$(height 1) snap=$(newest_snapshot)
+echo "joining a chain at height $chain with $keys keys; newest snapshot $snap ($((chain - snap)) blocks below the tip)"
+echo "snapshots on node1:"
+"$BIN" --home "$DIR/node1" snapshot list
 
 # join HOW [add-node flags]: add a node, register it for org1, start it and
 # time it until caught up; then check its state against node1's.
@@ -117,10 +137,11 @@ at() { # at first|last PATTERN: the time of the first or last line with PATTERN,
 echo "node5 timeline, seconds after its start:"
 for ev in "first Discovering snapshots" "first Offering snapshot to ABCI app" "first Fetching snapshot chunk" \
 	"last Applied snapshot chunk" "first state sync: restoring a snapshot" "first state sync: snapshot restored" \
-	"first Snapshot restored" "first Starting blocksync pool routine" "first Time to switch to consensus mode"; do
+	"first Snapshot restored" "first Starting blocksync pool routine" "first Found local state with non-zero height" \
+	"last Starting blocksync pool routine" "first Time to switch to consensus mode"; do
 	t=$(at "${ev%% *}" "${ev#* }") && printf '  %6.2f  %s\n' "$t" "${ev#* }"
 done
-grep -a 'Offering snapshot to ABCI app\|state sync: restoring' "$log" | sed -E 's/^.\[[^]]*\] *//; s/ +/ /g; s/^/  /' | cut -c1-150 || true
+grep -a 'Offering snapshot to ABCI app\|state sync: restoring\|Time to switch to consensus mode' "$log" | sed -E 's/^.\[[^]]*\] *//; s/ +/ /g; s/^/  /' | cut -c1-150 || true
 join "replay" "" error rp
 echo "ratio replay / state sync: $(echo "scale=1; $took_rp / $took_ss" | bc)"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

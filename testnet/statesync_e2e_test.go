@@ -27,7 +27,7 @@ import (
 // before the snapshot, and logs no failed read of the blocks below its store.
 // (The timing against replay at 20,000 heights is bench/statesync.sh.)
 func TestAddNodeByStateSync(t *testing.T) {
-	c := newCluster(t, "tcp", 4, "--snapshot-interval", "8")
+	c := newCluster(t, "tcp", 4, "--snapshot-interval", "20") // the join below adds blocks: no newer snapshot meanwhile
 	c.startAll(t)
 	node1 := c.node(t, "node1").Home
 	home1, err := consensus.OpenHome(node1)

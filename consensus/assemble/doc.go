@@ -20,7 +20,11 @@
 //	addr := n.GatewayURL()         // known now (also for port 0)
 //	err = n.Run(ctx)               // Start, wait for ctx or the node to quit, Stop
 //
-// or Start and Stop by hand. New records config_loaded and node_started in
+// or Start and Stop by hand. A home set to join its chain by state sync
+// (statesync.enable, no state yet) is first brought to the snapshot height
+// by JoinByStateSync(ctx, cfg), which `dstt start` calls before New (a
+// no-op for any other home); New then builds the node that block-syncs the
+// rest. New records config_loaded and node_started in
 // the node security log, starts the configured audit sinks (HOME/config/
 // audit.toml) and the gateway; Start starts CometBFT (p2p, RPC, consensus).
 // Stop is idempotent and tears down in reverse: gateway, CometBFT node,
