@@ -5,7 +5,7 @@
 # genesis sets snapshot_interval (SNAPSHOT_INTERVAL, default 1000), builds
 # its chain with `dstt bench` puts of fresh keys at a steady RATE (default
 # 130 tx/s, open loop, through node1's gateway) until the chain is at
-# TARGET_HEIGHT (default 20000) and KEYS keys (default 100000) have been
+# TARGET_HEIGHT (default 50000) and KEYS keys (default 100000) have been
 # written, and JOIN_GAP blocks (default half the snapshot interval) are
 # above the newest snapshot, then adds a node with `testnet add-node --state-sync`, and one
 # without, and times each from its start until its RPC reports it caught
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${DSTT_BIN:-$PWD/bin/dstt}
 BASE=${BASE_PORT:-31200}
-TARGET_HEIGHT=${TARGET_HEIGHT:-20000}
+TARGET_HEIGHT=${TARGET_HEIGHT:-50000}
 KEYS=${KEYS:-100000}
 RATE=${RATE:-130}
 INTERVAL=${SNAPSHOT_INTERVAL:-1000}

@@ -36,6 +36,16 @@ var (
 	buildErr  error
 )
 
+// removeBinaries removes the dstt binaries dsttBinary and skewedBinary
+// built, each in its own temporary directory (TestMain).
+func removeBinaries() {
+	for _, b := range []string{binPath, skewBin} {
+		if b != "" {
+			_ = os.RemoveAll(filepath.Dir(b))
+		}
+	}
+}
+
 // dsttBinary builds cmd/dstt once per test binary. Tests that need it are skipped with
 // -short.
 func dsttBinary(tb testing.TB) string {

@@ -12,5 +12,6 @@ import (
 // tests build and run is built with -race too (dsttBinary).
 const raceEnabled = true
 
-// TestMain fails the run on a race any dstt process the tests start reports.
-func TestMain(m *testing.M) { racereport.Main(m) }
+// TestMain fails the run on a race any dstt process the tests start reports,
+// and removes the binaries the tests built.
+func TestMain(m *testing.M) { racereport.Main(m, removeBinaries) }

@@ -26,6 +26,13 @@ var (
 	buildErr  error
 )
 
+// removeBinaries removes the dstt binary dsttBinary built (TestMain).
+func removeBinaries() {
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+}
+
 func dsttBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {

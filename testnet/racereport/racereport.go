@@ -14,9 +14,9 @@ import (
 // its RPC server is up, unsynchronised with /net_info reading IsListening.
 var Upstream = []string{"github.com/cometbft/cometbft/node.(*Node).IsListening()"}
 
-// Main runs the tests and exits: with 1 if a child process reported a race
-// of its own.
-func Main(m *testing.M) {
+// Main runs the tests, then cleanups (a package's built binaries), and
+// exits: with 1 if a child process reported a race of its own.
+func Main(m *testing.M, cleanups ...func()) {
 	dir, err := os.MkdirTemp("", "dstt-race-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -37,6 +37,9 @@ func Main(m *testing.M) {
 		}
 	}
 	_ = os.RemoveAll(dir)
+	for _, f := range cleanups {
+		f()
+	}
 	os.Exit(code)
 }
 
