@@ -243,9 +243,9 @@ faults:
 
 # bench-statesync: a new node's catch-up by state sync vs by replay on a
 # 4-validator testnet (docs/PERFORMANCE.md), its chain built to
-# TARGET_HEIGHT=20000 with KEYS=100000 (puts at RATE=130 tx/s,
+# TARGET_HEIGHT=50000 with KEYS=100000 (puts at RATE=130 tx/s,
 # SNAPSHOT_INTERVAL=1000), JOIN_GAP=500 blocks above the newest snapshot;
-# about 20 minutes. BUILD_ONLY=1 / CHAIN_DIR=DIR: build once, join later.
+# about 35 minutes. BUILD_ONLY=1 / CHAIN_DIR=DIR: build once, join later.
 bench-statesync: build
 	bash bench/statesync.sh
 
