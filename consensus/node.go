@@ -19,6 +19,8 @@ import (
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
 	rpclocal "github.com/cometbft/cometbft/rpc/client/local"
 	cmttypes "github.com/cometbft/cometbft/types"
+
+	"github.com/dstt/dstt/consensus/chainstate"
 )
 
 // Errors from the Node lifecycle.
@@ -79,6 +81,13 @@ func NewNode(home *Home, app abcitypes.Application, logger log.Logger, opts ...N
 	nodeKey, err := p2p.LoadNodeKey(c.NodeKeyFile())
 	if err != nil {
 		return nil, fmt.Errorf("consensus: loading node key: %w", err)
+	}
+	// A restore (state sync, backup import) cut short before it marked its
+	// height: CometBFT would panic on this home.
+	if marked, err := chainstate.MarkRestored(c); err != nil {
+		return nil, err
+	} else if marked {
+		logger.Info("restore finished: marked the restored height for block sync", "module", "consensus")
 	}
 	pv, nodeCfg, remote, err := privValidator(home, c, nodeKey, logger)
 	if err != nil {

@@ -102,10 +102,11 @@ func (n *Node) stateStore() sm.Store { return sm.NewStore(n.dbs.get("state"), sm
 // SyncState starts the node, waits until CometBFT has restored a snapshot by
 // state sync and stored its chain state and the commit at that height, and
 // stops the node (a Node starts once: build a new one from the same home to
-// go on). It returns the height restored. The home is then what a backup
+// go on). It returns the height restored. The home then holds what a backup
 // import leaves (consensus/chainstate Bootstrap): CometBFT's state at that
-// height, no blocks, and the height marked as restored offline, so a node
-// built from it next fetches the blocks after the snapshot by block sync.
+// height and no blocks; the next NewNode marks the height as restored
+// offline (chainstate.MarkRestored), so that node fetches the blocks after
+// the snapshot by block sync.
 //
 // Why not let the node go on: CometBFT v0.40 hands a state-synced node to
 // block sync with its block pool's start height left at 1, so block sync's
@@ -128,9 +129,6 @@ func (n *Node) SyncState(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	height, err := n.waitStateSynced(ctx)
-	if err == nil && n.comet.BlockStore().Height() == 0 {
-		err = n.stateStore().SetOfflineStateSyncHeight(height)
-	}
 	return height, errors.Join(err, n.Stop())
 }
 

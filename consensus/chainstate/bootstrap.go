@@ -100,6 +100,42 @@ func Bootstrap(c *cfg.Config, gen *types.GenesisDoc, a *Anchor) (err error) {
 	return nil
 }
 
+// MarkRestored finishes a restore cut short: CometBFT's stores of c hold a
+// state at a height H > 0 and the commit of H but no block, and H is not
+// marked as the offline state sync height (the process stopped between
+// CometBFT's state sync storing its state and consensus.Node.SyncState
+// marking it, or inside Bootstrap above). CometBFT refuses to start such a
+// home (its block sync panics: state and block store heights differ), so
+// MarkRestored marks H and reports true. Any other home is left alone;
+// stores that do not exist are not created.
+func MarkRestored(c *cfg.Config) (marked bool, err error) {
+	for _, id := range []string{"blockstore", "state"} {
+		if _, err := os.Stat(filepath.Join(c.DBDir(), id+".db")); err != nil {
+			return false, nil
+		}
+	}
+	bs, ss, closeDBs, err := openStores(c)
+	if err != nil {
+		return false, err
+	}
+	defer func() { err = errors.Join(err, closeDBs()) }()
+	st, err := ss.Load()
+	if err != nil {
+		return false, fmt.Errorf("chainstate: read the state store: %w", err)
+	}
+	h := st.LastBlockHeight
+	if h == 0 || bs.Height() != 0 || bs.LoadSeenCommit(h) == nil {
+		return false, nil
+	}
+	if got, err := ss.GetOfflineStateSyncHeight(); err == nil && got == h {
+		return false, nil
+	}
+	if err := ss.SetOfflineStateSyncHeight(h); err != nil {
+		return false, fmt.Errorf("chainstate: set the synced height: %w", err)
+	}
+	return true, nil
+}
+
 // ErrNoBlock: the block store does not hold that block.
 var ErrNoBlock = errors.New("chainstate: no such block in the block store")
 
