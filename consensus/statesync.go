@@ -133,7 +133,7 @@ func (n *Node) SyncState(ctx context.Context) (int64, error) {
 }
 
 // ErrNoStateSync: SyncState on a node that does not join by state sync.
-var ErrNoStateSync = errors.New("consensus: the node does not join by state sync (statesync.enable is off, or it has state)")
+var ErrNoStateSync = errors.New("consensus: the node does not join by state sync (statesync.enable is off, it has state, or it is the only genesis validator)")
 
 // waitStateSynced polls CometBFT's state store until it holds a state whose
 // commit the block store has too: state sync's last steps (Bootstrap, then
