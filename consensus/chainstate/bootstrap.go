@@ -10,6 +10,7 @@ import (
 	cfg "github.com/cometbft/cometbft/config"
 	cmtstate "github.com/cometbft/cometbft/proto/tendermint/state"
 	sm "github.com/cometbft/cometbft/state"
+	"github.com/cometbft/cometbft/store"
 	"github.com/cometbft/cometbft/types"
 	"github.com/cometbft/cometbft/version"
 )
@@ -49,24 +50,34 @@ func (a *Anchor) State(gen *types.GenesisDoc) sm.State {
 // whose data directory was lost). Stores that do not exist are not
 // created.
 func IsEmpty(c *cfg.Config) (empty bool, err error) {
-	exists := false
+	found, err := readStores(c, func(bs *store.BlockStore, _ sm.Store, st sm.State) error {
+		empty = bs.IsEmpty() && st.IsEmpty()
+		return nil
+	})
+	return empty || (!found && err == nil), err
+}
+
+// readStores runs fn with the CometBFT stores of c open and their state
+// loaded, unless neither store exists: then it reports found false and
+// creates nothing.
+func readStores(c *cfg.Config, fn func(*store.BlockStore, sm.Store, sm.State) error) (found bool, err error) {
 	for _, id := range []string{"blockstore", "state"} {
 		_, err := os.Stat(filepath.Join(c.DBDir(), id+".db"))
-		exists = exists || !errors.Is(err, fs.ErrNotExist)
+		found = found || !errors.Is(err, fs.ErrNotExist)
 	}
-	if !exists {
-		return true, nil
+	if !found {
+		return false, nil
 	}
 	bs, ss, closeDBs, err := openStores(c)
 	if err != nil {
-		return false, err
+		return true, err
 	}
 	defer func() { err = errors.Join(err, closeDBs()) }()
 	st, err := ss.Load()
 	if err != nil {
-		return false, fmt.Errorf("chainstate: read the state store: %w", err)
+		return true, fmt.Errorf("chainstate: read the state store: %w", err)
 	}
-	return bs.IsEmpty() && st.IsEmpty(), nil
+	return true, fn(bs, ss, st)
 }
 
 // Bootstrap writes a (verified by the caller: Verify) into the empty
@@ -107,33 +118,23 @@ func Bootstrap(c *cfg.Config, gen *types.GenesisDoc, a *Anchor) (err error) {
 // marking it, or inside Bootstrap above). CometBFT refuses to start such a
 // home (its block sync panics: state and block store heights differ), so
 // MarkRestored marks H and reports true. Any other home is left alone;
-// stores that do not exist are not created.
+// when neither store exists none is created.
 func MarkRestored(c *cfg.Config) (marked bool, err error) {
-	for _, id := range []string{"blockstore", "state"} {
-		if _, err := os.Stat(filepath.Join(c.DBDir(), id+".db")); err != nil {
-			return false, nil
+	_, err = readStores(c, func(bs *store.BlockStore, ss sm.Store, st sm.State) error {
+		h := st.LastBlockHeight
+		if h == 0 || bs.Height() != 0 || bs.LoadSeenCommit(h) == nil {
+			return nil
 		}
-	}
-	bs, ss, closeDBs, err := openStores(c)
-	if err != nil {
-		return false, err
-	}
-	defer func() { err = errors.Join(err, closeDBs()) }()
-	st, err := ss.Load()
-	if err != nil {
-		return false, fmt.Errorf("chainstate: read the state store: %w", err)
-	}
-	h := st.LastBlockHeight
-	if h == 0 || bs.Height() != 0 || bs.LoadSeenCommit(h) == nil {
-		return false, nil
-	}
-	if got, err := ss.GetOfflineStateSyncHeight(); err == nil && got == h {
-		return false, nil
-	}
-	if err := ss.SetOfflineStateSyncHeight(h); err != nil {
-		return false, fmt.Errorf("chainstate: set the synced height: %w", err)
-	}
-	return true, nil
+		if got, err := ss.GetOfflineStateSyncHeight(); err == nil && got == h {
+			return nil
+		}
+		if err := ss.SetOfflineStateSyncHeight(h); err != nil {
+			return fmt.Errorf("chainstate: set the synced height: %w", err)
+		}
+		marked = true
+		return nil
+	})
+	return marked, err
 }
 
 // ErrNoBlock: the block store does not hold that block.
