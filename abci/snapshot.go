@@ -73,7 +73,7 @@ type snapshots struct {
 	// entry holds while the file's size and modification time do.
 	mu   sync.Mutex
 	sums map[string]fileSum
-	// restore is the snapshot being applied (spool.go).
+	// restore is the snapshot being applied (statesync.go).
 	restore *spool
 }
 

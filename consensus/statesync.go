@@ -66,6 +66,19 @@ func TrustPoint(ctx context.Context, rpcAddr string, height int64) (int64, []byt
 // state sync's result.
 const stateSyncPoll = 20 * time.Millisecond
 
+// MayStateSync is the check before a node is built: the home's config
+// enables state sync and CometBFT has committed nothing there yet (read
+// from its state store, which must not be open). Node.StateSyncPending
+// decides on a built node.
+func (h *Home) MayStateSync() (bool, error) {
+	c, err := h.Config()
+	if err != nil || !c.StateSync.Enable {
+		return false, err
+	}
+	height, _, err := CommittedAppHash(h)
+	return height == 0, err
+}
+
 // StateSyncPending reports whether the node joins its chain by state sync
 // when it starts: config.toml enables it, CometBFT holds no state yet, and
 // the node is not the chain's only genesis validator (CometBFT's own rules:

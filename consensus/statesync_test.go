@@ -12,7 +12,9 @@ import (
 
 // TestStateSyncPending follows CometBFT's rules for when a node state-syncs:
 // only with statesync.enable, not as the chain's only genesis validator, and
-// not once it holds blocks; SyncState refuses to run otherwise.
+// not once it holds blocks; SyncState refuses to run otherwise. MayStateSync,
+// the check before a node is built, says yes whenever statesync.enable is on
+// and nothing was committed.
 func TestStateSyncPending(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds real CometBFT nodes")
@@ -39,12 +41,23 @@ func TestStateSyncPending(t *testing.T) {
 		}
 		return p
 	}
-	if pending("state sync off") {
-		t.Fatal("pending with statesync.enable off")
+	may := func() bool {
+		t.Helper()
+		ok, err := home.MayStateSync()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if pending("state sync off") || may() {
+		t.Fatal("pending (or may) with statesync.enable off")
 	}
 	rpcs := []string{"http://127.0.0.1:1", "http://127.0.0.1:2"}
 	if err := home.EnableStateSync(rpcs, 1, make([]byte, 32)); err != nil {
 		t.Fatal(err)
+	}
+	if !may() {
+		t.Fatal("MayStateSync false: statesync.enable on, nothing committed")
 	}
 	if pending("only validator") {
 		t.Fatal("pending as the chain's only genesis validator (CometBFT skips state sync then)")

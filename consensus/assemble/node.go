@@ -128,7 +128,11 @@ func JoinByStateSync(ctx context.Context, cfg Config) (height int64, err error) 
 	if err := cfg.Validate(); err != nil {
 		return 0, err
 	}
-	if ok, err := mayStateSync(cfg.Home); !ok || err != nil {
+	h, err := consensus.OpenHome(cfg.Home)
+	if err != nil {
+		return 0, err
+	}
+	if ok, err := h.MayStateSync(); !ok || err != nil {
 		return 0, err // most starts: nothing built
 	}
 	n := &Node{cfg: cfg.withDefaults(), joinOnly: true}
@@ -136,29 +140,12 @@ func JoinByStateSync(ctx context.Context, cfg Config) (height int64, err error) 
 	if err := n.build(); err != nil {
 		return 0, err
 	}
-	switch pending, err := n.consensus.StateSyncPending(); {
-	case err != nil:
-		return 0, err
-	case !pending:
+	fmt.Fprintf(n.cfg.Console, "joining the chain by state sync: waiting for a snapshot from the peers\n")
+	height, err = n.consensus.SyncState(ctx)
+	if errors.Is(err, consensus.ErrNoStateSync) { // CometBFT skips it (the only genesis validator)
 		return 0, nil
 	}
-	fmt.Fprintf(n.cfg.Console, "joining the chain by state sync: waiting for a snapshot from the peers\n")
-	return n.consensus.SyncState(ctx)
-}
-
-// mayStateSync: the home's config enables state sync and CometBFT has
-// committed nothing there yet, read without building a node.
-func mayStateSync(home string) (bool, error) {
-	h, err := consensus.OpenHome(home)
-	if err != nil {
-		return false, err
-	}
-	c, err := h.Config()
-	if err != nil || !c.StateSync.Enable {
-		return false, err
-	}
-	height, _, err := consensus.CommittedAppHash(h)
-	return height == 0, err
+	return height, err
 }
 
 // checkStore refuses a store whose audit chain does not match the app hash
