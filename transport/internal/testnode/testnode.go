@@ -2,9 +2,13 @@ package testnode
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +21,7 @@ import (
 	"github.com/dstt/dstt/consensus"
 	"github.com/dstt/dstt/consensus/assemble"
 	"github.com/dstt/dstt/security"
+	"github.com/dstt/dstt/testnet/freeport"
 	"github.com/dstt/dstt/transport/rest"
 	"github.com/dstt/dstt/types"
 )
@@ -64,18 +69,22 @@ type Node struct {
 // URL is the gateway's base URL.
 func (n *Node) URL() string { return n.Gateway.URL() }
 
-// FreeAddr returns a free loopback host:port.
+// FreeAddr returns a free loopback host:port (freeport.Port).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(freeport.Port(t)))
 }
 
+// nodeAddr picks the node's P2P and RPC addresses; a test replaces it to
+// hand out a taken port.
+var nodeAddr = FreeAddr
+
 const chainID = "dstt-test"
+
+// startAttempts bounds the retries of a start whose picked port another
+// process took between the pick and the bind (freeport says callers that can
+// retry should): each attempt builds a fresh home on fresh ports.
+const startAttempts = 3
 
 // Start builds and starts a node; t.Cleanup stops it.
 func Start(t testing.TB, opts Options) *Node {
@@ -87,6 +96,28 @@ func Start(t testing.TB, opts Options) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for attempt := 1; ; attempt++ {
+		n, home, err := start(t, opts, admin)
+		if errors.Is(err, syscall.EADDRINUSE) || err != nil && strings.Contains(err.Error(), "address already in use") {
+			if attempt < startAttempts {
+				t.Logf("attempt %d: %v; again on other ports", attempt, err)
+				continue
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &Node{
+			Node: n.Consensus(), Gateway: n.Gateway(), Admin: admin, ChainID: chainID, Home: home,
+			Verifier: n.Verifier(), NodeLog: n.NodeLog(), Assembled: n,
+		}
+	}
+}
+
+// start builds a home and a node on it and starts the node; a node that
+// started is stopped at cleanup, one that did not is stopped at once.
+func start(t testing.TB, opts Options, admin *security.LocalSigner) (*assemble.Node, string, error) {
+	t.Helper()
 	home := initHome(t, opts, admin)
 	cfg := assemble.DefaultConfig()
 	cfg.Home = home
@@ -100,20 +131,17 @@ func Start(t testing.TB, opts Options) *Node {
 	cfg.Gateway = opts.GatewayOptions
 	n, err := assemble.New(cfg)
 	if err != nil {
-		t.Fatal(err)
+		return nil, "", err
+	}
+	if err := n.Start(); err != nil {
+		return nil, "", errors.Join(err, n.Stop())
 	}
 	t.Cleanup(func() {
 		if err := n.Stop(); err != nil {
 			t.Errorf("stopping the node: %v", err)
 		}
 	})
-	if err := n.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return &Node{
-		Node: n.Consensus(), Gateway: n.Gateway(), Admin: admin, ChainID: chainID, Home: home,
-		Verifier: n.Verifier(), NodeLog: n.NodeLog(), Assembled: n,
-	}
+	return n, home, nil
 }
 
 // initHome makes a one-validator home on free loopback ports with a short
@@ -133,7 +161,7 @@ func initHome(t testing.TB, opts Options, admin *security.LocalSigner) string {
 	}
 	h, err := consensus.InitHome(consensus.InitOptions{
 		Home: filepath.Join(t.TempDir(), "home"), ChainID: chainID, AppState: appState,
-		P2PListen: "tcp://" + FreeAddr(t), RPCListen: "tcp://" + FreeAddr(t),
+		P2PListen: "tcp://" + nodeAddr(t), RPCListen: "tcp://" + nodeAddr(t),
 	})
 	if err != nil {
 		t.Fatal(err)
