@@ -282,17 +282,19 @@ func WaitForHeight(ctx context.Context, c rpcclient.StatusClient, h int64) error
 // every one can be closed when the node stops (CometBFT leaves the indexer's open, which
 // keeps its file lock and blocks a restart in the same process).
 type dbSet struct {
-	mu   sync.Mutex
-	dbs  []*guardedDB
-	byID map[string]*guardedDB // "state", "blockstore", ...
+	mu  sync.Mutex
+	dbs []*guardedDB
 }
 
-// get is the database CometBFT opened under id, nil before it did.
+// get is the database CometBFT opened under id ("state", "blockstore", ...),
+// nil before it did.
 func (s *dbSet) get(id string) dbm.DB {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if d := s.byID[id]; d != nil {
-		return d
+	for _, d := range s.dbs {
+		if d.id == id {
+			return d
+		}
 	}
 	return nil
 }
@@ -306,13 +308,9 @@ func (s *dbSet) provider(ctx *cfg.DBContext) (dbm.DB, error) {
 		}
 		return nil, err
 	}
-	d := &guardedDB{DB: db}
+	d := &guardedDB{DB: db, id: ctx.ID}
 	s.mu.Lock()
 	s.dbs = append(s.dbs, d)
-	if s.byID == nil {
-		s.byID = map[string]*guardedDB{}
-	}
-	s.byID[ctx.ID] = d
 	s.mu.Unlock()
 	return d, nil
 }
@@ -342,6 +340,7 @@ var errDBClosed = errors.New("consensus: database closed")
 // (RPC, consensus) have stopped before the databases close.
 type guardedDB struct {
 	dbm.DB
+	id     string // CometBFT's name for it (DBContext.ID)
 	mu     sync.RWMutex
 	closed bool
 	err    error

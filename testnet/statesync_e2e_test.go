@@ -150,7 +150,7 @@ func TestAddNodeFromPeerBackup(t *testing.T) {
 	if out, errs, code := c.cli(t, "--home", n5.Home, "snapshot", "import", backup, "--exporter", n1.NodeID); code != 0 || !strings.Contains(out, "imported snapshot of height") {
 		t.Fatalf("import --exporter node1: exit %d %q %s", code, out, errs)
 	}
-	c.start(t, n5.Name, "--comet-log-level", "info") // block sync's switch to consensus, checked below
+	c.start(t, n5.Name)
 	c.waitReady(t, 120*time.Second, n5.Name)
 	if out, errs, code := c.cli(t, "--home", n1.Home, "tx", "put", "after", "join"); code != 0 {
 		t.Fatalf("tx put after the join: exit %d %s %s", code, out, errs)
